@@ -1,0 +1,59 @@
+"""The command line: thin. Parses, calls services, prints (rich for people, --json for scripts).
+
+Exit codes: 0 ok, 1 refused by a rule, 2 bad usage or input. A person's mistake is
+one clear line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.text import Text
+from typer.core import TyperGroup
+
+from p2pmarket import config as config_mod
+from p2pmarket.cli import listings, market, users
+from p2pmarket.cli.context import Ctx, err_console
+from p2pmarket.errors import MarketError
+
+
+class _Group(TyperGroup):
+    """Catches the domain's refusals once, at the edge."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MarketError as exc:
+            err_console.print(Text(f"error: {exc.message}"))
+            raise typer.Exit(exc.exit_code) from None
+        finally:
+            if isinstance(ctx.obj, Ctx):
+                ctx.obj.close()
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="p2pmarket: a local-first, peer-to-peer marketplace in your terminal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: str | None = typer.Option(
+        None, "--home", help="Market folder (default: P2PMARKET_HOME or your data dir)."
+    ),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL (default: P2PMARKET_DB)."),
+) -> None:
+    ctx.obj = Ctx(config=config_mod.resolve(home=home, db=db), clock=config_mod.clock_from_env())
+
+
+app.add_typer(users.app, name="user")
+app.add_typer(listings.app, name="listing")
+market.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,95 @@
+"""What every command shares: the resolved config, the store (opened on first use),
+the clock, who is acting, and how results are printed (rich for people, JSON for scripts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from p2pmarket import config as config_mod
+from p2pmarket.clock import Clock
+from p2pmarket.db import Store
+from p2pmarket.errors import Invalid
+from p2pmarket.services import accounts
+
+PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
+
+AsOption = typer.Option(..., "--as", help="Act as this user (passphrase from prompt or env).")
+JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class Ctx:
+    config: config_mod.Config
+    clock: Clock
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.config)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def run_tui(self, handle: str | None) -> None:
+        """Open the TUI; `handle` (already authenticated here) skips the login screen."""
+        from p2pmarket.tui.app import MarketApp
+
+        MarketApp(config=self.config, clock=self.clock, user=handle).run()
+
+    def passphrase(self, handle: str) -> str:
+        if os.environ.get(PASSPHRASE_ENV):
+            return os.environ[PASSPHRASE_ENV]
+        if not sys.stdin.isatty():
+            raise Invalid(
+                "passphrase_missing",
+                f"Acting as {handle!r} needs a passphrase: set {PASSPHRASE_ENV} "
+                "or run in a terminal.",
+            )
+        return typer.prompt(f"Passphrase for {handle}", hide_input=True)
+
+    def login(self, handle: str) -> accounts.UserView:
+        """Check the passphrase of the user acting in this command."""
+        passphrase = self.passphrase(handle)
+        with self.store.read() as session:
+            view = accounts.authenticate(session, handle, passphrase)
+        return view
+
+
+def ctx_of(ctx: typer.Context) -> Ctx:
+    return ctx.find_root().obj
+
+
+def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        render()
+
+
+def say(message: str) -> None:
+    """A line for people. User text inside it is data: printed as Text, never markup."""
+    console.print(Text(message))
+
+
+def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    grid = Table(*columns, title=title, title_justify="left")
+    for row in rows:
+        grid.add_row(*(Text(str(cell)) for cell in row))
+    console.print(grid)

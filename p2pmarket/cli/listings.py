@@ -1,0 +1,197 @@
+"""`p2pmarket listing …`: a personal shop."""
+
+from __future__ import annotations
+
+import typer
+
+from p2pmarket import money
+from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
+from p2pmarket.models import ListingStatus, User
+from p2pmarket.services import catalog, shops
+
+app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
+
+
+def _show(view: shops.ListingView) -> None:
+    table(
+        ["#", "title", "kind", "category", "price", "qty", "status", "seller"],
+        [
+            [
+                view.id,
+                view.title,
+                view.kind,
+                view.category,
+                f"{money.fmt(view.price)}/{view.unit}",
+                view.quantity,
+                view.status,
+                view.seller,
+            ]
+        ],
+    )
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    as_: str = AsOption,
+    kind: str = typer.Option(..., "--kind", help="goods, skill or time."),
+    title: str = typer.Option(..., "--title"),
+    category: str = typer.Option(..., "--category", help="A category slug or name."),
+    price: str = typer.Option(..., "--price", help="In yuan, e.g. 120 or 12.50."),
+    unit: str = typer.Option(..., "--unit", help="item, hour, session or day."),
+    description: str = typer.Option("", "--description"),
+    quantity: int = typer.Option(1, "--quantity", "--qty"),
+    as_json: bool = JsonOption,
+) -> None:
+    """List something in your shop."""
+    c = ctx_of(ctx)
+    amount = money.parse(price)
+    kind_, unit_ = shops.parse_kind(kind), shops.parse_unit(unit)
+    me = c.login(as_)
+    with c.store.write() as session:
+        view = shops.add_listing(
+            session,
+            c.clock,
+            session.get(User, me.id),
+            kind=kind_,
+            title=title,
+            category=category,
+            price=amount,
+            unit=unit_,
+            description=description,
+            quantity=quantity,
+        )
+    emit(view.to_json(), as_json, lambda: (say(f"Listed #{view.id}."), _show(view)))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    seller: str | None = typer.Option(None, "--seller", help="Only this seller's shop."),
+    status: str | None = typer.Option(None, "--status", help="active, paused, sold_out, removed."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
+    offset: int = typer.Option(0, "--offset", min=0),
+    as_json: bool = JsonOption,
+) -> None:
+    """Browse listings, oldest first."""
+    c = ctx_of(ctx)
+    try:
+        status_ = ListingStatus(status) if status else None
+    except ValueError:
+        from p2pmarket.errors import Invalid
+
+        raise Invalid(
+            "status_format", f"Status {status!r} is not one of active, paused, sold_out, removed."
+        ) from None
+    with c.store.read() as session:
+        views = shops.list_listings(
+            session, seller=seller, status=status_, limit=limit, offset=offset
+        )
+    emit(
+        {"listings": [v.to_json() for v in views]},
+        as_json,
+        lambda: table(
+            ["#", "title", "kind", "category", "price", "qty", "status", "seller"],
+            [
+                [
+                    v.id,
+                    v.title,
+                    v.kind,
+                    v.category,
+                    f"{money.fmt(v.price)}/{v.unit}",
+                    v.quantity,
+                    v.status,
+                    v.seller,
+                ]
+                for v in views
+            ],
+        ),
+    )
+
+
+@app.command("show")
+def show(ctx: typer.Context, listing_id: int, as_json: bool = JsonOption) -> None:
+    """Show one listing."""
+    c = ctx_of(ctx)
+    with c.store.read() as session:
+        view = shops.get_listing(session, listing_id)
+    emit(view.to_json(), as_json, lambda: (_show(view), say(view.description)))
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    listing_id: int,
+    as_: str = AsOption,
+    title: str | None = typer.Option(None, "--title"),
+    description: str | None = typer.Option(None, "--description"),
+    price: str | None = typer.Option(None, "--price"),
+    quantity: int | None = typer.Option(None, "--quantity", "--qty"),
+    category: str | None = typer.Option(None, "--category"),
+    unit: str | None = typer.Option(None, "--unit"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a listing you own."""
+    c = ctx_of(ctx)
+    amount = money.parse(price) if price is not None else None
+    unit_ = shops.parse_unit(unit) if unit is not None else None
+    me = c.login(as_)
+    with c.store.write() as session:
+        view = shops.edit_listing(
+            session,
+            c.clock,
+            session.get(User, me.id),
+            listing_id,
+            title=title,
+            description=description,
+            price=amount,
+            quantity=quantity,
+            category=category,
+            unit=unit_,
+        )
+    emit(view.to_json(), as_json, lambda: _show(view))
+
+
+def _status_command(move: str, help_text: str) -> None:
+    @app.command(move, help=help_text)
+    def command(
+        ctx: typer.Context, listing_id: int, as_: str = AsOption, as_json: bool = JsonOption
+    ) -> None:
+        c = ctx_of(ctx)
+        me = c.login(as_)
+        with c.store.write() as session:
+            view = shops.change_status(session, c.clock, session.get(User, me.id), listing_id, move)
+        emit(view.to_json(), as_json, lambda: say(f"Listing #{view.id} is now {view.status}."))
+
+
+_status_command("pause", "Hide a listing from search for now.")
+_status_command("resume", "Show a paused listing again.")
+_status_command("remove", "Take a listing down for good.")
+
+
+@app.command("categories")
+def categories(as_json: bool = JsonOption) -> None:
+    """The categories, their kinds, units and price guides."""
+    cats = list(catalog.categories().values())
+    emit(
+        {
+            "categories": [
+                {
+                    "slug": c.slug,
+                    "name": c.name,
+                    "name_zh": c.name_zh,
+                    "kinds": list(c.kinds),
+                    "units": list(c.units),
+                }
+                for c in cats
+            ]
+        },
+        as_json,
+        lambda: table(
+            ["slug", "name", "kinds", "units"],
+            [
+                [c.slug, f"{c.name} {c.name_zh}", ", ".join(c.kinds), ", ".join(c.units)]
+                for c in cats
+            ],
+        ),
+    )

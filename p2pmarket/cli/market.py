@@ -1,0 +1,159 @@
+"""Commands about the market as a whole: init, where, seed, load, demo, run, areas."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from p2pmarket.cli.context import JsonOption, console, ctx_of, emit, say, table
+from p2pmarket.db import Store
+from p2pmarket.services import catalog, demo
+
+
+def init(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Create the market store (if new) and show where it lives."""
+    c = ctx_of(ctx)
+    version = c.store.schema_version()
+    data = {"home": str(c.config.home), "db_url": c.config.db_url, "schema_version": version}
+    emit(data, as_json, lambda: say(f"Market ready at {c.config.db_url} (schema v{version})."))
+
+
+def where(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Print where the market's data lives (home, store, backups)."""
+    c = ctx_of(ctx)
+    data = {
+        "home": str(c.config.home),
+        "db_url": c.config.db_url,
+        "backup_dir": str(c.config.backup_dir),
+    }
+    emit(data, as_json, lambda: table(["what", "where"], [[k, v] for k, v in data.items()]))
+
+
+def seed(
+    ctx: typer.Context,
+    users: int = typer.Option(1000, "--users", min=0, max=10_000_000),
+    listings: int = typer.Option(10_000, "--listings", min=0, max=50_000_000),
+    seed_: int = typer.Option(1, "--seed"),
+    area: str | None = typer.Option(None, "--area", help="Put everyone in this area."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Fill the market with a deterministic synthetic crowd (same seed, same rows)."""
+    c = ctx_of(ctx)
+    if area is not None:
+        catalog.area(area)
+    with Progress(
+        TextColumn("seeding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("seed", total=users + listings)
+        start = time.perf_counter()
+        result = demo.seed_market(
+            c.store,
+            c.clock,
+            users=users,
+            listings=listings,
+            seed=seed_,
+            area=area,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+        elapsed = max(time.perf_counter() - start, 1e-9)
+    result["seconds"] = round(elapsed, 2)
+    result["rows_per_second"] = int((users + listings) / elapsed)
+    emit(
+        result,
+        as_json,
+        lambda: say(
+            f"Seeded {users:,} users and {listings:,} listings in {elapsed:.1f} s "
+            f"({result['rows_per_second']:,} rows/s)."
+        ),
+    )
+
+
+def load(ctx: typer.Context, file: Path, as_json: bool = JsonOption) -> None:
+    """Load users and listings from a JSON file (the demo.json format), all or nothing."""
+    c = ctx_of(ctx)
+    data = demo.read_market_file(file)
+    with c.store.write() as session:
+        counts = demo.load_market(
+            session, c.clock, data, hash_profile=c.config.settings.hash_profile
+        )
+    emit(
+        counts,
+        as_json,
+        lambda: say(f"Loaded {counts['users']} users and {counts['listings']} listings."),
+    )
+
+
+def demo_(
+    ctx: typer.Context,
+    reset: bool = typer.Option(False, "--reset", help="Back up, wipe and reload the demo."),
+    open_: bool = typer.Option(False, "--open", help="Then open the TUI as the demo user."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Load the hand-written demo market (once; safe to run again)."""
+    c = ctx_of(ctx)
+    if reset:
+        c.close()
+        backup = Store.wipe(c.config)
+        if backup:
+            say(f"Backed up the old market to {backup}.")
+    counts = demo.load_demo(c.store, c.clock)
+    data = {
+        "loaded": counts is not None,
+        **(counts or {}),
+        "user": demo.DEMO_USER,
+        "passphrase": demo.demo_data()["passphrase"],
+    }
+    emit(
+        data,
+        as_json,
+        lambda: say(
+            f"Demo market loaded: {counts['users']} users, {counts['listings']} listings."
+            if counts
+            else "Demo market already loaded."
+        ),
+    )
+    if open_:
+        c.run_tui(demo.DEMO_USER)
+
+
+def run(
+    ctx: typer.Context,
+    user: str | None = typer.Option(None, "--user", help="Log in as this user."),
+) -> None:
+    """Open the terminal app."""
+    c = ctx_of(ctx)
+    if user:
+        user = c.login(user).handle
+    c.run_tui(user)
+
+
+def areas(as_json: bool = JsonOption) -> None:
+    """The neighbourhoods of the market's city."""
+    places = list(catalog.areas().values())
+    emit(
+        {"areas": [vars(a) for a in places]},
+        as_json,
+        lambda: table(
+            ["slug", "name", "lat", "lon"],
+            [[a.slug, f"{a.name} {a.name_zh}", a.lat, a.lon] for a in places],
+        ),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("where")(where)
+    app.command("seed")(seed)
+    app.command("load")(load)
+    app.command("demo")(demo_)
+    app.command("run")(run)
+    app.command("areas")(areas)

@@ -1,0 +1,85 @@
+"""Where data lives and the market's settings. All user paths are decided here.
+
+Home: --home DIR > P2PMARKET_HOME > the platform's user data dir. The store:
+--db URL > P2PMARKET_DB > a SQLite file in home. Deleting the program never
+touches home, so a reinstall finds the same market again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from p2pmarket.clock import DAY, FixedClock, SystemClock, parse_instant
+
+APP_NAME = "p2pmarket"
+DB_FILE = "market.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Rules with numbers in them. Shown to users as countdowns and limits."""
+
+    revoke_window: int = 1 * DAY
+    delivery_deadline: int = 7 * DAY
+    confirm_window_goods: int = 10 * DAY
+    confirm_window_service: int = 3 * DAY
+    confirm_extension: int = 3 * DAY
+    backups_kept: int = 7
+    # argon2 profile: "default" for people, "cheapest" for test suites and seeding.
+    hash_profile: str = "default"
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    db_url: str
+    settings: Settings = field(default_factory=Settings)
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.home / "backups"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        return Path(self.db_url.split(":///", 1)[1])
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def resolve(
+    home: str | Path | None = None,
+    db: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    env = os.environ if env is None else env
+    if home is not None:
+        home_path = Path(home)
+    elif env.get("P2PMARKET_HOME"):
+        home_path = Path(env["P2PMARKET_HOME"])
+    else:
+        home_path = default_home()
+    home_path = home_path.expanduser().absolute()
+    db_url = db or env.get("P2PMARKET_DB") or f"sqlite:///{home_path / DB_FILE}"
+    settings = Settings(hash_profile=env.get("P2PMARKET_HASH_PROFILE", "default"))
+    return Config(home=home_path, db_url=db_url, settings=settings)
+
+
+def clock_from_env(env: Mapping[str, str] | None = None) -> SystemClock | FixedClock:
+    """P2PMARKET_NOW pins the time for scripted demos and subprocess tests."""
+    env = os.environ if env is None else env
+    if env.get("P2PMARKET_NOW"):
+        return FixedClock(parse_instant(env["P2PMARKET_NOW"]))
+    return SystemClock()

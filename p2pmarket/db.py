@@ -1,0 +1,223 @@
+"""The store: engines from config (never at import time), transactions, schema, migrations.
+
+SQLite writes run under BEGIN IMMEDIATE: the write lock is taken before the
+first read, so check-then-write (is the balance enough? then debit) cannot
+interleave with another writer. pysqlite's own transaction handling is turned
+off (isolation_level=None) and we emit BEGIN ourselves.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, SQLModel, select
+
+from p2pmarket import models
+from p2pmarket.config import Config
+from p2pmarket.errors import StoreFailure
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30
+
+# Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def explain(exc: Exception, config: Config) -> StoreFailure:
+    """Turn a driver error into a sentence a person can act on."""
+    detail = str(getattr(exc, "orig", exc)).lower()
+    where = config.sqlite_path or config.db_url
+    if "locked" in detail or "busy" in detail:
+        return StoreFailure(
+            "store_busy",
+            f"The market store is busy (another p2pmarket is writing for over "
+            f"{BUSY_TIMEOUT_S} s); nothing was changed, try again in a moment.",
+        )
+    if "readonly" in detail or "read-only" in detail:
+        return StoreFailure(
+            "store_read_only",
+            f"The market store {where} is read-only; nothing was changed. "
+            "Make the folder writable or pass --home DIR.",
+        )
+    if "full" in detail:
+        return StoreFailure(
+            "store_full",
+            f"The disk holding {where} is full; nothing was changed. Free some space and retry.",
+        )
+    if "not a database" in detail or "malformed" in detail or "corrupt" in detail:
+        return StoreFailure(
+            "store_corrupt",
+            f"{where} is not a readable p2pmarket store. Restore a backup with "
+            f"`p2pmarket restore {config.backup_dir}/<file>`.",
+        )
+    if "unable to open" in detail:
+        return StoreFailure("store_unreachable", f"Cannot open the market store {where}: {detail}.")
+    return StoreFailure("store_error", f"The market store failed: {detail}.")
+
+
+class Store:
+    """A market store. `write()` and `read()` hand out sessions; nothing else opens one."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        if config.is_sqlite:
+            self._writer = _sqlite_engine(config.db_url, immediate=True)
+            self._reader = _sqlite_engine(config.db_url, immediate=False)
+        else:
+            self._writer = self._reader = create_engine(config.db_url)
+
+    @classmethod
+    def open(cls, config: Config) -> Store:
+        """Open (creating if new) and bring the schema up to date."""
+        if config.sqlite_path is not None:
+            try:
+                config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreFailure(
+                    "home_unusable", f"Cannot create the market home {config.home}: {exc.strerror}."
+                ) from exc
+        store = cls(config)
+        try:
+            store._migrate()
+        except DBAPIError as exc:
+            store.close()
+            raise explain(exc, config) from exc
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._writer.dispose()
+        self._reader.dispose()
+
+    @property
+    def engine(self) -> Engine:
+        return self._writer
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: commits on success, rolls back on any error."""
+        try:
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise explain(exc, self.config) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        try:
+            with Session(self._reader, expire_on_commit=False) as session:
+                yield session
+        except OperationalError as exc:
+            raise explain(exc, self.config) from exc
+
+    @staticmethod
+    def wipe(config: Config) -> Path | None:
+        """Start over: back the SQLite store up, then delete it. Returns the backup."""
+        path = config.sqlite_path
+        if path is None:
+            raise StoreFailure(
+                "reset_unsupported", "Reset is for SQLite stores; drop the database."
+            )
+        if not path.exists():
+            return None
+        store = Store.open(config)
+        try:
+            backup = store.backup(store.auto_backup_path("pre-reset"))
+        finally:
+            store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return backup
+
+    def schema_version(self) -> int | None:
+        with self.read() as session:
+            if not inspect(session.connection()).has_table("schema_version"):
+                return None
+            row = session.exec(select(models.SchemaVersion)).first()
+            return row.version if row else None
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version is None:
+            with self.read() as session:
+                tables = inspect(session.connection()).get_table_names()
+            if tables:
+                raise StoreFailure(
+                    "store_foreign",
+                    f"{self.config.db_url} holds tables but no p2pmarket schema version; "
+                    "refusing to touch it.",
+                )
+            with self._writer.begin() as conn:
+                SQLModel.metadata.create_all(conn)
+                conn.execute(
+                    text("INSERT INTO schema_version (id, version) VALUES (1, :v)"),
+                    {"v": SCHEMA_VERSION},
+                )
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreFailure(
+                "store_too_new",
+                f"This store has schema version {version}, newer than this p2pmarket "
+                f"({SCHEMA_VERSION}). Upgrade p2pmarket; nothing was changed.",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.config.is_sqlite:
+            self.backup(self.auto_backup_path(f"pre-migration-v{version}"))
+        with self._writer.begin() as conn:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[target](conn)
+            SQLModel.metadata.create_all(conn)
+            conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
+
+    def auto_backup_path(self, reason: str) -> Path:
+        from p2pmarket.clock import SystemClock
+
+        stamp = SystemClock().now()
+        return self.config.backup_dir / f"market-{stamp}-{reason}.db"
+
+    def backup(self, dest: Path) -> Path:
+        """Copy the store with SQLite's online backup API (safe while others write)."""
+        if not self.config.is_sqlite:
+            raise StoreFailure("backup_unsupported", "Backups are for SQLite stores.")
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        raw = self._reader.raw_connection()
+        try:
+            target = sqlite3.connect(dest)
+            try:
+                raw.driver_connection.backup(target)
+            finally:
+                target.close()
+        finally:
+            raw.close()
+        return dest

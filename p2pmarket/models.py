@@ -1,0 +1,178 @@
+"""SQLModel tables, and nothing else. Times are whole UTC seconds; money is minor units."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+
+class Role(StrEnum):
+    member = "member"
+    mediator = "mediator"
+
+
+class Kind(StrEnum):
+    goods = "goods"
+    skill = "skill"
+    time = "time"
+
+
+class Unit(StrEnum):
+    item = "item"
+    hour = "hour"
+    session = "session"
+    day = "day"
+
+
+class ListingStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    sold_out = "sold_out"
+    removed = "removed"
+
+
+class AccountKind(StrEnum):
+    wallet = "wallet"
+    escrow = "escrow"
+    external = "external"
+
+
+class OrderStatus(StrEnum):
+    requested = "requested"
+    accepted = "accepted"
+    paid = "paid"
+    delivered = "delivered"
+    completed = "completed"
+    cancelled = "cancelled"
+    refunded = "refunded"
+    disputed = "disputed"
+    resolved = "resolved"
+
+
+class SchemaVersion(SQLModel, table=True):
+    __tablename__ = "schema_version"
+    id: int = Field(default=1, primary_key=True)
+    version: int
+
+
+class Meta(SQLModel, table=True):
+    """Small facts about the store itself (demo loaded, last automatic backup)."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(unique=True, index=True, max_length=20)
+    real_name: str = Field(max_length=80)
+    passphrase_hash: str
+    verified: bool = False
+    role: Role = Role.member
+    lat: float
+    lon: float
+    area: str | None = None
+    bio: str = ""
+    created_at: int
+    # Published facts: what others may see of the real-name back.
+    pub_real_name: bool = False
+    pub_verified: bool = True
+    pub_credit: bool = True
+    pub_trades: bool = True
+    pub_spent: bool = False
+    pub_member_since: bool = True
+
+
+class Listing(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    seller_id: int = Field(foreign_key="user.id", index=True)
+    kind: Kind
+    title: str = Field(max_length=120)
+    description: str = ""
+    category: str = Field(index=True, max_length=40)
+    unit: Unit
+    price: int
+    quantity: int = 1
+    status: ListingStatus = ListingStatus.active
+    lat: float
+    lon: float
+    created_at: int
+    updated_at: int
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    kind: AccountKind
+    user_id: int | None = Field(default=None, foreign_key="user.id", unique=True)
+    balance: int = 0
+
+
+class Transfer(SQLModel, table=True):
+    """One movement of money: two or more entries that sum to zero."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idem_key: str = Field(unique=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: int
+
+
+class Entry(SQLModel, table=True):
+    """Append-only, hash-chained ledger line. Positive credits the account."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    transfer_id: int = Field(foreign_key="transfer.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    amount: int
+    created_at: int
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True)
+    buyer_id: int = Field(foreign_key="user.id", index=True)
+    seller_id: int = Field(foreign_key="user.id", index=True)
+    kind: Kind
+    quantity: int
+    unit_price: int
+    amount: int
+    status: OrderStatus = OrderStatus.requested
+    created_at: int
+    updated_at: int
+    # Deadlines (unix seconds); None when not running. A dispute pauses them.
+    revoke_until: int | None = None
+    deliver_by: int | None = None
+    confirm_by: int | None = None
+    extended: bool = False
+    disputed_from: OrderStatus | None = None
+    paused_at: int | None = None
+
+
+class OrderEvent(SQLModel, table=True):
+    """Append-only, hash-chained: every order transition with actor and time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    at: int
+    from_status: str = Field(max_length=20)
+    to_status: str = Field(max_length=20)
+    amount: int = 0
+    note: str = ""
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class ChainHead(SQLModel, table=True):
+    """The last hash of each append-only chain; updating it serialises appends."""
+
+    __tablename__ = "chain_head"
+    name: str = Field(primary_key=True, max_length=40)
+    last_id: int = 0
+    last_hash: str = Field(max_length=64)

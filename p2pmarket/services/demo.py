@@ -1,0 +1,322 @@
+"""Markets from data: the hand-written demo market, `load FILE`, and the seeded big market."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import func, insert
+from sqlmodel import Session, select
+
+from p2pmarket import money
+from p2pmarket.clock import DAY, Clock
+from p2pmarket.db import Store
+from p2pmarket.errors import Invalid, MarketError
+from p2pmarket.models import Listing, ListingStatus, Meta, Role, User
+from p2pmarket.services import accounts, catalog, shops
+
+DEMO_KEY = "demo_loaded"
+DEMO_USER = "demo"
+Progress = Callable[[int, int], None]
+
+_GIVEN = (
+    "wei",
+    "fang",
+    "min",
+    "jing",
+    "lei",
+    "yan",
+    "hao",
+    "li",
+    "qiang",
+    "xin",
+    "yu",
+    "ting",
+    "jun",
+    "hui",
+    "bo",
+    "na",
+    "tao",
+    "mei",
+    "chen",
+    "yi",
+)
+_FAMILY = (
+    "wang",
+    "li",
+    "zhang",
+    "liu",
+    "chen",
+    "yang",
+    "zhao",
+    "huang",
+    "zhou",
+    "wu",
+    "xu",
+    "sun",
+    "hu",
+    "zhu",
+    "gao",
+    "lin",
+    "he",
+    "guo",
+    "ma",
+    "luo",
+)
+_TAGS_EN = (
+    "",
+    "",
+    "almost new",
+    "weekend",
+    "near metro",
+    "flexible hours",
+    "for beginners",
+    "lightly used",
+    "cheap",
+    "evenings",
+)
+_TAGS_ZH = ("", "", "九成新", "周末", "近地铁", "时间灵活", "适合新手", "闲置", "便宜出", "晚上")
+
+
+def demo_data() -> dict:
+    text = resources.files("p2pmarket.data").joinpath("demo.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def read_market_file(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError:
+        raise Invalid("file_missing", f"No file {str(path)!r}.") from None
+    except UnicodeDecodeError:
+        raise Invalid("file_encoding", f"{path} is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        raise Invalid(
+            "file_not_json", f"{path} is not JSON: {exc.msg} at line {exc.lineno}."
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("users", []), list):
+        raise Invalid("file_shape", f"{path} must be an object with a 'users' list.")
+    return data
+
+
+def _field(entry: dict, name: str, kind: type, where: str, default=None):
+    value = entry.get(name, default)
+    if value is None:
+        raise Invalid("file_field_missing", f"{where}: field {name!r} is missing.")
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise Invalid("file_field_type", f"{where}: field {name!r} must be {kind.__name__}.")
+    return value
+
+
+def load_market(session: Session, clock: Clock, data: dict, *, hash_profile: str) -> dict:
+    """Load users and listings through the same services as the CLI, all or nothing."""
+    passphrase = data.get("passphrase", "")
+    counts = {"users": 0, "listings": 0}
+    users: dict[str, User] = {}
+    for i, entry in enumerate(data.get("users", [])):
+        where = f"users[{i}]"
+        try:
+            if not isinstance(entry, dict):
+                raise Invalid("file_shape", "must be an object")
+            view = accounts.create_user(
+                session,
+                clock,
+                handle=_field(entry, "handle", str, where),
+                real_name=_field(entry, "name", str, where),
+                passphrase=_field(entry, "passphrase", str, where, passphrase),
+                lat=_field(entry, "lat", float, where),
+                lon=_field(entry, "lon", float, where),
+                area=entry.get("area"),
+                role=Role(entry.get("role", "member")),
+                verified=bool(entry.get("verified", False)),
+                bio=_field(entry, "bio", str, where, ""),
+                hash_profile=hash_profile,
+            )
+        except ValueError:
+            raise Invalid("file_field_type", f"{where}: role must be member or mediator.") from None
+        except MarketError as exc:
+            raise type(exc)(exc.code, f"{where}: {exc.message}") from None
+        users[view.handle] = session.get(User, view.id)
+        counts["users"] += 1
+    for i, entry in enumerate(data.get("listings", [])):
+        where = f"listings[{i}]"
+        try:
+            if not isinstance(entry, dict):
+                raise Invalid("file_shape", "must be an object")
+            seller_handle = _field(entry, "seller", str, where)
+            seller = users.get(seller_handle) or accounts.user_row(session, seller_handle)
+            shops.add_listing(
+                session,
+                clock,
+                seller,
+                kind=shops.parse_kind(_field(entry, "kind", str, where)),
+                title=_field(entry, "title", str, where),
+                description=_field(entry, "description", str, where, ""),
+                category=_field(entry, "category", str, where),
+                price=_field(entry, "price", int, where),
+                unit=shops.parse_unit(_field(entry, "unit", str, where)),
+                quantity=_field(entry, "quantity", int, where, 1),
+            )
+        except MarketError as exc:
+            raise type(exc)(exc.code, f"{where}: {exc.message}") from None
+        counts["listings"] += 1
+    return counts
+
+
+def demo_loaded(session: Session) -> bool:
+    return session.get(Meta, DEMO_KEY) is not None
+
+
+def load_demo(store: Store, clock: Clock) -> dict | None:
+    """Load the demo market once; None when it is already there (idempotent)."""
+    with store.write() as session:
+        if demo_loaded(session):
+            return None
+        counts = load_market(
+            session, clock, demo_data(), hash_profile=store.config.settings.hash_profile
+        )
+        session.add(Meta(key=DEMO_KEY, value=str(clock.now())))
+        return counts
+
+
+def _handle(rng: random.Random, index: int) -> str:
+    return f"{rng.choice(_FAMILY)}{rng.choice(_GIVEN)}_{index}"[:20]
+
+
+def _near(rng: random.Random, area: catalog.Area, spread_km: float) -> tuple[float, float]:
+    dlat = rng.gauss(0, spread_km / 111.0)
+    dlon = rng.gauss(0, spread_km / (111.0 * math.cos(math.radians(area.lat))))
+    return round(area.lat + dlat, 5), round(area.lon + dlon, 5)
+
+
+def _price(rng: random.Random, band: catalog.Band) -> int:
+    # Log-normal around the prior's median, spread so that p25..p75 is roughly matched.
+    spread = max(math.log(band.p75 / band.p25) / 1.35, 0.1)
+    value = band.p50 * math.exp(rng.gauss(0, spread))
+    step = 100 if value >= 1000 else 10
+    return max(step, min(money.MAX_MINOR, round(value / step) * step))
+
+
+def seed_market(
+    store: Store,
+    clock: Clock,
+    *,
+    users: int,
+    listings: int,
+    seed: int,
+    area: str | None = None,
+    progress: Progress | None = None,
+    batch: int = 20_000,
+) -> dict:
+    """A deterministic synthetic market: the same seed on the same store gives the same rows."""
+    if users < 0 or listings < 0:
+        raise Invalid("seed_counts", "Counts of users and listings must be zero or more.")
+    rng = random.Random(seed)
+    now = clock.now()
+    all_areas = [catalog.area(area)] if area else list(catalog.areas().values())
+    area_weights = [a.density for a in all_areas]
+    cats = list(catalog.categories().values())
+    salt = hashlib.sha256(f"p2pmarket-seed-{seed}".encode()).digest()[:16]
+    pass_hash = accounts.hasher(store.config.settings.hash_profile).hash(
+        demo_data()["passphrase"], salt=salt
+    )
+    total = users + listings
+    done = 0
+    with store.write() as session:
+        first_user = (session.exec(select(func.max(User.id))).one() or 0) + 1
+        if users == 0:
+            seller_ids = list(session.exec(select(User.id)))
+            if listings and not seller_ids:
+                raise Invalid("seed_no_users", "Seeding listings needs users; pass --users N.")
+            homes = {u.id: (u.lat, u.lon) for u in session.exec(select(User))}
+        else:
+            seller_ids, homes = [], {}
+        rows: list[dict] = []
+        for offset in range(users):
+            uid = first_user + offset
+            home_area = rng.choices(all_areas, weights=area_weights)[0]
+            lat, lon = _near(rng, home_area, 1.5)
+            rows.append(
+                {
+                    "id": uid,
+                    "handle": _handle(rng, uid),
+                    "real_name": f"{rng.choice(_FAMILY).title()} {rng.choice(_GIVEN).title()}",
+                    "passphrase_hash": pass_hash,
+                    "verified": rng.random() < 0.8,
+                    "role": Role.member,
+                    "lat": lat,
+                    "lon": lon,
+                    "area": home_area.slug,
+                    "bio": "",
+                    "created_at": now - rng.randint(0, 730) * DAY,
+                    "pub_real_name": False,
+                    "pub_verified": True,
+                    "pub_credit": True,
+                    "pub_trades": True,
+                    "pub_spent": False,
+                    "pub_member_since": True,
+                }
+            )
+            seller_ids.append(uid)
+            homes[uid] = (lat, lon)
+            if len(rows) >= batch:
+                session.execute(insert(User), rows)
+                done += len(rows)
+                rows = []
+                if progress:
+                    progress(done, total)
+        if rows:
+            session.execute(insert(User), rows)
+            done += len(rows)
+            rows = []
+        for _ in range(listings):
+            cat = rng.choice(cats)
+            kind = rng.choice(cat.kinds)
+            unit = rng.choice(cat.units)
+            seller_id = rng.choice(seller_ids)
+            chinese = rng.random() < 0.35
+            words, tags = (cat.words_zh, _TAGS_ZH) if chinese else (cat.words_en, _TAGS_EN)
+            tag = rng.choice(tags)
+            title = (
+                f"{rng.choice(words)}{'' if chinese else ' '}{tag}".strip()
+                if tag
+                else rng.choice(words)
+            )
+            lat, lon = homes[seller_id]
+            created = now - rng.randint(0, 365) * DAY
+            rows.append(
+                {
+                    "seller_id": seller_id,
+                    "kind": kind,
+                    "title": title,
+                    "description": "",
+                    "category": cat.slug,
+                    "unit": unit,
+                    "price": _price(rng, cat.prior[unit]),
+                    "quantity": rng.randint(1, 10),
+                    "status": ListingStatus.active if rng.random() < 0.95 else ListingStatus.paused,
+                    "lat": lat,
+                    "lon": lon,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+            if len(rows) >= batch:
+                session.execute(insert(Listing), rows)
+                done += len(rows)
+                rows = []
+                if progress:
+                    progress(done, total)
+        if rows:
+            session.execute(insert(Listing), rows)
+            done += len(rows)
+    if progress:
+        progress(total, total)
+    return {"users": users, "listings": listings, "seed": seed}

@@ -1,0 +1,221 @@
+"""Personal shops: listings of idle things, skills and time."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlmodel import Session, col, select
+
+from p2pmarket import money, text
+from p2pmarket.clock import Clock
+from p2pmarket.errors import Invalid, Refused
+from p2pmarket.models import Kind, Listing, ListingStatus, Unit, User
+from p2pmarket.services import catalog
+
+QUANTITY_MAX = 10_000
+
+# Which status changes a seller may make by hand (sold_out is set by orders).
+_STATUS_MOVES: dict[str, tuple[set[ListingStatus], ListingStatus]] = {
+    "pause": ({ListingStatus.active, ListingStatus.sold_out}, ListingStatus.paused),
+    "resume": ({ListingStatus.paused}, ListingStatus.active),
+    "remove": (
+        {ListingStatus.active, ListingStatus.paused, ListingStatus.sold_out},
+        ListingStatus.removed,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ListingView:
+    id: int
+    seller: str
+    kind: str
+    title: str
+    description: str
+    category: str
+    unit: str
+    price: int
+    quantity: int
+    status: str
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def of(cls, listing: Listing, seller: str) -> ListingView:
+        return cls(
+            id=listing.id,
+            seller=seller,
+            kind=str(listing.kind),
+            title=listing.title,
+            description=listing.description,
+            category=listing.category,
+            unit=str(listing.unit),
+            price=listing.price,
+            quantity=listing.quantity,
+            status=str(listing.status),
+            created_at=listing.created_at,
+            updated_at=listing.updated_at,
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def parse_kind(value: str) -> Kind:
+    try:
+        return Kind(value.strip().lower())
+    except ValueError:
+        raise Invalid("kind_format", f"Kind {value[:20]!r} must be goods, skill or time.") from None
+
+
+def parse_unit(value: str) -> Unit:
+    try:
+        return Unit(value.strip().lower())
+    except ValueError:
+        raise Invalid(
+            "unit_format", f"Unit {value[:20]!r} must be item, hour, session or day."
+        ) from None
+
+
+def check_quantity(quantity: int) -> int:
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, int)
+        or not 1 <= quantity <= QUANTITY_MAX
+    ):
+        raise Invalid("quantity_range", f"Quantity must be a whole number 1..{QUANTITY_MAX:,}.")
+    return quantity
+
+
+def add_listing(
+    session: Session,
+    clock: Clock,
+    seller: User,
+    *,
+    kind: Kind,
+    title: str,
+    category: str,
+    price: int,
+    unit: Unit,
+    description: str = "",
+    quantity: int = 1,
+) -> ListingView:
+    cat = catalog.category(category)
+    catalog.check_listing_shape(cat, kind, unit)
+    now = clock.now()
+    listing = Listing(
+        seller_id=seller.id,
+        kind=kind,
+        title=text.clean(title, field="title", max_len=text.TITLE_MAX),
+        description=text.clean(
+            description,
+            field="description",
+            max_len=text.DESCRIPTION_MAX,
+            multiline=True,
+            required=False,
+        ),
+        category=cat.slug,
+        unit=unit,
+        price=money.check(price),
+        quantity=check_quantity(quantity),
+        lat=seller.lat,
+        lon=seller.lon,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(listing)
+    session.flush()
+    return ListingView.of(listing, seller.handle)
+
+
+def listing_row(session: Session, listing_id: int) -> Listing:
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise Invalid("unknown_listing", f"No listing #{listing_id}.")
+    return listing
+
+
+def _own(session: Session, seller: User, listing_id: int) -> Listing:
+    listing = listing_row(session, listing_id)
+    if listing.seller_id != seller.id:
+        raise Refused("not_your_listing", f"Listing #{listing_id} belongs to another seller.")
+    if listing.status == ListingStatus.removed:
+        raise Refused("listing_removed", f"Listing #{listing_id} was removed; add a new one.")
+    return listing
+
+
+def edit_listing(
+    session: Session,
+    clock: Clock,
+    seller: User,
+    listing_id: int,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    price: int | None = None,
+    quantity: int | None = None,
+    category: str | None = None,
+    unit: Unit | None = None,
+) -> ListingView:
+    listing = _own(session, seller, listing_id)
+    if title is not None:
+        listing.title = text.clean(title, field="title", max_len=text.TITLE_MAX)
+    if description is not None:
+        listing.description = text.clean(
+            description,
+            field="description",
+            max_len=text.DESCRIPTION_MAX,
+            multiline=True,
+            required=False,
+        )
+    if price is not None:
+        listing.price = money.check(price)
+    if quantity is not None:
+        listing.quantity = check_quantity(quantity)
+        if listing.status == ListingStatus.sold_out:
+            listing.status = ListingStatus.active
+    if category is not None or unit is not None:
+        cat = catalog.category(category or listing.category)
+        catalog.check_listing_shape(cat, listing.kind, unit or listing.unit)
+        listing.category, listing.unit = cat.slug, unit or listing.unit
+    listing.updated_at = clock.now()
+    session.add(listing)
+    return ListingView.of(listing, seller.handle)
+
+
+def change_status(
+    session: Session, clock: Clock, seller: User, listing_id: int, move: str
+) -> ListingView:
+    allowed_from, target = _STATUS_MOVES[move]
+    listing = _own(session, seller, listing_id)
+    if listing.status not in allowed_from:
+        raise Refused(
+            "status_move", f"Listing #{listing_id} is {listing.status}; it can't {move} from there."
+        )
+    listing.status = target
+    listing.updated_at = clock.now()
+    session.add(listing)
+    return ListingView.of(listing, seller.handle)
+
+
+def get_listing(session: Session, listing_id: int) -> ListingView:
+    listing = listing_row(session, listing_id)
+    seller = session.get(User, listing.seller_id)
+    return ListingView.of(listing, seller.handle)
+
+
+def list_listings(
+    session: Session,
+    *,
+    seller: str | None = None,
+    status: ListingStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[ListingView]:
+    query = select(Listing, User.handle).join(User, col(User.id) == col(Listing.seller_id))
+    if seller is not None:
+        query = query.where(User.handle == seller.strip().lower())
+    if status is not None:
+        query = query.where(Listing.status == status)
+    query = query.order_by(col(Listing.id)).offset(offset).limit(limit)
+    return [ListingView.of(listing, handle) for listing, handle in session.exec(query)]

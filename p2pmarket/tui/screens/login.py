@@ -1,0 +1,51 @@
+"""Log in (or switch user) with a handle and passphrase."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Static
+
+from p2pmarket.errors import MarketError
+from p2pmarket.services import accounts, demo
+
+
+class LoginScreen(Screen[None]):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="login-box"):
+            yield Static("Log in to the market")
+            yield Input(placeholder="handle", id="handle")
+            yield Input(placeholder="passphrase", password=True, id="passphrase")
+            yield Button("Log in", variant="primary", id="login")
+            yield Static("", id="login-error")
+            yield Static("", id="demo-users")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        with self.app.store.read() as session:
+            if demo.demo_loaded(session):
+                handles = ", ".join(u.handle for u in accounts.list_users(session, limit=8))
+                hint = f"Demo users: {handles} — passphrase {demo.demo_data()['passphrase']}"
+                self.query_one("#demo-users", Static).update(Content(hint))
+        self.query_one("#handle", Input).focus()
+
+    @on(Input.Submitted, "#handle")
+    def _next(self) -> None:
+        self.query_one("#passphrase", Input).focus()
+
+    @on(Input.Submitted, "#passphrase")
+    @on(Button.Pressed, "#login")
+    def _login(self) -> None:
+        handle = self.query_one("#handle", Input).value
+        passphrase = self.query_one("#passphrase", Input).value
+        try:
+            with self.app.store.read() as session:
+                user = accounts.authenticate(session, handle, passphrase)
+        except MarketError as exc:
+            self.query_one("#login-error", Static).update(Content(exc.message))
+            return
+        self.app.log_in(user)

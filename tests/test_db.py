@@ -1,0 +1,65 @@
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+
+from p2pmarket.db import SCHEMA_VERSION, Store
+from p2pmarket.errors import StoreFailure
+
+
+def test_new_store_has_schema_version_and_pragmas(store):
+    assert store.schema_version() == SCHEMA_VERSION
+    with store.read() as session:
+        conn = session.connection()
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_write_rolls_back_on_error(store, clock):
+    from tests.conftest import make_user
+
+    make_user(store, clock, "alice")
+    with pytest.raises(RuntimeError), store.write() as session:
+        session.execute(text("UPDATE user SET real_name = 'changed'"))
+        raise RuntimeError("boom")
+    with store.read() as session:
+        assert session.execute(text("SELECT real_name FROM user")).scalar() == "Alice"
+
+
+def test_newer_schema_is_refused(store, config):
+    with store.write() as session:
+        session.execute(text("UPDATE schema_version SET version = 999"))
+    store.close()
+    with pytest.raises(StoreFailure) as info:
+        Store.open(config)
+    assert info.value.code == "store_too_new"
+
+
+def test_garbage_file_is_explained(config):
+    config.home.mkdir(parents=True)
+    config.sqlite_path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreFailure) as info:
+        Store.open(config)
+    assert info.value.code == "store_corrupt"
+    assert "p2pmarket restore" in info.value.message
+
+
+def test_older_schema_is_migrated_after_a_backup(store, config, monkeypatch):
+    from p2pmarket import db
+
+    with store.write() as session:
+        session.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
+    store.close()
+    ran = []
+    monkeypatch.setattr(db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(db.MIGRATIONS, SCHEMA_VERSION + 1, lambda conn: ran.append(conn))
+    migrated = Store.open(config)
+    assert migrated.schema_version() == SCHEMA_VERSION + 1
+    assert len(ran) == 1
+    backups = list(config.backup_dir.glob("*pre-migration*"))
+    assert len(backups) == 1
+    old = sqlite3.connect(backups[0])
+    assert old.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    old.close()
+    migrated.close()
