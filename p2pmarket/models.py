@@ -32,6 +32,13 @@ class ListingStatus(StrEnum):
     removed = "removed"
 
 
+class Tier(StrEnum):
+    blocked = "blocked"
+    stranger = "stranger"
+    acquaintance = "acquaintance"
+    trusted = "trusted"
+
+
 class AccountKind(StrEnum):
     wallet = "wallet"
     escrow = "escrow"
@@ -98,6 +105,15 @@ class Listing(SQLModel, table=True):
     lat: float
     lon: float
     created_at: int
+    updated_at: int
+
+
+class Contact(SQLModel, table=True):
+    """How `owner` classifies `other`. No row means stranger."""
+
+    owner_id: int = Field(foreign_key="user.id", primary_key=True)
+    other_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
+    tier: Tier = Tier.stranger
     updated_at: int
 
 
