@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from p2pmarket.clock import DAY, FixedClock, SystemClock, parse_instant
+from p2pmarket.clock import DAY, HOUR, FixedClock, SystemClock, parse_instant
 
 APP_NAME = "p2pmarket"
 DB_FILE = "market.db"
@@ -30,6 +30,24 @@ class Settings:
     backups_kept: int = 7
     # argon2 profile: "default" for people, "cheapest" for test suites and seeding.
     hash_profile: str = "default"
+    # The money lock (services/trust.py). What a payer may have open with one payee,
+    # by how the payer classifies the payee (minor units).
+    limit_stranger: int = 200_00
+    limit_acquaintance: int = 2_000_00
+    limit_trusted: int = 20_000_00
+    limit_warn_percent: int = 80
+    credit_threshold: int = 550
+    # New accounts: (min age in days, min distinct trade partners, cap or None = no cap).
+    # An account is at the last stage whose both conditions it meets.
+    account_stages: tuple[tuple[int, int, int | None], ...] = (
+        (0, 0, 300_00),
+        (7, 1, 1_000_00),
+        (30, 3, 5_000_00),
+        (90, 10, None),
+    )
+    # Spam: the same text sent to this many strangers within the window is flagged.
+    spam_recipients: int = 5
+    spam_window: int = 1 * HOUR
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -192,3 +193,120 @@ class ChainHead(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=40)
     last_id: int = 0
     last_hash: str = Field(max_length=64)
+
+
+class ChatMode(StrEnum):
+    chat = "chat"
+    trade = "trade"
+
+
+class MessageKind(StrEnum):
+    text = "text"
+    system = "system"
+    request = "request"
+
+
+class CreditDimension(StrEnum):
+    transaction = "transaction"
+    social = "social"
+
+
+class ReportStatus(StrEnum):
+    open = "open"
+    upheld = "upheld"
+    dismissed = "dismissed"
+
+
+class Conversation(SQLModel, table=True):
+    """Two people talking: one conversation per pair, a_id < b_id."""
+
+    __table_args__ = (UniqueConstraint("a_id", "b_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    a_id: int = Field(foreign_key="user.id", index=True)
+    b_id: int = Field(foreign_key="user.id", index=True)
+    mode: ChatMode = ChatMode.chat
+    # What the conversation is about now, if anything.
+    listing_id: int | None = Field(default=None, foreign_key="listing.id")
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    # The last message id each side has read (unread = newer ones from the other side).
+    a_read_id: int = 0
+    b_read_id: int = 0
+    last_message_id: int = 0
+    created_at: int
+    updated_at: int
+
+
+class Message(SQLModel, table=True):
+    """One line of a conversation. `to_id` makes "anything new for me?" one index probe."""
+
+    __table_args__ = (
+        Index("ix_message_to_id_id", "to_id", "id"),
+        Index("ix_message_sender_fingerprint_at", "sender_id", "fingerprint", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    sender_id: int = Field(foreign_key="user.id")
+    to_id: int = Field(foreign_key="user.id")
+    kind: MessageKind = MessageKind.text
+    body: str
+    # Normalised hash of the body: the same text sent to many strangers is spam.
+    fingerprint: str = Field(default="", max_length=64)
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    at: int
+
+
+class SpamFlag(SQLModel, table=True):
+    __tablename__ = "spam_flag"
+    __table_args__ = (UniqueConstraint("user_id", "fingerprint"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    fingerprint: str = Field(max_length=64)
+    recipients: int
+    message_id: int = Field(foreign_key="message.id")
+    at: int
+
+
+class CreditEvent(SQLModel, table=True):
+    """Append-only, hash-chained: every change of a credit score, with its reason and source."""
+
+    __tablename__ = "credit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    dimension: CreditDimension
+    delta: int
+    score_after: int
+    reason: str = Field(max_length=200)
+    # What caused it, e.g. "order:12", "review:3", "age"; one running sum per (dimension, source).
+    source: str = Field(max_length=80)
+    at: int
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class Review(SQLModel, table=True):
+    """Append-only, hash-chained: one review per side of a completed paid order."""
+
+    __table_args__ = (UniqueConstraint("order_id", "author_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    subject_id: int = Field(foreign_key="user.id", index=True)
+    stars: int
+    text: str
+    at: int
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class Report(SQLModel, table=True):
+    """One report per reporter per target; only upheld reports touch credit."""
+
+    __table_args__ = (UniqueConstraint("reporter_id", "target_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    reporter_id: int = Field(foreign_key="user.id")
+    target_id: int = Field(foreign_key="user.id", index=True)
+    reason: str
+    status: ReportStatus = ReportStatus.open
+    at: int
+    resolved_by: int | None = Field(default=None, foreign_key="user.id")
+    resolved_at: int | None = None

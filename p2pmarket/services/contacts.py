@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from dataclasses import asdict, dataclass
 
-from p2pmarket.models import Contact, Tier
+from sqlmodel import Session, col, select
+
+from p2pmarket.clock import Clock
+from p2pmarket.errors import Invalid
+from p2pmarket.models import Contact, Tier, User
+
+TIER_HELP = "blocked, stranger, acquaintance or trusted"
+
+
+@dataclass(frozen=True)
+class ContactView:
+    handle: str
+    tier: str
+    updated_at: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def parse_tier(value: str) -> Tier:
+    try:
+        return Tier(value.strip().lower())
+    except ValueError:
+        raise Invalid("tier_format", f"Tier {value[:20]!r} must be {TIER_HELP}.") from None
 
 
 def tier(session: Session, owner_id: int, other_id: int) -> Tier:
@@ -31,3 +54,34 @@ def blocked_by(session: Session, owner_id: int) -> set[int]:
         Contact.other_id == owner_id, Contact.tier == Tier.blocked
     )
     return set(session.exec(mine)) | set(session.exec(theirs))
+
+
+def set_tier(session: Session, clock: Clock, owner: User, other: User, new: Tier) -> ContactView:
+    """Classify `other`. Blocking (or unblocking) moves their social credit."""
+    from p2pmarket.services import credit
+
+    if owner.id == other.id:
+        raise Invalid("contact_self", "You can't classify yourself.")
+    row = session.get(Contact, (owner.id, other.id))
+    before = row.tier if row else Tier.stranger
+    now = clock.now()
+    if row is None:
+        row = Contact(owner_id=owner.id, other_id=other.id, tier=new, updated_at=now)
+    else:
+        row.tier, row.updated_at = new, now
+    session.add(row)
+    session.flush()
+    if Tier.blocked in (before, new) and before != new:
+        credit.recompute(session, clock, other.id)
+    return ContactView(handle=other.handle, tier=str(new), updated_at=now)
+
+
+def list_contacts(session: Session, owner: User) -> list[ContactView]:
+    """Everyone `owner` classified (strangers with a row included), by tier then handle."""
+    rows = session.exec(
+        select(Contact, User.handle)
+        .join(User, col(User.id) == col(Contact.other_id))
+        .where(Contact.owner_id == owner.id)
+        .order_by(col(Contact.tier), col(User.handle))
+    )
+    return [ContactView(handle=h, tier=str(c.tier), updated_at=c.updated_at) for c, h in rows]
