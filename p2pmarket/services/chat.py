@@ -4,7 +4,7 @@ One conversation per pair. Every line is a Message; mode switches and payment
 requests are lines too, so both sides see what happened. Unread counts come from
 each side's last-read message id. `changes_since` is one probe of the
 (to_id, id) index, cheap enough for a TUI to poll every half second; together
-with `data_version` (SQLite's PRAGMA, bumped by other connections' commits) a
+with `Watcher` (SQLite's PRAGMA data_version, bumped by other connections' commits) a
 second terminal sees a new message within a second.
 
 Spam: the same text (normalised) sent to `spam_recipients` strangers within
@@ -18,7 +18,7 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import case, func
+from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
 from p2pmarket import money, text
@@ -451,16 +451,34 @@ def changes_since(session: Session, user_id: int, last_seen_id: int) -> Changes:
     return Changes(latest_id=latest, new=new)
 
 
-def data_version(session: Session) -> int:
-    """SQLite's PRAGMA data_version on this session's connection (0 elsewhere).
+class Watcher:
+    """Tells a poller cheaply whether anyone else committed since it last asked.
 
-    It changes when another connection commits; poll it on one long-lived
-    connection and call `changes_since` only when it moved.
+    Holds one SQLite connection outside any transaction and reads
+    `PRAGMA data_version`, which changes only when another connection commits.
+    A TUI polls `changed()` often and calls `changes_since` only when it is True.
+    On other databases `changed()` is always True (poll `changes_since` directly).
     """
-    conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        return 0
-    return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
+
+    def __init__(self, engine: Engine) -> None:
+        self._raw = engine.raw_connection() if engine.dialect.name == "sqlite" else None
+        self._last = self._version()
+
+    def _version(self) -> int | None:
+        if self._raw is None:
+            return None
+        return self._raw.driver_connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def changed(self) -> bool:
+        now = self._version()
+        moved = now is None or now != self._last
+        self._last = now
+        return moved
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
 
 def request_payment(
@@ -471,6 +489,7 @@ def request_payment(
     amount: int,
     *,
     listing_id: int | None = None,
+    note: str = "",
     settings: Settings | None = None,
 ) -> PaymentRequest:
     """In trade mode, the seller asks the buyer to pay: an accepted order the buyer pays."""
@@ -497,7 +516,7 @@ def request_payment(
             "Payment requests need the orders service, which this build doesn't have yet; "
             "nothing was created.",
         )
-    order = create(session, clock, seller, buyer, amount, listing_id, settings)
+    order = create(session, clock, seller, buyer, amount, listing_id=listing_id, note=note)
     conv = _open(session, clock, seller, buyer)
     conv.order_id = order.id
     if listing_id is not None:

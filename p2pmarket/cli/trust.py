@@ -1,0 +1,328 @@
+"""Trust among strangers: `contact`, `chat`, `privacy`, `credit`, `review`, `report`, `profile`."""
+
+from __future__ import annotations
+
+import typer
+
+from p2pmarket import money
+from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
+from p2pmarket.clock import iso
+from p2pmarket.errors import Refused
+from p2pmarket.models import User
+from p2pmarket.services import accounts, chat, contacts, credit, feedback, privacy
+
+contact_app = typer.Typer(help="Classify people: blocked, stranger, acquaintance, trusted.")
+chat_app = typer.Typer(help="Conversations, chat/trade mode, payment requests.")
+privacy_app = typer.Typer(help="Which facts about you others may see.")
+credit_app = typer.Typer(help="Transaction and social credit, with their history.")
+
+
+def _me_and(session, me_id: int, handle: str) -> tuple[User, User]:
+    return session.get(User, me_id), accounts.user_row(session, handle)
+
+
+@contact_app.command("set-tier")
+def set_tier(
+    ctx: typer.Context, handle: str, tier: str, as_: str = AsOption, as_json: bool = JsonOption
+) -> None:
+    """Classify HANDLE; the tier sets how much money can move between you."""
+    c = ctx_of(ctx)
+    new = contacts.parse_tier(tier)
+    me = c.login(as_)
+    with c.store.write() as session:
+        owner, other = _me_and(session, me.id, handle)
+        view = contacts.set_tier(session, c.clock, owner, other, new)
+    emit(view.to_json(), as_json, lambda: say(f"{view.handle} is now {view.tier} to you."))
+
+
+@contact_app.command("list")
+def contact_list(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
+    """Everyone you classified."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        rows = contacts.list_contacts(session, session.get(User, me.id))
+    emit(
+        {"contacts": [r.to_json() for r in rows]},
+        as_json,
+        lambda: table(
+            ["handle", "tier", "since"], [[r.handle, r.tier, iso(r.updated_at)] for r in rows]
+        ),
+    )
+
+
+@chat_app.command("send")
+def send(
+    ctx: typer.Context,
+    handle: str,
+    text: str,
+    listing: int | None = typer.Option(None, "--listing", help="About this listing."),
+    order: int | None = typer.Option(None, "--order", help="About this order."),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Send HANDLE a message."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.write() as session:
+        sender, other = _me_and(session, me.id, handle)
+        view = chat.send(
+            session,
+            c.clock,
+            sender,
+            other,
+            text,
+            listing_id=listing,
+            order_id=order,
+            settings=c.config.settings,
+        )
+    emit(view.to_json(), as_json, lambda: say(f"Sent to {other.handle} (message #{view.id})."))
+
+
+def _render_conversation(view: chat.ConversationView) -> None:
+    facts = [f"{k}: {v}" for k, v in view.other.lines()]
+    say(f"{view.other.handle} — {'; '.join(facts)}")
+    say(f"Mode: {view.mode}. {view.money.why}")
+    if not view.messages:
+        say("No messages yet.")
+        return
+    table(
+        ["#", "when", "from", "message"],
+        [
+            [
+                m.id,
+                iso(m.at),
+                m.sender if m.kind == "text" else f"({m.kind})",
+                m.body,
+            ]
+            for m in view.messages
+        ],
+    )
+
+
+@chat_app.command("show")
+def show(
+    ctx: typer.Context,
+    handle: str,
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show the conversation with HANDLE (marks it read)."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.write() as session:
+        viewer, other = _me_and(session, me.id, handle)
+        view = chat.show(session, c.clock, viewer, other, limit=limit)
+    emit(view.to_json(), as_json, lambda: _render_conversation(view))
+
+
+@chat_app.command("list")
+def chat_list(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
+    """Your conversations, most recent first, with unread counts."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        rows = chat.list_conversations(session, session.get(User, me.id))
+    emit(
+        {"conversations": [r.to_json() for r in rows]},
+        as_json,
+        lambda: table(
+            ["with", "mode", "unread", "last", "when"],
+            [[r.other, r.mode, r.unread, r.last, iso(r.last_at)] for r in rows],
+        ),
+    )
+
+
+@chat_app.command("mode")
+def mode(
+    ctx: typer.Context, handle: str, to: str, as_: str = AsOption, as_json: bool = JsonOption
+) -> None:
+    """Switch the conversation with HANDLE to chat or trade mode (both sides see it)."""
+    c = ctx_of(ctx)
+    target = chat.parse_mode(to)
+    me = c.login(as_)
+    with c.store.write() as session:
+        user, other = _me_and(session, me.id, handle)
+        line = chat.set_mode(session, c.clock, user, other, target)
+    emit(line.to_json(), as_json, lambda: say(line.body))
+
+
+@chat_app.command("request")
+def request(
+    ctx: typer.Context,
+    handle: str,
+    amount: str,
+    listing: int | None = typer.Option(None, "--listing", help="For this listing of yours."),
+    note: str = typer.Option("", "--note", help="What the money is for."),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask HANDLE to pay AMOUNT (trade mode; they pay with `order pay`)."""
+    c = ctx_of(ctx)
+    minor = money.parse(amount)
+    me = c.login(as_)
+    with c.store.write() as session:
+        seller, buyer = _me_and(session, me.id, handle)
+        req = chat.request_payment(
+            session,
+            c.clock,
+            seller,
+            buyer,
+            minor,
+            listing_id=listing,
+            note=note,
+            settings=c.config.settings,
+        )
+
+    def render() -> None:
+        say(req.message.body)
+        if req.warning:
+            say(f"warning: {req.warning}")
+
+    emit(req.to_json(), as_json, render)
+
+
+def review(
+    ctx: typer.Context,
+    order: int,
+    stars: int,
+    text: str,
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Review the other side of a completed paid ORDER (1-5 STARS)."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.write() as session:
+        view = feedback.review(session, c.clock, session.get(User, me.id), order, stars, text)
+    emit(
+        view.to_json(),
+        as_json,
+        lambda: say(f"Reviewed {view.subject}: {view.stars}/5 for order #{view.order_id}."),
+    )
+
+
+def report(
+    ctx: typer.Context, handle: str, reason: str, as_: str = AsOption, as_json: bool = JsonOption
+) -> None:
+    """Report HANDLE to the mediators (one report per person counts)."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.write() as session:
+        reporter, target = _me_and(session, me.id, handle)
+        view = feedback.report(session, c.clock, reporter, target, reason)
+    emit(
+        view.to_json(),
+        as_json,
+        lambda: say(f"Reported {view.target} (report #{view.id}); a mediator will decide."),
+    )
+
+
+@privacy_app.command("show")
+def privacy_show(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
+    """Which of your facts are published."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        view = privacy.privacy_view(session.get(User, me.id))
+    _emit_privacy(view, as_json)
+
+
+def _emit_privacy(view: privacy.PrivacyView, as_json: bool) -> None:
+    def render() -> None:
+        table(
+            ["fact", "what", "published"],
+            [[f.fact, f.label, "on" if f.published else "off"] for f in view.facts],
+        )
+        if view.note:
+            say(view.note)
+
+    emit(view.to_json(), as_json, render)
+
+
+@privacy_app.command("set")
+def privacy_set(
+    ctx: typer.Context, fact: str, switch: str, as_: str = AsOption, as_json: bool = JsonOption
+) -> None:
+    """Publish (on) or hide (off) one FACT: real_name, verified, credit, trades, spent,
+    member_since."""
+    c = ctx_of(ctx)
+    key, on = privacy.parse_fact(fact), privacy.parse_switch(switch)
+    me = c.login(as_)
+    with c.store.write() as session:
+        view = privacy.set_fact(session, session.get(User, me.id), key, on)
+    _emit_privacy(view, as_json)
+
+
+def profile(
+    ctx: typer.Context, handle: str, as_: str = AsOption, as_json: bool = JsonOption
+) -> None:
+    """What you may see of HANDLE: only the facts they publish, a rounded distance."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        target = accounts.user_row(session, handle)
+        view = privacy.public_profile(session, me.id, target.id, c.clock)
+
+    def render() -> None:
+        rows = [["handle", view.handle]]
+        for key, value in view.lines():
+            if key == "spent":
+                value = money.fmt(value)
+            elif key == "member_since":
+                value = iso(value)
+            elif key == "credit":
+                value = f"transaction {value['transaction']}, social {value['social']}"
+            rows.append([key, "-" if value is None else value])
+        table(["fact", "value"], rows)
+
+    emit(view.to_json(), as_json, render)
+
+
+@credit_app.command("show")
+def credit_show(
+    ctx: typer.Context,
+    handle: str,
+    as_: str | None = typer.Option(None, "--as", help="You: see your own even if unpublished."),
+    limit: int = typer.Option(20, "--limit", min=0, max=10_000, help="History lines."),
+    as_json: bool = JsonOption,
+) -> None:
+    """HANDLE's two credit scores and the events behind them (if they publish credit)."""
+    c = ctx_of(ctx)
+    own = as_ is not None and c.login(as_).handle == handle.strip().lower()
+    with c.store.write() as session:
+        user = accounts.user_row(session, handle)
+        if not (own or user.pub_credit):
+            raise Refused(
+                "credit_private",
+                f"{user.handle} does not publish their credit; they can with "
+                f"`p2pmarket privacy set credit on --as {user.handle}`.",
+            )
+        credit.recompute(session, c.clock, user.id, c.config.settings)
+        scores = credit.scores(session, user.id)
+        events = credit.history(session, user.id)[-limit:] if limit else []
+    data = {
+        "handle": user.handle,
+        **scores.to_json(),
+        "history": [e.to_json() for e in events],
+    }
+
+    def render() -> None:
+        say(f"{user.handle}: transaction {scores.transaction}, social {scores.social}")
+        table(
+            ["when", "dimension", "change", "score", "why"],
+            [[iso(e.at), e.dimension, f"{e.delta:+d}", e.score_after, e.reason] for e in events],
+        )
+
+    emit(data, as_json, render)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(contact_app, name="contact")
+    app.add_typer(chat_app, name="chat")
+    app.add_typer(privacy_app, name="privacy")
+    app.add_typer(credit_app, name="credit")
+    app.command("review")(review)
+    app.command("report")(report)
+    app.command("profile")(profile)

@@ -1,0 +1,29 @@
+"""Contacts: tiers, listing, and the lookups others rely on."""
+
+import pytest
+
+from p2pmarket.errors import Invalid
+from p2pmarket.models import Tier, User
+from p2pmarket.services import contacts
+from tests.services.trust_helpers import person
+
+
+def test_tiers_default_to_stranger_and_can_be_set(store, clock):
+    amy, bo, cy = (person(store, clock, h) for h in ("amy", "bob", "cyd"))
+    with store.write() as s:
+        me = s.get(User, amy.id)
+        assert contacts.tier(s, amy.id, bo.id) == Tier.stranger
+        contacts.set_tier(s, clock, me, s.get(User, bo.id), contacts.parse_tier("Trusted"))
+        contacts.set_tier(s, clock, me, s.get(User, cy.id), Tier.blocked)
+        assert contacts.tier(s, amy.id, bo.id) == Tier.trusted
+        assert contacts.tier(s, bo.id, amy.id) == Tier.stranger  # one-sided
+        assert contacts.blocked_between(s, cy.id, amy.id)
+        assert contacts.blocked_by(s, cy.id) == {amy.id}
+        assert [(c.handle, c.tier) for c in contacts.list_contacts(s, me)] == [
+            ("cyd", "blocked"),
+            ("bob", "trusted"),
+        ]
+        with pytest.raises(Invalid):
+            contacts.set_tier(s, clock, me, me, Tier.trusted)
+    with pytest.raises(Invalid):
+        contacts.parse_tier("friend")
