@@ -106,6 +106,7 @@ class Store:
         store = cls(config)
         try:
             store._migrate()
+            store._install_derived()
         except DBAPIError as exc:
             store.close()
             raise explain(exc, config) from exc
@@ -198,6 +199,18 @@ class Store:
                 MIGRATIONS[target](conn)
             SQLModel.metadata.create_all(conn)
             conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
+
+    def _install_derived(self) -> None:
+        """Derived search indexes (FTS5, SQLite only): created once, rebuilt by `reindex`."""
+        if not self.config.is_sqlite:
+            return
+        from p2pmarket.services import search
+
+        with self._reader.connect() as conn:
+            if search.installed(conn):
+                return
+        with self._writer.begin() as conn:
+            search.install(conn)
 
     def auto_backup_path(self, reason: str) -> Path:
         from p2pmarket.clock import SystemClock

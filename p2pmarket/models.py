@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -152,14 +152,16 @@ class Entry(SQLModel, table=True):
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
     id: int | None = Field(default=None, primary_key=True)
-    listing_id: int = Field(foreign_key="listing.id", index=True)
+    # None for a payment request made in chat without a listing.
+    listing_id: int | None = Field(default=None, foreign_key="listing.id", index=True)
+    title: str = Field(max_length=120)
     buyer_id: int = Field(foreign_key="user.id", index=True)
     seller_id: int = Field(foreign_key="user.id", index=True)
     kind: Kind
     quantity: int
     unit_price: int
     amount: int
-    status: OrderStatus = OrderStatus.requested
+    status: OrderStatus = Field(default=OrderStatus.requested, index=True)
     created_at: int
     updated_at: int
     # Deadlines (unix seconds); None when not running. A dispute pauses them.
@@ -167,6 +169,8 @@ class Order(SQLModel, table=True):
     deliver_by: int | None = None
     confirm_by: int | None = None
     extended: bool = False
+    # Asked for in a chat's trade mode: paying it needs that conversation in trade mode.
+    via_chat: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     disputed_from: OrderStatus | None = None
     paused_at: int | None = None
 

@@ -5,3 +5,128 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Benchmarks: our plan against a naive one, in the same run.")
+
+
+@app.command("payments")
+def payments(
+    count: int = typer.Option(2000, "--count", min=10, max=1_000_000),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Committed escrow payments per second on a durable SQLite file."""
+    import tempfile
+    from pathlib import Path
+
+    from p2pmarket.cli.context import emit, say
+    from p2pmarket.services import bench
+
+    with tempfile.TemporaryDirectory(prefix="p2pmarket-bench-") as tmp:
+        result = bench.bench_payments(count, Path(tmp))
+    emit(
+        result,
+        as_json,
+        lambda: say(
+            f"payments over {count:,}: {result['single_per_second']:,}/s one commit each, "
+            f"{result['batched_per_second']:,}/s in batches of {result['batch']} (group "
+            f"commit), naive {result['naive_per_second']:,}/s; ratios "
+            f"{result['ratio_single_vs_naive']}× and {result['ratio_batched_vs_naive']}×; "
+            f"this disk does {result['disk_commits_per_second']:,} empty durable commits/s; "
+            f"peak RSS {result['peak_rss_mb']} MB"
+        ),
+    )
+
+
+def _bar(as_json: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from p2pmarket.cli.context import console
+
+    return Progress(
+        TextColumn("seeding the bench market"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=as_json,
+    )
+
+
+@app.command("search")
+def search_(
+    ctx: typer.Context,
+    listings: int = typer.Option(100_000, "--listings", min=100, max=10_000_000),
+    repeat: int = typer.Option(20, "--repeat", min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Nearby search: p50/p95 per query kind, ours against fetch-every-match-then-filter."""
+    from p2pmarket.cli.context import ctx_of, emit, say, table
+    from p2pmarket.services import search_bench
+
+    c = ctx_of(ctx)
+    with _bar(as_json) as bar:
+        task = bar.add_task("seed", total=None)
+        result = search_bench.bench_search(
+            c.config,
+            c.clock,
+            listings=listings,
+            repeat=repeat,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+
+    def render() -> None:
+        if result["seeded"]:
+            say(f"Seeded and indexed {listings:,} listings: {result['seeded']}")
+        table(
+            ["query", "ours p50", "ours p95", "naive p50", "naive p95", "× p95", "+why p95"],
+            [
+                [
+                    name,
+                    r["ours"]["p50_ms"],
+                    r["ours"]["p95_ms"],
+                    r["naive"]["p50_ms"],
+                    r["naive"]["p95_ms"],
+                    r["ratio_p95"],
+                    r["with_why"]["p95_ms"],
+                ]
+                for name, r in result["queries"].items()
+            ],
+            title=f"search at {listings:,} listings (ms)",
+        )
+        say(
+            f"overall ours p50 {result['overall_ours']['p50_ms']} ms, "
+            f"p95 {result['overall_ours']['p95_ms']} ms; result mismatches against naive: "
+            f"{result['naive_mismatches']}; peak RSS {result['peak_rss_mb']} MB"
+        )
+
+    emit(result, as_json, render)
+
+
+@app.command("price")
+def price(
+    ctx: typer.Context,
+    listings: int = typer.Option(100_000, "--listings", min=100, max=10_000_000),
+    repeat: int = typer.Option(40, "--repeat", min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Suggested prices: p50/p95, ours against reading every listing of the category."""
+    from p2pmarket.cli.context import ctx_of, emit, say
+    from p2pmarket.services import search_bench
+
+    c = ctx_of(ctx)
+    with _bar(as_json) as bar:
+        task = bar.add_task("seed", total=None)
+        result = search_bench.bench_price(
+            c.config,
+            c.clock,
+            listings=listings,
+            repeat=repeat,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    emit(
+        result,
+        as_json,
+        lambda: say(
+            f"price suggest at {listings:,} listings: ours p50 {result['ours']['p50_ms']} ms, "
+            f"p95 {result['ours']['p95_ms']} ms; naive p50 {result['naive']['p50_ms']} ms, "
+            f"p95 {result['naive']['p95_ms']} ms (×{result['ratio_p95']}); "
+            f"peak RSS {result['peak_rss_mb']} MB"
+        ),
+    )

@@ -27,7 +27,7 @@ AsOption = typer.Option(..., "--as", help="Act as this user (passphrase from pro
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass
@@ -40,7 +40,18 @@ class Ctx:
     def store(self) -> Store:
         if self._store is None:
             self._store = Store.open(self.config)
+            self._run_timers()
         return self._store
+
+    def _run_timers(self) -> None:
+        """Every command first settles the order deadlines that have passed (DESIGN §3)."""
+        from p2pmarket.services import orders
+
+        with self._store.read() as session:
+            if not orders.anything_due(session, self.clock):
+                return
+        with self._store.write() as session:
+            orders.tick(session, self.clock)
 
     def close(self) -> None:
         if self._store is not None:

@@ -7,7 +7,7 @@ import typer
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
 from p2pmarket.models import ListingStatus, User
-from p2pmarket.services import catalog, shops
+from p2pmarket.services import catalog, pricing, shops
 
 app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
 
@@ -61,7 +61,28 @@ def add(
             description=description,
             quantity=quantity,
         )
-    emit(view.to_json(), as_json, lambda: (say(f"Listed #{view.id}."), _show(view)))
+        me_row = session.get(User, me.id)
+        guide = pricing.suggest(
+            session,
+            c.clock,
+            category=view.category,
+            unit=view.unit,
+            lat=me_row.lat,
+            lon=me_row.lon,
+            exclude_listing=view.id,
+        )
+    verdict = pricing.verdict(view.price, guide.band)
+    data = {**view.to_json(), "suggested": {**guide.to_json(), "verdict": verdict}}
+
+    def render() -> None:
+        say(f"Listed #{view.id}.")
+        _show(view)
+        say(
+            f"Suggested {money.fmt(guide.p25)} - {money.fmt(guide.p75)} per {guide.unit} "
+            f"(median {money.fmt(guide.p50)}; {guide.basis}): your price is {verdict}."
+        )
+
+    emit(data, as_json, render)
 
 
 @app.command("list")

@@ -9,6 +9,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -30,3 +31,124 @@ def time_ms(fn: Callable[[], object]) -> float:
 def peak_rss_mb() -> float:
     # ru_maxrss is KiB on Linux.
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _payment_market(workdir: Path, count: int):
+    """A durable store with one funded buyer and `count` accepted orders to pay."""
+    from sqlmodel import select
+
+    from p2pmarket import config as config_mod
+    from p2pmarket.clock import FixedClock
+    from p2pmarket.db import Store
+    from p2pmarket.models import Kind, Order, OrderStatus, Unit, User
+    from p2pmarket.services import accounts, ledger, shops
+
+    cfg = config_mod.resolve(home=workdir)
+    store = Store.open(cfg)
+    clock = FixedClock(1_800_000_000)
+    with store.write() as s:
+        buyer, seller = (
+            s.get(
+                User,
+                accounts.create_user(
+                    s,
+                    clock,
+                    handle=h,
+                    real_name=h,
+                    passphrase="bench-pass",
+                    lat=31.23,
+                    lon=121.47,
+                    verified=True,
+                    hash_profile="cheapest",
+                ).id,
+            )
+            for h in ("bench_buyer", "bench_seller")
+        )
+        listing = shops.add_listing(
+            s,
+            clock,
+            seller,
+            kind=Kind.skill,
+            title="Bench lesson",
+            category="piano-lessons",
+            price=100,
+            unit=Unit.hour,
+            quantity=count,
+        )
+        ledger.topup(s, clock, buyer.id, 100 * count, "bench-fund")
+        s.add_all(
+            Order(
+                listing_id=listing.id,
+                title="Bench lesson",
+                buyer_id=buyer.id,
+                seller_id=seller.id,
+                kind=Kind.skill,
+                quantity=1,
+                unit_price=100,
+                amount=100,
+                status=OrderStatus.accepted,
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+            for _ in range(count)
+        )
+    with store.read() as s:
+        ids = list(s.exec(select(Order.id).order_by(Order.id)))
+        wallet_id = ledger.wallet(s, buyer.id).id
+    return store, clock, buyer.id, ids, wallet_id
+
+
+def bench_payments(count: int, workdir: Path, batch: int = 100) -> dict:
+    """Committed escrow payments per second on a durable SQLite file (WAL, synchronous=FULL).
+
+    - single: each payment its own BEGIN IMMEDIATE transaction and fsync (one CLI call);
+    - batched: `batch` payments per transaction, each in a savepoint (`order pay ID ID …`),
+      so one fsync covers many payments: group commit;
+    - naive: single, with the balance recomputed from the wallet's entries at every payment
+      (a ledger without a running balance).
+    The disk's own limit is shown too: empty commits per second with the same pragmas.
+    """
+    from sqlalchemy import func, text
+    from sqlmodel import select
+
+    from p2pmarket.models import Entry, User
+    from p2pmarket.services import orders
+
+    rates = {}
+    for plan in ("single", "batched", "naive"):
+        store, clock, buyer_id, ids, wallet_id = _payment_market(workdir / plan, count)
+        settings = store.config.settings
+        start = time.perf_counter()
+        if plan == "batched":
+            for i in range(0, len(ids), batch):
+                with store.write() as s:
+                    results = orders.pay_many(
+                        s, clock, settings, s.get(User, buyer_id), ids[i : i + batch]
+                    )
+                    assert all(isinstance(r, orders.OrderView) for r in results)
+        else:
+            for order_id in ids:
+                with store.write() as s:
+                    if plan == "naive":
+                        s.exec(select(func.sum(Entry.amount)).where(Entry.account_id == wallet_id))
+                    orders.act(s, clock, settings, s.get(User, buyer_id), order_id, "pay")
+        rates[plan] = round(count / (time.perf_counter() - start))
+        if plan == "single":
+            start = time.perf_counter()
+            for _ in range(200):
+                with store.write() as s:
+                    s.execute(text("UPDATE meta SET value = value WHERE key = 'none'"))
+            rates["disk_commits"] = round(200 / (time.perf_counter() - start))
+        store.close()
+    return {
+        "payments": count,
+        "store": "SQLite file, WAL, synchronous=FULL",
+        "disk_commits_per_second": rates["disk_commits"],
+        "single_per_second": rates["single"],
+        "batched_per_second": rates["batched"],
+        "batch": batch,
+        "naive_per_second": rates["naive"],
+        "ratio_single_vs_naive": round(rates["single"] / rates["naive"], 2),
+        "ratio_batched_vs_naive": round(rates["batched"] / rates["naive"], 2),
+        "peak_rss_mb": peak_rss_mb(),
+    }

@@ -37,7 +37,7 @@ from p2pmarket.models import (
     Tier,
     User,
 )
-from p2pmarket.services import contacts, credit, privacy, trust
+from p2pmarket.services import contacts, credit, orders, privacy, trust
 
 SPAM_MIN_CHARS = 8
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -505,18 +505,9 @@ def request_payment(
         actor=seller,
         require_trade_mode=True,
     )
-    try:
-        from p2pmarket.services import orders
-    except ImportError:
-        orders = None
-    create = getattr(orders, "request_payment", None)
-    if create is None:
-        raise Refused(
-            "requests_unavailable",
-            "Payment requests need the orders service, which this build doesn't have yet; "
-            "nothing was created.",
-        )
-    order = create(session, clock, seller, buyer, amount, listing_id=listing_id, note=note)
+    order = orders.request_payment(
+        session, clock, seller, buyer, amount, listing_id=listing_id, note=note
+    )
     conv = _open(session, clock, seller, buyer)
     conv.order_id = order.id
     if listing_id is not None:

@@ -47,6 +47,7 @@ from p2pmarket.models import (
     Tier,
     User,
 )
+from p2pmarket.services import records
 
 MONTH = 30 * DAY
 T = CreditDimension.transaction
@@ -460,21 +461,8 @@ def recompute(
             source=source[:80],
             at=at,
         )
-        appended.append(CreditEventView.of(append_chained(session, row)))
+        appended.append(CreditEventView.of(records.append(session, row)))
     return appended
-
-
-def append_chained(session: Session, row):
-    """Append a hash-chained row (CreditEvent, Review) through records when it can."""
-    try:
-        from p2pmarket.services import records
-    except ImportError:  # the records module not there yet: unchained, hashes stay ""
-        session.add(row)
-        session.flush()
-        return row
-    chain = {CreditEvent: "credit_events", Review: "reviews"}[type(row)]
-    records.CHAINS.setdefault(type(row), chain)
-    return records.append(session, row)
 
 
 def scores(session: Session, user_id: int) -> Scores:

@@ -10,7 +10,7 @@ from p2pmarket import money, text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Kind, Listing, ListingStatus, Unit, User
-from p2pmarket.services import catalog
+from p2pmarket.services import catalog, search
 
 QUANTITY_MAX = 10_000
 
@@ -125,6 +125,7 @@ def add_listing(
     )
     session.add(listing)
     session.flush()
+    search.catch_up(session)
     return ListingView.of(listing, seller.handle)
 
 
@@ -180,6 +181,7 @@ def edit_listing(
         listing.category, listing.unit = cat.slug, unit or listing.unit
     listing.updated_at = clock.now()
     session.add(listing)
+    search.catch_up(session)
     return ListingView.of(listing, seller.handle)
 
 

@@ -242,6 +242,37 @@ def _limit(
     return tier, limit, why, lift
 
 
+def check_eligible(
+    session: Session,
+    clock: Clock,
+    payer: User,
+    payee: User,
+    *,
+    settings: Settings | None = None,
+    actor: User | None = None,
+) -> _Voice:
+    """The part of the gate every payment passes, chat or listing: not blocked either way,
+    both verified, both publishing some fact, both with credit at the threshold.
+
+    An order from a listing stops here: its public price and the escrow protect the buyer,
+    and the tier limits are the chat's money lock (`check_money`).
+    """
+    settings = settings or Settings()
+    if payer.id == payee.id:
+        raise Invalid("pay_self", "You can't pay yourself.")
+    voice = _Voice(actor or payer)
+    if contacts.blocked_between(session, payer.id, payee.id):
+        raise Refused(
+            "blocked",
+            f"Money is locked between {payer.handle} and {payee.handle}: one has blocked the "
+            f"other, so the limit is {money.fmt(0)}. Only the one who blocked can lift it "
+            f"(`p2pmarket contact set-tier <handle> stranger`).",
+        )
+    _eligible(session, clock, payer, voice, settings)
+    _eligible(session, clock, payee, voice, settings)
+    return voice
+
+
 def check_money(
     session: Session,
     clock: Clock,
@@ -260,18 +291,7 @@ def check_money(
     """
     settings = settings or Settings()
     money.check(amount)
-    if payer.id == payee.id:
-        raise Invalid("pay_self", "You can't pay yourself.")
-    voice = _Voice(actor or payer)
-    if contacts.blocked_between(session, payer.id, payee.id):
-        raise Refused(
-            "blocked",
-            f"Money is locked between {payer.handle} and {payee.handle}: one has blocked the "
-            f"other, so the limit is {money.fmt(0)}. Only the one who blocked can lift it "
-            f"(`p2pmarket contact set-tier <handle> stranger`).",
-        )
-    _eligible(session, clock, payer, voice, settings)
-    _eligible(session, clock, payee, voice, settings)
+    voice = check_eligible(session, clock, payer, payee, settings=settings, actor=actor)
     if require_trade_mode:
         _require_trade_mode(session, payer, payee)
     tier, limit, why, lift = _limit(session, clock, payer, payee, voice, settings)

@@ -1,0 +1,151 @@
+"""`p2pmarket search`, `p2pmarket price suggest`, `p2pmarket reindex`: finding things nearby."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from p2pmarket import money
+from p2pmarket.cli.context import AsOption, JsonOption, console, ctx_of, emit, say, table
+from p2pmarket.errors import Invalid
+from p2pmarket.models import User
+from p2pmarket.services import catalog, pricing, search, shops
+
+price_app = typer.Typer(
+    help="Suggested prices from nearby sales and listings.", no_args_is_help=True
+)
+
+NearOption = typer.Option(None, "--near", help="Centre as LAT,LON (default: your home).")
+AreaOption = typer.Option(None, "--area", help="Centre on an area (see `p2pmarket areas`).")
+
+
+def _centre(me: User, near: str | None, area: str | None) -> tuple[float, float, str]:
+    if near is not None and area is not None:
+        raise Invalid("centre_twice", "Give --near or --area, not both.")
+    if near is not None:
+        lat, lon = search.parse_near(near)
+        return lat, lon, f"{lat:.3f},{lon:.3f}"
+    if area is not None:
+        place = catalog.area(area)
+        return place.lat, place.lon, place.slug
+    return me.lat, me.lon, "home"
+
+
+def _catch_up(c) -> None:
+    """Listings written by other paths wait in a queue; index them before reading."""
+    with c.store.read() as session:
+        waiting = search.pending(session)
+    if waiting:
+        with c.store.write() as session:
+            search.catch_up(session)
+
+
+def search_command(
+    ctx: typer.Context,
+    text: str = typer.Argument("", help="Words or the start of words; empty browses nearby."),
+    as_: str = AsOption,
+    near: str | None = NearOption,
+    area: str | None = AreaOption,
+    radius_km: float = typer.Option(search.RADIUS_DEFAULT_KM, "--radius-km", help="Up to 500."),
+    kind: str | None = typer.Option(None, "--kind", help="goods, skill or time."),
+    category: str | None = typer.Option(None, "--category"),
+    min_price: str | None = typer.Option(None, "--min-price", help="In yuan."),
+    max_price: str | None = typer.Option(None, "--max-price", help="In yuan."),
+    min_credit: int | None = typer.Option(None, "--min-credit"),
+    sort: str = typer.Option("best", "--sort", help="best, nearest, cheapest or credit."),
+    page: int = typer.Option(1, "--page"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Find listings near you (or near --near/--area), with a short why for each."""
+    c = ctx_of(ctx)
+    query = search.Query(
+        text=text,
+        radius_km=radius_km,
+        kind=shops.parse_kind(kind) if kind else None,
+        category=category,
+        min_price=money.parse(min_price) if min_price is not None else None,
+        max_price=money.parse(max_price) if max_price is not None else None,
+        min_credit=min_credit,
+        sort=search.parse_sort(sort),
+        page=page,
+    )
+    search.check_query(query)
+    view = c.login(as_)
+    _catch_up(c)
+    with c.store.read() as session:
+        me = session.get(User, view.id)
+        lat, lon, centre = _centre(me, near, area)
+        query = search.Query(**{**vars(query), "lat": lat, "lon": lon})
+        results = search.search(session, c.clock, me, query, centre=centre)
+
+    def render() -> None:
+        if not results.hits:
+            say(f"Nothing found within {radius_km:g} km of {centre}.")
+            return
+        table(
+            ["#", "title", "price", "seller", "distance", "why"],
+            [
+                [h.id, h.title, f"{money.fmt(h.price)}/{h.unit}", h.seller, h.distance, h.why]
+                for h in results.hits
+            ],
+            title=f"page {results.page} · within {radius_km:g} km of {centre} · {results.sort}",
+        )
+        if results.has_more:
+            say(f"More on --page {results.page + 1}.")
+
+    emit(results.to_json(), as_json, render)
+
+
+@price_app.command("suggest")
+def suggest(
+    ctx: typer.Context,
+    category: str = typer.Option(..., "--category"),
+    unit: str = typer.Option(..., "--unit", help="item, hour, session or day."),
+    as_: str = AsOption,
+    near: str | None = NearOption,
+    area: str | None = AreaOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A fair price band (p25 / p50 / p75) for a category and unit near you."""
+    c = ctx_of(ctx)
+    unit_ = shops.parse_unit(unit)
+    catalog.category(category)
+    view = c.login(as_)
+    with c.store.read() as session:
+        me = session.get(User, view.id)
+        lat, lon, _ = _centre(me, near, area)
+        result = pricing.suggest(session, c.clock, category=category, unit=unit_, lat=lat, lon=lon)
+    emit(
+        result.to_json(),
+        as_json,
+        lambda: say(
+            f"{result.category} per {result.unit}: {money.fmt(result.p25)} · "
+            f"{money.fmt(result.p50)} · {money.fmt(result.p75)} (p25 · median · p75). "
+            f"Basis: {result.basis}."
+        ),
+    )
+
+
+def reindex(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Rebuild the search index from the listings (it is derived data)."""
+    c = ctx_of(ctx)
+    with Progress(
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("index", total=None)
+        with c.store.write() as session:
+            count = search.rebuild(
+                session, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    emit({"indexed": count}, as_json, lambda: say(f"Indexed {count:,} listings."))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_command)
+    app.add_typer(price_app, name="price")
+    app.command("reindex")(reindex)

@@ -1,0 +1,291 @@
+"""`p2pmarket wallet …` and `p2pmarket order …`: money that moves only by the rules."""
+
+from __future__ import annotations
+
+import uuid
+
+import typer
+
+from p2pmarket import money
+from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
+from p2pmarket.clock import countdown, iso
+from p2pmarket.errors import Invalid
+from p2pmarket.models import User
+from p2pmarket.services import ledger, orders
+
+wallet_app = typer.Typer(help="Your wallet: top up, withdraw, show.", no_args_is_help=True)
+order_app = typer.Typer(help="Orders and escrow.", no_args_is_help=True)
+
+KeyOption = typer.Option(
+    None, "--key", help="Idempotency key: retrying with the same key never pays twice."
+)
+
+
+def _move(ctx: typer.Context, as_: str, amount: str, key: str | None, as_json: bool, how) -> None:
+    c = ctx_of(ctx)
+    minor = money.parse(amount)
+    me = c.login(as_)
+    with c.store.write() as session:
+        result = how(session, c.clock, me.id, minor, key or f"cli:{uuid.uuid4()}")
+        balance = ledger.balance(session, me.id)
+    data = {**result.to_json(), "balance": balance}
+    replayed = " (replayed: that key was used already, nothing moved)" if result.replayed else ""
+    emit(
+        data,
+        as_json,
+        lambda: say(f"{result.kind} {money.fmt(minor)}{replayed} — balance {money.fmt(balance)}."),
+    )
+
+
+@wallet_app.command("topup")
+def topup(
+    ctx: typer.Context,
+    amount: str,
+    as_: str = AsOption,
+    key: str | None = KeyOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add money from outside the market (a demo bank)."""
+    _move(ctx, as_, amount, key, as_json, ledger.topup)
+
+
+@wallet_app.command("withdraw")
+def withdraw(
+    ctx: typer.Context,
+    amount: str,
+    as_: str = AsOption,
+    key: str | None = KeyOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Take money out of the market."""
+    _move(ctx, as_, amount, key, as_json, ledger.withdraw)
+
+
+@wallet_app.command("show")
+def show_wallet(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
+    """Your balance and latest entries."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        balance = ledger.balance(session, me.id)
+        entries = ledger.statement(session, me.id)
+    emit(
+        {"handle": me.handle, "balance": balance, "entries": entries},
+        as_json,
+        lambda: (
+            say(f"{me.handle}: {money.fmt(balance)}"),
+            table(
+                ["when", "what", "amount", "order"],
+                [
+                    [iso(e["at"]), e["kind"], money.fmt(e["amount"]), e["order_id"] or "-"]
+                    for e in entries
+                ],
+            ),
+        ),
+    )
+
+
+def _print_order(o: orders.OrderView, now: int) -> None:
+    table(
+        ["order", "what", "buyer", "seller", "amount", "status", "timers"],
+        [
+            [
+                f"#{o.id}",
+                o.title,
+                o.buyer,
+                o.seller,
+                money.fmt(o.amount),
+                o.status,
+                ", ".join(f"{k} {v}" for k, v in o.countdowns(now).items()) or "-",
+            ]
+        ],
+    )
+    if o.timeline:
+        table(
+            ["when", "who", "from", "to", "amount", "note"],
+            [
+                [
+                    iso(e.at),
+                    e.actor or "market",
+                    e.from_status or "-",
+                    e.to_status,
+                    money.fmt(e.amount) if e.amount else "",
+                    e.note,
+                ]
+                for e in o.timeline
+            ],
+        )
+
+
+@order_app.command("create")
+def create(
+    ctx: typer.Context,
+    listing_id: int,
+    as_: str = AsOption,
+    qty: int = typer.Option(1, "--qty", "--quantity"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask to buy a listing (the seller accepts, then you pay into escrow)."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.write() as session:
+        o = orders.create_order(session, c.clock, session.get(User, me.id), listing_id, qty)
+    emit(
+        o.to_json(),
+        as_json,
+        lambda: say(
+            f"Order #{o.id} requested: {o.title} for {money.fmt(o.amount)}; waiting for {o.seller}."
+        ),
+    )
+
+
+def _act(
+    ctx: typer.Context, order_id: int, as_: str, action: str, as_json: bool, **options
+) -> None:
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.write() as session:
+        o = orders.act(
+            session,
+            c.clock,
+            c.config.settings,
+            session.get(User, me.id),
+            order_id,
+            action,
+            **options,
+        )
+    emit(
+        o.to_json(),
+        as_json,
+        lambda: (
+            say(
+                f"Order #{o.id} is {o.status}."
+                + (
+                    " (Replayed: this payment was already made with that key.)"
+                    if o.replayed
+                    else ""
+                )
+            ),
+            _print_order(o, c.clock.now()),
+        ),
+    )
+
+
+def _simple(action: str, help_text: str) -> None:
+    @order_app.command(action, help=help_text)
+    def command(
+        ctx: typer.Context, order_id: int, as_: str = AsOption, as_json: bool = JsonOption
+    ) -> None:
+        _act(ctx, order_id, as_, action, as_json)
+
+
+_simple("accept", "Seller: accept a requested order.")
+_simple("deliver", "Seller: mark a paid order delivered (starts the confirm window).")
+_simple("confirm", "Buyer: confirm delivery; escrow is released to the seller.")
+_simple("cancel", "Either side: cancel before payment.")
+_simple("revoke", "Buyer: take a payment back within the revoke window, before delivery.")
+_simple("dispute", "Either side: ask a mediator; pauses every timer.")
+_simple("extend", "Buyer: extend the confirm window once.")
+
+
+@order_app.command("pay")
+def pay(
+    ctx: typer.Context,
+    order_id: int,
+    as_: str = AsOption,
+    confirm: bool = typer.Option(False, "--confirm", help="The second confirmation: pay now."),
+    key: str | None = KeyOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Pay into escrow. Without --confirm, shows what would happen and moves nothing."""
+    if confirm:
+        _act(ctx, order_id, as_, "pay", as_json, key=key)
+        return
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        p = orders.preview_payment(
+            session, c.clock, c.config.settings, session.get(User, me.id), order_id
+        )
+    emit(
+        {"preview": p.to_json(), "confirmed": False},
+        as_json,
+        lambda: (
+            say(f"Pay {money.fmt(p.amount)} to {p.to} for {p.title!r} (order #{p.order_id})."),
+            say(
+                f"The money waits in escrow; you may revoke within "
+                f"{countdown(p.revoke_window)} if it is not delivered yet."
+            ),
+            say(f"Your balance: {money.fmt(p.balance_before)} → {money.fmt(p.balance_after)}."),
+            say(f"Warning: {p.warning}") if p.warning else None,
+            say(
+                f"Nothing moved. To pay: p2pmarket order pay {p.order_id} --as {me.handle} "
+                "--confirm"
+            ),
+        ),
+    )
+
+
+@order_app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    order_id: int,
+    resolution: str = typer.Argument(..., help="release, refund or split"),
+    amount: str | None = typer.Argument(None, help="With split: the seller's share."),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Mediator: settle a dispute by release, refund or split AMOUNT (to the seller)."""
+    if resolution == "split" and amount is None:
+        raise Invalid("split_amount", "split needs the seller's share, e.g. `split 40`.")
+    split = money.parse(amount) if amount is not None else None
+    _act(ctx, order_id, as_, "resolve", as_json, resolution=resolution, split=split)
+
+
+@order_app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_: str = AsOption,
+    side: str = typer.Option("all", "--side", help="all, buying, selling or mediating."),
+    open_only: bool = typer.Option(False, "--open", help="Only orders still in progress."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Your orders, newest first."""
+    if side not in ("all", "buying", "selling", "mediating"):
+        raise Invalid("side", "--side is all, buying, selling or mediating.")
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        found = orders.list_orders(session, me.id, side=side, open_only=open_only)
+    now = c.clock.now()
+    emit(
+        {"orders": [o.to_json() for o in found]},
+        as_json,
+        lambda: table(
+            ["order", "what", "buyer", "seller", "amount", "status", "timers"],
+            [
+                [
+                    f"#{o.id}",
+                    o.title,
+                    o.buyer,
+                    o.seller,
+                    money.fmt(o.amount),
+                    o.status,
+                    ", ".join(f"{k} {v}" for k, v in o.countdowns(now).items()) or "-",
+                ]
+                for o in found
+            ],
+        ),
+    )
+
+
+@order_app.command("show")
+def show(
+    ctx: typer.Context, order_id: int, as_: str = AsOption, as_json: bool = JsonOption
+) -> None:
+    """One order with its timeline and countdowns."""
+    c = ctx_of(ctx)
+    me = c.login(as_)
+    with c.store.read() as session:
+        o = orders.get_order(session, session.get(User, me.id), order_id)
+    emit(o.to_json(), as_json, lambda: _print_order(o, c.clock.now()))

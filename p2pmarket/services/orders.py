@@ -1,0 +1,715 @@
+"""Orders and escrow: a table of allowed transitions, each one a recorded, chained event.
+
+requested → accepted → paid (money in ESCROW) → delivered → completed.
+Cancel before payment. The buyer may revoke a paid order inside the revoke window
+and before delivery (refunded). A missed delivery deadline refunds; an unconfirmed
+delivery completes when the confirm window ends (money released to the seller).
+Either side may dispute before completion; a dispute pauses every timer and a
+mediator resolves it: release, refund or split. Timers run in `tick`, never in a
+background thread, so moving the clock is all a test needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from sqlmodel import Session, col, or_, select
+
+from p2pmarket import money, text
+from p2pmarket.clock import Clock, countdown, iso
+from p2pmarket.config import Settings
+from p2pmarket.errors import Invalid, MarketError, Refused
+from p2pmarket.models import (
+    AccountKind,
+    Kind,
+    Listing,
+    ListingStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Role,
+    User,
+)
+from p2pmarket.services import contacts, ledger, records, trust
+
+S = OrderStatus
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset[OrderStatus]
+    actor: str  # buyer | seller | party (either) | mediator
+    target: OrderStatus | None  # None: decided by the resolution
+
+
+TRANSITIONS: dict[str, Rule] = {
+    "accept": Rule(frozenset({S.requested}), "seller", S.accepted),
+    "cancel": Rule(frozenset({S.requested, S.accepted}), "party", S.cancelled),
+    "pay": Rule(frozenset({S.accepted}), "buyer", S.paid),
+    "revoke": Rule(frozenset({S.paid}), "buyer", S.refunded),
+    "deliver": Rule(frozenset({S.paid}), "seller", S.delivered),
+    "confirm": Rule(frozenset({S.delivered}), "buyer", S.completed),
+    "extend": Rule(frozenset({S.delivered}), "buyer", S.delivered),
+    "dispute": Rule(frozenset({S.paid, S.delivered}), "party", S.disputed),
+    "resolve": Rule(frozenset({S.disputed}), "mediator", None),
+}
+RESOLUTIONS = ("release", "refund", "split")
+OPEN = frozenset({S.requested, S.accepted, S.paid, S.delivered, S.disputed})
+# Orders whose money sits in ESCROW.
+HELD = frozenset({S.paid, S.delivered, S.disputed})
+
+# Why a transition is refused, when the generic sentence would not help.
+_WHY_NOT: dict[tuple[str, OrderStatus], str] = {
+    ("pay", S.requested): "the seller has not accepted it yet",
+    ("pay", S.paid): "it is already paid",
+    ("pay", S.delivered): "it is already paid and delivered",
+    ("pay", S.completed): "it is already paid and completed",
+    ("revoke", S.delivered): "it was delivered; revoking ends at delivery — open a dispute "
+    "with `p2pmarket order dispute` instead",
+    ("revoke", S.accepted): "it is not paid yet; cancel it instead",
+    ("deliver", S.accepted): "the buyer has not paid yet",
+    ("confirm", S.paid): "the seller has not marked it delivered yet",
+    ("cancel", S.paid): "it is paid; the buyer may revoke it within the revoke window, "
+    "or either side may open a dispute",
+}
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: int
+    at: int
+    actor: str | None
+    from_status: str
+    to_status: str
+    amount: int
+    note: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: int
+    listing_id: int | None
+    title: str
+    buyer: str
+    seller: str
+    kind: str
+    quantity: int
+    unit_price: int
+    amount: int
+    status: str
+    created_at: int
+    updated_at: int
+    revoke_until: int | None
+    deliver_by: int | None
+    confirm_by: int | None
+    extended: bool
+    paused: bool
+    replayed: bool = False
+    timeline: list[EventView] = field(default_factory=list)
+
+    def countdowns(self, now: int) -> dict[str, str]:
+        """Human countdowns for the timers that are running now."""
+        if self.paused:
+            return {"timers": "paused by a dispute"}
+        shown = {}
+        if self.status == S.paid and self.revoke_until and now < self.revoke_until:
+            shown["revoke window"] = countdown(self.revoke_until - now)
+        if self.status == S.paid and self.deliver_by:
+            shown["delivery deadline"] = countdown(self.deliver_by - now)
+        if self.status == S.delivered and self.confirm_by:
+            shown["auto-confirm"] = countdown(self.confirm_by - now)
+        return shown
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["timeline"] = [e.to_json() for e in self.timeline]
+        return data
+
+
+@dataclass(frozen=True)
+class PaymentPreview:
+    order_id: int
+    title: str
+    amount: int
+    to: str
+    balance_before: int
+    balance_after: int
+    revoke_window: int
+    warning: str | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _handles(session: Session, *ids: int | None) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    rows = session.exec(select(User.id, User.handle).where(col(User.id).in_(wanted)))
+    return dict(rows.all())
+
+
+def view(session: Session, order: Order, *, replayed: bool = False, timeline=False) -> OrderView:
+    names = _handles(session, order.buyer_id, order.seller_id)
+    return OrderView(
+        id=order.id,
+        listing_id=order.listing_id,
+        title=order.title,
+        buyer=names[order.buyer_id],
+        seller=names[order.seller_id],
+        kind=str(order.kind),
+        quantity=order.quantity,
+        unit_price=order.unit_price,
+        amount=order.amount,
+        status=str(order.status),
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        revoke_until=order.revoke_until,
+        deliver_by=order.deliver_by,
+        confirm_by=order.confirm_by,
+        extended=order.extended,
+        paused=order.paused_at is not None,
+        replayed=replayed,
+        timeline=events(session, order.id) if timeline else [],
+    )
+
+
+def events(session: Session, order_id: int) -> list[EventView]:
+    rows = session.exec(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
+    ).all()
+    names = _handles(session, *(e.actor_id for e in rows))
+    return [
+        EventView(e.id, e.at, names.get(e.actor_id), e.from_status, e.to_status, e.amount, e.note)
+        for e in rows
+    ]
+
+
+def order_row(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise Invalid("unknown_order", f"No order #{order_id}.")
+    return order
+
+
+def _record(
+    session: Session,
+    order: Order,
+    actor_id: int | None,
+    at: int,
+    to: OrderStatus,
+    amount: int = 0,
+    note: str = "",
+) -> None:
+    records.append(
+        session,
+        OrderEvent(
+            order_id=order.id,
+            actor_id=actor_id,
+            at=at,
+            from_status=str(order.status or ""),
+            to_status=str(to),
+            amount=amount,
+            note=note,
+        ),
+    )
+    order.status = to
+    order.updated_at = at
+    session.add(order)
+
+
+def _release(
+    session: Session, clock: Clock, order: Order, key: str, to_seller: int, at: int | None = None
+) -> None:
+    """Pay out ESCROW: `to_seller` to the seller, the rest back to the buyer."""
+    escrow = ledger.system_account(session, AccountKind.escrow)
+    to_buyer = order.amount - to_seller
+    legs = [(escrow, -order.amount)]
+    if to_seller:
+        legs.append((ledger.wallet(session, order.seller_id), to_seller))
+    if to_buyer:
+        legs.append((ledger.wallet(session, order.buyer_id), to_buyer))
+    kind = "release" if to_buyer == 0 else "refund" if to_seller == 0 else "split"
+    ledger.transfer(
+        session,
+        clock,
+        key=key,
+        kind=kind,
+        legs=legs,
+        order_id=order.id,
+        params={"to_seller": to_seller, "to_buyer": to_buyer},
+        at=at,
+    )
+    if to_buyer == order.amount:
+        _restock(session, order)
+
+
+def _restock(session: Session, order: Order) -> None:
+    listing = session.get(Listing, order.listing_id) if order.listing_id else None
+    if listing is None or order.status not in HELD:
+        return
+    listing.quantity += order.quantity
+    if listing.status == ListingStatus.sold_out:
+        listing.status = ListingStatus.active
+    session.add(listing)
+
+
+def _check_actor(order: Order, rule: Rule, actor: User, action: str) -> None:
+    allowed = {
+        "buyer": actor.id == order.buyer_id,
+        "seller": actor.id == order.seller_id,
+        "party": actor.id in (order.buyer_id, order.seller_id),
+        "mediator": actor.role == Role.mediator
+        and actor.id not in (order.buyer_id, order.seller_id),
+    }[rule.actor]
+    if not allowed:
+        who = {"party": "the buyer or the seller", "mediator": "a mediator who is not a party"}
+        raise Refused(
+            "not_your_order",
+            f"Only {who.get(rule.actor, 'the ' + rule.actor)} of order #{order.id} may "
+            f"{action} it.",
+        )
+
+
+def _check_source(order: Order, rule: Rule, action: str) -> None:
+    if order.status in rule.sources:
+        return
+    why = _WHY_NOT.get((action, order.status))
+    if why is None:
+        allowed = " or ".join(sorted(rule.sources))
+        why = f"it is {order.status}; {action} needs it to be {allowed}"
+    raise Refused(f"cannot_{action}", f"You can't {action} order #{order.id}: {why}.")
+
+
+def allowed_actions(order: OrderView, me: str, role: str) -> list[str]:
+    """What the user with handle `me` may do to this order now (offered as buttons)."""
+    actions = []
+    for action, rule in TRANSITIONS.items():
+        if order.status not in rule.sources:
+            continue
+        who = {
+            "buyer": me == order.buyer,
+            "seller": me == order.seller,
+            "party": me in (order.buyer, order.seller),
+            "mediator": role == Role.mediator and me not in (order.buyer, order.seller),
+        }
+        if who[rule.actor] and not (action == "extend" and order.extended):
+            actions.append(action)
+    return actions
+
+
+def create_order(
+    session: Session, clock: Clock, buyer: User, listing_id: int, quantity: int = 1
+) -> OrderView:
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise Invalid("unknown_listing", f"No listing #{listing_id}.")
+    if listing.seller_id == buyer.id:
+        raise Refused("own_listing", "You can't order from your own listing.")
+    if listing.status != ListingStatus.active:
+        raise Refused(
+            "listing_inactive",
+            f"Listing #{listing_id} is {listing.status}; it can be ordered only while active.",
+        )
+    if contacts.blocked_between(session, buyer.id, listing.seller_id):
+        raise Refused("blocked", "You can't order from this seller: one of you blocked the other.")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise Invalid("quantity_range", "Quantity must be a whole number of at least 1.")
+    if quantity > listing.quantity:
+        raise Refused(
+            "not_enough_quantity",
+            f"Listing #{listing_id} has {listing.quantity} left; you asked for {quantity}.",
+        )
+    amount = money.check(listing.price * quantity)
+    now = clock.now()
+    order = Order(
+        listing_id=listing.id,
+        title=listing.title,
+        buyer_id=buyer.id,
+        seller_id=listing.seller_id,
+        kind=listing.kind,
+        quantity=quantity,
+        unit_price=listing.price,
+        amount=amount,
+        status=S.requested,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    session.flush()
+    records.append(
+        session,
+        OrderEvent(
+            order_id=order.id,
+            actor_id=buyer.id,
+            at=now,
+            from_status="",
+            to_status=str(S.requested),
+            amount=amount,
+            note=f"{quantity} × {money.fmt(listing.price)}",
+        ),
+    )
+    return view(session, order)
+
+
+def request_payment(
+    session: Session,
+    clock: Clock,
+    seller: User,
+    buyer: User,
+    amount: int,
+    listing_id: int | None = None,
+    note: str = "",
+) -> OrderView:
+    """A seller asks a buyer for money (from chat in trade mode): an accepted order to pay."""
+    money.check(amount)
+    if seller.id == buyer.id:
+        raise Refused("own_request", "You can't request money from yourself.")
+    title = text.clean(note or "Payment request", field="note", max_len=text.TITLE_MAX)
+    kind = Kind.skill
+    if listing_id is not None:
+        listing = session.get(Listing, listing_id)
+        if listing is None:
+            raise Invalid("unknown_listing", f"No listing #{listing_id}.")
+        if listing.seller_id != seller.id:
+            raise Refused("not_your_listing", f"Listing #{listing_id} belongs to another seller.")
+        title, kind = listing.title, listing.kind
+    now = clock.now()
+    order = Order(
+        listing_id=listing_id,
+        title=title,
+        buyer_id=buyer.id,
+        seller_id=seller.id,
+        kind=kind,
+        quantity=1,
+        unit_price=amount,
+        amount=amount,
+        status=S.accepted,
+        via_chat=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    session.flush()
+    records.append(
+        session,
+        OrderEvent(
+            order_id=order.id,
+            actor_id=seller.id,
+            at=now,
+            from_status="",
+            to_status=str(S.accepted),
+            amount=amount,
+            note="payment request",
+        ),
+    )
+    return view(session, order)
+
+
+def pay_key(order_id: int) -> str:
+    return f"order:{order_id}:pay"
+
+
+def preview_payment(
+    session: Session, clock: Clock, settings: Settings, buyer: User, order_id: int
+) -> PaymentPreview:
+    """What paying would do — shown before the second confirmation. Moves nothing."""
+    order = order_row(session, order_id)
+    rule = TRANSITIONS["pay"]
+    _check_actor(order, rule, buyer, "pay")
+    _check_source(order, rule, "pay")
+    gate = _money_gate(session, clock, settings, buyer, order)
+    before = ledger.balance(session, buyer.id)
+    return PaymentPreview(
+        order_id=order.id,
+        title=order.title,
+        amount=order.amount,
+        to=_handles(session, order.seller_id)[order.seller_id],
+        balance_before=before,
+        balance_after=before - order.amount,
+        revoke_window=settings.revoke_window,
+        warning=gate,
+    )
+
+
+def _money_gate(
+    session: Session, clock: Clock, settings: Settings, payer: User, order: Order
+) -> str | None:
+    """The trust rules: a warning to show before confirming, or Refused.
+
+    A payment request from chat passes the whole money lock (tiers, limits, trade mode);
+    an order from a listing passes the eligibility part (blocked, verified, facts, credit).
+    """
+    payee = session.get(User, order.seller_id)
+    if not order.via_chat:
+        trust.check_eligible(session, clock, payer, payee, settings=settings, actor=payer)
+        return None
+    gate = trust.check_money(
+        session,
+        clock,
+        payer,
+        payee,
+        order.amount,
+        settings=settings,
+        actor=payer,
+        require_trade_mode=True,
+    )
+    return gate.warning
+
+
+def act(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    actor: User,
+    order_id: int,
+    action: str,
+    *,
+    key: str | None = None,
+    resolution: str | None = None,
+    split: int | None = None,
+) -> OrderView:
+    """Apply one transition from TRANSITIONS as `actor`."""
+    if action not in TRANSITIONS:
+        raise Invalid("unknown_action", f"Unknown order action {action!r}.")
+    order = order_row(session, order_id)
+    rule = TRANSITIONS[action]
+    now = clock.now()
+    if action == "pay":
+        key = key or pay_key(order.id)
+        params = {"buyer": actor.id, "amount": order.amount}
+        if ledger.replay(session, key, "pay", order.id, params) is not None:
+            return view(session, order, replayed=True)
+    _check_actor(order, rule, actor, action)
+    _check_source(order, rule, action)
+    handler = _HANDLERS[action]
+    handler(
+        session, clock, settings, actor, order, now, key=key, resolution=resolution, split=split
+    )
+    return view(session, order)
+
+
+def pay_many(
+    session: Session, clock: Clock, settings: Settings, buyer: User, order_ids: list[int]
+) -> list[OrderView | MarketError]:
+    """Pay several orders in one transaction (one commit, one fsync), each in its own savepoint.
+
+    A refused payment rolls back alone; the others stand. Each result is acknowledged
+    only when the caller's transaction commits.
+    """
+    results: list[OrderView | MarketError] = []
+    for order_id in order_ids:
+        try:
+            with session.begin_nested():
+                results.append(act(session, clock, settings, buyer, order_id, "pay"))
+        except MarketError as exc:
+            results.append(exc)
+    return results
+
+
+def _accept(session, clock, settings, actor, order, now, **_):
+    _record(session, order, actor.id, now, S.accepted)
+
+
+def _cancel(session, clock, settings, actor, order, now, **_):
+    _record(session, order, actor.id, now, S.cancelled)
+
+
+def _pay(session, clock, settings, actor, order, now, key, **_):
+    _money_gate(session, clock, settings, actor, order)
+    listing = session.get(Listing, order.listing_id) if order.listing_id else None
+    if listing is not None:
+        if listing.quantity < order.quantity:
+            raise Refused(
+                "sold_out", f"Listing #{listing.id} sold out before you paid; nothing was charged."
+            )
+        listing.quantity -= order.quantity
+        if listing.quantity == 0:
+            listing.status = ListingStatus.sold_out
+        session.add(listing)
+    ledger.transfer(
+        session,
+        clock,
+        key=key,
+        kind="pay",
+        order_id=order.id,
+        actor_id=actor.id,
+        legs=[
+            (ledger.wallet(session, actor.id), -order.amount),
+            (ledger.system_account(session, AccountKind.escrow), order.amount),
+        ],
+        params={"buyer": actor.id, "amount": order.amount},
+    )
+    order.revoke_until = now + settings.revoke_window
+    order.deliver_by = now + settings.delivery_deadline
+    _record(session, order, actor.id, now, S.paid, order.amount, "into escrow")
+
+
+def _revoke(session, clock, settings, actor, order, now, **_):
+    if now >= order.revoke_until:
+        raise Refused(
+            "revoke_window_closed",
+            f"You can't revoke order #{order.id}: the revoke window closed at "
+            f"{iso(order.revoke_until)}; open a dispute instead.",
+        )
+    _release(session, clock, order, f"order:{order.id}:revoke", to_seller=0)
+    _record(session, order, actor.id, now, S.refunded, order.amount, "revoked by buyer")
+
+
+def _deliver(session, clock, settings, actor, order, now, **_):
+    window = (
+        settings.confirm_window_goods
+        if order.kind == Kind.goods
+        else settings.confirm_window_service
+    )
+    order.confirm_by = now + window
+    order.revoke_until = None
+    _record(session, order, actor.id, now, S.delivered)
+
+
+def _confirm(session, clock, settings, actor, order, now, **_):
+    _release(session, clock, order, f"order:{order.id}:release", to_seller=order.amount)
+    _record(session, order, actor.id, now, S.completed, order.amount, "released to seller")
+
+
+def _extend(session, clock, settings, actor, order, now, **_):
+    if order.extended:
+        raise Refused(
+            "already_extended",
+            f"The confirm window of order #{order.id} was already extended once.",
+        )
+    order.extended = True
+    order.confirm_by += settings.confirm_extension
+    _record(
+        session,
+        order,
+        actor.id,
+        now,
+        S.delivered,
+        note=f"confirm window extended by {countdown(settings.confirm_extension)}",
+    )
+
+
+def _dispute(session, clock, settings, actor, order, now, **_):
+    order.disputed_from = order.status
+    order.paused_at = now
+    _record(session, order, actor.id, now, S.disputed, note=f"from {order.status}")
+
+
+def _resolve(session, clock, settings, actor, order, now, resolution, split, **_):
+    if resolution not in RESOLUTIONS:
+        raise Invalid("resolution", "A resolution is release, refund or split AMOUNT.")
+    to_seller = {"release": order.amount, "refund": 0}.get(resolution, split)
+    if resolution == "split" and (split is None or not 0 < split < order.amount):
+        raise Invalid(
+            "split_range",
+            f"A split gives the seller more than 0 and less than {money.fmt(order.amount)}.",
+        )
+    target = {"release": S.completed, "refund": S.refunded, "split": S.resolved}[resolution]
+    _release(session, clock, order, f"order:{order.id}:resolve", to_seller=to_seller)
+    order.paused_at = None
+    _record(
+        session,
+        order,
+        actor.id,
+        now,
+        target,
+        to_seller,
+        f"mediator: {resolution} ({money.fmt(to_seller)} to seller, "
+        f"{money.fmt(order.amount - to_seller)} to buyer)",
+    )
+
+
+_HANDLERS = {
+    "accept": _accept,
+    "cancel": _cancel,
+    "pay": _pay,
+    "revoke": _revoke,
+    "deliver": _deliver,
+    "confirm": _confirm,
+    "extend": _extend,
+    "dispute": _dispute,
+    "resolve": _resolve,
+}
+
+
+def _due(now: int):
+    return select(Order).where(
+        col(Order.paused_at).is_(None),
+        or_(
+            (Order.status == S.paid) & (col(Order.deliver_by) <= now),
+            (Order.status == S.delivered) & (col(Order.confirm_by) <= now),
+        ),
+    )
+
+
+def anything_due(session: Session, clock: Clock) -> bool:
+    """A cheap read: does `tick` have work? (Lets read-only commands skip a write.)"""
+    return session.exec(_due(clock.now()).limit(1)).first() is not None
+
+
+def tick(session: Session, clock: Clock) -> list[int]:
+    """Run the timers that are due: missed delivery refunds, unconfirmed delivery completes.
+
+    Deterministic: each expiry is recorded at its deadline, not at the moment tick ran.
+    """
+    due = session.exec(_due(clock.now()).order_by(col(Order.id))).all()
+    for order in due:
+        if order.status == S.paid:
+            _release(
+                session, clock, order, f"order:{order.id}:deadline-refund", 0, at=order.deliver_by
+            )
+            _record(
+                session,
+                order,
+                None,
+                order.deliver_by,
+                S.refunded,
+                order.amount,
+                "delivery deadline missed: refunded",
+            )
+        else:
+            _release(
+                session,
+                clock,
+                order,
+                f"order:{order.id}:auto-release",
+                order.amount,
+                at=order.confirm_by,
+            )
+            _record(
+                session,
+                order,
+                None,
+                order.confirm_by,
+                S.completed,
+                order.amount,
+                "confirm window ended: released to seller",
+            )
+    return [o.id for o in due]
+
+
+def list_orders(
+    session: Session, user_id: int, *, side: str = "all", open_only: bool = False
+) -> list[OrderView]:
+    query = select(Order)
+    if side == "buying":
+        query = query.where(Order.buyer_id == user_id)
+    elif side == "selling":
+        query = query.where(Order.seller_id == user_id)
+    elif side == "mediating":
+        query = query.where(Order.status == S.disputed)
+    else:
+        query = query.where((Order.buyer_id == user_id) | (Order.seller_id == user_id))
+    if open_only:
+        query = query.where(col(Order.status).in_(OPEN))
+    rows = session.exec(query.order_by(col(Order.id).desc())).all()
+    return [view(session, o) for o in rows]
+
+
+def get_order(session: Session, viewer: User, order_id: int) -> OrderView:
+    order = order_row(session, order_id)
+    if viewer.id not in (order.buyer_id, order.seller_id) and viewer.role != Role.mediator:
+        raise Refused("not_your_order", f"Order #{order_id} is between other people.")
+    return view(session, order, timeline=True)

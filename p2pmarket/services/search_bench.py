@@ -1,0 +1,166 @@
+"""`bench search` and `bench price`: our index plans against the naive plan, same run, same market.
+
+Kept beside services/bench.py (which holds the shared timing helpers) so the search
+benchmarks and the money benchmarks can change independently.
+"""
+
+from __future__ import annotations
+
+import time
+
+from p2pmarket.services.bench import peak_rss_mb, percentiles, time_ms
+
+BENCH_SEED = 7
+# (kind, text, filters): the fixed query mix, run around dense and sparse centres.
+SEARCH_MIX: tuple[tuple[str, str, dict], ...] = (
+    ("common word", "bike", {}),
+    ("rare word", "saxophone", {}),
+    ("two words", "piano lessons", {}),
+    ("prefix", "pian", {}),
+    ("chinese", "钢琴", {}),
+    ("filtered", "lessons", {"category": "piano-lessons", "max_price": 30000}),
+    ("browse nearest", "", {"sort": "nearest"}),
+    ("cheapest", "bike", {"sort": "cheapest"}),
+)
+DENSE = ("peoples-square", "jingan", "lujiazui")
+SPARSE = ("chongming", "lingang", "songjiang")
+
+
+def bench_market(config, clock, listings: int, progress=None):
+    """A deterministic market of `listings` in its own home under the bench folder (reused)."""
+    from dataclasses import replace
+
+    from sqlmodel import select
+
+    from p2pmarket.config import DB_FILE
+    from p2pmarket.db import Store
+    from p2pmarket.models import Meta
+    from p2pmarket.services import demo
+
+    home = config.home / "bench" / f"market-{listings}"
+    bench_config = replace(config, home=home, db_url=f"sqlite:///{home / DB_FILE}")
+    store = Store.open(bench_config)
+    with store.read() as session:
+        mark = session.exec(select(Meta).where(Meta.key == "bench_market")).first()
+    seeded = None
+    if mark is None or mark.value != f"{listings}:{BENCH_SEED}":
+        store.close()
+        Store.wipe(bench_config)
+        store = Store.open(bench_config)
+        start = time.perf_counter()
+        demo.seed_market(
+            store,
+            clock,
+            users=max(10, listings // 20),
+            listings=listings,
+            seed=BENCH_SEED,
+            progress=progress,
+        )
+        seconds = time.perf_counter() - start
+        seeded = {"seconds": round(seconds, 1), "rows_per_second": int(listings / seconds)}
+        with store.write() as session:
+            session.merge(Meta(key="bench_market", value=f"{listings}:{BENCH_SEED}"))
+    return store, seeded
+
+
+def bench_search(config, clock, *, listings: int, repeat: int = 20, progress=None) -> dict:
+    from p2pmarket.models import User
+    from p2pmarket.services import catalog, search
+
+    store, seeded = bench_market(config, clock, listings, progress)
+    # "ours" is the index plan (ids of one page); "with_why" adds handles and price comparisons.
+    kinds: dict[str, dict[str, list[float]]] = {}
+    mismatches = 0
+    try:
+        with store.read() as session:
+            me = session.get(User, 1)
+            for kind, text, extra in SEARCH_MIX:
+                for density, places in (("dense", DENSE), ("sparse", SPARSE)):
+                    ours, naive, full = [], [], []
+                    for i in range(repeat):
+                        place = catalog.area(places[i % len(places)])
+                        query = search.Query(
+                            text=text,
+                            lat=place.lat,
+                            lon=place.lon,
+                            sort=search.parse_sort(extra.get("sort", "best")),
+                            category=extra.get("category"),
+                            max_price=extra.get("max_price"),
+                        )
+                        # Like for like: both plans return the ids of one page.
+                        ours.append(time_ms(lambda q=query: search.find(session, me, q)))
+                        full.append(time_ms(lambda q=query: search.search(session, clock, me, q)))
+                        if i < max(3, repeat // 5):
+                            naive.append(time_ms(lambda q=query: search.naive_ids(session, me, q)))
+                            nearest = search.Query(**{**vars(query), "sort": search.Sort.nearest})
+                            got = [c.id for c in search.find(session, me, nearest)[0]]
+                            if got != search.naive_ids(session, me, nearest):
+                                mismatches += 1
+                    kinds[f"{kind} ({density})"] = {"ours": ours, "naive": naive, "full": full}
+    finally:
+        store.close()
+    rows = {}
+    for name, runs in kinds.items():
+        ours, naive = percentiles(runs["ours"]), percentiles(runs["naive"])
+        rows[name] = {
+            "ours": ours,
+            "with_why": percentiles(runs["full"]),
+            "naive": naive,
+            "ratio_p50": round(naive["p50_ms"] / max(ours["p50_ms"], 1e-3), 1),
+            "ratio_p95": round(naive["p95_ms"] / max(ours["p95_ms"], 1e-3), 1),
+        }
+    all_ours = percentiles([t for runs in kinds.values() for t in runs["ours"]])
+    return {
+        "listings": listings,
+        "seeded": seeded,
+        "queries": rows,
+        "overall_ours": all_ours,
+        "naive_mismatches": mismatches,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def bench_price(config, clock, *, listings: int, repeat: int = 40, progress=None) -> dict:
+    from p2pmarket.services import catalog, pricing
+
+    store, seeded = bench_market(config, clock, listings, progress)
+    cats = list(catalog.categories().values())
+    ours, naive = [], []
+    try:
+        with store.read() as session:
+            raw = session.connection().connection.dbapi_connection
+            for i in range(repeat):
+                cat = cats[i % len(cats)]
+                unit = cat.units[i % len(cat.units)]
+                place = catalog.area((DENSE + SPARSE)[i % 6])
+                ours.append(
+                    time_ms(
+                        lambda c=cat, u=unit, p=place: pricing.suggest(
+                            session, clock, category=c.slug, unit=u, lat=p.lat, lon=p.lon
+                        )
+                    )
+                )
+                if i < max(5, repeat // 4):
+                    # Naive: every listing of the category and unit, no index, then Python.
+                    naive.append(
+                        time_ms(
+                            lambda c=cat, u=unit: sorted(
+                                raw.execute(
+                                    "SELECT price, updated_at, lat, lon FROM listing NOT INDEXED"
+                                    " WHERE category = ? AND unit = ? AND status = 'active'",
+                                    (c.slug, str(u)),
+                                ).fetchall()
+                            )
+                        )
+                    )
+    finally:
+        store.close()
+    o, n = percentiles(ours), percentiles(naive)
+    return {
+        "listings": listings,
+        "seeded": seeded,
+        "ours": o,
+        "naive": n,
+        "ratio_p95": round(n["p95_ms"] / max(o["p95_ms"], 1e-3), 1),
+        "peak_rss_mb": peak_rss_mb(),
+    }

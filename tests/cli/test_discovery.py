@@ -1,0 +1,86 @@
+"""`search`, `price suggest`, `reindex` and the price verdict of `listing add`."""
+
+import pytest
+
+
+def test_search_json_has_rounded_distances_and_why(demo_cli):
+    data = demo_cli.json("search", "钢琴", "--as", "demo", "--radius-km", "20")
+    assert data["hits"]
+    hit = data["hits"][0]
+    assert "钢琴" in hit["title"]
+    assert hit["distance"].startswith("~") and hit["distance"].endswith(" km")
+    assert "title match" in hit["why"]
+    assert all(h["seller"] != "demo" for h in data["hits"])
+    assert not any(k in hit for k in ("lat", "lon"))
+
+
+def test_search_human_output_and_browse(demo_cli):
+    out = demo_cli("search", "--as", "demo", "--sort", "nearest", "--area", "jingan").stdout
+    assert "within 3 km of jingan" in out
+
+
+def test_price_suggest_and_listing_add_verdict(demo_cli):
+    data = demo_cli.json(
+        "price", "suggest", "--category", "piano-lessons", "--unit", "hour", "--as", "demo"
+    )
+    assert data["p25"] <= data["p50"] <= data["p75"]
+    assert data["basis"]
+    out = demo_cli(
+        "listing",
+        "add",
+        "--as",
+        "demo",
+        "--kind",
+        "skill",
+        "--title",
+        "Jazz piano",
+        "--category",
+        "piano-lessons",
+        "--price",
+        "9000",
+        "--unit",
+        "hour",
+    ).stdout
+    assert "your price is high" in out
+    added = demo_cli.json(
+        "listing",
+        "add",
+        "--as",
+        "demo",
+        "--kind",
+        "skill",
+        "--title",
+        "Scales",
+        "--category",
+        "piano-lessons",
+        "--price",
+        "1",
+        "--unit",
+        "hour",
+    )
+    assert added["suggested"]["verdict"] == "low"
+    assert added["title"] == "Scales"
+
+
+def test_reindex(demo_cli):
+    data = demo_cli.json("reindex")
+    assert data["indexed"] > 100
+    assert demo_cli.json("search", "pian", "--as", "demo", "--radius-km", "50")["hits"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--radius-km", "0"],
+        ["--radius-km", "501"],
+        ["--min-price", "10", "--max-price", "5"],
+        ["--area", "atlantis"],
+        ["--near", "north"],
+        ["--near", "95,10"],
+        ["--sort", "random"],
+    ],
+)
+def test_bad_input_exits_2(demo_cli, args):
+    result = demo_cli("search", "piano", "--as", "demo", *args, code=2)
+    assert "error:" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -1,0 +1,110 @@
+"""Suggested prices: weighted band, the fallback ladder and its basis, verdicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pmarket.clock import DAY
+from p2pmarket.errors import Invalid
+from p2pmarket.models import Kind, Order, OrderStatus
+from p2pmarket.services import catalog, pricing
+from p2pmarket.services.catalog import Band
+from tests.conftest import make_listing, make_user
+
+HOME = (31.2290, 121.4480)
+
+
+def _suggest(store, clock, **kw):
+    with store.read() as session:
+        return pricing.suggest(
+            session, clock, category="piano-lessons", unit="hour", lat=HOME[0], lon=HOME[1], **kw
+        )
+
+
+def test_no_data_is_the_category_guide(store, clock):
+    got = _suggest(store, clock)
+    prior = catalog.category("piano-lessons").prior["hour"]
+    assert (got.p25, got.p50, got.p75) == (prior.p25, prior.p50, prior.p75)
+    assert got.n == 0
+    assert got.basis.startswith("category guide: too few nearby")
+
+
+def test_thin_data_is_shrunk_towards_the_guide(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    for _ in range(3):
+        make_listing(store, clock, seller, price=100_000)
+    got = _suggest(store, clock)
+    prior = catalog.category("piano-lessons").prior["hour"]
+    assert got.n == 3
+    assert prior.p50 < got.p50 < 100_000
+    assert "category guide: too few nearby" in got.basis
+    assert "3 nearby listings" in got.basis
+
+
+def test_ladder_widens_radius_then_market(store, clock):
+    near = make_user(store, clock, "near", lat=HOME[0] + 0.01, lon=HOME[1])  # ~1.1 km
+    town = make_user(store, clock, "town", lat=HOME[0] + 0.05, lon=HOME[1])  # ~5.6 km
+    far = make_user(store, clock, "far", lat=HOME[0] + 0.5, lon=HOME[1])  # ~56 km
+    for i in range(10):
+        make_listing(store, clock, far, price=10_000 + i * 100)
+    got = _suggest(store, clock)
+    assert got.radius_km is None and got.basis == "10 nearby listings across the market"
+    for i in range(6):
+        make_listing(store, clock, town, price=20_000 + i * 100)
+    for i in range(4):
+        make_listing(store, clock, near, price=20_000 + i * 100)
+    got = _suggest(store, clock)
+    assert got.radius_km == 10.0 and got.n == 10
+    assert got.basis == "10 nearby listings within 10 km"
+    for i in range(6):
+        make_listing(store, clock, near, price=30_000 + i * 100)
+    got = _suggest(store, clock)
+    assert got.radius_km == 3.0 and got.n == 10 and got.listings == 10
+    assert got.p25 <= got.p50 <= got.p75
+
+
+def test_completed_orders_count_double_and_old_points_fade(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    buyer = make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
+    views = [make_listing(store, clock, seller, price=10_000) for _ in range(10)]
+    with store.write() as session:
+        for v in views[:5]:
+            session.add(
+                Order(
+                    listing_id=v.id,
+                    title="t",
+                    buyer_id=buyer.id,
+                    seller_id=seller.id,
+                    kind=Kind.skill,
+                    quantity=1,
+                    unit_price=50_000,
+                    amount=50_000,
+                    status=OrderStatus.completed,
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
+    got = _suggest(store, clock)
+    assert got.sales == 5 and got.listings == 10 and got.n == 15
+    # 5 sales × 2 = weight 10 against 10 listings × 1: the median sits on the boundary.
+    assert got.p75 == 50_000
+    clock.advance(365 * DAY)
+    aged = _suggest(store, clock)
+    assert aged.p50 in (10_000, 50_000)
+
+
+def test_weighted_quantiles():
+    assert pricing.weighted_quantiles([(1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0)]) == [1, 2, 3]
+    assert pricing.weighted_quantiles([(1, 1.0), (100, 9.0)]) == [100, 100, 100]
+
+
+@pytest.mark.parametrize(
+    ("price", "verdict"), [(50, "low"), (100, "fair"), (200, "fair"), (300, "fair"), (400, "high")]
+)
+def test_verdict(price, verdict):
+    assert pricing.verdict(price, Band(100, 200, 300)) == verdict
+
+
+def test_unit_must_fit_category(store, clock):
+    with store.read() as session, pytest.raises(Invalid):
+        pricing.suggest(session, clock, category="piano-lessons", unit="day", lat=0, lon=0)

@@ -1,0 +1,338 @@
+"""Nearby search: the index never loses or invents a result; ranking, exclusions, text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlmodel import Session
+
+from p2pmarket.errors import Invalid
+from p2pmarket.models import Contact, Kind, Tier, Unit, User
+from p2pmarket.services import search, shops
+from tests.conftest import make_listing, make_user
+
+CENTRE = (31.2290, 121.4480)
+
+
+def _me(store, clock, handle="searcher", **kw):
+    return make_user(store, clock, handle, lat=CENTRE[0], lon=CENTRE[1], **kw)
+
+
+def _find(store, me, **kw) -> list[int]:
+    query = search.Query(lat=CENTRE[0], lon=CENTRE[1], page_size=1000, **kw)
+    with store.read() as session:
+        page, _ = search.find(session, session.get(User, me.id), query)
+    return [c.id for c in page]
+
+
+def test_tokens_fold_latin_and_split_cjk():
+    assert search.tokens("Café PIANO-lessons") == ("cafe", "piano", "lessons")
+    assert set(search.tokens("少儿钢琴课")) >= {"钢琴", "琴课", "钢", "课"}
+    assert search.query_tokens("钢琴课") == ("钢琴", "琴课")
+    assert search.query_tokens("二手iPad") == ("二手", "ipad")
+
+
+def test_prefix_and_chinese_matching(store, clock):
+    me = _me(store, clock)
+    seller = make_user(store, clock, "seller", lat=31.23, lon=121.45)
+    piano = make_listing(store, clock, seller, title="Piano lessons for beginners")
+    zh = make_listing(store, clock, seller, title="少儿钢琴课（4-10岁）")
+    guitar = make_listing(store, clock, seller, title="Guitar", category="guitar-lessons")
+    assert _find(store, me, text="pian") == [piano.id]
+    assert _find(store, me, text="PIANO less") == [piano.id]
+    assert _find(store, me, text="钢琴") == [zh.id]
+    assert _find(store, me, text="钢") == [zh.id]
+    assert _find(store, me, text="钢琴课") == [zh.id]
+    assert _find(store, me, text="lessons piano") == [piano.id]
+    assert _find(store, me, text="violin") == []
+    assert set(_find(store, me)) == {piano.id, zh.id, guitar.id}
+
+
+def test_exclusions_own_blocked_and_inactive(store, clock):
+    me = _me(store, clock)
+    friend = make_user(store, clock, "friend", lat=31.23, lon=121.45)
+    foe = make_user(store, clock, "foe", lat=31.23, lon=121.45)
+    blocker = make_user(store, clock, "blocker", lat=31.23, lon=121.45)
+    mine = make_listing(store, clock, me)
+    ok = make_listing(store, clock, friend)
+    paused = make_listing(store, clock, friend)
+    removed = make_listing(store, clock, friend)
+    make_listing(store, clock, foe)
+    make_listing(store, clock, blocker)
+    with store.write() as session:
+        shops.change_status(session, clock, session.get(User, friend.id), paused.id, "pause")
+        shops.change_status(session, clock, session.get(User, friend.id), removed.id, "remove")
+        session.add(Contact(owner_id=me.id, other_id=foe.id, tier=Tier.blocked, updated_at=1))
+        session.add(Contact(owner_id=blocker.id, other_id=me.id, tier=Tier.blocked, updated_at=1))
+    found = _find(store, me, text="piano")
+    assert found == [ok.id]
+    assert mine.id not in found
+
+
+def test_edit_and_sold_out_stay_in_sync(store, clock):
+    me = _me(store, clock)
+    seller = make_user(store, clock, "seller", lat=31.23, lon=121.45)
+    item = make_listing(store, clock, seller, title="Old title")
+    with store.write() as session:
+        shops.edit_listing(session, clock, session.get(User, seller.id), item.id, title="Ukulele")
+    assert _find(store, me, text="old") == []
+    assert _find(store, me, text="ukul") == [item.id]
+    with store.write() as session:
+        session.execute(
+            text("UPDATE listing SET status = 'sold_out' WHERE id = :i"), {"i": item.id}
+        )
+    assert _find(store, me, text="ukul") == []
+
+
+def test_raw_inserts_are_queued_and_caught_up(store, clock):
+    me = _me(store, clock)
+    seller = make_user(store, clock, "seller", lat=31.23, lon=121.45)
+    with store.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO listing (seller_id, kind, title, description, category, unit, price,"
+                " quantity, status, lat, lon, created_at, updated_at) VALUES (:s, 'goods',"
+                " 'Folding bike', '', 'bicycles', 'item', 30000, 1, 'active', 31.23, 121.45, 0, 0)"
+            ),
+            {"s": seller.id},
+        )
+    with store.read() as session:
+        assert search.pending(session) == 1
+    with store.write() as session:
+        assert search.catch_up(session) == 1
+    assert len(_find(store, me, text="folding")) == 1
+    with store.write() as session:
+        assert search.rebuild(session) == 1
+    assert len(_find(store, me, text="folding")) == 1
+
+
+def test_sort_orders(store, clock):
+    me = _me(store, clock)
+    near = make_user(store, clock, "near", lat=CENTRE[0] + 0.002, lon=CENTRE[1])
+    mid = make_user(store, clock, "mid", lat=CENTRE[0] + 0.01, lon=CENTRE[1])
+    far = make_user(store, clock, "far", lat=CENTRE[0] + 0.02, lon=CENTRE[1])
+    a = make_listing(store, clock, far, title="Piano lessons", price=9000)
+    b = make_listing(store, clock, mid, title="Piano", price=30000)
+    c = make_listing(store, clock, near, title="Pianola repair", price=20000)
+    assert _find(store, me, text="pian", sort=search.Sort.nearest) == [c.id, b.id, a.id]
+    assert _find(store, me, text="pian", sort=search.Sort.cheapest) == [a.id, c.id, b.id]
+    # best: text score (exact word 1.0, prefix 0.7) over (1 + km): the close prefix match
+    # still leads, but an exact match at 1.1 km beats it once it is 0.6 km further.
+    assert _find(store, me, text="piano", sort=search.Sort.best) == [c.id, b.id, a.id]
+    assert search._text_score(("piano",), "Piano", "")[0] == 1.0
+    assert search._text_score(("piano",), "Pianola repair", "")[0] == search.PREFIX_SCORE
+    # No credit scores published yet: order falls back to distance, min-credit excludes all.
+    assert _find(store, me, text="pian", sort=search.Sort.credit) == [c.id, b.id, a.id]
+    assert _find(store, me, text="pian", min_credit=500) == []
+
+
+def test_paging_and_why(store, clock):
+    me = _me(store, clock)
+    seller = make_user(store, clock, "seller", lat=CENTRE[0] + 0.0072, lon=CENTRE[1])
+    for i in range(25):
+        make_listing(store, clock, seller, title=f"Piano {i}", price=10000 + i)
+    with store.read() as session:
+        user = session.get(User, me.id)
+        first = search.search(session, clock, user, search.Query(lat=CENTRE[0], lon=CENTRE[1]))
+        second = search.search(
+            session, clock, user, search.Query(lat=CENTRE[0], lon=CENTRE[1], page=2)
+        )
+    assert len(first.hits) == 20 and first.has_more
+    assert len(second.hits) == 5 and not second.has_more
+    hit = first.hits[0]
+    assert hit.distance == "~0.8 km" and hit.distance_km == 0.8
+    assert hit.seller == "seller"
+    assert hit.why.startswith("nearby · 0.8 km · ")
+    assert "suggested price" in hit.why
+    assert "lat" not in hit.to_json()
+
+
+@pytest.mark.parametrize(
+    ("km", "shown"), [(0.01, "~0.1 km"), (0.84, "~0.8 km"), (1.25, "~1.2 km"), (12.6, "~13 km")]
+)
+def test_distances_are_rounded(km, shown):
+    assert search.fmt_km(km) == shown
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"radius_km": 0},
+        {"radius_km": -1},
+        {"radius_km": 501},
+        {"min_price": 500, "max_price": 100},
+        {"page": 0},
+        {"category": "no-such-thing"},
+    ],
+)
+def test_bad_queries_are_invalid(bad):
+    with pytest.raises(Invalid):
+        search.check_query(search.Query(**bad))
+
+
+@pytest.mark.parametrize("near", ["1,2,3", "north", "91,0", "0,181", "nan,1"])
+def test_bad_near_is_invalid(near):
+    with pytest.raises(Invalid):
+        search.parse_near(near)
+
+
+# ---------------------------------------------------------------- the oracle
+
+WORDS = (
+    "piano",
+    "pianist",
+    "bike",
+    "guitar",
+    "钢琴课",
+    "少儿钢琴",
+    "二手iPad",
+    "lesson",
+    "lessons",
+)
+QUERIES = (
+    "",
+    "pi",
+    "pian",
+    "piano",
+    "bike",
+    "les",
+    "lessons piano",
+    "钢琴",
+    "钢",
+    "琴课",
+    "ipad",
+    "zz",
+)
+CATEGORIES = (("piano-lessons", Kind.skill, Unit.hour), ("bicycles", Kind.goods, Unit.item))
+
+
+def _oracle(listings, users, me_id, blocked, query: search.Query) -> list[int]:
+    words = search.query_tokens(query.text)
+    out = []
+    for row in listings:
+        if row["status"] != "active" or row["seller_id"] == me_id or row["seller_id"] in blocked:
+            continue
+        toks = search.tokens(row["title"])
+        if not all(any(t.startswith(w) for t in toks) for w in words):
+            continue
+        if query.category and row["category"] != query.category:
+            continue
+        if query.kind and row["kind"] != query.kind:
+            continue
+        if query.min_price is not None and row["price"] < query.min_price:
+            continue
+        if query.max_price is not None and row["price"] > query.max_price:
+            continue
+        km = search.haversine_km(query.lat, query.lon, row["lat"], row["lon"])
+        if km <= query.radius_km:
+            out.append((km, row["id"]))
+    return [i for _, i in sorted(out)]
+
+
+market = st.lists(
+    st.tuples(
+        st.integers(0, 5),  # seller
+        st.sampled_from(WORDS),
+        st.sampled_from((*WORDS, "")),
+        st.integers(0, 1),  # category
+        st.integers(1, 500),  # price in yuan
+        st.booleans(),  # paused
+    ),
+    min_size=0,
+    max_size=25,
+)
+homes = st.lists(st.tuples(st.floats(-0.3, 0.3), st.floats(-0.3, 0.3)), min_size=6, max_size=6)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=market,
+    spots=homes,
+    q=st.sampled_from(QUERIES),
+    radius=st.sampled_from((0.05, 0.5, 2.0, 5.0, 12.0, 40.0, 499.0)),
+    sort=st.sampled_from(list(search.Sort)),
+    cat=st.sampled_from((None, "piano-lessons", "bicycles")),
+    max_price=st.sampled_from((None, 25000)),
+    block=st.booleans(),
+)
+def test_index_matches_brute_force_oracle(
+    store, clock, rows, spots, q, radius, sort, cat, max_price, block
+):
+    with store.write() as session:
+        session.execute(text("DELETE FROM contact"))
+        session.execute(text("DELETE FROM listing"))
+        session.execute(text("DELETE FROM user"))
+        search.catch_up(session)
+        users = []
+        for i, (dlat, dlon) in enumerate(spots):
+            user = User(
+                handle=f"u{i}x",
+                real_name="U",
+                passphrase_hash="x",
+                lat=CENTRE[0] + dlat,
+                lon=CENTRE[1] + dlon,
+                created_at=0,
+            )
+            session.add(user)
+            session.flush()
+            users.append(user)
+        me = users[0]
+        blocked = set()
+        if block:
+            session.add(
+                Contact(owner_id=me.id, other_id=users[1].id, tier=Tier.blocked, updated_at=0)
+            )
+            blocked.add(users[1].id)
+        listings = []
+        for seller, w1, w2, c, price, paused in rows:
+            slug, kind, unit = CATEGORIES[c]
+            view = shops.add_listing(
+                session,
+                clock,
+                users[seller],
+                kind=kind,
+                title=f"{w1} {w2}".strip(),
+                category=slug,
+                price=price * 100,
+                unit=unit,
+            )
+            if paused:
+                shops.change_status(session, clock, users[seller], view.id, "pause")
+            listings.append(
+                {
+                    "id": view.id,
+                    "title": view.title,
+                    "category": slug,
+                    "kind": kind,
+                    "price": price * 100,
+                    "seller_id": users[seller].id,
+                    "status": "paused" if paused else "active",
+                    "lat": users[seller].lat,
+                    "lon": users[seller].lon,
+                }
+            )
+        me_id = me.id
+    query = search.Query(
+        text=q,
+        lat=CENTRE[0],
+        lon=CENTRE[1],
+        radius_km=radius,
+        sort=sort,
+        category=cat,
+        max_price=max_price,
+        page_size=1000,
+    )
+    expected = _oracle(listings, users, me_id, blocked, query)
+    with Session(store.engine) as session:
+        me_row = session.get(User, me_id)
+        page, more = search.find(session, me_row, query)
+        naive = search.naive_ids(session, me_row, query)
+    assert sorted(c.id for c in page) == sorted(expected)
+    assert not more
+    assert naive == expected
