@@ -51,7 +51,7 @@ class Ctx:
             if not orders.anything_due(session, self.clock):
                 return
         with self._store.write() as session:
-            orders.tick(session, self.clock)
+            orders.tick(session, self.clock, self.config.settings)
 
     def close(self) -> None:
         if self._store is not None:

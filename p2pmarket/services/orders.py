@@ -30,7 +30,7 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services import contacts, ledger, records, trust
+from p2pmarket.services import contacts, credit, ledger, records, trust
 
 S = OrderStatus
 
@@ -57,6 +57,8 @@ RESOLUTIONS = ("release", "refund", "split")
 OPEN = frozenset({S.requested, S.accepted, S.paid, S.delivered, S.disputed})
 # Orders whose money sits in ESCROW.
 HELD = frozenset({S.paid, S.delivered, S.disputed})
+# Statuses after which the credit of both sides is recomputed.
+CREDIT_MOVES = frozenset({S.delivered, S.completed, S.refunded, S.resolved})
 
 # Why a transition is refused, when the generic sentence would not help.
 _WHY_NOT: dict[tuple[str, OrderStatus], str] = {
@@ -487,6 +489,7 @@ def act(
     handler(
         session, clock, settings, actor, order, now, key=key, resolution=resolution, split=split
     )
+    _settle_credit(session, clock, settings, order)
     return view(session, order)
 
 
@@ -649,7 +652,15 @@ def anything_due(session: Session, clock: Clock) -> bool:
     return session.exec(_due(clock.now()).limit(1)).first() is not None
 
 
-def tick(session: Session, clock: Clock) -> list[int]:
+def _settle_credit(session: Session, clock: Clock, settings: Settings, order: Order) -> None:
+    """An order that ended (or was delivered) changes both sides' transaction credit."""
+    if order.status in CREDIT_MOVES:
+        session.flush()
+        for user_id in (order.buyer_id, order.seller_id):
+            credit.recompute(session, clock, user_id, settings)
+
+
+def tick(session: Session, clock: Clock, settings: Settings | None = None) -> list[int]:
     """Run the timers that are due: missed delivery refunds, unconfirmed delivery completes.
 
     Deterministic: each expiry is recorded at its deadline, not at the moment tick ran.
@@ -687,6 +698,7 @@ def tick(session: Session, clock: Clock) -> list[int]:
                 order.amount,
                 "confirm window ended: released to seller",
             )
+        _settle_credit(session, clock, settings or Settings(), order)
     return [o.id for o in due]
 
 

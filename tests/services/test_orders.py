@@ -264,3 +264,15 @@ def test_strangers_cannot_read_an_order(market):
     eve = make_user(market.store, market.clock, "eve")
     with market.store.read() as s, pytest.raises(Refused):
         orders.get_order(s, s.get(User, eve.id), o.id)
+
+
+def test_completing_an_order_moves_both_credit_histories(market):
+    from p2pmarket.services import credit
+
+    o = market.paid_order()
+    market.act(market.seller, o.id, "deliver")
+    market.act(market.buyer, o.id, "confirm")
+    with market.store.read() as s:
+        for user in (market.buyer, market.seller):
+            history = credit.history(s, user.id)
+            assert any(f"order:{o.id}" in e.source or "order" in e.reason for e in history)
