@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
@@ -21,11 +21,17 @@ from p2pmarket import models
 from p2pmarket.config import Config
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30
 
+
+def _v2_backup_log(conn: Connection) -> None:
+    """v2: a log of every backup taken, so pruning and `backup --list` need no file globbing."""
+    models.BackupLog.__table__.create(conn)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backup_log}
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -192,13 +198,23 @@ class Store:
             )
         if version == SCHEMA_VERSION:
             return
+        backup = None
         if self.config.is_sqlite:
-            self.backup(self.auto_backup_path(f"pre-migration-v{version}"))
+            backup = self.backup(self.auto_backup_path(f"pre-migration-v{version}"))
         with self._writer.begin() as conn:
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[target](conn)
             SQLModel.metadata.create_all(conn)
             conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
+            if backup is not None:
+                conn.execute(
+                    insert(models.BackupLog).values(
+                        path=str(backup),
+                        reason=f"pre-migration-v{version}",
+                        at=int(backup.stat().st_mtime),
+                        size_bytes=backup.stat().st_size,
+                    )
+                )
 
     def _install_derived(self) -> None:
         """Derived search indexes (FTS5, SQLite only): created once, rebuilt by `reindex`."""

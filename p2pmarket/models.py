@@ -314,3 +314,14 @@ class Report(SQLModel, table=True):
     at: int
     resolved_by: int | None = Field(default=None, foreign_key="user.id")
     resolved_at: int | None = None
+
+
+class BackupLog(SQLModel, table=True):
+    """Every backup taken (by hand, daily, before a migration or reset), newest last."""
+
+    __tablename__ = "backup_log"
+    id: int | None = Field(default=None, primary_key=True)
+    path: str
+    reason: str = Field(max_length=40)
+    at: int
+    size_bytes: int

@@ -11,7 +11,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket.cli import bench, discovery, listings, market, money, trust, users
+from p2pmarket.cli import bench, discovery, listings, market, money, records, trust, users
 from p2pmarket.cli.context import Ctx, err_console
 from p2pmarket.errors import MarketError
 
@@ -56,6 +56,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(money.wallet_app, name="wallet")
 app.add_typer(money.order_app, name="order")
 market.register(app)
+records.register(app)
 trust.register(app)
 discovery.register(app)
 

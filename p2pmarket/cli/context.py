@@ -41,6 +41,10 @@ class Ctx:
         if self._store is None:
             self._store = Store.open(self.config)
             self._run_timers()
+            if self._store.config.is_sqlite:
+                from p2pmarket.services import records
+
+                records.daily_backup(self._store, self.clock)
         return self._store
 
     def _run_timers(self) -> None:

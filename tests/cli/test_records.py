@@ -1,0 +1,125 @@
+import json
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def traded_cli(demo_cli):
+    cli = demo_cli
+    cli("wallet", "topup", "1000", "--as", "demo", "--key", "fund")
+    order = cli.json("order", "create", "15", "--as", "demo")
+    cli("order", "accept", str(order["id"]), "--as", order["seller"])
+    cli("order", "pay", str(order["id"]), "--as", "demo", "--confirm")
+    cli("order", "deliver", str(order["id"]), "--as", order["seller"])
+    cli("order", "confirm", str(order["id"]), "--as", "demo")
+    return cli
+
+
+def test_verify_ok_then_tampered_exits_1(traded_cli):
+    assert traded_cli.json("verify")["ok"] is True
+    db = sqlite3.connect(traded_cli.home / "market.db")
+    db.execute("UPDATE entry SET amount = amount + 1 WHERE id = 2")
+    db.commit()
+    db.close()
+    result = traded_cli("verify", code=1)
+    assert "entry" in result.output and "edited" in result.output
+
+
+def test_backup_then_restore_with_yes(traded_cli, tmp_path):
+    backup = tmp_path / "snap.db"
+    traded_cli("backup", str(backup))
+    traded_cli("user", "add", "late", "--name", "Late", "--area", "jingan")
+    traded_cli("restore", str(backup), code=2)  # no --yes, no terminal
+    out = traded_cli.json("restore", str(backup), "--yes")
+    assert Path(out["previous_store_kept_at"]).exists()
+    handles = {u["handle"] for u in traded_cli.json("user", "list", "--limit", "1000")["users"]}
+    assert "late" not in handles
+    assert traded_cli.json("verify")["ok"] is True
+
+
+def test_export_and_verify_export(traded_cli, tmp_path):
+    out = tmp_path / "mine.json"
+    traded_cli("export", "demo", "--as", "demo", "--out", str(out))
+    data = json.loads(out.read_text())
+    assert data["handle"] == "demo" and data["payments"]
+    assert traded_cli.json("verify-export", str(out))["ok"] is True
+    data["credit_events"][0]["score_after"] = 950
+    out.write_text(json.dumps(data))
+    assert "changed after export" in traded_cli("verify-export", str(out), code=1).output
+    csv_text = traded_cli("export", "demo", "--as", "demo", "--format", "csv").stdout
+    assert csv_text.splitlines()[0].startswith("record,id,at")
+    traded_cli("export", "lin_piano", "--as", "demo", code=1)
+
+
+def test_history_json(traded_cli):
+    rows = traded_cli.json("history", "--as", "demo")["history"]
+    assert rows and all("score_after" in r for r in rows)
+
+
+def test_corrupt_store_names_the_restore_command(traded_cli):
+    (traded_cli.home / "market.db").write_bytes(b"garbage" * 1000)
+    for suffix in ("-wal", "-shm"):
+        (traded_cli.home / f"market.db{suffix}").unlink(missing_ok=True)
+    result = traded_cli("user", "list", code=1)
+    assert "p2pmarket restore" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_reinstall_survival(tmp_path):
+    """Install into a venv, trade, delete the venv, install into a fresh one: same history."""
+    home = tmp_path / "home"
+    site = sysconfig.get_paths()["purelib"]
+    env = {
+        "P2PMARKET_HOME": str(home),
+        "P2PMARKET_PASSPHRASE": "market-demo-2026",
+        "P2PMARKET_HASH_PROFILE": "cheapest",
+        "P2PMARKET_NOW": "2026-11-01T09:00:00",
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def install(name: str) -> Path:
+        venv = tmp_path / name
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        # Dependencies come from the test environment; the program itself is a fresh copy.
+        venv_site = next((venv / "lib").glob("python*/site-packages"))
+        (venv_site / "deps.pth").write_text(site + "\n")
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+            check=True,
+            capture_output=True,
+        )
+        return venv / "bin" / "p2pmarket"
+
+    def run(exe: Path, *args: str) -> str:
+        done = subprocess.run(
+            [str(exe), *args], capture_output=True, text=True, env=env, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = install("venv-a")
+    run(first, "demo")
+    run(first, "wallet", "topup", "500", "--as", "demo", "--key", "k1")
+    order = json.loads(run(first, "order", "create", "15", "--as", "demo", "--json"))
+    for who, action in (
+        (order["seller"], "accept"),
+        ("demo", "pay"),
+        (order["seller"], "deliver"),
+        ("demo", "confirm"),
+    ):
+        extra = ["--confirm"] if action == "pay" else []
+        run(first, "order", action, str(order["id"]), "--as", who, *extra)
+    before = json.loads(run(first, "export", "demo", "--as", "demo"))
+    subprocess.run(["rm", "-rf", str(tmp_path / "venv-a")], check=True)
+    second = install("venv-b")
+    after = json.loads(run(second, "export", "demo", "--as", "demo"))
+    assert after["history_hash"] == before["history_hash"]
+    assert json.loads(run(second, "verify", "--json"))["ok"] is True
