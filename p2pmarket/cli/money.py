@@ -191,39 +191,84 @@ _simple("extend", "Buyer: extend the confirm window once.")
 @order_app.command("pay")
 def pay(
     ctx: typer.Context,
-    order_id: int,
+    order_ids: list[int] = typer.Argument(..., help="One order, or several paid together."),
     as_: str = AsOption,
     confirm: bool = typer.Option(False, "--confirm", help="The second confirmation: pay now."),
     key: str | None = KeyOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Pay into escrow. Without --confirm, shows what would happen and moves nothing."""
-    if confirm:
-        _act(ctx, order_id, as_, "pay", as_json, key=key)
+    """Pay into escrow. Without --confirm, shows what would happen and moves nothing.
+
+    Several orders are paid in one transaction (one durable commit); each one stands or
+    is refused on its own. Retrying is safe: each order's payment has its own key.
+    """
+    if key is not None and len(order_ids) > 1:
+        raise Invalid(
+            "key_with_many",
+            "--key goes with a single order; several orders each "
+            "use their own key (order:ID:pay), so a retry never pays twice.",
+        )
+    if confirm and len(order_ids) == 1:
+        _act(ctx, order_ids[0], as_, "pay", as_json, key=key)
         return
     c = ctx_of(ctx)
     me = c.login(as_)
+    if confirm:
+        _pay_many(c, me, order_ids, as_json)
+        return
     with c.store.read() as session:
-        p = orders.preview_payment(
-            session, c.clock, c.config.settings, session.get(User, me.id), order_id
+        buyer = session.get(User, me.id)
+        previews = [
+            orders.preview_payment(session, c.clock, c.config.settings, buyer, i) for i in order_ids
+        ]
+    total = sum(p.amount for p in previews)
+    before = previews[0].balance_before
+
+    def render() -> None:
+        for p in previews:
+            say(f"Pay {money.fmt(p.amount)} to {p.to} for {p.title!r} (order #{p.order_id}).")
+            if p.warning:
+                say(f"Warning: {p.warning}")
+        say(
+            f"The money waits in escrow; you may revoke within "
+            f"{countdown(previews[0].revoke_window)} if it is not delivered yet."
         )
+        say(f"Your balance: {money.fmt(before)} → {money.fmt(before - total)}.")
+        ids = " ".join(str(i) for i in order_ids)
+        say(f"Nothing moved. To pay: p2pmarket order pay {ids} --as {me.handle} --confirm")
+
     emit(
-        {"preview": p.to_json(), "confirmed": False},
+        {"preview": [p.to_json() for p in previews], "total": total, "confirmed": False},
         as_json,
-        lambda: (
-            say(f"Pay {money.fmt(p.amount)} to {p.to} for {p.title!r} (order #{p.order_id})."),
-            say(
-                f"The money waits in escrow; you may revoke within "
-                f"{countdown(p.revoke_window)} if it is not delivered yet."
-            ),
-            say(f"Your balance: {money.fmt(p.balance_before)} → {money.fmt(p.balance_after)}."),
-            say(f"Warning: {p.warning}") if p.warning else None,
-            say(
-                f"Nothing moved. To pay: p2pmarket order pay {p.order_id} --as {me.handle} "
-                "--confirm"
-            ),
-        ),
+        render,
     )
+
+
+def _pay_many(c, me, order_ids: list[int], as_json: bool) -> None:
+    with c.store.write() as session:
+        results = orders.pay_many(
+            session, c.clock, c.config.settings, session.get(User, me.id), order_ids
+        )
+    rows = [
+        {"order_id": i, "paid": True, "order": r.to_json()}
+        if isinstance(r, orders.OrderView)
+        else {"order_id": i, "paid": False, "error": r.code, "message": r.message}
+        for i, r in zip(order_ids, results, strict=True)
+    ]
+    emit(
+        {"results": rows},
+        as_json,
+        lambda: [
+            say(
+                f"Order #{r['order_id']}: paid."
+                if r["paid"]
+                else f"Order #{r['order_id']}: not paid — {r['message']}"
+            )
+            for r in rows
+        ],
+    )
+    if not all(r["paid"] for r in rows):
+        raise typer.Exit(1)
 
 
 @order_app.command("resolve")

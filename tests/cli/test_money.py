@@ -1,0 +1,117 @@
+"""The money commands as scripts and people use them, on a real store."""
+
+import pytest
+
+
+def _seller_listing(cli, buyer="demo"):
+    """An active listing of a verified seller other than the buyer."""
+    users = {u["handle"]: u for u in cli.json("user", "list", "--limit", "100")["users"]}
+    for listing in cli.json("listing", "list", "--limit", "1000")["listings"]:
+        seller = users[listing["seller"]]
+        if seller["handle"] != buyer and seller["verified"] and listing["price"] <= 50000:
+            return listing
+    raise AssertionError("no listing")
+
+
+@pytest.fixture
+def accepted(demo_cli):
+    cli = demo_cli
+    listing = _seller_listing(cli)
+    cli("wallet", "topup", "2000", "--as", "demo", "--key", "fund-1")
+    order = cli.json("order", "create", str(listing["id"]), "--as", "demo")
+    cli("order", "accept", str(order["id"]), "--as", listing["seller"])
+    return cli, order, listing
+
+
+def test_wallet_scripted_forms(demo_cli):
+    assert demo_cli.json("wallet", "show", "--as", "demo")["balance"] == 0
+    out = demo_cli.json("wallet", "topup", "12.50", "--as", "demo", "--key", "k")
+    assert (out["balance"], out["replayed"]) == (1250, False)
+    again = demo_cli.json("wallet", "topup", "12.50", "--as", "demo", "--key", "k")
+    assert (again["balance"], again["replayed"]) == (1250, True)
+    refused = demo_cli("wallet", "topup", "13", "--as", "demo", "--key", "k", code=1)
+    assert "different request" in refused.output
+    demo_cli("wallet", "withdraw", "20", "--as", "demo", code=1)
+    assert demo_cli.json("wallet", "show", "--as", "demo")["balance"] == 1250
+
+
+def test_pay_needs_the_second_confirmation(accepted):
+    cli, order, listing = accepted
+    preview = cli("order", "pay", str(order["id"]), "--as", "demo")
+    assert "Nothing moved" in preview.output and listing["seller"] in preview.output
+    assert cli.json("wallet", "show", "--as", "demo")["balance"] == 200000
+    paid = cli.json("order", "pay", str(order["id"]), "--as", "demo", "--confirm")
+    assert paid["status"] == "paid"
+    assert cli.json("wallet", "show", "--as", "demo")["balance"] == 200000 - order["amount"]
+    replay = cli.json("order", "pay", str(order["id"]), "--as", "demo", "--confirm")
+    assert replay["replayed"] is True
+    assert cli.json("wallet", "show", "--as", "demo")["balance"] == 200000 - order["amount"]
+
+
+def test_paying_twice_is_refused_with_the_rule(accepted):
+    cli, order, _ = accepted
+    cli("order", "pay", str(order["id"]), "--as", "demo", "--confirm")
+    out = cli("order", "pay", str(order["id"]), "--as", "demo", "--confirm", "--key", "x", code=1)
+    assert "already paid" in out.output
+
+
+def test_whole_trade_by_cli_with_time_moving(accepted):
+    cli, order, listing = accepted
+    oid = str(order["id"])
+    cli("order", "pay", oid, "--as", "demo", "--confirm")
+    cli("order", "deliver", oid, "--as", listing["seller"])
+    shown = cli.json("order", "show", oid, "--as", "demo")
+    assert [e["to_status"] for e in shown["timeline"]] == [
+        "requested", "accepted", "paid", "delivered"]
+    # Eleven days later nobody confirmed: the next command settles the timer.
+    later = cli.json("order", "show", oid, "--as", "demo", P2PMARKET_NOW="2026-11-12T10:00:00")
+    assert later["status"] == "completed"
+    seller = cli.json("wallet", "show", "--as", listing["seller"])
+    assert seller["balance"] == order["amount"]
+
+
+def test_revoke_outside_the_window_is_refused(accepted):
+    cli, order, _ = accepted
+    oid = str(order["id"])
+    cli("order", "pay", oid, "--as", "demo", "--confirm")
+    out = cli("order", "revoke", oid, "--as", "demo", code=1,
+              P2PMARKET_NOW="2026-11-02T09:00:01")
+    assert "revoke window closed" in out.output
+    assert cli.json("order", "revoke", oid, "--as", "demo")["status"] == "refunded"
+
+
+def test_dispute_and_mediator_split(accepted):
+    cli, order, listing = accepted
+    oid = str(order["id"])
+    cli("order", "pay", oid, "--as", "demo", "--confirm")
+    cli("order", "dispute", oid, "--as", listing["seller"])
+    assert cli.json("order", "list", "--as", "mei_mediator", "--side", "mediating")["orders"]
+    cli("order", "resolve", oid, "split", "--as", "mei_mediator", code=2)
+    done = cli.json("order", "resolve", oid, "split", "1", "--as", "mei_mediator")
+    assert done["status"] == "resolved"
+    assert cli.json("wallet", "show", "--as", listing["seller"])["balance"] == 100
+
+
+def test_pay_several_orders_in_one_commit(demo_cli):
+    cli = demo_cli
+    listing = _seller_listing(cli)
+    cli("wallet", "topup", str(listing["price"] * 2 // 100 + 1), "--as", "demo")
+    ids = []
+    for _ in range(3):
+        o = cli.json("order", "create", str(listing["id"]), "--as", "demo")
+        cli("order", "accept", str(o["id"]), "--as", listing["seller"])
+        ids.append(str(o["id"]))
+    preview = cli.json("order", "pay", *ids, "--as", "demo")
+    assert preview["total"] == 3 * listing["price"] and preview["confirmed"] is False
+    out = cli("order", "pay", *ids, "--as", "demo", "--confirm", code=1)
+    assert out.output.count("paid.") == 2 and "Not enough money" in out.output
+    statuses = [cli.json("order", "show", i, "--as", "demo")["status"] for i in ids]
+    assert statuses == ["paid", "paid", "accepted"]
+
+
+def test_order_refusals_name_the_rule(demo_cli):
+    mine = demo_cli.json("listing", "list", "--seller", "demo")["listings"][0]
+    out = demo_cli("order", "create", str(mine["id"]), "--as", "demo", code=1)
+    assert "own listing" in out.output
+    demo_cli("order", "show", "999", "--as", "demo", code=2)
+    demo_cli("order", "list", "--as", "demo", "--side", "sideways", code=2)
