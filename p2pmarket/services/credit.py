@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -50,6 +51,8 @@ from p2pmarket.models import (
 from p2pmarket.services import records
 
 MONTH = 30 * DAY
+# scores_for reads this many users per statement (well under any bound-parameter limit).
+SCORES_BATCH = 500
 T = CreditDimension.transaction
 S = CreditDimension.social
 
@@ -477,6 +480,31 @@ def scores(session: Session, user_id: int) -> Scores:
         ).first()
         result[dimension] = base(dimension) if last is None else last
     return Scores(transaction=result[T], social=result[S])
+
+
+def scores_for(session: Session, user_ids: Iterable[int]) -> dict[int, Scores]:
+    """`scores` for many users at once: the latest score_after per user and dimension.
+
+    One statement per SCORES_BATCH users (the credit_event user_id index does the work);
+    users with no event in a dimension get its base.
+    """
+    ids = sorted({int(i) for i in user_ids})
+    latest = {uid: {T: base(T), S: base(S)} for uid in ids}
+    for start in range(0, len(ids), SCORES_BATCH):
+        chunk = ids[start : start + SCORES_BATCH]
+        last = (
+            select(func.max(CreditEvent.id))
+            .where(col(CreditEvent.user_id).in_(chunk))
+            .group_by(col(CreditEvent.user_id), col(CreditEvent.dimension))
+        )
+        rows = session.exec(
+            select(CreditEvent.user_id, CreditEvent.dimension, CreditEvent.score_after).where(
+                col(CreditEvent.id).in_(last)
+            )
+        )
+        for user_id, dimension, score_after in rows:
+            latest[user_id][CreditDimension(dimension)] = score_after
+    return {uid: Scores(transaction=d[T], social=d[S]) for uid, d in latest.items()}
 
 
 def history(

@@ -30,10 +30,13 @@ Design (why it is shaped like this):
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
 import re
 import sqlite3
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -45,9 +48,9 @@ from sqlmodel import Session
 from p2pmarket import text as text_mod
 from p2pmarket.errors import Invalid, StoreFailure
 from p2pmarket.models import Kind, User
-from p2pmarket.services import catalog, contacts
+from p2pmarket.services import catalog, contacts, credit
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 EARTH_KM = 6371.0088
 KM_PER_DEG = math.pi * EARTH_KM / 180
 RADIUS_DEFAULT_KM = 3.0
@@ -55,11 +58,6 @@ RADIUS_MAX_KM = 500.0
 PAGE_SIZE = 20
 QUERY_MAX = 200
 QUERY_TOKENS_MAX = 8
-# Grid levels: cell side in degrees, ×4 per level (≈0.44 km … ≈455 km north-south).
-LEVELS = (0.004, 0.016, 0.064, 0.256, 1.024, 4.096)
-# A query covers its circle with at most this many cells of the finest level that fits:
-# FTS5 pays for an OR of cells on every seek of the AND, so few and coarse beats many.
-MAX_CELLS = 4
 FIRST_STEP_KM = 0.1
 STEP_FACTOR = 3.0
 # "best": text score times this distance decay (1 at the door, 0.5 at 1 km).
@@ -123,14 +121,80 @@ def query_tokens(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _cell(level: int, lat: float, lon: float) -> str:
-    side = LEVELS[level]
-    return f"g{level}x{math.floor((lon + 180) / side)}y{math.floor((lat + 90) / side)}"
+# Geographic keys: the index's rowid is a Z-order (Morton) code of the place, then the
+# listing id. Listings close on the map are close in rowid order, so a map cell is one
+# rowid range and FTS5 seeks straight to it in every term's doclist.
+AXIS_BITS = 18
+ID_BITS = 27
+ID_MASK = (1 << ID_BITS) - 1
+AXIS_CELLS = 1 << AXIS_BITS
+# A query covers its box with at most this many Z-cells (merged into fewer rowid ranges).
+MAX_CELLS = 16
 
 
-@lru_cache(maxsize=65_536)
-def cells(lat: float, lon: float) -> tuple[str, ...]:
-    return tuple(_cell(level, lat, lon) for level in range(len(LEVELS)))
+def _spread(v: int) -> int:
+    """Bits of v (< 2**32) moved to the even positions: 0b1011 → 0b1000101."""
+    v &= 0xFFFFFFFF
+    v = (v | (v << 16)) & 0x0000FFFF0000FFFF
+    v = (v | (v << 8)) & 0x00FF00FF00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0F
+    v = (v | (v << 2)) & 0x3333333333333333
+    return (v | (v << 1)) & 0x5555555555555555
+
+
+def _grid(lat: float, lon: float) -> tuple[int, int]:
+    x = math.floor((lon + 180.0) / 360.0 * AXIS_CELLS)
+    y = math.floor((lat + 90.0) / 180.0 * AXIS_CELLS)
+    return min(max(x, 0), AXIS_CELLS - 1), min(max(y, 0), AXIS_CELLS - 1)
+
+
+def geo_key(lat: float, lon: float, listing_id: int) -> int:
+    """The index rowid of a listing: Morton code of its place, then its id."""
+    if not 0 < listing_id <= ID_MASK:
+        raise StoreFailure(
+            "search_id_range", f"Listing #{listing_id} is beyond what the search index can key."
+        )
+    x, y = _grid(lat, lon)
+    return ((_spread(x) | (_spread(y) << 1)) << ID_BITS) | listing_id
+
+
+def _key_ranges(box: Box | None) -> list[tuple[int, int]]:
+    """Inclusive rowid ranges whose listings include every listing inside the box."""
+    full = [(0, (1 << (2 * AXIS_BITS + ID_BITS)) - 1)]
+    if box is None or box.wraps or box.lon1 - box.lon0 >= 360:
+        return full
+    x0, y0 = _grid(box.lat0, box.lon0)
+    x1, y1 = _grid(box.lat1, box.lon1)
+    level = 0
+    for k in range(AXIS_BITS + 1):
+        shift = AXIS_BITS - k
+        if ((x1 >> shift) - (x0 >> shift) + 1) * ((y1 >> shift) - (y0 >> shift) + 1) > MAX_CELLS:
+            break
+        level = k
+    shift = AXIS_BITS - level
+    low_bits = 2 * shift + ID_BITS
+    codes = sorted(
+        _spread(cx) | (_spread(cy) << 1)
+        for cx in range(x0 >> shift, (x1 >> shift) + 1)
+        for cy in range(y0 >> shift, (y1 >> shift) + 1)
+    )
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        lo, hi = code << low_bits, ((code + 1) << low_bits) - 1
+        if ranges and ranges[-1][1] + 1 == lo:
+            ranges[-1] = (ranges[-1][0], hi)
+        else:
+            ranges.append((lo, hi))
+    return ranges
+
+
+# Price buckets: a token per bucket lets "cheapest" read the cheapest buckets first and
+# stop once a page is full. Bounds are integers (minor units), so bucket order is price order.
+PRICE_BOUNDS = tuple(sorted({round(10 * 1.25**i) for i in range(120)}))
+
+
+def price_bucket(price: int) -> int:
+    return bisect.bisect_right(PRICE_BOUNDS, price)
 
 
 def _category_tag(slug: str) -> str:
@@ -138,10 +202,10 @@ def _category_tag(slug: str) -> str:
 
 
 def doc(listing_row: tuple) -> tuple[str, str]:
-    """(words, tags) for (title, description, category, kind, lat, lon)."""
-    title, description, category, kind, lat, lon = listing_row
+    """(words, tags) for (title, description, category, kind, price)."""
+    title, description, category, kind, price = listing_row
     words = tokens(title) + (tokens(description) if description else ())
-    tags = (f"k{kind}", _category_tag(category), *cells(lat, lon))
+    tags = (f"k{kind}", _category_tag(category), f"p{price_bucket(price)}")
     return " ".join(dict.fromkeys(words)), " ".join(tags)
 
 
@@ -192,33 +256,26 @@ class Box:
             lon0, lon1 = -180.0, 180.0
         return cls(lat0, lat1, lon0, lon1, wraps)
 
-    def cover(self) -> list[str] | None:
-        """Cells of the finest level covering the box in at most MAX_CELLS, or None."""
-        if self.wraps or self.lon1 - self.lon0 >= 360:
-            return None
-        for level, side in enumerate(LEVELS):
-            xs = range(
-                math.floor((self.lon0 + 180) / side), math.floor((self.lon1 + 180) / side) + 1
-            )
-            ys = range(math.floor((self.lat0 + 90) / side), math.floor((self.lat1 + 90) / side) + 1)
-            if len(xs) * len(ys) <= MAX_CELLS:
-                return [f"g{level}x{x}y{y}" for x in xs for y in ys]
-        return None
-
 
 # ---------------------------------------------------------------- the index
 
 _DDL = (
     # `ascii` splits only on ASCII punctuation and spaces: our tokens arrive intact.
+    # rowid = geo_key(lat, lon, listing id), so a place is a rowid range (see geo_key).
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
     "words, tags, tokenize='ascii', prefix='2 3', detail=column, columnsize=0)",
-    # Term statistics: how many listings each token (word or cell) is in, for the planner.
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_vocab USING fts5vocab(search_fts, 'row')",
+    # listing id -> its rowid in search_fts, to delete a listing's old entry.
+    "CREATE TABLE IF NOT EXISTS search_key (listing_id INTEGER PRIMARY KEY, key INTEGER NOT NULL)",
+    # Every token ever indexed and about how many listings hold it (an upper bound: counts
+    # only grow until the next rebuild). Prefixes expand to these terms; plans read counts.
+    "CREATE TABLE IF NOT EXISTS search_terms (term TEXT PRIMARY KEY, docs INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS search_version (version TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS search_dirty (listing_id INTEGER PRIMARY KEY, fresh INTEGER)",
     "CREATE TRIGGER IF NOT EXISTS search_listing_insert AFTER INSERT ON listing BEGIN "
     "INSERT OR IGNORE INTO search_dirty (listing_id, fresh) VALUES (new.id, 1); END",
     "CREATE TRIGGER IF NOT EXISTS search_listing_update AFTER UPDATE OF "
-    "title, description, category, kind, lat, lon ON listing BEGIN "
+    "title, description, category, kind, price, lat, lon ON listing BEGIN "
     "INSERT OR IGNORE INTO search_dirty (listing_id, fresh) VALUES (old.id, 0); "
     "INSERT OR IGNORE INTO search_dirty (listing_id, fresh) VALUES (new.id, 0); END",
     "CREATE TRIGGER IF NOT EXISTS search_listing_delete AFTER DELETE ON listing BEGIN "
@@ -229,12 +286,23 @@ _DDL = (
 )
 _OBJECTS = (
     "search_fts",
-    "search_vocab",
+    "search_key",
+    "search_terms",
+    "search_version",
     "search_dirty",
     "search_listing_insert",
     "search_listing_update",
     "search_listing_delete",
     "ix_listing_price_guide",
+)
+# Derived objects of earlier index versions, dropped on upgrade.
+_OLD_OBJECTS = (
+    ("TRIGGER", "search_listing_update"),
+    ("TABLE", "search_vocab"),
+    ("TABLE", "search_fts"),
+    ("TABLE", "search_key"),
+    ("TABLE", "search_terms"),
+    ("TABLE", "search_dirty"),
 )
 
 
@@ -243,17 +311,31 @@ def installed(conn: Connection) -> bool:
     count = conn.exec_driver_sql(
         f"SELECT count(*) FROM sqlite_master WHERE name IN ({marks})", _OBJECTS
     ).scalar()
-    return count == len(_OBJECTS)
+    if count != len(_OBJECTS):
+        return False
+    version = conn.exec_driver_sql("SELECT max(version) FROM search_version").scalar()
+    return version == INDEX_VERSION
 
 
 def install(conn: Connection) -> None:
-    """Create the derived search objects (SQLite only). Existing listings are queued."""
-    fresh = not conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE name = 'search_fts'"
+    """Create (or upgrade) the derived search objects (SQLite only). Listings are queued."""
+    has_version = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE name = 'search_version'"
     ).first()
+    version = (
+        conn.exec_driver_sql("SELECT max(version) FROM search_version").scalar()
+        if has_version
+        else None
+    )
+    fresh = version != INDEX_VERSION
+    if fresh:
+        for what, name in _OLD_OBJECTS:
+            conn.exec_driver_sql(f"DROP {what} IF EXISTS {name}")
     for statement in _DDL:
         conn.exec_driver_sql(statement)
     if fresh:
+        conn.exec_driver_sql("DELETE FROM search_version")
+        conn.exec_driver_sql("INSERT INTO search_version (version) VALUES (?)", (INDEX_VERSION,))
         conn.exec_driver_sql(
             "INSERT OR IGNORE INTO search_dirty (listing_id, fresh) SELECT id, 1 FROM listing"
         )
@@ -273,12 +355,27 @@ def pending(session: Session) -> int:
     return _raw(session).execute("SELECT count(*) FROM search_dirty").fetchone()[0]
 
 
-_DOC_COLUMNS = "title, description, category, kind, lat, lon"
+_DOC_COLUMNS = "title, description, category, kind, price, lat, lon"
 
 
 def _index_rows(raw: sqlite3.Connection, rows: Iterable[tuple]) -> int:
-    batch = [(row[0], *doc(row[1:])) for row in rows]
+    batch, keys, seen = [], [], Counter()
+    for lid, title, description, category, kind, price, lat, lon in rows:
+        key = geo_key(lat, lon, lid)
+        words, tags = doc((title, description, category, kind, price))
+        batch.append((key, words, tags))
+        keys.append((lid, key))
+        seen.update(words.split())
+        seen.update(tags.split())
+    # FTS5 flushes its pending terms whenever a rowid goes backwards: insert in key order.
+    batch.sort()
     raw.executemany("INSERT INTO search_fts (rowid, words, tags) VALUES (?, ?, ?)", batch)
+    raw.executemany("INSERT OR REPLACE INTO search_key (listing_id, key) VALUES (?, ?)", keys)
+    raw.executemany(
+        "INSERT INTO search_terms (term, docs) VALUES (?, ?)"
+        " ON CONFLICT (term) DO UPDATE SET docs = docs + excluded.docs",
+        seen.items(),
+    )
     return len(batch)
 
 
@@ -292,9 +389,14 @@ def catch_up(session: Session, progress: Progress | None = None) -> int:
     if not total:
         return 0
     stale = [
-        (lid,) for (lid,) in raw.execute("SELECT listing_id FROM search_dirty WHERE fresh = 0")
+        (key, lid)
+        for lid, key in raw.execute(
+            "SELECT d.listing_id, k.key FROM search_dirty d"
+            " JOIN search_key k ON k.listing_id = d.listing_id WHERE d.fresh = 0"
+        )
     ]
-    raw.executemany("DELETE FROM search_fts WHERE rowid = ?", stale)
+    raw.executemany("DELETE FROM search_fts WHERE rowid = ?", [(key,) for key, _ in stale])
+    raw.executemany("DELETE FROM search_key WHERE listing_id = ?", [(lid,) for _, lid in stale])
     done = 0
     last = 0
     while True:
@@ -310,6 +412,7 @@ def catch_up(session: Session, progress: Progress | None = None) -> int:
         if progress:
             progress(done, total)
     raw.execute("DELETE FROM search_dirty")
+    _optimize(raw, done)
     if progress:
         progress(total, total)
     return done
@@ -336,6 +439,7 @@ def resume(session: Session, after_id: int, progress: Progress | None = None) ->
     raw = _raw(session)
     total = raw.execute("SELECT count(*) FROM listing WHERE id > ?", (after_id,)).fetchone()[0]
     done = _index_since(raw, after_id, total, progress)
+    _optimize(raw, done)
     for statement in _DDL:
         raw.execute(statement)
     catch_up(session)
@@ -359,13 +463,23 @@ def _index_since(raw: sqlite3.Connection, last: int, total: int, progress: Progr
     return done
 
 
+# After indexing this many listings at once, merge FTS5's segments into one b-tree.
+OPTIMIZE_AFTER = 50_000
+
+
+def _optimize(raw: sqlite3.Connection, count: int) -> None:
+    if count >= OPTIMIZE_AFTER:
+        raw.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+
+
 def rebuild(session: Session, progress: Progress | None = None) -> int:
     """Recreate the whole index from the listing table (derived data, never the truth)."""
     raw = _raw(session)
-    raw.execute("DELETE FROM search_fts")
-    raw.execute("DELETE FROM search_dirty")
+    for table in ("search_fts", "search_key", "search_terms", "search_dirty"):
+        raw.execute(f"DELETE FROM {table}")
     total = raw.execute("SELECT count(*) FROM listing").fetchone()[0]
     done = _index_since(raw, 0, total, progress)
+    _optimize(raw, done)
     if progress:
         progress(total, total)
     return done
@@ -482,19 +596,27 @@ def _replace(query: Query, **changes) -> Query:
 
 
 def seller_credit(session: Session, seller_ids: Iterable[int]) -> dict[int, int | None]:
-    """Published transaction credit of each seller; None while unknown or unpublished.
+    """Published transaction credit of each seller; None when the seller does not publish it.
 
-    Credit scores do not exist yet in this market; this is the one place to wire them.
+    One query for who publishes credit (User.pub_credit, the published-facts rule) and one
+    batched read of the recorded scores for those sellers only.
     """
-    return dict.fromkeys(seller_ids)
+    ids = sorted(set(seller_ids))
+    if not ids:
+        return {}
+    raw = _raw(session)
+    shown = [
+        uid
+        for (uid,) in raw.execute(
+            "SELECT id FROM user WHERE pub_credit AND id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    ]
+    scores = credit.scores_for(session, shown)
+    return {uid: scores[uid].transaction if uid in scores else None for uid in ids}
 
 
-def _fts_string(words: tuple[str, ...], tags: list[list[str]]) -> str | None:
-    parts = []
-    if words:
-        parts.append("words : (" + " AND ".join(f'"{w}"*' for w in words) + ")")
-    for group in tags:
-        parts.append("tags : (" + " OR ".join(group) + ")")
+def _fts_string(parts: list[str]) -> str | None:
     return " AND ".join(parts) if parts else None
 
 
@@ -518,11 +640,12 @@ class _Candidate:
         return self.text_score / (1 + self.km / DECAY_KM)
 
 
-_SELECT = (
-    "SELECT l.id, l.title, l.description, l.kind, l.category, l.unit, l.price, l.seller_id,"
-    " l.lat, l.lon FROM search_fts f JOIN listing l ON l.id = f.rowid"
-    " WHERE search_fts MATCH ? AND l.status = 'active' AND l.seller_id <> ?"
+_COLUMNS = (
+    "l.id, l.title, l.description, l.kind, l.category, l.unit, l.price, l.seller_id, l.lat, l.lon"
 )
+# CROSS JOIN keeps the index outside: FTS5 seeks to the rowid range, the listing row
+# (status, price, seller, exact place) is then one primary-key lookup per match.
+_FROM = f"FROM search_fts f CROSS JOIN listing l ON l.id = (f.rowid & {ID_MASK})"
 
 
 def _filters(query: Query) -> tuple[str, list]:
@@ -553,79 +676,96 @@ def _text_score(words: tuple[str, ...], title: str, description: str) -> tuple[f
     return total / len(words), "title match" if in_title else "description match"
 
 
-def _docs(raw: sqlite3.Connection, term: str) -> int:
-    """Listings holding a token, from the vocab table."""
-    row = raw.execute("SELECT doc FROM search_vocab WHERE term = ?", (term,)).fetchone()
+# A typed word of this many characters reads FTS5's own prefix index ('2 3').
+PREFIX_INDEXED = (2, 3)
+# Longer words expand to the indexed terms they start (up to this many), because FTS5
+# merges a prefix's whole doclist without a prefix index, but seeks exact terms.
+EXPAND_MAX = 16
+
+
+def _word(raw: sqlite3.Connection, word: str) -> tuple[str | None, int, bool]:
+    """(FTS5 expression, an upper bound of listings matching, is `word` itself a term)."""
+    upper = word[:-1] + chr(ord(word[-1]) + 1)
+    terms = raw.execute(
+        "SELECT term, docs FROM search_terms WHERE term >= ? AND term < ?", (word, upper)
+    ).fetchall()
+    if not terms:
+        return None, 0, False
+    docs = sum(d for _, d in terms)
+    exact = any(t == word for t, _ in terms)
+    if len(word) in PREFIX_INDEXED or len(terms) > EXPAND_MAX:
+        return f'"{word}"*', docs, exact
+    return "(" + " OR ".join(f'"{t}"' for t, _ in terms) + ")", docs, exact
+
+
+def _term_docs(raw: sqlite3.Connection, term: str) -> int:
+    row = raw.execute("SELECT docs FROM search_terms WHERE term = ?", (term,)).fetchone()
     return row[0] if row else 0
-
-
-def _prefix_docs(raw: sqlite3.Connection, term: str) -> tuple[int, bool]:
-    """(an upper bound of listings with a token starting with `term`, is `term` itself a token)."""
-    upper = term[:-1] + chr(ord(term[-1]) + 1)
-    total, exact = 0, False
-    for found, docs in raw.execute(
-        "SELECT term, doc FROM search_vocab WHERE term >= ? AND term < ?", (term, upper)
-    ):
-        total += docs
-        exact = exact or found == term
-    return total, exact
 
 
 @dataclass
 class _Plan:
-    """What one search does: which side leads, and how large each side is."""
+    """One search: the FTS5 expression (None: no text, no tag) and an estimate of its size."""
 
-    words: tuple[str, ...]
-    static_tags: list[list[str]]
-    text_docs: int | None
-
-    def choose(self, raw: sqlite3.Connection, cover: list[str] | None) -> str:
-        if not self.words:
-            return "cells"
-        if cover is None:
-            return "text"
-        geo_docs = sum(_docs(raw, cell) for cell in cover)
-        # A rare text side is cheapest read alone and checked against the box row by row;
-        # otherwise FTS5 intersects the words with the cells inside the index.
-        return "text" if (self.text_docs or 0) <= TEXT_LEADS * geo_docs else "both"
+    match: list[str]
+    estimate: int | None
+    best_text: float
 
 
-def _step(
+def _plan(raw: sqlite3.Connection, query: Query, words: tuple[str, ...]) -> _Plan | None:
+    """None when some word matches no indexed term at all (nothing can match)."""
+    parts, estimates, best = [], [], []
+    for w in words:
+        expr, docs, exact = _word(raw, w)
+        if expr is None:
+            return None
+        parts.append(expr)
+        estimates.append(docs)
+        best.append(1.0 if exact else PREFIX_SCORE)
+    match = [f"words : ({' AND '.join(parts)})"] if parts else []
+    for tag in (
+        f"k{query.kind}" if query.kind is not None else None,
+        _category_tag(query.category) if query.category is not None else None,
+    ):
+        if tag is not None:
+            match.append(f"tags : {tag}")
+            estimates.append(_term_docs(raw, tag))
+    return _Plan(
+        match=match,
+        estimate=min(estimates) if estimates else None,
+        best_text=sum(best) / len(best) if best else 1.0,
+    )
+
+
+def _fetch(
     raw: sqlite3.Connection,
     query: Query,
     me_id: int,
     plan: _Plan,
     radius_km: float,
-) -> tuple[str, list[_Candidate]]:
+    extra_match: str | None = None,
+) -> list[_Candidate]:
+    """Active listings of others within radius_km that match, read range by range."""
     box = Box.around(query.lat, query.lon, radius_km)
-    cover = box.cover()
-    how = plan.choose(raw, cover)
-    if how == "text":
-        box = Box.around(query.lat, query.lon, query.radius_km)
-        radius_km = query.radius_km
-        tags = plan.static_tags
-    else:
-        tags = [*plan.static_tags, cover] if cover else plan.static_tags
-    match = _fts_string(plan.words if how != "cells" else (), tags)
+    match = _fts_string([*plan.match, extra_match] if extra_match else plan.match)
     extra, args = _filters(query)
+    where = "f.rowid BETWEEN ? AND ? AND l.status = 'active' AND l.seller_id <> ?"
+    where += extra + " AND l.lat BETWEEN ? AND ? AND l.lon BETWEEN ? AND ?"
+    tail = [me_id, *args, box.lat0, box.lat1, box.lon0, box.lon1]
     if match is None:
-        # Nothing to match on (the whole world, no text, no filter): the box alone.
-        sql = (
-            "SELECT l.id, l.title, l.description, l.kind, l.category, l.unit, l.price,"
-            " l.seller_id, l.lat, l.lon FROM listing l WHERE l.status = 'active'"
-            " AND l.seller_id <> ?"
-        )
-        params = [me_id]
+        sql, head = f"SELECT {_COLUMNS} {_FROM} WHERE {where}", []
     else:
-        sql, params = _SELECT, [match, me_id]
-    sql += extra + " AND l.lat BETWEEN ? AND ? AND l.lon BETWEEN ? AND ?"
-    params += [*args, box.lat0, box.lat1, box.lon0, box.lon1]
+        sql, head = f"SELECT {_COLUMNS} {_FROM} WHERE search_fts MATCH ? AND {where}", [match]
     found = []
-    for lid, title, desc, kind, cat, unit, price, seller_id, lat, lon in raw.execute(sql, params):
-        km = haversine_km(query.lat, query.lon, lat, lon)
-        if km <= radius_km:
-            found.append(_Candidate(lid, title, desc, kind, cat, unit, price, seller_id, km))
-    return how, found
+    lat0, lon0 = query.lat, query.lon
+    for lo, hi in _key_ranges(box):
+        for lid, title, desc, kind, cat, unit, price, seller_id, lat, lon in raw.execute(
+            sql, [*head, lo, hi, *tail]
+        ):
+            km = haversine_km(lat0, lon0, lat, lon)
+            if km <= radius_km:
+                found.append(_Candidate(lid, title, desc, kind, cat, unit, price, seller_id, km))
+    return found
 
 
 def _sort_key(sort: Sort) -> Callable[[_Candidate], tuple]:
@@ -638,53 +778,86 @@ def _sort_key(sort: Sort) -> Callable[[_Candidate], tuple]:
     return lambda c: (-c.score, c.km, c.id)
 
 
+# Under this many possible matches (an upper bound from the term counts) one read of the
+# whole radius beats growing it or walking price buckets.
+SMALL_MATCH = 400
+# "cheapest" reads at most this many price buckets (each ×1.25 wide) per step.
+WALK_WIDTH = 4
+
+
 def find(session: Session, me: User, query: Query) -> tuple[list[_Candidate], bool]:
     """The matching listings of one page (in order) and whether more follow."""
     query = check_query(query)
     raw = _raw(session)
     words = query_tokens(query.text)
-    static_tags: list[list[str]] = []
-    if query.kind is not None:
-        static_tags.append([f"k{query.kind}"])
-    if query.category is not None:
-        static_tags.append([_category_tag(query.category)])
-    stats = [_prefix_docs(raw, w) for w in words]
-    text_docs = min((docs for docs, _ in stats), default=None)
-    plan = _Plan(words, static_tags, text_docs)
-    # The best text score any listing could reach: words typed only as prefixes score less.
-    best_text = (
-        sum(1.0 if exact else PREFIX_SCORE for _, exact in stats) / len(stats) if stats else 1.0
-    )
+    plan = _plan(raw, query, words)
+    if plan is None:
+        return [], False
     blocked = contacts.blocked_by(session, me.id)
     need = query.page * query.page_size + 1
     key = _sort_key(query.sort)
+    small = plan.estimate is not None and plan.estimate <= SMALL_MATCH
 
-    # Nearest and best can stop early: past radius r nobody scores better than at r.
-    if query.sort in (Sort.nearest, Sort.best):
-        radii, r = [], min(FIRST_STEP_KM, query.radius_km)
-        while r < query.radius_km:
-            radii.append(r)
-            r *= STEP_FACTOR
-        radii.append(query.radius_km)
+    def keep(rows: list[_Candidate]) -> list[_Candidate]:
+        return _keep(session, query, words, blocked, rows)
+
+    if query.sort in (Sort.nearest, Sort.best) and not small:
+        found = _grow(raw, query, me.id, plan, need, key, keep)
+    elif query.sort is Sort.cheapest and not small:
+        found = _cheapest_first(raw, query, me.id, plan, need, keep)
     else:
-        radii = [query.radius_km]
-
-    found: list[_Candidate] = []
-    for radius in radii:
-        how, rows = _step(raw, query, me.id, plan, radius)
-        found = _keep(session, query, words, blocked, rows)
-        if how == "text" or radius == radii[-1] or len(found) < need:
-            if how == "text":
-                break
-            continue
-        found.sort(key=key)
-        bound = found[need - 1]
-        outside = best_text / (1 + radius / DECAY_KM)
-        if query.sort is Sort.nearest or bound.score >= outside:
-            break
+        found = keep(_fetch(raw, query, me.id, plan, query.radius_km))
     found.sort(key=key)
     start = (query.page - 1) * query.page_size
     return found[start : start + query.page_size], len(found) > start + query.page_size
+
+
+def _grow(raw, query: Query, me_id: int, plan: _Plan, need: int, key, keep) -> list[_Candidate]:
+    """Nearest and best: grow the radius; past radius r nobody scores better than at r."""
+    radii, r = [], min(FIRST_STEP_KM, query.radius_km)
+    while r < query.radius_km:
+        radii.append(r)
+        r *= STEP_FACTOR
+    radii.append(query.radius_km)
+    found: list[_Candidate] = []
+    for radius in radii:
+        found = keep(_fetch(raw, query, me_id, plan, radius))
+        if radius == radii[-1] or len(found) < need:
+            continue
+        found.sort(key=key)
+        bound = found[need - 1]
+        outside = plan.best_text / (1 + radius / DECAY_KM)
+        if query.sort is Sort.nearest or bound.score >= outside:
+            break
+    return found
+
+
+def _cheapest_first(raw, query: Query, me_id: int, plan: _Plan, need: int, keep):
+    """Cheapest: read price buckets upwards (1, 2, 4 … at a time) until a page is full.
+
+    Every listing in a later bucket costs more than every listing read so far, so the
+    first `need` by price are final once that many are in hand.
+    """
+    first = price_bucket(query.min_price) if query.min_price is not None else 0
+    last = price_bucket(query.max_price) if query.max_price is not None else len(PRICE_BOUNDS)
+    # Buckets no listing was ever indexed in are skipped (the term table is a superset).
+    used = {
+        int(term[1:])
+        for (term,) in raw.execute("SELECT term FROM search_terms WHERE term >= 'p' AND term < 'q'")
+        if term[1:].isdigit()
+    }
+    buckets = [b for b in range(first, last + 1) if b in used]
+    found: list[_Candidate] = []
+    at, width = 0, 1
+    while at < len(buckets):
+        group = buckets[at : at + width]
+        tags = "tags : (" + " OR ".join(f"p{b}" for b in group) + ")"
+        found += keep(_fetch(raw, query, me_id, plan, query.radius_km, tags))
+        at += len(group)
+        if len(found) >= need:
+            break
+        width = min(width * 2, WALK_WIDTH)
+    return found
 
 
 def _keep(
@@ -696,9 +869,9 @@ def _keep(
 ) -> list[_Candidate]:
     kept = [c for c in candidates if c.seller_id not in blocked]
     if query.min_credit is not None or query.sort is Sort.credit:
-        credit = seller_credit(session, {c.seller_id for c in kept})
+        credit_of = seller_credit(session, {c.seller_id for c in kept})
         for c in kept:
-            c.credit = credit.get(c.seller_id)
+            c.credit = credit_of.get(c.seller_id)
         if query.min_credit is not None:
             kept = [c for c in kept if c.credit is not None and c.credit >= query.min_credit]
     if words and query.sort is Sort.best:
@@ -730,7 +903,7 @@ def search(
         if ids
         else {}
     )
-    credit = seller_credit(session, ids)
+    credit_of = seller_credit(session, ids)
     bands = {}
     if compare_prices:
         from p2pmarket.services import pricing
@@ -747,7 +920,7 @@ def search(
             )
     hits = []
     for c in page:
-        c.credit = credit.get(c.seller_id)
+        c.credit = credit_of.get(c.seller_id)
         if words and not c.where:
             c.text_score, c.where = _text_score(words, c.title, c.description)
         why = [c.where or "nearby", fmt_km(c.km).lstrip("~")]
@@ -789,18 +962,22 @@ def search(
 
 
 def naive_ids(session: Session, me: User, query: Query) -> list[int]:
-    """The baseline plan for the bench: every text match (or every row), then distance."""
+    """The baseline plan for the bench: every text match (or every row), then distance.
+
+    The plain FTS5 query for the words (and kind/category tags), every match joined to
+    its listing and checked by haversine; with no text and no tag, every listing row.
+    """
     query = check_query(query)
     raw = _raw(session)
     words = query_tokens(query.text)
     blocked = contacts.blocked_by(session, me.id)
     extra, args = _filters(query)
-    tag_parts = []
+    parts = [f"words : ({' AND '.join(f'{chr(34)}{w}{chr(34)}*' for w in words)})"] if words else []
     if query.kind is not None:
-        tag_parts.append([f"k{query.kind}"])
+        parts.append(f"tags : k{query.kind}")
     if query.category is not None:
-        tag_parts.append([_category_tag(query.category)])
-    match = _fts_string(words, tag_parts)
+        parts.append(f"tags : {_category_tag(query.category)}")
+    match = _fts_string(parts)
     if match is None:
         sql = (
             "SELECT l.id, l.price, l.seller_id, l.lat, l.lon FROM listing l"
@@ -809,8 +986,7 @@ def naive_ids(session: Session, me: User, query: Query) -> list[int]:
         params = [me.id]
     else:
         sql = (
-            "SELECT l.id, l.price, l.seller_id, l.lat, l.lon FROM search_fts f"
-            " JOIN listing l ON l.id = f.rowid"
+            f"SELECT l.id, l.price, l.seller_id, l.lat, l.lon {_FROM}"
             " WHERE search_fts MATCH ? AND l.status = 'active' AND l.seller_id <> ?"
         )
         params = [match, me.id]
@@ -822,3 +998,38 @@ def naive_ids(session: Session, me: User, query: Query) -> list[int]:
     rows.sort()
     start = (query.page - 1) * query.page_size
     return [lid for _, lid in rows[start : start + query.page_size]]
+
+
+# ---------------------------------------------------------------- other databases
+# PostgreSQL has its own implementation of this interface (services/search_pg.py);
+# each public function above is looked up through this dispatch by dialect.
+
+
+def _per_dialect(name: str):
+    from functools import wraps
+
+    sqlite_impl = globals()[name]
+
+    @wraps(sqlite_impl)
+    def dispatch(session, *args, **kwargs):
+        if session.connection().dialect.name == "postgresql":
+            from p2pmarket.services import search_pg
+
+            return getattr(search_pg, name)(session, *args, **kwargs)
+        return sqlite_impl(session, *args, **kwargs)
+
+    return dispatch
+
+
+for _name in (
+    "pending",
+    "catch_up",
+    "suspend",
+    "resume",
+    "rebuild",
+    "seller_credit",
+    "find",
+    "search",
+    "naive_ids",
+):
+    globals()[_name] = _per_dialect(_name)

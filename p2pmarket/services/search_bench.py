@@ -60,6 +60,13 @@ def bench_market(config, clock, listings: int, progress=None):
         seeded = {"seconds": round(seconds, 1), "rows_per_second": int(listings / seconds)}
         with store.write() as session:
             session.merge(Meta(key="bench_market", value=f"{listings}:{BENCH_SEED}"))
+    else:
+        # A cached market from an older index version was queued for re-indexing on open.
+        from p2pmarket.services import search
+
+        with store.write() as session:
+            if search.pending(session):
+                search.catch_up(session, progress)
     return store, seeded
 
 

@@ -203,12 +203,12 @@ def _script(store, clock, *, recompute_often: bool):
 
 
 def test_scores_are_a_function_of_events_not_of_when_recomputed(tmp_path, clock):
-    from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
+    from tests.conftest import fresh_config
 
     results = []
     for name, often in (("once", False), ("often", True)):
-        store = Store.open(config_mod.resolve(home=tmp_path / name))
+        store = Store.open(fresh_config(tmp_path / name))
         try:
             results.append(_script(store, FixedClock(clock.now()), recompute_often=often))
         finally:
@@ -234,3 +234,20 @@ def test_settings_argument_is_optional(store, clock):
     user = person(store, clock, "someone")
     with store.read() as s:
         assert credit.compute(s, clock, user.id, Settings()) == credit.compute(s, clock, user.id)
+
+
+def test_scores_for_matches_scores_in_one_batch(store, clock, monkeypatch):
+    seller, buyer, newbie = (person(store, clock, h) for h in ("seller", "buyer", "newbie"))
+    for _ in range(2):
+        completed(store, clock, buyer, seller, 150_00)
+    clock.advance(100 * DAY)
+    _recompute(store, clock, seller)
+    _recompute(store, clock, buyer)
+    monkeypatch.setattr(credit, "SCORES_BATCH", 2)  # several statements, same answer
+    ids = [seller.id, buyer.id, newbie.id]
+    with store.read() as s:
+        batched = credit.scores_for(s, [*ids, seller.id])
+        assert batched == {i: credit.scores(s, i) for i in ids}
+        assert credit.scores_for(s, []) == {}
+    assert tuple(batched[newbie.id]) == (600, 650)
+    assert batched[seller.id].transaction > 600

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from p2pmarket.errors import Invalid
-from p2pmarket.models import Contact, Kind, Tier, Unit, User
+from p2pmarket.models import Contact, CreditDimension, CreditEvent, Kind, Tier, Unit, User
 from p2pmarket.services import search, shops
 from tests.conftest import make_listing, make_user
 
@@ -18,6 +18,21 @@ CENTRE = (31.2290, 121.4480)
 
 def _me(store, clock, handle="searcher", **kw):
     return make_user(store, clock, handle, lat=CENTRE[0], lon=CENTRE[1], **kw)
+
+
+def _give_credit(session, user_id: int, score: int) -> None:
+    """A recorded transaction score (the search reads the latest score_after)."""
+    session.add(
+        CreditEvent(
+            user_id=user_id,
+            dimension=CreditDimension.transaction,
+            delta=score - 600,
+            score_after=score,
+            reason="test",
+            source="test",
+            at=0,
+        )
+    )
 
 
 def _find(store, me, **kw) -> list[int]:
@@ -123,9 +138,21 @@ def test_sort_orders(store, clock):
     assert _find(store, me, text="piano", sort=search.Sort.best) == [c.id, b.id, a.id]
     assert search._text_score(("piano",), "Piano", "")[0] == 1.0
     assert search._text_score(("piano",), "Pianola repair", "")[0] == search.PREFIX_SCORE
-    # No credit scores published yet: order falls back to distance, min-credit excludes all.
-    assert _find(store, me, text="pian", sort=search.Sort.credit) == [c.id, b.id, a.id]
-    assert _find(store, me, text="pian", min_credit=500) == []
+    # Credit: far publishes 720, near has no events yet (the base, 600), mid hides it.
+    with store.write() as session:
+        _give_credit(session, far.id, 720)
+        hidden = session.get(User, mid.id)
+        hidden.pub_credit = False
+        session.add(hidden)
+    assert _find(store, me, text="pian", sort=search.Sort.credit) == [a.id, c.id, b.id]
+    assert _find(store, me, text="pian", min_credit=650) == [a.id]
+    assert _find(store, me, text="pian", min_credit=500) == [c.id, a.id]  # unpublished: out
+    with store.read() as session:
+        assert search.seller_credit(session, [far.id, mid.id, near.id]) == {
+            far.id: 720,
+            mid.id: None,
+            near.id: 600,
+        }
 
 
 def test_paging_and_why(store, clock):
@@ -208,7 +235,8 @@ QUERIES = (
 CATEGORIES = (("piano-lessons", Kind.skill, Unit.hour), ("bicycles", Kind.goods, Unit.item))
 
 
-def _oracle(listings, users, me_id, blocked, query: search.Query) -> list[int]:
+def _oracle(listings, credit_of, me_id, blocked, query: search.Query) -> list[int]:
+    """Brute force: every row checked by haversine, prefix tokens and filters; sorted."""
     words = search.query_tokens(query.text)
     out = []
     for row in listings:
@@ -225,10 +253,18 @@ def _oracle(listings, users, me_id, blocked, query: search.Query) -> list[int]:
             continue
         if query.max_price is not None and row["price"] > query.max_price:
             continue
+        score = credit_of[row["seller_id"]]
+        if query.min_credit is not None and (score is None or score < query.min_credit):
+            continue
         km = search.haversine_km(query.lat, query.lon, row["lat"], row["lon"])
         if km <= query.radius_km:
-            out.append((km, row["id"]))
-    return [i for _, i in sorted(out)]
+            if query.sort is search.Sort.cheapest:
+                out.append((row["price"], km, row["id"]))
+            elif query.sort is search.Sort.credit:
+                out.append((score is None, -(score or 0), km, row["id"]))
+            else:
+                out.append((km, row["id"]))
+    return [key[-1] for key in sorted(out)]
 
 
 market = st.lists(
@@ -244,10 +280,14 @@ market = st.lists(
     max_size=25,
 )
 homes = st.lists(st.tuples(st.floats(-0.3, 0.3), st.floats(-0.3, 0.3)), min_size=6, max_size=6)
+# Per user: publishes credit?, recorded transaction score (None: no event, the base 600).
+credits = st.lists(
+    st.tuples(st.booleans(), st.sampled_from((None, 420, 600, 650, 780))), min_size=6, max_size=6
+)
 
 
 @settings(
-    max_examples=40,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -260,12 +300,30 @@ homes = st.lists(st.tuples(st.floats(-0.3, 0.3), st.floats(-0.3, 0.3)), min_size
     cat=st.sampled_from((None, "piano-lessons", "bicycles")),
     max_price=st.sampled_from((None, 25000)),
     block=st.booleans(),
+    scores=credits,
+    min_credit=st.sampled_from((None, 600, 700)),
+    min_price=st.sampled_from((None, 5000)),
+    direct=st.booleans(),
 )
 def test_index_matches_brute_force_oracle(
-    store, clock, rows, spots, q, radius, sort, cat, max_price, block
+    store,
+    clock,
+    rows,
+    spots,
+    q,
+    radius,
+    sort,
+    cat,
+    max_price,
+    block,
+    scores,
+    min_credit,
+    min_price,
+    direct,
 ):
     with store.write() as session:
         session.execute(text("DELETE FROM contact"))
+        session.execute(text("DELETE FROM credit_event"))
         session.execute(text("DELETE FROM listing"))
         session.execute(text("DELETE FROM user"))
         search.catch_up(session)
@@ -278,10 +336,17 @@ def test_index_matches_brute_force_oracle(
                 lat=CENTRE[0] + dlat,
                 lon=CENTRE[1] + dlon,
                 created_at=0,
+                pub_credit=scores[i][0],
             )
             session.add(user)
             session.flush()
             users.append(user)
+            if scores[i][1] is not None:
+                _give_credit(session, user.id, scores[i][1])
+        credit_of = {
+            u.id: ((score if score is not None else 600) if shown else None)
+            for u, (shown, score) in zip(users, scores, strict=True)
+        }
         me = users[0]
         blocked = set()
         if block:
@@ -325,14 +390,26 @@ def test_index_matches_brute_force_oracle(
         radius_km=radius,
         sort=sort,
         category=cat,
+        min_price=min_price,
         max_price=max_price,
+        min_credit=min_credit,
         page_size=1000,
     )
-    expected = _oracle(listings, users, me_id, blocked, query)
-    with Session(store.engine) as session:
-        me_row = session.get(User, me_id)
-        page, more = search.find(session, me_row, query)
-        naive = search.naive_ids(session, me_row, query)
+    expected = _oracle(listings, credit_of, me_id, blocked, query)
+    # direct: one read of the whole radius; otherwise the plans for big markets (growing
+    # the radius for nearest/best, walking price buckets for cheapest) even on tiny ones.
+    small, search.SMALL_MATCH = search.SMALL_MATCH, (10**9 if direct else -1)
+    try:
+        with Session(store.engine) as session:
+            me_row = session.get(User, me_id)
+            page, more = search.find(session, me_row, query)
+            naive = search.naive_ids(session, me_row, query)
+    finally:
+        search.SMALL_MATCH = small
     assert sorted(c.id for c in page) == sorted(expected)
+    if sort is not search.Sort.best:  # best mixes text and distance; the others are exact
+        assert [c.id for c in page] == expected
     assert not more
-    assert naive == expected
+    if min_credit is None:  # the baseline plan sorts by distance and ignores credit
+        nearest = search.Query(**{**vars(query), "sort": search.Sort.nearest})
+        assert naive == _oracle(listings, credit_of, me_id, blocked, nearest)
