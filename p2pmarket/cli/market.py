@@ -116,7 +116,8 @@ def demo_(
         data,
         as_json,
         lambda: say(
-            f"Demo market loaded: {counts['users']} users, {counts['listings']} listings."
+            f"Demo market loaded: {counts['users']} users, {counts['listings']} listings, "
+            f"{counts['orders']} orders, {counts['conversations']} conversations."
             if counts
             else "Demo market already loaded."
         ),

@@ -14,11 +14,12 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from p2pmarket import money
-from p2pmarket.clock import DAY, Clock
+from p2pmarket.clock import DAY, Clock, FixedClock
+from p2pmarket.config import Settings
 from p2pmarket.db import Store
 from p2pmarket.errors import Invalid, MarketError
-from p2pmarket.models import ListingStatus, Meta, Role, User
-from p2pmarket.services import accounts, catalog, search, shops
+from p2pmarket.models import ChatMode, Listing, ListingStatus, Meta, Role, User
+from p2pmarket.services import accounts, catalog, chat, feedback, ledger, orders, search, shops
 
 DEMO_KEY = "demo_loaded"
 DEMO_USER = "demo"
@@ -175,15 +176,74 @@ def demo_loaded(session: Session) -> bool:
 
 
 def load_demo(store: Store, clock: Clock) -> dict | None:
-    """Load the demo market once; None when it is already there (idempotent)."""
+    """Load the demo market once; None when it is already there (idempotent).
+
+    People join `days_ago` + 30 days back, then the market's story (top-ups, orders in
+    every state, reviews, conversations) is replayed through the services day by day,
+    so histories, credit and countdowns look like a real neighbourhood's.
+    """
+    data = demo_data()
+    story = data.get("history", {})
+    now = clock.now()
+    start = now - story.get("days_ago", 0) * DAY
     with store.write() as session:
         if demo_loaded(session):
             return None
         counts = load_market(
-            session, clock, demo_data(), hash_profile=store.config.settings.hash_profile
+            session,
+            FixedClock(start - 30 * DAY),
+            data,
+            hash_profile=store.config.settings.hash_profile,
         )
-        session.add(Meta(key=DEMO_KEY, value=str(clock.now())))
+        counts.update(replay_story(session, start, story, store.config.settings))
+        orders.tick(session, clock, store.config.settings)
+        session.add(Meta(key=DEMO_KEY, value=str(now)))
         return counts
+
+
+def replay_story(session: Session, start: int, story: dict, settings: Settings) -> dict:
+    """Top-ups, orders step by step with reviews, and conversations, in the order of days."""
+    users = {u.handle: u for u in session.exec(select(User))}
+    clock = FixedClock(start)
+    for handle, amount in story.get("topups", {}).items():
+        ledger.topup(session, clock, users[handle].id, amount, f"demo:topup:{handle}")
+    events = [("order", o) for o in story.get("orders", [])]
+    events += [("conversation", c) for c in story.get("conversations", [])]
+    events.sort(key=lambda e: e[1]["day"])
+    made = 0
+    for kind, event in events:
+        clock.set(start + event["day"] * DAY + 9 * 3600)
+        if kind == "conversation":
+            a, b = users[event["a"]], users[event["b"]]
+            for sender, body in event["messages"]:
+                other = b if sender == a.handle else a
+                chat.send(session, clock, users[sender], other, body, settings=settings)
+                clock.advance(7 * 60)
+            if event.get("mode") == "trade":
+                chat.set_mode(session, clock, a, b, ChatMode.trade)
+            continue
+        listing_id = session.exec(
+            select(Listing.id).where(
+                Listing.seller_id == users[event["seller"]].id, Listing.title == event["listing"]
+            )
+        ).one()
+        buyer, seller = users[event["buyer"]], users[event["seller"]]
+        order = orders.create_order(session, clock, buyer, listing_id)
+        actors = {
+            "accept": seller,
+            "pay": buyer,
+            "deliver": seller,
+            "confirm": buyer,
+            "revoke": buyer,
+            "dispute": buyer,
+        }
+        for step in event["steps"]:
+            clock.advance(3 * 3600)
+            orders.act(session, clock, settings, actors[step], order.id, step)
+        for author, stars, body in event.get("reviews", []):
+            feedback.review(session, clock, users[author], order.id, stars, body)
+        made += 1
+    return {"orders": made, "conversations": len(story.get("conversations", []))}
 
 
 def _handle(rng: random.Random, index: int) -> str:
@@ -335,3 +395,16 @@ def seed_market(
     if progress:
         progress(total, total)
     return {"users": users, "listings": listings, "seed": seed}
+
+
+# PostgreSQL: the driver's executemany speaks another parameter style; SQLAlchemy's does both.
+_sqlite_insert_listings = _insert_listings
+
+
+def _insert_listings(session: Session, rows: list[dict]) -> None:
+    if session.connection().dialect.name == "sqlite":
+        _sqlite_insert_listings(session, rows)
+        return
+    from p2pmarket.models import Listing
+
+    session.execute(insert(Listing), rows)
