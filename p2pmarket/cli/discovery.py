@@ -51,8 +51,17 @@ def search_command(
     category: str | None = typer.Option(None, "--category"),
     min_price: str | None = typer.Option(None, "--min-price", help="In yuan."),
     max_price: str | None = typer.Option(None, "--max-price", help="In yuan."),
-    min_credit: int | None = typer.Option(None, "--min-credit"),
-    sort: str = typer.Option("best", "--sort", help="best, nearest, cheapest or credit."),
+    min_credit: int | None = typer.Option(
+        None,
+        "--min-credit",
+        help="Only sellers whose published transaction credit is at least N (350-950); "
+        "sellers who do not publish their credit are left out.",
+    ),
+    sort: str = typer.Option(
+        "best",
+        "--sort",
+        help="best, nearest, cheapest or credit (published credit first, hidden last).",
+    ),
     page: int = typer.Option(1, "--page"),
     as_json: bool = JsonOption,
 ) -> None:

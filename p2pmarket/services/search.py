@@ -2,30 +2,33 @@
 
 Design (why it is shaped like this):
 
-- One FTS5 table, `search_fts`, rowid = listing id, two columns. `words` holds the
-  listing's title and description as tokens we compute here in Python; `tags` holds
-  the listing's kind, category and geographic cell ids at six grid levels. A query
-  is `words : (t1* AND t2*) AND tags : (cell1 OR cell2 …) [AND tags : (category)]`,
-  so FTS5 intersects text and place by seeking through doclists; only listings that
-  match both ever leave the index. Exact distance is then computed on that small set.
+- One FTS5 table, `search_fts`, two columns: `words` holds the listing's title and
+  description as tokens we compute here in Python; `tags` holds its kind, category
+  and price bucket. The rowid is not the listing id but `geo_key`: a Z-order (Morton)
+  code of the place in the high bits, the listing id in the low bits. Listings close
+  on the map are close in rowid order, so a query box is covered by a few rowid
+  ranges and each range is one `MATCH … AND rowid BETWEEN lo AND hi`: FTS5 seeks to
+  `lo` in every term's doclist and stops at `hi`, so only listings that match the
+  words *and* lie in the cells ever leave the index. Exact distance is then computed
+  on that small set (the listing row is one primary-key lookup: id = rowid & ID_MASK).
 - Tokens are ours, not the tokenizer's: latin/digit runs are folded (NFKC, casefold,
   no diacritics); runs of Chinese/Japanese/Korean characters become unigrams and
   bigrams, the usual CJK indexing, so the two-character query 钢琴 finds 钢琴课 and
-  少儿钢琴课 (a trigram tokenizer would need three characters; unicode61 would keep
-  少儿钢琴课 as one token and only match it by its first characters). Every query
-  token is a prefix query, so "pian" finds "piano" while a person types.
-  The FTS5 `ascii` tokenizer then splits our space-separated tokens only on
-  spaces, so the index and the query see exactly the tokens computed here.
-- Status, price and seller are read from the listing row (primary-key lookup) for
-  the few candidates, so pausing or selling out a listing never has to touch the
-  index; only text, category, kind and place changes do.
+  少儿钢琴课. Every query token is a prefix query, so "pian" finds "piano" while a
+  person types: 2-3 characters read FTS5's prefix index; longer words expand to the
+  terms they start (from `search_terms`), because FTS5 would otherwise merge the
+  prefix's whole doclist on every query instead of seeking.
+- Status, price and seller are read from the listing row for the few candidates, so
+  pausing or selling out never touches the index. Text, category, kind, price and
+  place changes re-index the row.
+- Sorting: nearest/best grow the radius (0.1 km, ×3 …) and stop as soon as nobody
+  further out could still make the page; cheapest reads price buckets upwards and
+  stops when a page is full; credit reads the whole radius (credit is not indexed).
 - The index is derived data. Triggers on `listing` queue changed ids in
   `search_dirty`; `catch_up` (called by the shop services, seeding and before a
   search when something is queued) re-indexes exactly those rows; `rebuild`
-  (`p2pmarket reindex`) recreates everything from the listing table.
-- Sorting by nearest or best grows the radius in steps (0.1 km, ×3 …) and stops
-  as soon as no listing further out could still make the page, so browsing a
-  dense centre never materialises every listing within the radius.
+  (`p2pmarket reindex`) recreates everything from the listing table. A store with
+  an older INDEX_VERSION is re-queued on open.
 """
 
 from __future__ import annotations
@@ -62,8 +65,6 @@ FIRST_STEP_KM = 0.1
 STEP_FACTOR = 3.0
 # "best": text score times this distance decay (1 at the door, 0.5 at 1 km).
 DECAY_KM = 1.0
-# The text side leads when it holds at most this many times the listings of the cells.
-TEXT_LEADS = 1.0
 PREFIX_SCORE = 0.7
 BATCH = 5_000
 # The "x% under the suggested price" of a result reads a smaller sample than `price suggest`.
