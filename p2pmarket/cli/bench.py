@@ -130,3 +130,36 @@ def price(
             f"peak RSS {result['peak_rss_mb']} MB"
         ),
     )
+
+
+@app.command("tui")
+def tui(
+    ctx: typer.Context,
+    listings: int = typer.Option(1_000_000, "--listings", min=100, max=10_000_000),
+    words: str = typer.Option("piano lessons", "--words", help="Typed one key at a time."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Time to the first screen, and search-as-you-type latency per keystroke."""
+    from p2pmarket.cli.context import ctx_of, emit, say
+    from p2pmarket.tui import bench as tui_bench
+
+    c = ctx_of(ctx)
+    with _bar(as_json) as bar:
+        task = bar.add_task("seed", total=None)
+        result = tui_bench.bench_tui(
+            c.config,
+            c.clock,
+            listings=listings,
+            words=words,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    first, typing = result["first_screen"], result["search_as_you_type"]
+    emit(
+        result,
+        as_json,
+        lambda: say(
+            f"first screen: p50 {first['p50_ms']} ms (target ≤ 1000); "
+            f"search as you type at {listings:,} listings: p50 {typing['p50_ms']} ms, "
+            f"p95 {typing['p95_ms']} ms per keystroke (target ≤ 100)"
+        ),
+    )

@@ -150,6 +150,16 @@ def areas(as_json: bool = JsonOption) -> None:
     )
 
 
+def screenshots(
+    out: Path = typer.Option(Path("docs/screenshots"), "--out", help="Folder for the SVGs."),
+) -> None:
+    """Save SVG screenshots of the main screens (a demo market, fixed clock)."""
+    from p2pmarket.tui import screenshots as shots
+
+    for path in shots.take(out):
+        say(f"wrote {path}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("where")(where)
@@ -158,3 +168,4 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_)
     app.command("run")(run)
     app.command("areas")(areas)
+    app.command("screenshots")(screenshots)

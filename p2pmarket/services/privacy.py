@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid
-from p2pmarket.models import User
+from p2pmarket.models import Listing, User
 from p2pmarket.services import contacts, credit
 
 # fact name -> (User column, label shown to people)
@@ -70,6 +70,31 @@ def rounded_distance(km: float) -> str:
     if km < 100:
         return f"~{round(km)} km"
     return f"~{round(km, -1):.0f} km"
+
+
+MAP_STEP_MIN_KM = 0.25
+
+
+def rough_offsets(
+    session: Session, viewer: User, listing_ids: list[int], step_km: float
+) -> dict[int, tuple[int, int]]:
+    """Where listings lie from the viewer, in whole steps (east, north): a map, never a spot.
+
+    Steps are at least MAP_STEP_MIN_KM, as coarse as the rounded distances.
+    """
+    step = max(step_km, MAP_STEP_MIN_KM)
+    rows = session.exec(
+        select(Listing.id, Listing.lat, Listing.lon).where(col(Listing.id).in_(listing_ids))
+    ).all()
+    km_per_deg = math.pi * EARTH_RADIUS_KM / 180
+    east_scale = km_per_deg * math.cos(math.radians(viewer.lat))
+    return {
+        lid: (
+            round((lon - viewer.lon) * east_scale / step),
+            round((lat - viewer.lat) * km_per_deg / step),
+        )
+        for lid, lat, lon in rows
+    }
 
 
 @dataclass(frozen=True)

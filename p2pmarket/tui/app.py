@@ -2,6 +2,8 @@
 
 `MarketApp(home=..., user=..., clock=...)` is the factory tests build directly; a
 `user` given here is already authenticated (the CLI checked the passphrase).
+The app holds routing, bindings, login state and the two timers every screen
+relies on: order deadlines (`orders.tick`) and the live-store poll.
 """
 
 from __future__ import annotations
@@ -11,19 +13,63 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.db import Store
-from p2pmarket.services import accounts
+from p2pmarket.errors import MarketError
+from p2pmarket.services import accounts, orders
+from p2pmarket.tui.commands import ScreenCommands
+
+# Seconds between order-deadline runs and between cheap "did anyone commit?" probes.
+TICK_EVERY = 30.0
+POLL_EVERY = 0.3
+
+
+def _screens() -> dict[str, type[Screen]]:
+    # Imported on first use: startup pays only for the screen it shows.
+    from p2pmarket.tui.screens import (
+        chat,
+        contacts,
+        credit,
+        home,
+        mediation,
+        orders,
+        privacy,
+        search,
+    )
+
+    return {
+        "home": home.HomeScreen,
+        "search": search.SearchScreen,
+        "orders": orders.OrdersScreen,
+        "chat": chat.ChatScreen,
+        "credit": credit.CreditScreen,
+        "privacy": privacy.PrivacyScreen,
+        "contacts": contacts.ContactsScreen,
+        "mediation": mediation.MediationScreen,
+    }
 
 
 class MarketApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "p2pmarket"
+    COMMANDS: ClassVar = App.COMMANDS | {ScreenCommands}
     BINDINGS: ClassVar = [
-        Binding("ctrl+q", "quit", "Quit"),
-        Binding("ctrl+t", "toggle_dark", "Light/dark"),
+        Binding("h", "goto('home')", "Home"),
+        Binding("s", "goto('search')", "Search"),
+        Binding("o", "goto('orders')", "Orders"),
+        Binding("c", "goto('chat')", "Chat"),
+        Binding("r", "goto('credit')", "Credit"),
+        Binding("p", "goto('privacy')", "Privacy", show=False),
+        Binding("t", "goto('contacts')", "Contacts", show=False),
+        Binding("m", "goto('mediation')", "Mediation", show=False),
+        Binding("u", "switch_user", "Switch user", show=False),
+        Binding("slash", "focus_search", "Find", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+t", "toggle_dark", "Light/dark", show=False),
+        Binding("ctrl+q", "quit", "Quit", show=False),
     ]
 
     def __init__(
@@ -40,27 +86,111 @@ class MarketApp(App[None]):
         self.store = Store.open(self.config)
         self.user: accounts.UserView | None = None
         self._initial_user = user
+        self._watcher = None
+
+    # -- lifecycle -------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        from p2pmarket.services import chat
         from p2pmarket.tui.screens.login import LoginScreen
 
+        self._watcher = chat.Watcher(self.store.engine)
+        self.set_interval(POLL_EVERY, self._poll_store)
+        self.set_interval(TICK_EVERY, self.run_timers)
         if self._initial_user:
             with self.store.read() as session:
                 self.log_in(accounts.get_user(session, self._initial_user))
         else:
             self.push_screen(LoginScreen())
 
-    def log_in(self, user: accounts.UserView) -> None:
-        from p2pmarket.tui.screens.shop import ShopScreen
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+        self.store.close()
 
+    def log_in(self, user: accounts.UserView) -> None:
+        """Start (or restart, after switching user) at the home screen."""
         self.user = user
         self.sub_title = f"@{user.handle}"
-        self.switch_screen(ShopScreen()) if self.screen_stack[1:] else self.push_screen(
-            ShopScreen()
-        )
+        self.run_timers()
+        home = _screens()["home"]()
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(home)
+
+    # -- the two timers --------------------------------------------------------------------
+
+    def run_timers(self) -> int:
+        """Settle order deadlines that have passed (refunds, auto-completions)."""
+        try:
+            with self.store.read() as session:
+                if not orders.anything_due(session, self.clock):
+                    return 0
+            with self.store.write() as session:
+                return len(orders.tick(session, self.clock))
+        except MarketError as exc:
+            self.refuse(exc)
+            return 0
+
+    def _poll_store(self) -> None:
+        """Live screens re-read when any connection committed (PRAGMA data_version)."""
+        from p2pmarket.tui.screens.base import StoreChanged
+
+        if self.user is not None and self._watcher is not None and self._watcher.changed():
+            self.screen.post_message(StoreChanged())
+
+    # -- feedback --------------------------------------------------------------------------
+
+    def refuse(self, exc: MarketError) -> None:
+        """A service said no: show its sentence (data, never markup)."""
+        self.notify(exc.message, title="Refused", severity="error", markup=False, timeout=6)
+
+    def tell(self, message: str) -> None:
+        self.notify(message, markup=False)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def open(self, screen: Screen) -> None:
+        """Show a screen on top of home: one level of sections, details stack above."""
+        self.push_screen(screen)
+
+    def action_goto(self, name: str) -> None:
+        if self.user is None:
+            return
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if name != "home":
+            self.push_screen(_screens()[name]())
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_focus_search(self) -> None:
+        if self.user is None:
+            return
+        if type(self.screen).__name__ != "SearchScreen":
+            self.action_goto("search")
+        self.call_after_refresh(lambda: self.screen.query_one("#q").focus())
+
+    def action_switch_user(self) -> None:
+        from p2pmarket.tui.screens.login import LoginScreen
+
+        self.push_screen(LoginScreen())
+
+    def action_help(self) -> None:
+        from p2pmarket.tui.widgets.help import HelpModal
+
+        if not isinstance(self.screen, HelpModal):
+            self.push_screen(HelpModal(self.screen))
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
-    def on_unmount(self) -> None:
-        self.store.close()
+    def screen_names(self) -> list[tuple[str, str]]:
+        """(name, description) of every section, for the palette and help."""
+        return [
+            (b.action.split("'")[1], b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding) and b.action.startswith("goto(")
+        ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
@@ -14,10 +17,18 @@ from p2pmarket.services import accounts, demo
 
 
 class LoginScreen(Screen[None]):
+    """Also the switch-user screen: Escape goes back when someone is logged in."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Back")]
+
+    def action_cancel(self) -> None:
+        if getattr(self.app, "user", None) is not None:
+            self.app.pop_screen()
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="login-box"):
-            yield Static("Log in to the market")
+            yield Static("Log in to the market", id="login-title")
             yield Input(placeholder="handle", id="handle")
             yield Input(placeholder="passphrase", password=True, id="passphrase")
             yield Button("Log in", variant="primary", id="login")

@@ -1,0 +1,68 @@
+"""What needs a person's attention now: orders waiting on them, running deadlines, disputes.
+
+The home screen and the mediation queue read these; the rules they summarise stay in
+`orders` (who may do what) and `OrderView.countdowns` (which timers run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from p2pmarket.errors import Refused
+from p2pmarket.models import Role, User
+from p2pmarket.services import orders
+
+# The actions that move an order forward; cancel, dispute and extend are always optional.
+NEXT_STEPS = ("accept", "pay", "deliver", "confirm", "resolve")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    order: orders.OrderView
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    order_id: int
+    title: str
+    timer: str
+    left: str
+
+
+def waiting_on(order: orders.OrderView, me: str, role: str) -> tuple[str, ...]:
+    """The steps only `me` can take to move this order forward (empty: not waiting on me)."""
+    allowed = orders.allowed_actions(order, me, role)
+    return tuple(a for a in NEXT_STEPS if a in allowed)
+
+
+def my_open_orders(session: Session, user: User) -> list[Waiting]:
+    """My open orders, the ones waiting on me first."""
+    found = orders.list_orders(session, user.id, open_only=True)
+    rows = [Waiting(o, waiting_on(o, user.handle, str(user.role))) for o in found]
+    return sorted(rows, key=lambda w: (not w.steps, -w.order.id))
+
+
+def deadlines(open_orders: list[orders.OrderView], now: int) -> list[Deadline]:
+    """Every running timer of these orders, soonest first is left to the countdown text."""
+    out = []
+    for o in open_orders:
+        for timer, left in o.countdowns(now).items():
+            out.append(Deadline(o.id, o.title, timer, left))
+    return out
+
+
+def mediation_queue(session: Session, viewer: User) -> list[orders.OrderView]:
+    """Disputed orders a mediator may resolve (not their own). Members are refused."""
+    if viewer.role != Role.mediator:
+        raise Refused(
+            "not_a_mediator",
+            "The mediation queue is for mediators; disputes you are part of are under Orders.",
+        )
+    return [
+        o
+        for o in orders.list_orders(session, viewer.id, side="mediating")
+        if viewer.handle not in (o.buyer, o.seller)
+    ]

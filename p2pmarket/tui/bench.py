@@ -1,0 +1,97 @@
+"""`p2pmarket bench tui`: time to the first screen, and search-as-you-type at a large market.
+
+Lives in the TUI package because it drives the real app headless with Pilot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from p2pmarket.services.bench import percentiles
+
+FIRST_SCREEN_SCRIPT = """
+import sys, time
+from p2pmarket.tui.first_screen import main
+main(sys.argv[1], float(sys.argv[2]))
+"""
+
+
+def time_to_first_screen(repeat: int = 3) -> dict:
+    """Fresh interpreter → imports → store open → home screen drawn, in wall-clock ms."""
+    from p2pmarket import config as config_mod
+    from p2pmarket.clock import SystemClock
+    from p2pmarket.db import Store
+    from p2pmarket.services import demo
+
+    samples = []
+    with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
+        config = config_mod.resolve(home=Path(tmp))
+        store = Store.open(config)
+        demo.load_demo(store, SystemClock())
+        store.close()
+        for _ in range(repeat):
+            started = time.time()
+            out = subprocess.run(
+                [sys.executable, "-c", FIRST_SCREEN_SCRIPT, tmp, repr(started)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return {"samples_ms": [round(s, 1) for s in samples], **percentiles(samples)}
+
+
+async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> list[float]:
+    from p2pmarket.tui.screens.search import SearchScreen
+
+    async with app.run_test(size=(120, 34)) as pilot:
+        app.action_goto("search")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        latencies = []
+        for key in keys:
+            await pilot.press("space" if key == " " else key)
+            wanted = screen._generation
+            deadline = time.perf_counter() + timeout
+            while screen.shown_generation < wanted and time.perf_counter() < deadline:
+                await asyncio.sleep(0.001)
+            latencies.append(screen.last_latency_ms)
+        return latencies
+
+
+def search_as_you_type(config, clock, *, listings: int, words: str, progress=None) -> dict:
+    """Each keystroke of `words` in the search box: ms until its results are in the table."""
+    from p2pmarket.services import accounts, search_bench
+    from p2pmarket.tui.app import MarketApp
+
+    store, seeded = search_bench.bench_market(config, clock, listings, progress=progress)
+    home = store.config
+    with store.read() as session:
+        handle = accounts.list_users(session, limit=1)[0].handle
+    store.close()
+    app = MarketApp(config=home, clock=clock, user=handle)
+    samples = asyncio.run(_type_and_wait(app, words))
+    return {
+        "listings": listings,
+        "seeded": seeded,
+        "words": words,
+        "per_key_ms": [round(s, 1) for s in samples],
+        **percentiles(samples),
+    }
+
+
+def bench_tui(config, clock, *, listings: int, words: str = "piano lessons", progress=None):
+    return {
+        "first_screen": time_to_first_screen(),
+        "search_as_you_type": search_as_you_type(
+            config, clock, listings=listings, words=words, progress=progress
+        ),
+    }

@@ -1,0 +1,26 @@
+"""User text is data: it becomes Content that is never parsed as markup.
+
+Stored text was already cleaned (p2pmarket.text); stripping again when rendering
+costs little and protects against rows written by older versions or other tools.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.content import Content
+
+from p2pmarket.text import strip_controls
+
+
+def plain(text: object) -> Content:
+    """Any value as literal text: `[@click=app.quit]x` shows as written and runs nothing."""
+    return Content(strip_controls(str(text)))
+
+
+def line(text: object, limit: int = 200) -> Text:
+    """One line of user text for a table cell or a header, newlines folded.
+
+    A rich Text (never parsed as markup) because DataTable measures Text to size columns.
+    """
+    value = strip_controls(str(text)).replace("\n", " ")
+    return Text(value if len(value) <= limit else value[: limit - 1] + "…")

@@ -1,0 +1,73 @@
+"""What every market screen shares: who is logged in, transactions, refusals, live reloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from sqlmodel import Session
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from p2pmarket.errors import MarketError
+from p2pmarket.models import User
+
+if TYPE_CHECKING:
+    from p2pmarket.tui.app import MarketApp
+
+T = TypeVar("T")
+
+
+class StoreChanged(Message):
+    """Someone (another terminal, or this one) committed to the store."""
+
+
+class MarketScreen(Screen[None]):
+    """A screen over the services. Subclasses implement `reload()` to re-read their data."""
+
+    # Re-read when the store changes under us (chat, home, orders); False for heavy screens.
+    LIVE: ClassVar[bool] = False
+    # Shown in the header and the command palette.
+    NAME: ClassVar[str] = ""
+    BINDINGS: ClassVar = [Binding("escape", "app.back", "Back", show=False)]
+
+    @property
+    def market(self) -> MarketApp:
+        return self.app  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.sub_title = self.NAME
+
+    def me(self, session: Session) -> User:
+        return session.get(User, self.market.user.id)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.market.store.read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self.market.store.write() as session:
+            yield session
+
+    def attempt(self, fn: Callable[[], T]) -> T | None:
+        """Run a service call; a refusal becomes a notification (its sentence, as data)."""
+        try:
+            return fn()
+        except MarketError as exc:
+            self.market.refuse(exc)
+            return None
+
+    def reload(self) -> None:
+        """Re-read this screen's data from the services."""
+
+    def on_screen_resume(self) -> None:
+        if self.market.user is not None:
+            self.reload()
+
+    def on_store_changed(self, _message: StoreChanged) -> None:
+        if self.LIVE and self.market.user is not None:
+            self.reload()

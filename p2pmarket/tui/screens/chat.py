@@ -1,0 +1,287 @@
+"""Chat: conversations with unread counts, a live conversation, mode switch, money, report, block.
+
+Live: the app polls PRAGMA data_version (chat.Watcher) a few times a second and this
+screen re-reads when anyone committed, so lines typed in another terminal appear
+without a key press.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Footer, Header, Input, RichLog, Static
+
+from p2pmarket import money
+from p2pmarket.clock import iso
+from p2pmarket.models import ChatMode, Tier, User
+from p2pmarket.services import accounts, chat, contacts, feedback, orders
+from p2pmarket.tui.plain import line
+from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.screens.listing import badges
+from p2pmarket.tui.screens.orders import OrderActions
+from p2pmarket.tui.widgets.table import MarketTable
+
+
+class ChatScreen(OrderActions, MarketScreen):
+    NAME = "Chat"
+    LIVE = True
+    BINDINGS: ClassVar = [
+        Binding("ctrl+o", "toggle_mode", "Chat/trade mode"),
+        Binding("ctrl+r", "request", "Request payment"),
+        Binding("ctrl+y", "pay", "Pay"),
+        Binding("ctrl+g", "report", "Report"),
+        Binding("ctrl+b", "block", "Block"),
+        Binding("ctrl+n", "new", "New conversation", show=False),
+    ]
+
+    def __init__(self, with_handle: str | None = None) -> None:
+        super().__init__()
+        self.other: str | None = with_handle
+        self.view: chat.ConversationView | None = None
+        self.payable: int | None = None
+        self._shown: tuple[int | None, int] = (None, 0)  # (conversation, last message shown)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="chat"):
+            with Vertical(id="chat-list"):
+                yield Input(placeholder="chat with handle…", id="chat-to")
+                yield MarketTable(id="conversations")
+            with Vertical(id="chat-main"):
+                yield Static("Choose a conversation.", id="chat-header")
+                yield RichLog(id="chat-log", wrap=True, markup=False, highlight=False)
+                yield Static("", id="money-note")
+                with Horizontal(id="chat-buttons"):
+                    yield Button("Trade mode", id="mode", compact=True)
+                    yield Button("Request ¥", id="request", compact=True)
+                    yield Button("Pay", id="pay", variant="warning", compact=True)
+                    yield Button("Report", id="report", compact=True)
+                    yield Button("Block", id="block", variant="error", compact=True)
+                yield Input(placeholder="message — enter sends", id="chat-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#conversations", DataTable).add_columns("with", "new", "mode", "last")
+        (self.query_one("#chat-input") if self.other else self.query_one("#chat-to")).focus()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        with self.read() as session:
+            me = session.get(User, self.market.user.id)
+            convs = chat.list_conversations(session, me)
+        self.query_one("#conversations", MarketTable).refill(
+            [
+                (
+                    c.id,
+                    (line(f"@{c.other}"), str(c.unread or ""), c.mode, line(c.last, 30)),
+                )
+                for c in convs
+            ]
+        )
+        self._handles = {c.id: c.other for c in convs}
+        if self.other is None and convs:
+            self.other = convs[0].other
+        if self.other is not None:
+            self._load_conversation()
+
+    def _load_conversation(self) -> None:
+        def load():
+            with self.write() as session:
+                me = session.get(User, self.market.user.id)
+                other = accounts.user_row(session, self.other)
+                view = chat.show(session, self.market.clock, me, other, limit=200)
+                payable = None
+                if view.order_id is not None:
+                    order = orders.get_order(session, me, view.order_id)
+                    if "pay" in orders.allowed_actions(order, me.handle, str(me.role)):
+                        payable = order.id
+                return view, payable
+
+        loaded = self.attempt(load)
+        if loaded is None:
+            self.other = None
+            return
+        self.view, self.payable = loaded
+        self._draw()
+
+    def _draw(self) -> None:
+        view = self.view
+        head = Text()
+        head.append(f"@{view.other.handle}", style="bold")
+        if view.other.distance:
+            head.append(f" · {view.other.distance}")
+        head.append(f" · {view.mode} mode · you see them as {view.money.tier}\n")
+        head.append_text(badges(view.other))
+        self.query_one("#chat-header", Static).update(head)
+        log = self.query_one("#chat-log", RichLog)
+        last = view.messages[-1].id if view.messages else 0
+        shown_conv, shown_last = self._shown
+        fresh = [m for m in view.messages if m.id > shown_last]
+        if shown_conv != view.id:
+            log.clear()
+            fresh = list(view.messages)
+        for m in fresh:
+            out = Text()
+            out.append(iso(m.at)[5:16] + " ", style="dim")
+            if m.kind == "text":
+                out.append(f"@{m.sender}: ", style="bold")
+                out.append(m.body)
+            else:
+                out.append(f"({m.kind}) ", style="italic")
+                out.append(m.body, style="italic")
+            log.write(out)
+        self._shown = (view.id, last)
+        self._gate()
+
+    def _gate(self) -> None:
+        """Money buttons follow the service's verdict; the reason is always shown."""
+        view = self.view
+        trade = view.mode == ChatMode.trade
+        note = Text()
+        note.append("Money: ", style="bold")
+        note.append(view.money.why)
+        if not trade:
+            note.append(" Requests and payments happen in trade mode (ctrl+o).", style="dim")
+        self.query_one("#money-note", Static).update(note)
+        self.query_one("#mode", Button).label = "Chat mode" if trade else "Trade mode"
+        self.query_one("#request", Button).disabled = not (trade and view.money.allowed)
+        self.query_one("#pay", Button).disabled = self.payable is None
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def _with_other(self, fn):
+        """Run fn(session, me, other) in a write transaction; refusals become notifications."""
+        if self.other is None:
+            self.market.tell("Choose a conversation first.")
+            return None
+
+        def run():
+            with self.write() as session:
+                me = session.get(User, self.market.user.id)
+                return fn(session, me, accounts.user_row(session, self.other))
+
+        result = self.attempt(run)
+        if result is not None:
+            self._load_conversation()
+        return result
+
+    @on(Input.Submitted, "#chat-input")
+    def _send_line(self, event: Input.Submitted) -> None:
+        body = event.value
+        if not body.strip():
+            return
+        sent = self._with_other(
+            lambda s, me, other: chat.send(
+                s, self.market.clock, me, other, body, settings=self.market.config.settings
+            )
+        )
+        if sent is not None:
+            event.input.value = ""
+
+    @on(Input.Submitted, "#chat-to")
+    def _open_handle(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.other = event.value.strip().lower()
+            self._shown = (None, 0)
+            self._load_conversation()
+            event.input.value = ""
+            self.query_one("#chat-input").focus()
+
+    @on(DataTable.RowSelected, "#conversations")
+    def _pick(self, event: DataTable.RowSelected) -> None:
+        self.other = self._handles.get(int(event.row_key.value))
+        self._load_conversation()
+        self.query_one("#chat-input").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        action = {"mode": "toggle_mode", "request": "request", "pay": "pay"}.get(
+            event.button.id or "", event.button.id
+        )
+        if action:
+            self.run_action(action)
+
+    def action_new(self) -> None:
+        self.query_one("#chat-to").focus()
+
+    def action_toggle_mode(self) -> None:
+        target = ChatMode.chat if self.view and self.view.mode == ChatMode.trade else ChatMode.trade
+        self._with_other(
+            lambda s, me, other: chat.set_mode(s, self.market.clock, me, other, target)
+        )
+
+    def action_request(self) -> None:
+        from p2pmarket.tui.widgets.ask import AskModal
+
+        if self.other is None:
+            return
+
+        def answered(value: str | None) -> None:
+            if not value:
+                return
+
+            def request(s, me, other):
+                return chat.request_payment(
+                    s,
+                    self.market.clock,
+                    me,
+                    other,
+                    money.parse(value),
+                    settings=self.market.config.settings,
+                )
+
+            made = self._with_other(request)
+            if made is not None:
+                warning = f" Warning: {made.warning}" if made.warning else ""
+                self.market.tell(
+                    f"Requested {money.fmt(made.amount)} (order #{made.order_id}).{warning}"
+                )
+
+        self.app.push_screen(
+            AskModal(f"Request how much from @{self.other}? (yuan)", placeholder="50"), answered
+        )
+
+    def action_pay(self) -> None:
+        if self.payable is None:
+            why = self.view.money.why if self.view else "Choose a conversation first."
+            self.market.tell(f"Nothing to pay here. {why}")
+            return
+        self._pay(self.payable)
+
+    def action_report(self) -> None:
+        from p2pmarket.tui.widgets.ask import AskModal
+
+        if self.other is None:
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason:
+                made = self._with_other(
+                    lambda s, me, other: feedback.report(s, self.market.clock, me, other, reason)
+                )
+                if made is not None:
+                    self.market.tell(f"Reported @{made.target}; a mediator will look at it.")
+
+        self.app.push_screen(AskModal(f"Why report @{self.other}?"), answered)
+
+    def action_block(self) -> None:
+        done = self._with_other(
+            lambda s, me, other: contacts.set_tier(s, self.market.clock, me, other, Tier.blocked)
+        )
+        if done is not None:
+            self.market.tell(f"@{done.handle} is blocked: no messages, no money.")
+
+    def palette_commands(self) -> list:
+        return [
+            (f"Chat: open conversation with @{h}", "", lambda h=h: self._switch(h))
+            for h in list(getattr(self, "_handles", {}).values())[:20]
+        ]
+
+    def _switch(self, handle: str) -> None:
+        self.other = handle
+        self._load_conversation()

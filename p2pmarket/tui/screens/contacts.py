@@ -1,0 +1,91 @@
+"""Contact tiers: how I classify others; the tier sets how much money can move between us."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, DataTable, Footer, Header, Input, Select, Static
+
+from p2pmarket import money
+from p2pmarket.clock import iso
+from p2pmarket.models import Tier, User
+from p2pmarket.services import accounts, contacts, trust
+from p2pmarket.tui.plain import line
+from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.table import MarketTable
+
+
+class ContactsScreen(MarketScreen):
+    NAME = "Contacts"
+    BINDINGS: ClassVar = [
+        Binding("1", "tier('stranger')", "Stranger"),
+        Binding("2", "tier('acquaintance')", "Acquaintance"),
+        Binding("3", "tier('trusted')", "Trusted"),
+        Binding("0", "tier('blocked')", "Block"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="contact-form"):
+            yield Input(placeholder="handle", id="contact-handle")
+            yield Select(
+                [(t.value, t.value) for t in Tier],
+                value="acquaintance",
+                allow_blank=False,
+                id="contact-tier",
+            )
+            yield Button("Set tier", variant="primary", id="contact-set")
+        yield Static("", id="tier-limits")
+        yield MarketTable(id="contacts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#contacts", DataTable).add_columns("#", "handle", "tier", "since")
+        settings = self.market.config.settings
+        limits = " · ".join(
+            f"{t.value} {money.fmt(trust.tier_limit(settings, t))}"
+            for t in (Tier.stranger, Tier.acquaintance, Tier.trusted)
+        )
+        self.query_one("#tier-limits", Static).update(
+            f"Open money allowed per person, by tier: {limits}. Blocked: no messages, no money."
+        )
+
+    def reload(self) -> None:
+        with self.read() as session:
+            rows = contacts.list_contacts(session, session.get(User, self.market.user.id))
+        self._rows = rows
+        self.query_one("#contacts", MarketTable).refill(
+            [
+                (i, (str(i + 1), line(f"@{r.handle}"), r.tier, iso(r.updated_at)[:10]))
+                for i, r in enumerate(rows)
+            ]
+        )
+
+    def _set(self, handle: str, tier: str) -> None:
+        def change():
+            new = contacts.parse_tier(tier)
+            with self.write() as session:
+                me = session.get(User, self.market.user.id)
+                other = accounts.user_row(session, handle)
+                return contacts.set_tier(session, self.market.clock, me, other, new)
+
+        done = self.attempt(change)
+        if done is not None:
+            self.market.tell(f"@{done.handle} is now {done.tier} to you.")
+            self.reload()
+
+    @on(Button.Pressed, "#contact-set")
+    @on(Input.Submitted, "#contact-handle")
+    def _form(self) -> None:
+        handle = self.query_one("#contact-handle", Input).value
+        if handle.strip():
+            self._set(handle, str(self.query_one("#contact-tier", Select).value))
+
+    def action_tier(self, tier: str) -> None:
+        index = self.query_one("#contacts", MarketTable).selected_key()
+        if index is not None and index < len(self._rows):
+            self._set(self._rows[index].handle, tier)

@@ -1,0 +1,140 @@
+"""Credit & history: both scores, a plot over time, and the records behind them."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from p2pmarket import money
+from p2pmarket.clock import DAY, iso
+from p2pmarket.models import User
+from p2pmarket.services import credit, ledger, records
+from p2pmarket.tui.plain import line
+from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.table import MarketTable
+
+
+class CreditScreen(MarketScreen):
+    NAME = "Credit & history"
+    LIVE = False
+    BINDINGS: ClassVar = [Binding("f5", "refresh_scores", "Recompute")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scores: credit.Scores | None = None
+        self.history: list[credit.CreditEventView] = []
+
+    def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot
+
+        yield Header()
+        with Horizontal(id="credit-top"):
+            with Vertical(id="credit-cards"):
+                yield Static("", id="scores", classes="card")
+                yield Static("", id="records-status", classes="card")
+            yield PlotextPlot(id="credit-plot")
+        with TabbedContent(id="credit-tabs"):
+            with TabPane("Credit records", id="tab-credit"):
+                yield MarketTable(id="credit-records")
+            with TabPane("Money records", id="tab-money"):
+                yield MarketTable(id="money-records")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#credit-records", DataTable).add_columns(
+            "when", "dimension", "change", "score after", "why"
+        )
+        self.query_one("#money-records", DataTable).add_columns(
+            "when", "kind", "amount", "order", "entry"
+        )
+
+    def reload(self) -> None:
+        def load():
+            with self.write() as session:
+                me = session.get(User, self.market.user.id)
+                credit.recompute(session, self.market.clock, me.id, self.market.config.settings)
+                return (
+                    credit.scores(session, me.id),
+                    credit.history(session, me.id, limit=10_000),
+                    ledger.statement(session, me.id, limit=200),
+                )
+
+        loaded = self.attempt(load)
+        if loaded is None:
+            return
+        self.scores, self.history, statement = loaded
+        card = Text()
+        card.append("Credit (350–950)\n", style="bold")
+        card.append(f"transaction {self.scores.transaction}\n", style="bold blue")
+        card.append(f"social      {self.scores.social}\n", style="bold magenta")
+        card.append(f"{len(self.history)} recorded changes", style="dim")
+        self.query_one("#scores", Static).update(card)
+        self._records_status()
+        self._plot()
+        self.query_one("#credit-records", MarketTable).refill(
+            [
+                (
+                    e.id,
+                    (
+                        iso(e.at)[:16],
+                        e.dimension,
+                        f"{e.delta:+d}",
+                        str(e.score_after),
+                        line(e.reason, 70),
+                    ),
+                )
+                for e in reversed(self.history)
+            ]
+        )
+        self.query_one("#money-records", MarketTable).refill(
+            [(i, self._money_row(row)) for i, row in enumerate(statement)]
+        )
+
+    @staticmethod
+    def _money_row(row: dict) -> tuple:
+        at = row.get("at")
+        return (
+            iso(at)[:16] if isinstance(at, int) else str(at or ""),
+            str(row.get("kind", "")),
+            money.fmt(row["amount"]) if isinstance(row.get("amount"), int) else "",
+            str(row.get("order_id") or ""),
+            str(row.get("entry_id", "")),
+        )
+
+    def _records_status(self) -> None:
+        out = Text()
+        out.append("Records\n", style="bold")
+        out.append("Every change is a hash-chained record.\n")
+        if not hasattr(records, "verify"):
+            out.append("Verify, export and backup: use the CLI when available.", style="dim")
+        self.query_one("#records-status", Static).update(out)
+
+    def _plot(self) -> None:
+        from textual_plotext import PlotextPlot
+
+        widget = self.query_one("#credit-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.title("Credit over time (days since joining)")
+        joined = self.market.user.created_at
+        for dimension, colour in (("transaction", "blue"), ("social", "magenta")):
+            points = [e for e in self.history if e.dimension == dimension]
+            if points:
+                xs = [round((e.at - joined) / DAY, 2) for e in points]
+                plt.plot(
+                    xs,
+                    [e.score_after for e in points],
+                    label=dimension,
+                    color=colour,
+                    marker="braille",
+                )
+        plt.ylim(350, 950)
+        widget.refresh()
+
+    def action_refresh_scores(self) -> None:
+        self.reload()

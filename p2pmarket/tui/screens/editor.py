@@ -1,0 +1,169 @@
+"""Add or edit a listing, with the suggested price band and a live low / fair / high verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Footer, Header, Input, Label, Select
+
+from p2pmarket import money
+from p2pmarket.errors import Invalid, MarketError
+from p2pmarket.models import Kind, Unit
+from p2pmarket.services import catalog, pricing, shops
+from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.price_band import PriceBand
+
+
+class EditorScreen(MarketScreen):
+    NAME = "Listing editor"
+    BINDINGS: ClassVar = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "app.back", "Cancel"),
+    ]
+
+    @dataclass
+    class Suggested(Message):
+        key: tuple[str, str]
+        suggestion: pricing.Suggestion | None
+
+    def __init__(self, listing_id: int | None = None) -> None:
+        super().__init__()
+        self.listing_id = listing_id
+        self._band_key: tuple[str, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        cats = sorted(catalog.categories().values(), key=lambda c: c.name)
+        yield Header()
+        with Horizontal(id="editor"):
+            with VerticalScroll(id="editor-form"):
+                yield Label("Title")
+                yield Input(id="title", placeholder="What you offer")
+                yield Label("Description")
+                yield Input(id="description", placeholder="Details, condition, when")
+                yield Label("Kind")
+                yield Select([(k.value, k.value) for k in Kind], id="kind", allow_blank=False)
+                yield Label("Category")
+                yield Select([(c.name, c.slug) for c in cats], id="category", prompt="category")
+                yield Label("Unit")
+                yield Select([(u.value, u.value) for u in Unit], id="unit", allow_blank=False)
+                yield Label("Price (yuan)")
+                yield Input(id="price", placeholder="e.g. 120 or 85.50")
+                yield Label("Quantity")
+                yield Input(id="quantity", value="1")
+            with Vertical(id="editor-side"):
+                yield PriceBand(id="band")
+                yield Button("Save", variant="primary", id="save")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "New listing" if self.listing_id is None else f"Edit #{self.listing_id}"
+        if self.listing_id is None:
+            self.query_one("#title", Input).focus()
+            return
+        view = self.attempt(lambda: self._load(self.listing_id))
+        if view is None:
+            return
+        self.query_one("#title", Input).value = view.title
+        self.query_one("#description", Input).value = view.description
+        self.query_one("#kind", Select).value = view.kind
+        self.query_one("#kind", Select).disabled = True
+        self.query_one("#category", Select).value = view.category
+        self.query_one("#unit", Select).value = view.unit
+        self.query_one("#price", Input).value = f"{view.price / 100:.2f}"
+        self.query_one("#quantity", Input).value = str(view.quantity)
+        self.query_one("#price", Input).focus()
+
+    def _load(self, listing_id: int) -> shops.ListingView:
+        with self.read() as session:
+            return shops.get_listing(session, listing_id)
+
+    # -- live price band -------------------------------------------------------------------
+
+    @on(Select.Changed, "#category, #unit")
+    def _band_inputs_changed(self) -> None:
+        category = self.query_one("#category", Select).value
+        unit = self.query_one("#unit", Select).value
+        if category is Select.NULL or unit is Select.NULL:
+            self.query_one(PriceBand).set_suggestion(None)
+            return
+        self._band_key = (str(category), str(unit))
+        self._suggest(self._band_key)
+
+    @work(thread=True, exclusive=True, group="price")
+    def _suggest(self, key: tuple[str, str]) -> None:
+        try:
+            with self.read() as session:
+                me = self.me(session)
+                found = pricing.suggest(
+                    session,
+                    self.market.clock,
+                    category=key[0],
+                    unit=key[1],
+                    lat=me.lat,
+                    lon=me.lon,
+                    exclude_listing=self.listing_id,
+                )
+        except MarketError:
+            # The unit does not fit the category: the band stays empty, saving explains.
+            found = None
+        self.post_message(self.Suggested(key, found))
+
+    def on_editor_screen_suggested(self, message: Suggested) -> None:
+        if message.key == self._band_key:
+            self.query_one(PriceBand).set_suggestion(message.suggestion)
+            self._price_changed()
+
+    @on(Input.Changed, "#price")
+    def _price_changed(self) -> None:
+        raw = self.query_one("#price", Input).value
+        band = self.query_one(PriceBand)
+        if not raw.strip():
+            band.set_price(None)
+            return
+        try:
+            band.set_price(money.parse(raw))
+        except MarketError as exc:
+            band.set_price(None, exc.message)
+
+    # -- save ------------------------------------------------------------------------------
+
+    def _fields(self) -> dict:
+        def value(wid: str) -> str:
+            return self.query_one(f"#{wid}", Input).value
+
+        category = self.query_one("#category", Select).value
+        if category is Select.NULL:
+            raise Invalid("category_missing", "Choose a category.")
+        qty = value("quantity").strip()
+        if not qty.isdigit():
+            raise Invalid("quantity_format", "Quantity must be a whole number, like 1 or 5.")
+        return {
+            "title": value("title"),
+            "description": value("description"),
+            "category": str(category),
+            "unit": shops.parse_unit(str(self.query_one("#unit", Select).value)),
+            "price": money.parse(value("price")),
+            "quantity": int(qty),
+        }
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        def save() -> shops.ListingView:
+            fields = self._fields()
+            with self.write() as session:
+                me = self.me(session)
+                if self.listing_id is None:
+                    kind = shops.parse_kind(str(self.query_one("#kind", Select).value))
+                    return shops.add_listing(session, self.market.clock, me, kind=kind, **fields)
+                return shops.edit_listing(session, self.market.clock, me, self.listing_id, **fields)
+
+        view = self.attempt(save)
+        if view is not None:
+            self.market.tell(f"Saved listing #{view.id}: {view.title}")
+            self.market.action_back()

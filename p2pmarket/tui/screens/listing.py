@@ -1,0 +1,144 @@
+"""A listing and its seller: only the facts the seller published, credit badges, reviews."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Header, Static
+
+from p2pmarket import money
+from p2pmarket.clock import iso
+from p2pmarket.models import User
+from p2pmarket.services import accounts, feedback, orders, privacy, shops
+from p2pmarket.tui.screens.base import MarketScreen
+
+
+def badges(profile: privacy.PublicProfile) -> Text:
+    """Verified and credit badges, from published facts only."""
+    out = Text()
+    if profile.blocked:
+        out.append(" blocked ", style="bold reverse red")
+        return out
+    if profile.verified:
+        out.append(" ✓ verified ", style="bold reverse green")
+        out.append(" ")
+    if profile.credit_transaction is not None:
+        out.append(f" trade {profile.credit_transaction} ", style="bold reverse blue")
+        out.append(" ")
+        out.append(f" social {profile.credit_social} ", style="bold reverse magenta")
+    if not out.plain:
+        out.append("no published badges", style="dim")
+    return out
+
+
+def profile_facts(profile: privacy.PublicProfile) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in profile.lines():
+        if label in ("blocked", "credit", "verified"):
+            continue
+        if label == "member_since":
+            value = iso(value)[:10]
+        elif label == "spent":
+            value = money.fmt(value)
+        grid.add_row(Text(label.replace("_", " ")), Text(str(value)))
+    return grid
+
+
+class ListingScreen(MarketScreen):
+    NAME = "Listing"
+    BINDINGS: ClassVar = [
+        Binding("b", "order", "Order"),
+        Binding("w", "message", "Message seller"),
+    ]
+
+    def __init__(self, listing_id: int) -> None:
+        super().__init__()
+        self.listing_id = listing_id
+        self.listing: shops.ListingView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="listing"):
+            yield Static("", id="listing-head")
+            yield Static("", id="listing-description")
+            with Horizontal(id="listing-actions"):
+                yield Button("Order (b)", variant="primary", id="order")
+                yield Button("Message seller (w)", id="message")
+            yield Static("", id="seller-badges")
+            yield Static("", id="seller-facts")
+            yield Static("", id="seller-reviews")
+        yield Footer()
+
+    def reload(self) -> None:
+        def load():
+            with self.read() as session:
+                listing = shops.get_listing(session, self.listing_id)
+                seller = accounts.user_row(session, listing.seller)
+                profile = privacy.public_profile(
+                    session, self.market.user.id, seller.id, self.market.clock
+                )
+                reviews = feedback.reviews_of(session, seller.id, limit=10)
+            return listing, profile, reviews
+
+        loaded = self.attempt(load)
+        if loaded is None:
+            return
+        self.listing, profile, reviews = loaded
+        v = self.listing
+        head = Text()
+        head.append(v.title, style="bold")
+        head.append(f"\n{money.fmt(v.price)} per {v.unit}", style="bold green")
+        head.append(f" · {v.kind} · {v.category} · {v.quantity} available · {v.status}")
+        self.query_one("#listing-head", Static).update(head)
+        self.query_one("#listing-description", Static).update(
+            Text(v.description or "No description.", style="" if v.description else "dim")
+        )
+        who = Text()
+        who.append(f"Seller @{profile.handle}", style="bold")
+        if profile.distance:
+            who.append(f" · {profile.distance} away")
+        who.append("\n")
+        who.append_text(badges(profile))
+        self.query_one("#seller-badges", Static).update(who)
+        self.query_one("#seller-facts", Static).update(profile_facts(profile))
+        out = Text()
+        out.append(f"Reviews ({len(reviews)})\n", style="bold")
+        for r in reviews:
+            out.append("★" * r.stars + "☆" * (5 - r.stars), style="yellow")
+            out.append(f" @{r.author} · {iso(r.at)[:10]}\n", style="dim")
+            out.append(r.text + "\n")
+        if not reviews:
+            out.append("No reviews yet.", style="dim")
+        self.query_one("#seller-reviews", Static).update(out)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "order":
+            self.action_order()
+        elif event.button.id == "message":
+            self.action_message()
+
+    def action_order(self) -> None:
+        from p2pmarket.tui.screens.orders import OrdersScreen
+
+        def create():
+            with self.write() as session:
+                buyer = session.get(User, self.market.user.id)
+                return orders.create_order(session, self.market.clock, buyer, self.listing_id, 1)
+
+        made = self.attempt(create)
+        if made is not None:
+            self.market.tell(f"Order #{made.id} requested: waiting for @{made.seller} to accept.")
+            self.market.open(OrdersScreen(focus_order=made.id))
+
+    def action_message(self) -> None:
+        from p2pmarket.tui.screens.chat import ChatScreen
+
+        if self.listing is not None:
+            self.market.open(ChatScreen(with_handle=self.listing.seller))

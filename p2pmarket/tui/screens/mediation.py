@@ -1,0 +1,129 @@
+"""The mediation queue: disputed orders to resolve (release, refund, split) and open reports."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Static
+
+from p2pmarket import money
+from p2pmarket.errors import MarketError
+from p2pmarket.models import User
+from p2pmarket.services import attention, feedback, orders
+from p2pmarket.tui.plain import line, plain
+from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.screens.orders import OrderActions
+from p2pmarket.tui.widgets.order_panel import OrderPanel
+from p2pmarket.tui.widgets.table import MarketTable
+
+
+class MediationScreen(OrderActions, MarketScreen):
+    NAME = "Mediation"
+    LIVE = True
+    BINDINGS: ClassVar = [
+        Binding("v", "resolve", "Resolve"),
+        Binding("y", "report(True)", "Uphold report"),
+        Binding("n", "report(False)", "Dismiss report"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: orders.OrderView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="mediation-note")
+        with Horizontal(id="mediation"):
+            with Vertical(id="mediation-lists"):
+                yield Static("Disputed orders", classes="section-title")
+                yield MarketTable(id="disputes")
+                yield Static("Open reports", classes="section-title")
+                yield MarketTable(id="reports")
+            yield OrderPanel(id="order-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#disputes", DataTable).add_columns(
+            "#", "title", "buyer", "seller", "amount"
+        )
+        self.query_one("#reports", DataTable).add_columns("#", "reporter", "about", "reason")
+
+    def reload(self) -> None:
+        note = self.query_one("#mediation-note", Static)
+        try:
+            with self.read() as session:
+                me = session.get(User, self.market.user.id)
+                queue = attention.mediation_queue(session, me)
+                reports = feedback.open_reports(session)
+        except MarketError as exc:
+            note.update(plain(exc.message))
+            return
+        note.update(f"{len(queue)} disputes and {len(reports)} reports wait for a mediator.")
+        self.query_one("#disputes", MarketTable).refill(
+            [
+                (
+                    o.id,
+                    (
+                        str(o.id),
+                        line(o.title, 30),
+                        line(f"@{o.buyer}"),
+                        line(f"@{o.seller}"),
+                        money.fmt(o.amount),
+                    ),
+                )
+                for o in queue
+            ]
+        )
+        self.query_one("#reports", MarketTable).refill(
+            [
+                (
+                    r.id,
+                    (str(r.id), line(f"@{r.reporter}"), line(f"@{r.target}"), line(r.reason, 50)),
+                )
+                for r in reports
+            ]
+        )
+        self._show(self.query_one("#disputes", MarketTable).selected_key())
+
+    def _show(self, order_id: int | None) -> None:
+        panel = self.query_one(OrderPanel)
+        if order_id is None:
+            self.current = None
+            panel.show(None, [], 0)
+            return
+        with self.read() as session:
+            me = session.get(User, self.market.user.id)
+            self.current = orders.get_order(session, me, order_id)
+        actions = orders.allowed_actions(self.current, me.handle, str(me.role))
+        panel.show(self.current, actions, self.market.clock.now())
+
+    @on(DataTable.RowHighlighted, "#disputes")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show(int(event.row_key.value))
+
+    @on(OrderPanel.Chosen)
+    def _chosen(self, message: OrderPanel.Chosen) -> None:
+        self.run_order_action(message.order_id, message.action)
+
+    def action_resolve(self) -> None:
+        if self.current is not None:
+            self.run_order_action(self.current.id, "resolve")
+
+    def action_report(self, upheld: bool) -> None:
+        report_id = self.query_one("#reports", MarketTable).selected_key()
+        if report_id is None:
+            return
+
+        def resolve():
+            with self.write() as session:
+                me = session.get(User, self.market.user.id)
+                return feedback.resolve_report(session, self.market.clock, me, report_id, upheld)
+
+        done = self.attempt(resolve)
+        if done is not None:
+            self.market.tell(f"Report #{done.id} is {done.status}.")
+            self.reload()

@@ -1,0 +1,205 @@
+"""Nearby search: searches as you type (in a worker), filters, sort, results and a small map."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.worker import get_current_worker
+
+from p2pmarket import money
+from p2pmarket.errors import MarketError
+from p2pmarket.models import Kind
+from p2pmarket.services import catalog, privacy, search
+from p2pmarket.tui.plain import line, plain
+from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.table import MarketTable
+from p2pmarket.tui.widgets.textmap import ResultMap
+
+SORTS = [
+    ("best match", "best"),
+    ("nearest", "nearest"),
+    ("cheapest", "cheapest"),
+    ("best credit", "credit"),
+]
+
+
+class SearchScreen(MarketScreen):
+    NAME = "Nearby search"
+    BINDINGS: ClassVar = [
+        Binding("ctrl+o", "cycle_sort", "Sort"),
+        Binding("ctrl+l", "focus_results", "Results"),
+        Binding("ctrl+f", "focus_query", "Search box"),
+    ]
+
+    @dataclass
+    class Found(Message):
+        generation: int
+        results: search.Results | None
+        offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
+        error: str | None = None
+        started: float = 0.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._generation = 0
+        self.results: search.Results | None = None
+        # Milliseconds from the keystroke to the table showing its results (bench tui).
+        self.last_latency_ms: float | None = None
+        self.shown_generation = 0
+
+    def compose(self) -> ComposeResult:
+        cats = sorted(catalog.categories().values(), key=lambda c: c.name)
+        yield Header()
+        yield Input(placeholder="search nearby — words or the start of words", id="q")
+        with Horizontal(id="filters"):
+            yield Input(value=f"{search.RADIUS_DEFAULT_KM:g}", placeholder="km", id="radius")
+            yield Select([(k.value, k.value) for k in Kind], prompt="any kind", id="kind")
+            yield Select([(c.name, c.slug) for c in cats], prompt="any category", id="category")
+            yield Input(placeholder="min ¥", id="min-price")
+            yield Input(placeholder="max ¥", id="max-price")
+            yield Input(placeholder="min credit", id="min-credit")
+            yield Select(SORTS, value="best", allow_blank=False, id="sort")
+        with Horizontal(id="search-body"):
+            yield MarketTable(id="results")
+            with Vertical(id="search-side"):
+                yield ResultMap("", id="map")
+                yield Static("", id="search-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#results", DataTable).add_columns(
+            "title", "price", "seller", "distance", "credit", "why"
+        )
+        self.query_one("#q", Input).focus()
+        self.run_search()
+
+    # -- searching -------------------------------------------------------------------------
+
+    def _query(self) -> search.Query:
+        def number(wid: str) -> str:
+            return self.query_one(f"#{wid}", Input).value.strip()
+
+        def choice(wid: str) -> str | None:
+            value = self.query_one(f"#{wid}", Select).value
+            return None if value is Select.NULL else str(value)
+
+        radius = number("radius")
+        try:
+            radius_km = float(radius) if radius else search.RADIUS_DEFAULT_KM
+        except ValueError:
+            radius_km = float("nan")  # check_query says why
+        credit = number("min-credit")
+        kind = choice("kind")
+        return search.check_query(
+            search.Query(
+                text=self.query_one("#q", Input).value,
+                radius_km=radius_km,
+                kind=Kind(kind) if kind else None,
+                category=choice("category"),
+                min_price=money.parse(number("min-price")) if number("min-price") else None,
+                max_price=money.parse(number("max-price")) if number("max-price") else None,
+                min_credit=int(credit) if credit.isdigit() else None,
+                sort=search.parse_sort(choice("sort") or "best"),
+            )
+        )
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def run_search(self) -> None:
+        self._generation += 1
+        started = time.perf_counter()
+        try:
+            query = self._query()
+        except MarketError as exc:
+            self.query_one("#search-status", Static).update(plain(exc.message))
+            return
+        self._search(self._generation, query, started)
+
+    @work(thread=True, exclusive=True, group="search")
+    def _search(self, generation: int, query: search.Query, started: float) -> None:
+        worker = get_current_worker()
+        try:
+            with self.read() as session:
+                me = self.me(session)
+                query = search.Query(**{**vars(query), "lat": me.lat, "lon": me.lon})
+                results = search.search(session, self.market.clock, me, query)
+                offsets = privacy.rough_offsets(
+                    session, me, [h.id for h in results.hits], self._step_km(query.radius_km)
+                )
+        except MarketError as exc:
+            self.post_message(self.Found(generation, None, error=exc.message, started=started))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.Found(generation, results, offsets, started=started))
+
+    @staticmethod
+    def _step_km(radius_km: float) -> float:
+        return round(max(radius_km / (ResultMap.ROWS // 2), privacy.MAP_STEP_MIN_KM), 2)
+
+    def on_search_screen_found(self, message: Found) -> None:
+        if message.generation != self._generation:
+            return  # a newer keystroke is on its way
+        status = self.query_one("#search-status", Static)
+        if message.results is None:
+            status.update(plain(message.error or ""))
+            return
+        self.results = results = message.results
+        table = self.query_one("#results", MarketTable)
+        table.refill(
+            [
+                (
+                    h.id,
+                    (
+                        line(h.title, 32),
+                        f"{money.fmt(h.price)}/{h.unit}",
+                        line(f"@{h.seller}"),
+                        h.distance,
+                        "—" if h.credit is None else str(h.credit),
+                        line(h.why, 48),
+                    ),
+                )
+                for h in results.hits
+            ]
+        )
+        self.query_one("#map", ResultMap).show(
+            [message.offsets[h.id] for h in results.hits if h.id in message.offsets],
+            results.radius_km,
+            self._step_km(results.radius_km),
+        )
+        self.last_latency_ms = (time.perf_counter() - message.started) * 1000
+        self.shown_generation = message.generation
+        more = " · more beyond this page" if results.has_more else ""
+        status.update(
+            plain(
+                f"{len(results.hits)} results within {results.radius_km:g} km of "
+                f"{results.centre} · {results.sort}{more}"
+            )
+        )
+
+    # -- actions ---------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#results")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        from p2pmarket.tui.screens.listing import ListingScreen
+
+        self.market.open(ListingScreen(int(event.row_key.value)))
+
+    @on(Input.Submitted, "#q")
+    def action_focus_results(self) -> None:
+        self.query_one("#results", MarketTable).focus()
+
+    def action_focus_query(self) -> None:
+        self.query_one("#q", Input).focus()
+
+    def action_cycle_sort(self) -> None:
+        select = self.query_one("#sort", Select)
+        values = [v for _label, v in SORTS]
+        select.value = values[(values.index(str(select.value)) + 1) % len(values)]

@@ -1,0 +1,99 @@
+"""One order: parties, amount, running countdowns, the timeline, and the actions allowed now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from p2pmarket import money
+from p2pmarket.clock import iso
+from p2pmarket.services.orders import OrderView
+
+LABELS = {
+    "accept": "Accept",
+    "cancel": "Cancel order",
+    "pay": "Pay…",
+    "revoke": "Revoke payment",
+    "deliver": "Mark delivered",
+    "confirm": "Confirm delivery",
+    "extend": "Extend confirm window",
+    "dispute": "Open dispute",
+    "resolve": "Resolve…",
+}
+VARIANTS = {"pay": "warning", "confirm": "success", "accept": "primary", "deliver": "primary"}
+
+
+class OrderPanel(VerticalScroll):
+    DEFAULT_CSS = """
+    OrderPanel { height: 1fr; padding: 0 1; }
+    OrderPanel #order-head { height: auto; }
+    OrderPanel #order-timers { height: auto; color: $warning; margin-top: 1; }
+    OrderPanel #order-actions { height: auto; margin: 1 0; }
+    OrderPanel #order-actions Button { margin-right: 1; min-width: 10; }
+    OrderPanel #order-timeline { height: auto; }
+    """
+
+    @dataclass
+    class Chosen(Message):
+        order_id: int
+        action: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.order: OrderView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Select an order to see its timeline and what you can do.", id="order-head")
+        yield Static("", id="order-timers")
+        yield Horizontal(id="order-actions")
+        yield Static("", id="order-timeline")
+
+    def show(self, order: OrderView | None, actions: list[str], now: int) -> None:
+        self.order = order
+        head = self.query_one("#order-head", Static)
+        box = self.query_one("#order-actions", Horizontal)
+        box.remove_children()
+        if order is None:
+            head.update("Select an order to see its timeline and what you can do.")
+            self.query_one("#order-timers", Static).update("")
+            self.query_one("#order-timeline", Static).update("")
+            return
+        text = Text()
+        text.append(f"Order #{order.id} ", style="bold")
+        text.append(order.title, style="bold")
+        text.append(f"\n{order.quantity} × {money.fmt(order.unit_price)} = ")
+        text.append(money.fmt(order.amount), style="bold")
+        text.append(f" · buyer @{order.buyer} · seller @{order.seller}\nStatus: ")
+        text.append(order.status.upper(), style="bold reverse")
+        head.update(text)
+        timers = order.countdowns(now)
+        self.query_one("#order-timers", Static).update(
+            Text(" · ".join(f"{k}: {v}" for k, v in timers.items())) if timers else ""
+        )
+        box.mount_all(
+            Button(LABELS[a], name=a, variant=VARIANTS.get(a, "default"), compact=True)
+            for a in actions
+        )
+        grid = Table(
+            "when", "who", "step", "amount", "note", box=None, header_style="bold", expand=True
+        )
+        for e in order.timeline:
+            grid.add_row(
+                Text(iso(e.at)),
+                Text(f"@{e.actor}" if e.actor else "timer"),
+                Text(f"{e.from_status or '·'} → {e.to_status}"),
+                Text(money.fmt(e.amount) if e.amount else ""),
+                Text(e.note),
+            )
+        self.query_one("#order-timeline", Static).update(grid if order.timeline else "")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if self.order is not None and event.button.name in LABELS:
+            event.stop()
+            self.post_message(self.Chosen(self.order.id, event.button.name))

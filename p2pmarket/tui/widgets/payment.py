@@ -1,0 +1,94 @@
+"""The second confirmation before any payment: amount, recipient, balance after, passphrase.
+
+Self-contained: it checks the passphrase with `accounts.authenticate` and returns True
+only when the payer typed it correctly and pressed Pay. Paying is the caller's job.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from p2pmarket import money
+from p2pmarket.clock import countdown
+from p2pmarket.errors import MarketError
+from p2pmarket.services import accounts
+from p2pmarket.services.orders import PaymentPreview
+from p2pmarket.tui.plain import plain
+
+
+class PaymentModal(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    PaymentModal { align: center middle; }
+    PaymentModal > Vertical {
+        width: 70; height: auto; border: thick $warning; background: $panel; padding: 1 2;
+    }
+    PaymentModal #pay-title { text-style: bold; margin-bottom: 1; }
+    PaymentModal #pay-warning { color: $warning; height: auto; }
+    PaymentModal #pay-error { color: $error; height: auto; }
+    PaymentModal Input { margin: 1 0 0 0; }
+    PaymentModal Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    PaymentModal Button { margin-left: 1; }
+    """
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, preview: PaymentPreview, payer: str) -> None:
+        super().__init__()
+        self.preview = preview
+        self.payer = payer
+
+    def compose(self) -> ComposeResult:
+        p = self.preview
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="bold")
+        facts.add_column()
+        facts.add_row("Order", Text(f"#{p.order_id} {p.title}"))
+        facts.add_row("Amount", Text(money.fmt(p.amount)))
+        facts.add_row("To", Text(f"@{p.to}"))
+        facts.add_row(
+            "Your balance", Text(f"{money.fmt(p.balance_before)} → {money.fmt(p.balance_after)}")
+        )
+        facts.add_row(
+            "Escrow",
+            Text(
+                f"The money waits in escrow; you may revoke within "
+                f"{countdown(p.revoke_window)} if it is not delivered yet."
+            ),
+        )
+        with Vertical():
+            yield Static("Confirm payment", id="pay-title")
+            yield Static(facts, id="pay-facts")
+            yield Static(plain(f"Warning: {p.warning}") if p.warning else "", id="pay-warning")
+            yield Input(placeholder="your passphrase", password=True, id="pay-passphrase")
+            yield Static("", id="pay-error")
+            with Horizontal():
+                yield Button("Cancel", id="pay-cancel")
+                yield Button(f"Pay {money.fmt(p.amount)}", variant="warning", id="pay-confirm")
+
+    def on_mount(self) -> None:
+        self.query_one("#pay-passphrase", Input).focus()
+
+    @on(Input.Submitted, "#pay-passphrase")
+    @on(Button.Pressed, "#pay-confirm")
+    def _confirm(self) -> None:
+        passphrase = self.query_one("#pay-passphrase", Input).value
+        try:
+            with self.app.store.read() as session:
+                accounts.authenticate(session, self.payer, passphrase)
+        except MarketError as exc:
+            self.query_one("#pay-error", Static).update(plain(exc.message))
+            self.query_one("#pay-passphrase", Input).value = ""
+            return
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#pay-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)

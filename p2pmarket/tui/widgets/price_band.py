@@ -1,0 +1,54 @@
+"""The suggested price band and a live low / fair / high verdict for the price being typed."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from p2pmarket import money
+from p2pmarket.services import pricing
+
+
+class PriceBand(Static):
+    DEFAULT_CSS = """
+    PriceBand { height: auto; padding: 0 1; border: round $primary-muted; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.suggestion: pricing.Suggestion | None = None
+        self.verdict: str | None = None
+        self._price: int | None = None
+        self._problem: str | None = None
+
+    def set_suggestion(self, suggestion: pricing.Suggestion | None) -> None:
+        self.suggestion = suggestion
+        self._draw()
+
+    def set_price(self, price: int | None, problem: str | None = None) -> None:
+        self._price, self._problem = price, problem
+        self._draw()
+
+    def _draw(self) -> None:
+        s = self.suggestion
+        out = Text()
+        if s is None:
+            out.append("Choose a category and unit to see the suggested price.", style="dim")
+            self.update(out)
+            return
+        out.append("Suggested: ", style="bold")
+        out.append(f"{money.fmt(s.p25)} · {money.fmt(s.p50)} · {money.fmt(s.p75)}")
+        out.append(f" per {s.unit} (p25 · median · p75)\n", style="dim")
+        out.append(f"Basis: {s.basis} · {s.n} data points\n", style="dim")
+        self.verdict = None
+        if self._problem:
+            out.append(self._problem, style="red")
+        elif self._price is not None:
+            self.verdict = pricing.verdict(self._price, s.band)
+            colour = {"low": "yellow", "fair": "green", "high": "red"}[self.verdict]
+            out.append(f"{money.fmt(self._price)} is ")
+            out.append(self.verdict.upper(), style=f"bold {colour}")
+            out.append(" for this category nearby.")
+        else:
+            out.append("Type a price to see whether it is low, fair or high.", style="dim")
+        self.update(out)

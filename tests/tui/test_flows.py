@@ -1,0 +1,242 @@
+"""Whole flows through the screens, on a real store, with time moved by the fixed clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual.widgets import Input, RichLog
+
+from p2pmarket.clock import HOUR
+from p2pmarket.services import accounts, ledger
+from p2pmarket.tui.app import MarketApp
+from p2pmarket.tui.screens.credit import CreditScreen
+from p2pmarket.tui.screens.listing import ListingScreen
+from p2pmarket.tui.screens.mediation import MediationScreen
+from p2pmarket.tui.screens.orders import OrdersScreen
+from p2pmarket.tui.widgets.payment import PaymentModal
+from tests.conftest import make_user
+from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
+
+
+def _as(app: MarketApp, handle: str) -> None:
+    with app.store.read() as session:
+        app.log_in(accounts.get_user(session, handle))
+
+
+async def _act(pilot, key: str) -> None:
+    await pilot.press(key)
+    await settle(pilot)
+
+
+async def _pay_with_modal(pilot) -> None:
+    app = pilot.app
+    await pilot.press("y")
+    await settle(pilot)
+    assert isinstance(app.screen, PaymentModal)
+    preview = app.screen.preview
+    assert preview.to == "lin" and preview.balance_after == preview.balance_before - preview.amount
+    await pilot.press(*"not it", "enter")
+    await settle(pilot)
+    assert isinstance(app.screen, PaymentModal), "a wrong passphrase must not pay"
+    assert "does not open" in str(app.screen.query_one("#pay-error").render())
+    app.screen.query_one("#pay-passphrase", Input).value = PASSPHRASE
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_list_search_order_pay_deliver_confirm(store, config, clock):
+    trade = Trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="lin")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # The seller lists something new through the editor.
+        await pilot.press("a")
+        await settle(pilot)
+        editor = app.screen
+        editor.query_one("#title", Input).value = "Kids bike with helmet"
+        editor.query_one("#kind").value = "goods"
+        editor.query_one("#category").value = "bicycles"
+        editor.query_one("#unit").value = "item"
+        editor.query_one("#price", Input).value = "90"
+        await settle(pilot)
+        assert editor.query_one("#band").verdict in ("low", "fair", "high")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        shop = cells(app.screen.query_one("#shop-table"))
+        assert any("Kids bike with helmet" in row[1] for row in shop)
+
+        # The buyer searches as they type, opens the listing and orders it.
+        _as(app, "bob")
+        await settle(pilot)
+        await pilot.press("slash")
+        await settle(pilot)
+        await pilot.press(*"kids bik")
+        await settle(pilot)
+        rows = cells(app.screen.query_one("#results"))
+        assert rows and "Kids bike with helmet" in rows[0][0]
+        assert rows[0][3].startswith(("<", "~"))  # a rounded distance, never a spot
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ListingScreen)
+        await _act(pilot, "b")
+        assert isinstance(app.screen, OrdersScreen)
+        order = app.screen.current
+        assert order.status == "requested" and order.buyer == "bob"
+
+        # The seller accepts; the buyer pays through the second confirmation.
+        _as(app, "lin")
+        app.action_goto("orders")
+        await settle(pilot)
+        await _act(pilot, "right")  # the Selling tab
+        app.screen.query_one("#order-tabs").active = "tab-selling"
+        await settle(pilot)
+        app.screen.query_one("#selling").focus()
+        await settle(pilot)
+        assert app.screen.current.id == order.id
+        await _act(pilot, "a")
+        assert app.screen.current.status == "accepted"
+
+        _as(app, "bob")
+        app.action_goto("orders")
+        await settle(pilot)
+        app.screen.query_one("#buying").focus()
+        await settle(pilot)
+        await _pay_with_modal(pilot)
+        assert app.screen.current.status == "paid"
+        with store.read() as s:
+            assert ledger.balance(s, trade.buyer.id) == 100_000 - 9_000
+
+        # Delivered, then confirmed: the money reaches the seller.
+        _as(app, "lin")
+        app.action_goto("orders")
+        await settle(pilot)
+        app.screen.query_one("#order-tabs").active = "tab-selling"
+        app.screen.query_one("#selling").focus()
+        await settle(pilot)
+        await _act(pilot, "d")
+        assert app.screen.current.status == "delivered"
+        _as(app, "bob")
+        app.action_goto("orders")
+        await settle(pilot)
+        app.screen.query_one("#buying").focus()
+        await settle(pilot)
+        await _act(pilot, "f")
+        assert app.screen.current.status == "completed"
+        with store.read() as s:
+            assert ledger.balance(s, trade.seller.id) == 9_000
+
+        # Both credit histories show the completed order.
+        for who in ("bob", "lin"):
+            _as(app, who)
+            app.action_goto("credit")
+            await settle(pilot)
+            assert isinstance(app.screen, CreditScreen)
+            reasons = " ".join(e.reason for e in app.screen.history)
+            assert f"order #{order.id}" in reasons.lower() or "completed" in reasons.lower()
+            assert app.screen.query_one("#credit-records").row_count >= 1
+
+
+async def test_buyer_revokes_within_the_window(store, config, clock):
+    trade = Trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open(ListingScreen(trade.listing.id))
+        await settle(pilot)
+        await _act(pilot, "b")
+        order_id = app.screen.current.id
+        _as(app, "lin")
+        app.open(OrdersScreen(focus_order=order_id))
+        await settle(pilot)
+        await _act(pilot, "a")
+        _as(app, "bob")
+        app.open(OrdersScreen(focus_order=order_id))
+        await settle(pilot)
+        app.screen.query_one("#buying").focus()
+        await _pay_with_modal(pilot)
+        panel = str(app.screen.query_one("#order-timers").render())
+        assert "revoke window: 1d 0h" in panel
+        clock.advance(2 * HOUR)
+        await _act(pilot, "v")
+        assert app.screen.current.status == "refunded"
+        with store.read() as s:
+            assert ledger.balance(s, trade.buyer.id) == 100_000
+
+
+async def test_dispute_resolved_by_a_mediator_with_a_split(store, config, clock):
+    trade = Trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open(ListingScreen(trade.listing.id))
+        await settle(pilot)
+        await _act(pilot, "b")
+        order_id = app.screen.current.id
+        _as(app, "lin")
+        app.open(OrdersScreen(focus_order=order_id))
+        await settle(pilot)
+        await _act(pilot, "a")
+        _as(app, "bob")
+        app.open(OrdersScreen(focus_order=order_id))
+        await settle(pilot)
+        app.screen.query_one("#buying").focus()
+        await _pay_with_modal(pilot)
+        await _act(pilot, "i")
+        assert app.screen.current.status == "disputed"
+
+        # A member is told the queue is for mediators.
+        app.action_goto("mediation")
+        await settle(pilot)
+        assert "for mediators" in str(app.screen.query_one("#mediation-note").render())
+
+        _as(app, "mei")
+        app.action_goto("mediation")
+        await settle(pilot)
+        assert isinstance(app.screen, MediationScreen)
+        assert cells(app.screen.query_one("#disputes"))[0][0] == str(order_id)
+        await _act(pilot, "v")
+        app.screen.query_one(Input).value = "split 40"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query_one("#disputes").row_count == 0
+    with store.read() as s:
+        assert ledger.balance(s, trade.seller.id) == 4_000
+        assert ledger.balance(s, trade.buyer.id) == 100_000 - 4_000
+
+
+async def test_a_message_sent_in_one_app_appears_in_the_other_within_a_second(store, config, clock):
+    from p2pmarket.tui.screens.chat import ChatScreen
+
+    make_user(store, clock, "bob", verified=True)
+    make_user(store, clock, "lin", verified=True)
+    line = "is the bike still there? [bold]"
+    ready, sent = asyncio.Event(), asyncio.Event()
+    seen: dict[str, float] = {}
+
+    # Each app runs in its own task, as two terminals would: Textual's active app is per task.
+    async def reader() -> None:
+        app = MarketApp(config=config, clock=clock, user="lin")
+        async with app.run_test(size=SIZE) as pilot:
+            app.open(ChatScreen(with_handle="bob"))
+            await settle(pilot)
+            ready.set()
+            await sent.wait()
+            started = time.perf_counter()
+            log = app.screen.query_one("#chat-log", RichLog)
+            while time.perf_counter() - started < 1.0:  # no key pressed in this app
+                await pilot.pause(0.05)
+                if any(line in strip.text for strip in log.lines):
+                    seen["after"] = time.perf_counter() - started
+                    break
+
+    async def writer() -> None:
+        app = MarketApp(config=config, clock=clock, user="bob")
+        async with app.run_test(size=SIZE) as pilot:
+            app.open(ChatScreen(with_handle="lin"))
+            await settle(pilot)
+            await ready.wait()
+            await pilot.press(*line, "enter")
+            await settle(pilot)
+            sent.set()
+
+    await asyncio.gather(asyncio.create_task(reader()), asyncio.create_task(writer()))
+    assert seen.get("after", 9) < 1.0

@@ -1,0 +1,88 @@
+"""A snapshot per screen (fixed size, fixed clock, the demo market, no blinking cursor).
+
+State is asserted first in the Pilot tests; these pin what a person sees.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pmarket.services import demo, orders, shops
+from p2pmarket.tui.app import MarketApp
+from p2pmarket.tui.screens.listing import ListingScreen
+from p2pmarket.tui.screens.orders import OrdersScreen
+from tests.tui.helpers import SIZE, settle
+
+
+@pytest.fixture
+def market(store, clock):
+    demo.load_demo(store, clock)
+    return store
+
+
+def _app(config, clock, user="demo") -> MarketApp:
+    return MarketApp(config=config, clock=clock, user=user)
+
+
+def _keys(*keys):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("orders", ("o",)),
+        ("chat", ("c",)),
+        ("credit", ("r",)),
+        ("privacy", ("p",)),
+        ("contacts", ("t",)),
+        ("help", ("question_mark",)),
+        ("search", ("s", "tab", "backspace", *"10", "shift+tab", *"bike")),
+        ("editor", ("e",)),
+    ],
+)
+def test_screen_snapshot(snap_compare, market, config, clock, name, keys):
+    assert snap_compare(_app(config, clock), run_before=_keys(*keys), terminal_size=SIZE)
+
+
+def test_login_snapshot(snap_compare, market, config, clock):
+    assert snap_compare(
+        MarketApp(config=config, clock=clock), run_before=settle, terminal_size=SIZE
+    )
+
+
+def test_mediation_snapshot(snap_compare, market, config, clock):
+    assert snap_compare(
+        _app(config, clock, user="mei_mediator"), run_before=_keys("m"), terminal_size=SIZE
+    )
+
+
+def test_listing_snapshot(snap_compare, market, config, clock):
+    with market.read() as session:
+        listing = shops.list_listings(session, seller="lin_piano", limit=1)[0]
+
+    async def run_before(pilot) -> None:
+        pilot.app.open(ListingScreen(listing.id))
+        await settle(pilot)
+
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=SIZE)
+
+
+def test_payment_modal_snapshot(snap_compare, market, config, clock):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        with app.store.read() as session:
+            mine = orders.list_orders(session, app.user.id, side="buying", open_only=True)
+        payable = [o for o in mine if "pay" in orders.allowed_actions(o, "demo", "member")]
+        assert payable, "the demo market has an order for demo to pay"
+        app.open(OrdersScreen(focus_order=payable[0].id))
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=SIZE)
