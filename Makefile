@@ -3,12 +3,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test test-pg bench bench-pg lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,pg]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,6 +23,14 @@ test: install
 
 bench: install
 	$(BIN)/p2pmarket bench
+
+# The suite on PostgreSQL: P2PMARKET_TEST_PG=postgresql+psycopg://… (.ci/run starts a server).
+test-pg: install
+	$(BIN)/pytest --backend postgresql
+
+# bench search and bench payments on SQLite and on P2PMARKET_TEST_PG, side by side.
+bench-pg: install
+	$(BIN)/p2pmarket bench pg --db "$$P2PMARKET_TEST_PG"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

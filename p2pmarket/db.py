@@ -3,7 +3,9 @@
 SQLite writes run under BEGIN IMMEDIATE: the write lock is taken before the
 first read, so check-then-write (is the balance enough? then debit) cannot
 interleave with another writer. pysqlite's own transaction handling is turned
-off (isolation_level=None) and we emit BEGIN ourselves.
+off (isolation_level=None) and we emit BEGIN ourselves. On PostgreSQL
+(`--db postgresql+psycopg://…`) the same guarantee comes from an advisory lock
+taken at the start of every write transaction; see db_pg.py.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
 def explain(exc: Exception, config: Config) -> StoreFailure:
     """Turn a driver error into a sentence a person can act on."""
     detail = str(getattr(exc, "orig", exc)).lower()
+    if not config.is_sqlite:
+        from p2pmarket import db_pg
+
+        known = db_pg.explain(detail, config.db_url)
+        if known is not None:
+            return known
+        return StoreFailure("store_error", f"The market database failed: {detail}.")
     where = config.sqlite_path or config.db_url
     if "locked" in detail or "busy" in detail:
         return StoreFailure(
@@ -97,7 +106,10 @@ class Store:
             self._writer = _sqlite_engine(config.db_url, immediate=True)
             self._reader = _sqlite_engine(config.db_url, immediate=False)
         else:
-            self._writer = self._reader = create_engine(config.db_url)
+            from p2pmarket import db_pg
+
+            self._writer = db_pg.engine(config.db_url, writer=True)
+            self._reader = db_pg.engine(config.db_url, writer=False)
 
     @classmethod
     def open(cls, config: Config) -> Store:
@@ -152,7 +164,8 @@ class Store:
         path = config.sqlite_path
         if path is None:
             raise StoreFailure(
-                "reset_unsupported", "Reset is for SQLite stores; drop the database."
+                "reset_unsupported",
+                "Reset is for SQLite stores; on PostgreSQL drop and recreate the database.",
             )
         if not path.exists():
             return None
@@ -184,6 +197,9 @@ class Store:
                     "refusing to touch it.",
                 )
             with self._writer.begin() as conn:
+                # Holding the write lock: another process may have created it meanwhile.
+                if inspect(conn).has_table("schema_version"):
+                    return
                 SQLModel.metadata.create_all(conn)
                 conn.execute(
                     text("INSERT INTO schema_version (id, version) VALUES (1, :v)"),
@@ -217,10 +233,11 @@ class Store:
                 )
 
     def _install_derived(self) -> None:
-        """Derived search indexes (FTS5, SQLite only): created once, rebuilt by `reindex`."""
-        if not self.config.is_sqlite:
-            return
-        from p2pmarket.services import search
+        """Derived search indexes (FTS5 or PostgreSQL's): created once, rebuilt by `reindex`."""
+        if self.config.is_sqlite:
+            from p2pmarket.services import search
+        else:
+            from p2pmarket.services import search_pg as search
 
         with self._reader.connect() as conn:
             if search.installed(conn):
@@ -237,7 +254,11 @@ class Store:
     def backup(self, dest: Path) -> Path:
         """Copy the store with SQLite's online backup API (safe while others write)."""
         if not self.config.is_sqlite:
-            raise StoreFailure("backup_unsupported", "Backups are for SQLite stores.")
+            raise StoreFailure(
+                "backup_unsupported",
+                "Backups here are for SQLite stores; back up a PostgreSQL market with "
+                "pg_dump (its chains travel with it and `p2pmarket verify` checks them).",
+            )
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         raw = self._reader.raw_connection()

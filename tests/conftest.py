@@ -1,6 +1,16 @@
-"""Real stores on real files: every test gets a fresh SQLite market in tmp_path."""
+"""Real stores: every test gets a fresh market, a SQLite file in tmp_path or, with
+`--backend postgresql` (or P2PMARKET_TEST_BACKEND=postgresql), a fresh PostgreSQL
+database cloned from a template on the server named by P2PMARKET_TEST_PG.
+
+Tests that are SQLite by nature (raw sqlite3 tampering, PRAGMA, the backup API,
+FTS5 internals) are marked `sqlite_only`; tests under tests/pg/ need PostgreSQL and
+skip with a reason when P2PMARKET_TEST_PG is not set.
+"""
 
 from __future__ import annotations
+
+import os
+import uuid
 
 import pytest
 
@@ -14,12 +24,84 @@ START = parse_instant("2026-11-01T09:00:00")
 PASSPHRASE = "correct horse battery"
 
 
+PG_ENV = "P2PMARKET_TEST_PG"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ.get("P2PMARKET_TEST_BACKEND", "sqlite"),
+        help="Run the suite on this store (postgresql needs P2PMARKET_TEST_PG).",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: inherently SQLite (files, PRAGMA, FTS5)")
+    config.addinivalue_line("markers", "pg: needs a PostgreSQL server (P2PMARKET_TEST_PG)")
+    if config.getoption("--backend") == "postgresql" and not os.environ.get(PG_ENV):
+        raise pytest.UsageError(f"--backend postgresql needs {PG_ENV}=postgresql+psycopg://…")
+
+
+def pytest_collection_modifyitems(config, items):
+    on_pg = config.getoption("--backend") == "postgresql"
+    no_pg = pytest.mark.skip(reason=f"needs PostgreSQL: set {PG_ENV} (see .ci/run)")
+    sqlite_only = pytest.mark.skip(reason="SQLite by nature (sqlite_only)")
+    for item in items:
+        if "pg" in item.keywords and not os.environ.get(PG_ENV):
+            item.add_marker(no_pg)
+        if on_pg and "sqlite_only" in item.keywords:
+            item.add_marker(sqlite_only)
+
+
+# The server while the suite runs on PostgreSQL (see `fresh_config`).
+_PG: dict = {}
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """Makes and drops PostgreSQL databases on P2PMARKET_TEST_PG's server, or None."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        yield None
+        return
+    from tests.pg.server import Server
+
+    server = Server(url)
+    _PG["server"] = server
+    yield server
+    _PG.clear()
+    server.close()
+
+
+def fresh_config(home) -> config_mod.Config:
+    """A config for one more, separate market: a new SQLite home, or a new PG database."""
+    server = _PG.get("server") if os.environ.get("P2PMARKET_DB") else None
+    if server is None:
+        return config_mod.resolve(home=home)
+    return config_mod.resolve(home=home, db=server.create(f"t_{uuid.uuid4().hex[:16]}"))
+
+
+@pytest.fixture(scope="session")
+def backend(request) -> str:
+    return request.config.getoption("--backend")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, tmp_path):
+def _isolated_env(monkeypatch, tmp_path, request, backend):
     """No test touches the real user data dir, and hashing is cheap."""
     monkeypatch.setenv("P2PMARKET_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("P2PMARKET_HASH_PROFILE", "cheapest")
     monkeypatch.delenv("P2PMARKET_DB", raising=False)
+    if backend == "postgresql" and "sqlite_only" not in request.keywords:
+        server = request.getfixturevalue("pg_server")
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        monkeypatch.setenv("P2PMARKET_DB", server.create(name))
+        yield
+        server.drop(name)
+        return
+    yield
     monkeypatch.delenv("P2PMARKET_NOW", raising=False)
     monkeypatch.delenv("P2PMARKET_PASSPHRASE", raising=False)
 

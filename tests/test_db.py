@@ -7,6 +7,7 @@ from p2pmarket.db import SCHEMA_VERSION, Store
 from p2pmarket.errors import StoreFailure
 
 
+@pytest.mark.sqlite_only
 def test_new_store_has_schema_version_and_pragmas(store):
     assert store.schema_version() == SCHEMA_VERSION
     with store.read() as session:
@@ -21,10 +22,10 @@ def test_write_rolls_back_on_error(store, clock):
 
     make_user(store, clock, "alice")
     with pytest.raises(RuntimeError), store.write() as session:
-        session.execute(text("UPDATE user SET real_name = 'changed'"))
+        session.execute(text("UPDATE \"user\" SET real_name = 'changed'"))
         raise RuntimeError("boom")
     with store.read() as session:
-        assert session.execute(text("SELECT real_name FROM user")).scalar() == "Alice"
+        assert session.execute(text('SELECT real_name FROM "user"')).scalar() == "Alice"
 
 
 def test_newer_schema_is_refused(store, config):
@@ -36,6 +37,7 @@ def test_newer_schema_is_refused(store, config):
     assert info.value.code == "store_too_new"
 
 
+@pytest.mark.sqlite_only
 def test_garbage_file_is_explained(config):
     config.home.mkdir(parents=True)
     config.sqlite_path.write_bytes(b"this is not a database" * 100)
@@ -45,6 +47,7 @@ def test_garbage_file_is_explained(config):
     assert "p2pmarket restore" in info.value.message
 
 
+@pytest.mark.sqlite_only
 def test_older_schema_is_migrated_after_a_backup(store, config, monkeypatch):
     from p2pmarket import db
 

@@ -4,8 +4,8 @@ One conversation per pair. Every line is a Message; mode switches and payment
 requests are lines too, so both sides see what happened. Unread counts come from
 each side's last-read message id. `changes_since` is one probe of the
 (to_id, id) index, cheap enough for a TUI to poll every half second; together
-with `Watcher` (SQLite's PRAGMA data_version, bumped by other connections' commits) a
-second terminal sees a new message within a second.
+with `Watcher` (SQLite's PRAGMA data_version, bumped by other connections' commits;
+LISTEN/NOTIFY on PostgreSQL) a second terminal sees a new message within a second.
 
 Spam: the same text (normalised) sent to `spam_recipients` strangers within
 `spam_window` flags the sender once (social credit drops) and from then on that
@@ -457,11 +457,17 @@ class Watcher:
     Holds one SQLite connection outside any transaction and reads
     `PRAGMA data_version`, which changes only when another connection commits.
     A TUI polls `changed()` often and calls `changes_since` only when it is True.
-    On other databases `changed()` is always True (poll `changes_since` directly).
+    On PostgreSQL the same answer comes from LISTEN/NOTIFY (db_pg.Listener: every
+    committed write notifies); on other databases `changed()` is always True.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._raw = engine.raw_connection() if engine.dialect.name == "sqlite" else None
+        self._listener = None
+        if engine.dialect.name == "postgresql":
+            from p2pmarket.db_pg import Listener
+
+            self._listener = Listener(engine)
         self._last = self._version()
 
     def _version(self) -> int | None:
@@ -470,6 +476,8 @@ class Watcher:
         return self._raw.driver_connection.execute("PRAGMA data_version").fetchone()[0]
 
     def changed(self) -> bool:
+        if self._listener is not None:
+            return self._listener.changed()
         now = self._version()
         moved = now is None or now != self._last
         self._last = now
@@ -479,6 +487,9 @@ class Watcher:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
 
 def request_payment(

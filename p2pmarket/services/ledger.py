@@ -7,8 +7,9 @@ ever goes below zero; EXTERNAL is the only account that may. Every transfer
 carries an idempotency key: the same key with the same parameters returns the
 original transfer, the same key with other parameters is refused.
 
-Callers run inside `store.write()` (BEGIN IMMEDIATE), so the balance check and
-the debit cannot interleave with another writer.
+Callers run inside `store.write()` (BEGIN IMMEDIATE on SQLite, the write lock on
+PostgreSQL), so the balance check and the debit cannot interleave with another
+writer; accounts are also read FOR UPDATE. Idempotency keys are unique in the database.
 """
 
 from __future__ import annotations
@@ -45,9 +46,18 @@ class TransferResult:
         }
 
 
+def _locked(statement):
+    """Read accounts FOR UPDATE with fresh balances (a no-op under SQLite's single writer).
+
+    On PostgreSQL writers already queue on the store's write lock (db_pg.py); the row
+    lock keeps the balance check safe even for a writer outside `Store.write`.
+    """
+    return statement.with_for_update().execution_options(populate_existing=True)
+
+
 def system_account(session: Session, kind: AccountKind) -> Account:
     account = session.exec(
-        select(Account).where(Account.kind == kind, col(Account.user_id).is_(None))
+        _locked(select(Account).where(Account.kind == kind, col(Account.user_id).is_(None)))
     ).first()
     if account is None:
         account = Account(kind=kind)
@@ -57,7 +67,7 @@ def system_account(session: Session, kind: AccountKind) -> Account:
 
 
 def wallet(session: Session, user_id: int) -> Account:
-    account = session.exec(select(Account).where(Account.user_id == user_id)).first()
+    account = session.exec(_locked(select(Account).where(Account.user_id == user_id))).first()
     if account is None:
         account = Account(kind=AccountKind.wallet, user_id=user_id)
         session.add(account)

@@ -223,3 +223,15 @@ def _basis_count(sales: int, listings: int) -> str:
     if sales:
         return f"{sales} nearby sale{'s' * (sales != 1)}"
     return f"{listings} nearby listing{'s' * (listings != 1)}"
+
+
+# PostgreSQL reads the same data points in services/pricing_pg.py (one per dialect).
+_sqlite_points = _points
+
+
+def _points(raw, *args):
+    if isinstance(raw, sqlite3.Connection):
+        return _sqlite_points(raw, *args)
+    from p2pmarket.services import pricing_pg
+
+    return pricing_pg.points(raw, *args)

@@ -76,7 +76,9 @@ def append(session: Session, row: SQLModel) -> SQLModel:
     covers the id, is computed before the single INSERT.
     """
     name = CHAINS[type(row)]
-    head = session.get(ChainHead, name)
+    # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the only write lock):
+    # two writers can never both extend the same head and fork the chain.
+    head = session.get(ChainHead, name, with_for_update=True)
     if head is None:
         head = ChainHead(name=name, last_id=0, last_hash=GENESIS)
     row.id = head.last_id + 1

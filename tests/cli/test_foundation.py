@@ -1,8 +1,10 @@
 import pytest
 
 from tests.cli.conftest import Cli
+from tests.conftest import fresh_config
 
 
+@pytest.mark.sqlite_only
 def test_where_reports_home_and_db(cli):
     data = cli.json("where")
     assert data["home"] == str(cli.home)
@@ -42,6 +44,7 @@ def test_demo_is_idempotent(cli):
     assert len(cli.json("user", "list")["users"]) == first["users"]
 
 
+@pytest.mark.sqlite_only
 def test_demo_reset_backs_up_first(demo_cli):
     demo_cli("user", "add", "extra", "--name", "X", "--area", "jingan")
     result = demo_cli("demo", "--reset")
@@ -142,6 +145,8 @@ def test_seed_is_deterministic_through_the_cli(tmp_path):
     outs = []
     for name in ("a", "b"):
         cli = Cli(tmp_path / name)
-        cli("seed", "--users", "30", "--listings", "200", "--seed", "5")
-        outs.append(cli.json("listing", "list", "--limit", "1000")["listings"])
+        market = fresh_config(tmp_path / name)
+        env = {} if market.is_sqlite else {"P2PMARKET_DB": market.db_url}
+        cli("seed", "--users", "30", "--listings", "200", "--seed", "5", **env)
+        outs.append(cli.json("listing", "list", "--limit", "1000", **env)["listings"])
     assert outs[0] == outs[1] and len(outs[0]) == 200

@@ -22,6 +22,7 @@ def traded_cli(demo_cli):
     return cli
 
 
+@pytest.mark.sqlite_only
 def test_verify_ok_then_tampered_exits_1(traded_cli):
     assert traded_cli.json("verify")["ok"] is True
     db = sqlite3.connect(traded_cli.home / "market.db")
@@ -32,6 +33,7 @@ def test_verify_ok_then_tampered_exits_1(traded_cli):
     assert "entry" in result.output and "edited" in result.output
 
 
+@pytest.mark.sqlite_only
 def test_backup_then_restore_with_yes(traded_cli, tmp_path):
     backup = tmp_path / "snap.db"
     traded_cli("backup", str(backup))
@@ -63,6 +65,7 @@ def test_history_json(traded_cli):
     assert rows and all("score_after" in r for r in rows)
 
 
+@pytest.mark.sqlite_only
 def test_corrupt_store_names_the_restore_command(traded_cli):
     (traded_cli.home / "market.db").write_bytes(b"garbage" * 1000)
     for suffix in ("-wal", "-shm"):

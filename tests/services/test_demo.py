@@ -8,6 +8,7 @@ from p2pmarket.db import Store
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Listing, User
 from p2pmarket.services import catalog, demo
+from tests.conftest import fresh_config
 
 
 def test_data_files_meet_the_floor():
@@ -34,23 +35,21 @@ def test_demo_loads_once(store, clock):
 
 def _dump(store: Store) -> list:
     with store.read() as session:
-        users = session.execute(text("SELECT * FROM user ORDER BY id")).all()
+        users = session.execute(text('SELECT * FROM "user" ORDER BY id')).all()
         listings = session.execute(text("SELECT * FROM listing ORDER BY id")).all()
     return [tuple(r) for r in users] + [tuple(r) for r in listings]
 
 
 def test_seed_is_deterministic(tmp_path, clock):
-    from p2pmarket import config
-
     dumps = []
     for name in ("a", "b"):
-        s = Store.open(config.resolve(home=tmp_path / name))
+        s = Store.open(fresh_config(tmp_path / name))
         demo.seed_market(s, clock, users=50, listings=400, seed=7)
         dumps.append(_dump(s))
         s.close()
     assert dumps[0] == dumps[1]
     assert len(dumps[0]) == 450
-    other = Store.open(config.resolve(home=tmp_path / "c"))
+    other = Store.open(fresh_config(tmp_path / "c"))
     demo.seed_market(other, clock, users=50, listings=400, seed=8)
     assert _dump(other) != dumps[0]
     other.close()

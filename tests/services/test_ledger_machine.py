@@ -15,7 +15,7 @@ from p2pmarket.db import Store
 from p2pmarket.errors import MarketError
 from p2pmarket.models import Kind, Order, OrderStatus, Role, Unit, User
 from p2pmarket.services import ledger, orders
-from tests.conftest import START, make_listing, make_user
+from tests.conftest import START, fresh_config, make_listing, make_user
 
 ACTIONS = ["accept", "pay", "deliver", "confirm", "cancel", "revoke", "dispute", "extend"]
 
@@ -24,7 +24,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize()
     def open_market(self):
         self.dir = tempfile.TemporaryDirectory()
-        self.store = Store.open(config_mod.resolve(home=Path(self.dir.name)))
+        self.store = Store.open(fresh_config(Path(self.dir.name)))
         self.clock = FixedClock(START)
         self.settings = config_mod.Settings()
         self.users = [make_user(self.store, self.clock, f"user{i}") for i in range(3)]

@@ -88,6 +88,7 @@ def test_clean_store_verifies(traded):
         (["UPDATE credit_event SET score_after = 900 WHERE id = 1"], "credit_event", 1),
     ],
 )
+@pytest.mark.sqlite_only
 def test_tampering_is_caught_and_named(traded, statements, table, row_id):
     _sql(traded.store, *statements)
     problems = _problems(traded.store)
@@ -98,6 +99,7 @@ def test_tampering_is_caught_and_named(traded, statements, table, row_id):
         assert first.row_id == row_id
 
 
+@pytest.mark.sqlite_only
 def test_swapping_two_rows_is_caught(traded):
     _sql(
         traded.store,
@@ -109,12 +111,14 @@ def test_swapping_two_rows_is_caught(traded):
     assert (first.table, first.row_id) == ("entry", 2)
 
 
+@pytest.mark.sqlite_only
 def test_ledger_invariants_are_checked(traded):
     _sql(traded.store, "UPDATE account SET balance = balance + 5 WHERE user_id IS NOT NULL")
     whats = " ".join(p.what for p in _problems(traded.store))
     assert "sum of its entries" in whats and "not zero" in whats
 
 
+@pytest.mark.sqlite_only
 def test_backup_under_load_verifies_and_restores(traded, config, clock):
     stop = threading.Event()
     writes = []
@@ -151,6 +155,7 @@ def test_backup_under_load_verifies_and_restores(traded, config, clock):
     restored.close()
 
 
+@pytest.mark.sqlite_only
 def test_restore_refuses_a_backup_that_fails_verify(traded, config, clock, tmp_path):
     made = records.backup(traded.store, clock, tmp_path / "b.db")
     raw = sqlite3.connect(made.path)
@@ -163,6 +168,7 @@ def test_restore_refuses_a_backup_that_fails_verify(traded, config, clock, tmp_p
         assert records.verify(s).ok
 
 
+@pytest.mark.sqlite_only
 def test_daily_backup_once_a_day_keeping_the_last_n(traded, clock, config):
     from p2pmarket.clock import DAY
 
@@ -176,6 +182,7 @@ def test_daily_backup_once_a_day_keeping_the_last_n(traded, clock, config):
     assert not Path(made[0].path).exists() and Path(made[-1].path).exists()
 
 
+@pytest.mark.sqlite_only
 def test_older_schema_fixture_is_migrated_with_a_backup_and_history_intact(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
@@ -238,6 +245,7 @@ def test_history_is_transaction_credit_newest_first(traded):
     assert all(isinstance(r["score_after"], int) for r in rows)
 
 
+@pytest.mark.sqlite_only
 def test_full_disk_is_a_clear_refusal_and_writes_nothing(traded, config):
     from sqlalchemy import event
 
@@ -258,6 +266,7 @@ def test_full_disk_is_a_clear_refusal_and_writes_nothing(traded, config):
         assert ledger.balance(s, traded.buyer.id) == 55000
 
 
+@pytest.mark.sqlite_only
 def test_read_only_store_is_a_clear_refusal(traded, config):
     ro = Store(
         config_mod.Config(

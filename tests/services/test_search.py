@@ -325,7 +325,7 @@ def test_index_matches_brute_force_oracle(
         session.execute(text("DELETE FROM contact"))
         session.execute(text("DELETE FROM credit_event"))
         session.execute(text("DELETE FROM listing"))
-        session.execute(text("DELETE FROM user"))
+        session.execute(text('DELETE FROM "user"'))
         search.catch_up(session)
         users = []
         for i, (dlat, dlon) in enumerate(spots):
