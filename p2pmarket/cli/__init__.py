@@ -11,7 +11,17 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket.cli import bench, discovery, listings, market, money, records, trust, users
+from p2pmarket.cli import (
+    bench,
+    discovery,
+    listings,
+    market,
+    migrate,
+    money,
+    records,
+    trust,
+    users,
+)
 from p2pmarket.cli.context import Ctx, err_console
 from p2pmarket.errors import MarketError
 
@@ -59,6 +69,7 @@ market.register(app)
 records.register(app)
 trust.register(app)
 discovery.register(app)
+migrate.register(app)
 
 
 def main() -> None:
