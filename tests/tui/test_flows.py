@@ -240,3 +240,19 @@ async def test_a_message_sent_in_one_app_appears_in_the_other_within_a_second(st
 
     await asyncio.gather(asyncio.create_task(reader()), asyncio.create_task(writer()))
     assert seen.get("after", 9) < 1.0
+
+
+async def test_credit_screen_verifies_exports_and_backs_up(store, config, clock):
+    Trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert "verified" in str(app.screen.query_one("#records-status").render().plain)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+    assert list(config.home.glob("history-bob-*.json"))
+    assert list(config.backup_dir.glob("*-tui.db"))

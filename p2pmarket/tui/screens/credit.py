@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from p2pmarket import money
 from p2pmarket.clock import DAY, iso
+from p2pmarket.errors import MarketError
 from p2pmarket.models import User
 from p2pmarket.services import credit, ledger, records
 from p2pmarket.tui.plain import line
@@ -22,7 +28,22 @@ from p2pmarket.tui.widgets.table import MarketTable
 class CreditScreen(MarketScreen):
     NAME = "Credit & history"
     LIVE = False
-    BINDINGS: ClassVar = [Binding("f5", "refresh_scores", "Recompute")]
+    BINDINGS: ClassVar = [
+        Binding("f5", "refresh_scores", "Recompute"),
+        Binding("v", "verify", "Verify records"),
+        Binding("x", "export", "Export history"),
+        Binding("b", "backup", "Back up"),
+    ]
+
+    @dataclass
+    class Verified(Message):
+        report: records.VerifyReport | None
+        error: str | None = None
+
+    @dataclass
+    class Done(Message):
+        text: str
+        error: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,7 +95,6 @@ class CreditScreen(MarketScreen):
         card.append(f"social      {self.scores.social}\n", style="bold magenta")
         card.append(f"{len(self.history)} recorded changes", style="dim")
         self.query_one("#scores", Static).update(card)
-        self._records_status()
         self._plot()
         self.query_one("#credit-records", MarketTable).refill(
             [
@@ -106,13 +126,75 @@ class CreditScreen(MarketScreen):
             str(row.get("entry_id", "")),
         )
 
-    def _records_status(self) -> None:
+    def _records_status(self, report: records.VerifyReport | None = None, error: str = "") -> None:
         out = Text()
         out.append("Records\n", style="bold")
-        out.append("Every change is a hash-chained record.\n")
-        if not hasattr(records, "verify"):
-            out.append("Verify, export and backup: use the CLI when available.", style="dim")
+        if error:
+            out.append(error, style="red")
+        elif report is None:
+            out.append("verifying the hash chains…", style="dim")
+        elif report.ok:
+            rows = sum(report.rows_checked.values())
+            out.append(f"✓ verified: {rows:,} chained rows intact", style="green")
+        else:
+            first = report.problems[0]
+            out.append(f"✗ {len(report.problems)} problems: ", style="bold red")
+            out.append(f"{first.chain} row {first.row_id}: {first.what}")
+        out.append("\nv verify · x export · b back up", style="dim")
         self.query_one("#records-status", Static).update(out)
+
+    def on_screen_resume(self) -> None:
+        self.action_verify()
+
+    def action_verify(self) -> None:
+        self._records_status()
+        self._verify()
+
+    @work(thread=True, exclusive=True, group="records")
+    def _verify(self) -> None:
+        try:
+            with self.read() as session:
+                report = records.verify(session)
+        except MarketError as exc:
+            self.post_message(self.Verified(None, exc.message))
+            return
+        self.post_message(self.Verified(report))
+
+    def on_credit_screen_verified(self, message: Verified) -> None:
+        self._records_status(message.report, message.error or "")
+
+    @work(thread=True, exclusive=True, group="records")
+    def action_backup(self) -> None:
+        try:
+            made = records.backup(self.market.store, self.market.clock, reason="tui")
+        except MarketError as exc:
+            self.post_message(self.Done(exc.message, error=True))
+            return
+        self.post_message(self.Done(f"Backed up to {made.path} ({made.size_bytes:,} bytes)."))
+
+    @work(thread=True, exclusive=True, group="records")
+    def action_export(self) -> None:
+        user = self.market.user
+        out = (
+            Path(self.market.config.home) / f"history-{user.handle}-{self.market.clock.now()}.json"
+        )
+        try:
+            with self.read() as session:
+                data = records.export_history(session, self.me(session))
+            out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        except MarketError as exc:
+            self.post_message(self.Done(exc.message, error=True))
+            return
+        except OSError as exc:
+            self.post_message(self.Done(f"Cannot write {out}: {exc.strerror}.", error=True))
+            return
+        self.post_message(self.Done(f"Exported your history to {out}."))
+
+    def on_credit_screen_done(self, message: Done) -> None:
+        if message.error:
+            self.notify(message.text, severity="error", markup=False)
+        else:
+            self.market.tell(message.text)
 
     def _plot(self) -> None:
         from textual_plotext import PlotextPlot

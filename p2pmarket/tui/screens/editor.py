@@ -16,6 +16,7 @@ from p2pmarket import money
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.models import Kind, Unit
 from p2pmarket.services import catalog, pricing, shops
+from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.price_band import PriceBand
 
@@ -49,7 +50,9 @@ class EditorScreen(MarketScreen):
                 yield Label("Kind")
                 yield Select([(k.value, k.value) for k in Kind], id="kind", allow_blank=False)
                 yield Label("Category")
-                yield Select([(c.name, c.slug) for c in cats], id="category", prompt="category")
+                yield Select(
+                    [(line(c.name), c.slug) for c in cats], id="category", prompt="category"
+                )
                 yield Label("Unit")
                 yield Select([(u.value, u.value) for u in Unit], id="unit", allow_blank=False)
                 yield Label("Price (yuan)")

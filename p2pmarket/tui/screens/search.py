@@ -62,7 +62,9 @@ class SearchScreen(MarketScreen):
         with Horizontal(id="filters"):
             yield Input(value=f"{search.RADIUS_DEFAULT_KM:g}", placeholder="km", id="radius")
             yield Select([(k.value, k.value) for k in Kind], prompt="any kind", id="kind")
-            yield Select([(c.name, c.slug) for c in cats], prompt="any category", id="category")
+            yield Select(
+                [(line(c.name), c.slug) for c in cats], prompt="any category", id="category"
+            )
             yield Input(placeholder="min ¥", id="min-price")
             yield Input(placeholder="max ¥", id="max-price")
             yield Input(placeholder="min credit", id="min-credit")
