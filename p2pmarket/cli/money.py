@@ -37,28 +37,20 @@ def _move(ctx: typer.Context, as_: str, amount: str, key: str | None, as_json: b
     )
 
 
-@wallet_app.command("topup")
-def topup(
-    ctx: typer.Context,
-    amount: str,
-    as_: str = AsOption,
-    key: str | None = KeyOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Add money from outside the market (a demo bank)."""
-    _move(ctx, as_, amount, key, as_json, ledger.topup)
+def _money_command(name: str, how, help_text: str) -> None:
+    @wallet_app.command(name, help=help_text)
+    def command(
+        ctx: typer.Context,
+        amount: str,
+        as_: str = AsOption,
+        key: str | None = KeyOption,
+        as_json: bool = JsonOption,
+    ) -> None:
+        _move(ctx, as_, amount, key, as_json, how)
 
 
-@wallet_app.command("withdraw")
-def withdraw(
-    ctx: typer.Context,
-    amount: str,
-    as_: str = AsOption,
-    key: str | None = KeyOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Take money out of the market."""
-    _move(ctx, as_, amount, key, as_json, ledger.withdraw)
+_money_command("topup", ledger.topup, "Add money from outside the market (a demo bank).")
+_money_command("withdraw", ledger.withdraw, "Take money out of the market.")
 
 
 @wallet_app.command("show")

@@ -338,18 +338,23 @@ def create_order(
         created_at=now,
         updated_at=now,
     )
+    return _open(session, order, buyer.id, f"{quantity} × {money.fmt(listing.price)}")
+
+
+def _open(session: Session, order: Order, actor_id: int, note: str) -> OrderView:
+    """Store a new order and its first event (from nothing to its opening status)."""
     session.add(order)
     session.flush()
     records.append(
         session,
         OrderEvent(
             order_id=order.id,
-            actor_id=buyer.id,
-            at=now,
+            actor_id=actor_id,
+            at=order.created_at,
             from_status="",
-            to_status=str(S.requested),
-            amount=amount,
-            note=f"{quantity} × {money.fmt(listing.price)}",
+            to_status=str(order.status),
+            amount=order.amount,
+            note=note,
         ),
     )
     return view(session, order)
@@ -392,21 +397,7 @@ def request_payment(
         created_at=now,
         updated_at=now,
     )
-    session.add(order)
-    session.flush()
-    records.append(
-        session,
-        OrderEvent(
-            order_id=order.id,
-            actor_id=seller.id,
-            at=now,
-            from_status="",
-            to_status=str(S.accepted),
-            amount=amount,
-            note="payment request",
-        ),
-    )
-    return view(session, order)
+    return _open(session, order, seller.id, "payment request")
 
 
 def pay_key(order_id: int) -> str:
