@@ -163,3 +163,65 @@ def tui(
             f"p95 {typing['p95_ms']} ms per keystroke (target ≤ 100)"
         ),
     )
+
+
+@app.command("pg")
+def pg(
+    ctx: typer.Context,
+    db: str = typer.Option(
+        None, "--db", envvar="P2PMARKET_TEST_PG", help="A PostgreSQL URL whose user may CREATEDB."
+    ),
+    listings: int = typer.Option(100_000, "--listings", min=100, max=10_000_000),
+    repeat: int = typer.Option(20, "--repeat", min=1, max=1000),
+    count: int = typer.Option(2000, "--count", min=10, max=1_000_000),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """bench search and bench payments on SQLite and PostgreSQL side by side."""
+    import tempfile
+    from pathlib import Path
+
+    from p2pmarket.cli.context import ctx_of, emit, say, table
+    from p2pmarket.errors import Invalid
+    from p2pmarket.services import bench_pg
+
+    if not db or not db.startswith("postgresql"):
+        raise Invalid("bench_pg_url", "bench pg needs --db postgresql+psycopg://…")
+    c = ctx_of(ctx)
+    with tempfile.TemporaryDirectory(prefix="p2pmarket-bench-") as tmp:
+        result = bench_pg.bench_pg(
+            c.config,
+            c.clock,
+            db,
+            listings=listings,
+            repeat=repeat,
+            payments=count,
+            workdir=Path(tmp),
+        )
+
+    def render() -> None:
+        s = result["search"]
+        say(f"PostgreSQL {result['postgresql']}; copy {result['copy_to_postgresql']}")
+        table(
+            ["query", "SQLite p50", "SQLite p95", "PG p50", "PG p95", "PG +why p95"],
+            [
+                [
+                    name,
+                    r["ours"]["p50_ms"],
+                    r["ours"]["p95_ms"],
+                    s["postgresql"]["queries"][name]["ours"]["p50_ms"],
+                    s["postgresql"]["queries"][name]["ours"]["p95_ms"],
+                    s["postgresql"]["queries"][name]["with_why"]["p95_ms"],
+                ]
+                for name, r in s["sqlite"]["queries"].items()
+            ],
+            title=f"search at {listings:,} listings (ms)",
+        )
+        for store in ("sqlite", "postgresql"):
+            p = result["payments"][store]
+            say(
+                f"payments on {store}: {p['single_per_second']:,}/s one commit each, "
+                f"{p['batched_per_second']:,}/s batched, naive {p['naive_per_second']:,}/s; "
+                f"search mismatches against naive: {s[store]['naive_mismatches']}"
+            )
+
+    emit(result, as_json, render)

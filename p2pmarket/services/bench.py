@@ -33,7 +33,7 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _payment_market(workdir: Path, count: int):
+def _payment_market(workdir: Path, count: int, db_url: str | None = None):
     """A durable store with one funded buyer and `count` accepted orders to pay."""
     from sqlmodel import select
 
@@ -43,7 +43,7 @@ def _payment_market(workdir: Path, count: int):
     from p2pmarket.models import Kind, Order, OrderStatus, Unit, User
     from p2pmarket.services import accounts, ledger, shops
 
-    cfg = config_mod.resolve(home=workdir)
+    cfg = config_mod.resolve(home=workdir, db=db_url)
     store = Store.open(cfg)
     clock = FixedClock(1_800_000_000)
     with store.write() as s:
@@ -98,7 +98,9 @@ def _payment_market(workdir: Path, count: int):
     return store, clock, buyer.id, ids, wallet_id
 
 
-def bench_payments(count: int, workdir: Path, batch: int = 100) -> dict:
+def bench_payments(
+    count: int, workdir: Path, batch: int = 100, db_url_for: Callable[[str], str] | None = None
+) -> dict:
     """Committed escrow payments per second on a durable SQLite file (WAL, synchronous=FULL).
 
     - single: each payment its own BEGIN IMMEDIATE transaction and fsync (one CLI call);
@@ -116,7 +118,9 @@ def bench_payments(count: int, workdir: Path, batch: int = 100) -> dict:
 
     rates = {}
     for plan in ("single", "batched", "naive"):
-        store, clock, buyer_id, ids, wallet_id = _payment_market(workdir / plan, count)
+        # db_url_for(plan): a fresh empty database per plan (bench_pg.py), else SQLite files.
+        url = db_url_for(plan) if db_url_for else None
+        store, clock, buyer_id, ids, wallet_id = _payment_market(workdir / plan, count, url)
         settings = store.config.settings
         start = time.perf_counter()
         if plan == "batched":
@@ -142,7 +146,7 @@ def bench_payments(count: int, workdir: Path, batch: int = 100) -> dict:
         store.close()
     return {
         "payments": count,
-        "store": "SQLite file, WAL, synchronous=FULL",
+        "store": "PostgreSQL" if db_url_for else "SQLite file, WAL, synchronous=FULL",
         "disk_commits_per_second": rates["disk_commits"],
         "single_per_second": rates["single"],
         "batched_per_second": rates["batched"],

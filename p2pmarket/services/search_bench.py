@@ -70,11 +70,14 @@ def bench_market(config, clock, listings: int, progress=None):
     return store, seeded
 
 
-def bench_search(config, clock, *, listings: int, repeat: int = 20, progress=None) -> dict:
+def bench_search(
+    config, clock, *, listings: int, repeat: int = 20, progress=None, store=None
+) -> dict:
     from p2pmarket.models import User
     from p2pmarket.services import catalog, search
 
-    store, seeded = bench_market(config, clock, listings, progress)
+    # `store`: the same market copied elsewhere (bench_pg.py runs the mix on PostgreSQL).
+    store, seeded = (store, None) if store else bench_market(config, clock, listings, progress)
     # "ours" is the index plan (ids of one page); "with_why" adds handles and price comparisons.
     kinds: dict[str, dict[str, list[float]]] = {}
     mismatches = 0

@@ -1,0 +1,82 @@
+"""`bench pg`: `bench search` and `bench payments` on SQLite and on PostgreSQL, one run.
+
+The search market is the SQLite bench market (seeded once, cached), copied into a
+fresh PostgreSQL database with `market_copy`, so both stores hold the same rows and
+answer the same query mix. Payments run each plan on a fresh database of its own.
+Bench databases are created next to the one in the URL and dropped afterwards, so
+the URL's own database is never touched (its user needs CREATEDB).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import make_url
+
+
+class _Databases:
+    """Throwaway databases on the server of `url`."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.url = make_url(url)
+        dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.admin = psycopg.connect(dsn, autocommit=True)
+        self.made: list[str] = []
+
+    def fresh(self, label: str) -> str:
+        name = f"p2pmarket_bench_{label}_{uuid.uuid4().hex[:8]}"
+        self.admin.execute(f"CREATE DATABASE {name}")
+        self.made.append(name)
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def settings(self) -> dict[str, str]:
+        return {
+            k: self.admin.execute(f"SHOW {k}").fetchone()[0]
+            for k in ("server_version", "fsync", "synchronous_commit")
+        }
+
+    def close(self) -> None:
+        for name in self.made:
+            self.admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.admin.close()
+
+
+def bench_pg(
+    config, clock, db_url: str, *, listings: int, repeat: int, payments: int, workdir: Path
+) -> dict:
+    from p2pmarket.db import Store
+    from p2pmarket.services import bench, market_copy, search_bench
+
+    dbs = _Databases(db_url)
+    try:
+        lite = search_bench.bench_search(config, clock, listings=listings, repeat=repeat)
+        source, _ = search_bench.bench_market(config, clock, listings)
+        target = Store.open(replace(config, db_url=dbs.fresh("search")))
+        try:
+            start = time.perf_counter()
+            copied = market_copy.copy_market(source, target)
+            copy_s = round(time.perf_counter() - start, 1)
+            source.close()
+            pg = search_bench.bench_search(
+                config, clock, listings=listings, repeat=repeat, store=target
+            )
+        finally:
+            source.close()
+            target.close()
+        pay_lite = bench.bench_payments(payments, workdir / "sqlite")
+        pay_pg = bench.bench_payments(payments, workdir / "pg", db_url_for=dbs.fresh)
+        server = dbs.settings()
+    finally:
+        dbs.close()
+    return {
+        "listings": listings,
+        "postgresql": server,
+        "copy_to_postgresql": {"seconds": copy_s, "verify_ok": copied.verify.ok},
+        "search": {"sqlite": lite, "postgresql": pg},
+        "payments": {"sqlite": pay_lite, "postgresql": pay_pg},
+    }
