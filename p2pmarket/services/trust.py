@@ -171,7 +171,9 @@ def _eligible(
             f"{money.fmt(0)}. Publish at least one (e.g. `p2pmarket privacy set verified on "
             f"--as {user.handle}`).",
         )
-    scores = credit.compute(session, clock, user.id, settings)
+    # The recorded scores: kept current by every event that moves credit, and what
+    # `credit show` tells the user, so the gate and the screen never disagree.
+    scores = credit.scores(session, user.id)
     threshold = settings.credit_threshold
     for name, score in (("transaction", scores.transaction), ("social", scores.social)):
         if score < threshold:

@@ -1,10 +1,11 @@
-"""Orders written straight into the store (as the order service would record them),
-so trust and credit tests don't depend on the order state machine."""
+"""Orders written straight into the store (as the order service would record them, credit
+recomputed as it does), so trust and credit tests don't depend on the order state machine."""
 
 from __future__ import annotations
 
 from p2pmarket.clock import DAY, HOUR
 from p2pmarket.models import Kind, Order, OrderEvent, OrderStatus, User
+from p2pmarket.services import credit
 from tests.conftest import make_listing, make_user
 
 
@@ -82,6 +83,10 @@ def order(
             actor = actors.get(status, default_actor.get(status))
             _event(session, row, actor, clock.now(), previous, status, note)
             previous = status
+        # As the order service does when an order is delivered or settled.
+        session.flush()
+        for user_id in (buyer.id, seller.id):
+            credit.recompute(session, clock, user_id)
         return row.id
 
 
