@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
 from sqlmodel import Session
@@ -215,6 +216,53 @@ def suggest(
         p25, p50, p75 = prior.p25, prior.p50, prior.p75
         basis = "category guide: too few nearby (no sales or listings yet)"
     return Suggestion(cat.slug, str(unit), p25, p50, p75, n, sales, listings, radius, basis)
+
+
+# Bands shown in search results ("12% under the suggested price") are reused while the
+# store is unchanged: typing a query re-reads the same few (category, unit) bands around
+# the same place on every key. Recency weights move by ~0.2% a day, so a band stays
+# current within this many seconds.
+CACHE_SECONDS = 300
+CACHE_SIZE = 256
+_CACHE_KEY = "p2pmarket.pricing.bands"
+
+
+def suggest_cached(
+    session: Session,
+    clock: Clock,
+    *,
+    category: str,
+    unit: Unit | str,
+    lat: float,
+    lon: float,
+    cap: int = SAMPLE_CAP,
+) -> Suggestion:
+    """`suggest`, remembered per SQLite connection until anyone writes to the store.
+
+    The cache lives in the pooled connection's `info` (it dies with the connection) and
+    is dropped when PRAGMA data_version (another connection committed) or the
+    connection's own total_changes moves. Other databases are not cached.
+    """
+    pooled = session.connection().connection
+    raw = pooled.dbapi_connection
+    if not isinstance(raw, sqlite3.Connection):
+        return suggest(session, clock, category=category, unit=unit, lat=lat, lon=lon, cap=cap)
+    stamp = (raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
+    cached = pooled.info.get(_CACHE_KEY)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, OrderedDict())
+        pooled.info[_CACHE_KEY] = cached
+    bands: OrderedDict = cached[1]
+    key = (category, str(unit), lat, lon, cap, clock.now() // CACHE_SECONDS)
+    hit = bands.get(key)
+    if hit is not None:
+        bands.move_to_end(key)
+        return hit
+    hit = suggest(session, clock, category=category, unit=unit, lat=lat, lon=lon, cap=cap)
+    bands[key] = hit
+    if len(bands) > CACHE_SIZE:
+        bands.popitem(last=False)
+    return hit
 
 
 def _basis_count(sales: int, listings: int) -> str:

@@ -685,7 +685,12 @@ EXPAND_MAX = 16
 
 
 def _word(raw: sqlite3.Connection, word: str) -> tuple[str | None, int, bool]:
-    """(FTS5 expression, an upper bound of listings matching, is `word` itself a term)."""
+    """(FTS5 expression, an upper bound of listings matching, is `word` itself a term).
+
+    The expression is "" for a one-character word that starts many terms: FTS5 has no
+    prefix index that short and would merge most of the index (the first key a person
+    types); such a word is checked on the candidates instead (see `_Plan.post`).
+    """
     upper = word[:-1] + chr(ord(word[-1]) + 1)
     terms = raw.execute(
         "SELECT term, docs FROM search_terms WHERE term >= ? AND term < ?", (word, upper)
@@ -694,8 +699,10 @@ def _word(raw: sqlite3.Connection, word: str) -> tuple[str | None, int, bool]:
         return None, 0, False
     docs = sum(d for _, d in terms)
     exact = any(t == word for t, _ in terms)
-    if len(word) in PREFIX_INDEXED or len(terms) > EXPAND_MAX:
+    if len(word) in PREFIX_INDEXED:
         return f'"{word}"*', docs, exact
+    if len(terms) > EXPAND_MAX:
+        return ("" if len(word) == 1 else f'"{word}"*'), docs, exact
     return "(" + " OR ".join(f'"{t}"' for t, _ in terms) + ")", docs, exact
 
 
@@ -711,16 +718,21 @@ class _Plan:
     match: list[str]
     estimate: int | None
     best_text: float
+    # Words left out of `match`, each of which must prefix a token of the candidate.
+    post: tuple[str, ...] = ()
 
 
 def _plan(raw: sqlite3.Connection, query: Query, words: tuple[str, ...]) -> _Plan | None:
     """None when some word matches no indexed term at all (nothing can match)."""
-    parts, estimates, best = [], [], []
+    parts, estimates, best, post = [], [], [], []
     for w in words:
         expr, docs, exact = _word(raw, w)
         if expr is None:
             return None
-        parts.append(expr)
+        if expr:
+            parts.append(expr)
+        else:
+            post.append(w)
         estimates.append(docs)
         best.append(1.0 if exact else PREFIX_SCORE)
     match = [f"words : ({' AND '.join(parts)})"] if parts else []
@@ -735,7 +747,14 @@ def _plan(raw: sqlite3.Connection, query: Query, words: tuple[str, ...]) -> _Pla
         match=match,
         estimate=min(estimates) if estimates else None,
         best_text=sum(best) / len(best) if best else 1.0,
+        post=tuple(post),
     )
+
+
+def _has_prefixes(words: tuple[str, ...], title: str, description: str) -> bool:
+    """What FTS5 would answer for `"w"*` on the words column (title + description tokens)."""
+    toks = tokens(title) + (tokens(description) if description else ())
+    return all(any(t.startswith(w) for t in toks) for w in words)
 
 
 def _fetch(
@@ -800,6 +819,8 @@ def find(session: Session, me: User, query: Query) -> tuple[list[_Candidate], bo
     small = plan.estimate is not None and plan.estimate <= SMALL_MATCH
 
     def keep(rows: list[_Candidate]) -> list[_Candidate]:
+        if plan.post:
+            rows = [c for c in rows if _has_prefixes(plan.post, c.title, c.description)]
         return _keep(session, query, words, blocked, rows)
 
     if query.sort in (Sort.nearest, Sort.best) and not small:
@@ -910,7 +931,7 @@ def search(
         from p2pmarket.services import pricing
 
         for key in {(c.category, c.unit) for c in page}:
-            bands[key] = pricing.suggest(
+            bands[key] = pricing.suggest_cached(
                 session,
                 clock,
                 category=key[0],

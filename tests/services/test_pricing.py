@@ -108,3 +108,26 @@ def test_verdict(price, verdict):
 def test_unit_must_fit_category(store, clock):
     with store.read() as session, pytest.raises(Invalid):
         pricing.suggest(session, clock, category="piano-lessons", unit="day", lat=0, lon=0)
+
+
+def test_cached_band_is_reused_until_the_store_changes(store, clock, monkeypatch):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    for _ in range(10):
+        make_listing(store, clock, seller, price=10_000)
+    reads = []
+    real = pricing.suggest
+    monkeypatch.setattr(pricing, "suggest", lambda *a, **kw: reads.append(1) or real(*a, **kw))
+
+    def cached():
+        with store.read() as session:
+            return pricing.suggest_cached(
+                session, clock, category="piano-lessons", unit="hour", lat=HOME[0], lon=HOME[1]
+            )
+
+    first = cached()
+    assert cached() == first and len(reads) == 1
+    for _ in range(10):
+        make_listing(store, clock, seller, price=30_000)  # another connection commits
+    after = cached()
+    assert len(reads) == 2 and after.n == 20 and after.p75 > first.p75
+    assert after == _suggest(store, clock)

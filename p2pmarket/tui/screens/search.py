@@ -46,6 +46,7 @@ class SearchScreen(MarketScreen):
         offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
         error: str | None = None
         started: float = 0.0
+        key: tuple = ()
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,6 +55,12 @@ class SearchScreen(MarketScreen):
         # Milliseconds from the keystroke to the table showing its results (bench tui).
         self.last_latency_ms: float | None = None
         self.shown_generation = 0
+        # What the box asks for now, what a worker is computing, what the table shows
+        # (query tokens + filters): "piano" and "piano " are one search, run once.
+        self._wanted_key: tuple | None = None
+        self._running_key: tuple | None = None
+        self._shown_key: tuple | None = None
+        self._started = 0.0
 
     def compose(self) -> ComposeResult:
         cats = sorted(catalog.categories().values(), key=lambda c: c.name)
@@ -113,20 +120,39 @@ class SearchScreen(MarketScreen):
             )
         )
 
+    @staticmethod
+    def _key(query: search.Query) -> tuple:
+        """Queries with equal keys have equal results (the text matters only as tokens)."""
+        rest = tuple(v for k, v in vars(query).items() if k != "text")
+        return (search.query_tokens(query.text), *rest)
+
     @on(Input.Changed)
     @on(Select.Changed)
     def run_search(self) -> None:
         self._generation += 1
-        started = time.perf_counter()
+        self._started = started = time.perf_counter()
         try:
             query = self._query()
         except MarketError as exc:
+            self._wanted_key = None
             self.query_one("#search-status", Static).update(plain(exc.message))
             return
-        self._search(self._generation, query, started)
+        self._wanted_key = key = self._key(query)
+        if key == self._shown_key and self.results is not None:
+            self._show_status(self.results)
+            self._shown(started)  # e.g. a space after a word: same tokens, same page
+            return
+        if key == self._running_key:
+            return  # the worker already computing it will show it
+        self._running_key = key
+        self._search(self._generation, query, started, key)
+
+    def _shown(self, started: float) -> None:
+        self.last_latency_ms = (time.perf_counter() - started) * 1000
+        self.shown_generation = self._generation
 
     @work(thread=True, exclusive=True, group="search")
-    def _search(self, generation: int, query: search.Query, started: float) -> None:
+    def _search(self, generation: int, query: search.Query, started: float, key: tuple) -> None:
         worker = get_current_worker()
         try:
             with self.read() as session:
@@ -137,20 +163,25 @@ class SearchScreen(MarketScreen):
                     session, me, [h.id for h in results.hits], self._step_km(query.radius_km)
                 )
         except MarketError as exc:
-            self.post_message(self.Found(generation, None, error=exc.message, started=started))
+            self.post_message(
+                self.Found(generation, None, error=exc.message, started=started, key=key)
+            )
             return
         if not worker.is_cancelled:
-            self.post_message(self.Found(generation, results, offsets, started=started))
+            self.post_message(self.Found(generation, results, offsets, started=started, key=key))
 
     @staticmethod
     def _step_km(radius_km: float) -> float:
         return round(max(radius_km / (ResultMap.ROWS // 2), privacy.MAP_STEP_MIN_KM), 2)
 
     def on_search_screen_found(self, message: Found) -> None:
-        if message.generation != self._generation:
-            return  # a newer keystroke is on its way
+        if message.key == self._running_key:
+            self._running_key = None
+        if message.key != self._wanted_key:
+            return  # a newer keystroke asks for something else
         status = self.query_one("#search-status", Static)
         if message.results is None:
+            self._shown_key = None
             status.update(plain(message.error or ""))
             return
         self.results = results = message.results
@@ -176,10 +207,13 @@ class SearchScreen(MarketScreen):
             results.radius_km,
             self._step_km(results.radius_km),
         )
-        self.last_latency_ms = (time.perf_counter() - message.started) * 1000
-        self.shown_generation = message.generation
+        self._shown_key = message.key
+        self._shown(self._started)
+        self._show_status(results)
+
+    def _show_status(self, results: search.Results) -> None:
         more = " · more beyond this page" if results.has_more else ""
-        status.update(
+        self.query_one("#search-status", Static).update(
             plain(
                 f"{len(results.hits)} results within {results.radius_km:g} km of "
                 f"{results.centre} · {results.sort}{more}"
