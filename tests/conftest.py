@@ -88,13 +88,40 @@ def backend(request) -> str:
     return request.config.getoption("--backend")
 
 
+def _shares_a_market(module) -> bool:
+    """Does the module build one market for all its tests (a module-scoped fixture)?"""
+    return any(
+        getattr(getattr(f, "_fixture_function_marker", None), "scope", None) == "module"
+        or getattr(getattr(f, "_pytestfixturefunction", None), "scope", None) == "module"
+        for f in vars(module).values()
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_db(request, backend):
+    """On PostgreSQL, a module whose tests share one market shares one database too;
+    it is in the environment before the module's own fixtures build the market."""
+    if backend != "postgresql" or not _shares_a_market(request.module):
+        yield None
+        return
+    server = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with pytest.MonkeyPatch.context() as mp:
+        url = server.create(name)
+        mp.setenv("P2PMARKET_DB", url)
+        yield url
+    server.drop(name)
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, tmp_path, request, backend):
+def _isolated_env(monkeypatch, tmp_path, request, backend, _module_db):
     """No test touches the real user data dir, and hashing is cheap."""
     monkeypatch.setenv("P2PMARKET_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("P2PMARKET_HASH_PROFILE", "cheapest")
     monkeypatch.delenv("P2PMARKET_DB", raising=False)
-    if backend == "postgresql" and "sqlite_only" not in request.keywords:
+    if _module_db is not None:
+        monkeypatch.setenv("P2PMARKET_DB", _module_db)
+    elif backend == "postgresql" and "sqlite_only" not in request.keywords:
         server = request.getfixturevalue("pg_server")
         name = f"t_{uuid.uuid4().hex[:16]}"
         monkeypatch.setenv("P2PMARKET_DB", server.create(name))
