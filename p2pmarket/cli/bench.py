@@ -29,7 +29,8 @@ def payments(
             f"{result['batched_per_second']:,}/s in batches of {result['batch']} (group "
             f"commit), naive {result['naive_per_second']:,}/s; ratios "
             f"{result['ratio_single_vs_naive']}× and {result['ratio_batched_vs_naive']}×; "
-            f"this disk does {result['disk_commits_per_second']:,} empty durable commits/s; "
+            f"{result['statements_per_payment']} SQL statements per payment; this disk does "
+            f"{result['disk_commits_per_second']:,} durable one-row commits/s; "
             f"peak RSS {result['peak_rss_mb']} MB"
         ),
     )

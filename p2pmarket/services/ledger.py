@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import func
+from sqlalchemy import Engine, Row, bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
 from p2pmarket import money
 from p2pmarket.clock import Clock
-from p2pmarket.errors import Invalid, Refused
+from p2pmarket.errors import Invalid, Refused, StoreFailure
 from p2pmarket.models import Account, AccountKind, Entry, Transfer
 from p2pmarket.services import records
 
@@ -46,33 +47,84 @@ class TransferResult:
         }
 
 
-def _locked(statement):
-    """Read accounts FOR UPDATE with fresh balances (a no-op under SQLite's single writer).
+# Core statements, built once: the pay path runs a dozen per payment, and building a
+# statement (or running the ORM's unit of work) costs more than the SQL itself. The
+# account and transfer tables are written only here, so reading them through the
+# connection (no autoflush) sees everything this transaction wrote.
+_ACCOUNT = Account.__table__
+_TRANSFER = Transfer.__table__
+_ACCOUNT_COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.kind, _ACCOUNT.c.balance)
+# FOR UPDATE is a no-op under SQLite's single writer. On PostgreSQL writers already queue
+# on the store's write lock (db_pg.py); the row lock keeps the balance check safe even for
+# a writer outside `Store.write`.
+_WALLET = (
+    select(*_ACCOUNT_COLUMNS).where(_ACCOUNT.c.user_id == bindparam("user_id")).with_for_update()
+)
+_SYSTEM = (
+    select(*_ACCOUNT_COLUMNS)
+    .where(_ACCOUNT.c.kind == bindparam("kind"), _ACCOUNT.c.user_id.is_(None))
+    .with_for_update()
+)
+_MOVE = (
+    update(_ACCOUNT)
+    .where(_ACCOUNT.c.id == bindparam("account_id"), _ACCOUNT.c.kind == bindparam("account_kind"))
+    .values(balance=_ACCOUNT.c.balance + bindparam("delta"))
+)
+_BY_KEY = select(_TRANSFER.c.id, _TRANSFER.c.kind, _TRANSFER.c.fingerprint).where(
+    _TRANSFER.c.idem_key == bindparam("key")
+)
+_NEW_TRANSFER = insert(_TRANSFER)
 
-    On PostgreSQL writers already queue on the store's write lock (db_pg.py); the row
-    lock keeps the balance check safe even for a writer outside `Store.write`.
+
+@dataclass(frozen=True)
+class Held:
+    """An account as this write transaction sees it.
+
+    `balance` is read inside the transaction (BEGIN IMMEDIATE on SQLite; FOR UPDATE and
+    the write lock on PostgreSQL), so no other writer can move it before the transfer
+    ends. It is None for an account taken by id only, which may only be credited.
     """
-    return statement.with_for_update().execution_options(populate_existing=True)
+
+    id: int
+    kind: AccountKind
+    balance: int | None = None
 
 
-def system_account(session: Session, kind: AccountKind) -> Account:
-    account = session.exec(
-        _locked(select(Account).where(Account.kind == kind, col(Account.user_id).is_(None)))
-    ).first()
-    if account is None:
-        account = Account(kind=kind)
-        session.add(account)
-        session.flush()
-    return account
+def _held(session: Session, statement, params: dict) -> Held | None:
+    row = session.connection().execute(statement, params).first()
+    return None if row is None else Held(row.id, AccountKind(row.kind), row.balance)
 
 
-def wallet(session: Session, user_id: int) -> Account:
-    account = session.exec(_locked(select(Account).where(Account.user_id == user_id))).first()
-    if account is None:
-        account = Account(kind=AccountKind.wallet, user_id=user_id)
-        session.add(account)
-        session.flush()
-    return account
+def _open_account(session: Session, kind: AccountKind, user_id: int | None) -> Held:
+    result = session.connection().execute(
+        insert(_ACCOUNT).values(kind=kind, user_id=user_id, balance=0)
+    )
+    return Held(result.inserted_primary_key[0], kind, 0)
+
+
+def system_account(session: Session, kind: AccountKind) -> Held:
+    """ESCROW or EXTERNAL with its balance (opened on first use)."""
+    return _held(session, _SYSTEM, {"kind": kind}) or _open_account(session, kind, None)
+
+
+# The ESCROW and EXTERNAL account ids of each store: made once, never changed. A credit
+# needs only the id; the UPDATE checks the kind too, so a stale id can never misdirect money.
+_system_ids: WeakKeyDictionary[Engine, dict[AccountKind, int]] = WeakKeyDictionary()
+
+
+def system_account_ref(session: Session, kind: AccountKind) -> Held:
+    """ESCROW or EXTERNAL by its remembered id, balance unread: to credit (or EXTERNAL)."""
+    ids = _system_ids.setdefault(session.get_bind(), {})
+    if kind not in ids:
+        ids[kind] = system_account(session, kind).id
+    return Held(ids[kind], kind)
+
+
+def wallet(session: Session, user_id: int) -> Held:
+    """A user's wallet with its balance (opened on first use)."""
+    return _held(session, _WALLET, {"user_id": user_id}) or _open_account(
+        session, AccountKind.wallet, user_id
+    )
 
 
 def balance(session: Session, user_id: int) -> int:
@@ -91,11 +143,9 @@ def fingerprint(kind: str, order_id: int | None, params: dict) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
-def replay(
-    session: Session, key: str, kind: str, order_id: int | None, params: dict
-) -> Transfer | None:
-    """The earlier transfer made with `key`, if it asked for the same; refuse if not."""
-    earlier = session.exec(select(Transfer).where(Transfer.idem_key == check_key(key))).first()
+def replay(session: Session, key: str, kind: str, order_id: int | None, params: dict) -> Row | None:
+    """The earlier transfer (id, kind) made with `key`, if it asked for the same; refuse if not."""
+    earlier = session.connection().execute(_BY_KEY, {"key": check_key(key)}).first()
     if earlier is None:
         return None
     if earlier.fingerprint != fingerprint(kind, order_id, params):
@@ -113,7 +163,7 @@ def transfer(
     *,
     key: str,
     kind: str,
-    legs: list[tuple[Account, int]],
+    legs: list[tuple[Held, int]],
     params: dict,
     order_id: int | None = None,
     actor_id: int | None = None,
@@ -124,13 +174,46 @@ def transfer(
     `at` dates a transfer made by a timer at its deadline rather than at `clock.now()`.
     """
     earlier = replay(session, key, kind, order_id, params)
-    amount = sum(a for _, a in legs if a > 0)
     if earlier is not None:
+        amount = sum(a for _, a in legs if a > 0)
         return TransferResult(earlier.id, earlier.kind, amount, replayed=True)
+    return post(
+        session,
+        clock,
+        key=key,
+        kind=kind,
+        legs=legs,
+        params=params,
+        order_id=order_id,
+        actor_id=actor_id,
+        at=at,
+    )
+
+
+def post(
+    session: Session,
+    clock: Clock,
+    *,
+    key: str,
+    kind: str,
+    legs: list[tuple[Held, int]],
+    params: dict,
+    order_id: int | None = None,
+    actor_id: int | None = None,
+    at: int | None = None,
+) -> TransferResult:
+    """`transfer` for a caller that has just called `replay` in this transaction."""
+    accounts = [account.id for account, _ in legs]
     if len(legs) < 2 or sum(a for _, a in legs) != 0 or any(a == 0 for _, a in legs):
         raise ValueError(f"unbalanced transfer {legs!r}")
+    if len(set(accounts)) != len(accounts):
+        raise ValueError(f"an account appears twice in transfer {legs!r}")
     for account, delta in legs:
-        if account.kind != AccountKind.external and account.balance + delta < 0:
+        if account.kind == AccountKind.external or delta > 0:
+            continue
+        if account.balance is None:
+            raise ValueError(f"debit from account {account.id} without reading its balance")
+        if account.balance + delta < 0:
             short = -(account.balance + delta)
             raise Refused(
                 "insufficient_funds",
@@ -139,23 +222,37 @@ def transfer(
                 "Top up with `p2pmarket wallet topup AMOUNT`.",
             )
     now = clock.now() if at is None else at
-    row = Transfer(
-        idem_key=key,
-        fingerprint=fingerprint(kind, order_id, params),
-        kind=kind,
-        order_id=order_id,
-        actor_id=actor_id,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
+    connection = session.connection()
+    transfer_id = connection.execute(
+        _NEW_TRANSFER,
+        {
+            "idem_key": key,
+            "fingerprint": fingerprint(kind, order_id, params),
+            "kind": kind,
+            "order_id": order_id,
+            "actor_id": actor_id,
+            "created_at": now,
+        },
+    ).inserted_primary_key[0]
     for account, delta in legs:
-        account.balance += delta
-        session.add(account)
-        records.append(
-            session, Entry(transfer_id=row.id, account_id=account.id, amount=delta, created_at=now)
+        moved = connection.execute(
+            _MOVE, {"account_id": account.id, "account_kind": account.kind, "delta": delta}
         )
-    return TransferResult(row.id, kind, amount, replayed=False)
+        if moved.rowcount != 1:
+            # Only a remembered system account id can be stale (a restored older store).
+            _system_ids.pop(session.get_bind(), None)
+            raise StoreFailure(
+                "ledger_account_missing",
+                f"The {account.kind} account #{account.id} is gone; nothing was moved. Retry.",
+            )
+    records.append_all(
+        session,
+        [
+            Entry(transfer_id=transfer_id, account_id=account.id, amount=delta, created_at=now)
+            for account, delta in legs
+        ],
+    )
+    return TransferResult(transfer_id, kind, sum(a for _, a in legs if a > 0), replayed=False)
 
 
 def topup(session: Session, clock: Clock, user_id: int, amount: int, key: str) -> TransferResult:
@@ -167,7 +264,7 @@ def topup(session: Session, clock: Clock, user_id: int, amount: int, key: str) -
         kind="topup",
         actor_id=user_id,
         legs=[
-            (system_account(session, AccountKind.external), -amount),
+            (system_account_ref(session, AccountKind.external), -amount),
             (wallet(session, user_id), amount),
         ],
         params={"user": user_id, "amount": amount},
@@ -184,7 +281,7 @@ def withdraw(session: Session, clock: Clock, user_id: int, amount: int, key: str
         actor_id=user_id,
         legs=[
             (wallet(session, user_id), -amount),
-            (system_account(session, AccountKind.external), amount),
+            (system_account_ref(session, AccountKind.external), amount),
         ],
         params={"user": user_id, "amount": amount},
     )

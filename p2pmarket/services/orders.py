@@ -11,8 +11,10 @@ background thread, so moving the clock is all a test needs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
+from sqlalchemy import bindparam, case, literal, update
 from sqlmodel import Session, col, or_, select
 
 from p2pmarket import money, text
@@ -146,14 +148,28 @@ class PaymentPreview:
         return asdict(self)
 
 
-def _handles(session: Session, *ids: int | None) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    rows = session.exec(select(User.id, User.handle).where(col(User.id).in_(wanted)))
-    return dict(rows.all())
+def _handles(
+    session: Session, ids: Iterable[int | None], users: Iterable[User] = ()
+) -> dict[int, str]:
+    """Handles by user id; `users` the caller has loaded already cost no query."""
+    names = {u.id: u.handle for u in users}
+    missing = {i for i in ids if i is not None and i not in names}
+    if missing:
+        rows = session.exec(select(User.id, User.handle).where(col(User.id).in_(missing)))
+        names.update(rows.all())
+    return names
 
 
-def view(session: Session, order: Order, *, replayed: bool = False, timeline=False) -> OrderView:
-    names = _handles(session, order.buyer_id, order.seller_id)
+def view(
+    session: Session,
+    order: Order,
+    *,
+    replayed: bool = False,
+    timeline=False,
+    users: Iterable[User] = (),
+) -> OrderView:
+    """What screens see of an order. `users`: parties already loaded (no query for them)."""
+    names = _handles(session, (order.buyer_id, order.seller_id), users)
     return OrderView(
         id=order.id,
         listing_id=order.listing_id,
@@ -181,7 +197,7 @@ def events(session: Session, order_id: int) -> list[EventView]:
     rows = session.exec(
         select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
     ).all()
-    names = _handles(session, *(e.actor_id for e in rows))
+    names = _handles(session, (e.actor_id for e in rows))
     return [
         EventView(e.id, e.at, names.get(e.actor_id), e.from_status, e.to_status, e.amount, e.note)
         for e in rows
@@ -204,21 +220,19 @@ def _record(
     amount: int = 0,
     note: str = "",
 ) -> None:
-    records.append(
-        session,
-        OrderEvent(
-            order_id=order.id,
-            actor_id=actor_id,
-            at=at,
-            from_status=str(order.status or ""),
-            to_status=str(to),
-            amount=amount,
-            note=note,
-        ),
+    event = OrderEvent(
+        order_id=order.id,
+        actor_id=actor_id,
+        at=at,
+        from_status=str(order.status or ""),
+        to_status=str(to),
+        amount=amount,
+        note=note,
     )
     order.status = to
     order.updated_at = at
     session.add(order)
+    records.append(session, event)
 
 
 def _release(
@@ -247,14 +261,48 @@ def _release(
         _restock(session, order)
 
 
+# A listing's stock moves in one statement each way (paying takes it, a full refund puts
+# it back), so the check and the change read the same row under the write lock.
+_LISTING = Listing.__table__
+
+
+def _status(status: ListingStatus):
+    return literal(status, _LISTING.c.status.type)
+
+
+_TAKE = (
+    update(_LISTING)
+    .where(
+        _LISTING.c.id == bindparam("listing_id"),
+        _LISTING.c.quantity >= bindparam("quantity"),
+    )
+    .values(
+        quantity=_LISTING.c.quantity - bindparam("quantity"),
+        status=case(
+            (_LISTING.c.quantity == bindparam("quantity"), _status(ListingStatus.sold_out)),
+            else_=_LISTING.c.status,
+        ),
+    )
+)
+_RESTOCK = (
+    update(_LISTING)
+    .where(_LISTING.c.id == bindparam("listing_id"))
+    .values(
+        quantity=_LISTING.c.quantity + bindparam("quantity"),
+        status=case(
+            (_LISTING.c.status == ListingStatus.sold_out, _status(ListingStatus.active)),
+            else_=_LISTING.c.status,
+        ),
+    )
+)
+
+
 def _restock(session: Session, order: Order) -> None:
-    listing = session.get(Listing, order.listing_id) if order.listing_id else None
-    if listing is None or order.status not in HELD:
+    if order.listing_id is None or order.status not in HELD:
         return
-    listing.quantity += order.quantity
-    if listing.status == ListingStatus.sold_out:
-        listing.status = ListingStatus.active
-    session.add(listing)
+    session.connection().execute(
+        _RESTOCK, {"listing_id": order.listing_id, "quantity": order.quantity}
+    )
 
 
 def _check_actor(order: Order, rule: Rule, actor: User, action: str) -> None:
@@ -404,6 +452,11 @@ def pay_key(order_id: int) -> str:
     return f"order:{order_id}:pay"
 
 
+def _pay_params(buyer: User, order: Order) -> dict:
+    """What a pay key stands for: the same key with other parameters is refused."""
+    return {"buyer": buyer.id, "amount": order.amount}
+
+
 def preview_payment(
     session: Session, clock: Clock, settings: Settings, buyer: User, order_id: int
 ) -> PaymentPreview:
@@ -412,13 +465,14 @@ def preview_payment(
     rule = TRANSITIONS["pay"]
     _check_actor(order, rule, buyer, "pay")
     _check_source(order, rule, "pay")
-    gate = _money_gate(session, clock, settings, buyer, order)
+    payee = session.get(User, order.seller_id)
+    gate = _money_gate(session, clock, settings, buyer, payee, order)
     before = ledger.balance(session, buyer.id)
     return PaymentPreview(
         order_id=order.id,
         title=order.title,
         amount=order.amount,
-        to=_handles(session, order.seller_id)[order.seller_id],
+        to=payee.handle,
         balance_before=before,
         balance_after=before - order.amount,
         revoke_window=settings.revoke_window,
@@ -427,14 +481,13 @@ def preview_payment(
 
 
 def _money_gate(
-    session: Session, clock: Clock, settings: Settings, payer: User, order: Order
+    session: Session, clock: Clock, settings: Settings, payer: User, payee: User, order: Order
 ) -> str | None:
     """The trust rules: a warning to show before confirming, or Refused.
 
     A payment request from chat passes the whole money lock (tiers, limits, trade mode);
     an order from a listing passes the eligibility part (blocked, verified, facts, credit).
     """
-    payee = session.get(User, order.seller_id)
     if not order.via_chat:
         trust.check_eligible(session, clock, payer, payee, settings=settings, actor=payer)
         return None
@@ -471,17 +524,16 @@ def act(
     now = clock.now()
     if action == "pay":
         key = key or pay_key(order.id)
-        params = {"buyer": actor.id, "amount": order.amount}
-        if ledger.replay(session, key, "pay", order.id, params) is not None:
+        if ledger.replay(session, key, "pay", order.id, _pay_params(actor, order)) is not None:
             return view(session, order, replayed=True)
     _check_actor(order, rule, actor, action)
     _check_source(order, rule, action)
     handler = _HANDLERS[action]
-    handler(
+    loaded = handler(
         session, clock, settings, actor, order, now, key=key, resolution=resolution, split=split
     )
     _settle_credit(session, clock, settings, order)
-    return view(session, order)
+    return view(session, order, users=(actor, *(loaded or ())))
 
 
 def pay_many(
@@ -511,18 +563,19 @@ def _cancel(session, clock, settings, actor, order, now, **_):
 
 
 def _pay(session, clock, settings, actor, order, now, key, **_):
-    _money_gate(session, clock, settings, actor, order)
-    listing = session.get(Listing, order.listing_id) if order.listing_id else None
-    if listing is not None:
-        if listing.quantity < order.quantity:
+    payee = session.get(User, order.seller_id)
+    _money_gate(session, clock, settings, actor, payee, order)
+    if order.listing_id is not None:
+        taken = session.connection().execute(
+            _TAKE, {"listing_id": order.listing_id, "quantity": order.quantity}
+        )
+        if taken.rowcount == 0 and session.get(Listing, order.listing_id) is not None:
             raise Refused(
-                "sold_out", f"Listing #{listing.id} sold out before you paid; nothing was charged."
+                "sold_out",
+                f"Listing #{order.listing_id} sold out before you paid; nothing was charged.",
             )
-        listing.quantity -= order.quantity
-        if listing.quantity == 0:
-            listing.status = ListingStatus.sold_out
-        session.add(listing)
-    ledger.transfer(
+    # `act` has just looked the key up (replay) in this transaction.
+    ledger.post(
         session,
         clock,
         key=key,
@@ -531,13 +584,14 @@ def _pay(session, clock, settings, actor, order, now, key, **_):
         actor_id=actor.id,
         legs=[
             (ledger.wallet(session, actor.id), -order.amount),
-            (ledger.system_account(session, AccountKind.escrow), order.amount),
+            (ledger.system_account_ref(session, AccountKind.escrow), order.amount),
         ],
-        params={"buyer": actor.id, "amount": order.amount},
+        params=_pay_params(actor, order),
     )
     order.revoke_until = now + settings.revoke_window
     order.deliver_by = now + settings.delivery_deadline
     _record(session, order, actor.id, now, S.paid, order.amount, "into escrow")
+    return (payee,)
 
 
 def _revoke(session, clock, settings, actor, order, now, **_):
@@ -615,6 +669,7 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
     )
 
 
+# Each handler applies one action; one may return the users it loaded (for the view).
 _HANDLERS = {
     "accept": _accept,
     "cancel": _cancel,

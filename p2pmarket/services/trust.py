@@ -153,9 +153,17 @@ class _Voice:
 
 
 def _eligible(
-    session: Session, clock: Clock, user: User, voice: _Voice, settings: Settings
+    session: Session,
+    clock: Clock,
+    user: User,
+    voice: _Voice,
+    settings: Settings,
+    scores: credit.Scores | None = None,
 ) -> None:
-    """Rules about one side alone: verified, some fact published, credit above threshold."""
+    """Rules about one side alone: verified, some fact published, credit above threshold.
+
+    `scores`: the user's recorded scores when the caller has read them already.
+    """
     if not user.verified:
         raise Refused(
             "unverified",
@@ -173,7 +181,7 @@ def _eligible(
         )
     # The recorded scores: kept current by every event that moves credit, and what
     # `credit show` tells the user, so the gate and the screen never disagree.
-    scores = credit.scores(session, user.id)
+    scores = scores or credit.scores(session, user.id)
     threshold = settings.credit_threshold
     for name, score in (("transaction", scores.transaction), ("social", scores.social)):
         if score < threshold:
@@ -270,8 +278,10 @@ def check_eligible(
             f"other, so the limit is {money.fmt(0)}. Only the one who blocked can lift it "
             f"(`p2pmarket contact set-tier <handle> stranger`).",
         )
-    _eligible(session, clock, payer, voice, settings)
-    _eligible(session, clock, payee, voice, settings)
+    # Both sides' scores in one statement: this runs on every payment.
+    scores = credit.scores_for(session, (payer.id, payee.id))
+    _eligible(session, clock, payer, voice, settings, scores[payer.id])
+    _eligible(session, clock, payee, voice, settings, scores[payee.id])
     return voice
 
 
