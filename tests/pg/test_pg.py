@@ -85,8 +85,8 @@ def test_migrate_copies_a_market_with_its_chains(tmp_path, pg_config, clock):
     from tests.cli.conftest import Cli
 
     cli = Cli(tmp_path / "home")
-    cli("demo")
     source = f"sqlite:///{tmp_path / 'home' / 'market.db'}"
+    cli("--db", source, "demo")
     out = cli.json("migrate", "--from", source, "--to", pg_config.db_url)
     assert out["verify"]["ok"], out
     assert out["rows"]["entry"] > 0 and out["rows"]["orderevent"] > 0

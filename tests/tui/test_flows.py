@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from textual.widgets import Input, RichLog
 
 from p2pmarket.clock import HOUR
@@ -242,6 +243,7 @@ async def test_a_message_sent_in_one_app_appears_in_the_other_within_a_second(st
     assert seen.get("after", 9) < 1.0
 
 
+@pytest.mark.sqlite_only
 async def test_credit_screen_verifies_exports_and_backs_up(store, config, clock):
     Trade(store, clock)
     app = MarketApp(config=config, clock=clock, user="bob")
