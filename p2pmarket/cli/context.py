@@ -66,7 +66,7 @@ class Ctx:
         """Open the TUI; `handle` (already authenticated here) skips the login screen."""
         from p2pmarket.tui.app import MarketApp
 
-        MarketApp(config=self.config, clock=self.clock, user=handle).run()
+        MarketApp(config=self.config, clock=self.clock, user=handle, draw_first=True).run()
 
     def passphrase(self, handle: str) -> str:
         if os.environ.get(PASSPHRASE_ENV):

@@ -4,52 +4,57 @@
 `user` given here is already authenticated (the CLI checked the passphrase).
 The app holds routing, bindings, login state and the two timers every screen
 relies on: order deadlines (`orders.tick`) and the live-store poll.
+
+With `draw_first` (`p2pmarket run`), startup draws the home frame first and opens the
+store in a worker: the store brings SQLAlchemy, SQLModel and the tables (about as long
+to import as Textual itself), and a person sees the screen while that loads. Tests
+build the app without it and get a logged-in app at mount. Screens are imported when
+first shown.
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import Clock, SystemClock
-from p2pmarket.db import Store
 from p2pmarket.errors import MarketError
-from p2pmarket.services import accounts, orders
 from p2pmarket.tui.commands import ScreenCommands
+
+if TYPE_CHECKING:
+    from p2pmarket.db import Store
+    from p2pmarket.services import accounts
 
 # Seconds between order-deadline runs and between cheap "did anyone commit?" probes.
 TICK_EVERY = 30.0
 POLL_EVERY = 0.3
 
 
-def _screens() -> dict[str, type[Screen]]:
-    # Imported on first use: startup pays only for the screen it shows.
-    from p2pmarket.tui.screens import (
-        chat,
-        contacts,
-        credit,
-        home,
-        mediation,
-        orders,
-        privacy,
-        search,
-    )
+# Section name -> (module under p2pmarket.tui.screens, class).
+SCREENS: dict[str, tuple[str, str]] = {
+    "home": ("home", "HomeScreen"),
+    "search": ("search", "SearchScreen"),
+    "orders": ("orders", "OrdersScreen"),
+    "chat": ("chat", "ChatScreen"),
+    "credit": ("credit", "CreditScreen"),
+    "privacy": ("privacy", "PrivacyScreen"),
+    "contacts": ("contacts", "ContactsScreen"),
+    "mediation": ("mediation", "MediationScreen"),
+}
 
-    return {
-        "home": home.HomeScreen,
-        "search": search.SearchScreen,
-        "orders": orders.OrdersScreen,
-        "chat": chat.ChatScreen,
-        "credit": credit.CreditScreen,
-        "privacy": privacy.PrivacyScreen,
-        "contacts": contacts.ContactsScreen,
-        "mediation": mediation.MediationScreen,
-    }
+
+def _screen(name: str) -> type[Screen]:
+    # Imported on first use: startup pays only for the screen it shows.
+    module, cls = SCREENS[name]
+    return getattr(importlib.import_module(f"p2pmarket.tui.screens.{module}"), cls)
 
 
 class MarketApp(App[None]):
@@ -79,41 +84,96 @@ class MarketApp(App[None]):
         config: config_mod.Config | None = None,
         user: str | None = None,
         clock: Clock | None = None,
+        draw_first: bool = False,
     ) -> None:
+        """`draw_first`: show the home frame, then open the store in a worker (`run`)."""
         super().__init__()
         self.config = config or config_mod.resolve(home=home)
         self.clock = clock or SystemClock()
-        self.store = Store.open(self.config)
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
         self.user: accounts.UserView | None = None
         self._initial_user = user
+        self._draw_first = draw_first
         self._watcher = None
+        # The home screen drawn before the store is open, filled in by log_in.
+        self._frame: Screen | None = None
+
+    @property
+    def store(self) -> Store:
+        """The market store, opened on first use (by the startup worker, normally)."""
+        with self._store_lock:
+            if self._store is None:
+                from p2pmarket.db import Store
+
+                self._store = Store.open(self.config)
+            return self._store
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self._initial_user and self._draw_first:
+            self._frame = _screen("home")()
+            self.push_screen(self._frame)
+        elif self._initial_user:
+            from p2pmarket.services import accounts
+
+            self._store_opened()
+            with self.store.read() as session:
+                self.log_in(accounts.get_user(session, self._initial_user))
+        else:
+            from p2pmarket.tui.screens.login import LoginScreen
+
+            self.push_screen(LoginScreen())
+            self._store_opened()
+
+    def on_ready(self) -> None:
+        # After the first frame is on screen: the worker's imports hold the GIL a lot.
+        if self._frame is not None:
+            self._open_store(self._initial_user)
+
+    @work(thread=True, exclusive=True, group="startup")
+    def _open_store(self, handle: str) -> None:
+        # Also imported here, off the event loop: what log_in and the home screen call.
+        from p2pmarket.services import accounts, attention, chat, ledger, orders, shops  # noqa: F401
+
+        try:
+            with self.store.read() as session:
+                user = accounts.get_user(session, handle)
+        except MarketError as exc:
+            self.call_from_thread(self.refuse, exc)
+            return
+        self.call_from_thread(self._store_opened)
+        self.call_from_thread(self.log_in, user)
+
+    def _store_opened(self) -> None:
         from p2pmarket.services import chat
-        from p2pmarket.tui.screens.login import LoginScreen
 
         self._watcher = chat.Watcher(self.store.engine)
         self.set_interval(POLL_EVERY, self._poll_store)
         self.set_interval(TICK_EVERY, self.run_timers)
-        if self._initial_user:
-            with self.store.read() as session:
-                self.log_in(accounts.get_user(session, self._initial_user))
-        else:
-            self.push_screen(LoginScreen())
 
     def on_unmount(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def log_in(self, user: accounts.UserView) -> None:
         """Start (or restart, after switching user) at the home screen."""
         self.user = user
         self.sub_title = f"@{user.handle}"
         self.run_timers()
-        home = _screens()["home"]()
+        frame, self._frame = self._frame, None
+        if frame is not None and frame in self.screen_stack:
+            # The startup frame becomes the home screen; screens opened above it meanwhile
+            # stay, and the one on top reads its data now (the others do when resumed).
+            from p2pmarket.tui.screens.base import MarketScreen
+
+            if isinstance(self.screen, MarketScreen):
+                self.screen.reload()
+            return
+        home = _screen("home")()
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self.push_screen(home)
@@ -122,6 +182,8 @@ class MarketApp(App[None]):
 
     def run_timers(self) -> int:
         """Settle order deadlines that have passed (refunds, auto-completions)."""
+        from p2pmarket.services import orders
+
         try:
             with self.store.read() as session:
                 if not orders.anything_due(session, self.clock):
@@ -160,7 +222,7 @@ class MarketApp(App[None]):
         while len(self.screen_stack) > 2:
             self.pop_screen()
         if name != "home":
-            self.push_screen(_screens()[name]())
+            self.push_screen(_screen(name)())
 
     def action_back(self) -> None:
         if len(self.screen_stack) > 2:

@@ -6,15 +6,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from sqlmodel import Session
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
 from p2pmarket.errors import MarketError
-from p2pmarket.models import User
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from p2pmarket.models import User
     from p2pmarket.tui.app import MarketApp
 
 T = TypeVar("T")
@@ -41,6 +42,8 @@ class MarketScreen(Screen[None]):
         self.sub_title = self.NAME
 
     def me(self, session: Session) -> User:
+        from p2pmarket.models import User  # not at import: the home frame draws before the store
+
         return session.get(User, self.market.user.id)
 
     @contextmanager

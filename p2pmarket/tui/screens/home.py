@@ -13,7 +13,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static
 
 from p2pmarket import money
-from p2pmarket.services import attention, chat, ledger, shops
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
@@ -51,6 +50,9 @@ class HomeScreen(MarketScreen):
         )
 
     def reload(self) -> None:
+        # Services (and SQLAlchemy under them) load after the first frame; see tui/app.py.
+        from p2pmarket.services import attention, chat, ledger, shops
+
         user = self.market.user
         now = self.market.clock.now()
         with self.read() as session:
@@ -144,6 +146,8 @@ class HomeScreen(MarketScreen):
         self.action_edit_listing()
 
     def _move(self, move: str) -> None:
+        from p2pmarket.services import shops
+
         listing_id = self._selected_listing()
         if listing_id is None:
             return
@@ -160,6 +164,8 @@ class HomeScreen(MarketScreen):
             self.reload()
 
     def action_pause_listing(self) -> None:
+        from p2pmarket.services import shops
+
         listing_id = self._selected_listing()
         if listing_id is None:
             return
@@ -180,6 +186,8 @@ class HomeScreen(MarketScreen):
                 return
 
             def topup():
+                from p2pmarket.services import ledger
+
                 amount = money.parse(value)
                 with self.write() as session:
                     me = self.me(session)
