@@ -48,6 +48,8 @@ class Settings:
     # Spam: the same text sent to this many strangers within the window is flagged.
     spam_recipients: int = 5
     spam_window: int = 1 * HOUR
+    # How long a SQLite writer waits for another writer's lock before saying "busy".
+    busy_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,20 @@ def resolve(
         home_path = default_home()
     home_path = home_path.expanduser().absolute()
     db_url = db or env.get("P2PMARKET_DB") or f"sqlite:///{home_path / DB_FILE}"
-    settings = Settings(hash_profile=env.get("P2PMARKET_HASH_PROFILE", "default"))
+    settings = Settings(
+        hash_profile=env.get("P2PMARKET_HASH_PROFILE", "default"),
+        busy_timeout_s=_seconds(env.get("P2PMARKET_BUSY_TIMEOUT"), Settings.busy_timeout_s),
+    )
     return Config(home=home_path, db_url=db_url, settings=settings)
+
+
+def _seconds(raw: str | None, default: float) -> float:
+    """A positive number of seconds from the environment; anything else keeps the default."""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if 0 < value < 86_400 else default
 
 
 def clock_from_env(env: Mapping[str, str] | None = None) -> SystemClock | FixedClock:

@@ -10,6 +10,8 @@ taken at the start of every write transaction; see db_pg.py.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ from sqlmodel import Session, SQLModel, select
 
 from p2pmarket import models
 from p2pmarket.config import Config
-from p2pmarket.errors import StoreFailure
+from p2pmarket.errors import Invalid, StoreFailure
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30
@@ -36,10 +38,8 @@ def _v2_backup_log(conn: Connection) -> None:
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backup_log}
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    engine = create_engine(
-        url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
-    )
+def _sqlite_engine(url: str, *, immediate: bool, busy_s: float = BUSY_TIMEOUT_S) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": busy_s, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
@@ -47,7 +47,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_s * 1000)}")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
@@ -56,6 +56,18 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _folder_trouble(folder: Path) -> str | None:
+    """'read-only' or 'full' when the store's folder is one of those (even for root)."""
+    try:
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            return "read-only"
+        if shutil.disk_usage(folder).free < 64 * 1024:
+            return "full"
+    except OSError:
+        return None
+    return None
 
 
 def explain(exc: Exception, config: Config) -> StoreFailure:
@@ -69,11 +81,15 @@ def explain(exc: Exception, config: Config) -> StoreFailure:
             return known
         return StoreFailure("store_error", f"The market database failed: {detail}.")
     where = config.sqlite_path or config.db_url
+    if ("unable to open" in detail or "disk i/o" in detail) and config.sqlite_path is not None:
+        # SQLite says only "unable to open" or "disk I/O error" when it cannot create the
+        # -wal/-shm files next to the store: the folder tells which of the two it is.
+        detail = _folder_trouble(config.sqlite_path.parent) or detail
     if "locked" in detail or "busy" in detail:
         return StoreFailure(
             "store_busy",
             f"The market store is busy (another p2pmarket is writing for over "
-            f"{BUSY_TIMEOUT_S} s); nothing was changed, try again in a moment.",
+            f"{config.settings.busy_timeout_s:g} s); nothing was changed, try again in a moment.",
         )
     if "readonly" in detail or "read-only" in detail:
         return StoreFailure(
@@ -97,14 +113,25 @@ def explain(exc: Exception, config: Config) -> StoreFailure:
     return StoreFailure("store_error", f"The market store failed: {detail}.")
 
 
+def _too_large() -> Invalid:
+    # SQLite integers are 64-bit: an id or offset beyond that names no row, and the driver
+    # refuses to bind it. Rolled back like any other refusal.
+    return Invalid(
+        "number_too_large",
+        f"A number given is larger than any id or count in the store (at most {2**63 - 1:,}); "
+        "nothing was changed.",
+    )
+
+
 class Store:
     """A market store. `write()` and `read()` hand out sessions; nothing else opens one."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         if config.is_sqlite:
-            self._writer = _sqlite_engine(config.db_url, immediate=True)
-            self._reader = _sqlite_engine(config.db_url, immediate=False)
+            busy_s = config.settings.busy_timeout_s
+            self._writer = _sqlite_engine(config.db_url, immediate=True, busy_s=busy_s)
+            self._reader = _sqlite_engine(config.db_url, immediate=False, busy_s=busy_s)
         else:
             from p2pmarket import db_pg
 
@@ -149,6 +176,8 @@ class Store:
                 yield session
         except OperationalError as exc:
             raise explain(exc, self.config) from exc
+        except OverflowError as exc:
+            raise _too_large() from exc
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -157,6 +186,8 @@ class Store:
                 yield session
         except OperationalError as exc:
             raise explain(exc, self.config) from exc
+        except OverflowError as exc:
+            raise _too_large() from exc
 
     @staticmethod
     def wipe(config: Config) -> Path | None:

@@ -191,10 +191,13 @@ def verify_export(ctx: typer.Context, file: Path, as_json: bool = JsonOption) ->
         data = json.loads(file.read_text("utf-8"))
     except FileNotFoundError:
         raise Invalid("file_missing", f"No file {str(file)!r}.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, RecursionError, ValueError):
+        # ValueError covers JSONDecodeError and numbers of thousands of digits.
         raise Invalid(
             "export_format", f"{file} is not a JSON export (use --format json)."
         ) from None
+    except OSError as exc:
+        raise Invalid("file_unreadable", f"Cannot read {file}: {exc.strerror}.") from None
     with c.store.read() as session:
         report = records.verify_export(session, data)
     _report(report, as_json)

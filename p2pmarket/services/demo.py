@@ -100,6 +100,11 @@ def read_market_file(path: Path) -> dict:
         raise Invalid(
             "file_not_json", f"{path} is not JSON: {exc.msg} at line {exc.lineno}."
         ) from None
+    except (RecursionError, ValueError):
+        # Nested deeper than Python's stack, or a number of thousands of digits.
+        raise Invalid("file_not_json", f"{path} is not a market file (nested or huge).") from None
+    except OSError as exc:
+        raise Invalid("file_unreadable", f"Cannot read {path}: {exc.strerror}.") from None
     if not isinstance(data, dict) or not isinstance(data.get("users", []), list):
         raise Invalid("file_shape", f"{path} must be an object with a 'users' list.")
     return data

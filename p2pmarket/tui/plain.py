@@ -17,6 +17,11 @@ def plain(text: object) -> Content:
     return Content(strip_controls(str(text)))
 
 
+def data(text: object, style: str = "") -> Text:
+    """User text, newlines kept, as a rich Text to append into a larger Text or Table."""
+    return Text(strip_controls(str(text)), style=style)
+
+
 def line(text: object, limit: int = 200) -> Text:
     """One line of user text for a table cell or a header, newlines folded.
 

@@ -20,7 +20,7 @@ from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.models import ChatMode, Tier, User
 from p2pmarket.services import accounts, chat, contacts, feedback, orders
-from p2pmarket.tui.plain import line
+from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.screens.listing import badges
 from p2pmarket.tui.screens.orders import OrderActions
@@ -131,10 +131,10 @@ class ChatScreen(OrderActions, MarketScreen):
             out.append(iso(m.at)[5:16] + " ", style="dim")
             if m.kind == "text":
                 out.append(f"@{m.sender}: ", style="bold")
-                out.append(m.body)
+                out.append(data(m.body))
             else:
                 out.append(f"({m.kind}) ", style="italic")
-                out.append(m.body, style="italic")
+                out.append_text(data(m.body, style="italic"))
             log.write(out)
         self._shown = (view.id, last)
         self._gate()

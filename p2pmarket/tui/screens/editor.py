@@ -16,6 +16,7 @@ from p2pmarket import money
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.models import Kind, Unit
 from p2pmarket.services import catalog, pricing, shops
+from p2pmarket.text import strip_controls
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.price_band import PriceBand
@@ -72,8 +73,8 @@ class EditorScreen(MarketScreen):
         view = self.attempt(lambda: self._load(self.listing_id))
         if view is None:
             return
-        self.query_one("#title", Input).value = view.title
-        self.query_one("#description", Input).value = view.description
+        self.query_one("#title", Input).value = strip_controls(view.title)
+        self.query_one("#description", Input).value = strip_controls(view.description)
         self.query_one("#kind", Select).value = view.kind
         self.query_one("#kind", Select).disabled = True
         self.query_one("#category", Select).value = view.category
@@ -144,7 +145,7 @@ class EditorScreen(MarketScreen):
         if category is Select.NULL:
             raise Invalid("category_missing", "Choose a category.")
         qty = value("quantity").strip()
-        if not qty.isdigit():
+        if not (qty.isascii() and qty.isdigit()):
             raise Invalid("quantity_format", "Quantity must be a whole number, like 1 or 5.")
         return {
             "title": value("title"),

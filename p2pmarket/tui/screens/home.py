@@ -118,7 +118,7 @@ class HomeScreen(MarketScreen):
             notes.append("\n")
         for d in attention.deadlines([w.order for w in waiting], now)[:4]:
             notes.append(f"Order #{d.order_id} {d.timer}: {d.left} — ")
-            notes.append(d.title[:40])
+            notes.append(line(d.title[:40]))
             notes.append("\n")
         if len(notes.plain) <= len("Notifications\n"):
             notes.append("Nothing needs you right now.", style="dim")

@@ -15,6 +15,7 @@ from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.models import User
 from p2pmarket.services import accounts, feedback, orders, privacy, shops
+from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
 
 
@@ -47,7 +48,7 @@ def profile_facts(profile: privacy.PublicProfile) -> Table:
             value = iso(value)[:10]
         elif label == "spent":
             value = money.fmt(value)
-        grid.add_row(Text(label.replace("_", " ")), Text(str(value)))
+        grid.add_row(Text(label.replace("_", " ")), data(value))
     return grid
 
 
@@ -93,12 +94,12 @@ class ListingScreen(MarketScreen):
         self.listing, profile, reviews = loaded
         v = self.listing
         head = Text()
-        head.append(v.title, style="bold")
+        head.append(str(line(v.title, 500)), style="bold")
         head.append(f"\n{money.fmt(v.price)} per {v.unit}", style="bold green")
         head.append(f" · {v.kind} · {v.category} · {v.quantity} available · {v.status}")
         self.query_one("#listing-head", Static).update(head)
         self.query_one("#listing-description", Static).update(
-            Text(v.description or "No description.", style="" if v.description else "dim")
+            data(v.description or "No description.", style="" if v.description else "dim")
         )
         who = Text()
         who.append(f"Seller @{profile.handle}", style="bold")
@@ -113,7 +114,7 @@ class ListingScreen(MarketScreen):
         for r in reviews:
             out.append("★" * r.stars + "☆" * (5 - r.stars), style="yellow")
             out.append(f" @{r.author} · {iso(r.at)[:10]}\n", style="dim")
-            out.append(r.text + "\n")
+            out.append(data(r.text + "\n"))
         if not reviews:
             out.append("No reviews yet.", style="dim")
         self.query_one("#seller-reviews", Static).update(out)

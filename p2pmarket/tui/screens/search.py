@@ -115,7 +115,7 @@ class SearchScreen(MarketScreen):
                 category=choice("category"),
                 min_price=money.parse(number("min-price")) if number("min-price") else None,
                 max_price=money.parse(number("max-price")) if number("max-price") else None,
-                min_credit=int(credit) if credit.isdigit() else None,
+                min_credit=int(credit) if credit.isascii() and credit.isdigit() else None,
                 sort=search.parse_sort(choice("sort") or "best"),
             )
         )

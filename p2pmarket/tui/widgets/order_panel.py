@@ -14,6 +14,7 @@ from textual.widgets import Button, Static
 from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.services.orders import OrderView
+from p2pmarket.tui.plain import data, line
 
 LABELS = {
     "accept": "Accept",
@@ -66,7 +67,7 @@ class OrderPanel(VerticalScroll):
             return
         text = Text()
         text.append(f"Order #{order.id} ", style="bold")
-        text.append(order.title, style="bold")
+        text.append(str(line(order.title, 500)), style="bold")
         text.append(f"\n{order.quantity} × {money.fmt(order.unit_price)} = ")
         text.append(money.fmt(order.amount), style="bold")
         text.append(f" · buyer @{order.buyer} · seller @{order.seller}\nStatus: ")
@@ -89,7 +90,7 @@ class OrderPanel(VerticalScroll):
                 Text(f"@{e.actor}" if e.actor else "timer"),
                 Text(f"{e.from_status or '·'} → {e.to_status}"),
                 Text(money.fmt(e.amount) if e.amount else ""),
-                Text(e.note),
+                data(e.note),
             )
         self.query_one("#order-timeline", Static).update(grid if order.timeline else "")
 

@@ -22,7 +22,7 @@ from p2pmarket.clock import countdown
 from p2pmarket.errors import MarketError
 from p2pmarket.services import accounts
 from p2pmarket.services.orders import PaymentPreview
-from p2pmarket.tui.plain import plain
+from p2pmarket.tui.plain import line, plain
 
 
 class PaymentModal(ModalScreen[bool]):
@@ -50,7 +50,7 @@ class PaymentModal(ModalScreen[bool]):
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="bold")
         facts.add_column()
-        facts.add_row("Order", Text(f"#{p.order_id} {p.title}"))
+        facts.add_row("Order", line(f"#{p.order_id} {p.title}"))
         facts.add_row("Amount", Text(money.fmt(p.amount)))
         facts.add_row("To", Text(f"@{p.to}"))
         facts.add_row(

@@ -1,0 +1,288 @@
+"""Failure of the environment, through the real CLI: a store locked beyond the busy timeout,
+a corrupt file, a read-only home, a full disk. Each is one clear line on stderr, exit 1, no
+traceback, and nothing half-written: the store is byte-identical (or verifies, with the same
+balances) afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.sqlite_only
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {
+    "P2PMARKET_PASSPHRASE": "market-demo-2026",
+    "P2PMARKET_NOW": "2026-11-01T09:00:00",
+    "P2PMARKET_HASH_PROFILE": "cheapest",
+}
+WRITES = [
+    ("wallet", "topup", "5", "--as", "demo"),
+    (
+        "listing",
+        "add",
+        "--as",
+        "demo",
+        "--kind",
+        "goods",
+        "--category",
+        "books",
+        "--unit",
+        "item",
+        "--price",
+        "10",
+        "--title",
+        "Written while broken",
+    ),
+    ("chat", "send", "lin_piano", "hello?", "--as", "demo"),
+]
+READS = [("user", "list"), ("verify",), ("search", "bike", "--as", "demo")]
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory) -> Path:
+    """A demo market made once; each test works on its own copy."""
+    home = tmp_path_factory.mktemp("env") / "home"
+    Cli(home)("demo")
+    return home
+
+
+@pytest.fixture
+def home(demo_home, tmp_path) -> Path:
+    copy = tmp_path / "market"
+    shutil.copytree(demo_home, copy)
+    return copy
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
+
+
+def _one_clear_line(output: str, *words: str) -> None:
+    assert "Traceback" not in output, output
+    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, output
+    assert lines[0].startswith("error: "), output
+    for word in words:
+        assert word in lines[0], output
+
+
+def _cli(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "p2pmarket", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV, **env},
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+# -- a store locked by another writer ---------------------------------------------------------
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sqlite3, sys
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("UPDATE account SET balance = balance WHERE id = 1")
+    print("locked", flush=True)
+    sys.stdin.read()  # hold the write lock until the test closes our stdin
+    db.execute("ROLLBACK")
+    """
+)
+
+
+def test_a_store_locked_beyond_the_busy_timeout_says_try_again(home):
+    before = Cli(home).json("wallet", "show", "--as", "demo")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(home / "market.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        # The first command is a real process, as a person would run it; the rest in-process.
+        started = time.monotonic()
+        result = _cli(*WRITES[0], home=home, P2PMARKET_BUSY_TIMEOUT="0.3")
+        assert result.returncode == 1 and result.stdout == "", result.stderr
+        _one_clear_line(result.stderr, "busy", "0.3 s", "try again")
+        assert time.monotonic() - started < 20
+        cli = Cli(home)
+        for args in WRITES[1:]:
+            result = cli(*args, code=1, P2PMARKET_BUSY_TIMEOUT="0.3")
+            _one_clear_line(result.output, "busy", "0.3 s", "try again")
+        # Readers are not blocked by a writer (WAL): looking still works meanwhile.
+        cli("user", "list", P2PMARKET_BUSY_TIMEOUT="0.3")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    cli = Cli(home)
+    assert cli.json("wallet", "show", "--as", "demo") == before
+    assert cli.json("verify")["ok"] is True
+    titles = [row["title"] for row in cli.json("listing", "list", "--limit", "1000")["listings"]]
+    assert "Written while broken" not in titles
+
+
+def test_busy_timeout_default_stays_30_s_and_bad_values_keep_it():
+    from p2pmarket import config
+
+    assert config.resolve(env={}).settings.busy_timeout_s == 30
+    assert config.resolve(env={"P2PMARKET_BUSY_TIMEOUT": "0.5"}).settings.busy_timeout_s == 0.5
+    for bad in ("soon", "-1", "0", "nan", "1e9"):
+        env = {"P2PMARKET_BUSY_TIMEOUT": bad}
+        assert config.resolve(env=env).settings.busy_timeout_s == 30
+
+
+# -- a corrupt file -----------------------------------------------------------------------------
+
+
+def _truncate(db: Path) -> None:
+    with db.open("r+b") as f:
+        f.truncate(db.stat().st_size // 2)
+
+
+def _garbage(db: Path) -> None:
+    db.write_bytes(b"not a market " * 4000)
+
+
+def _scribble(db: Path) -> None:
+    with db.open("r+b") as f:
+        f.seek(4096 * 20)
+        f.write(b"\xff" * 4096 * 30)
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garbage, _scribble])
+def test_a_corrupt_store_names_the_restore_command_and_is_left_alone(home, damage):
+    damage(home / "market.db")
+    before = _digest(home)
+    cli = Cli(home)
+    for args in WRITES + READS:
+        result = cli(*args, code=1)
+        _one_clear_line(result.output, "not a readable p2pmarket store", "p2pmarket restore")
+    assert _digest(home) == before
+
+
+# -- a read-only home, a full disk (real filesystems, in a private mount namespace) ------------
+
+
+def _can_mount() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+needs_mount = pytest.mark.skipif(
+    not _can_mount(), reason="needs unshare -rm to mount a private tmpfs"
+)
+
+# Runs inside `unshare -rm`: mounts vanish with the namespace, whatever happens.
+IN_NAMESPACE = textwrap.dedent(
+    """
+    import json, os, shutil, subprocess, sys
+    src, mnt, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    writes, reads = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
+    for name in os.listdir(src):
+        shutil.copy2(os.path.join(src, name), mnt)
+
+    from typer.testing import CliRunner
+    from p2pmarket.cli import app
+
+    def cli(args):
+        r = CliRunner().invoke(app, ["--home", mnt, *args])
+        crash = None if isinstance(r.exception, (SystemExit, type(None))) else repr(r.exception)
+        return {"args": args, "code": r.exit_code, "out": r.stdout, "err": r.stderr, "crash": crash}
+
+    before = cli(["wallet", "show", "--as", "demo", "--json"])
+    if mode == "read-only":
+        subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)
+    else:
+        with open(os.path.join(mnt, "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+    broken = [cli(a) for a in writes + reads]
+    if mode == "read-only":
+        subprocess.run(["mount", "-o", "remount,rw", mnt], check=True)
+    else:
+        os.remove(os.path.join(mnt, "filler"))
+    after = cli(["wallet", "show", "--as", "demo", "--json"])
+    verify = cli(["verify", "--json"])
+    listings = cli(["listing", "list", "--limit", "1000", "--json"])
+    print(json.dumps({"before": before, "broken": broken, "after": after, "verify": verify,
+                      "listings": listings}))
+    """
+)
+
+
+def _in_namespace(home: Path, tmp_path: Path, mode: str) -> dict:
+    import json
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    done = subprocess.run(
+        [
+            "unshare",
+            "-rm",
+            sys.executable,
+            "-c",
+            IN_NAMESPACE,
+            str(home),
+            str(mnt),
+            mode,
+            json.dumps([list(a) for a in WRITES]),
+            json.dumps([list(a) for a in READS]),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@needs_mount
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [("read-only", ("read-only", "--home")), ("full", ("full", "Free some space"))],
+)
+def test_a_read_only_home_or_a_full_disk_is_one_clear_line_and_writes_nothing(
+    home, tmp_path, mode, words
+):
+    import json
+
+    seen = _in_namespace(home, tmp_path, mode)
+    for run in seen["broken"]:
+        assert run["crash"] is None and run["code"] == 1, run
+        assert run["out"] == "", run
+        _one_clear_line(run["err"], *words)
+    assert seen["before"]["code"] == 0 and seen["after"]["code"] == 0
+    assert json.loads(seen["after"]["out"]) == json.loads(seen["before"]["out"])
+    assert json.loads(seen["verify"]["out"])["ok"] is True
+    titles = [row["title"] for row in json.loads(seen["listings"]["out"])["listings"]]
+    assert "Written while broken" not in titles
