@@ -110,6 +110,7 @@ def test_unit_must_fit_category(store, clock):
         pricing.suggest(session, clock, category="piano-lessons", unit="day", lat=0, lon=0)
 
 
+@pytest.mark.sqlite_only  # the band cache keys on SQLite's data_version; PostgreSQL isn't cached
 def test_cached_band_is_reused_until_the_store_changes(store, clock, monkeypatch):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     for _ in range(10):
