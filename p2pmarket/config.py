@@ -63,6 +63,13 @@ class Config:
         return self.home / "backups"
 
     @property
+    def shown_db_url(self) -> str:
+        """The store URL as printed: a password in it is masked."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.db_url).render_as_string(hide_password=True)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite")
 

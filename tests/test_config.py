@@ -23,3 +23,9 @@ def test_now_pins_the_clock():
     clock = config.clock_from_env({"P2PMARKET_NOW": "2026-11-01T00:00:00"})
     assert clock.now() == 1793491200
     assert isinstance(config.clock_from_env({}).now(), int)
+
+
+def test_a_password_in_the_db_url_is_never_shown(tmp_path):
+    cfg = config.resolve(home=tmp_path, db="postgresql+psycopg://market:s3cret@db.example/market")
+    assert "s3cret" not in cfg.shown_db_url and "***" in cfg.shown_db_url
+    assert config.resolve(home=tmp_path).shown_db_url == f"sqlite:///{tmp_path / 'market.db'}"

@@ -17,8 +17,8 @@ def init(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Create the market store (if new) and show where it lives."""
     c = ctx_of(ctx)
     version = c.store.schema_version()
-    data = {"home": str(c.config.home), "db_url": c.config.db_url, "schema_version": version}
-    emit(data, as_json, lambda: say(f"Market ready at {c.config.db_url} (schema v{version})."))
+    data = {"home": str(c.config.home), "db_url": c.config.shown_db_url, "schema_version": version}
+    emit(data, as_json, lambda: say(f"Market ready at {data['db_url']} (schema v{version})."))
 
 
 def where(ctx: typer.Context, as_json: bool = JsonOption) -> None:
@@ -26,7 +26,7 @@ def where(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     c = ctx_of(ctx)
     data = {
         "home": str(c.config.home),
-        "db_url": c.config.db_url,
+        "db_url": c.config.shown_db_url,
         "backup_dir": str(c.config.backup_dir),
     }
     emit(data, as_json, lambda: table(["what", "where"], [[k, v] for k, v in data.items()]))
