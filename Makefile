@@ -21,8 +21,15 @@ test: install
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
+# Bench markets live in BENCH_HOME, never in your own market; LISTINGS=1000000 for the targets.
+BENCH_HOME ?= $(CURDIR)/.bench
+LISTINGS ?= 100000
+
 bench: install
-	$(BIN)/p2pmarket bench
+	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench payments
+	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench search --listings $(LISTINGS)
+	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench price --listings $(LISTINGS)
+	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench tui --listings $(LISTINGS)
 
 # The suite on PostgreSQL: P2PMARKET_TEST_PG=postgresql+psycopg://… (.ci/run starts a server).
 test-pg: install
