@@ -36,18 +36,28 @@ def payments(
     )
 
 
-def _bar(as_json: bool):
+def _on_bench_market(ctx: typer.Context, as_json: bool, bench, **options) -> dict:
+    """Run `bench(config, clock, progress=…, **options)` under the seeding progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from p2pmarket.cli.context import console
+    from p2pmarket.cli.context import console, ctx_of
 
-    return Progress(
+    c = ctx_of(ctx)
+    bar = Progress(
         TextColumn("seeding the bench market"),
         BarColumn(),
         MofNCompleteColumn(),
         console=console,
         disable=as_json,
     )
+    with bar:
+        task = bar.add_task("seed", total=None)
+        return bench(
+            c.config,
+            c.clock,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            **options,
+        )
 
 
 @app.command("search")
@@ -58,19 +68,12 @@ def search_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Nearby search: p50/p95 per query kind, ours against fetch-every-match-then-filter."""
-    from p2pmarket.cli.context import ctx_of, emit, say, table
+    from p2pmarket.cli.context import emit, say, table
     from p2pmarket.services import search_bench
 
-    c = ctx_of(ctx)
-    with _bar(as_json) as bar:
-        task = bar.add_task("seed", total=None)
-        result = search_bench.bench_search(
-            c.config,
-            c.clock,
-            listings=listings,
-            repeat=repeat,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    result = _on_bench_market(
+        ctx, as_json, search_bench.bench_search, listings=listings, repeat=repeat
+    )
 
     def render() -> None:
         if result["seeded"]:
@@ -108,19 +111,12 @@ def price(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Suggested prices: p50/p95, ours against reading every listing of the category."""
-    from p2pmarket.cli.context import ctx_of, emit, say
+    from p2pmarket.cli.context import emit, say
     from p2pmarket.services import search_bench
 
-    c = ctx_of(ctx)
-    with _bar(as_json) as bar:
-        task = bar.add_task("seed", total=None)
-        result = search_bench.bench_price(
-            c.config,
-            c.clock,
-            listings=listings,
-            repeat=repeat,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    result = _on_bench_market(
+        ctx, as_json, search_bench.bench_price, listings=listings, repeat=repeat
+    )
     emit(
         result,
         as_json,
@@ -141,19 +137,10 @@ def tui(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Time to the first screen, and search-as-you-type latency per keystroke."""
-    from p2pmarket.cli.context import ctx_of, emit, say
+    from p2pmarket.cli.context import emit, say
     from p2pmarket.tui import bench as tui_bench
 
-    c = ctx_of(ctx)
-    with _bar(as_json) as bar:
-        task = bar.add_task("seed", total=None)
-        result = tui_bench.bench_tui(
-            c.config,
-            c.clock,
-            listings=listings,
-            words=words,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    result = _on_bench_market(ctx, as_json, tui_bench.bench_tui, listings=listings, words=words)
     first, typing = result["first_screen"], result["search_as_you_type"]
     emit(
         result,
