@@ -28,4 +28,5 @@ def test_now_pins_the_clock():
 def test_a_password_in_the_db_url_is_never_shown(tmp_path):
     cfg = config.resolve(home=tmp_path, db="postgresql+psycopg://market:s3cret@db.example/market")
     assert "s3cret" not in cfg.shown_db_url and "***" in cfg.shown_db_url
-    assert config.resolve(home=tmp_path).shown_db_url == f"sqlite:///{tmp_path / 'market.db'}"
+    plain = config.resolve(home=tmp_path, env={})
+    assert plain.shown_db_url == f"sqlite:///{tmp_path / 'market.db'}"
