@@ -51,7 +51,7 @@ from sqlmodel import Session
 from p2pmarket import text as text_mod
 from p2pmarket.errors import Invalid, StoreFailure
 from p2pmarket.models import Kind, User
-from p2pmarket.services import catalog, contacts, credit
+from p2pmarket.services import catalog, credit
 
 INDEX_VERSION = "2"
 EARTH_KM = 6371.0088
@@ -63,6 +63,14 @@ QUERY_MAX = 200
 QUERY_TOKENS_MAX = 8
 FIRST_STEP_KM = 0.1
 STEP_FACTOR = 3.0
+# Growing the radius (see `_grow`): each step aims at GROW_AIM pages' worth of matches,
+# the first as if the place were as dense as a city centre (the bench market's centres
+# hold about this many listings per km²), each next one from what the last step found,
+# growing the radius at least ×GROW_MIN, at most ×GROW_MAX.
+GROW_AIM = 2.0
+DENSE_PER_KM2 = 10_000
+GROW_MIN = 1.5
+GROW_MAX = 9.0
 # "best": text score times this distance decay (1 at the door, 0.5 at 1 km).
 DECAY_KM = 1.0
 PREFIX_SCORE = 0.7
@@ -143,6 +151,14 @@ def _spread(v: int) -> int:
     return (v | (v << 1)) & 0x5555555555555555
 
 
+# _spread of every 9-bit value: an axis coordinate (18 bits) is spread in two lookups.
+_SPREAD_9 = tuple(_spread(v) for v in range(512))
+
+
+def _spread_axis(v: int) -> int:
+    return _SPREAD_9[v & 511] | (_SPREAD_9[v >> 9] << 18)
+
+
 def _grid(lat: float, lon: float) -> tuple[int, int]:
     x = math.floor((lon + 180.0) / 360.0 * AXIS_CELLS)
     y = math.floor((lat + 90.0) / 180.0 * AXIS_CELLS)
@@ -156,7 +172,7 @@ def geo_key(lat: float, lon: float, listing_id: int) -> int:
             "search_id_range", f"Listing #{listing_id} is beyond what the search index can key."
         )
     x, y = _grid(lat, lon)
-    return ((_spread(x) | (_spread(y) << 1)) << ID_BITS) | listing_id
+    return ((_spread_axis(x) | (_spread_axis(y) << 1)) << ID_BITS) | listing_id
 
 
 def _key_ranges(box: Box | None) -> list[tuple[int, int]]:
@@ -174,11 +190,9 @@ def _key_ranges(box: Box | None) -> list[tuple[int, int]]:
         level = k
     shift = AXIS_BITS - level
     low_bits = 2 * shift + ID_BITS
-    codes = sorted(
-        _spread(cx) | (_spread(cy) << 1)
-        for cx in range(x0 >> shift, (x1 >> shift) + 1)
-        for cy in range(y0 >> shift, (y1 >> shift) + 1)
-    )
+    xs = [_spread_axis(cx) for cx in range(x0 >> shift, (x1 >> shift) + 1)]
+    ys = [_spread_axis(cy) << 1 for cy in range(y0 >> shift, (y1 >> shift) + 1)]
+    codes = sorted(x | y for x in xs for y in ys)
     ranges: list[tuple[int, int]] = []
     for code in codes:
         lo, hi = code << low_bits, ((code + 1) << low_bits) - 1
@@ -720,6 +734,9 @@ class _Plan:
     best_text: float
     # Words left out of `match`, each of which must prefix a token of the candidate.
     post: tuple[str, ...] = ()
+    # How many listings the index holds, and about which share of them may match.
+    indexed: int = 0
+    share: float = 1.0
 
 
 def _plan(raw: sqlite3.Connection, query: Query, words: tuple[str, ...]) -> _Plan | None:
@@ -743,11 +760,20 @@ def _plan(raw: sqlite3.Connection, query: Query, words: tuple[str, ...]) -> _Pla
         if tag is not None:
             match.append(f"tags : {tag}")
             estimates.append(_term_docs(raw, tag))
+    estimate = min(estimates) if estimates else None
+    # Every listing holds exactly one kind tag.
+    indexed = raw.execute(
+        "SELECT coalesce(sum(docs), 0) FROM search_terms"
+        " WHERE term IN (SELECT value FROM json_each(?))",
+        (json.dumps([f"k{k}" for k in Kind]),),
+    ).fetchone()[0]
     return _Plan(
         match=match,
-        estimate=min(estimates) if estimates else None,
+        estimate=estimate,
         best_text=sum(best) / len(best) if best else 1.0,
         post=tuple(post),
+        indexed=indexed,
+        share=min(1.0, max(estimate, 1) / indexed) if estimate is not None and indexed else 1.0,
     )
 
 
@@ -801,8 +827,6 @@ def _sort_key(sort: Sort) -> Callable[[_Candidate], tuple]:
 # Under this many possible matches (an upper bound from the term counts) one read of the
 # whole radius beats growing it or walking price buckets.
 SMALL_MATCH = 400
-# "cheapest" reads at most this many price buckets (each ×1.25 wide) per step.
-WALK_WIDTH = 4
 
 
 def find(session: Session, me: User, query: Query) -> tuple[list[_Candidate], bool]:
@@ -813,7 +837,7 @@ def find(session: Session, me: User, query: Query) -> tuple[list[_Candidate], bo
     plan = _plan(raw, query, words)
     if plan is None:
         return [], False
-    blocked = contacts.blocked_by(session, me.id)
+    blocked = _blocked(raw, me.id)
     need = query.page * query.page_size + 1
     key = _sort_key(query.sort)
     small = plan.estimate is not None and plan.estimate <= SMALL_MATCH
@@ -835,51 +859,82 @@ def find(session: Session, me: User, query: Query) -> tuple[list[_Candidate], bo
 
 
 def _grow(raw, query: Query, me_id: int, plan: _Plan, need: int, key, keep) -> list[_Candidate]:
-    """Nearest and best: grow the radius; past radius r nobody scores better than at r."""
-    radii, r = [], min(FIRST_STEP_KM, query.radius_km)
-    while r < query.radius_km:
-        radii.append(r)
-        r *= STEP_FACTOR
-    radii.append(query.radius_km)
-    found: list[_Candidate] = []
-    for radius in radii:
-        found = keep(_fetch(raw, query, me_id, plan, radius))
-        if radius == radii[-1] or len(found) < need:
-            continue
-        found.sort(key=key)
-        bound = found[need - 1]
-        outside = plan.best_text / (1 + radius / DECAY_KM)
-        if query.sort is Sort.nearest or bound.score >= outside:
-            break
-    return found
+    """Nearest and best: grow the radius; past radius r nobody scores better than at r.
+
+    Every step costs a few index seeks, so steps are aimed: the first radius would
+    hold GROW_AIM pages in a city centre if the words were spread like the listings
+    (wider for rarer words), and each next one is sized from how many the last one
+    found (matches grow with the area, the radius squared).
+    """
+    dense = math.pi * DENSE_PER_KM2 * plan.share
+    r = min(query.radius_km, math.sqrt(need * GROW_AIM / dense))
+    while True:
+        found = keep(_fetch(raw, query, me_id, plan, r))
+        if r >= query.radius_km:
+            return found
+        if len(found) >= need:
+            found.sort(key=key)
+            outside = plan.best_text / (1 + r / DECAY_KM)
+            if query.sort is Sort.nearest or found[need - 1].score >= outside:
+                return found
+            r *= STEP_FACTOR
+        else:
+            # Nothing found yet counts as two: a jump of ×sqrt(need) or so.
+            aim = math.sqrt(need * GROW_AIM / max(len(found), 2))
+            r *= min(GROW_MAX, max(GROW_MIN, aim))
+        if r * GROW_MIN >= query.radius_km:
+            r = query.radius_km
 
 
 def _cheapest_first(raw, query: Query, me_id: int, plan: _Plan, need: int, keep):
-    """Cheapest: read price buckets upwards (1, 2, 4 … at a time) until a page is full.
+    """Cheapest: read price buckets upwards, a group at a time, until a page is full.
 
     Every listing in a later bucket costs more than every listing read so far, so the
-    first `need` by price are final once that many are in hand.
+    first `need` by price are final once that many are in hand. Each step re-reads the
+    words' entries in the radius, so groups are sized by the listings their buckets
+    hold (search_terms): the first to give GROW_AIM pages if the place were a city
+    centre, each next one from how many matched per listing read so far.
     """
     first = price_bucket(query.min_price) if query.min_price is not None else 0
     last = price_bucket(query.max_price) if query.max_price is not None else len(PRICE_BOUNDS)
     # Buckets no listing was ever indexed in are skipped (the term table is a superset).
-    used = {
-        int(term[1:])
-        for (term,) in raw.execute("SELECT term FROM search_terms WHERE term >= 'p' AND term < 'q'")
+    held = {
+        int(term[1:]): docs
+        for term, docs in raw.execute(
+            "SELECT term, docs FROM search_terms WHERE term >= 'p' AND term < 'q'"
+        )
         if term[1:].isdigit()
     }
-    buckets = [b for b in range(first, last + 1) if b in used]
+    buckets = [b for b in range(first, last + 1) if b in held]
+    nearby = min(1.0, math.pi * DENSE_PER_KM2 * query.radius_km**2 / max(plan.indexed, 1))
+    rate = plan.share * nearby
     found: list[_Candidate] = []
-    at, width = 0, 1
+    at, read = 0, 0
     while at < len(buckets):
-        group = buckets[at : at + width]
+        goal = max(2 * read, need * GROW_AIM / rate)
+        group = []
+        while at < len(buckets) and (not group or read < goal):
+            group.append(buckets[at])
+            read += held[buckets[at]]
+            at += 1
         tags = "tags : (" + " OR ".join(f"p{b}" for b in group) + ")"
         found += keep(_fetch(raw, query, me_id, plan, query.radius_km, tags))
-        at += len(group)
         if len(found) >= need:
             break
-        width = min(width * 2, WALK_WIDTH)
+        rate = len(found) / read if found else rate / GROW_MAX
     return found
+
+
+def _blocked(raw: sqlite3.Connection, me_id: int) -> set[int]:
+    """contacts.blocked_by in one statement on the driver's connection (searched per keystroke)."""
+    return {
+        uid
+        for (uid,) in raw.execute(
+            "SELECT other_id FROM contact WHERE owner_id = ?1 AND tier = 'blocked'"
+            " UNION SELECT owner_id FROM contact WHERE other_id = ?1 AND tier = 'blocked'",
+            (me_id,),
+        )
+    }
 
 
 def _keep(
@@ -992,7 +1047,7 @@ def naive_ids(session: Session, me: User, query: Query) -> list[int]:
     query = check_query(query)
     raw = _raw(session)
     words = query_tokens(query.text)
-    blocked = contacts.blocked_by(session, me.id)
+    blocked = _blocked(raw, me.id)
     extra, args = _filters(query)
     parts = [f"words : ({' AND '.join(f'{chr(34)}{w}{chr(34)}*' for w in words)})"] if words else []
     if query.kind is not None:
