@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, case, literal, update
 from sqlmodel import Session, col, or_, select
@@ -519,13 +521,14 @@ def act(
     """Apply one transition from TRANSITIONS as `actor`."""
     if action not in TRANSITIONS:
         raise Invalid("unknown_action", f"Unknown order action {action!r}.")
+    if action == "pay":
+        (paid,) = pay_many(session, clock, settings, actor, [order_id], keys=[key])
+        if isinstance(paid, MarketError):
+            raise paid
+        return paid
     order = order_row(session, order_id)
     rule = TRANSITIONS[action]
     now = clock.now()
-    if action == "pay":
-        key = key or pay_key(order.id)
-        if ledger.replay(session, key, "pay", order.id, _pay_params(actor, order)) is not None:
-            return view(session, order, replayed=True)
     _check_actor(order, rule, actor, action)
     _check_source(order, rule, action)
     handler = _HANDLERS[action]
@@ -537,21 +540,188 @@ def act(
 
 
 def pay_many(
-    session: Session, clock: Clock, settings: Settings, buyer: User, order_ids: list[int]
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    buyer: User,
+    order_ids: list[int],
+    *,
+    keys: list[str | None] | None = None,
 ) -> list[OrderView | MarketError]:
-    """Pay several orders in one transaction (one commit, one fsync), each in its own savepoint.
+    """Pay several orders in one transaction: one commit, one fsync, for all of them.
 
-    A refused payment rolls back alone; the others stand. Each result is acknowledged
+    Each order passes every rule against what the orders before it did (stock taken,
+    wallet debited, amount open with the payee); a refused order changes nothing and
+    the others stand. The writes go out together, a few statements for the whole batch.
+    `keys`: an idempotency key per order (None: `pay_key`). Each result is acknowledged
     only when the caller's transaction commits.
     """
+    keys = [
+        key or pay_key(order_id)
+        for order_id, key in zip(order_ids, keys or [None] * len(order_ids), strict=True)
+    ]
+    batch = _Payments(session, clock, settings, buyer, order_ids, keys)
     results: list[OrderView | MarketError] = []
-    for order_id in order_ids:
+    for order_id, key in zip(order_ids, keys, strict=True):
         try:
-            with session.begin_nested():
-                results.append(act(session, clock, settings, buyer, order_id, "pay"))
+            results.append(batch.pay(order_id, key))
         except MarketError as exc:
             results.append(exc)
+    batch.flush()
     return results
+
+
+_ORDERS = Order.__table__
+_ORDER_ROWS = select(_ORDERS).where(_ORDERS.c.id.in_(bindparam("ids", expanding=True)))
+_STOCK = select(_LISTING.c.id, _LISTING.c.quantity).where(
+    _LISTING.c.id.in_(bindparam("ids", expanding=True))
+)
+_MARK_PAID = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"))
+    .values(
+        status=S.paid,
+        updated_at=bindparam("now"),
+        revoke_until=bindparam("revoke"),
+        deliver_by=bindparam("deliver"),
+    )
+)
+
+
+class _Payments:
+    """Orders paid in memory one by one, then written together by `flush`.
+
+    Orders, payees, listings' stock and earlier payment keys are read once for the
+    batch. The eligibility gate is asked once per payee (nothing a payment does moves
+    it); a payment request from chat flushes first, so its limit sees the batch.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        settings: Settings,
+        buyer: User,
+        order_ids: list[int],
+        keys: list[str],
+    ) -> None:
+        self.session, self.clock, self.settings, self.buyer = session, clock, settings, buyer
+        connection = session.connection()
+        self.orders = {
+            row.id: SimpleNamespace(**row._mapping)
+            for row in connection.execute(_ORDER_ROWS, {"ids": sorted(set(order_ids))})
+        }
+        listings = {o.listing_id for o in self.orders.values() if o.listing_id is not None}
+        self.stock = dict(connection.execute(_STOCK, {"ids": sorted(listings)}).all())
+        self.payees = _users(session, {o.seller_id for o in self.orders.values()})
+        self.postings = ledger.Postings(session, clock)
+        self.postings.lookup(keys)
+        self.gates: dict[int, MarketError | None] = {}
+        self.taken: dict[int, int] = {}
+        self.paid: list[dict] = []
+        self.events: list[OrderEvent] = []
+
+    @cached_property
+    def wallet(self) -> ledger.Held:
+        """Read (or opened) by the first payment that gets this far: refusals write nothing."""
+        return ledger.wallet(self.session, self.buyer.id)
+
+    def pay(self, order_id: int, key: str) -> OrderView:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise Invalid("unknown_order", f"No order #{order_id}.")
+        params = _pay_params(self.buyer, order)
+        if self.postings.replay(key, "pay", order.id, params) is not None:
+            return view(self.session, order, replayed=True, users=self._parties(order))
+        rule = TRANSITIONS["pay"]
+        _check_actor(order, rule, self.buyer, "pay")
+        _check_source(order, rule, "pay")
+        self._gate(order)
+        left = self.stock.get(order.listing_id)
+        if left is not None and left < order.quantity:
+            raise Refused(
+                "sold_out",
+                f"Listing #{order.listing_id} sold out before you paid; nothing was charged.",
+            )
+        self.postings.add(
+            key=key,
+            kind="pay",
+            order_id=order.id,
+            actor_id=self.buyer.id,
+            legs=[
+                (self.wallet, -order.amount),
+                (ledger.system_account_ref(self.session, AccountKind.escrow), order.amount),
+            ],
+            params=params,
+        )
+        if left is not None:
+            self.stock[order.listing_id] = left - order.quantity
+            self.taken[order.listing_id] = self.taken.get(order.listing_id, 0) + order.quantity
+        now = self.clock.now()
+        self.events.append(
+            OrderEvent(
+                order_id=order.id,
+                actor_id=self.buyer.id,
+                at=now,
+                from_status=str(order.status),
+                to_status=str(S.paid),
+                amount=order.amount,
+                note="into escrow",
+            )
+        )
+        order.status, order.updated_at = S.paid, now
+        order.revoke_until = now + self.settings.revoke_window
+        order.deliver_by = now + self.settings.delivery_deadline
+        self.paid.append(
+            {
+                "order_id": order.id,
+                "now": now,
+                "revoke": order.revoke_until,
+                "deliver": order.deliver_by,
+            }
+        )
+        return view(self.session, order, users=self._parties(order))
+
+    def _parties(self, order) -> tuple[User, User]:
+        return (self.buyer, self.payees[order.seller_id])
+
+    def _gate(self, order) -> None:
+        payee = self.payees[order.seller_id]
+        if order.via_chat:
+            self.flush()
+            _money_gate(self.session, self.clock, self.settings, self.buyer, payee, order)
+            return
+        if payee.id not in self.gates:
+            try:
+                _money_gate(self.session, self.clock, self.settings, self.buyer, payee, order)
+                self.gates[payee.id] = None
+            except MarketError as exc:
+                self.gates[payee.id] = exc
+        if self.gates[payee.id] is not None:
+            raise self.gates[payee.id]
+
+    def flush(self) -> None:
+        """Write every payment made so far: stock, ledger, orders, their events."""
+        if not self.paid:
+            return
+        connection = self.session.connection()
+        if self.taken:
+            taken = [{"listing_id": i, "quantity": q} for i, q in self.taken.items()]
+            connection.execute(_TAKE, taken)
+        self.postings.flush()
+        connection.execute(_MARK_PAID, self.paid)
+        records.append_all(self.session, self.events)
+        # Written with Core: an ORM copy of these rows loaded earlier would be stale.
+        for model, ids in ((Order, [p["order_id"] for p in self.paid]), (Listing, self.taken)):
+            for row_id in ids:
+                loaded = self.session.identity_map.get(self.session.identity_key(model, row_id))
+                if loaded is not None:
+                    self.session.expire(loaded)
+        self.taken, self.paid, self.events = {}, [], []
+
+
+def _users(session: Session, ids: set[int]) -> dict[int, User]:
+    return {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids)))}
 
 
 def _accept(session, clock, settings, actor, order, now, **_):
@@ -560,38 +730,6 @@ def _accept(session, clock, settings, actor, order, now, **_):
 
 def _cancel(session, clock, settings, actor, order, now, **_):
     _record(session, order, actor.id, now, S.cancelled)
-
-
-def _pay(session, clock, settings, actor, order, now, key, **_):
-    payee = session.get(User, order.seller_id)
-    _money_gate(session, clock, settings, actor, payee, order)
-    if order.listing_id is not None:
-        taken = session.connection().execute(
-            _TAKE, {"listing_id": order.listing_id, "quantity": order.quantity}
-        )
-        if taken.rowcount == 0 and session.get(Listing, order.listing_id) is not None:
-            raise Refused(
-                "sold_out",
-                f"Listing #{order.listing_id} sold out before you paid; nothing was charged.",
-            )
-    # `act` has just looked the key up (replay) in this transaction.
-    ledger.post(
-        session,
-        clock,
-        key=key,
-        kind="pay",
-        order_id=order.id,
-        actor_id=actor.id,
-        legs=[
-            (ledger.wallet(session, actor.id), -order.amount),
-            (ledger.system_account_ref(session, AccountKind.escrow), order.amount),
-        ],
-        params=_pay_params(actor, order),
-    )
-    order.revoke_until = now + settings.revoke_window
-    order.deliver_by = now + settings.delivery_deadline
-    _record(session, order, actor.id, now, S.paid, order.amount, "into escrow")
-    return (payee,)
 
 
 def _revoke(session, clock, settings, actor, order, now, **_):
@@ -673,7 +811,6 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
 _HANDLERS = {
     "accept": _accept,
     "cancel": _cancel,
-    "pay": _pay,
     "revoke": _revoke,
     "deliver": _deliver,
     "confirm": _confirm,

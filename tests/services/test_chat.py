@@ -212,3 +212,24 @@ def test_payment_request_needs_trade_mode_and_the_gate(store, clock, two):
         view.messages[-1].kind == "request"
         and f"order pay {req.order_id}" in view.messages[-1].body
     )
+
+
+def test_paying_chat_requests_together_counts_each_against_the_limit(store, clock, two):
+    from p2pmarket.services import ledger, orders
+
+    amy, bo = two  # amy asks, bo pays; bo holds amy as a stranger: 200.00 may be open
+    with store.write() as s:
+        chat.set_mode(s, clock, s.get(User, amy.id), s.get(User, bo.id), ChatMode.trade)
+        ledger.topup(s, clock, bo.id, 1000_00, "fund-bo")
+    with store.write() as s:
+        asked = [
+            chat.request_payment(s, clock, s.get(User, amy.id), s.get(User, bo.id), 150_00)
+            for _ in range(2)
+        ]
+    with store.write() as s:
+        ids = [a.order_id for a in asked]
+        paid, refused = orders.pay_many(s, clock, Settings(), s.get(User, bo.id), ids)
+    assert paid.status == "paid" and refused.code == "over_limit"
+    assert "150.00 already open" in refused.message
+    with store.read() as s:
+        assert ledger.balance(s, bo.id) == 850_00

@@ -7,7 +7,7 @@ from p2pmarket.clock import DAY, HOUR
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Kind, Listing, ListingStatus, OrderEvent, Role, Unit, User
-from p2pmarket.services import ledger, orders
+from p2pmarket.services import ledger, orders, records
 from tests.conftest import make_listing, make_user
 
 SETTINGS = Settings()
@@ -276,3 +276,44 @@ def test_completing_an_order_moves_both_credit_histories(market):
         for user in (market.buyer, market.seller):
             history = credit.history(s, user.id)
             assert any(f"order:{o.id}" in e.source or "order" in e.reason for e in history)
+
+
+def _pay_many(market, order_ids):
+    with market.store.write() as s:
+        buyer = s.get(User, market.buyer.id)
+        return orders.pay_many(s, market.clock, SETTINGS, buyer, order_ids)
+
+
+def test_a_batch_checks_each_payment_against_the_ones_before_it(store, clock):
+    market = Market(store, clock, kind=Kind.goods, quantity=3, price=30000)
+    dear = make_listing(store, clock, market.seller, price=20000, quantity=5)
+    ids = [market.order().id for _ in range(4)]
+    with store.write() as s:
+        buyer = s.get(User, market.buyer.id)
+        ids.append(orders.create_order(s, clock, buyer, dear.id).id)
+    for order_id in ids:
+        market.act(market.seller, order_id, "accept")
+    first, *_, last = ids
+    results = _pay_many(market, [*ids, first, 999_999])
+    assert [getattr(r, "status", None) or r.code for r in results] == [
+        "paid",
+        "paid",
+        "paid",
+        "sold_out",  # three items, the fourth order finds none left
+        "insufficient_funds",  # 10,000 left after three payments of 30,000
+        "paid",  # the same order again: its key replays
+        "unknown_order",
+    ]
+    assert results[5].replayed and not results[0].replayed
+    assert market.balances() == (10000, 0, 90000)
+    with store.read() as s:
+        listing = s.get(Listing, market.listing.id)
+        assert (listing.quantity, listing.status) == (0, ListingStatus.sold_out)
+        assert s.get(Listing, dear.id).quantity == 5
+        paid_events = s.exec(select(OrderEvent.order_id).where(OrderEvent.to_status == "paid"))
+        assert sorted(paid_events) == ids[:3]
+        assert records.verify(s).ok
+    statuses = [market.act(market.buyer, i, "pay").status for i in ids[:3]]
+    assert statuses == ["paid"] * 3 and market.balances() == (10000, 0, 90000)
+    with pytest.raises(Refused, match="Not enough money"):
+        market.act(market.buyer, last, "pay")
