@@ -127,6 +127,7 @@ def _points(
             ORDER_WEIGHT,
         ),
     )
+    seen = 0
     for which, (sql, base) in enumerate(queries):
         params = args + ([exclude] if exclude and which == 0 else [])
         if which == 0:
@@ -136,6 +137,13 @@ def _points(
             seen = raw.execute(count_sql, params).fetchone()[0]
             if seen > cap:
                 sql += f" AND l.id % {math.ceil(seen / cap)} = 0"
+        elif _few_completed(raw, seen):
+            # Fewer completed orders in the whole market than listings in the box: read
+            # them from the orders' status index instead of probing every box listing.
+            sql = sql.replace(
+                "FROM listing l INDEXED BY ix_listing_price_guide JOIN orders o",
+                "FROM orders o CROSS JOIN listing l",
+            )
         for price, at, plat, plon in raw.execute(sql, params):
             km = haversine_km(lat, lon, plat, plon)
             if radius_km is not None and km > radius_km:
@@ -145,6 +153,17 @@ def _points(
             points.append((price, weight))
             counts[which] += 1
     return points, counts[1], counts[0]
+
+
+def _few_completed(raw: sqlite3.Connection, bound: int) -> bool:
+    """Whether the market holds fewer than `bound` completed orders (counts at most that many)."""
+    return (
+        raw.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM orders WHERE status = 'completed' LIMIT ?)",
+            (bound,),
+        ).fetchone()[0]
+        < bound
+    )
 
 
 def _radius_text(radius_km: float | None) -> str:

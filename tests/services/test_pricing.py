@@ -63,7 +63,7 @@ def test_ladder_widens_radius_then_market(store, clock):
     assert got.p25 <= got.p50 <= got.p75
 
 
-def test_completed_orders_count_double_and_old_points_fade(store, clock):
+def test_completed_orders_count_double_and_old_points_fade(store, clock, monkeypatch):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     buyer = make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
     views = [make_listing(store, clock, seller, price=10_000) for _ in range(10)]
@@ -88,6 +88,10 @@ def test_completed_orders_count_double_and_old_points_fade(store, clock):
     assert got.sales == 5 and got.listings == 10 and got.n == 15
     # 5 sales × 2 = weight 10 against 10 listings × 1: the median sits on the boundary.
     assert got.p75 == 50_000
+    # Sales are read from the orders (fewer than box listings, as here) or from the box.
+    monkeypatch.setattr(pricing, "_few_completed", lambda raw, bound: False)
+    assert _suggest(store, clock) == got
+    monkeypatch.undo()
     clock.advance(365 * DAY)
     aged = _suggest(store, clock)
     assert aged.p50 in (10_000, 50_000)
