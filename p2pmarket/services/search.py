@@ -21,9 +21,11 @@ Design (why it is shaped like this):
 - Status, price and seller are read from the listing row for the few candidates, so
   pausing or selling out never touches the index. Text, category, kind, price and
   place changes re-index the row.
-- Sorting: nearest/best grow the radius (0.1 km, ×3 …) and stop as soon as nobody
-  further out could still make the page; cheapest reads price buckets upwards and
-  stops when a page is full; credit reads the whole radius (credit is not indexed).
+- Sorting: nearest/best grow the radius (each step aimed at two pages from the term
+  counts and the last step's matches) and stop as soon as nobody further out could
+  still make the page; cheapest reads price buckets upwards, in groups sized by how
+  many listings they hold, and stops when a page is full; credit reads the whole
+  radius (credit is not indexed).
 - The index is derived data. Triggers on `listing` queue changed ids in
   `search_dirty`; `catch_up` (called by the shop services, seeding and before a
   search when something is queued) re-indexes exactly those rows; `rebuild`
