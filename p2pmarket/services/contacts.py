@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from p2pmarket.clock import Clock
@@ -35,14 +36,24 @@ def tier(session: Session, owner_id: int, other_id: int) -> Tier:
     return row.tier if row else Tier.stranger
 
 
+# Asked on every payment: built once. Either side may have blocked the other.
+_CONTACT = Contact.__table__
+_BLOCKED_BETWEEN = (
+    select(_CONTACT.c.owner_id)
+    .where(
+        _CONTACT.c.owner_id.in_((bindparam("a"), bindparam("b"))),
+        _CONTACT.c.other_id.in_((bindparam("a"), bindparam("b"))),
+        _CONTACT.c.owner_id != _CONTACT.c.other_id,
+        _CONTACT.c.tier == Tier.blocked,
+    )
+    .limit(1)
+)
+
+
 def blocked_between(session: Session, a: int, b: int) -> bool:
     """True when either side has blocked the other."""
-    query = select(Contact.owner_id).where(
-        ((Contact.owner_id == a) & (Contact.other_id == b))
-        | ((Contact.owner_id == b) & (Contact.other_id == a)),
-        Contact.tier == Tier.blocked,
-    )
-    return session.exec(query).first() is not None
+    found = session.execute(_BLOCKED_BETWEEN, {"a": a, "b": b}).first()
+    return found is not None
 
 
 def blocked_by(session: Session, owner_id: int) -> set[int]:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from p2pmarket.clock import DAY, Clock
@@ -482,6 +482,17 @@ def scores(session: Session, user_id: int) -> Scores:
     return Scores(transaction=result[T], social=result[S])
 
 
+# The latest score_after per user and dimension: built once (every payment asks it).
+_EVENTS = CreditEvent.__table__
+_LATEST = select(_EVENTS.c.user_id, _EVENTS.c.dimension, _EVENTS.c.score_after).where(
+    _EVENTS.c.id.in_(
+        select(func.max(_EVENTS.c.id))
+        .where(_EVENTS.c.user_id.in_(bindparam("ids", expanding=True)))
+        .group_by(_EVENTS.c.user_id, _EVENTS.c.dimension)
+    )
+)
+
+
 def scores_for(session: Session, user_ids: Iterable[int]) -> dict[int, Scores]:
     """`scores` for many users at once: the latest score_after per user and dimension.
 
@@ -491,17 +502,7 @@ def scores_for(session: Session, user_ids: Iterable[int]) -> dict[int, Scores]:
     ids = sorted({int(i) for i in user_ids})
     latest = {uid: {T: base(T), S: base(S)} for uid in ids}
     for start in range(0, len(ids), SCORES_BATCH):
-        chunk = ids[start : start + SCORES_BATCH]
-        last = (
-            select(func.max(CreditEvent.id))
-            .where(col(CreditEvent.user_id).in_(chunk))
-            .group_by(col(CreditEvent.user_id), col(CreditEvent.dimension))
-        )
-        rows = session.exec(
-            select(CreditEvent.user_id, CreditEvent.dimension, CreditEvent.score_after).where(
-                col(CreditEvent.id).in_(last)
-            )
-        )
+        rows = session.execute(_LATEST, {"ids": ids[start : start + SCORES_BATCH]})
         for user_id, dimension, score_after in rows:
             latest[user_id][CreditDimension(dimension)] = score_after
     return {uid: Scores(transaction=d[T], social=d[S]) for uid, d in latest.items()}
