@@ -193,32 +193,6 @@ def transfer(
     if earlier is not None:
         amount = sum(a for _, a in legs if a > 0)
         return TransferResult(earlier.id, earlier.kind, amount, replayed=True)
-    return post(
-        session,
-        clock,
-        key=key,
-        kind=kind,
-        legs=legs,
-        params=params,
-        order_id=order_id,
-        actor_id=actor_id,
-        at=at,
-    )
-
-
-def post(
-    session: Session,
-    clock: Clock,
-    *,
-    key: str,
-    kind: str,
-    legs: list[tuple[Held, int]],
-    params: dict,
-    order_id: int | None = None,
-    actor_id: int | None = None,
-    at: int | None = None,
-) -> TransferResult:
-    """`transfer` for a caller that has just called `replay` in this transaction."""
     postings = Postings(session, clock)
     postings.add(
         key=key,
