@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -41,26 +40,28 @@ class SearchScreen(MarketScreen):
 
     @dataclass
     class Found(Message):
-        generation: int
+        key: tuple
+        query: search.Query
         results: search.Results | None
         offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
         error: str | None = None
-        started: float = 0.0
-        key: tuple = ()
+        # The why compares each price with its suggested band (the second, slower pass).
+        priced: bool = False
 
     def __init__(self) -> None:
         super().__init__()
         self._generation = 0
         self.results: search.Results | None = None
-        # Milliseconds from the keystroke to the table showing its results (bench tui).
-        self.last_latency_ms: float | None = None
+        # The last keystroke (generation) whose results are painted on screen, and whose
+        # results are painted with their prices compared (bench tui).
         self.shown_generation = 0
+        self.priced_generation = 0
         # What the box asks for now, what a worker is computing, what the table shows
         # (query tokens + filters): "piano" and "piano " are one search, run once.
         self._wanted_key: tuple | None = None
         self._running_key: tuple | None = None
         self._shown_key: tuple | None = None
-        self._started = 0.0
+        self._shown_priced = False
 
     def compose(self) -> ComposeResult:
         cats = sorted(catalog.categories().values(), key=lambda c: c.name)
@@ -130,45 +131,63 @@ class SearchScreen(MarketScreen):
     @on(Select.Changed)
     def run_search(self) -> None:
         self._generation += 1
-        self._started = started = time.perf_counter()
         try:
             query = self._query()
         except MarketError as exc:
             self._wanted_key = None
-            self.query_one("#search-status", Static).update(plain(exc.message))
+            self._set_status(exc.message)
+            self._shown(priced=True)
             return
         self._wanted_key = key = self._key(query)
         if key == self._shown_key and self.results is not None:
             self._show_status(self.results)
-            self._shown(started)  # e.g. a space after a word: same tokens, same page
+            # e.g. a space after a word: same tokens, same page
+            self._shown(priced=self._shown_priced)
             return
         if key == self._running_key:
             return  # the worker already computing it will show it
         self._running_key = key
-        self._search(self._generation, query, started, key)
+        self._search(query, key)
 
-    def _shown(self, started: float) -> None:
-        self.last_latency_ms = (time.perf_counter() - started) * 1000
-        self.shown_generation = self._generation
+    def _shown(self, *, priced: bool) -> None:
+        """The table holds the current keystroke's results: note when they are painted."""
+        # The table's callback runs after its own idle (column widths) and the next paint.
+        self.query_one("#results", MarketTable).call_after_refresh(
+            self._painted, self._generation, priced
+        )
+
+    def _painted(self, generation: int, priced: bool) -> None:
+        self.shown_generation = max(self.shown_generation, generation)
+        if priced:
+            self.priced_generation = max(self.priced_generation, generation)
 
     @work(thread=True, exclusive=True, group="search")
-    def _search(self, generation: int, query: search.Query, started: float, key: tuple) -> None:
+    def _search(self, query: search.Query, key: tuple, *, priced: bool = False) -> None:
+        """One page of results; `priced` also compares each price with its suggested band.
+
+        The bands take longest the first time a category shows up (later they come from a
+        cache), so results are shown without them first and priced once painted. A newer
+        keystroke cancels this worker (same group): a stale page is neither shown nor priced.
+        """
         worker = get_current_worker()
         try:
             with self.read() as session:
                 me = self.me(session)
-                query = search.Query(**{**vars(query), "lat": me.lat, "lon": me.lon})
-                results = search.search(session, self.market.clock, me, query)
+                here = search.Query(**{**vars(query), "lat": me.lat, "lon": me.lon})
+                results = search.search(session, self.market.clock, me, here, compare_prices=priced)
                 offsets = privacy.rough_offsets(
-                    session, me, [h.id for h in results.hits], self._step_km(query.radius_km)
+                    session, me, [h.id for h in results.hits], self._step_km(here.radius_km)
                 )
         except MarketError as exc:
-            self.post_message(
-                self.Found(generation, None, error=exc.message, started=started, key=key)
-            )
+            self.post_message(self.Found(key, query, None, error=exc.message))
             return
         if not worker.is_cancelled:
-            self.post_message(self.Found(generation, results, offsets, started=started, key=key))
+            self.post_message(self.Found(key, query, results, offsets, priced=priced))
+
+    def _price(self, query: search.Query, key: tuple) -> None:
+        """After the unpriced page is painted: price it, unless the box asks for more now."""
+        if key == self._wanted_key == self._shown_key and not self._shown_priced:
+            self._search(query, key, priced=True)
 
     @staticmethod
     def _step_km(radius_km: float) -> float:
@@ -179,13 +198,13 @@ class SearchScreen(MarketScreen):
             self._running_key = None
         if message.key != self._wanted_key:
             return  # a newer keystroke asks for something else
-        status = self.query_one("#search-status", Static)
         if message.results is None:
             self._shown_key = None
-            status.update(plain(message.error or ""))
+            self._set_status(message.error or "")
+            self._shown(priced=True)
             return
-        self.results = results = message.results
         table = self.query_one("#results", MarketTable)
+        self.results = results = message.results
         table.refill(
             [
                 (
@@ -207,18 +226,23 @@ class SearchScreen(MarketScreen):
             results.radius_km,
             self._step_km(results.radius_km),
         )
-        self._shown_key = message.key
-        self._shown(self._started)
+        self._shown_key, self._shown_priced = message.key, message.priced
         self._show_status(results)
+        self._shown(priced=message.priced)
+        if not message.priced:
+            table.call_after_refresh(self._price, message.query, message.key)
 
     def _show_status(self, results: search.Results) -> None:
         more = " · more beyond this page" if results.has_more else ""
-        self.query_one("#search-status", Static).update(
-            plain(
-                f"{len(results.hits)} results within {results.radius_km:g} km of "
-                f"{results.centre} · {results.sort}{more}"
-            )
+        self._set_status(
+            f"{len(results.hits)} results within {results.radius_km:g} km of "
+            f"{results.centre} · {results.sort}{more}"
         )
+
+    def _set_status(self, text: str) -> None:
+        status = self.query_one("#search-status", Static)
+        if str(status.content) != text:  # unchanged while typing on: no layout, no redraw
+            status.update(plain(text))
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -27,7 +27,20 @@ class MarketTable(DataTable):
         return int(key) if key is not None else None
 
     def refill(self, rows: list[tuple[int, tuple]]) -> None:
-        """Replace the rows, keeping the cursor on the same key when it is still there."""
+        """Show these rows, keeping the cursor on the same key when it is still there.
+
+        The same keys in the same order (a live reload, or another keystroke that finds the
+        same page) update only the cells that changed: a table redraw costs more than that.
+        """
+        columns = [column.key for column in self.ordered_columns]
+        if [(str(key), len(cells)) for key, cells in rows] == [
+            (row.key.value, len(columns)) for row in self.ordered_rows
+        ]:
+            for key, cells in rows:
+                for column, old, new in zip(columns, self.get_row(str(key)), cells, strict=True):
+                    if old != new:
+                        self.update_cell(str(key), column, new, update_width=True)
+            return
         keep = self.selected_key()
         self.clear()
         for key, cells in rows:

@@ -14,8 +14,18 @@ class ResultMap(Static):
     COLS = 31
     ROWS = 13
 
+    def __init__(self, content: str = "", *, id: str | None = None) -> None:
+        super().__init__(content, id=id)
+        self._plotted: tuple | None = None
+
     def show(self, offsets: list[tuple[int, int]], radius_km: float, step_km: float) -> None:
         """Plot (east, north) step offsets; row 0 is north. Numbers are result ranks (1-9, +)."""
+        shown = (tuple(offsets), radius_km, step_km)
+        if shown == self._plotted:
+            return  # typing on often finds the same places: no redraw
+        # Only the legend under the fixed-size grid can change the widget's height.
+        layout = self._plotted is None or self._plotted[1:] != shown[1:]
+        self._plotted = shown
         cx, cy = self.COLS // 2, self.ROWS // 2
         grid = [
             ["·" if x % 4 == 0 and y % 2 == 0 else " " for x in range(self.COLS)]
@@ -40,4 +50,4 @@ class ResultMap(Static):
                 )
             out.append("\n")
         out.append(f"@ me · one step ≈ {step_km:g} km · radius {radius_km:g} km", style="dim")
-        self.update(out)
+        self.update(out, layout=layout)

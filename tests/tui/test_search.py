@@ -1,0 +1,69 @@
+"""Search as you type: results first, their prices compared next, unchanged pages kept."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+from textual.widgets import Input
+
+from p2pmarket.models import User
+from p2pmarket.services import demo, search
+from p2pmarket.tui.app import MarketApp
+from p2pmarket.tui.plain import line
+from p2pmarket.tui.screens.search import SearchScreen
+from tests.tui.helpers import SIZE, cells, settle
+
+
+@pytest.fixture
+def market(store, clock):
+    demo.load_demo(store, clock)
+    return store
+
+
+def _service_page(store, clock, handle: str, text: str) -> list[tuple[str, str]]:
+    with store.read() as session:
+        me = session.exec(select(User).where(User.handle == handle)).one()
+        query = search.Query(text=text, radius_km=10, lat=me.lat, lon=me.lon)
+        hits = search.search(session, clock, me, query).hits
+        return [(str(line(h.title, 32)), str(line(h.why, 48))) for h in hits]
+
+
+async def test_typed_query_ends_with_the_services_page_and_priced_why(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        screen.query_one("#radius", Input).value = "10"
+        await pilot.press(*"bike")
+        await settle(pilot)
+        expected = _service_page(market, clock, "demo", "bike")
+        assert expected and any("% over" in why or "% under" in why for _title, why in expected)
+        rows = cells(screen.query_one("#results"))
+        assert [(r[0], r[5]) for r in rows] == expected
+        assert screen.priced_generation == screen.shown_generation == screen._generation
+
+
+async def test_same_words_keep_the_page_and_a_changed_page_replaces_it(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#radius", Input).value = "10"
+        await pilot.press(*"bike")
+        await settle(pilot)
+        table = screen.query_one("#results")
+        before = cells(table)
+        await pilot.press("space")  # the same words: the page shown answers it
+        await settle(pilot)
+        assert cells(table) == before
+        assert screen.priced_generation == screen._generation
+        await pilot.press(*"tune")
+        await settle(pilot)
+        after = cells(table)
+        expected = _service_page(market, clock, "demo", "bike tune")
+        assert [r[0] for r in after] == [t for t, _why in expected] != [r[0] for r in before]
