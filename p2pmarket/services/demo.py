@@ -105,8 +105,11 @@ def read_market_file(path: Path) -> dict:
         raise Invalid("file_not_json", f"{path} is not a market file (nested or huge).") from None
     except OSError as exc:
         raise Invalid("file_unreadable", f"Cannot read {path}: {exc.strerror}.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("users", []), list):
-        raise Invalid("file_shape", f"{path} must be an object with a 'users' list.")
+    lists = ("users", "listings")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, []), list) for k in lists):
+        raise Invalid("file_shape", f"{path} must be an object with 'users' and 'listings' lists.")
+    if not any(data.get(k) for k in lists):
+        raise Invalid("file_empty", f"{path} holds no users and no listings: nothing to load.")
     return data
 
 
