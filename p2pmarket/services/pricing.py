@@ -7,11 +7,12 @@ radius widens (3 km, 10 km, the whole market); when even the whole market is thi
 the band leans on the category guide in data/ (shrinkage: the guide counts as
 PRIOR_WEIGHT points).
 
-Speed: listing points come from one covering index on (category, unit, lat, lon,
-status, price, updated_at), so a suggestion reads a latitude slice of one
-category's index entries and never touches the listing table; the longitude and
-the exact distance are checked on those entries. Orders are few next to listings
-and are joined by listing id.
+Speed: listing points come from one covering index on (category, unit, longitude
+strip, lat, lon, status, price, updated_at): a suggestion reads one latitude range per
+0.01° strip of its box, never the listing table; the exact distance is checked on those
+entries. Orders are few next to listings and are joined by listing id. A search page
+needs the bands of many (category, unit) pairs: `suggest_many` reads them together, one
+statement per read and ladder step, each pair equal to its own `suggest`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from sqlmodel import Session
@@ -27,7 +29,7 @@ from p2pmarket.clock import DAY, Clock
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Unit
 from p2pmarket.services import catalog
-from p2pmarket.services.catalog import Band
+from p2pmarket.services.catalog import Band, Category
 
 MIN_POINTS = 10
 RADII_KM: tuple[float | None, ...] = (3.0, 10.0, None)
@@ -85,74 +87,114 @@ def weighted_quantiles(points: list[tuple[int, float]], qs=(0.25, 0.5, 0.75)) ->
     return out
 
 
-def _bbox(lat: float, lon: float, radius_km: float):
+Pair = tuple[str, str]
+# Longitude strips of the price index (search.py's _DDL): a box is read as one latitude
+# range per 0.01° strip (about 1 km), so a suggestion reads about its box, not the whole
+# latitude band across the market.
+STRIP_EXPR = "CAST(l.lon * 100 AS INTEGER)"
+STRIPS_PER_DEGREE = 100
+# A box wider than this many strips (near the poles, across the date line) reads its band.
+STRIPS_MAX = 200
+
+
+def _box_sql(lat: float, lon: float, radius_km: float | None) -> tuple[str, str, dict]:
+    """(strip condition, box condition, their parameters) for points within radius_km."""
     from p2pmarket.services.search import Box
 
-    return Box.around(lat, lon, radius_km)
+    if radius_km is None:
+        return "", "", {}
+    box = Box.around(lat, lon, radius_km)
+    # CAST truncates towards zero as int() does, so every longitude of the box is in a strip.
+    first, last = int(box.lon0 * STRIPS_PER_DEGREE), int(box.lon1 * STRIPS_PER_DEGREE)
+    strips = (
+        f" AND {STRIP_EXPR} IN ({','.join(map(str, range(first, last + 1)))})"
+        if last - first < STRIPS_MAX
+        else ""
+    )
+    args = {"lat0": box.lat0, "lat1": box.lat1, "lon0": box.lon0, "lon1": box.lon1}
+    return strips, " AND l.lat BETWEEN :lat0 AND :lat1 AND l.lon BETWEEN :lon0 AND :lon1", args
 
 
-def _points(
+def _points_many(
     raw: sqlite3.Connection,
     now: int,
-    category: str,
-    unit: str,
+    pairs: list[Pair],
     lat: float,
     lon: float,
     radius_km: float | None,
     exclude: int | None,
     cap: int,
-) -> tuple[list[tuple[int, float]], int, int]:
+) -> list[tuple[list[tuple[int, float]], int, int]]:
+    """(points, sales, listings) of each (category slug, unit) pair, in the pairs' order.
+
+    Each read is one statement: a UNION ALL with one branch per pair (each seeks its
+    own part of the price index), rows tagged with the pair's position.
+    """
     from p2pmarket.services.search import haversine_km
 
-    scale = (radius_km or 30.0) / 2
-    where, args = "l.category = ? AND l.unit = ?", [category, str(unit)]
-    if radius_km is not None:
-        box = _bbox(lat, lon, radius_km)
-        where += " AND l.lat BETWEEN ? AND ? AND l.lon BETWEEN ? AND ?"
-        args += [box.lat0, box.lat1, box.lon0, box.lon1]
-    points: list[tuple[int, float]] = []
-    counts = [0, 0]
-    decay = math.log(2) / (HALF_LIFE_DAYS * DAY)
-    queries = (
-        (
-            f"SELECT l.price, l.updated_at, l.lat, l.lon FROM listing l"
-            f" INDEXED BY ix_listing_price_guide WHERE {where} AND l.status = 'active'"
-            + (" AND l.id <> ?" if exclude else ""),
-            LISTING_WEIGHT,
-        ),
-        (
-            f"SELECT o.unit_price, o.updated_at, l.lat, l.lon FROM listing l"
-            f" INDEXED BY ix_listing_price_guide JOIN orders o ON o.listing_id = l.id"
-            f" WHERE {where} AND o.status = 'completed'",
-            ORDER_WEIGHT,
-        ),
-    )
-    seen = 0
-    for which, (sql, base) in enumerate(queries):
-        params = args + ([exclude] if exclude and which == 0 else [])
-        if which == 0:
-            # Sample cap: past `cap` listings in the box, every k-th id (by id, so unbiased
-            # by place or price) is plenty for three quantiles and keeps p95 flat.
-            count_sql = sql.replace("SELECT l.price, l.updated_at, l.lat, l.lon", "SELECT count(*)")
-            seen = raw.execute(count_sql, params).fetchone()[0]
-            if seen > cap:
-                sql += f" AND l.id % {math.ceil(seen / cap)} = 0"
-        elif _few_completed(raw, seen):
-            # Fewer completed orders in the whole market than listings in the box: read
-            # them from the orders' status index instead of probing every box listing.
-            sql = sql.replace(
-                "FROM listing l INDEXED BY ix_listing_price_guide JOIN orders o",
-                "FROM orders o CROSS JOIN listing l",
+    strips, box, args = _box_sql(lat, lon, radius_km)
+    for i, (category, unit) in enumerate(pairs):
+        args[f"c{i}"], args[f"u{i}"] = category, unit
+    active = " AND l.status = 'active'"
+    if exclude:
+        active += " AND l.id <> :exclude"
+        args["exclude"] = exclude
+
+    def union(select: str, join: str, tail: Callable[[int], str | None]) -> list[tuple]:
+        branches = [
+            f"SELECT {i}, {select} FROM listing l INDEXED BY ix_listing_price_strips{join}"
+            f" WHERE l.category = :c{i} AND l.unit = :u{i}{strips}{part}"
+            for i in range(len(pairs))
+            if (part := tail(i)) is not None
+        ]
+        return raw.execute(" UNION ALL ".join(branches), args).fetchall() if branches else []
+
+    seen = dict(union("count(*)", "", lambda i: active + box))
+
+    def sample(i: int) -> str | None:
+        # Sample cap: past `cap` listings in the box, every k-th id (by id, so unbiased by
+        # place or price) is plenty for three quantiles and keeps p95 flat. The id test
+        # comes before the longitude test it spares.
+        if not seen[i]:
+            return None
+        every = f" AND l.id % {math.ceil(seen[i] / cap)} = 0" if seen[i] > cap else ""
+        return active + every + box
+
+    listing_rows = union("l.price, l.updated_at, l.lat, l.lon", "", sample)
+    if _few_completed(raw, sum(seen.values())):
+        # Fewer completed orders in the whole market than listings in the boxes: read
+        # them from the orders' status index instead of probing every box listing.
+        position = {pair: i for i, pair in enumerate(pairs)}
+        order_rows = [
+            (position[(category, unit)], *row)
+            for category, unit, *row in raw.execute(
+                "SELECT l.category, l.unit, o.unit_price, o.updated_at, l.lat, l.lon"
+                " FROM orders o CROSS JOIN listing l ON l.id = o.listing_id"
+                f" WHERE o.status = 'completed'{box}",
+                args,
             )
-        for price, at, plat, plon in raw.execute(sql, params):
+            if (category, unit) in position
+        ]
+    else:
+        order_rows = union(
+            "o.unit_price, o.updated_at, l.lat, l.lon",
+            " JOIN orders o ON o.listing_id = l.id",
+            lambda i: f"{box} AND o.status = 'completed'",
+        )
+    scale = (radius_km or 30.0) / 2
+    decay = math.log(2) / (HALF_LIFE_DAYS * DAY)
+    found: list[tuple[list[tuple[int, float]], list[int]]] = [([], [0, 0]) for _ in pairs]
+    for which, rows, base in ((0, listing_rows, LISTING_WEIGHT), (1, order_rows, ORDER_WEIGHT)):
+        for i, price, at, plat, plon in rows:
             km = haversine_km(lat, lon, plat, plon)
             if radius_km is not None and km > radius_km:
                 continue
             age = max(0, now - at)
             weight = base * math.exp(-decay * age) / (1 + (km / scale) ** 2)
+            points, counts = found[i]
             points.append((price, weight))
             counts[which] += 1
-    return points, counts[1], counts[0]
+    return [(points, counts[1], counts[0]) for points, counts in found]
 
 
 def _few_completed(raw: sqlite3.Connection, bound: int) -> bool:
@@ -182,6 +224,19 @@ def suggest(
     cap: int = SAMPLE_CAP,
 ) -> Suggestion:
     """The suggested band for one category and unit around (lat, lon)."""
+    (band,) = suggest_many(
+        session,
+        clock,
+        [(category, unit)],
+        lat=lat,
+        lon=lon,
+        exclude_listing=exclude_listing,
+        cap=cap,
+    ).values()
+    return band
+
+
+def _checked(category: str, unit: Unit | str) -> tuple[Category, Unit]:
     cat = catalog.category(category)
     try:
         unit = Unit(str(unit).strip().lower())
@@ -194,33 +249,73 @@ def suggest(
         raise Invalid(
             "unit_not_allowed", f"Category {cat.slug} is priced per {allowed}, not per {unit}."
         )
-    prior = cat.prior[unit]
+    return cat, unit
+
+
+def suggest_many(
+    session: Session,
+    clock: Clock,
+    pairs: Iterable[tuple[str, Unit | str]],
+    *,
+    lat: float,
+    lon: float,
+    exclude_listing: int | None = None,
+    cap: int = SAMPLE_CAP,
+) -> dict[Pair, Suggestion]:
+    """The band of each (category, unit) pair around (lat, lon), keyed as given.
+
+    Each band is the one `suggest` gives for its pair (same ladder, sample and basis);
+    the pairs still short of MIN_POINTS at a step are read together at the next.
+    """
+    checked = {(category, str(unit)): _checked(category, unit) for category, unit in pairs}
     raw = session.connection().connection.dbapi_connection
     now = clock.now()
-    points: list[tuple[int, float]] = []
-    sales = listings = 0
+    bands: dict[Pair, Suggestion] = {}
+    todo = list(checked)
+    found: list[tuple[list[tuple[int, float]], int, int]] = []
     radius: float | None = None
     for radius in RADII_KM:
-        points, sales, listings = _points(
-            raw, now, cat.slug, unit, lat, lon, radius, exclude_listing, cap
+        found = _points_many(
+            raw,
+            now,
+            [(checked[key][0].slug, str(checked[key][1])) for key in todo],
+            lat,
+            lon,
+            radius,
+            exclude_listing,
+            cap,
         )
-        if len(points) >= MIN_POINTS:
-            p25, p50, p75 = weighted_quantiles(points)
-            return Suggestion(
-                cat.slug,
-                str(unit),
-                p25,
-                p50,
-                p75,
-                len(points),
-                sales,
-                listings,
-                radius,
-                f"{_basis_count(sales, listings)} {_radius_text(radius)}",
-            )
+        for key, (points, sales, listings) in zip(todo, found, strict=True):
+            if len(points) >= MIN_POINTS:
+                cat, unit = checked[key]
+                p25, p50, p75 = weighted_quantiles(points)
+                basis = f"{_basis_count(sales, listings)} {_radius_text(radius)}"
+                bands[key] = Suggestion(
+                    cat.slug, str(unit), p25, p50, p75, len(points), sales, listings, radius, basis
+                )
+        found = [f for key, f in zip(todo, found, strict=True) if key not in bands]
+        todo = [key for key in todo if key not in bands]
+        if not todo:
+            break
+    for key, (points, sales, listings) in zip(todo, found, strict=True):
+        cat, unit = checked[key]
+        bands[key] = _guided(cat, unit, points, sales, listings, radius)
+    return bands
+
+
+def _guided(
+    cat: Category,
+    unit: Unit,
+    points: list[tuple[int, float]],
+    sales: int,
+    listings: int,
+    radius: float | None,
+) -> Suggestion:
+    """Too few points even across the market: the category guide, shrunk towards the data."""
+    prior = cat.prior[unit]
     n = len(points)
     if n:
-        # Shrink the thin data towards the guide: the guide counts as PRIOR_WEIGHT points.
+        # The guide counts as PRIOR_WEIGHT points.
         data = weighted_quantiles(points)
         mixed = [
             round((n * d + PRIOR_WEIGHT * g) / (n + PRIOR_WEIGHT))
@@ -249,39 +344,43 @@ _CACHE_KEY = "p2pmarket.pricing.bands"
 def suggest_cached(
     session: Session,
     clock: Clock,
+    pairs: Iterable[Pair],
     *,
-    category: str,
-    unit: Unit | str,
     lat: float,
     lon: float,
     cap: int = SAMPLE_CAP,
-) -> Suggestion:
-    """`suggest`, remembered per SQLite connection until anyone writes to the store.
+) -> dict[Pair, Suggestion]:
+    """`suggest_many`, each band remembered per SQLite connection until anyone writes.
 
     The cache lives in the pooled connection's `info` (it dies with the connection) and
     is dropped when PRAGMA data_version (another connection committed) or the
-    connection's own total_changes moves. Other databases are not cached.
+    connection's own total_changes moves. Other databases are not cached. The bands
+    not remembered are read together.
     """
+    pairs = list(dict.fromkeys(pairs))
     pooled = session.connection().connection
     raw = pooled.dbapi_connection
     if not isinstance(raw, sqlite3.Connection):
-        return suggest(session, clock, category=category, unit=unit, lat=lat, lon=lon, cap=cap)
+        return suggest_many(session, clock, pairs, lat=lat, lon=lon, cap=cap)
     stamp = (raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
     cached = pooled.info.get(_CACHE_KEY)
     if cached is None or cached[0] != stamp:
         cached = (stamp, OrderedDict())
         pooled.info[_CACHE_KEY] = cached
-    bands: OrderedDict = cached[1]
-    key = (category, str(unit), lat, lon, cap, clock.now() // CACHE_SECONDS)
-    hit = bands.get(key)
-    if hit is not None:
-        bands.move_to_end(key)
-        return hit
-    hit = suggest(session, clock, category=category, unit=unit, lat=lat, lon=lon, cap=cap)
-    bands[key] = hit
-    if len(bands) > CACHE_SIZE:
-        bands.popitem(last=False)
-    return hit
+    remembered: OrderedDict = cached[1]
+    bucket = clock.now() // CACHE_SECONDS
+    key = {pair: (*pair, lat, lon, cap, bucket) for pair in pairs}
+    missing = [pair for pair in pairs if key[pair] not in remembered]
+    bands = suggest_many(session, clock, missing, lat=lat, lon=lon, cap=cap) if missing else {}
+    for pair in pairs:
+        if pair in bands:
+            remembered[key[pair]] = bands[pair]
+        else:
+            bands[pair] = remembered[key[pair]]
+            remembered.move_to_end(key[pair])
+    while len(remembered) > CACHE_SIZE:
+        remembered.popitem(last=False)
+    return bands
 
 
 def _basis_count(sales: int, listings: int) -> str:
@@ -293,12 +392,12 @@ def _basis_count(sales: int, listings: int) -> str:
 
 
 # PostgreSQL reads the same data points in services/pricing_pg.py (one per dialect).
-_sqlite_points = _points
+_sqlite_points_many = _points_many
 
 
-def _points(raw, *args):
+def _points_many(raw, now, pairs, *args):
     if isinstance(raw, sqlite3.Connection):
-        return _sqlite_points(raw, *args)
+        return _sqlite_points_many(raw, now, pairs, *args)
     from p2pmarket.services import pricing_pg
 
-    return pricing_pg.points(raw, *args)
+    return [pricing_pg.points(raw, now, category, unit, *args) for category, unit in pairs]

@@ -1,4 +1,4 @@
-"""Suggested-price data points on PostgreSQL: pricing.py's `_points`, one per dialect.
+"""Suggested-price data points on PostgreSQL: pricing.py's `_points_many`, pair by pair.
 
 The same two reads (active listings, completed orders) over the same covering
 index on (category, unit, lat, lon, status, price, updated_at), created with the
@@ -24,11 +24,11 @@ def points(
     exclude: int | None,
     cap: int,
 ) -> tuple[list[tuple[int, float]], int, int]:
+    """pricing._points_many for one pair, on psycopg (inside the session's transaction)."""
     from p2pmarket.services import pricing
     from p2pmarket.services.search import Box, haversine_km
 
     scale = (radius_km or 30.0) / 2
-    """pricing._points for a psycopg connection (inside the session's transaction)."""
     where, args = (
         "l.category = %(category)s AND l.unit = %(unit)s",
         {

@@ -297,9 +297,12 @@ _DDL = (
     "INSERT OR IGNORE INTO search_dirty (listing_id, fresh) VALUES (new.id, 0); END",
     "CREATE TRIGGER IF NOT EXISTS search_listing_delete AFTER DELETE ON listing BEGIN "
     "INSERT OR REPLACE INTO search_dirty (listing_id, fresh) VALUES (old.id, 0); END",
-    # Suggested prices: category + unit, then a latitude range, covering what is read.
-    "CREATE INDEX IF NOT EXISTS ix_listing_price_guide "
-    "ON listing (category, unit, lat, lon, status, price, updated_at)",
+    # Suggested prices (pricing.py): category + unit, then a latitude range per 0.01°
+    # longitude strip, covering what is read. It replaced ix_listing_price_guide (one
+    # latitude range across the whole market).
+    "DROP INDEX IF EXISTS ix_listing_price_guide",
+    "CREATE INDEX IF NOT EXISTS ix_listing_price_strips ON listing (category, unit, "
+    "CAST(lon * 100 AS INTEGER), lat, lon, status, price, updated_at)",
 )
 _OBJECTS = (
     "search_fts",
@@ -310,7 +313,7 @@ _OBJECTS = (
     "search_listing_insert",
     "search_listing_update",
     "search_listing_delete",
-    "ix_listing_price_guide",
+    "ix_listing_price_strips",
 )
 # Derived objects of earlier index versions, dropped on upgrade.
 _OLD_OBJECTS = (
@@ -445,7 +448,7 @@ def suspend(session: Session) -> int:
     raw = _raw(session)
     for name in ("search_listing_insert", "search_listing_update", "search_listing_delete"):
         raw.execute(f"DROP TRIGGER IF EXISTS {name}")
-    raw.execute("DROP INDEX IF EXISTS ix_listing_price_guide")
+    raw.execute("DROP INDEX IF EXISTS ix_listing_price_strips")
     # A bigger page cache for the load (the listing table's own indexes grow in random order).
     raw.execute(f"PRAGMA cache_size = -{BULK_CACHE_KB}")
     return raw.execute("SELECT coalesce(max(id), 0) FROM listing").fetchone()[0]
@@ -987,16 +990,14 @@ def search(
     if compare_prices:
         from p2pmarket.services import pricing
 
-        for key in {(c.category, c.unit) for c in page}:
-            bands[key] = pricing.suggest_cached(
-                session,
-                clock,
-                category=key[0],
-                unit=key[1],
-                lat=query.lat,
-                lon=query.lon,
-                cap=WHY_PRICE_CAP,
-            )
+        bands = pricing.suggest_cached(
+            session,
+            clock,
+            [(c.category, c.unit) for c in page],
+            lat=query.lat,
+            lon=query.lon,
+            cap=WHY_PRICE_CAP,
+        )
     hits = []
     for c in page:
         c.credit = credit_of.get(c.seller_id)

@@ -292,16 +292,14 @@ def search(
     credit_of = seller_credit(session, ids)
     bands = {}
     if compare_prices:
-        for key in {(c.category, c.unit) for c in page}:
-            bands[key] = pricing.suggest(
-                session,
-                clock,
-                category=key[0],
-                unit=key[1],
-                lat=query.lat,
-                lon=query.lon,
-                cap=s.WHY_PRICE_CAP,
-            )
+        bands = pricing.suggest_cached(
+            session,
+            clock,
+            [(c.category, c.unit) for c in page],
+            lat=query.lat,
+            lon=query.lon,
+            cap=s.WHY_PRICE_CAP,
+        )
     hits = []
     for c in page:
         c.credit = credit_of.get(c.seller_id)

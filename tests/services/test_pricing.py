@@ -97,6 +97,36 @@ def test_completed_orders_count_double_and_old_points_fade(store, clock, monkeyp
     assert aged.p50 in (10_000, 50_000)
 
 
+def test_a_batch_of_bands_equals_the_bands_one_by_one(store, clock):
+    # Pairs at every rung of the ladder: sampled (cap 30) in 3 km, 10 km, market, guides.
+    offers = {
+        ("piano-lessons", "hour"): [(0.005, 40), (0.05, 3)],
+        ("piano-lessons", "session"): [(0.05, 11)],
+        ("guitar-lessons", "hour"): [(0.01, 2), (0.5, 9)],
+        ("coding-help", "hour"): [(0.02, 4)],
+    }
+    for n, ((category, unit), places) in enumerate(offers.items()):
+        for k, (dlat, count) in enumerate(places):
+            seller = make_user(store, clock, f"s{n}{k}", lat=HOME[0] + dlat, lon=HOME[1])
+            for i in range(count):
+                make_listing(
+                    store, clock, seller, category=category, unit=unit, price=9_000 + 700 * i + n
+                )
+    pairs = [*offers, ("tailoring", "hour")]
+    with store.read() as session:
+        one_by_one = {
+            (c, u): pricing.suggest(
+                session, clock, category=c, unit=u, lat=HOME[0], lon=HOME[1], cap=30
+            )
+            for c, u in pairs
+        }
+        batch = pricing.suggest_many(session, clock, pairs, lat=HOME[0], lon=HOME[1], cap=30)
+    assert batch == one_by_one
+    assert batch[("piano-lessons", "hour")].listings < 40  # sampled
+    assert {b.radius_km for b in batch.values()} == {3.0, 10.0, None}
+    assert sum(b.basis.startswith("category guide") for b in batch.values()) == 2
+
+
 def test_weighted_quantiles():
     assert pricing.weighted_quantiles([(1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0)]) == [1, 2, 3]
     assert pricing.weighted_quantiles([(1, 1.0), (100, 9.0)]) == [100, 100, 100]
@@ -120,19 +150,25 @@ def test_cached_band_is_reused_until_the_store_changes(store, clock, monkeypatch
     for _ in range(10):
         make_listing(store, clock, seller, price=10_000)
     reads = []
-    real = pricing.suggest
-    monkeypatch.setattr(pricing, "suggest", lambda *a, **kw: reads.append(1) or real(*a, **kw))
+    real = pricing.suggest_many
+    monkeypatch.setattr(
+        pricing,
+        "suggest_many",
+        lambda s, c, pairs, **kw: reads.append(pairs) or real(s, c, pairs, **kw),
+    )
+    piano, guitar = ("piano-lessons", "hour"), ("guitar-lessons", "hour")
 
-    def cached():
+    def cached(*pairs):
         with store.read() as session:
-            return pricing.suggest_cached(
-                session, clock, category="piano-lessons", unit="hour", lat=HOME[0], lon=HOME[1]
-            )
+            return pricing.suggest_cached(session, clock, pairs, lat=HOME[0], lon=HOME[1])
 
-    first = cached()
-    assert cached() == first and len(reads) == 1
+    first = cached(piano)[piano]
+    assert cached(piano)[piano] == first and reads == [[piano]]
+    # Only the bands not remembered are read, together.
+    both = cached(guitar, piano)
+    assert both[piano] == first and reads[-1] == [guitar]
     for _ in range(10):
         make_listing(store, clock, seller, price=30_000)  # another connection commits
-    after = cached()
-    assert len(reads) == 2 and after.n == 20 and after.p75 > first.p75
+    after = cached(piano)[piano]
+    assert len(reads) == 3 and after.n == 20 and after.p75 > first.p75
     assert after == _suggest(store, clock)
