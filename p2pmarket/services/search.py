@@ -974,17 +974,33 @@ def search(
     """One page of nearby listings for `me`, each with a rounded distance and a why."""
     query = check_query(query)
     page, has_more = find(session, me, query)
+    return page_results(session, clock, query, page, has_more, centre, compare_prices)
+
+
+def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(set(seller_ids))
+    if not ids:
+        return {}
+    return dict(
+        _raw(session).execute(
+            f"SELECT id, handle FROM user WHERE id IN ({','.join('?' * len(ids))})", ids
+        )
+    )
+
+
+def page_results(
+    session: Session,
+    clock,
+    query: Query,
+    page: list[_Candidate],
+    has_more: bool,
+    centre: str,
+    compare_prices: bool,
+) -> Results:
+    """A found page as the person sees it (both dialects): distance, credit, price, why."""
     words = query_tokens(query.text)
     ids = {c.seller_id for c in page}
-    handles = (
-        dict(
-            _raw(session).execute(
-                f"SELECT id, handle FROM user WHERE id IN ({','.join('?' * len(ids))})", list(ids)
-            )
-        )
-        if ids
-        else {}
-    )
+    handles = seller_handles(session, ids)
     credit_of = seller_credit(session, ids)
     bands = {}
     if compare_prices:
@@ -1108,6 +1124,7 @@ for _name in (
     "resume",
     "rebuild",
     "seller_credit",
+    "seller_handles",
     "find",
     "search",
     "naive_ids",

@@ -278,69 +278,16 @@ def search(
     compare_prices: bool = True,
 ) -> s.Results:
     """One page of nearby listings for `me`, each with a rounded distance and a why."""
-    from p2pmarket.services import pricing
-
     query = s.check_query(query)
     page, has_more = find(session, me, query)
-    words = s.query_tokens(query.text)
-    ids = {c.seller_id for c in page}
-    handles = (
-        dict(session.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
-        if ids
-        else {}
-    )
-    credit_of = seller_credit(session, ids)
-    bands = {}
-    if compare_prices:
-        bands = pricing.suggest_cached(
-            session,
-            clock,
-            [(c.category, c.unit) for c in page],
-            lat=query.lat,
-            lon=query.lon,
-            cap=s.WHY_PRICE_CAP,
-        )
-    hits = []
-    for c in page:
-        c.credit = credit_of.get(c.seller_id)
-        if words and not c.where:
-            c.text_score, c.where = s._text_score(words, c.title, c.description)
-        why = [c.where or "nearby", s.fmt_km(c.km).lstrip("~")]
-        if c.credit is not None:
-            why.append(f"credit {c.credit}")
-        band = bands.get((c.category, c.unit))
-        if band is not None and band.p50:
-            diff = round((c.price - band.p50) * 100 / band.p50)
-            if diff <= -5:
-                why.append(f"{-diff}% under the suggested price")
-            elif diff >= 5:
-                why.append(f"{diff}% over the suggested price")
-            else:
-                why.append("at the suggested price")
-        hits.append(
-            s.Hit(
-                id=c.id,
-                title=c.title,
-                kind=c.kind,
-                category=c.category,
-                price=c.price,
-                unit=c.unit,
-                seller=handles.get(c.seller_id, "?"),
-                distance_km=s.round_km(c.km),
-                distance=s.fmt_km(c.km),
-                credit=c.credit,
-                why=" · ".join(why),
-            )
-        )
-    return s.Results(
-        query=query.text,
-        centre=centre,
-        radius_km=query.radius_km,
-        sort=str(query.sort),
-        page=query.page,
-        has_more=has_more,
-        hits=tuple(hits),
-    )
+    return s.page_results(session, clock, query, page, has_more, centre, compare_prices)
+
+
+def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(seller_ids)
+    if not ids:
+        return {}
+    return dict(session.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
 
 
 def naive_ids(session: Session, me: User, query: s.Query) -> list[int]:
