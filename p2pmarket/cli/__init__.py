@@ -6,23 +6,14 @@ one clear line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket.cli import (
-    bench,
-    discovery,
-    listings,
-    market,
-    migrate,
-    money,
-    records,
-    trust,
-    users,
-)
-from p2pmarket.cli.context import Ctx, err_console
+from p2pmarket.cli.context import Ctx, ctx_of, err_console
 from p2pmarket.errors import MarketError
 
 
@@ -40,16 +31,6 @@ class _Group(TyperGroup):
                 ctx.obj.close()
 
 
-app = typer.Typer(
-    cls=_Group,
-    help="p2pmarket: a local-first, peer-to-peer marketplace in your terminal.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
 def _root(
     ctx: typer.Context,
     home: str | None = typer.Option(
@@ -60,17 +41,82 @@ def _root(
     ctx.obj = Ctx(config=config_mod.resolve(home=home, db=db), clock=config_mod.clock_from_env())
 
 
-app.add_typer(users.app, name="user")
-app.add_typer(listings.app, name="listing")
-app.add_typer(bench.app, name="bench")
-app.add_typer(money.wallet_app, name="wallet")
-app.add_typer(money.order_app, name="order")
-market.register(app)
-records.register(app)
-trust.register(app)
-discovery.register(app)
-migrate.register(app)
+def run(
+    ctx: typer.Context,
+    user: str | None = typer.Option(None, "--user", help="Log in as this user."),
+) -> None:
+    """Open the terminal app."""
+    c = ctx_of(ctx)
+    # The app checks the passphrase after drawing its first frame (the store loads then).
+    c.run_tui(user, c.passphrase(user) if user else None)
+
+
+def _app(*, everything: bool) -> typer.Typer:
+    app = typer.Typer(
+        cls=_Group,
+        help="p2pmarket: a local-first, peer-to-peer marketplace in your terminal.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    app.callback()(_root)
+    app.command("run")(run)
+    if everything:
+        from p2pmarket.cli import (
+            bench,
+            discovery,
+            listings,
+            market,
+            migrate,
+            money,
+            records,
+            trust,
+            users,
+        )
+
+        app.add_typer(users.app, name="user")
+        app.add_typer(listings.app, name="listing")
+        app.add_typer(bench.app, name="bench")
+        app.add_typer(money.wallet_app, name="wallet")
+        app.add_typer(money.order_app, name="order")
+        market.register(app)
+        records.register(app)
+        trust.register(app)
+        discovery.register(app)
+        migrate.register(app)
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from p2pmarket.cli import app`: every command (tests, and main for all but `run`).
+    if name == "app":
+        globals()["app"] = app = _app(everything=True)
+        return app
+    raise AttributeError(name)
+
+
+def _command(args: list[str]) -> str | None:
+    """The command named in `args` (skipping the root options and their values)."""
+    root = typer.main.get_command(_app(everything=False))
+    valued = {
+        name
+        for param in root.params
+        if param.param_type_name == "option" and not param.is_flag
+        for name in param.opts
+    }
+    words = iter(args)
+    for word in words:
+        if word in valued:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def main() -> None:
-    app()
+    # `run` loads none of the other commands, nor the store they import: a person sees
+    # the app's first frame sooner (bench tui).
+    if _command(sys.argv[1:]) == "run":
+        _app(everything=False)()
+    else:
+        __getattr__("app")()

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -17,9 +17,11 @@ from rich.text import Text
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import Clock
-from p2pmarket.db import Store
 from p2pmarket.errors import Invalid
-from p2pmarket.services import accounts
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws before it
+    from p2pmarket.db import Store
+    from p2pmarket.services import accounts
 
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
 
@@ -39,6 +41,8 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from p2pmarket.db import Store
+
             self._store = Store.open(self.config)
             self._run_timers()
             if self._store.config.is_sqlite:
@@ -62,11 +66,17 @@ class Ctx:
             self._store.close()
             self._store = None
 
-    def run_tui(self, handle: str | None) -> None:
-        """Open the TUI; `handle` (already authenticated here) skips the login screen."""
+    def run_tui(self, handle: str | None, passphrase: str | None = None) -> None:
+        """Open the TUI; `handle` skips the login screen (checked with `passphrase` when given)."""
         from p2pmarket.tui.app import MarketApp
 
-        MarketApp(config=self.config, clock=self.clock, user=handle, draw_first=True).run()
+        MarketApp(
+            config=self.config,
+            clock=self.clock,
+            user=handle,
+            passphrase=passphrase,
+            draw_first=True,
+        ).run()
 
     def passphrase(self, handle: str) -> str:
         if os.environ.get(PASSPHRASE_ENV):
@@ -81,6 +91,8 @@ class Ctx:
 
     def login(self, handle: str) -> accounts.UserView:
         """Check the passphrase of the user acting in this command."""
+        from p2pmarket.services import accounts
+
         passphrase = self.passphrase(handle)
         with self.store.read() as session:
             view = accounts.authenticate(session, handle, passphrase)

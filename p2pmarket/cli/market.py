@@ -126,17 +126,6 @@ def demo_(
         c.run_tui(demo.DEMO_USER)
 
 
-def run(
-    ctx: typer.Context,
-    user: str | None = typer.Option(None, "--user", help="Log in as this user."),
-) -> None:
-    """Open the terminal app."""
-    c = ctx_of(ctx)
-    if user:
-        user = c.login(user).handle
-    c.run_tui(user)
-
-
 def areas(as_json: bool = JsonOption) -> None:
     """The neighbourhoods of the market's city."""
     places = list(catalog.areas().values())
@@ -166,6 +155,5 @@ def register(app: typer.Typer) -> None:
     app.command("seed")(seed)
     app.command("load")(load)
     app.command("demo")(demo_)
-    app.command("run")(run)
     app.command("areas")(areas)
     app.command("screenshots")(screenshots)

@@ -1,7 +1,8 @@
 """The Textual app. A thin face over the services: screens call services, never the session.
 
 `MarketApp(home=..., user=..., clock=...)` is the factory tests build directly; a
-`user` given here is already authenticated (the CLI checked the passphrase).
+`user` given alone is already authenticated (tests, `demo --open`); with a `passphrase`
+(`p2pmarket run --user`) the startup worker checks it, and a refusal opens the login.
 The app holds routing, bindings, login state and the two timers every screen
 relies on: order deadlines (`orders.tick`) and the live-store poll.
 
@@ -84,6 +85,7 @@ class MarketApp(App[None]):
         config: config_mod.Config | None = None,
         user: str | None = None,
         clock: Clock | None = None,
+        passphrase: str | None = None,
         draw_first: bool = False,
     ) -> None:
         """`draw_first`: show the home frame, then open the store in a worker (`run`)."""
@@ -94,6 +96,7 @@ class MarketApp(App[None]):
         self._store_lock = threading.Lock()
         self.user: accounts.UserView | None = None
         self._initial_user = user
+        self._passphrase = passphrase
         self._draw_first = draw_first
         self._watcher = None
         # The home screen drawn before the store is open, filled in by log_in.
@@ -116,16 +119,13 @@ class MarketApp(App[None]):
             self._frame = _screen("home")()
             self.push_screen(self._frame)
         elif self._initial_user:
-            from p2pmarket.services import accounts
-
             self._store_opened()
-            with self.store.read() as session:
-                self.log_in(accounts.get_user(session, self._initial_user))
+            try:
+                self.log_in(self._initial_login(self._initial_user))
+            except MarketError as exc:
+                self._start_at_login(exc)
         else:
-            from p2pmarket.tui.screens.login import LoginScreen
-
-            self.push_screen(LoginScreen())
-            self._store_opened()
+            self._start_at_login()
 
     def on_ready(self) -> None:
         # After the first frame is on screen: the worker's imports hold the GIL a lot.
@@ -138,13 +138,31 @@ class MarketApp(App[None]):
         from p2pmarket.services import accounts, attention, chat, ledger, orders, shops  # noqa: F401
 
         try:
-            with self.store.read() as session:
-                user = accounts.get_user(session, handle)
+            user = self._initial_login(handle)
         except MarketError as exc:
-            self.call_from_thread(self.refuse, exc)
+            self.call_from_thread(self._start_at_login, exc)
             return
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user)
+
+    def _initial_login(self, handle: str) -> accounts.UserView:
+        from p2pmarket.services import accounts
+
+        with self.store.read() as session:
+            if self._passphrase is None:
+                return accounts.get_user(session, handle)
+            return accounts.authenticate(session, handle, self._passphrase)
+
+    def _start_at_login(self, refusal: MarketError | None = None) -> None:
+        """The login screen: nobody given, or the given user refused (its sentence shown)."""
+        from p2pmarket.tui.screens.login import LoginScreen
+
+        if refusal is not None:
+            self.refuse(refusal)
+        self._frame = None  # the login replaces the startup frame
+        self.push_screen(LoginScreen())
+        if self._watcher is None:
+            self._store_opened()
 
     def _store_opened(self) -> None:
         from p2pmarket.services import chat

@@ -33,3 +33,45 @@ async def test_home_frame_then_data(store, config, clock):
         assert app.screen is frame and app.user.handle == "demo"
         assert len(app.screen_stack) == 2
         assert frame.query_one("#shop-table").row_count > 0
+
+
+def test_run_command_loads_no_store_before_the_app(tmp_path):
+    # `p2pmarket run` builds only its own command: the store comes with the app's worker.
+    code = (
+        "import sys\n"
+        "import p2pmarket.cli as cli\n"
+        f"sys.argv = ['p2pmarket', '--home', {str(tmp_path)!r}, 'run', '--help']\n"
+        "try:\n"
+        "    cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel')"
+        " or m in ('p2pmarket.db', 'p2pmarket.models')]\n"
+        "print('BAD', ','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "--user" in out.stdout and out.stdout.strip().endswith("BAD")
+
+
+async def test_given_passphrase_checked_after_the_frame(store, config, clock):
+    from p2pmarket.services import demo
+    from p2pmarket.tui.screens.login import LoginScreen
+
+    demo.load_demo(store, clock)
+    passphrase = demo.demo_data()["passphrase"]
+    app = MarketApp(config=config, clock=clock, user="demo", passphrase=passphrase, draw_first=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen) and app.user.handle == "demo"
+
+    app = MarketApp(config=config, clock=clock, user="demo", passphrase="not it", draw_first=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # A wrong passphrase shows no one's data: the login screen, with the refusal.
+        assert isinstance(app.screen, LoginScreen) and app.user is None
+        app.screen.query_one("#handle").value = "demo"
+        app.screen.query_one("#passphrase").value = passphrase
+        await pilot.press("enter", "enter")  # handle, then passphrase
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen) and len(app.screen_stack) == 2
+        assert app.screen.query_one("#shop-table").row_count > 0
