@@ -144,6 +144,15 @@ class MarketApp(App[None]):
             return
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user)
+        if self.store.config.is_sqlite:
+            # As every CLI command's first use of a store does (`run --user` did so in the
+            # CLI before the app opened): after the home is filled, not before.
+            from p2pmarket.services import records
+
+            try:
+                records.daily_backup(self.store, self.clock)
+            except MarketError as exc:
+                self.call_from_thread(self.refuse, exc)
 
     def _initial_login(self, handle: str) -> accounts.UserView:
         from p2pmarket.services import accounts

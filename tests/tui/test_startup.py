@@ -54,7 +54,7 @@ def test_run_command_loads_no_store_before_the_app(tmp_path):
 
 
 async def test_given_passphrase_checked_after_the_frame(store, config, clock):
-    from p2pmarket.services import demo
+    from p2pmarket.services import demo, records
     from p2pmarket.tui.screens.login import LoginScreen
 
     demo.load_demo(store, clock)
@@ -63,6 +63,9 @@ async def test_given_passphrase_checked_after_the_frame(store, config, clock):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen) and app.user.handle == "demo"
+    if store.config.is_sqlite:  # the day's backup, as any command's first use takes it
+        with store.read() as session:
+            assert [b.reason for b in records.list_backups(session)] == ["daily"]
 
     app = MarketApp(config=config, clock=clock, user="demo", passphrase="not it", draw_first=True)
     async with app.run_test(size=SIZE) as pilot:
