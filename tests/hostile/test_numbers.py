@@ -179,7 +179,9 @@ def test_numeric_options_never_crash_and_refusals_write_nothing(market, template
     assert not crashed, (args, repr(result.exception))
     assert result.exit_code in (0, 1, 2), (args, result.output)
     assert "Traceback" not in result.output
-    if result.exit_code != 0:
+    # `order pay X Y` pays each order on its own: exit 1 if any was refused, and the
+    # ones it reports paid were written. Every other refusal writes nothing.
+    if result.exit_code != 0 and ": paid." not in result.output:
         assert after == before, (args, result.output)
         assert result.output.strip(), "a refusal says why"
 
