@@ -680,13 +680,16 @@ def _filters(query: Query) -> tuple[str, list]:
 
 
 def _text_score(words: tuple[str, ...], title: str, description: str) -> tuple[float, str]:
-    """1.0 per exact title word, 0.7 per title prefix, 0.4 per description-only word."""
+    """1.0 per exact title word, 0.7 per title prefix, 0.4 per description-only word.
+
+    A one-character word is a prefix being typed, never exact (see `_exact`).
+    """
     if not words:
         return 1.0, ""
     title_tokens = tokens(title)
     total, in_title = 0.0, True
     for w in words:
-        if w in title_tokens:
+        if _exact(w) and w in title_tokens:
             total += 1.0
         elif any(t.startswith(w) for t in title_tokens):
             total += PREFIX_SCORE
@@ -725,6 +728,15 @@ def _word(raw: sqlite3.Connection, word: str) -> tuple[str | None, int, bool]:
     return "(" + " OR ".join(f'"{t}"' for t, _ in terms) + ")", docs, exact
 
 
+def _exact(word: str) -> bool:
+    """Whether `word` can score as a whole word: not one character (the first key typed).
+
+    Stray one-letter tokens ("lin's" holds "s") would otherwise make the first key's
+    best-first search hunt the whole radius for them before it could stop.
+    """
+    return len(word) > 1
+
+
 def _term_docs(raw: sqlite3.Connection, term: str) -> int:
     row = raw.execute("SELECT docs FROM search_terms WHERE term = ?", (term,)).fetchone()
     return row[0] if row else 0
@@ -756,7 +768,7 @@ def _plan(raw: sqlite3.Connection, query: Query, words: tuple[str, ...]) -> _Pla
         else:
             post.append(w)
         estimates.append(docs)
-        best.append(1.0 if exact else PREFIX_SCORE)
+        best.append(1.0 if exact and _exact(w) else PREFIX_SCORE)
     match = [f"words : ({' AND '.join(parts)})"] if parts else []
     for tag in (
         f"k{query.kind}" if query.kind is not None else None,
