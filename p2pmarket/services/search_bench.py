@@ -119,12 +119,20 @@ def bench_search(
             "ratio_p50": round(naive["p50_ms"] / max(ours["p50_ms"], 1e-3), 1),
             "ratio_p95": round(naive["p95_ms"] / max(ours["p95_ms"], 1e-3), 1),
         }
-    all_ours = percentiles([t for runs in kinds.values() for t in runs["ours"]])
+    overall = {
+        plan: percentiles([t for runs in kinds.values() for t in runs[plan]])
+        for plan in ("ours", "full", "naive")
+    }
     return {
         "listings": listings,
         "seeded": seeded,
         "queries": rows,
-        "overall_ours": all_ours,
+        "overall_ours": overall["ours"],
+        "overall_with_why": overall["full"],
+        "overall_naive": overall["naive"],
+        "overall_ratio_p95": round(
+            overall["naive"]["p95_ms"] / max(overall["ours"]["p95_ms"], 1e-3), 1
+        ),
         "naive_mismatches": mismatches,
         "peak_rss_mb": peak_rss_mb(),
     }
