@@ -28,17 +28,23 @@ def _service_page(store, clock, handle: str, text: str) -> list[tuple[str, str]]
         return [(str(line(h.title, 32)), str(line(h.why, 48))) for h in hits]
 
 
+async def _bike_search(app, pilot) -> SearchScreen:
+    """Open search as the demo user, widen to 10 km and type "bike"."""
+    await settle(pilot)
+    await pilot.press("s")
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, SearchScreen)
+    screen.query_one("#radius", Input).value = "10"
+    await pilot.press(*"bike")
+    await settle(pilot)
+    return screen
+
+
 async def test_typed_query_ends_with_the_services_page_and_priced_why(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SearchScreen)
-        screen.query_one("#radius", Input).value = "10"
-        await pilot.press(*"bike")
-        await settle(pilot)
+        screen = await _bike_search(app, pilot)
         expected = _service_page(market, clock, "demo", "bike")
         assert expected and any("% over" in why or "% under" in why for _title, why in expected)
         rows = cells(screen.query_one("#results"))
@@ -49,13 +55,7 @@ async def test_typed_query_ends_with_the_services_page_and_priced_why(market, co
 async def test_same_words_keep_the_page_and_a_changed_page_replaces_it(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        screen = app.screen
-        screen.query_one("#radius", Input).value = "10"
-        await pilot.press(*"bike")
-        await settle(pilot)
+        screen = await _bike_search(app, pilot)
         table = screen.query_one("#results")
         before = cells(table)
         await pilot.press("space")  # the same words: the page shown answers it
