@@ -89,7 +89,7 @@ def search_command(
 
     def render() -> None:
         if not results.hits:
-            say(f"Nothing found within {radius_km:g} km of {centre}.")
+            say(results.nothing_found())
             return
         table(
             ["#", "title", "price", "seller", "distance", "why"],

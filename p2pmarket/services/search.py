@@ -43,7 +43,7 @@ import sqlite3
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 
@@ -60,6 +60,9 @@ EARTH_KM = 6371.0088
 KM_PER_DEG = math.pi * EARTH_KM / 180
 RADIUS_DEFAULT_KM = 3.0
 RADIUS_MAX_KM = 500.0
+# How far an empty search looks for the nearest match to tell about (bounded: it runs on
+# every keystroke that finds nothing).
+BEYOND_MAX_KM = 50.0
 PAGE_SIZE = 20
 QUERY_MAX = 200
 QUERY_TOKENS_MAX = 8
@@ -551,11 +554,25 @@ class Results:
     page: int
     has_more: bool
     hits: tuple[Hit, ...] = field(default_factory=tuple)
+    # With nothing within the radius: the rounded distance of the nearest match within
+    # BEYOND_MAX_KM, and the whole radius that reaches it (None: none that close either).
+    nearest_beyond_km: float | None = None
+    widen_to_km: int | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["hits"] = [h.to_json() for h in self.hits]
         return data
+
+    def nothing_found(self) -> str:
+        """The sentence for an empty first page: what was searched, and how far to widen."""
+        said = f"Nothing found within {self.radius_km:g} km of {self.centre}"
+        if self.nearest_beyond_km is None:
+            return f"{said} (nor within {BEYOND_MAX_KM:g} km)."
+        return (
+            f"{said}; the nearest is {fmt_km(self.nearest_beyond_km)} away: "
+            f"widen the radius to {self.widen_to_km} km."
+        )
 
 
 def parse_sort(value: str) -> Sort:
@@ -986,7 +1003,20 @@ def search(
     """One page of nearby listings for `me`, each with a rounded distance and a why."""
     query = check_query(query)
     page, has_more = find(session, me, query)
-    return page_results(session, clock, query, page, has_more, centre, compare_prices)
+    results = page_results(session, clock, query, page, has_more, centre, compare_prices)
+    return with_nearest_beyond(results, query, lambda wider: find(session, me, wider))
+
+
+def with_nearest_beyond(results: Results, query: Query, find_page) -> Results:
+    """An empty first page learns how far the nearest match is (both dialects)."""
+    if results.hits or query.page != 1 or query.radius_km >= BEYOND_MAX_KM:
+        return results
+    wider = replace(query, radius_km=BEYOND_MAX_KM, sort=Sort.nearest, page_size=1)
+    page, _more = find_page(wider)
+    if not page:
+        return results
+    km = page[0].km
+    return replace(results, nearest_beyond_km=round_km(km), widen_to_km=math.ceil(km))
 
 
 def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str]:

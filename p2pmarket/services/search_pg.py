@@ -280,7 +280,8 @@ def search(
     """One page of nearby listings for `me`, each with a rounded distance and a why."""
     query = s.check_query(query)
     page, has_more = find(session, me, query)
-    return s.page_results(session, clock, query, page, has_more, centre, compare_prices)
+    results = s.page_results(session, clock, query, page, has_more, centre, compare_prices)
+    return s.with_nearest_beyond(results, query, lambda wider: find(session, me, wider))
 
 
 def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str]:

@@ -19,6 +19,14 @@ def test_search_human_output_and_browse(demo_cli):
     assert "within 3 km of jingan" in out
 
 
+def test_nothing_nearby_says_how_far_to_widen(demo_cli):
+    # The demo user lives in Jing'an; the nearest piano teacher is just past 3 km.
+    out = demo_cli("search", "piano", "--as", "demo").stdout
+    assert "Nothing found within 3 km of home; the nearest is ~3." in out
+    widen = demo_cli.json("search", "piano", "--as", "demo")["widen_to_km"]
+    assert demo_cli.json("search", "piano", "--as", "demo", "--radius-km", str(widen))["hits"]
+
+
 def test_price_suggest_and_listing_add_verdict(demo_cli):
     data = demo_cli.json(
         "price", "suggest", "--category", "piano-lessons", "--unit", "hour", "--as", "demo"

@@ -425,3 +425,28 @@ def test_index_matches_brute_force_oracle(
     if min_credit is None:  # the baseline plan sorts by distance and ignores credit
         nearest = search.Query(**{**vars(query), "sort": search.Sort.nearest})
         assert naive == _oracle(listings, credit_of, me_id, blocked, nearest)
+
+
+def test_an_empty_page_tells_how_far_the_nearest_match_is(store, clock):
+    me = _me(store, clock)
+    # About 4.4 km north of the centre (0.04° of latitude).
+    far = make_user(store, clock, "far", lat=CENTRE[0] + 0.04, lon=CENTRE[1])
+    make_listing(store, clock, far, title="Piano lessons at home")
+    with store.read() as session:
+        searcher = session.get(User, me.id)
+
+        def results(text: str, **kw) -> search.Results:
+            query = search.Query(text=text, lat=CENTRE[0], lon=CENTRE[1], **kw)
+            return search.search(session, clock, searcher, query)
+
+        empty = results("piano")
+        assert empty.hits == () and (empty.nearest_beyond_km, empty.widen_to_km) == (4.4, 5)
+        assert empty.nothing_found() == (
+            "Nothing found within 3 km of home; the nearest is ~4.4 km away: "
+            "widen the radius to 5 km."
+        )
+        widened = results("piano", radius_km=empty.widen_to_km)
+        assert len(widened.hits) == 1 and widened.nearest_beyond_km is None
+        nowhere = results("violin")
+        assert nowhere.nearest_beyond_km is None
+        assert nowhere.nothing_found() == "Nothing found within 3 km of home (nor within 50 km)."

@@ -233,6 +233,9 @@ class SearchScreen(MarketScreen):
             table.call_after_refresh(self._price, message.query, message.key)
 
     def _show_status(self, results: search.Results) -> None:
+        if not results.hits and results.page == 1:
+            self._set_status(results.nothing_found())
+            return
         more = " · more beyond this page" if results.has_more else ""
         self._set_status(
             f"{len(results.hits)} results within {results.radius_km:g} km of "
