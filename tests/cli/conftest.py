@@ -8,6 +8,20 @@ from typer.testing import CliRunner
 
 from p2pmarket.cli import app
 
+# `listing add` of a book by the demo user: add "--title" and "--price" (and more).
+ADD_BOOK = (
+    "listing",
+    "add",
+    "--as",
+    "demo",
+    "--kind",
+    "goods",
+    "--category",
+    "books",
+    "--unit",
+    "item",
+)
+
 
 class Cli:
     """Runs the real CLI (Typer's runner) against a real home folder."""

@@ -14,6 +14,7 @@ from p2pmarket import config as config_mod
 from p2pmarket.db import Store
 from p2pmarket.models import Listing, User
 from p2pmarket.services import ledger, orders
+from tests.cli.conftest import ADD_BOOK
 from tests.conftest import START
 from tests.hostile.corpus import HOSTILE, forbidden_in
 
@@ -68,16 +69,7 @@ def test_every_field_takes_hostile_text(market, index):
     cli = market
     outs = [
         cli(
-            "listing",
-            "add",
-            "--as",
-            "demo",
-            "--kind",
-            "goods",
-            "--category",
-            "books",
-            "--unit",
-            "item",
+            *ADD_BOOK,
             "--price",
             "10",
             "--title",
@@ -130,16 +122,7 @@ def test_nothing_forbidden_was_stored(market):
 
 def test_markup_titles_are_shown_literally_by_the_cli(market):
     made = market.json(
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "goods",
-        "--category",
-        "books",
-        "--unit",
-        "item",
+        *ADD_BOOK,
         "--price",
         "10",
         "--title",

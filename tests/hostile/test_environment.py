@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import ADD_BOOK, Cli
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -29,16 +29,7 @@ ENV = {
 WRITES = [
     ("wallet", "topup", "5", "--as", "demo"),
     (
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "goods",
-        "--category",
-        "books",
-        "--unit",
-        "item",
+        *ADD_BOOK,
         "--price",
         "10",
         "--title",

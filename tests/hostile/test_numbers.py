@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import ADD_BOOK, Cli
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -70,32 +70,14 @@ def _handle() -> str:
 # Every command that takes a number, with X (and Y) where the fuzzed values go.
 COMMANDS: list[tuple[str, ...]] = [
     (
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "goods",
-        "--category",
-        "books",
-        "--unit",
-        "item",
+        *ADD_BOOK,
         "--title",
         "Fuzz",
         "--price",
         "X",
     ),
     (
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "goods",
-        "--category",
-        "books",
-        "--unit",
-        "item",
+        *ADD_BOOK,
         "--title",
         "Fuzz",
         "--price",
