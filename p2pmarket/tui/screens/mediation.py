@@ -89,18 +89,6 @@ class MediationScreen(OrderActions, MarketScreen):
         )
         self._show(self.query_one("#disputes", MarketTable).selected_key())
 
-    def _show(self, order_id: int | None) -> None:
-        panel = self.query_one(OrderPanel)
-        if order_id is None:
-            self.current = None
-            panel.show(None, [], 0)
-            return
-        with self.read() as session:
-            me = session.get(User, self.market.user.id)
-            self.current = orders.get_order(session, me, order_id)
-        actions = orders.allowed_actions(self.current, me.handle, str(me.role))
-        panel.show(self.current, actions, self.market.clock.now())
-
     @on(DataTable.RowHighlighted, "#disputes")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show(int(event.row_key.value))

@@ -24,7 +24,22 @@ from p2pmarket.tui.widgets.table import MarketTable
 
 
 class OrderActions:
-    """Shared by the orders and mediation screens: run one order action as the logged-in user."""
+    """Shared by the orders and mediation screens: show an order in the OrderPanel with the
+    actions allowed now, and run one of them as the logged-in user."""
+
+    current: orders.OrderView | None
+
+    def _show(self: MarketScreen, order_id: int | None) -> None:
+        panel = self.query_one(OrderPanel)
+        if order_id is None:
+            self.current = None
+            panel.show(None, [], 0)
+            return
+        with self.read() as session:
+            me = session.get(User, self.market.user.id)
+            self.current = orders.get_order(session, me, order_id)
+        actions = orders.allowed_actions(self.current, me.handle, str(me.role))
+        panel.show(self.current, actions, self.market.clock.now())
 
     def run_order_action(self: MarketScreen, order_id: int, action: str) -> None:
         if action == "pay":
@@ -181,18 +196,6 @@ class OrdersScreen(OrderActions, MarketScreen):
     def _table(self) -> MarketTable:
         active = self.query_one(TabbedContent).active or "tab-buying"
         return self.query_one(f"#{active.removeprefix('tab-')}", MarketTable)
-
-    def _show(self, order_id: int | None) -> None:
-        panel = self.query_one(OrderPanel)
-        if order_id is None:
-            self.current = None
-            panel.show(None, [], 0)
-            return
-        with self.read() as session:
-            me = session.get(User, self.market.user.id)
-            self.current = orders.get_order(session, me, order_id)
-        actions = orders.allowed_actions(self.current, me.handle, str(me.role))
-        panel.show(self.current, actions, self.market.clock.now())
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
