@@ -138,23 +138,29 @@ async def test_list_search_order_pay_deliver_confirm(store, config, clock):
             assert app.screen.query_one("#credit-records").row_count >= 1
 
 
+async def _order_accept_and_pay(app, pilot, trade) -> int:
+    """As bob: order the trade's listing; lin accepts; bob pays through the modal."""
+    app.open(ListingScreen(trade.listing.id))
+    await settle(pilot)
+    await _act(pilot, "b")
+    order_id = app.screen.current.id
+    _as(app, "lin")
+    app.open(OrdersScreen(focus_order=order_id))
+    await settle(pilot)
+    await _act(pilot, "a")
+    _as(app, "bob")
+    app.open(OrdersScreen(focus_order=order_id))
+    await settle(pilot)
+    app.screen.query_one("#buying").focus()
+    await _pay_with_modal(pilot)
+    return order_id
+
+
 async def test_buyer_revokes_within_the_window(store, config, clock):
     trade = Trade(store, clock)
     app = MarketApp(config=config, clock=clock, user="bob")
     async with app.run_test(size=SIZE) as pilot:
-        app.open(ListingScreen(trade.listing.id))
-        await settle(pilot)
-        await _act(pilot, "b")
-        order_id = app.screen.current.id
-        _as(app, "lin")
-        app.open(OrdersScreen(focus_order=order_id))
-        await settle(pilot)
-        await _act(pilot, "a")
-        _as(app, "bob")
-        app.open(OrdersScreen(focus_order=order_id))
-        await settle(pilot)
-        app.screen.query_one("#buying").focus()
-        await _pay_with_modal(pilot)
+        await _order_accept_and_pay(app, pilot, trade)
         panel = str(app.screen.query_one("#order-timers").render())
         assert "revoke window: 1d 0h" in panel
         clock.advance(2 * HOUR)
@@ -168,19 +174,7 @@ async def test_dispute_resolved_by_a_mediator_with_a_split(store, config, clock)
     trade = Trade(store, clock)
     app = MarketApp(config=config, clock=clock, user="bob")
     async with app.run_test(size=SIZE) as pilot:
-        app.open(ListingScreen(trade.listing.id))
-        await settle(pilot)
-        await _act(pilot, "b")
-        order_id = app.screen.current.id
-        _as(app, "lin")
-        app.open(OrdersScreen(focus_order=order_id))
-        await settle(pilot)
-        await _act(pilot, "a")
-        _as(app, "bob")
-        app.open(OrdersScreen(focus_order=order_id))
-        await settle(pilot)
-        app.screen.query_one("#buying").focus()
-        await _pay_with_modal(pilot)
+        order_id = await _order_accept_and_pay(app, pilot, trade)
         await _act(pilot, "i")
         assert app.screen.current.status == "disputed"
 
