@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, union
 from sqlmodel import Session, col, select
 
 from p2pmarket.clock import Clock
@@ -56,15 +56,20 @@ def blocked_between(session: Session, a: int, b: int) -> bool:
     return found is not None
 
 
+# Asked on every search keystroke: built once, both directions in one statement.
+_BLOCKED_BY = union(
+    select(_CONTACT.c.other_id).where(
+        _CONTACT.c.owner_id == bindparam("me"), _CONTACT.c.tier == Tier.blocked
+    ),
+    select(_CONTACT.c.owner_id).where(
+        _CONTACT.c.other_id == bindparam("me"), _CONTACT.c.tier == Tier.blocked
+    ),
+)
+
+
 def blocked_by(session: Session, owner_id: int) -> set[int]:
     """Everyone `owner_id` blocked, plus everyone who blocked `owner_id`."""
-    mine = select(Contact.other_id).where(
-        Contact.owner_id == owner_id, Contact.tier == Tier.blocked
-    )
-    theirs = select(Contact.owner_id).where(
-        Contact.other_id == owner_id, Contact.tier == Tier.blocked
-    )
-    return set(session.exec(mine)) | set(session.exec(theirs))
+    return set(session.execute(_BLOCKED_BY, {"me": owner_id}).scalars())
 
 
 def set_tier(session: Session, clock: Clock, owner: User, other: User, new: Tier) -> ContactView:

@@ -53,7 +53,7 @@ from sqlmodel import Session
 from p2pmarket import text as text_mod
 from p2pmarket.errors import Invalid, StoreFailure
 from p2pmarket.models import Kind, User
-from p2pmarket.services import catalog, credit
+from p2pmarket.services import catalog, contacts, credit
 
 INDEX_VERSION = "2"
 EARTH_KM = 6371.0088
@@ -871,7 +871,7 @@ def find(session: Session, me: User, query: Query) -> tuple[list[_Candidate], bo
     plan = _plan(raw, query, words)
     if plan is None:
         return [], False
-    blocked = _blocked(raw, me.id)
+    blocked = contacts.blocked_by(session, me.id)
     need = query.page * query.page_size + 1
     key = _sort_key(query.sort)
     small = plan.estimate is not None and plan.estimate <= SMALL_MATCH
@@ -957,18 +957,6 @@ def _cheapest_first(raw, query: Query, me_id: int, plan: _Plan, need: int, keep)
             break
         rate = len(found) / read if found else rate / GROW_MAX
     return found
-
-
-def _blocked(raw: sqlite3.Connection, me_id: int) -> set[int]:
-    """contacts.blocked_by in one statement on the driver's connection (searched per keystroke)."""
-    return {
-        uid
-        for (uid,) in raw.execute(
-            "SELECT other_id FROM contact WHERE owner_id = ?1 AND tier = 'blocked'"
-            " UNION SELECT owner_id FROM contact WHERE other_id = ?1 AND tier = 'blocked'",
-            (me_id,),
-        )
-    }
 
 
 def _keep(
@@ -1108,7 +1096,7 @@ def naive_ids(session: Session, me: User, query: Query) -> list[int]:
     query = check_query(query)
     raw = _raw(session)
     words = query_tokens(query.text)
-    blocked = _blocked(raw, me.id)
+    blocked = contacts.blocked_by(session, me.id)
     extra, args = _filters(query)
     parts = [f"words : ({' AND '.join(f'{chr(34)}{w}{chr(34)}*' for w in words)})"] if words else []
     if query.kind is not None:
