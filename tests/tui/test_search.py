@@ -67,3 +67,22 @@ async def test_same_words_keep_the_page_and_a_changed_page_replaces_it(market, c
         after = cells(table)
         expected = _service_page(market, clock, "demo", "bike tune")
         assert [r[0] for r in after] == [t for t, _why in expected] != [r[0] for r in before]
+
+
+async def test_nothing_nearby_tells_how_far_to_widen(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press(*"piano")
+        await settle(pilot)
+        assert screen.query_one("#results").row_count == 0
+        status = str(screen.query_one("#search-status").render())
+        assert "Nothing found within 3 km of home; the nearest is ~3." in status
+        # An empty page has nothing to price: it counts as priced at once.
+        assert screen.priced_generation == screen.shown_generation == screen._generation
+        screen.query_one("#radius", Input).value = "4"
+        await settle(pilot)
+        assert screen.query_one("#results").row_count >= 1

@@ -226,10 +226,12 @@ class SearchScreen(MarketScreen):
             results.radius_km,
             self._step_km(results.radius_km),
         )
-        self._shown_key, self._shown_priced = message.key, message.priced
+        # An empty page has no prices to compare: no second pass.
+        priced = message.priced or not results.hits
+        self._shown_key, self._shown_priced = message.key, priced
         self._show_status(results)
-        self._shown(priced=message.priced)
-        if not message.priced:
+        self._shown(priced=priced)
+        if not priced:
             table.call_after_refresh(self._price, message.query, message.key)
 
     def _show_status(self, results: search.Results) -> None:
