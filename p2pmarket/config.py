@@ -48,8 +48,9 @@ class Settings:
     # Spam: the same text sent to this many strangers within the window is flagged.
     spam_recipients: int = 5
     spam_window: int = 1 * HOUR
-    # How long a SQLite writer waits for another writer's lock before saying "busy".
-    busy_timeout_s: float = 30.0
+    # How long a SQLite writer waits for another writer's lock before saying "busy": writers
+    # take turns fairly (db.begin_immediate), so a longer wait means something is stuck.
+    busy_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)

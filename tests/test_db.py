@@ -17,6 +17,26 @@ def test_new_store_has_schema_version_and_pragmas(store):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
+@pytest.mark.sqlite_only
+def test_a_writer_waits_its_turn_then_writes_with_its_busy_timeout_back(store, clock):
+    """begin_immediate asks for the lock while another writer holds it, then gets it."""
+    import threading
+
+    from tests.conftest import make_user
+
+    holder = sqlite3.connect(
+        store.config.sqlite_path, isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.2, holder.execute, ("ROLLBACK",)).start()
+    make_user(store, clock, "alice")  # waits for the holder's rollback, then writes
+    holder.close()
+    with store.write() as session:
+        timeout = session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert timeout == int(store.config.settings.busy_timeout_s * 1000)
+        assert session.execute(text('SELECT handle FROM "user"')).scalar() == "alice"
+
+
 def test_write_rolls_back_on_error(store, clock):
     from tests.conftest import make_user
 

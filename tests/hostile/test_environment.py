@@ -130,14 +130,14 @@ def test_a_store_locked_beyond_the_busy_timeout_says_try_again(home):
     assert "Written while broken" not in titles
 
 
-def test_busy_timeout_default_stays_30_s_and_bad_values_keep_it():
+def test_busy_timeout_default_is_10_s_and_bad_values_keep_it():
     from p2pmarket import config
 
-    assert config.resolve(env={}).settings.busy_timeout_s == 30
+    assert config.resolve(env={}).settings.busy_timeout_s == 10
     assert config.resolve(env={"P2PMARKET_BUSY_TIMEOUT": "0.5"}).settings.busy_timeout_s == 0.5
     for bad in ("soon", "-1", "0", "nan", "1e9"):
         env = {"P2PMARKET_BUSY_TIMEOUT": bad}
-        assert config.resolve(env=env).settings.busy_timeout_s == 30
+        assert config.resolve(env=env).settings.busy_timeout_s == 10
 
 
 # -- a corrupt file -----------------------------------------------------------------------------

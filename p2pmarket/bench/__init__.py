@@ -1,0 +1,1 @@
+"""Benchmarks and their naive baselines; nothing outside `p2pmarket bench` imports them."""
