@@ -2,8 +2,9 @@
 
 Strips C0 controls (except newline and tab where a field allows several lines),
 DEL, C1 controls, bidi overrides and isolates, and lone surrogates; normalises
-to NFC; bounds the length. Rendering is the other half (always Text/Content,
-never markup) and lives in the faces.
+to NFC; bounds the length. Rendering is the other half: every face passes what it
+prints through `strip_controls` (CLI lines, tables and --json, TUI Content) and never
+parses user text as markup.
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ HANDLE = re.compile(r"[a-z0-9_]{3,20}")
 
 def strip_controls(text: str) -> str:
     return _CONTROL.sub("", text)
+
+
+def strip_all(value: object) -> object:
+    """JSON-shaped `value` (dicts, lists, strings, numbers) with every string stripped.
+
+    For printing: text stored before the cleaning rules, or by another tool, and echoed
+    input reach a script's terminal as safely as a person's.
+    """
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, dict):
+        return {strip_all(k): strip_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strip_all(v) for v in value]
+    return value
 
 
 def clean(text: str, *, field: str, max_len: int, multiline: bool = False, required=True) -> str:

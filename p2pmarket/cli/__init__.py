@@ -9,22 +9,49 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.text import Text
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket.cli.context import Ctx, ctx_of, err_console
-from p2pmarket.errors import MarketError
+from p2pmarket.cli.context import Ctx, ctx_of, error
+from p2pmarket.errors import Invalid, MarketError
+
+
+def _undecodable(args: list[str]) -> Invalid | None:
+    """The first argument that is not text: non-UTF-8 bytes (which Python keeps as surrogate
+    escapes) or a lone surrogate. No command can store, look up or print it."""
+    for position, word in enumerate(args, start=1):
+        if not any("\ud800" <= ch <= "\udfff" for ch in word):
+            continue
+        where = f"argument {position}"
+        if word.startswith("--") and "=" in word:
+            where += f" (the value of {word.split('=', 1)[0]})"
+        elif position > 1 and args[position - 2].startswith("-"):
+            where += f" (after {args[position - 2]})"
+        return Invalid(
+            "argument_not_text",
+            f"The command line's {where} is not valid UTF-8 text: retype it "
+            "(or rename the file it names).",
+        )
+    return None
 
 
 class _Group(TyperGroup):
     """Catches the domain's refusals once, at the edge."""
 
+    def main(self, args=None, *rest, **options):
+        # Checked before any parsing, so every command (and `run`) is covered at once.
+        args = sys.argv[1:] if args is None else list(args)
+        bad = _undecodable(args)
+        if bad is not None:
+            error(bad.message)
+            sys.exit(bad.exit_code)
+        return super().main(args, *rest, **options)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except MarketError as exc:
-            err_console.print(Text(f"error: {exc.message}"))
+            error(exc.message)
             raise typer.Exit(exc.exit_code) from None
         finally:
             if isinstance(ctx.obj, Ctx):
@@ -47,6 +74,7 @@ def run(
 ) -> None:
     """Open the terminal app."""
     c = ctx_of(ctx)
+    c.need_terminal("run")
     # The app checks the passphrase after drawing its first frame (the store loads then).
     c.run_tui(user, c.passphrase(user) if user else None)
 

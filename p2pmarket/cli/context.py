@@ -18,6 +18,7 @@ from rich.text import Text
 from p2pmarket import config as config_mod
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid
+from p2pmarket.text import strip_all, strip_controls
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws before it
     from p2pmarket.db import Store
@@ -78,6 +79,17 @@ class Ctx:
             draw_first=True,
         ).run()
 
+    @staticmethod
+    def need_terminal(command: str) -> None:
+        """The app draws on a terminal and reads keys from one; a pipe or /dev/null has no keys
+        to read, and the app would wait on it forever (at full CPU)."""
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise Invalid(
+                "no_terminal",
+                f"{command} opens the terminal app: run it in a terminal (stdin and stdout "
+                "are not one here); scripts use the other commands.",
+            )
+
     def passphrase(self, handle: str) -> str:
         if os.environ.get(PASSPHRASE_ENV):
             return os.environ[PASSPHRASE_ENV]
@@ -105,18 +117,28 @@ def ctx_of(ctx: typer.Context) -> Ctx:
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(strip_all(data), ensure_ascii=False, indent=2) + "\n")
     else:
         render()
 
 
+# Everything the CLI prints goes through say, table, emit or error, and so through the same
+# strip_controls as storing and the TUI: a stored row never written through the cleaning
+# rules (an older version, another tool) still can't move a terminal's cursor.
+
+
 def say(message: str) -> None:
     """A line for people. User text inside it is data: printed as Text, never markup."""
-    console.print(Text(message))
+    console.print(Text(strip_controls(message)))
+
+
+def error(message: str) -> None:
+    """One line on stderr: why, and what to do."""
+    err_console.print(Text(strip_controls(f"error: {message}")))
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
-    grid = Table(*columns, title=title, title_justify="left")
+    grid = Table(*columns, title=title and strip_controls(title), title_justify="left")
     for row in rows:
-        grid.add_row(*(Text(str(cell)) for cell in row))
+        grid.add_row(*(Text(strip_controls(str(cell))) for cell in row))
     console.print(grid)

@@ -100,6 +100,8 @@ def demo_(
 ) -> None:
     """Load the hand-written demo market (once; safe to run again)."""
     c = ctx_of(ctx)
+    if open_:
+        c.need_terminal("demo --open")
     if reset:
         c.close()
         backup = Store.wipe(c.config)

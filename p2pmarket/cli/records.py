@@ -187,17 +187,7 @@ def _csv(data: dict) -> str:
 def verify_export(ctx: typer.Context, file: Path, as_json: bool = JsonOption) -> None:
     """Prove an exported (JSON) history still matches the store; exit 1 if not."""
     c = ctx_of(ctx)
-    try:
-        data = json.loads(file.read_text("utf-8"))
-    except FileNotFoundError:
-        raise Invalid("file_missing", f"No file {str(file)!r}.") from None
-    except (UnicodeDecodeError, RecursionError, ValueError):
-        # ValueError covers JSONDecodeError and numbers of thousands of digits.
-        raise Invalid(
-            "export_format", f"{file} is not a JSON export (use --format json)."
-        ) from None
-    except OSError as exc:
-        raise Invalid("file_unreadable", f"Cannot read {file}: {exc.strerror}.") from None
+    data = records.read_export(file)
     with c.store.read() as session:
         report = records.verify_export(session, data)
     _report(report, as_json)

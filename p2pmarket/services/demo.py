@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
-from p2pmarket import money
+from p2pmarket import files, money
 from p2pmarket.clock import DAY, Clock, FixedClock
 from p2pmarket.config import Settings
 from p2pmarket.db import Store
@@ -23,6 +23,8 @@ from p2pmarket.services import accounts, catalog, chat, feedback, ledger, orders
 
 DEMO_KEY = "demo_loaded"
 DEMO_USER = "demo"
+# The demo market is 45 KB; a load file hundreds of times that is a mistake, not a market.
+MARKET_FILE_MAX_BYTES = 16 * files.MIB
 Progress = Callable[[int, int], None]
 
 _GIVEN = (
@@ -90,21 +92,7 @@ def demo_data() -> dict:
 
 
 def read_market_file(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text("utf-8"))
-    except FileNotFoundError:
-        raise Invalid("file_missing", f"No file {str(path)!r}.") from None
-    except UnicodeDecodeError:
-        raise Invalid("file_encoding", f"{path} is not UTF-8 text.") from None
-    except json.JSONDecodeError as exc:
-        raise Invalid(
-            "file_not_json", f"{path} is not JSON: {exc.msg} at line {exc.lineno}."
-        ) from None
-    except (RecursionError, ValueError):
-        # Nested deeper than Python's stack, or a number of thousands of digits.
-        raise Invalid("file_not_json", f"{path} is not a market file (nested or huge).") from None
-    except OSError as exc:
-        raise Invalid("file_unreadable", f"Cannot read {path}: {exc.strerror}.") from None
+    data = files.read_json(path, cap=MARKET_FILE_MAX_BYTES, what="market file (JSON)")
     lists = ("users", "listings")
     if not isinstance(data, dict) or not all(isinstance(data.get(k, []), list) for k in lists):
         raise Invalid("file_shape", f"{path} must be an object with 'users' and 'listings' lists.")

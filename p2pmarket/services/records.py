@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
+from p2pmarket import files
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config
 from p2pmarket.db import Store
@@ -45,6 +46,9 @@ from p2pmarket.models import (
 
 GENESIS = "0" * 64
 DAILY_KEY = "last_daily_backup"
+# Sanity caps on files a person names: far above any real market, far below a disk.
+BACKUP_MAX_BYTES = 64 * 1024 * files.MIB
+EXPORT_MAX_BYTES = 64 * files.MIB
 
 # Every append-only table and the name of its chain.
 CHAINS: dict[type[SQLModel], str] = {
@@ -335,8 +339,7 @@ def daily_backup(store: Store, clock: Clock) -> BackupView | None:
 def check_backup(config: Config, path: Path) -> VerifyReport:
     """Open a copy of the backup file (never the file itself) and verify it."""
     path = Path(path)
-    if not path.is_file():
-        raise Invalid("backup_missing", f"No backup file {str(path)!r}.")
+    files.check(path, cap=BACKUP_MAX_BYTES, what="backup (a .db file)")
     with tempfile.TemporaryDirectory(dir=config.home) as tmp:
         probe = Path(tmp) / "probe.db"
         try:
@@ -513,6 +516,13 @@ _EXPORTED = (
     ("credit_events", "credit_events", CreditEvent),
     ("reviews", "reviews", Review),
 )
+
+
+def read_export(path: Path) -> object:
+    """An export file as JSON (its shape is checked by `verify_export`)."""
+    return files.read_json(
+        path, cap=EXPORT_MAX_BYTES, what=f"{EXPORT_FORMAT} export (p2pmarket export --format json)"
+    )
 
 
 def verify_export(session: Session, data: dict) -> VerifyReport:

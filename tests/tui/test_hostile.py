@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from textual.widgets import RichLog
+from textual import events
+from textual.widgets import Input, RichLog
 
 from p2pmarket import text
 from p2pmarket.models import Kind, Unit, User
@@ -11,6 +12,7 @@ from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.chat import ChatScreen
 from p2pmarket.tui.screens.listing import ListingScreen
+from p2pmarket.tui.widgets.text_input import TextInput
 from tests.conftest import make_listing, make_user
 from tests.tui.helpers import SIZE, cells, settle
 
@@ -104,3 +106,26 @@ async def test_hostile_text_in_the_seller_home_and_orders(store, config, clock):
         await pilot.press("o")
         await settle(pilot)
         assert app.is_running and app.return_code is None
+
+
+async def test_pasted_control_characters_are_dropped_from_every_input(store, config, clock):
+    """A clipboard can hold escapes and bidi overrides; the search box keeps only the text,
+    and the search it starts finds what the visible words find."""
+    _market(store, clock)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        box = app.screen.query_one("#q", Input)
+        assert isinstance(box, TextInput) and app.focused is box
+        box.post_message(events.Paste("bi\x1b[2J\u202eke\x9b\x7f\x00"))
+        await settle(pilot)
+        assert box.value == "bi[2Jke"
+        for other in app.screen.query(Input):
+            assert isinstance(other, TextInput), other.id
+        box.value = ""
+        box.post_message(events.Paste("\u2066bike\u2069\x1b"))
+        await settle(pilot)
+        assert box.value == "bike"
+        assert len(cells(app.screen.query_one("#results"))) == len(HOSTILE)

@@ -25,6 +25,7 @@ from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.screens.listing import badges
 from p2pmarket.tui.screens.orders import OrderActions
 from p2pmarket.tui.widgets.table import MarketTable
+from p2pmarket.tui.widgets.text_input import TextInput
 
 
 class ChatScreen(OrderActions, MarketScreen):
@@ -50,7 +51,7 @@ class ChatScreen(OrderActions, MarketScreen):
         yield Header()
         with Horizontal(id="chat"):
             with Vertical(id="chat-list"):
-                yield Input(placeholder="chat with handle…", id="chat-to")
+                yield TextInput(placeholder="chat with handle…", id="chat-to")
                 yield MarketTable(id="conversations")
             with Vertical(id="chat-main"):
                 yield Static("Choose a conversation.", id="chat-header")
@@ -62,7 +63,7 @@ class ChatScreen(OrderActions, MarketScreen):
                     yield Button("Pay", id="pay", variant="warning", compact=True)
                     yield Button("Report", id="report", compact=True)
                     yield Button("Block", id="block", variant="error", compact=True)
-                yield Input(placeholder="message — enter sends", id="chat-input")
+                yield TextInput(placeholder="message — enter sends", id="chat-input")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -17,6 +17,7 @@ from p2pmarket.services import accounts, contacts, trust
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
+from p2pmarket.tui.widgets.text_input import TextInput
 
 
 class ContactsScreen(MarketScreen):
@@ -31,7 +32,7 @@ class ContactsScreen(MarketScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="contact-form"):
-            yield Input(placeholder="handle", id="contact-handle")
+            yield TextInput(placeholder="handle", id="contact-handle")
             yield Select(
                 [(t.value, t.value) for t in Tier],
                 value="acquaintance",

@@ -20,6 +20,7 @@ from p2pmarket.text import strip_controls
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.price_band import PriceBand
+from p2pmarket.tui.widgets.text_input import TextInput
 
 
 class EditorScreen(MarketScreen):
@@ -45,9 +46,9 @@ class EditorScreen(MarketScreen):
         with Horizontal(id="editor"):
             with VerticalScroll(id="editor-form"):
                 yield Label("Title")
-                yield Input(id="title", placeholder="What you offer")
+                yield TextInput(id="title", placeholder="What you offer")
                 yield Label("Description")
-                yield Input(id="description", placeholder="Details, condition, when")
+                yield TextInput(id="description", placeholder="Details, condition, when")
                 yield Label("Kind")
                 yield Select([(k.value, k.value) for k in Kind], id="kind", allow_blank=False)
                 yield Label("Category")
@@ -57,9 +58,9 @@ class EditorScreen(MarketScreen):
                 yield Label("Unit")
                 yield Select([(u.value, u.value) for u in Unit], id="unit", allow_blank=False)
                 yield Label("Price (yuan)")
-                yield Input(id="price", placeholder="e.g. 120 or 85.50")
+                yield TextInput(id="price", placeholder="e.g. 120 or 85.50")
                 yield Label("Quantity")
-                yield Input(id="quantity", value="1")
+                yield TextInput(id="quantity", value="1")
             with Vertical(id="editor-side"):
                 yield PriceBand(id="band")
                 yield Button("Save", variant="primary", id="save")

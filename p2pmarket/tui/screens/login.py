@@ -14,6 +14,7 @@ from textual.widgets import Button, Footer, Header, Input, Static
 
 from p2pmarket.errors import MarketError
 from p2pmarket.services import accounts, demo
+from p2pmarket.tui.widgets.text_input import TextInput
 
 
 class LoginScreen(Screen[None]):
@@ -29,8 +30,8 @@ class LoginScreen(Screen[None]):
         yield Header()
         with Vertical(id="login-box"):
             yield Static("Log in to the market", id="login-title")
-            yield Input(placeholder="handle", id="handle")
-            yield Input(placeholder="passphrase", password=True, id="passphrase")
+            yield TextInput(placeholder="handle", id="handle")
+            yield TextInput(placeholder="passphrase", password=True, id="passphrase")
             yield Button("Log in", variant="primary", id="login")
             yield Static("", id="login-error")
             yield Static("", id="demo-users")

@@ -20,6 +20,7 @@ from p2pmarket.services import catalog, privacy, search
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
+from p2pmarket.tui.widgets.text_input import TextInput
 from p2pmarket.tui.widgets.textmap import ResultMap
 
 SORTS = [
@@ -66,16 +67,16 @@ class SearchScreen(MarketScreen):
     def compose(self) -> ComposeResult:
         cats = sorted(catalog.categories().values(), key=lambda c: c.name)
         yield Header()
-        yield Input(placeholder="search nearby — words or the start of words", id="q")
+        yield TextInput(placeholder="search nearby — words or the start of words", id="q")
         with Horizontal(id="filters"):
-            yield Input(value=f"{search.RADIUS_DEFAULT_KM:g}", placeholder="km", id="radius")
+            yield TextInput(value=f"{search.RADIUS_DEFAULT_KM:g}", placeholder="km", id="radius")
             yield Select([(k.value, k.value) for k in Kind], prompt="any kind", id="kind")
             yield Select(
                 [(line(c.name), c.slug) for c in cats], prompt="any category", id="category"
             )
-            yield Input(placeholder="min ¥", id="min-price")
-            yield Input(placeholder="max ¥", id="max-price")
-            yield Input(placeholder="min credit", id="min-credit")
+            yield TextInput(placeholder="min ¥", id="min-price")
+            yield TextInput(placeholder="max ¥", id="max-price")
+            yield TextInput(placeholder="min credit", id="min-credit")
             yield Select(SORTS, value="best", allow_blank=False, id="sort")
         with Horizontal(id="search-body"):
             yield MarketTable(id="results")

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from p2pmarket.tui.plain import plain
+from p2pmarket.tui.widgets.text_input import TextInput
 
 
 class AskModal(ModalScreen[str | None]):
@@ -33,7 +34,7 @@ class AskModal(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(plain(self._question), id="ask-question")
-            yield Input(value=self._value, placeholder=self._placeholder, id="ask-input")
+            yield TextInput(value=self._value, placeholder=self._placeholder, id="ask-input")
             with Horizontal():
                 yield Button("Cancel", id="ask-cancel")
                 yield Button("OK", variant="primary", id="ask-ok")

@@ -23,6 +23,7 @@ from p2pmarket.errors import MarketError
 from p2pmarket.services import accounts
 from p2pmarket.services.orders import PaymentPreview
 from p2pmarket.tui.plain import line, plain
+from p2pmarket.tui.widgets.text_input import TextInput
 
 
 class PaymentModal(ModalScreen[bool]):
@@ -67,7 +68,7 @@ class PaymentModal(ModalScreen[bool]):
             yield Static("Confirm payment", id="pay-title")
             yield Static(facts, id="pay-facts")
             yield Static(plain(f"Warning: {p.warning}") if p.warning else "", id="pay-warning")
-            yield Input(placeholder="your passphrase", password=True, id="pay-passphrase")
+            yield TextInput(placeholder="your passphrase", password=True, id="pay-passphrase")
             yield Static("", id="pay-error")
             with Horizontal():
                 yield Button("Cancel", id="pay-cancel")
