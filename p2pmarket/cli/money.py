@@ -107,6 +107,11 @@ def _print_order(o: orders.OrderView, now: int) -> None:
                 for e in o.timeline
             ],
         )
+    if o.timer_failed_at is not None:
+        say(
+            f"A timer of order #{o.id} failed at {iso(o.timer_failed_at)} and stopped; "
+            "the timeline says why."
+        )
 
 
 @order_app.command("create")
