@@ -19,7 +19,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    case,
+    cast,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
@@ -27,7 +40,7 @@ from p2pmarket import models
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10
 # How often a waiting writer asks for SQLite's write lock (see `begin_immediate`).
 WRITE_POLL_S = 0.002
@@ -38,8 +51,41 @@ def _v2_backup_log(conn: Connection) -> None:
     models.BackupLog.__table__.create(conn)
 
 
+def _v3_keys_of_their_actor(conn: Connection) -> None:
+    """v3: idempotency keys move into their actor's space; a failed timer is remembered.
+
+    The market's own keys (no actor, or an order's payment made without a key, which was
+    `order:<id>:pay`) go behind "market:", a person's behind "user:<id>:" (the forms of
+    services/ledger.py), so a retry across the upgrade still replays. In two steps: an old
+    store may hold a key already in a new form (anyone could type "user:1:x"), so every
+    key first steps aside behind a newline, which no key holds (keys are printable).
+    """
+    transfer = models.Transfer.__table__
+    key = transfer.c.idem_key
+    if conn.dialect.name != "sqlite":
+        # SQLite ignores VARCHAR lengths; PostgreSQL needs the room for the space.
+        conn.exec_driver_sql("ALTER TABLE transfer ALTER COLUMN idem_key TYPE VARCHAR(300)")
+    conn.execute(update(transfer).values(idem_key="\n" + key))
+    old = func.substr(key, 2)
+    default_pay = (transfer.c.kind == "pay") & (
+        old == "order:" + cast(transfer.c.order_id, String) + ":pay"
+    )
+    conn.execute(
+        update(transfer).values(
+            idem_key=case(
+                (transfer.c.actor_id.is_(None) | default_pay, "market:" + old),
+                else_="user:" + cast(transfer.c.actor_id, String) + ":" + old,
+            )
+        )
+    )
+    conn.exec_driver_sql("ALTER TABLE orders ADD COLUMN timer_failed_at INTEGER")
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backup_log}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_backup_log,
+    3: _v3_keys_of_their_actor,
+}
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_s: float = BUSY_TIMEOUT_S) -> Engine:

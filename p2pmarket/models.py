@@ -129,7 +129,9 @@ class Transfer(SQLModel, table=True):
     """One movement of money: two or more entries that sum to zero."""
 
     id: int | None = Field(default=None, primary_key=True)
-    idem_key: str = Field(unique=True, max_length=255)
+    # Stored in its actor's space (services/ledger.py: user_key, market_key): a person's
+    # key of up to 255 characters plus the space in front.
+    idem_key: str = Field(unique=True, max_length=300)
     fingerprint: str = Field(max_length=64)
     kind: str = Field(max_length=20)
     order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
@@ -173,6 +175,8 @@ class Order(SQLModel, table=True):
     via_chat: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     disputed_from: OrderStatus | None = None
     paused_at: int | None = None
+    # When a timer's payout failed (a damaged store); the timeline says why. Not retried.
+    timer_failed_at: int | None = None
 
 
 class OrderEvent(SQLModel, table=True):

@@ -107,6 +107,11 @@ def _print_order(o: orders.OrderView, now: int) -> None:
                 for e in o.timeline
             ],
         )
+    if o.timer_failed_at is not None:
+        say(
+            f"A timer of order #{o.id} failed at {iso(o.timer_failed_at)} and stopped; "
+            "the timeline says why."
+        )
 
 
 @order_app.command("create")
@@ -197,8 +202,8 @@ def pay(
     if key is not None and len(order_ids) > 1:
         raise Invalid(
             "key_with_many",
-            "--key goes with a single order; several orders each "
-            "use their own key (order:ID:pay), so a retry never pays twice.",
+            "--key goes with a single order; several orders paid together each use "
+            "the market's own key for that order, so a retry never pays twice.",
         )
     if confirm and len(order_ids) == 1:
         _act(ctx, order_ids[0], as_, "pay", as_json, key=key)

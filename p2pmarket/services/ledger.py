@@ -7,9 +7,14 @@ ever goes below zero; EXTERNAL is the only account that may. Every transfer
 carries an idempotency key: the same key with the same parameters returns the
 original transfer, the same key with other parameters is refused.
 
+Keys belong to their actor. A key a person gives is stored in that person's space
+(`user_key`: "user:<id>:<text>"), the market's own keys in a space no person can
+write (`market_key`: "market:order:<id>:<operation>"). The stored key is unique, so
+two people may use the same text, and nobody can take a key the market will need.
+
 Callers run inside `store.write()` (BEGIN IMMEDIATE on SQLite, the write lock on
 PostgreSQL), so the balance check and the debit cannot interleave with another
-writer; accounts are also read FOR UPDATE. Idempotency keys are unique in the database.
+writer; accounts are also read FOR UPDATE.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from p2pmarket.models import Account, AccountKind, Entry, Transfer
 from p2pmarket.services import records
 
 KEY_MAX = 255
+# Every stored key starts with one of these; a person's text is always behind USER_SPACE.
+USER_SPACE, MARKET_SPACE = "user:", "market:"
 
 
 @dataclass(frozen=True)
@@ -144,10 +151,23 @@ def balance(session: Session, user_id: int) -> int:
     return account or 0
 
 
-def check_key(key: str) -> str:
+def user_key(user_id: int, key: str) -> str:
+    """The stored form of a key a person gave: inside their own space, whatever the text."""
     if not key or len(key) > KEY_MAX or not key.isprintable():
         raise Invalid("idempotency_key", f"An idempotency key is 1-{KEY_MAX} printable characters.")
-    return key
+    return f"{USER_SPACE}{user_id}:{key}"
+
+
+def market_key(order_id: int, operation: str) -> str:
+    """The stored key of the market's own operation on an order (pay with no key, release…)."""
+    return f"{MARKET_SPACE}order:{order_id}:{operation}"
+
+
+def shown_key(stored: str) -> str:
+    """What a person sees of a stored key: the text they gave, never the space around it."""
+    if stored.startswith(USER_SPACE):
+        return stored.split(":", 2)[2]
+    return stored
 
 
 def fingerprint(kind: str, order_id: int | None, params: dict) -> str:
@@ -158,14 +178,15 @@ def fingerprint(kind: str, order_id: int | None, params: dict) -> str:
 def _conflict(key: str) -> Refused:
     return Refused(
         "idempotency_conflict",
-        f"Idempotency key {key!r} was already used for a different request; "
+        f"Idempotency key {shown_key(key)!r} was already used for a different request; "
         "use a new key for a new payment.",
     )
 
 
 def replay(session: Session, key: str, kind: str, order_id: int | None, params: dict) -> Row | None:
-    """The earlier transfer (id, kind) made with `key`, if it asked for the same; refuse if not."""
-    earlier = session.connection().execute(_BY_KEY, {"key": check_key(key)}).first()
+    """The earlier transfer (id, kind) made with the stored `key`, if it asked for the same;
+    refuse if not."""
+    earlier = session.connection().execute(_BY_KEY, {"key": key}).first()
     if earlier is None:
         return None
     if earlier.fingerprint != fingerprint(kind, order_id, params):
@@ -187,6 +208,7 @@ def transfer(
 ) -> TransferResult:
     """Move money between accounts in one balanced, append-only transfer.
 
+    `key` is a stored key, from `user_key` or `market_key`.
     `at` dates a transfer made by a timer at its deadline rather than at `clock.now()`.
     """
     earlier = replay(session, key, kind, order_id, params)
@@ -214,6 +236,22 @@ def _check_legs(legs: list[tuple[Held, int]]) -> None:
         raise ValueError(f"an account appears twice in transfer {legs!r}")
 
 
+def _short(kind: AccountKind, held: int, needed: int) -> Refused:
+    missing = f"{money.fmt(needed - held)} missing"
+    if kind == AccountKind.wallet:
+        return Refused(
+            "insufficient_funds",
+            f"Not enough money: this needs {money.fmt(needed)} but the wallet holds "
+            f"{money.fmt(held)} ({missing}). Top up with `p2pmarket wallet topup AMOUNT`.",
+        )
+    # Only a damaged store gets here: escrow always holds what the paid orders put in.
+    return Refused(
+        "escrow_short",
+        f"Escrow holds {money.fmt(held)} but this needs {money.fmt(needed)} ({missing}); "
+        "the store's ledger is damaged: run `p2pmarket verify` and restore a backup.",
+    )
+
+
 class Postings:
     """Transfers checked one at a time against running balances, then written together.
 
@@ -231,8 +269,8 @@ class Postings:
         self._keys: dict[str, Row | _Queued | None] = {}
 
     def lookup(self, keys: list[str]) -> None:
-        """Read the transfers made earlier with `keys` in one statement (for `replay`)."""
-        wanted = [check_key(k) for k in keys if k not in self._keys]
+        """Read the transfers made earlier with stored `keys` in one statement (for `replay`)."""
+        wanted = [k for k in keys if k not in self._keys]
         if not wanted:
             return
         found = self.session.connection().execute(_BY_KEYS, {"keys": wanted})
@@ -269,13 +307,7 @@ class Postings:
             if held is None:
                 raise ValueError(f"debit from account {account.id} without reading its balance")
             if held + delta < 0:
-                short = -(held + delta)
-                raise Refused(
-                    "insufficient_funds",
-                    f"Not enough money: this needs {money.fmt(-delta)} but the wallet holds "
-                    f"{money.fmt(held)} ({money.fmt(short)} missing). "
-                    "Top up with `p2pmarket wallet topup AMOUNT`.",
-                )
+                raise _short(account.kind, held, -delta)
         for account, delta in legs:
             held = self._balances.get(account.id, account.balance)
             if held is not None:
@@ -339,7 +371,7 @@ def topup(session: Session, clock: Clock, user_id: int, amount: int, key: str) -
     return transfer(
         session,
         clock,
-        key=key,
+        key=user_key(user_id, key),
         kind="topup",
         actor_id=user_id,
         legs=[
@@ -355,7 +387,7 @@ def withdraw(session: Session, clock: Clock, user_id: int, amount: int, key: str
     return transfer(
         session,
         clock,
-        key=key,
+        key=user_key(user_id, key),
         kind="withdraw",
         actor_id=user_id,
         legs=[

@@ -113,6 +113,7 @@ class OrderView:
     confirm_by: int | None
     extended: bool
     paused: bool
+    timer_failed_at: int | None = None
     replayed: bool = False
     timeline: list[EventView] = field(default_factory=list)
 
@@ -120,6 +121,8 @@ class OrderView:
         """Human countdowns for the timers that are running now."""
         if self.paused:
             return {"timers": "paused by a dispute"}
+        if self.timer_failed_at is not None:
+            return {"timers": "stopped: a timer failed (the timeline says why)"}
         shown = {}
         if self.status == S.paid and self.revoke_until and now < self.revoke_until:
             shown["revoke window"] = countdown(self.revoke_until - now)
@@ -190,6 +193,7 @@ def view(
         confirm_by=order.confirm_by,
         extended=order.extended,
         paused=order.paused_at is not None,
+        timer_failed_at=order.timer_failed_at,
         replayed=replayed,
         timeline=events(session, order.id) if timeline else [],
     )
@@ -238,9 +242,17 @@ def _record(
 
 
 def _release(
-    session: Session, clock: Clock, order: Order, key: str, to_seller: int, at: int | None = None
+    session: Session,
+    clock: Clock,
+    order: Order,
+    operation: str,
+    to_seller: int,
+    at: int | None = None,
 ) -> None:
-    """Pay out ESCROW: `to_seller` to the seller, the rest back to the buyer."""
+    """Pay out ESCROW: `to_seller` to the seller, the rest back to the buyer.
+
+    The market's own key for `operation` makes it happen once per order, and no person
+    can have taken that key before."""
     escrow = ledger.system_account(session, AccountKind.escrow)
     to_buyer = order.amount - to_seller
     legs = [(escrow, -order.amount)]
@@ -252,7 +264,7 @@ def _release(
     ledger.transfer(
         session,
         clock,
-        key=key,
+        key=ledger.market_key(order.id, operation),
         kind=kind,
         legs=legs,
         order_id=order.id,
@@ -450,10 +462,6 @@ def request_payment(
     return _open(session, order, seller.id, "payment request")
 
 
-def pay_key(order_id: int) -> str:
-    return f"order:{order_id}:pay"
-
-
 def _pay_params(buyer: User, order: Order) -> dict:
     """What a pay key stands for: the same key with other parameters is refused."""
     return {"buyer": buyer.id, "amount": order.amount}
@@ -553,11 +561,11 @@ def pay_many(
     Each order passes every rule against what the orders before it did (stock taken,
     wallet debited, amount open with the payee); a refused order changes nothing and
     the others stand. The writes go out together, a few statements for the whole batch.
-    `keys`: an idempotency key per order (None: `pay_key`). Each result is acknowledged
-    only when the caller's transaction commits.
+    `keys`: the buyer's own idempotency key per order, or None for the market's payment
+    key of that order. Each result is acknowledged only when the caller's transaction commits.
     """
     keys = [
-        key or pay_key(order_id)
+        ledger.user_key(buyer.id, key) if key else ledger.market_key(order_id, "pay")
         for order_id, key in zip(order_ids, keys or [None] * len(order_ids), strict=True)
     ]
     batch = _Payments(session, clock, settings, buyer, order_ids, keys)
@@ -739,7 +747,7 @@ def _revoke(session, clock, settings, actor, order, now, **_):
             f"You can't revoke order #{order.id}: the revoke window closed at "
             f"{iso(order.revoke_until)}; open a dispute instead.",
         )
-    _release(session, clock, order, f"order:{order.id}:revoke", to_seller=0)
+    _release(session, clock, order, "revoke", to_seller=0)
     _record(session, order, actor.id, now, S.refunded, order.amount, "revoked by buyer")
 
 
@@ -755,7 +763,7 @@ def _deliver(session, clock, settings, actor, order, now, **_):
 
 
 def _confirm(session, clock, settings, actor, order, now, **_):
-    _release(session, clock, order, f"order:{order.id}:release", to_seller=order.amount)
+    _release(session, clock, order, "release", to_seller=order.amount)
     _record(session, order, actor.id, now, S.completed, order.amount, "released to seller")
 
 
@@ -793,7 +801,7 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
             f"A split gives the seller more than 0 and less than {money.fmt(order.amount)}.",
         )
     target = {"release": S.completed, "refund": S.refunded, "split": S.resolved}[resolution]
-    _release(session, clock, order, f"order:{order.id}:resolve", to_seller=to_seller)
+    _release(session, clock, order, "resolve", to_seller=to_seller)
     order.paused_at = None
     _record(
         session,
@@ -823,6 +831,7 @@ _HANDLERS = {
 def _due(now: int):
     return select(Order).where(
         col(Order.paused_at).is_(None),
+        col(Order.timer_failed_at).is_(None),
         or_(
             (Order.status == S.paid) & (col(Order.deliver_by) <= now),
             (Order.status == S.delivered) & (col(Order.confirm_by) <= now),
@@ -843,46 +852,69 @@ def _settle_credit(session: Session, clock: Clock, settings: Settings, order: Or
             credit.recompute(session, clock, user_id, settings)
 
 
+@dataclass(frozen=True)
+class Timer:
+    operation: str  # the market's key for its payout
+    deadline: str  # the Order field it runs out at
+    to_seller: bool  # the whole amount to the seller, or all back to the buyer
+    target: OrderStatus
+    note: str
+    what: str  # named in the timeline when it fails
+
+
+# The timer running for an order in each status, and what happens when it runs out.
+TIMERS: dict[OrderStatus, Timer] = {
+    S.paid: Timer(
+        "deadline-refund",
+        "deliver_by",
+        False,
+        S.refunded,
+        "delivery deadline missed: refunded",
+        "the refund for the missed delivery deadline",
+    ),
+    S.delivered: Timer(
+        "auto-release",
+        "confirm_by",
+        True,
+        S.completed,
+        "confirm window ended: released to seller",
+        "the release at the end of the confirm window",
+    ),
+}
+
+
+def _expire(session: Session, clock: Clock, settings: Settings, order: Order, timer: Timer) -> None:
+    at = getattr(order, timer.deadline)
+    _release(session, clock, order, timer.operation, order.amount if timer.to_seller else 0, at=at)
+    _record(session, order, None, at, timer.target, order.amount, timer.note)
+    _settle_credit(session, clock, settings, order)
+
+
 def tick(session: Session, clock: Clock, settings: Settings | None = None) -> list[int]:
     """Run the timers that are due: missed delivery refunds, unconfirmed delivery completes.
 
     Deterministic: each expiry is recorded at its deadline, not at the moment tick ran.
+    Every command runs this first, so one order must never stop the others: each settles
+    in its own savepoint, and one that fails (only a damaged store can make a payout
+    fail) is rolled back alone and its failure recorded — in the timeline, so the parties
+    see why, and on the order, so later commands don't retry it. Returns the orders settled.
     """
-    due = session.exec(_due(clock.now()).order_by(col(Order.id))).all()
-    for order in due:
-        if order.status == S.paid:
-            _release(
-                session, clock, order, f"order:{order.id}:deadline-refund", 0, at=order.deliver_by
-            )
+    settings = settings or Settings()
+    settled = []
+    for order in session.exec(_due(clock.now()).order_by(col(Order.id))).all():
+        timer = TIMERS[order.status]
+        try:
+            with session.begin_nested():
+                _expire(session, clock, settings, order, timer)
+        except MarketError as exc:
+            now = clock.now()
+            order.timer_failed_at = now
             _record(
-                session,
-                order,
-                None,
-                order.deliver_by,
-                S.refunded,
-                order.amount,
-                "delivery deadline missed: refunded",
+                session, order, None, now, order.status, note=f"{timer.what} failed: {exc.message}"
             )
         else:
-            _release(
-                session,
-                clock,
-                order,
-                f"order:{order.id}:auto-release",
-                order.amount,
-                at=order.confirm_by,
-            )
-            _record(
-                session,
-                order,
-                None,
-                order.confirm_by,
-                S.completed,
-                order.amount,
-                "confirm window ended: released to seller",
-            )
-        _settle_credit(session, clock, settings or Settings(), order)
-    return [o.id for o in due]
+            settled.append(order.id)
+    return settled
 
 
 def list_orders(

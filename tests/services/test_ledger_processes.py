@@ -131,9 +131,9 @@ def test_kill_9_mid_payment_loses_nothing_acknowledged(store, clock, config):
     assert killed == cycles
     with store.read() as s:
         keys = set(s.exec(select(Transfer.idem_key)).all())
-        assert set(acked) <= keys
+        assert {ledger.user_key(buyer.id, k) for k in acked} <= keys
         paid = s.exec(select(Order).where(Order.status == OrderStatus.paid)).all()
-        pays = [k for k in keys if k.startswith("crash-pay-")]
+        pays = [k for k in keys if k.startswith(ledger.user_key(buyer.id, "crash-pay-"))]
         assert len(pays) == len(paid)
         assert ledger.balance(s, buyer.id) == 400 * 100 - 100 * len(paid)
         t = ledger.totals(s)

@@ -84,7 +84,7 @@ class OrderActions:
 
         def confirmed(ok: bool | None) -> None:
             if ok:
-                self._act(order_id, "pay", key=orders.pay_key(order_id))
+                self._act(order_id, "pay")
 
         self.app.push_screen(PaymentModal(p, self.market.user.handle), confirmed)
 
