@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
@@ -25,8 +25,10 @@ from p2pmarket import models
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30
+# The `meta` row naming the market's operator (a user id); services/operators.py owns it.
+OPERATOR_KEY = "operator"
 
 
 def _v2_backup_log(conn: Connection) -> None:
@@ -34,8 +36,20 @@ def _v2_backup_log(conn: Connection) -> None:
     models.BackupLog.__table__.create(conn)
 
 
+def _v3_operator(conn: Connection) -> None:
+    """v3: the operator's chain of acts, and an operator for a market that has people.
+
+    As in a new market, the first user is the operator; the row in `meta` is what the
+    services read (services/operators.py), and the chain records acts from now on.
+    """
+    models.OperatorEvent.__table__.create(conn)
+    first = conn.execute(select(func.min(models.User.id))).scalar()
+    if first is not None:
+        conn.execute(insert(models.Meta).values(key=OPERATOR_KEY, value=str(first)))
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backup_log}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backup_log, 3: _v3_operator}
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_s: float = BUSY_TIMEOUT_S) -> Engine:

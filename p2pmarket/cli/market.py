@@ -10,15 +10,36 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from p2pmarket.cli.context import JsonOption, console, ctx_of, emit, say, table
 from p2pmarket.db import Store
-from p2pmarket.services import catalog, demo
+from p2pmarket.services import catalog, demo, operators
 
 
-def init(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+def init(
+    ctx: typer.Context,
+    operator: str | None = typer.Option(
+        None,
+        "--operator",
+        help="Name the market's operator (now if the user exists, else when added). "
+        "Without it the first user added is the operator.",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Create the market store (if new) and show where it lives."""
     c = ctx_of(ctx)
     version = c.store.schema_version()
     data = {"home": str(c.config.home), "db_url": c.config.shown_db_url, "schema_version": version}
-    emit(data, as_json, lambda: say(f"Market ready at {data['db_url']} (schema v{version})."))
+    named = None
+    if operator is not None:
+        with c.store.write() as session:
+            named = operators.name_operator(session, c.clock, operator)
+        data.update(named.to_json())
+
+    def render() -> None:
+        say(f"Market ready at {data['db_url']} (schema v{version}).")
+        if named is not None:
+            when = "when that user is added" if named.pending else "now"
+            say(f"{named.handle} is the market's operator {when}.")
+
+    emit(data, as_json, render)
 
 
 def where(ctx: typer.Context, as_json: bool = JsonOption) -> None:

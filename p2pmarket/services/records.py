@@ -35,6 +35,7 @@ from p2pmarket.models import (
     CreditEvent,
     Entry,
     Meta,
+    OperatorEvent,
     Order,
     OrderEvent,
     OrderStatus,
@@ -52,6 +53,7 @@ CHAINS: dict[type[SQLModel], str] = {
     OrderEvent: "order_events",
     CreditEvent: "credit_events",
     Review: "reviews",
+    OperatorEvent: "operator_events",
 }
 
 
