@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from p2pmarket.cli.context import JsonOption, console, ctx_of, emit, say, table
 from p2pmarket.db import Store
+from p2pmarket.models import User
 from p2pmarket.services import catalog, demo, operators
 
 
@@ -98,13 +99,25 @@ def seed(
     )
 
 
-def load(ctx: typer.Context, file: Path, as_json: bool = JsonOption) -> None:
+def load(
+    ctx: typer.Context,
+    file: Path,
+    as_: str | None = typer.Option(
+        None, "--as", help="The operator, when the file verifies people or grants roles."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Load users and listings from a JSON file (the demo.json format), all or nothing."""
     c = ctx_of(ctx)
     data = demo.read_market_file(file)
+    actor_id = c.login(as_).id if as_ else None
     with c.store.write() as session:
         counts = demo.load_market(
-            session, c.clock, data, hash_profile=c.config.settings.hash_profile
+            session,
+            c.clock,
+            data,
+            hash_profile=c.config.settings.hash_profile,
+            actor=session.get(User, actor_id) if actor_id else None,
         )
     emit(
         counts,

@@ -77,8 +77,9 @@ def user_added(session: Session, clock: Clock, user: User) -> None:
         if pending.value == user.handle:
             _install(session, clock, user, "named by init --operator")
         return
-    others = session.exec(select(User.id).where(User.id != user.id).limit(1)).first()
-    if others is None:
+    # Ids only grow: nobody before this user means they are the market's first.
+    earlier = session.exec(select(User.id).where(User.id < user.id).limit(1)).first()
+    if earlier is None:
         _install(session, clock, user, "first user of the market")
 
 
