@@ -899,7 +899,7 @@ def list_orders(
         if viewer is None or viewer.role != Role.mediator:
             raise Refused(
                 "not_a_mediator",
-                "Only mediators see disputes to resolve; disputes you are part of are "
+                "Disputes to resolve are for mediators; disputes you are part of are "
                 "under your buying and selling orders. The market's operator grants the role.",
             )
         query = query.where(

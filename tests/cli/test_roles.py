@@ -126,7 +126,7 @@ def test_the_demo_attack_is_refused_end_to_end(demo_cli):
     assert disputed
     oid = str(disputed[0]["id"])
     refused = cli("order", "list", "--as", "evilmed", "--side", "mediating", code=1).output
-    assert "Only mediators" in refused
+    assert "for mediators" in refused
     cli("order", "resolve", oid, "refund", "--as", "evilmed", code=1)
     cli("order", "show", oid, "--as", "evilmed", code=1)
     assert cli.json("order", "show", oid, "--as", "mei_mediator")["status"] == "disputed"
