@@ -40,10 +40,12 @@ from p2pmarket import models
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 10
 # How often a waiting writer asks for SQLite's write lock (see `begin_immediate`).
 WRITE_POLL_S = 0.002
+# The `meta` row naming the market's operator (a user id); services/operators.py owns it.
+OPERATOR_KEY = "operator"
 
 
 def _v2_backup_log(conn: Connection) -> None:
@@ -81,10 +83,23 @@ def _v3_keys_of_their_actor(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE orders ADD COLUMN timer_failed_at INTEGER")
 
 
+def _v4_operator(conn: Connection) -> None:
+    """v4: the operator's chain of acts, and an operator for a market that has people.
+
+    As in a new market, the first user is the operator; the row in `meta` is what the
+    services read (services/operators.py), and the chain records acts from now on.
+    """
+    models.OperatorEvent.__table__.create(conn)
+    first = conn.execute(select(func.min(models.User.id))).scalar()
+    if first is not None:
+        conn.execute(insert(models.Meta).values(key=OPERATOR_KEY, value=str(first)))
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
     3: _v3_keys_of_their_actor,
+    4: _v4_operator,
 }
 
 

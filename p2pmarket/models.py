@@ -194,6 +194,24 @@ class OrderEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class OperatorEvent(SQLModel, table=True):
+    """Append-only, hash-chained: every act of the market's operator (who, what, whom, when).
+
+    `action` is "operator" (someone became the operator), "verify" or "role"; `detail`
+    says how or which role. `actor_id` is None when no one acted for it (the first user).
+    """
+
+    __tablename__ = "operator_event"
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str = Field(max_length=20)
+    subject_id: int = Field(foreign_key="user.id", index=True)
+    detail: str = Field(default="", max_length=80)
+    at: int
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
 class ChainHead(SQLModel, table=True):
     """The last hash of each append-only chain; updating it serialises appends."""
 

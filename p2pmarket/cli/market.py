@@ -10,15 +10,37 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from p2pmarket.cli.context import JsonOption, console, ctx_of, emit, say, table
 from p2pmarket.db import Store
-from p2pmarket.services import catalog, demo
+from p2pmarket.models import User
+from p2pmarket.services import catalog, demo, operators
 
 
-def init(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+def init(
+    ctx: typer.Context,
+    operator: str | None = typer.Option(
+        None,
+        "--operator",
+        help="Name the market's operator (now if the user exists, else when added). "
+        "Without it the first user added is the operator.",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Create the market store (if new) and show where it lives."""
     c = ctx_of(ctx)
     version = c.store.schema_version()
     data = {"home": str(c.config.home), "db_url": c.config.shown_db_url, "schema_version": version}
-    emit(data, as_json, lambda: say(f"Market ready at {data['db_url']} (schema v{version})."))
+    named = None
+    if operator is not None:
+        with c.store.write() as session:
+            named = operators.name_operator(session, c.clock, operator)
+        data.update(named.to_json())
+
+    def render() -> None:
+        say(f"Market ready at {data['db_url']} (schema v{version}).")
+        if named is not None:
+            when = "when that user is added" if named.pending else "now"
+            say(f"{named.handle} is the market's operator {when}.")
+
+    emit(data, as_json, render)
 
 
 def where(ctx: typer.Context, as_json: bool = JsonOption) -> None:
@@ -77,13 +99,25 @@ def seed(
     )
 
 
-def load(ctx: typer.Context, file: Path, as_json: bool = JsonOption) -> None:
+def load(
+    ctx: typer.Context,
+    file: Path,
+    as_: str | None = typer.Option(
+        None, "--as", help="The operator, when the file verifies people or grants roles."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Load users and listings from a JSON file (the demo.json format), all or nothing."""
     c = ctx_of(ctx)
     data = demo.read_market_file(file)
+    actor_id = c.login(as_).id if as_ else None
     with c.store.write() as session:
         counts = demo.load_market(
-            session, c.clock, data, hash_profile=c.config.settings.hash_profile
+            session,
+            c.clock,
+            data,
+            hash_profile=c.config.settings.hash_profile,
+            actor=session.get(User, actor_id) if actor_id else None,
         )
     emit(
         counts,

@@ -1,15 +1,27 @@
-"""`p2pmarket user …`: people in the market."""
+"""`p2pmarket user …`: people in the market, and the operator's acts on them."""
 
 from __future__ import annotations
 
 import typer
 
-from p2pmarket.cli.context import JsonOption, ctx_of, emit, say, table
+from p2pmarket.cli.context import Ctx, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import iso
-from p2pmarket.models import Role
-from p2pmarket.services import accounts, catalog
+from p2pmarket.errors import Invalid
+from p2pmarket.models import Role, User
+from p2pmarket.services import accounts, catalog, operators, privacy
 
-app = typer.Typer(help="Add, list, show and verify users.", no_args_is_help=True)
+app = typer.Typer(
+    help="Add, list and show users; the operator verifies them and grants roles.",
+    no_args_is_help=True,
+)
+
+# Optional here: the service refuses an operator's act without it (exit 1, saying who to ask).
+OperatorOption = typer.Option(None, "--as", help="The market's operator (with their passphrase).")
+
+
+def _actor(c: Ctx, as_: str | None) -> int | None:
+    """Whoever acts in this command, passphrase checked (None: nobody logged in)."""
+    return c.login(as_).id if as_ else None
 
 
 @app.command("add")
@@ -20,11 +32,14 @@ def add(
     lat: float | None = typer.Option(None, "--lat"),
     lon: float | None = typer.Option(None, "--lon"),
     area: str | None = typer.Option(None, "--area", help="Live in this area (instead of lat/lon)."),
-    mediator: bool = typer.Option(False, "--mediator", help="May resolve disputes."),
+    mediator: bool = typer.Option(
+        False, "--mediator", help="May resolve disputes (the operator's grant: needs --as)."
+    ),
     bio: str = typer.Option("", "--bio"),
+    as_: str | None = OperatorOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Create a user. The passphrase comes from P2PMARKET_PASSPHRASE or a prompt."""
+    """Create a user; anyone may join. The passphrase: P2PMARKET_PASSPHRASE or a prompt."""
     c = ctx_of(ctx)
     area_slug = None
     if area is not None:
@@ -33,12 +48,15 @@ def add(
         lat = place.lat if lat is None else lat
         lon = place.lon if lon is None else lon
     if lat is None or lon is None:
-        from p2pmarket.errors import Invalid
-
         raise Invalid("location_missing", "Give --lat and --lon, or --area NAME.")
+    actor_id = _actor(c, as_)
     passphrase = c.passphrase(handle)
     accounts.check_passphrase(passphrase)
     with c.store.write() as session:
+        actor = session.get(User, actor_id) if actor_id else None
+        if mediator:
+            # Before the user exists: a refused grant adds nobody.
+            operators.require(session, actor, f"make {handle} a mediator")
         view = accounts.create_user(
             session,
             c.clock,
@@ -49,9 +67,12 @@ def add(
             lon=lon,
             area=area_slug,
             bio=bio,
-            role=Role.mediator if mediator else Role.member,
             hash_profile=c.config.settings.hash_profile,
         )
+        if mediator:
+            user = session.get(User, view.id)
+            operators.set_role(session, c.clock, actor, user, Role.mediator)
+            view = accounts.UserView.of(user)
     emit(view.to_json(), as_json, lambda: say(f"Welcome, {view.handle} (user #{view.id})."))
 
 
@@ -62,23 +83,26 @@ def list_(
     offset: int = typer.Option(0, "--offset", min=0),
     as_json: bool = JsonOption,
 ) -> None:
-    """List users (handles, verified, area)."""
+    """List users: handles, roles and only the facts each publishes."""
     c = ctx_of(ctx)
     with c.store.read() as session:
-        users = accounts.list_users(session, limit=limit, offset=offset)
+        users = privacy.directory(session, None, limit=limit, offset=offset)
+
+    def shown(value: object) -> str:
+        return "-" if value is None else str(value)
+
     emit(
         {"users": [u.to_json() for u in users]},
         as_json,
         lambda: table(
-            ["#", "handle", "verified", "role", "area", "member since"],
+            ["#", "handle", "role", "verified", "member since"],
             [
                 [
                     u.id,
-                    u.handle,
-                    "yes" if u.verified else "no",
-                    u.role,
-                    u.area or "-",
-                    iso(u.created_at),
+                    u.profile.handle,
+                    f"{u.role}, operator" if u.operator else u.role,
+                    shown(u.profile.to_json().get("verified")),
+                    iso(u.profile.member_since) if u.profile.member_since else "-",
                 ]
                 for u in users
             ],
@@ -87,22 +111,65 @@ def list_(
 
 
 @app.command("show")
-def show(ctx: typer.Context, handle: str, as_json: bool = JsonOption) -> None:
-    """Show one user as the operator of this store sees them."""
+def show(
+    ctx: typer.Context,
+    handle: str,
+    as_: str | None = typer.Option(None, "--as", help="Who is looking (yourself: all your data)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show one user: what they publish, or everything when you look at yourself with --as."""
     c = ctx_of(ctx)
+    viewer_id = _actor(c, as_)
     with c.store.read() as session:
-        view = accounts.get_user(session, handle)
-    emit(
-        view.to_json(),
-        as_json,
-        lambda: table(["field", "value"], [[k, v] for k, v in view.to_json().items()]),
-    )
+        user = accounts.user_row(session, handle)
+        if user.id == viewer_id:
+            data = accounts.UserView.of(user).to_json()
+            data["operator"] = operators.operator_id(session) == user.id
+        else:
+            data = privacy.directory_entry(session, viewer_id, user.id).to_json()
+    emit(data, as_json, lambda: table(["field", "value"], [[k, v] for k, v in data.items()]))
 
 
 @app.command("verify")
-def verify(ctx: typer.Context, handle: str, as_json: bool = JsonOption) -> None:
-    """Mark a user's real name as checked (the operator's act)."""
+def verify(
+    ctx: typer.Context, handle: str, as_: str | None = OperatorOption, as_json: bool = JsonOption
+) -> None:
+    """The operator: mark HANDLE's real name as checked (recorded in the operator's chain)."""
     c = ctx_of(ctx)
+    actor_id = _actor(c, as_)
     with c.store.write() as session:
-        view = accounts.verify_user(session, handle)
-    emit(view.to_json(), as_json, lambda: say(f"{view.handle} is verified."))
+        user = accounts.user_row(session, handle)
+        actor = session.get(User, actor_id) if actor_id else None
+        changed = operators.verify_user(session, c.clock, actor, user)
+        view = accounts.UserView.of(user)
+    emit(
+        {"handle": view.handle, "verified": True, "changed": changed},
+        as_json,
+        lambda: say(
+            f"{view.handle} is verified." if changed else f"{view.handle} was verified already."
+        ),
+    )
+
+
+@app.command("role")
+def role(
+    ctx: typer.Context,
+    handle: str,
+    new_role: str = typer.Argument(..., metavar="ROLE", help="mediator or member"),
+    as_: str | None = OperatorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The operator: make HANDLE a mediator or a member again (recorded in the operator's chain)."""
+    c = ctx_of(ctx)
+    wanted = operators.parse_role(new_role)
+    actor_id = _actor(c, as_)
+    with c.store.write() as session:
+        user = accounts.user_row(session, handle)
+        actor = session.get(User, actor_id) if actor_id else None
+        changed = operators.set_role(session, c.clock, actor, user, wanted)
+        who = user.handle
+    emit(
+        {"handle": who, "role": str(wanted), "changed": changed},
+        as_json,
+        lambda: say(f"{who} is a {wanted} now." if changed else f"{who} was a {wanted} already."),
+    )

@@ -14,6 +14,7 @@ from p2pmarket import text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Role, User
+from p2pmarket.services import operators
 
 PASSPHRASE_MIN = 8
 
@@ -92,6 +93,8 @@ def create_user(
     bio: str = "",
     hash_profile: str = "default",
 ) -> UserView:
+    """Self-registration. `role` and `verified` are for setting up stores in code (tests,
+    benchmarks): every face grants them only through services/operators.py."""
     handle = text.handle(handle)
     real_name = text.clean(real_name, field="name", max_len=text.NAME_MAX)
     bio = text.clean(bio, field="bio", max_len=text.DESCRIPTION_MAX, multiline=True, required=False)
@@ -113,6 +116,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    operators.user_added(session, clock, user)
     return UserView.of(user)
 
 
@@ -135,13 +139,6 @@ def authenticate(session: Session, handle: str, passphrase: str) -> UserView:
         raise Refused(
             "wrong_passphrase", f"That passphrase does not open {user.handle!r}."
         ) from None
-    return UserView.of(user)
-
-
-def verify_user(session: Session, handle: str) -> UserView:
-    user = user_row(session, handle)
-    user.verified = True
-    session.add(user)
     return UserView.of(user)
 
 

@@ -19,7 +19,17 @@ from p2pmarket.config import Settings
 from p2pmarket.db import Store
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.models import ChatMode, Listing, ListingStatus, Meta, Role, User
-from p2pmarket.services import accounts, catalog, chat, feedback, ledger, orders, search, shops
+from p2pmarket.services import (
+    accounts,
+    catalog,
+    chat,
+    feedback,
+    ledger,
+    operators,
+    orders,
+    search,
+    shops,
+)
 
 DEMO_KEY = "demo_loaded"
 DEMO_USER = "demo"
@@ -112,16 +122,25 @@ def _field(entry: dict, name: str, kind: type, where: str, default=None):
     return value
 
 
-def load_market(session: Session, clock: Clock, data: dict, *, hash_profile: str) -> dict:
-    """Load users and listings through the same services as the CLI, all or nothing."""
+def load_market(
+    session: Session, clock: Clock, data: dict, *, hash_profile: str, actor: User | None = None
+) -> dict:
+    """Load users and listings through the same services as the CLI, all or nothing.
+
+    Users join as anyone may; a file's roles and verified flags are the operator's acts,
+    made by `actor` or, in a new market, by the operator the file itself brings (its
+    first user, as for any new market). Anyone else's file is refused with nothing loaded.
+    """
     passphrase = data.get("passphrase", "")
     counts = {"users": 0, "listings": 0}
     users: dict[str, User] = {}
+    grants: list[tuple[str, User, Role, bool]] = []
     for i, entry in enumerate(data.get("users", [])):
         where = f"users[{i}]"
         try:
             if not isinstance(entry, dict):
                 raise Invalid("file_shape", "must be an object")
+            role = operators.parse_role(_field(entry, "role", str, where, "member"))
             view = accounts.create_user(
                 session,
                 clock,
@@ -131,17 +150,26 @@ def load_market(session: Session, clock: Clock, data: dict, *, hash_profile: str
                 lat=_field(entry, "lat", float, where),
                 lon=_field(entry, "lon", float, where),
                 area=entry.get("area"),
-                role=Role(entry.get("role", "member")),
-                verified=bool(entry.get("verified", False)),
                 bio=_field(entry, "bio", str, where, ""),
                 hash_profile=hash_profile,
             )
-        except ValueError:
-            raise Invalid("file_field_type", f"{where}: role must be member or mediator.") from None
         except MarketError as exc:
             raise type(exc)(exc.code, f"{where}: {exc.message}") from None
         users[view.handle] = session.get(User, view.id)
+        grants.append((where, users[view.handle], role, bool(entry.get("verified", False))))
         counts["users"] += 1
+    granter = actor
+    if granter is None:
+        brought = operators.operator(session)
+        granter = brought if brought is not None and brought.handle in users else None
+    for where, user, role, verified in grants:
+        try:
+            if verified:
+                operators.verify_user(session, clock, granter, user)
+            if role != Role.member:
+                operators.set_role(session, clock, granter, user, role)
+        except MarketError as exc:
+            raise type(exc)(exc.code, f"{where}: {exc.message}") from None
     for i, entry in enumerate(data.get("listings", [])):
         where = f"listings[{i}]"
         try:
@@ -344,6 +372,9 @@ def seed_market(
             session.execute(insert(User), rows)
             done += len(rows)
             rows = []
+        if users:
+            # Bulk rows skip create_user: a new market's first seeded user is its operator.
+            operators.user_added(session, clock, session.get(User, first_user))
         # Bulk path: search triggers and indexes are rebuilt once, after the rows are in.
         after_id = search.suspend(session)
         for _ in range(listings):

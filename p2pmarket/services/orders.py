@@ -920,13 +920,23 @@ def tick(session: Session, clock: Clock, settings: Settings | None = None) -> li
 def list_orders(
     session: Session, user_id: int, *, side: str = "all", open_only: bool = False
 ) -> list[OrderView]:
+    """The user's orders; `mediating`: disputes a mediator may resolve (never their own)."""
     query = select(Order)
     if side == "buying":
         query = query.where(Order.buyer_id == user_id)
     elif side == "selling":
         query = query.where(Order.seller_id == user_id)
     elif side == "mediating":
-        query = query.where(Order.status == S.disputed)
+        viewer = session.get(User, user_id)
+        if viewer is None or viewer.role != Role.mediator:
+            raise Refused(
+                "not_a_mediator",
+                "Disputes to resolve are for mediators; disputes you are part of are "
+                "under your buying and selling orders. The market's operator grants the role.",
+            )
+        query = query.where(
+            Order.status == S.disputed, Order.buyer_id != user_id, Order.seller_id != user_id
+        )
     else:
         query = query.where((Order.buyer_id == user_id) | (Order.seller_id == user_id))
     if open_only:
@@ -937,6 +947,8 @@ def list_orders(
 
 def get_order(session: Session, viewer: User, order_id: int) -> OrderView:
     order = order_row(session, order_id)
-    if viewer.id not in (order.buyer_id, order.seller_id) and viewer.role != Role.mediator:
+    # A mediator sees other people's orders only once they came to mediation.
+    mediating = viewer.role == Role.mediator and order.disputed_from is not None
+    if viewer.id not in (order.buyer_id, order.seller_id) and not mediating:
         raise Refused("not_your_order", f"Order #{order_id} is between other people.")
     return view(session, order, timeline=True)

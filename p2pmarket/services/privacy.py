@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Listing, User
-from p2pmarket.services import contacts, credit
+from p2pmarket.services import contacts, credit, operators
 
 # fact name -> (User column, label shown to people)
 FACTS: dict[str, tuple[str, str]] = {
@@ -171,6 +171,43 @@ def public_profile(
         fields["member_since"] = user.created_at
     return PublicProfile(
         handle=user.handle, distance=distance, blocked=False, published=shown, **fields
+    )
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One person in `user list` / `user show`: the public profile plus their market role."""
+
+    id: int
+    role: str
+    operator: bool
+    profile: PublicProfile
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            **self.profile.to_json(),
+            "role": self.role,
+            "operator": self.operator,
+        }
+
+
+def directory(
+    session: Session, viewer_id: int | None, *, limit: int = 100, offset: int = 0
+) -> list[DirectoryEntry]:
+    """Everyone as `viewer_id` may see them: never a location, never an unpublished fact."""
+    ids = session.exec(select(User.id).order_by(col(User.id)).offset(offset).limit(limit)).all()
+    return [directory_entry(session, viewer_id, uid) for uid in ids]
+
+
+def directory_entry(session: Session, viewer_id: int | None, user_id: int) -> DirectoryEntry:
+    profile = public_profile(session, viewer_id, user_id)
+    user = session.get(User, user_id)
+    return DirectoryEntry(
+        id=user_id,
+        role=str(user.role),
+        operator=operators.operator_id(session) == user_id,
+        profile=profile,
     )
 
 

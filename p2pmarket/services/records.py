@@ -36,6 +36,7 @@ from p2pmarket.models import (
     CreditEvent,
     Entry,
     Meta,
+    OperatorEvent,
     Order,
     OrderEvent,
     OrderStatus,
@@ -56,6 +57,7 @@ CHAINS: dict[type[SQLModel], str] = {
     OrderEvent: "order_events",
     CreditEvent: "credit_events",
     Review: "reviews",
+    OperatorEvent: "operator_events",
 }
 
 

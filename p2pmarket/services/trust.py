@@ -169,7 +169,7 @@ def _eligible(
             "unverified",
             f"Money is locked: {voice.whose(user)} real name is not verified, so the limit "
             f"is {money.fmt(0)}. The market operator lifts it with "
-            f"`p2pmarket user verify {user.handle}`.",
+            f"`p2pmarket user verify {user.handle} --as OPERATOR`.",
         )
     if not privacy.published_any(user):
         raise Refused(

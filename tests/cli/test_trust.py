@@ -17,7 +17,7 @@ def market(cli):
             "--lon",
             "121.448",
         )
-        cli("user", "verify", handle)
+        cli("user", "verify", handle, "--as", "amy")  # amy, the first, is the operator
     return cli
 
 

@@ -12,7 +12,7 @@ from p2pmarket import config as config_mod
 from p2pmarket.db import SCHEMA_VERSION, Store
 from p2pmarket.errors import Refused, StoreFailure
 from p2pmarket.models import User
-from p2pmarket.services import ledger, records
+from p2pmarket.services import ledger, operators, records
 from tests.services.test_orders import Market
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -202,6 +202,9 @@ def test_older_schema_fixture_is_migrated_with_a_backup_and_history_intact(tmp_p
             for t, n in before.items():
                 assert s.execute(text(f"SELECT count(*) FROM {t}")).scalar() == n
             assert records.verify(s).ok
+            # v3: an upgraded market's operator is its first user, as in a new market.
+            first = s.execute(text("SELECT min(id) FROM user")).scalar()
+            assert first is not None and operators.operator_id(s) == first
             logged = records.list_backups(s)
         assert [b.reason for b in logged] == ["pre-migration-v1"]
         old = sqlite3.connect(logged[0].path)

@@ -182,6 +182,7 @@ async def test_dispute_resolved_by_a_mediator_with_a_split(store, config, clock)
         app.action_goto("mediation")
         await settle(pilot)
         assert "for mediators" in str(app.screen.query_one("#mediation-note").render())
+        assert app.screen.query_one("#disputes").row_count == 0  # nothing foreign shown
 
         _as(app, "mei")
         app.action_goto("mediation")
