@@ -17,15 +17,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
-from p2pmarket import models
+from p2pmarket import geo, models
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30
 
 
@@ -34,8 +44,45 @@ def _v2_backup_log(conn: Connection) -> None:
     models.BackupLog.__table__.create(conn)
 
 
+def _v3_public_points(conn: Connection) -> None:
+    """v3: everyone gets a public point (geo.py); listings at their seller's home move there.
+
+    Listings sat at their seller's exact home, which probing searches could find to the
+    metre. Moving a listing's place queues it for re-indexing (the search triggers on
+    lat/lon, on both dialects; an older index is re-queued whole on open), so the
+    derived search and price indexes follow the listings.
+    """
+    user, listing = models.User.__table__, models.Listing.__table__
+    name = conn.dialect.identifier_preparer.format_table(user)
+    for column in (user.c.public_lat, user.c.public_lon):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+    moves = []
+    for uid, lat, lon in conn.execute(select(user.c.id, user.c.lat, user.c.lon)):
+        public_lat, public_lon = geo.public_point(lat, lon)
+        moves.append({"uid": uid, "lat0": lat, "lon0": lon, "lat1": public_lat, "lon1": public_lon})
+    if not moves:
+        return
+    conn.execute(
+        update(user)
+        .where(user.c.id == bindparam("uid"))
+        .values(public_lat=bindparam("lat1"), public_lon=bindparam("lon1")),
+        moves,
+    )
+    conn.execute(
+        update(listing)
+        .where(
+            listing.c.seller_id == bindparam("uid"),
+            listing.c.lat == bindparam("lat0"),
+            listing.c.lon == bindparam("lon0"),
+        )
+        .values(lat=bindparam("lat1"), lon=bindparam("lon1")),
+        moves,
+    )
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backup_log}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_backup_log, 3: _v3_public_points}
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_s: float = BUSY_TIMEOUT_S) -> Engine:
