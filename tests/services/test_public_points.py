@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from p2pmarket import config as config_mod
 from p2pmarket import geo
-from p2pmarket.db import Store
+from p2pmarket.db import SCHEMA_VERSION, Store
 from p2pmarket.models import Listing, Unit, User
 from p2pmarket.services import demo, pricing, privacy, search
 from tests.conftest import make_listing, make_user
@@ -197,29 +197,29 @@ def test_seeded_listings_sit_at_public_points(store, clock):
         assert geo.OFFSET_MIN_M - 1 <= _metres(home, seen) <= geo.OFFSET_MAX_M + 1
 
 
-@pytest.mark.sqlite_only
-def test_migration_moves_listings_from_homes_to_public_points(tmp_path, clock):
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(FIXTURES / "market-v1.db", home / "market.db")
-    raw = sqlite3.connect(home / "market.db")
-    homes = dict(
-        (uid, (lat, lon)) for uid, lat, lon in raw.execute("SELECT id, lat, lon FROM user")
-    )
+def _homes_and_listings_at_home(path: Path) -> tuple[dict[int, tuple[float, float]], int]:
+    raw = sqlite3.connect(path)
+    homes = {uid: (lat, lon) for uid, lat, lon in raw.execute("SELECT id, lat, lon FROM user")}
     at_home = raw.execute(
         "SELECT count(*) FROM listing l JOIN user u ON u.id = l.seller_id"
         " WHERE l.lat = u.lat AND l.lon = u.lon"
     ).fetchone()[0]
     raw.close()
-    assert at_home > 100  # the old store put every listing at its seller's home
+    return homes, at_home
+
+
+def _opens_with_listings_at_public_points(home: Path) -> None:
+    """Open an older store: everyone has a public point, listings and index moved there."""
+    homes, at_home = _homes_and_listings_at_home(home / "market.db")
+    assert at_home > 0  # older stores put every listing at its seller's home
     store = Store.open(config_mod.resolve(home=home))
     try:
+        assert store.schema_version() == SCHEMA_VERSION
         with store.write() as session:
             search.catch_up(session)
         with store.read() as session:
             people = {u.id: u for u in session.exec(select(User))}
             listings = session.exec(select(Listing)).all()
-            assert session.execute(text("SELECT count(*) FROM search_dirty")).scalar() == 0
         assert set(people) == set(homes)
         for person in people.values():
             seen = (person.public_lat, person.public_lon)
@@ -227,8 +227,8 @@ def test_migration_moves_listings_from_homes_to_public_points(tmp_path, clock):
         for listing in listings:
             seller = people[listing.seller_id]
             assert (listing.lat, listing.lon) == (seller.public_lat, seller.public_lon)
-        # The rebuilt index places them there too: a 50 m search at a seller's public
-        # point finds their listings, one at their home finds none of them.
+        # The index places them there too: a 50 m search at a seller's public point
+        # finds their listings, one at their home finds none of them.
         seller = people[listings[0].seller_id]
         theirs = {x.id for x in listings if x.seller_id == seller.id and x.status == "active"}
         me = next(u for u in people.values() if u.id != seller.id)
@@ -242,3 +242,37 @@ def test_migration_moves_listings_from_homes_to_public_points(tmp_path, clock):
                 assert {c.id for c in page if c.id in theirs} == expected
     finally:
         store.close()
+
+
+@pytest.mark.sqlite_only
+def test_the_v1_fixture_is_migrated_to_public_points(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(FIXTURES / "market-v1.db", home / "market.db")
+    _opens_with_listings_at_public_points(home)
+
+
+@pytest.mark.sqlite_only
+def test_a_v2_store_and_its_search_index_are_migrated_to_public_points(config, clock):
+    # A v2 store as it was: listings at their sellers' homes, indexed there, no public points.
+    store = Store.open(config)
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
+    for title in ("Piano lessons", "Piano tuning", "Piano duets"):
+        make_listing(store, clock, seller, title=title)
+    with store.write() as session:
+        session.execute(
+            text(
+                "UPDATE listing SET lat = (SELECT lat FROM user WHERE id = seller_id),"
+                " lon = (SELECT lon FROM user WHERE id = seller_id)"
+            )
+        )
+        search.catch_up(session)
+    store.close()
+    raw = sqlite3.connect(config.sqlite_path)
+    raw.execute("ALTER TABLE user DROP COLUMN public_lat")
+    raw.execute("ALTER TABLE user DROP COLUMN public_lon")
+    raw.execute("UPDATE schema_version SET version = 2")
+    raw.commit()
+    raw.close()
+    _opens_with_listings_at_public_points(config.home)
