@@ -78,8 +78,13 @@ class User(SQLModel, table=True):
     passphrase_hash: str
     verified: bool = False
     role: Role = Role.member
+    # Home: seen by its owner only (the origin of their own searches and prices).
     lat: float
     lon: float
+    # Where others see this person and their listings (geo.public_point): home moved
+    # by an offset drawn once, so probing distances can't find home.
+    public_lat: float
+    public_lon: float
     area: str | None = None
     bio: str = ""
     created_at: int
@@ -103,6 +108,7 @@ class Listing(SQLModel, table=True):
     price: int
     quantity: int = 1
     status: ListingStatus = ListingStatus.active
+    # The seller's public point, never their home (see geo.py).
     lat: float
     lon: float
     created_at: int

@@ -150,7 +150,11 @@ def store(config):
     s.close()
 
 
-def make_user(store: Store, clock, handle: str, *, lat=31.2290, lon=121.4480, **kw) -> User:
+def make_user(
+    store: Store, clock, handle: str, *, lat=31.2290, lon=121.4480, public=None, **kw
+) -> User:
+    """A user at home (lat, lon). Others see them at a secret public point, or at
+    `public` (lat, lon) when a test needs to know where their listings lie."""
     with store.write() as session:
         view = accounts.create_user(
             session,
@@ -163,7 +167,10 @@ def make_user(store: Store, clock, handle: str, *, lat=31.2290, lon=121.4480, **
             hash_profile="cheapest",
             **kw,
         )
-        return session.get(User, view.id)
+        user = session.get(User, view.id)
+        if public is not None:
+            user.public_lat, user.public_lon = public
+        return user
 
 
 def make_listing(store: Store, clock, seller: User, **kw) -> shops.ListingView:

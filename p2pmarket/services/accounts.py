@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import asdict, dataclass
 from functools import cache
 
@@ -10,7 +11,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
-from p2pmarket import text
+from p2pmarket import geo, text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Role, User
@@ -92,8 +93,10 @@ def create_user(
     verified: bool = False,
     bio: str = "",
     hash_profile: str = "default",
+    place_rng: random.Random | None = None,
 ) -> UserView:
-    """Self-registration. `role` and `verified` are for setting up stores in code (tests,
+    """Self-registration; the public point is drawn here, once (`place_rng`: see
+    geo.public_point). `role` and `verified` are for setting up stores in code (tests,
     benchmarks): every face grants them only through services/operators.py."""
     handle = text.handle(handle)
     real_name = text.clean(real_name, field="name", max_len=text.NAME_MAX)
@@ -102,6 +105,7 @@ def create_user(
     check_passphrase(passphrase)
     if session.exec(select(User.id).where(User.handle == handle)).first() is not None:
         raise Refused("handle_taken", f"The handle {handle!r} is taken; choose another.")
+    public_lat, public_lon = geo.public_point(lat, lon, place_rng)
     user = User(
         handle=handle,
         real_name=real_name,
@@ -110,6 +114,8 @@ def create_user(
         role=role,
         lat=lat,
         lon=lon,
+        public_lat=public_lat,
+        public_lon=public_lon,
         area=area,
         bio=bio,
         created_at=clock.now(),

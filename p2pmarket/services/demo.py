@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
-from p2pmarket import files, money
+from p2pmarket import files, geo, money
 from p2pmarket.clock import DAY, Clock, FixedClock
 from p2pmarket.config import Settings
 from p2pmarket.db import Store
@@ -35,6 +35,7 @@ DEMO_KEY = "demo_loaded"
 DEMO_USER = "demo"
 # The demo market is 45 KB; a load file hundreds of times that is a mistake, not a market.
 MARKET_FILE_MAX_BYTES = 16 * files.MIB
+DEMO_PLACES_SEED = "demo-public-points"
 Progress = Callable[[int, int], None]
 
 _GIVEN = (
@@ -123,13 +124,21 @@ def _field(entry: dict, name: str, kind: type, where: str, default=None):
 
 
 def load_market(
-    session: Session, clock: Clock, data: dict, *, hash_profile: str, actor: User | None = None
+    session: Session,
+    clock: Clock,
+    data: dict,
+    *,
+    hash_profile: str,
+    actor: User | None = None,
+    place_rng: random.Random | None = None,
 ) -> dict:
     """Load users and listings through the same services as the CLI, all or nothing.
 
     Users join as anyone may; a file's roles and verified flags are the operator's acts,
     made by `actor` or, in a new market, by the operator the file itself brings (its
     first user, as for any new market). Anyone else's file is refused with nothing loaded.
+    `place_rng` draws public points for made-up people only (the demo); the people of
+    a file loaded with `p2pmarket load` may be real, so theirs are secret draws.
     """
     passphrase = data.get("passphrase", "")
     counts = {"users": 0, "listings": 0}
@@ -152,6 +161,7 @@ def load_market(
                 area=entry.get("area"),
                 bio=_field(entry, "bio", str, where, ""),
                 hash_profile=hash_profile,
+                place_rng=place_rng,
             )
         except MarketError as exc:
             raise type(exc)(exc.code, f"{where}: {exc.message}") from None
@@ -218,6 +228,9 @@ def load_demo(store: Store, clock: Clock) -> dict | None:
             FixedClock(start - 30 * DAY),
             data,
             hash_profile=store.config.settings.hash_profile,
+            # The demo's people are made up and its homes are in demo.json anyway: the same
+            # public points on every load keep its distances (and screenshots) the same.
+            place_rng=random.Random(DEMO_PLACES_SEED),
         )
         counts.update(replay_story(session, start, story, store.config.settings))
         orders.tick(session, clock, store.config.settings)
@@ -315,6 +328,9 @@ def seed_market(
     if users < 0 or listings < 0:
         raise Invalid("seed_counts", "Counts of users and listings must be zero or more.")
     rng = random.Random(seed)
+    # Synthetic people: their public points come from the seed too (the same seed gives
+    # the same rows), from a stream of their own so the rest of the market stays as it was.
+    place_rng = random.Random(f"{seed}:public-points")
     now = clock.now()
     all_areas = [catalog.area(area)] if area else list(catalog.areas().values())
     area_weights = [a.density for a in all_areas]
@@ -331,14 +347,19 @@ def seed_market(
             seller_ids = list(session.exec(select(User.id)))
             if listings and not seller_ids:
                 raise Invalid("seed_no_users", "Seeding listings needs users; pass --users N.")
-            homes = {u.id: (u.lat, u.lon) for u in session.exec(select(User))}
+            # Listings sit at their seller's public point, never at home.
+            places = {
+                uid: (lat, lon)
+                for uid, lat, lon in session.exec(select(User.id, User.public_lat, User.public_lon))
+            }
         else:
-            seller_ids, homes = [], {}
+            seller_ids, places = [], {}
         rows: list[dict] = []
         for offset in range(users):
             uid = first_user + offset
             home_area = rng.choices(all_areas, weights=area_weights)[0]
             lat, lon = _near(rng, home_area, 1.5)
+            public = geo.public_point(lat, lon, place_rng)
             rows.append(
                 {
                     "id": uid,
@@ -349,6 +370,8 @@ def seed_market(
                     "role": Role.member,
                     "lat": lat,
                     "lon": lon,
+                    "public_lat": public[0],
+                    "public_lon": public[1],
                     "area": home_area.slug,
                     "bio": "",
                     "created_at": now - rng.randint(0, 730) * DAY,
@@ -361,7 +384,7 @@ def seed_market(
                 }
             )
             seller_ids.append(uid)
-            homes[uid] = (lat, lon)
+            places[uid] = public
             if len(rows) >= batch:
                 session.execute(insert(User), rows)
                 done += len(rows)
@@ -390,7 +413,7 @@ def seed_market(
                 if tag
                 else rng.choice(words)
             )
-            lat, lon = homes[seller_id]
+            lat, lon = places[seller_id]
             created = now - rng.randint(0, 365) * DAY
             rows.append(
                 {

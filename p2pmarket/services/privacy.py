@@ -1,9 +1,9 @@
 """Anonymous front, real-name back: which facts a user publishes, and what others see.
 
-Others see a handle, a rounded distance (never a location), and only the facts the
-user switched on. `public_profile` is the one place that decides, so profiles,
-search results and chat headers agree. Unpublished facts are absent from the
-profile (and its JSON), not merely blank.
+Others see a handle, a rounded distance from the user's public point (never their
+home: see geo.py), and only the facts the user switched on. `public_profile` is the
+one place that decides, so profiles, search results and chat headers agree.
+Unpublished facts are absent from the profile (and its JSON), not merely blank.
 """
 
 from __future__ import annotations
@@ -147,7 +147,10 @@ def public_profile(
     if viewer is not None and viewer.id != user.id:
         if contacts.blocked_between(session, viewer.id, user.id):
             return PublicProfile(handle=user.handle, distance=None, blocked=True, published=())
-        distance = rounded_distance(distance_km(viewer.lat, viewer.lon, user.lat, user.lon))
+        # From the viewer's own home to where others see this person, never their home.
+        distance = rounded_distance(
+            distance_km(viewer.lat, viewer.lon, user.public_lat, user.public_lon)
+        )
     else:
         distance = None
     shown = published(user)

@@ -118,8 +118,8 @@ def add_listing(
         unit=unit,
         price=money.check(price),
         quantity=check_quantity(quantity),
-        lat=seller.lat,
-        lon=seller.lon,
+        lat=seller.public_lat,
+        lon=seller.public_lon,
         created_at=now,
         updated_at=now,
     )

@@ -2,6 +2,10 @@
 
 import pytest
 
+from p2pmarket import config as config_mod
+from p2pmarket.db import Store
+from p2pmarket.services import accounts, privacy
+
 
 @pytest.fixture
 def market(cli):
@@ -21,13 +25,25 @@ def market(cli):
     return cli
 
 
+def _seen_distance(cli, viewer: str, other: str) -> str:
+    store = Store.open(config_mod.resolve(home=cli.home))
+    try:
+        with store.read() as session:
+            me, them = accounts.user_row(session, viewer), accounts.user_row(session, other)
+            km = privacy.distance_km(me.lat, me.lon, them.public_lat, them.public_lon)
+    finally:
+        store.close()
+    return privacy.rounded_distance(km)
+
+
 def test_chat_flow_with_modes_and_privacy(market):
     cli = market
     sent = cli.json("chat", "send", "bob", "hello \x1b[2J[bold]bob[/bold]", "--as", "amy")
     assert sent["body"] == "hello [2J[bold]bob[/bold]"
     assert cli.json("chat", "list", "--as", "bob")["conversations"][0]["unread"] == 1
     shown = cli.json("chat", "show", "amy", "--as", "bob")
-    assert shown["other"]["distance"] == "~1.2 km"
+    # From bob's home to where others see amy (her public point), rounded.
+    assert shown["other"]["distance"] == _seen_distance(cli, "bob", "amy")
     assert "real_name" not in shown["other"] and "Amy Real" not in str(shown)
     assert shown["money"]["allowed"] and shown["money"]["limit"] == 200_00
     out = cli("chat", "show", "amy", "--as", "bob").stdout

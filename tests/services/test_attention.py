@@ -44,7 +44,10 @@ def test_mediation_queue_is_for_mediators_and_skips_their_own(store, clock):
 
 def test_rough_offsets_are_coarse_steps(store, clock):
     me = make_user(store, clock, "viewer", lat=31.2290, lon=121.4480)
-    seller = make_user(store, clock, "seller", lat=31.2380, lon=121.4480)  # ~1 km north
+    # The map shows where the listing lies: the seller's public point, ~1 km north.
+    seller = make_user(
+        store, clock, "seller", lat=31.2350, lon=121.4500, public=(31.2380, 121.4480)
+    )
     listing = make_listing(store, clock, seller)
     with store.read() as s:
         offsets = privacy.rough_offsets(s, _user(store, me), [listing.id], step_km=0.5)

@@ -49,11 +49,12 @@ def test_each_fact_switches_on_and_off(store, clock):
     assert set(_profile(store, clock, viewer, user).to_json()) == {"handle", "distance", "blocked"}
 
 
-def test_distance_is_rounded_never_exact(store, clock):
+def test_distance_is_rounded_from_the_public_point_never_home(store, clock):
     viewer = person(store, clock, "viewer", lat=31.2290, lon=121.4480)
-    near = person(store, clock, "near", lat=31.2400, lon=121.4480)
-    far = person(store, clock, "far", lat=31.3290, lon=121.4480)
-    assert _profile(store, clock, viewer, near).distance == "~1.2 km"
+    # Home 1.2 km north of the viewer; others see them at their public point, 1.7 km north.
+    near = person(store, clock, "near", lat=31.2400, lon=121.4480, public=(31.2440, 121.4480))
+    far = person(store, clock, "far", lat=31.3290, lon=121.4480, public=(31.3290, 121.4480))
+    assert _profile(store, clock, viewer, near).distance == "~1.7 km"
     assert _profile(store, clock, viewer, far).distance == "~11 km"
     assert _profile(store, clock, None, far).distance is None
     assert _profile(store, clock, far, far).distance is None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session
 
+from p2pmarket import geo
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Contact, CreditDimension, CreditEvent, Kind, Tier, Unit, User
 from p2pmarket.services import search, shops
@@ -18,6 +21,17 @@ CENTRE = (31.2290, 121.4480)
 
 def _me(store, clock, handle="searcher", **kw):
     return make_user(store, clock, handle, lat=CENTRE[0], lon=CENTRE[1], **kw)
+
+
+def _seen_at(store, clock, handle, lat):
+    """A seller others see (and whose listings lie) at `lat` north of the centre.
+
+    Their home is elsewhere, a few hundred metres away: where others see a seller is
+    the public point, and these tests are about the distances people see.
+    """
+    return make_user(
+        store, clock, handle, lat=lat + 0.003, lon=CENTRE[1] + 0.002, public=(lat, CENTRE[1])
+    )
 
 
 def _give_credit(session, user_id: int, score: int) -> None:
@@ -125,9 +139,9 @@ def test_raw_inserts_are_queued_and_caught_up(store, clock):
 
 def test_sort_orders(store, clock):
     me = _me(store, clock)
-    near = make_user(store, clock, "near", lat=CENTRE[0] + 0.002, lon=CENTRE[1])
-    mid = make_user(store, clock, "mid", lat=CENTRE[0] + 0.01, lon=CENTRE[1])
-    far = make_user(store, clock, "far", lat=CENTRE[0] + 0.02, lon=CENTRE[1])
+    near = _seen_at(store, clock, "near", CENTRE[0] + 0.002)
+    mid = _seen_at(store, clock, "mid", CENTRE[0] + 0.01)
+    far = _seen_at(store, clock, "far", CENTRE[0] + 0.02)
     a = make_listing(store, clock, far, title="Piano lessons", price=9000)
     b = make_listing(store, clock, mid, title="Piano", price=30000)
     c = make_listing(store, clock, near, title="Pianola repair", price=20000)
@@ -159,7 +173,7 @@ def test_sort_orders(store, clock):
 
 def test_paging_and_why(store, clock):
     me = _me(store, clock)
-    seller = make_user(store, clock, "seller", lat=CENTRE[0] + 0.0072, lon=CENTRE[1])
+    seller = _seen_at(store, clock, "seller", CENTRE[0] + 0.0072)
     for i in range(25):
         make_listing(store, clock, seller, title=f"Piano {i}", price=10000 + i)
     with store.read() as session:
@@ -337,12 +351,16 @@ def test_index_matches_brute_force_oracle(
         search.catch_up(session)
         users = []
         for i, (dlat, dlon) in enumerate(spots):
+            home = (CENTRE[0] + dlat, CENTRE[1] + dlon)
+            public = geo.public_point(*home, random.Random(i))
             user = User(
                 handle=f"u{i}x",
                 real_name="U",
                 passphrase_hash="x",
-                lat=CENTRE[0] + dlat,
-                lon=CENTRE[1] + dlon,
+                lat=home[0],
+                lon=home[1],
+                public_lat=public[0],
+                public_lon=public[1],
                 created_at=0,
                 pub_credit=scores[i][0],
             )
@@ -386,8 +404,9 @@ def test_index_matches_brute_force_oracle(
                     "price": price * 100,
                     "seller_id": users[seller].id,
                     "status": "paused" if paused else "active",
-                    "lat": users[seller].lat,
-                    "lon": users[seller].lon,
+                    # Where others see the seller, never their home.
+                    "lat": users[seller].public_lat,
+                    "lon": users[seller].public_lon,
                 }
             )
         me_id = me.id
@@ -430,7 +449,7 @@ def test_index_matches_brute_force_oracle(
 def test_an_empty_page_tells_how_far_the_nearest_match_is(store, clock):
     me = _me(store, clock)
     # About 4.4 km north of the centre (0.04° of latitude).
-    far = make_user(store, clock, "far", lat=CENTRE[0] + 0.04, lon=CENTRE[1])
+    far = _seen_at(store, clock, "far", CENTRE[0] + 0.04)
     make_listing(store, clock, far, title="Piano lessons at home")
     with store.read() as session:
         searcher = session.get(User, me.id)

@@ -80,9 +80,9 @@ async def test_nothing_nearby_tells_how_far_to_widen(market, config, clock):
         await settle(pilot)
         assert screen.query_one("#results").row_count == 0
         status = str(screen.query_one("#search-status").render())
-        assert "Nothing found within 3 km of home; the nearest is ~3." in status
+        assert "Nothing found within 3 km of home; the nearest is ~4.2 km away" in status
         # An empty page has nothing to price: it counts as priced at once.
         assert screen.priced_generation == screen.shown_generation == screen._generation
-        screen.query_one("#radius", Input).value = "4"
+        screen.query_one("#radius", Input).value = "5"
         await settle(pilot)
         assert screen.query_one("#results").row_count >= 1
