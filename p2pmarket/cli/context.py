@@ -22,6 +22,7 @@ from p2pmarket.text import strip_all, strip_controls
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws before it
     from p2pmarket.db import Store
+    from p2pmarket.market import Actor, Market
     from p2pmarket.services import accounts
 
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
@@ -37,35 +38,27 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 class Ctx:
     config: config_mod.Config
     clock: Clock
-    _store: Store | None = field(default=None, repr=False)
+    _market: Market | None = field(default=None, repr=False)
+
+    @property
+    def market(self) -> Market:
+        """The market, opened on first use: its timers and the daily backup run then."""
+        if self._market is None:
+            from p2pmarket.market import Market
+
+            self._market = Market.open(self.config, self.clock)
+            self._market.tick()
+            self._market.daily_backup()
+        return self._market
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            from p2pmarket.db import Store
-
-            self._store = Store.open(self.config)
-            self._run_timers()
-            if self._store.config.is_sqlite:
-                from p2pmarket.services import records
-
-                records.daily_backup(self._store, self.clock)
-        return self._store
-
-    def _run_timers(self) -> None:
-        """Every command first settles the order deadlines that have passed (DESIGN §3)."""
-        from p2pmarket.services import orders
-
-        with self._store.read() as session:
-            if not orders.anything_due(session, self.clock):
-                return
-        with self._store.write() as session:
-            orders.tick(session, self.clock, self.config.settings)
+        return self.market.store
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if self._market is not None:
+            self._market.close()
+            self._market = None
 
     def run_tui(self, handle: str | None, passphrase: str | None = None) -> None:
         """Open the TUI; `handle` skips the login screen (checked with `passphrase` when given)."""
@@ -101,14 +94,13 @@ class Ctx:
             )
         return typer.prompt(f"Passphrase for {handle}", hide_input=True)
 
+    def actor(self, handle: str) -> Actor:
+        """The user acting in this command, once their passphrase is checked."""
+        return self.market.actor(handle, self.passphrase(handle))
+
     def login(self, handle: str) -> accounts.UserView:
         """Check the passphrase of the user acting in this command."""
-        from p2pmarket.services import accounts
-
-        passphrase = self.passphrase(handle)
-        with self.store.read() as session:
-            view = accounts.authenticate(session, handle, passphrase)
-        return view
+        return self.actor(handle).user
 
 
 def ctx_of(ctx: typer.Context) -> Ctx:

@@ -32,6 +32,7 @@ from p2pmarket.tui.commands import ScreenCommands
 
 if TYPE_CHECKING:
     from p2pmarket.db import Store
+    from p2pmarket.market import Actor, Market
     from p2pmarket.services import accounts
 
 # Seconds between order-deadline runs and between cheap "did anyone commit?" probes.
@@ -92,8 +93,8 @@ class MarketApp(App[None]):
         super().__init__()
         self.config = config or config_mod.resolve(home=home)
         self.clock = clock or SystemClock()
-        self._store: Store | None = None
-        self._store_lock = threading.Lock()
+        self._market: Market | None = None
+        self._market_lock = threading.Lock()
         self.user: accounts.UserView | None = None
         self._initial_user = user
         self._passphrase = passphrase
@@ -103,14 +104,25 @@ class MarketApp(App[None]):
         self._frame: Screen | None = None
 
     @property
-    def store(self) -> Store:
-        """The market store, opened on first use (by the startup worker, normally)."""
-        with self._store_lock:
-            if self._store is None:
-                from p2pmarket.db import Store
+    def market(self) -> Market:
+        """The market, opened on first use (by the startup worker, normally)."""
+        with self._market_lock:
+            if self._market is None:
+                from p2pmarket.market import Market
 
-                self._store = Store.open(self.config)
-            return self._store
+                self._market = Market.open(self.config, self.clock)
+            return self._market
+
+    @property
+    def store(self) -> Store:
+        return self.market.store
+
+    @property
+    def actor(self) -> Actor:
+        """The person logged in, acting through the market: what screens call."""
+        from p2pmarket.market import Actor
+
+        return Actor(self.market, self.user)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -135,7 +147,8 @@ class MarketApp(App[None]):
     @work(thread=True, exclusive=True, group="startup")
     def _open_store(self, handle: str) -> None:
         # Also imported here, off the event loop: what log_in and the home screen call.
-        from p2pmarket.services import accounts, attention, chat, ledger, orders, shops  # noqa: F401
+        from p2pmarket import market  # noqa: F401
+        from p2pmarket.services import attention, chat, ledger, shops  # noqa: F401
 
         try:
             user = self._initial_login(handle)
@@ -144,23 +157,16 @@ class MarketApp(App[None]):
             return
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user)
-        if self.store.config.is_sqlite:
-            # As every CLI command's first use of a store does (`run --user` did so in the
-            # CLI before the app opened): after the home is filled, not before.
-            from p2pmarket.services import records
-
-            try:
-                records.daily_backup(self.store, self.clock)
-            except MarketError as exc:
-                self.call_from_thread(self.refuse, exc)
+        # As every CLI command's first use of the market does: after the home is filled.
+        try:
+            self.market.daily_backup()
+        except MarketError as exc:
+            self.call_from_thread(self.refuse, exc)
 
     def _initial_login(self, handle: str) -> accounts.UserView:
-        from p2pmarket.services import accounts
-
-        with self.store.read() as session:
-            if self._passphrase is None:
-                return accounts.get_user(session, handle)
-            return accounts.authenticate(session, handle, self._passphrase)
+        if self._passphrase is None:
+            return self.market.trusted_actor(handle).user
+        return self.market.actor(handle, self._passphrase).user
 
     def _start_at_login(self, refusal: MarketError | None = None) -> None:
         """The login screen: nobody given, or the given user refused (its sentence shown)."""
@@ -183,8 +189,8 @@ class MarketApp(App[None]):
     def on_unmount(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
-        if self._store is not None:
-            self._store.close()
+        if self._market is not None:
+            self._market.close()
 
     def log_in(self, user: accounts.UserView) -> None:
         """Start (or restart, after switching user) at the home screen."""
@@ -209,14 +215,8 @@ class MarketApp(App[None]):
 
     def run_timers(self) -> int:
         """Settle order deadlines that have passed (refunds, auto-completions)."""
-        from p2pmarket.services import orders
-
         try:
-            with self.store.read() as session:
-                if not orders.anything_due(session, self.clock):
-                    return 0
-            with self.store.write() as session:
-                return len(orders.tick(session, self.clock))
+            return len(self.market.tick())
         except MarketError as exc:
             self.refuse(exc)
             return 0

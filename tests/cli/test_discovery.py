@@ -108,7 +108,7 @@ def test_search_and_profile_never_show_a_home_or_public_point(cli):
 
     cli("user", "add", "amy", "--name", "Amy", "--lat", "31.2345678", "--lon", "121.4567891")
     cli("user", "add", "bob", "--name", "Bob", "--lat", "31.2000", "--lon", "121.4000")
-    cli("user", "verify", "amy")
+    cli("user", "verify", "amy", "--as", "amy")
     cli(
         *("listing", "add", "--as", "amy", "--kind", "skill", "--title", "Piano lessons"),
         *("--category", "piano-lessons", "--price", "120", "--unit", "hour"),

@@ -15,6 +15,7 @@ from p2pmarket.errors import MarketError
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from p2pmarket.market import Actor
     from p2pmarket.models import User
     from p2pmarket.tui.app import MarketApp
 
@@ -37,6 +38,11 @@ class MarketScreen(Screen[None]):
     @property
     def market(self) -> MarketApp:
         return self.app  # type: ignore[return-value]
+
+    @property
+    def actor(self) -> Actor:
+        """The person logged in: every use case this screen runs is one call on it."""
+        return self.market.actor
 
     def on_mount(self) -> None:
         self.sub_title = self.NAME

@@ -22,8 +22,8 @@ from p2pmarket.models import ChatMode, Tier, User
 from p2pmarket.services import accounts, chat, contacts, feedback, orders
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
-from p2pmarket.tui.screens.listing import badges
-from p2pmarket.tui.screens.orders import OrderActions
+from p2pmarket.tui.widgets.order_actions import OrderActions
+from p2pmarket.tui.widgets.profile import badges
 from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,39 +16,7 @@ from p2pmarket.models import User
 from p2pmarket.services import accounts, feedback, orders, privacy, shops
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
-
-
-def badges(profile: privacy.PublicProfile) -> Text:
-    """Verified and credit badges, from published facts only."""
-    out = Text()
-    if profile.blocked:
-        out.append(" blocked ", style="bold reverse red")
-        return out
-    if profile.verified:
-        out.append(" ✓ verified ", style="bold reverse green")
-        out.append(" ")
-    if profile.credit_transaction is not None:
-        out.append(f" trade {profile.credit_transaction} ", style="bold reverse blue")
-        out.append(" ")
-        out.append(f" social {profile.credit_social} ", style="bold reverse magenta")
-    if not out.plain:
-        out.append("no published badges", style="dim")
-    return out
-
-
-def profile_facts(profile: privacy.PublicProfile) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for label, value in profile.lines():
-        if label in ("blocked", "credit", "verified"):
-            continue
-        if label == "member_since":
-            value = iso(value)[:10]
-        elif label == "spent":
-            value = money.fmt(value)
-        grid.add_row(Text(label.replace("_", " ")), data(value))
-    return grid
+from p2pmarket.tui.widgets.profile import badges, profile_facts
 
 
 class ListingScreen(MarketScreen):

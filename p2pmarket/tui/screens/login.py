@@ -55,9 +55,8 @@ class LoginScreen(Screen[None]):
         handle = self.query_one("#handle", Input).value
         passphrase = self.query_one("#passphrase", Input).value
         try:
-            with self.app.store.read() as session:
-                user = accounts.authenticate(session, handle, passphrase)
+            actor = self.app.market.actor(handle, passphrase)
         except MarketError as exc:
             self.query_one("#login-error", Static).update(Content(exc.message))
             return
-        self.app.log_in(user)
+        self.app.log_in(actor.user)

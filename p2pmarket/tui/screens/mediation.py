@@ -16,7 +16,7 @@ from p2pmarket.models import User
 from p2pmarket.services import attention, feedback, orders
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
-from p2pmarket.tui.screens.orders import OrderActions
+from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 from p2pmarket.tui.widgets.table import MarketTable
 

@@ -12,7 +12,7 @@ from p2pmarket.models import User
 from p2pmarket.services import privacy
 from p2pmarket.tui.plain import plain
 from p2pmarket.tui.screens.base import MarketScreen
-from p2pmarket.tui.screens.listing import badges, profile_facts
+from p2pmarket.tui.widgets.profile import badges, profile_facts
 
 
 class PrivacyScreen(MarketScreen):
