@@ -45,6 +45,7 @@ async def _pay_with_modal(pilot) -> None:
     await settle(pilot)
 
 
+@pytest.mark.slow
 async def test_list_search_order_pay_deliver_confirm(store, config, clock):
     trade = Trade(store, clock)
     app = MarketApp(config=config, clock=clock, user="lin")
@@ -171,6 +172,7 @@ async def test_buyer_revokes_within_the_window(store, config, clock):
             assert ledger.balance(s, trade.buyer.id) == 100_000
 
 
+@pytest.mark.slow
 async def test_dispute_resolved_by_a_mediator_with_a_split(store, config, clock):
     trade = Trade(store, clock)
     app = MarketApp(config=config, clock=clock, user="bob")
