@@ -5,6 +5,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-pg bench bench-pg lint clean
 
+# The suite runs on every core (pytest-xdist); JOBS=0 runs it in one process. A single
+# test (`.venv/bin/pytest tests/x.py::t`) runs in one process: addopts has no -n. Update
+# snapshots in one process too (JOBS=0): under xdist syrupy cannot see unused ones.
+JOBS ?= auto
+PYTEST := $(BIN)/pytest -n $(JOBS) --durations=15
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -19,7 +25,7 @@ demo: install
 test: install
 	$(BIN)/ruff check p2pmarket tests
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(PYTEST)
 
 # Bench markets live in BENCH_HOME, never in your own market; LISTINGS=1000000 for the targets.
 BENCH_HOME ?= $(CURDIR)/.bench
@@ -33,7 +39,7 @@ bench: install
 
 # The suite on PostgreSQL: P2PMARKET_TEST_PG=postgresql+psycopg://… (.ci/run starts a server).
 test-pg: install
-	$(BIN)/pytest --backend postgresql
+	$(PYTEST) --backend postgresql
 
 # bench search and bench payments on SQLite and on P2PMARKET_TEST_PG, side by side.
 bench-pg: install

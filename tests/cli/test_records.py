@@ -75,11 +75,40 @@ def test_corrupt_store_names_the_restore_command(traded_cli):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.slow
-def test_reinstall_survival(tmp_path):
-    """Install into a venv, trade, delete the venv, install into a fresh one: same history."""
-    home = tmp_path / "home"
+@pytest.fixture(scope="session")
+def two_installs(tmp_path_factory) -> tuple[Path, Path]:
+    """The program built once and installed into two venvs (each xdist worker has its own
+    session, but only test_reinstall_survival asks, so a run builds them once)."""
+    root = tmp_path_factory.mktemp("installs")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(root.glob("p2pmarket-*.whl"))
     site = sysconfig.get_paths()["purelib"]
+
+    def install(name: str) -> Path:
+        venv = root / name
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        # Dependencies come from the test environment; the program itself is a fresh copy.
+        venv_site = next((venv / "lib").glob("python*/site-packages"))
+        (venv_site / "deps.pth").write_text(site + "\n")
+        python = str(venv / "bin" / "python")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", wheel],
+            check=True,
+            capture_output=True,
+        )
+        return venv / "bin" / "p2pmarket"
+
+    return install("venv-a"), install("venv-b")
+
+
+@pytest.mark.slow
+def test_reinstall_survival(tmp_path, two_installs):
+    """Install into a venv, trade, delete the venv, use a fresh install: same history."""
+    home = tmp_path / "home"
     env = {
         "P2PMARKET_HOME": str(home),
         "P2PMARKET_PASSPHRASE": "market-demo-2026",
@@ -88,19 +117,6 @@ def test_reinstall_survival(tmp_path):
         "PATH": "/usr/bin:/bin",
     }
 
-    def install(name: str) -> Path:
-        venv = tmp_path / name
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        # Dependencies come from the test environment; the program itself is a fresh copy.
-        venv_site = next((venv / "lib").glob("python*/site-packages"))
-        (venv_site / "deps.pth").write_text(site + "\n")
-        subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
-            check=True,
-            capture_output=True,
-        )
-        return venv / "bin" / "p2pmarket"
-
     def run(exe: Path, *args: str) -> str:
         done = subprocess.run(
             [str(exe), *args], capture_output=True, text=True, env=env, cwd=tmp_path
@@ -108,7 +124,7 @@ def test_reinstall_survival(tmp_path):
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    first = install("venv-a")
+    first, second = two_installs
     run(first, "demo")
     run(first, "wallet", "topup", "500", "--as", "demo", "--key", "k1")
     order = json.loads(run(first, "order", "create", "15", "--as", "demo", "--json"))
@@ -121,8 +137,7 @@ def test_reinstall_survival(tmp_path):
         extra = ["--confirm"] if action == "pay" else []
         run(first, "order", action, str(order["id"]), "--as", who, *extra)
     before = json.loads(run(first, "export", "demo", "--as", "demo"))
-    subprocess.run(["rm", "-rf", str(tmp_path / "venv-a")], check=True)
-    second = install("venv-b")
+    subprocess.run(["rm", "-rf", str(first.parents[1])], check=True)
     after = json.loads(run(second, "export", "demo", "--as", "demo"))
     assert after["history_hash"] == before["history_hash"]
     assert json.loads(run(second, "verify", "--json"))["ok"] is True

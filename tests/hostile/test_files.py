@@ -75,7 +75,7 @@ def _one_line(result) -> None:
     assert "Traceback" not in result.output
     lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
     assert lines, "a refusal says why"
-    assert len(lines) == 1 or not lines[0].startswith("error:"), result.output
+    assert len(lines) == 1, result.output
     assert not forbidden_in(result.output), repr(result.output[:200])
 
 

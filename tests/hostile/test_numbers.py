@@ -142,6 +142,7 @@ def _args(template: tuple[str, ...], x: str, y: str) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
     deadline=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 from sqlalchemy import make_url
 
@@ -14,7 +15,11 @@ class Server:
         self.url = make_url(url)
         dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.admin = psycopg.connect(dsn, autocommit=True)
-        self.template = f"p2pmarket_tpl_{os.getpid()}"
+        # One template per test process (each xdist worker makes its own, so no two clone
+        # from one at once: CREATE DATABASE refuses a template another session is using),
+        # unique even when runs on other hosts with the same pid share the server.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.template = f"p2pmarket_tpl_{worker}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         self.made: set[str] = set()
         self.admin.execute(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
         self.admin.execute(f"CREATE DATABASE {self.template}")

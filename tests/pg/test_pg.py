@@ -45,6 +45,7 @@ def pg_store(pg_config):
     store.close()
 
 
+@pytest.mark.slow
 def test_sixteen_clients_paying_from_one_wallet_never_overdraw(pg_store, pg_config, clock):
     buyer = make_user(pg_store, clock, "bob", verified=True)
     seller = make_user(pg_store, clock, "lin", verified=True)

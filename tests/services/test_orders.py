@@ -275,7 +275,11 @@ def test_completing_an_order_moves_both_credit_histories(market):
     with market.store.read() as s:
         for user in (market.buyer, market.seller):
             history = credit.history(s, user.id)
-            assert any(f"order:{o.id}" in e.source or "order" in e.reason for e in history)
+            assert any(
+                (e.source, e.reason) == (f"order:{o.id}", f"completed order #{o.id}")
+                and e.delta > 0
+                for e in history
+            ), history
 
 
 def _pay_many(market, order_ids):

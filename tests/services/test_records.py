@@ -120,7 +120,7 @@ def test_ledger_invariants_are_checked(traded):
 
 @pytest.mark.sqlite_only
 def test_backup_under_load_verifies_and_restores(traded, config, clock):
-    stop = threading.Event()
+    stop, twenty = threading.Event(), threading.Event()
     writes = []
 
     def writer():
@@ -130,14 +130,15 @@ def test_backup_under_load_verifies_and_restores(traded, config, clock):
             with store.write() as s:
                 ledger.topup(s, clock, traded.buyer.id, 1, f"load-{i}")
             writes.append(i)
+            if len(writes) == 20:
+                twenty.set()
             i += 1
         store.close()
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        while len(writes) < 20:
-            pass
+        assert twenty.wait(60), "the writer made fewer than 20 writes in 60 s"
         made = records.backup(traded.store, clock, reason="under-load")
     finally:
         stop.set()

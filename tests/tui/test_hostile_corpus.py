@@ -358,6 +358,7 @@ SCREENS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("name", list(SCREENS))
 async def test_every_screen_shows_the_corpus_literally_and_fires_nothing(market, name):
