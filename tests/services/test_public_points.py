@@ -253,8 +253,8 @@ def test_the_v1_fixture_is_migrated_to_public_points(tmp_path):
 
 
 @pytest.mark.sqlite_only
-def test_a_v2_store_and_its_search_index_are_migrated_to_public_points(config, clock):
-    # A v2 store as it was: listings at their sellers' homes, indexed there, no public points.
+def test_a_v4_store_and_its_search_index_are_migrated_to_public_points(config, clock):
+    # A v4 store as it was: listings at their sellers' homes, indexed there, no public points.
     store = Store.open(config)
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
@@ -272,7 +272,7 @@ def test_a_v2_store_and_its_search_index_are_migrated_to_public_points(config, c
     raw = sqlite3.connect(config.sqlite_path)
     raw.execute("ALTER TABLE user DROP COLUMN public_lat")
     raw.execute("ALTER TABLE user DROP COLUMN public_lon")
-    raw.execute("UPDATE schema_version SET version = 2")
+    raw.execute("UPDATE schema_version SET version = 4")
     raw.commit()
     raw.close()
     _opens_with_listings_at_public_points(config.home)
