@@ -404,15 +404,15 @@ class Store:
     def _install_derived(self) -> None:
         """Derived search indexes (FTS5 or PostgreSQL's): created once, rebuilt by `reindex`."""
         if self.config.is_sqlite:
-            from p2pmarket.services import search
+            from p2pmarket.store.sqlite import search_index
         else:
-            from p2pmarket.services import search_pg as search
+            from p2pmarket.store.postgres import search_index
 
         with self._reader.connect() as conn:
-            if search.installed(conn):
+            if search_index.installed(conn):
                 return
         with self._writer.begin() as conn:
-            search.install(conn)
+            search_index.install(conn)
 
     def auto_backup_path(self, reason: str) -> Path:
         from p2pmarket.clock import SystemClock

@@ -24,63 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
 from p2pmarket.models import User
 from p2pmarket.services import contacts, credit
 from p2pmarket.services import search as s
 
-INDEX_VERSION = "pg-1"
 BATCH = 5_000
 # earthdistance measures on a sphere of earth() = 6378168 m; search.py on EARTH_KM.
 EARTH_M = 6378168.0
 # The box is widened a hair so that rounding never drops a listing on the circle.
 BOX_SLACK = 1 + 1e-6
-
-_DDL = (
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE EXTENSION IF NOT EXISTS cube",
-    "CREATE EXTENSION IF NOT EXISTS earthdistance",
-    "CREATE TABLE IF NOT EXISTS search_doc ("
-    " listing_id integer PRIMARY KEY, words text NOT NULL, earth cube NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS ix_search_doc_words ON search_doc USING gin (words gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS ix_search_doc_earth ON search_doc USING gist (earth)",
-    "CREATE TABLE IF NOT EXISTS search_dirty (listing_id integer PRIMARY KEY)",
-    "CREATE TABLE IF NOT EXISTS search_version (version text NOT NULL)",
-    "CREATE OR REPLACE FUNCTION search_listing_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN"
-    "  IF TG_OP <> 'INSERT' THEN"
-    "   INSERT INTO search_dirty VALUES (OLD.id) ON CONFLICT DO NOTHING; END IF;"
-    "  IF TG_OP <> 'DELETE' THEN"
-    "   INSERT INTO search_dirty VALUES (NEW.id) ON CONFLICT DO NOTHING; END IF;"
-    "  RETURN NULL;"
-    " END $$",
-    "DROP TRIGGER IF EXISTS search_listing_changed ON listing",
-    "CREATE TRIGGER search_listing_changed AFTER INSERT OR DELETE"
-    " OR UPDATE OF title, description, lat, lon ON listing"
-    " FOR EACH ROW EXECUTE FUNCTION search_listing_changed()",
-    # Suggested prices (pricing_pg.py): category + unit, then a latitude range.
-    "CREATE INDEX IF NOT EXISTS ix_listing_price_guide"
-    " ON listing (category, unit, lat, lon, status, price, updated_at)",
-)
-
-
-def installed(conn: Connection) -> bool:
-    if conn.exec_driver_sql("SELECT to_regclass('search_version')").scalar() is None:
-        return False
-    version = conn.exec_driver_sql("SELECT max(version) FROM search_version").scalar()
-    return version == INDEX_VERSION
-
-
-def install(conn: Connection) -> None:
-    """Create (or upgrade) the derived search objects; every listing is queued."""
-    conn.exec_driver_sql("DROP TABLE IF EXISTS search_doc, search_dirty, search_version")
-    for statement in _DDL:
-        conn.exec_driver_sql(statement)
-    conn.execute(text("INSERT INTO search_version VALUES (:v)"), {"v": INDEX_VERSION})
-    conn.exec_driver_sql("INSERT INTO search_dirty SELECT id FROM listing ON CONFLICT DO NOTHING")
-
 
 # ---------------------------------------------------------------- keeping the index
 

@@ -1,0 +1,1 @@
+"""PostgreSQL: derived data a PostgreSQL store keeps."""

@@ -1,0 +1,53 @@
+"""The search index's schema on PostgreSQL: tokens in a pg_trgm GIN index, places in an
+earthdistance GiST index, its queue and the price index. Derived data (rebuilt from the
+listings), created once per store by `Store.open`; services/search_pg.py reads and fills it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+# A store whose index was made by another version is rebuilt on open.
+INDEX_VERSION = "pg-1"
+
+DDL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE EXTENSION IF NOT EXISTS cube",
+    "CREATE EXTENSION IF NOT EXISTS earthdistance",
+    "CREATE TABLE IF NOT EXISTS search_doc ("
+    " listing_id integer PRIMARY KEY, words text NOT NULL, earth cube NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_search_doc_words ON search_doc USING gin (words gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_search_doc_earth ON search_doc USING gist (earth)",
+    "CREATE TABLE IF NOT EXISTS search_dirty (listing_id integer PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS search_version (version text NOT NULL)",
+    "CREATE OR REPLACE FUNCTION search_listing_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "   INSERT INTO search_dirty VALUES (OLD.id) ON CONFLICT DO NOTHING; END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "   INSERT INTO search_dirty VALUES (NEW.id) ON CONFLICT DO NOTHING; END IF;"
+    "  RETURN NULL;"
+    " END $$",
+    "DROP TRIGGER IF EXISTS search_listing_changed ON listing",
+    "CREATE TRIGGER search_listing_changed AFTER INSERT OR DELETE"
+    " OR UPDATE OF title, description, lat, lon ON listing"
+    " FOR EACH ROW EXECUTE FUNCTION search_listing_changed()",
+    # Suggested prices (pricing_pg.py): category + unit, then a latitude range.
+    "CREATE INDEX IF NOT EXISTS ix_listing_price_guide"
+    " ON listing (category, unit, lat, lon, status, price, updated_at)",
+)
+
+
+def installed(conn: Connection) -> bool:
+    if conn.exec_driver_sql("SELECT to_regclass('search_version')").scalar() is None:
+        return False
+    version = conn.exec_driver_sql("SELECT max(version) FROM search_version").scalar()
+    return version == INDEX_VERSION
+
+
+def install(conn: Connection) -> None:
+    """Create (or upgrade) the derived search objects; every listing is queued."""
+    conn.exec_driver_sql("DROP TABLE IF EXISTS search_doc, search_dirty, search_version")
+    for statement in DDL:
+        conn.exec_driver_sql(statement)
+    conn.execute(text("INSERT INTO search_version VALUES (:v)"), {"v": INDEX_VERSION})
+    conn.exec_driver_sql("INSERT INTO search_dirty SELECT id FROM listing ON CONFLICT DO NOTHING")

@@ -1,0 +1,1 @@
+"""SQLite: derived data a SQLite store keeps."""
