@@ -73,7 +73,9 @@ class TrustCases(ActorBase):
         """The last `limit` lines with `handle`, marked read (hence a write)."""
         with self._write() as (session, me):
             other = accounts.user_row(session, handle)
-            view = chat.show(session, self.market.clock, me, other, limit=limit)
+            view = chat.show(
+                session, self.market.clock, me, other, settings=self.market.settings, limit=limit
+            )
             return OpenConversation(view, _payable(session, me, view.order_id))
 
     def send_message(
