@@ -7,18 +7,13 @@ import typer
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import iso
-from p2pmarket.errors import Refused
-from p2pmarket.models import User
-from p2pmarket.services import accounts, chat, contacts, credit, feedback, privacy
+from p2pmarket.market.trust import credit_report
+from p2pmarket.services import chat, contacts, privacy
 
 contact_app = typer.Typer(help="Classify people: blocked, stranger, acquaintance, trusted.")
 chat_app = typer.Typer(help="Conversations, chat/trade mode, payment requests.")
 privacy_app = typer.Typer(help="Which facts about you others may see.")
 credit_app = typer.Typer(help="Transaction and social credit, with their history.")
-
-
-def _me_and(session, me_id: int, handle: str) -> tuple[User, User]:
-    return session.get(User, me_id), accounts.user_row(session, handle)
 
 
 @contact_app.command("set-tier")
@@ -28,20 +23,14 @@ def set_tier(
     """Classify HANDLE; the tier sets how much money can move between you."""
     c = ctx_of(ctx)
     new = contacts.parse_tier(tier)
-    me = c.login(as_)
-    with c.store.write() as session:
-        owner, other = _me_and(session, me.id, handle)
-        view = contacts.set_tier(session, c.clock, owner, other, new)
+    view = c.actor(as_).set_tier(handle, new)
     emit(view.to_json(), as_json, lambda: say(f"{view.handle} is now {view.tier} to you."))
 
 
 @contact_app.command("list")
 def contact_list(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
     """Everyone you classified."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        rows = contacts.list_contacts(session, session.get(User, me.id))
+    rows = ctx_of(ctx).actor(as_).contacts()
     emit(
         {"contacts": [r.to_json() for r in rows]},
         as_json,
@@ -62,21 +51,12 @@ def send(
     as_json: bool = JsonOption,
 ) -> None:
     """Send HANDLE a message."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.write() as session:
-        sender, other = _me_and(session, me.id, handle)
-        view = chat.send(
-            session,
-            c.clock,
-            sender,
-            other,
-            text,
-            listing_id=listing,
-            order_id=order,
-            settings=c.config.settings,
-        )
-    emit(view.to_json(), as_json, lambda: say(f"Sent to {other.handle} (message #{view.id})."))
+    sent = ctx_of(ctx).actor(as_).send_message(handle, text, listing_id=listing, order_id=order)
+    emit(
+        sent.to_json(),
+        as_json,
+        lambda: say(f"Sent to {sent.to} (message #{sent.message.id})."),
+    )
 
 
 def _render_conversation(view: chat.ConversationView) -> None:
@@ -109,21 +89,14 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """Show the conversation with HANDLE (marks it read)."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.write() as session:
-        viewer, other = _me_and(session, me.id, handle)
-        view = chat.show(session, c.clock, viewer, other, limit=limit)
+    view = ctx_of(ctx).actor(as_).conversation(handle, limit=limit).view
     emit(view.to_json(), as_json, lambda: _render_conversation(view))
 
 
 @chat_app.command("list")
 def chat_list(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
     """Your conversations, most recent first, with unread counts."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        rows = chat.list_conversations(session, session.get(User, me.id))
+    rows = ctx_of(ctx).actor(as_).conversations()
     emit(
         {"conversations": [r.to_json() for r in rows]},
         as_json,
@@ -141,10 +114,7 @@ def mode(
     """Switch the conversation with HANDLE to chat or trade mode (both sides see it)."""
     c = ctx_of(ctx)
     target = chat.parse_mode(to)
-    me = c.login(as_)
-    with c.store.write() as session:
-        user, other = _me_and(session, me.id, handle)
-        line = chat.set_mode(session, c.clock, user, other, target)
+    line = c.actor(as_).set_chat_mode(handle, target)
     emit(line.to_json(), as_json, lambda: say(line.body))
 
 
@@ -161,19 +131,7 @@ def request(
     """Ask HANDLE to pay AMOUNT (trade mode; they pay with `order pay`)."""
     c = ctx_of(ctx)
     minor = money.parse(amount)
-    me = c.login(as_)
-    with c.store.write() as session:
-        seller, buyer = _me_and(session, me.id, handle)
-        req = chat.request_payment(
-            session,
-            c.clock,
-            seller,
-            buyer,
-            minor,
-            listing_id=listing,
-            note=note,
-            settings=c.config.settings,
-        )
+    req = c.actor(as_).request_payment(handle, minor, listing_id=listing, note=note)
 
     def render() -> None:
         say(req.message.body)
@@ -192,10 +150,7 @@ def review(
     as_json: bool = JsonOption,
 ) -> None:
     """Review the other side of a completed paid ORDER (1-5 STARS)."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.write() as session:
-        view = feedback.review(session, c.clock, session.get(User, me.id), order, stars, text)
+    view = ctx_of(ctx).actor(as_).review(order, stars, text)
     emit(
         view.to_json(),
         as_json,
@@ -207,11 +162,7 @@ def report(
     ctx: typer.Context, handle: str, reason: str, as_: str = AsOption, as_json: bool = JsonOption
 ) -> None:
     """Report HANDLE to the mediators (one report per person counts)."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.write() as session:
-        reporter, target = _me_and(session, me.id, handle)
-        view = feedback.report(session, c.clock, reporter, target, reason)
+    view = ctx_of(ctx).actor(as_).report(handle, reason)
     emit(
         view.to_json(),
         as_json,
@@ -222,11 +173,7 @@ def report(
 @privacy_app.command("show")
 def privacy_show(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
     """Which of your facts are published."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        view = privacy.privacy_view(session.get(User, me.id))
-    _emit_privacy(view, as_json)
+    _emit_privacy(ctx_of(ctx).actor(as_).privacy().settings, as_json)
 
 
 def _emit_privacy(view: privacy.PrivacyView, as_json: bool) -> None:
@@ -249,21 +196,14 @@ def privacy_set(
     member_since."""
     c = ctx_of(ctx)
     key, on = privacy.parse_fact(fact), privacy.parse_switch(switch)
-    me = c.login(as_)
-    with c.store.write() as session:
-        view = privacy.set_fact(session, session.get(User, me.id), key, on)
-    _emit_privacy(view, as_json)
+    _emit_privacy(c.actor(as_).set_fact(key, on).settings, as_json)
 
 
 def profile(
     ctx: typer.Context, handle: str, as_: str = AsOption, as_json: bool = JsonOption
 ) -> None:
     """What you may see of HANDLE: only the facts they publish, a rounded distance."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        target = accounts.user_row(session, handle)
-        view = privacy.public_profile(session, me.id, target.id, c.clock)
+    view = ctx_of(ctx).actor(as_).profile(handle)
 
     def render() -> None:
         rows = [["handle", view.handle]]
@@ -290,32 +230,22 @@ def credit_show(
 ) -> None:
     """HANDLE's two credit scores and the events behind them (if they publish credit)."""
     c = ctx_of(ctx)
-    own = as_ is not None and c.login(as_).handle == handle.strip().lower()
-    with c.store.write() as session:
-        user = accounts.user_row(session, handle)
-        if not (own or user.pub_credit):
-            raise Refused(
-                "credit_private",
-                f"{user.handle} does not publish their credit; they can with "
-                f"`p2pmarket privacy set credit on --as {user.handle}`.",
-            )
-        credit.recompute(session, c.clock, user.id, c.config.settings)
-        scores = credit.scores(session, user.id)
-        events = credit.history(session, user.id)[-limit:] if limit else []
-    data = {
-        "handle": user.handle,
-        **scores.to_json(),
-        "history": [e.to_json() for e in events],
-    }
+    if as_ is None:
+        view = credit_report(c.market, handle, limit=limit)
+    else:
+        view = c.actor(as_).credit_report(handle, limit=limit)
 
     def render() -> None:
-        say(f"{user.handle}: transaction {scores.transaction}, social {scores.social}")
+        say(f"{view.handle}: transaction {view.scores.transaction}, social {view.scores.social}")
         table(
             ["when", "dimension", "change", "score", "why"],
-            [[iso(e.at), e.dimension, f"{e.delta:+d}", e.score_after, e.reason] for e in events],
+            [
+                [iso(e.at), e.dimension, f"{e.delta:+d}", e.score_after, e.reason]
+                for e in view.history
+            ],
         )
 
-    emit(data, as_json, render)
+    emit(view.to_json(), as_json, render)
 
 
 def register(app: typer.Typer) -> None:

@@ -220,9 +220,7 @@ def _is_stranger_to(session: Session, recipient_id: int, sender_id: int) -> bool
     return wrote is None
 
 
-def _spam_check(
-    session: Session, clock: Clock, sender: User, recipient: User, fp: str, settings: Settings
-) -> None:
+def _spam_check(session: Session, sender: User, recipient: User, fp: str) -> None:
     """Before sending: a text already flagged as spam never reaches strangers again."""
     flagged = session.exec(
         select(SpamFlag.id).where(SpamFlag.user_id == sender.id, SpamFlag.fingerprint == fp)
@@ -283,17 +281,16 @@ def send(
     recipient: User,
     body: str,
     *,
+    settings: Settings,
     listing_id: int | None = None,
     order_id: int | None = None,
-    settings: Settings | None = None,
 ) -> MessageView:
-    settings = settings or Settings()
     _check_reach(session, sender, recipient)
     body = text.clean(body, field="message", max_len=text.MESSAGE_MAX, multiline=True)
     fp = fingerprint(body)
     long_enough = len(_NOT_WORD.sub("", body)) >= SPAM_MIN_CHARS
     if long_enough:
-        _spam_check(session, clock, sender, recipient, fp, settings)
+        _spam_check(session, sender, recipient, fp)
     conv = _open(session, clock, sender, recipient)
     if listing_id is not None:
         listing = session.get(Listing, listing_id)
@@ -365,6 +362,7 @@ def show(
     viewer: User,
     other: User,
     *,
+    settings: Settings,
     limit: int = 50,
     mark_read: bool = True,
 ) -> ConversationView:
@@ -373,7 +371,7 @@ def show(
         raise Invalid("chat_self", "There is no conversation with yourself.")
     conv = find(session, viewer.id, other.id)
     header = privacy.public_profile(session, viewer.id, other.id, clock)
-    status = trust.money_status(session, clock, viewer, other, actor=viewer)
+    status = trust.money_status(session, clock, viewer, other, settings=settings, actor=viewer)
     if conv is None:
         return ConversationView(None, header, str(ChatMode.chat), 0, None, None, status, ())
     rows = session.exec(
@@ -499,12 +497,11 @@ def request_payment(
     buyer: User,
     amount: int,
     *,
+    settings: Settings,
     listing_id: int | None = None,
     note: str = "",
-    settings: Settings | None = None,
 ) -> PaymentRequest:
     """In trade mode, the seller asks the buyer to pay: an accepted order the buyer pays."""
-    settings = settings or Settings()
     _check_reach(session, seller, buyer)
     gate = trust.check_money(
         session,

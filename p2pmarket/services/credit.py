@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from p2pmarket.clock import DAY, Clock
 from p2pmarket.config import Settings
-from p2pmarket.errors import Invalid
+from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import (
     Contact,
     CreditDimension,
@@ -525,3 +525,39 @@ def event_count(session: Session, user_id: int) -> int:
     return session.exec(
         select(func.count()).select_from(CreditEvent).where(CreditEvent.user_id == user_id)
     ).one()
+
+
+@dataclass(frozen=True)
+class CreditReport:
+    """Someone's two scores and the latest events behind them (`credit show`)."""
+
+    handle: str
+    scores: Scores
+    history: tuple[CreditEventView, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "handle": self.handle,
+            **self.scores.to_json(),
+            "history": [e.to_json() for e in self.history],
+        }
+
+
+def report(
+    session: Session, clock: Clock, settings: Settings, user: User, *, own: bool, limit: int
+) -> CreditReport:
+    """`user`'s scores, brought up to date, and their last `limit` events.
+
+    Only to `user` themselves (`own`) unless they publish their credit.
+    """
+    if not (own or user.pub_credit):
+        raise Refused(
+            "credit_private",
+            f"{user.handle} does not publish their credit; they can with "
+            f"`p2pmarket privacy set credit on --as {user.handle}`.",
+        )
+    recompute(session, clock, user.id, settings)
+    latest = history(
+        session, user.id, limit=limit, offset=max(0, event_count(session, user.id) - limit)
+    )
+    return CreditReport(user.handle, scores(session, user.id), tuple(latest))

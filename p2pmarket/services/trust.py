@@ -91,10 +91,7 @@ def _people(n: int) -> str:
     return "1 different person" if n == 1 else f"{n} different people"
 
 
-def account_stage(
-    session: Session, clock: Clock, user: User, settings: Settings | None = None
-) -> AccountStage:
-    settings = settings or Settings()
+def account_stage(session: Session, clock: Clock, user: User, settings: Settings) -> AccountStage:
     now = clock.now()
     age_days = max(0, now - user.created_at) // DAY
     partners = credit.trade_stats(session, user.id).partners
@@ -154,7 +151,6 @@ class _Voice:
 
 def _eligible(
     session: Session,
-    clock: Clock,
     user: User,
     voice: _Voice,
     settings: Settings,
@@ -258,7 +254,7 @@ def check_eligible(
     payer: User,
     payee: User,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     actor: User | None = None,
 ) -> _Voice:
     """The part of the gate every payment passes, chat or listing: not blocked either way,
@@ -267,7 +263,6 @@ def check_eligible(
     An order from a listing stops here: its public price and the escrow protect the buyer,
     and the tier limits are the chat's money lock (`check_money`).
     """
-    settings = settings or Settings()
     if payer.id == payee.id:
         raise Invalid("pay_self", "You can't pay yourself.")
     voice = _Voice(actor or payer)
@@ -280,8 +275,8 @@ def check_eligible(
         )
     # Both sides' scores in one statement: this runs on every payment.
     scores = credit.scores_for(session, (payer.id, payee.id))
-    _eligible(session, clock, payer, voice, settings, scores[payer.id])
-    _eligible(session, clock, payee, voice, settings, scores[payee.id])
+    _eligible(session, payer, voice, settings, scores[payer.id])
+    _eligible(session, payee, voice, settings, scores[payee.id])
     return voice
 
 
@@ -292,7 +287,7 @@ def check_money(
     payee: User,
     amount: int,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     actor: User | None = None,
     require_trade_mode: bool = False,
 ) -> Gate:
@@ -301,7 +296,6 @@ def check_money(
     `actor` is who is asking (phrases refusals as "you"); defaults to the payer.
     `require_trade_mode` for money actions started in chat.
     """
-    settings = settings or Settings()
     money.check(amount)
     voice = check_eligible(session, clock, payer, payee, settings=settings, actor=actor)
     if require_trade_mode:
@@ -333,19 +327,18 @@ def money_status(
     payer: User,
     payee: User,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     actor: User | None = None,
 ) -> MoneyStatus:
     """How much `payer` could pay `payee` now, and why: for chat headers and profiles."""
-    settings = settings or Settings()
     voice = _Voice(actor or payer)
     tier = contacts.tier(session, payer.id, payee.id)
     already = open_amount(session, payer.id, payee.id)
     try:
         if contacts.blocked_between(session, payer.id, payee.id):
             raise Refused("blocked", "Money is locked: one of you has blocked the other.")
-        _eligible(session, clock, payer, voice, settings)
-        _eligible(session, clock, payee, voice, settings)
+        _eligible(session, payer, voice, settings)
+        _eligible(session, payee, voice, settings)
     except Refused as exc:
         return MoneyStatus(False, str(tier), 0, already, 0, exc.message)
     tier, limit, why, lift = _limit(session, clock, payer, payee, voice, settings)

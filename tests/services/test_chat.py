@@ -18,12 +18,16 @@ def two(store, clock):
 
 def _send(store, clock, sender, to, body, **kw):
     with store.write() as s:
-        return chat.send(s, clock, s.get(User, sender.id), s.get(User, to.id), body, **kw)
+        return chat.send(
+            s, clock, s.get(User, sender.id), s.get(User, to.id), body, settings=Settings(), **kw
+        )
 
 
 def _show(store, clock, viewer, other, **kw):
     with store.write() as s:
-        return chat.show(s, clock, s.get(User, viewer.id), s.get(User, other.id), **kw)
+        return chat.show(
+            s, clock, s.get(User, viewer.id), s.get(User, other.id), settings=Settings(), **kw
+        )
 
 
 def _tier(store, clock, owner, other, tier):
@@ -190,12 +194,16 @@ def test_spread_out_or_short_or_known_messages_are_not_spam(store, clock):
 def test_payment_request_needs_trade_mode_and_the_gate(store, clock, two):
     amy, bo = two  # amy sells, bo pays
     with store.write() as s, pytest.raises(Refused) as exc:
-        chat.request_payment(s, clock, s.get(User, amy.id), s.get(User, bo.id), 50_00)
+        chat.request_payment(
+            s, clock, s.get(User, amy.id), s.get(User, bo.id), 50_00, settings=Settings()
+        )
     assert exc.value.code == "chat_mode"
     with store.write() as s:
         chat.set_mode(s, clock, s.get(User, amy.id), s.get(User, bo.id), ChatMode.trade)
     with store.write() as s, pytest.raises(Refused) as exc:
-        chat.request_payment(s, clock, s.get(User, amy.id), s.get(User, bo.id), 250_00)
+        chat.request_payment(
+            s, clock, s.get(User, amy.id), s.get(User, bo.id), 250_00, settings=Settings()
+        )
     assert (
         exc.value.code == "over_limit" and "bob classifies amy as a stranger" in exc.value.message
     )
@@ -204,7 +212,13 @@ def test_payment_request_needs_trade_mode_and_the_gate(store, clock, two):
         pytest.skip("orders.request_payment not there yet")
     with store.write() as s:
         req = chat.request_payment(
-            s, clock, s.get(User, amy.id), s.get(User, bo.id), 180_00, note="piano tuning"
+            s,
+            clock,
+            s.get(User, amy.id),
+            s.get(User, bo.id),
+            180_00,
+            settings=Settings(),
+            note="piano tuning",
         )
     assert req.warning is not None and "90 %" in req.warning
     view = _show(store, clock, bo, amy)
@@ -224,7 +238,9 @@ def test_paying_chat_requests_together_counts_each_against_the_limit(store, cloc
         ledger.topup(s, clock, bo.id, 1000_00, "fund-bo")
     with store.write() as s:
         asked = [
-            chat.request_payment(s, clock, s.get(User, amy.id), s.get(User, bo.id), 150_00)
+            chat.request_payment(
+                s, clock, s.get(User, amy.id), s.get(User, bo.id), 150_00, settings=Settings()
+            )
             for _ in range(2)
         ]
     with store.write() as s:

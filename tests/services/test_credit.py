@@ -141,7 +141,14 @@ def test_blocks_count_only_from_people_who_dealt_with_the_user(store, clock):
     talked = person(store, clock, "talked")
     never = person(store, clock, "never")
     with store.write() as s:
-        chat.send(s, clock, s.get(User, target.id), s.get(User, talked.id), "buy my stuff")
+        chat.send(
+            s,
+            clock,
+            s.get(User, target.id),
+            s.get(User, talked.id),
+            "buy my stuff",
+            settings=Settings(),
+        )
     for blocker in (talked, never):
         with store.write() as s:
             contacts.set_tier(
@@ -161,7 +168,14 @@ def test_block_penalty_is_capped(store, clock):
     for i in range(20):
         other = person(store, clock, f"other{i}")
         with store.write() as s:
-            chat.send(s, clock, s.get(User, target.id), s.get(User, other.id), f"hello number {i}")
+            chat.send(
+                s,
+                clock,
+                s.get(User, target.id),
+                s.get(User, other.id),
+                f"hello number {i}",
+                settings=Settings(),
+            )
             contacts.set_tier(s, clock, s.get(User, other.id), s.get(User, target.id), Tier.blocked)
     assert _scores(store, target).social == 650 - 90
 

@@ -267,5 +267,7 @@ def test_money_status_summarises_for_headers(store, clock, pair):
     assert status.allowed and status.limit == 200_00 and status.available == 200_00
     _tier(store, clock, payer, payee, Tier.blocked)
     with store.read() as s:
-        status = trust.money_status(s, clock, s.get(User, payer.id), s.get(User, payee.id))
+        status = trust.money_status(
+            s, clock, s.get(User, payer.id), s.get(User, payee.id), settings=NO_CAPS
+        )
     assert not status.allowed and status.limit == 0

@@ -6,6 +6,7 @@ from textual import events
 from textual.widgets import Input, RichLog
 
 from p2pmarket import text
+from p2pmarket.config import Settings
 from p2pmarket.models import Kind, Unit, User
 from p2pmarket.services import chat, privacy
 from p2pmarket.tui.app import MarketApp
@@ -46,7 +47,9 @@ def _market(store, clock):
     ]
     with store.write() as s:
         for body in HOSTILE:
-            chat.send(s, clock, s.get(User, seller.id), s.get(User, buyer.id), body)
+            chat.send(
+                s, clock, s.get(User, seller.id), s.get(User, buyer.id), body, settings=Settings()
+            )
     return seller, buyer, listings
 
 

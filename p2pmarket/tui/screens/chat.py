@@ -7,7 +7,7 @@ without a key press.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -18,14 +18,16 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, RichLog, S
 
 from p2pmarket import money
 from p2pmarket.clock import iso
-from p2pmarket.models import ChatMode, Tier, User
-from p2pmarket.services import accounts, chat, contacts, feedback, orders
+from p2pmarket.models import ChatMode, Tier
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.profile import badges
 from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
+
+if TYPE_CHECKING:
+    from p2pmarket.services import chat
 
 
 class ChatScreen(OrderActions, MarketScreen):
@@ -73,9 +75,7 @@ class ChatScreen(OrderActions, MarketScreen):
     # -- reading ---------------------------------------------------------------------------
 
     def reload(self) -> None:
-        with self.read() as session:
-            me = session.get(User, self.market.user.id)
-            convs = chat.list_conversations(session, me)
+        convs = self.actor.conversations()
         self.query_one("#conversations", MarketTable).refill(
             [
                 (
@@ -92,23 +92,11 @@ class ChatScreen(OrderActions, MarketScreen):
             self._load_conversation()
 
     def _load_conversation(self) -> None:
-        def load():
-            with self.write() as session:
-                me = session.get(User, self.market.user.id)
-                other = accounts.user_row(session, self.other)
-                view = chat.show(session, self.market.clock, me, other, limit=200)
-                payable = None
-                if view.order_id is not None:
-                    order = orders.get_order(session, me, view.order_id)
-                    if "pay" in orders.allowed_actions(order, me.handle, str(me.role)):
-                        payable = order.id
-                return view, payable
-
-        loaded = self.attempt(load)
+        loaded = self.attempt(lambda: self.actor.conversation(self.other, limit=200))
         if loaded is None:
             self.other = None
             return
-        self.view, self.payable = loaded
+        self.view, self.payable = loaded.view, loaded.payable
         self._draw()
 
     def _draw(self) -> None:
@@ -157,17 +145,11 @@ class ChatScreen(OrderActions, MarketScreen):
     # -- acting ----------------------------------------------------------------------------
 
     def _with_other(self, fn):
-        """Run fn(session, me, other) in a write transaction; refusals become notifications."""
+        """Run fn(other's handle), one use case; refusals become notifications."""
         if self.other is None:
             self.market.tell("Choose a conversation first.")
             return None
-
-        def run():
-            with self.write() as session:
-                me = session.get(User, self.market.user.id)
-                return fn(session, me, accounts.user_row(session, self.other))
-
-        result = self.attempt(run)
+        result = self.attempt(lambda: fn(self.other))
         if result is not None:
             self._load_conversation()
         return result
@@ -177,11 +159,7 @@ class ChatScreen(OrderActions, MarketScreen):
         body = event.value
         if not body.strip():
             return
-        sent = self._with_other(
-            lambda s, me, other: chat.send(
-                s, self.market.clock, me, other, body, settings=self.market.config.settings
-            )
-        )
+        sent = self._with_other(lambda other: self.actor.send_message(other, body))
         if sent is not None:
             event.input.value = ""
 
@@ -212,9 +190,7 @@ class ChatScreen(OrderActions, MarketScreen):
 
     def action_toggle_mode(self) -> None:
         target = ChatMode.chat if self.view and self.view.mode == ChatMode.trade else ChatMode.trade
-        self._with_other(
-            lambda s, me, other: chat.set_mode(s, self.market.clock, me, other, target)
-        )
+        self._with_other(lambda other: self.actor.set_chat_mode(other, target))
 
     def action_request(self) -> None:
         from p2pmarket.tui.widgets.ask import AskModal
@@ -226,17 +202,9 @@ class ChatScreen(OrderActions, MarketScreen):
             if not value:
                 return
 
-            def request(s, me, other):
-                return chat.request_payment(
-                    s,
-                    self.market.clock,
-                    me,
-                    other,
-                    money.parse(value),
-                    settings=self.market.config.settings,
-                )
-
-            made = self._with_other(request)
+            made = self._with_other(
+                lambda other: self.actor.request_payment(other, money.parse(value))
+            )
             if made is not None:
                 warning = f" Warning: {made.warning}" if made.warning else ""
                 self.market.tell(
@@ -252,7 +220,7 @@ class ChatScreen(OrderActions, MarketScreen):
             why = self.view.money.why if self.view else "Choose a conversation first."
             self.market.tell(f"Nothing to pay here. {why}")
             return
-        self._pay(self.payable)
+        self.run_order_action(self.payable, "pay")
 
     def action_report(self) -> None:
         from p2pmarket.tui.widgets.ask import AskModal
@@ -262,18 +230,14 @@ class ChatScreen(OrderActions, MarketScreen):
 
         def answered(reason: str | None) -> None:
             if reason:
-                made = self._with_other(
-                    lambda s, me, other: feedback.report(s, self.market.clock, me, other, reason)
-                )
+                made = self._with_other(lambda other: self.actor.report(other, reason))
                 if made is not None:
                     self.market.tell(f"Reported @{made.target}; a mediator will look at it.")
 
         self.app.push_screen(AskModal(f"Why report @{self.other}?"), answered)
 
     def action_block(self) -> None:
-        done = self._with_other(
-            lambda s, me, other: contacts.set_tier(s, self.market.clock, me, other, Tier.blocked)
-        )
+        done = self._with_other(lambda other: self.actor.set_tier(other, Tier.blocked))
         if done is not None:
             self.market.tell(f"@{done.handle} is blocked: no messages, no money.")
 

@@ -12,8 +12,8 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Select, St
 
 from p2pmarket import money
 from p2pmarket.clock import iso
-from p2pmarket.models import Tier, User
-from p2pmarket.services import accounts, contacts, trust
+from p2pmarket.market.trust import tier_limits
+from p2pmarket.models import Tier
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
@@ -46,18 +46,15 @@ class ContactsScreen(MarketScreen):
 
     def on_mount(self) -> None:
         self.query_one("#contacts", DataTable).add_columns("#", "handle", "tier", "since")
-        settings = self.market.config.settings
         limits = " · ".join(
-            f"{t.value} {money.fmt(trust.tier_limit(settings, t))}"
-            for t in (Tier.stranger, Tier.acquaintance, Tier.trusted)
+            f"{tier} {money.fmt(limit)}" for tier, limit in tier_limits(self.market.market).items()
         )
         self.query_one("#tier-limits", Static).update(
             f"Open money allowed per person, by tier: {limits}. Blocked: no messages, no money."
         )
 
     def reload(self) -> None:
-        with self.read() as session:
-            rows = contacts.list_contacts(session, session.get(User, self.market.user.id))
+        rows = self.actor.contacts()
         self._rows = rows
         self.query_one("#contacts", MarketTable).refill(
             [
@@ -67,14 +64,7 @@ class ContactsScreen(MarketScreen):
         )
 
     def _set(self, handle: str, tier: str) -> None:
-        def change():
-            new = contacts.parse_tier(tier)
-            with self.write() as session:
-                me = session.get(User, self.market.user.id)
-                other = accounts.user_row(session, handle)
-                return contacts.set_tier(session, self.market.clock, me, other, new)
-
-        done = self.attempt(change)
+        done = self.attempt(lambda: self.actor.set_tier(handle, Tier(tier)))
         if done is not None:
             self.market.tell(f"@{done.handle} is now {done.tier} to you.")
             self.reload()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, Static, Switch
 
-from p2pmarket.models import User
 from p2pmarket.services import privacy
 from p2pmarket.tui.plain import plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.profile import badges, profile_facts
+
+if TYPE_CHECKING:
+    from p2pmarket.market.trust import PrivacyPreview
 
 
 class PrivacyScreen(MarketScreen):
@@ -33,13 +37,10 @@ class PrivacyScreen(MarketScreen):
         yield Footer()
 
     def reload(self) -> None:
-        with self.read() as session:
-            me = session.get(User, self.market.user.id)
-            view = privacy.privacy_view(me)
-            public = privacy.public_profile(session, None, me.id, self.market.clock)
-        self._draw(view, public)
+        self._draw(self.actor.privacy())
 
-    def _draw(self, view: privacy.PrivacyView, public: privacy.PublicProfile) -> None:
+    def _draw(self, preview: PrivacyPreview) -> None:
+        view, public = preview.settings, preview.public
         for setting in view.facts:
             switch = self.query_one(f"#fact-{setting.fact}", Switch)
             with switch.prevent(Switch.Changed):
@@ -62,15 +63,8 @@ class PrivacyScreen(MarketScreen):
     def _switched(self, event: Switch.Changed) -> None:
         fact = (event.switch.id or "").removeprefix("fact-")
 
-        def change():
-            with self.write() as session:
-                me = session.get(User, self.market.user.id)
-                privacy.set_fact(session, me, fact, event.value)
-                public = privacy.public_profile(session, None, me.id, self.market.clock)
-                return privacy.privacy_view(me), public
-
-        done = self.attempt(change)
+        done = self.attempt(lambda: self.actor.set_fact(fact, event.value))
         if done is None:
             self.reload()
         else:
-            self._draw(*done)
+            self._draw(done)
