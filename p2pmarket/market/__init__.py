@@ -20,6 +20,7 @@ from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
 from p2pmarket.services import accounts, orders
+
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
 from p2pmarket.services.records import BackupView, daily_backup
