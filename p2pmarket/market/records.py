@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     from p2pmarket.market import Market
 
+# The input checks the faces call before the market opens (see above): re-exported, so a
+# face needs nothing below the market.
 __all__ = ["check_passphrase", "parse_role", "read_export", "read_market_file"]
 
 
