@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
 from p2pmarket import geo, models
+from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
 
@@ -328,8 +329,9 @@ class Store:
             raise _too_large() from exc
 
     @staticmethod
-    def wipe(config: Config) -> Path | None:
-        """Start over: back the SQLite store up, then delete it. Returns the backup."""
+    def wipe(config: Config, clock: Clock | None = None) -> Path | None:
+        """Start over: back the SQLite store up, then delete it. Returns the backup, stamped
+        by `clock` (the market's; the system's when none is given)."""
         path = config.sqlite_path
         if path is None:
             raise StoreFailure(
@@ -340,7 +342,7 @@ class Store:
             return None
         store = Store.open(config)
         try:
-            backup = store.backup(store.auto_backup_path("pre-reset"))
+            backup = store.backup(store.auto_backup_path("pre-reset", clock))
         finally:
             store.close()
         for suffix in ("", "-wal", "-shm"):
@@ -414,10 +416,9 @@ class Store:
         with self._writer.begin() as conn:
             search_index.install(conn)
 
-    def auto_backup_path(self, reason: str) -> Path:
-        from p2pmarket.clock import SystemClock
-
-        stamp = SystemClock().now()
+    def auto_backup_path(self, reason: str, clock: Clock | None = None) -> Path:
+        # A migration runs while the store opens, before anyone hands it a clock: the system's.
+        stamp = (clock or SystemClock()).now()
         return self.config.backup_dir / f"market-{stamp}-{reason}.db"
 
     def backup(self, dest: Path) -> Path:

@@ -9,9 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from p2pmarket.cli.context import JsonOption, console, ctx_of, emit, say, table
-from p2pmarket.db import Store
-from p2pmarket.models import User
-from p2pmarket.services import catalog, demo, operators
+from p2pmarket.market import records
+from p2pmarket.services import catalog
 
 
 def init(
@@ -25,32 +24,21 @@ def init(
     as_json: bool = JsonOption,
 ) -> None:
     """Create the market store (if new) and show where it lives."""
-    c = ctx_of(ctx)
-    version = c.store.schema_version()
-    data = {"home": str(c.config.home), "db_url": c.config.shown_db_url, "schema_version": version}
-    named = None
-    if operator is not None:
-        with c.store.write() as session:
-            named = operators.name_operator(session, c.clock, operator)
-        data.update(named.to_json())
+    setup = records.init(ctx_of(ctx).market, operator)
+    named = setup.operator
 
     def render() -> None:
-        say(f"Market ready at {data['db_url']} (schema v{version}).")
+        say(f"Market ready at {setup.db_url} (schema v{setup.schema_version}).")
         if named is not None:
             when = "when that user is added" if named.pending else "now"
             say(f"{named.handle} is the market's operator {when}.")
 
-    emit(data, as_json, render)
+    emit(setup.to_json(), as_json, render)
 
 
 def where(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Print where the market's data lives (home, store, backups)."""
-    c = ctx_of(ctx)
-    data = {
-        "home": str(c.config.home),
-        "db_url": c.config.shown_db_url,
-        "backup_dir": str(c.config.backup_dir),
-    }
+    data = records.where(ctx_of(ctx).config).to_json()
     emit(data, as_json, lambda: table(["what", "where"], [[k, v] for k, v in data.items()]))
 
 
@@ -64,8 +52,7 @@ def seed(
 ) -> None:
     """Fill the market with a deterministic synthetic crowd (same seed, same rows)."""
     c = ctx_of(ctx)
-    if area is not None:
-        catalog.area(area)
+    records.check_area(area)
     with Progress(
         TextColumn("seeding"),
         BarColumn(),
@@ -77,9 +64,8 @@ def seed(
     ) as bar:
         task = bar.add_task("seed", total=users + listings)
         start = time.perf_counter()
-        result = demo.seed_market(
-            c.store,
-            c.clock,
+        result = records.seed(
+            c.market,
             users=users,
             listings=listings,
             seed=seed_,
@@ -109,16 +95,9 @@ def load(
 ) -> None:
     """Load users and listings from a JSON file (the demo.json format), all or nothing."""
     c = ctx_of(ctx)
-    data = demo.read_market_file(file)
-    actor_id = c.login(as_).id if as_ else None
-    with c.store.write() as session:
-        counts = demo.load_market(
-            session,
-            c.clock,
-            data,
-            hash_profile=c.config.settings.hash_profile,
-            actor=session.get(User, actor_id) if actor_id else None,
-        )
+    data = records.read_market_file(file)
+    by = c.actor(as_) if as_ else None
+    counts = records.load(c.market, data, by)
     emit(
         counts,
         as_json,
@@ -138,28 +117,23 @@ def demo_(
         c.need_terminal("demo --open")
     if reset:
         c.close()
-        backup = Store.wipe(c.config)
+        backup = records.reset(c.config, c.clock)
         if backup:
             say(f"Backed up the old market to {backup}.")
-    counts = demo.load_demo(c.store, c.clock)
-    data = {
-        "loaded": counts is not None,
-        **(counts or {}),
-        "user": demo.DEMO_USER,
-        "passphrase": demo.demo_data()["passphrase"],
-    }
+    made = records.load_demo(c.market)
+    counts = made.counts
     emit(
-        data,
+        made.to_json(),
         as_json,
         lambda: say(
             f"Demo market loaded: {counts['users']} users, {counts['listings']} listings, "
             f"{counts['orders']} orders, {counts['conversations']} conversations."
-            if counts
+            if made.loaded
             else "Demo market already loaded."
         ),
     )
     if open_:
-        c.run_tui(demo.DEMO_USER)
+        c.run_tui(made.user)
 
 
 def areas(as_json: bool = JsonOption) -> None:

@@ -18,28 +18,10 @@ def migrate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Copy every table (ids, hashes, chain heads) into a new store, rebuild search, verify."""
-    from dataclasses import replace
-
     from p2pmarket.cli.context import ctx_of, emit, say
-    from p2pmarket.db import Store
-    from p2pmarket.errors import Refused
-    from p2pmarket.services import market_copy
+    from p2pmarket.market import records
 
-    c = ctx_of(ctx)
-    if source == target:
-        raise Refused("migrate_same_store", "--from and --to name the same store.")
-    from_path = replace(c.config, db_url=source).sqlite_path
-    if from_path is not None and not from_path.is_file():
-        raise Refused("migrate_no_source", f"There is no market at {from_path} to copy.")
-    src = Store.open(replace(c.config, db_url=source))
-    try:
-        dst = Store.open(replace(c.config, db_url=target))
-        try:
-            report = market_copy.copy_market(src, dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    report = records.migrate(ctx_of(ctx).config, source, target)
 
     def render() -> None:
         total = sum(report.rows.values())

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from pathlib import Path
 
@@ -13,8 +10,7 @@ import typer
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import iso
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.models import User
-from p2pmarket.services import records
+from p2pmarket.market import records
 
 
 def _report(report: records.VerifyReport, as_json: bool) -> None:
@@ -36,10 +32,7 @@ def _report(report: records.VerifyReport, as_json: bool) -> None:
 
 def verify(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Walk every hash chain and check the ledger; exit 1 if anything was tampered with."""
-    c = ctx_of(ctx)
-    with c.store.read() as session:
-        report = records.verify(session)
-    _report(report, as_json)
+    _report(records.verify(ctx_of(ctx).market), as_json)
 
 
 def backup(
@@ -51,8 +44,7 @@ def backup(
     """Copy the store safely while others write (SQLite's online backup API)."""
     c = ctx_of(ctx)
     if list_:
-        with c.store.read() as session:
-            found = records.list_backups(session)
+        found = records.list_backups(c.market)
         emit(
             {"backups": [b.to_json() for b in found]},
             as_json,
@@ -62,7 +54,7 @@ def backup(
             ),
         )
         return
-    made = records.backup(c.store, c.clock, path)
+    made = records.backup(c.market, path)
     emit(
         made.to_json(),
         as_json,
@@ -78,12 +70,11 @@ def restore(
 ) -> None:
     """Verify a backup, keep the current store aside, then restore the backup."""
     c = ctx_of(ctx)
-    if c.config.sqlite_path is None:
-        raise Invalid("restore_unsupported", "Restore is for SQLite stores.")
+    live = records.store_to_replace(c.config)
     if not yes:
         if not sys.stdin.isatty():
             raise Invalid("restore_confirm", "Restore replaces the store; pass --yes to confirm.")
-        if not typer.confirm(f"Replace {c.config.sqlite_path} with {path}?"):
+        if not typer.confirm(f"Replace {live} with {path}?"):
             raise Refused("restore_cancelled", "Nothing was restored.")
     c.close()
     kept = records.restore(c.config, c.clock, path)
@@ -108,97 +99,25 @@ def export(
     c = ctx_of(ctx)
     if fmt not in ("json", "csv"):
         raise Invalid("export_format", "--format is json or csv.")
-    me = c.login(as_)
-    if me.handle != handle.strip().lower():
-        raise Refused("export_other", "You can export only your own history.")
-    with c.store.read() as session:
-        data = records.export_history(session, session.get(User, me.id))
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if fmt == "json" else _csv(data)
+    made = c.actor(as_).export_history(handle, fmt)
     if out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(made.text)
         return
-    out.write_text(text, "utf-8")
-    say(f"Exported {handle}'s history to {out} (history hash {data['history_hash'][:16]}…).")
-
-
-def _csv(data: dict) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["record", "id", "at", "what", "amount", "order", "score_after", "hash"])
-    for o in data["orders"]:
-        for e in o["events"]:
-            writer.writerow(
-                [
-                    "order_event",
-                    e["id"],
-                    e["at"],
-                    f"{e['from']}->{e['to']}",
-                    e["amount"],
-                    o["id"],
-                    "",
-                    e["hash"],
-                ]
-            )
-    for p in data["payments"]:
-        writer.writerow(
-            [
-                "payment",
-                p["id"],
-                p["at"],
-                p["kind"],
-                p["amount"],
-                p["order_id"] or "",
-                "",
-                p["hash"],
-            ]
-        )
-    for e in data["credit_events"]:
-        writer.writerow(
-            [
-                "credit_event",
-                e["id"],
-                e["at"],
-                f"{e['dimension']}: {e['reason']}",
-                e["delta"],
-                "",
-                e["score_after"],
-                e["hash"],
-            ]
-        )
-    for r in data["reviews"]:
-        writer.writerow(
-            [
-                "review",
-                r["id"],
-                r["at"],
-                f"{r['stars']} stars by {r['author']}",
-                "",
-                r["order_id"],
-                "",
-                r["hash"],
-            ]
-        )
-    for name, head in data["chain_heads"].items():
-        writer.writerow(["chain_head", head["last_id"], "", name, "", "", "", head["last_hash"]])
-    writer.writerow(["history_hash", "", "", "", "", "", "", data["history_hash"]])
-    return buffer.getvalue()
+    out.write_text(made.text, "utf-8")
+    say(f"Exported {handle}'s history to {out} (history hash {made.history_hash[:16]}…).")
 
 
 def verify_export(ctx: typer.Context, file: Path, as_json: bool = JsonOption) -> None:
     """Prove an exported (JSON) history still matches the store; exit 1 if not."""
     c = ctx_of(ctx)
     data = records.read_export(file)
-    with c.store.read() as session:
-        report = records.verify_export(session, data)
-    _report(report, as_json)
+    _report(records.verify_export(c.market, data), as_json)
 
 
 def history(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
     """Your transaction-credit history, newest first, with the score after each change."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        rows = records.history(session, session.get(User, me.id))
+    me = ctx_of(ctx).actor(as_)
+    rows = me.history()
     emit(
         {"handle": me.handle, "history": rows},
         as_json,

@@ -6,9 +6,7 @@ import typer
 
 from p2pmarket.cli.context import Ctx, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import iso
-from p2pmarket.errors import Invalid
-from p2pmarket.models import Role, User
-from p2pmarket.services import accounts, catalog, operators, privacy
+from p2pmarket.market import Actor, records
 
 app = typer.Typer(
     help="Add, list and show users; the operator verifies them and grants roles.",
@@ -19,9 +17,9 @@ app = typer.Typer(
 OperatorOption = typer.Option(None, "--as", help="The market's operator (with their passphrase).")
 
 
-def _actor(c: Ctx, as_: str | None) -> int | None:
+def _actor(c: Ctx, as_: str | None) -> Actor | None:
     """Whoever acts in this command, passphrase checked (None: nobody logged in)."""
-    return c.login(as_).id if as_ else None
+    return c.actor(as_) if as_ else None
 
 
 @app.command("add")
@@ -41,38 +39,19 @@ def add(
 ) -> None:
     """Create a user; anyone may join. The passphrase: P2PMARKET_PASSPHRASE or a prompt."""
     c = ctx_of(ctx)
-    area_slug = None
-    if area is not None:
-        place = catalog.area(area)
-        area_slug = place.slug
-        lat = place.lat if lat is None else lat
-        lon = place.lon if lon is None else lon
-    if lat is None or lon is None:
-        raise Invalid("location_missing", "Give --lat and --lon, or --area NAME.")
-    actor_id = _actor(c, as_)
-    passphrase = c.passphrase(handle)
-    accounts.check_passphrase(passphrase)
-    with c.store.write() as session:
-        actor = session.get(User, actor_id) if actor_id else None
-        if mediator:
-            # Before the user exists: a refused grant adds nobody.
-            operators.require(session, actor, f"make {handle} a mediator")
-        view = accounts.create_user(
-            session,
-            c.clock,
-            handle=handle,
-            real_name=name,
-            passphrase=passphrase,
-            lat=lat,
-            lon=lon,
-            area=area_slug,
-            bio=bio,
-            hash_profile=c.config.settings.hash_profile,
-        )
-        if mediator:
-            user = session.get(User, view.id)
-            operators.set_role(session, c.clock, actor, user, Role.mediator)
-            view = accounts.UserView.of(user)
+    home = records.home_of(area, lat, lon)
+    by = _actor(c, as_)
+    passphrase = records.check_passphrase(c.passphrase(handle))
+    view = records.add_user(
+        c.market,
+        handle=handle,
+        real_name=name,
+        passphrase=passphrase,
+        home=home,
+        bio=bio,
+        mediator=mediator,
+        by=by,
+    )
     emit(view.to_json(), as_json, lambda: say(f"Welcome, {view.handle} (user #{view.id})."))
 
 
@@ -84,9 +63,7 @@ def list_(
     as_json: bool = JsonOption,
 ) -> None:
     """List users: handles, roles and only the facts each publishes."""
-    c = ctx_of(ctx)
-    with c.store.read() as session:
-        users = privacy.directory(session, None, limit=limit, offset=offset)
+    users = records.list_users(ctx_of(ctx).market, limit=limit, offset=offset)
 
     def shown(value: object) -> str:
         return "-" if value is None else str(value)
@@ -119,14 +96,7 @@ def show(
 ) -> None:
     """Show one user: what they publish, or everything when you look at yourself with --as."""
     c = ctx_of(ctx)
-    viewer_id = _actor(c, as_)
-    with c.store.read() as session:
-        user = accounts.user_row(session, handle)
-        if user.id == viewer_id:
-            data = accounts.UserView.of(user).to_json()
-            data["operator"] = operators.operator_id(session) == user.id
-        else:
-            data = privacy.directory_entry(session, viewer_id, user.id).to_json()
+    data = records.show_user(c.market, handle, _actor(c, as_))
     emit(data, as_json, lambda: table(["field", "value"], [[k, v] for k, v in data.items()]))
 
 
@@ -136,17 +106,12 @@ def verify(
 ) -> None:
     """The operator: mark HANDLE's real name as checked (recorded in the operator's chain)."""
     c = ctx_of(ctx)
-    actor_id = _actor(c, as_)
-    with c.store.write() as session:
-        user = accounts.user_row(session, handle)
-        actor = session.get(User, actor_id) if actor_id else None
-        changed = operators.verify_user(session, c.clock, actor, user)
-        view = accounts.UserView.of(user)
+    act = records.verify_user(c.market, handle, _actor(c, as_))
     emit(
-        {"handle": view.handle, "verified": True, "changed": changed},
+        {"handle": act.handle, "verified": True, "changed": act.changed},
         as_json,
         lambda: say(
-            f"{view.handle} is verified." if changed else f"{view.handle} was verified already."
+            f"{act.handle} is verified." if act.changed else f"{act.handle} was verified already."
         ),
     )
 
@@ -161,15 +126,13 @@ def role(
 ) -> None:
     """The operator: make HANDLE a mediator or a member again (recorded in the operator's chain)."""
     c = ctx_of(ctx)
-    wanted = operators.parse_role(new_role)
-    actor_id = _actor(c, as_)
-    with c.store.write() as session:
-        user = accounts.user_row(session, handle)
-        actor = session.get(User, actor_id) if actor_id else None
-        changed = operators.set_role(session, c.clock, actor, user, wanted)
-        who = user.handle
+    wanted = records.parse_role(new_role)
+    act = records.set_role(c.market, handle, wanted, _actor(c, as_))
+    who = act.handle
     emit(
-        {"handle": who, "role": str(wanted), "changed": changed},
+        {"handle": who, "role": str(wanted), "changed": act.changed},
         as_json,
-        lambda: say(f"{who} is a {wanted} now." if changed else f"{who} was a {wanted} already."),
+        lambda: say(
+            f"{who} is a {wanted} now." if act.changed else f"{who} was a {wanted} already."
+        ),
     )

@@ -19,7 +19,11 @@ from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
-from p2pmarket.services import accounts, orders, records
+from p2pmarket.services import accounts, orders
+
+# Not `records`: that name is the submodule market.records (RecordCases and the functions
+# the faces call), which a `from p2pmarket.services import records` here would shadow.
+from p2pmarket.services.records import BackupView, daily_backup
 
 
 class Market:
@@ -58,11 +62,11 @@ class Market:
         with self.store.write() as session:
             return orders.tick(session, self.clock, self.settings)
 
-    def daily_backup(self) -> records.BackupView | None:
+    def daily_backup(self) -> BackupView | None:
         """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump)."""
         if not self.config.is_sqlite:
             return None
-        return records.daily_backup(self.store, self.clock)
+        return daily_backup(self.store, self.clock)
 
     # -- who acts --------------------------------------------------------------------------
 

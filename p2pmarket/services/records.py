@@ -10,7 +10,9 @@ transaction serialises appends (BEGIN IMMEDIATE on SQLite, a row lock elsewhere)
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -505,6 +507,75 @@ def export_history(session: Session, user: User) -> dict:
         "chain_heads": _chain_heads(session),
     }
     return {**body, "history_hash": _body_hash(body)}
+
+
+def export_json(data: dict) -> str:
+    """An export as the JSON `verify_export` reads back."""
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def export_csv(data: dict) -> str:
+    """An export as CSV: one row per record, then the chain heads and the history hash."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["record", "id", "at", "what", "amount", "order", "score_after", "hash"])
+    for o in data["orders"]:
+        for e in o["events"]:
+            writer.writerow(
+                [
+                    "order_event",
+                    e["id"],
+                    e["at"],
+                    f"{e['from']}->{e['to']}",
+                    e["amount"],
+                    o["id"],
+                    "",
+                    e["hash"],
+                ]
+            )
+    for p in data["payments"]:
+        writer.writerow(
+            [
+                "payment",
+                p["id"],
+                p["at"],
+                p["kind"],
+                p["amount"],
+                p["order_id"] or "",
+                "",
+                p["hash"],
+            ]
+        )
+    for e in data["credit_events"]:
+        writer.writerow(
+            [
+                "credit_event",
+                e["id"],
+                e["at"],
+                f"{e['dimension']}: {e['reason']}",
+                e["delta"],
+                "",
+                e["score_after"],
+                e["hash"],
+            ]
+        )
+    for r in data["reviews"]:
+        writer.writerow(
+            [
+                "review",
+                r["id"],
+                r["at"],
+                f"{r['stars']} stars by {r['author']}",
+                "",
+                r["order_id"],
+                "",
+                r["hash"],
+            ]
+        )
+    for name, head in data["chain_heads"].items():
+        writer.writerow(["chain_head", head["last_id"], "", name, "", "", "", head["last_hash"]])
+    writer.writerow(["history_hash", "", "", "", "", "", "", data["history_hash"]])
+    return buffer.getvalue()
 
 
 def _body_hash(body: dict) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -18,11 +17,13 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from p2pmarket import money
 from p2pmarket.clock import DAY, iso
 from p2pmarket.errors import MarketError
-from p2pmarket.models import User
-from p2pmarket.services import credit, ledger, records
+from p2pmarket.market import records
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
+
+if TYPE_CHECKING:
+    from p2pmarket.services import credit
 
 
 class CreditScreen(MarketScreen):
@@ -75,20 +76,10 @@ class CreditScreen(MarketScreen):
         )
 
     def reload(self) -> None:
-        def load():
-            with self.write() as session:
-                me = session.get(User, self.market.user.id)
-                credit.recompute(session, self.market.clock, me.id, self.market.config.settings)
-                return (
-                    credit.scores(session, me.id),
-                    credit.history(session, me.id, limit=10_000),
-                    ledger.statement(session, me.id, limit=200),
-                )
-
-        loaded = self.attempt(load)
+        loaded = self.attempt(self.actor.credit_records)
         if loaded is None:
             return
-        self.scores, self.history, statement = loaded
+        self.scores, self.history, statement = loaded.scores, loaded.history, loaded.statement
         card = Text()
         card.append("Credit (350–950)\n", style="bold")
         card.append(f"transaction {self.scores.transaction}\n", style="bold blue")
@@ -153,8 +144,7 @@ class CreditScreen(MarketScreen):
     @work(thread=True, exclusive=True, group="records")
     def _verify(self) -> None:
         try:
-            with self.read() as session:
-                report = records.verify(session)
+            report = records.verify(self.market.market)
         except MarketError as exc:
             self.post_message(self.Verified(None, exc.message))
             return
@@ -166,7 +156,7 @@ class CreditScreen(MarketScreen):
     @work(thread=True, exclusive=True, group="records")
     def action_backup(self) -> None:
         try:
-            made = records.backup(self.market.store, self.market.clock, reason="tui")
+            made = records.backup(self.market.market, reason="tui")
         except MarketError as exc:
             self.post_message(self.Done(exc.message, error=True))
             return
@@ -179,9 +169,8 @@ class CreditScreen(MarketScreen):
             Path(self.market.config.home) / f"history-{user.handle}-{self.market.clock.now()}.json"
         )
         try:
-            with self.read() as session:
-                data = records.export_history(session, self.me(session))
-            out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
+            made = self.actor.export_history(user.handle)
+            out.write_text(made.text, "utf-8")
         except MarketError as exc:
             self.post_message(self.Done(exc.message, error=True))
             return

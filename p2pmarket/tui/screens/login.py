@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Static
 
 from p2pmarket.errors import MarketError
-from p2pmarket.services import accounts, demo
+from p2pmarket.market import records
 from p2pmarket.tui.widgets.text_input import TextInput
 
 
@@ -38,11 +38,10 @@ class LoginScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        with self.app.store.read() as session:
-            if demo.demo_loaded(session):
-                handles = ", ".join(u.handle for u in accounts.list_users(session, limit=8))
-                hint = f"Demo users: {handles} — passphrase {demo.demo_data()['passphrase']}"
-                self.query_one("#demo-users", Static).update(Content(hint))
+        demo = records.demo_login(self.app.market)
+        if demo is not None:
+            hint = f"Demo users: {', '.join(demo.handles)} — passphrase {demo.passphrase}"
+            self.query_one("#demo-users", Static).update(Content(hint))
         self.query_one("#handle", Input).focus()
 
     @on(Input.Submitted, "#handle")
