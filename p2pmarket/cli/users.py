@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from p2pmarket import money
 from p2pmarket.cli.context import Ctx, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import iso
 from p2pmarket.market import Actor, records
@@ -65,9 +66,6 @@ def list_(
     """List users: handles, roles and only the facts each publishes."""
     users = records.list_users(ctx_of(ctx).market, limit=limit, offset=offset)
 
-    def shown(value: object) -> str:
-        return "-" if value is None else str(value)
-
     emit(
         {"users": [u.to_json() for u in users]},
         as_json,
@@ -78,7 +76,7 @@ def list_(
                     u.id,
                     u.profile.handle,
                     f"{u.role}, operator" if u.operator else u.role,
-                    shown(u.profile.to_json().get("verified")),
+                    _shown("verified", u.profile.to_json().get("verified")),
                     iso(u.profile.member_since) if u.profile.member_since else "-",
                 ]
                 for u in users
@@ -97,7 +95,26 @@ def show(
     """Show one user: what they publish, or everything when you look at yourself with --as."""
     c = ctx_of(ctx)
     data = records.show_user(c.market, handle, _actor(c, as_))
-    emit(data, as_json, lambda: table(["field", "value"], [[k, v] for k, v in data.items()]))
+    emit(
+        data,
+        as_json,
+        lambda: table(["field", "value"], [[k, _shown(k, v)] for k, v in data.items()]),
+    )
+
+
+def _shown(field: str, value: object) -> str:
+    """A published fact as a person reads it: times as dates, money in yuan, yes/no."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field in ("member_since", "created_at"):
+        return iso(value)
+    if field == "spent":
+        return money.fmt(value)
+    if isinstance(value, dict):
+        return " · ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
 
 
 @app.command("verify")
