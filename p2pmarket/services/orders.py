@@ -228,8 +228,12 @@ def events(session: Session, order_id: int) -> list[EventView]:
 def order_row(session: Session, order_id: int) -> Order:
     order = session.get(Order, order_id)
     if order is None:
-        raise Invalid("unknown_order", f"No order #{order_id}.")
+        raise _no_order(order_id)
     return order
+
+
+def _no_order(order_id: int) -> Invalid:
+    return Invalid("unknown_order", f"No order #{order_id}.")
 
 
 def _record(
@@ -533,17 +537,17 @@ def pay(
     Several orders paid together go through `pay_many` instead.
     """
     stored = _pay_key(buyer, order_id, key)
-    order = order_row(session, order_id)
+    order = _order_rows(session, [order_id]).get(order_id)
+    if order is None:
+        raise _no_order(order_id)
     params = _pay_params(buyer, order)
     postings = ledger.Postings(session, clock)
     if postings.replay(stored, "pay", order.id, params) is not None:
         return view(session, order, replayed=True, users=(buyer,))
     payee, _ = _payable(session, clock, settings, buyer, order)
-    stock = None
-    if order.listing_id is not None:
-        stock = session.connection().execute(_STOCK, {"ids": [order.listing_id]}).first()
-        if stock is not None and stock.quantity < order.quantity:
-            raise _sold_out(order)
+    left = _stock(session, [order.listing_id]).get(order.listing_id)
+    if left is not None and left < order.quantity:
+        raise _sold_out(order)
     postings.add(
         key=stored,
         kind="pay",
@@ -553,14 +557,9 @@ def pay(
         params=params,
     )
     postings.flush()
-    if stock is not None:
-        session.connection().execute(
-            _TAKE, {"listing_id": order.listing_id, "quantity": order.quantity}
-        )
-    now = clock.now()
-    order.revoke_until = now + settings.revoke_window
-    order.deliver_by = now + settings.delivery_deadline
-    _record(session, order, buyer.id, now, OrderStatus.paid, order.amount, "into escrow")
+    paid, event = _paid(order, buyer, clock.now(), settings)
+    taken = {order.listing_id: order.quantity} if left is not None else {}
+    _write_paid(session, [paid], [event], taken)
     return view(session, order, users=(buyer, payee))
 
 
@@ -574,6 +573,29 @@ def _pay_legs(session: Session, wallet: ledger.Held, order) -> list[tuple[ledger
         (wallet, -order.amount),
         (ledger.system_account_ref(session, AccountKind.escrow), order.amount),
     ]
+
+
+def _paid(order, buyer: User, now: int, settings: Settings) -> tuple[dict, OrderEvent]:
+    """Mark `order` (read with Core) paid in memory: its row's new values and its event."""
+    event = OrderEvent(
+        order_id=order.id,
+        actor_id=buyer.id,
+        at=now,
+        from_status=str(order.status),
+        to_status=str(OrderStatus.paid),
+        amount=order.amount,
+        note="into escrow",
+    )
+    order.status, order.updated_at = OrderStatus.paid, now
+    order.revoke_until = now + settings.revoke_window
+    order.deliver_by = now + settings.delivery_deadline
+    paid = {
+        "order_id": order.id,
+        "now": now,
+        "revoke": order.revoke_until,
+        "deliver": order.deliver_by,
+    }
+    return paid, event
 
 
 def _sold_out(order) -> Refused:
@@ -669,6 +691,8 @@ def pay_many(
     return results
 
 
+# Payments read and write orders and stock with Core statements built once: the ORM's
+# unit of work costs more than the SQL on the pay path.
 _ORDERS = Order.__table__
 _ORDER_ROWS = select(_ORDERS).where(_ORDERS.c.id.in_(bindparam("ids", expanding=True)))
 _STOCK = select(_LISTING.c.id, _LISTING.c.quantity).where(
@@ -684,6 +708,36 @@ _MARK_PAID = (
         deliver_by=bindparam("deliver"),
     )
 )
+
+
+def _order_rows(session: Session, ids: Iterable[int]) -> dict[int, SimpleNamespace]:
+    """Orders by id, as plain objects a payment changes in memory before writing them."""
+    rows = session.connection().execute(_ORDER_ROWS, {"ids": sorted(set(ids))})
+    return {row.id: SimpleNamespace(**row._mapping) for row in rows}
+
+
+def _stock(session: Session, listing_ids: Iterable[int | None]) -> dict[int, int]:
+    """What is left of each listing (an order from chat has none)."""
+    ids = sorted({i for i in listing_ids if i is not None})
+    return dict(session.connection().execute(_STOCK, {"ids": ids}).all()) if ids else {}
+
+
+def _write_paid(
+    session: Session, paid: list[dict], events: list[OrderEvent], taken: dict[int, int]
+) -> None:
+    """Write orders paid in memory (their money already posted): the stock they took,
+    their new status and deadlines, their events."""
+    connection = session.connection()
+    if taken:
+        connection.execute(_TAKE, [{"listing_id": i, "quantity": q} for i, q in taken.items()])
+    connection.execute(_MARK_PAID, paid)
+    records.append_all(session, events)
+    # Written with Core: an ORM copy of these rows loaded earlier would be stale.
+    for model, ids in ((Order, [p["order_id"] for p in paid]), (Listing, taken)):
+        for row_id in ids:
+            loaded = session.identity_map.get(session.identity_key(model, row_id))
+            if loaded is not None:
+                session.expire(loaded)
 
 
 class _Payments:
@@ -704,13 +758,8 @@ class _Payments:
         keys: list[str],
     ) -> None:
         self.session, self.clock, self.settings, self.buyer = session, clock, settings, buyer
-        connection = session.connection()
-        self.orders = {
-            row.id: SimpleNamespace(**row._mapping)
-            for row in connection.execute(_ORDER_ROWS, {"ids": sorted(set(order_ids))})
-        }
-        listings = {o.listing_id for o in self.orders.values() if o.listing_id is not None}
-        self.stock = dict(connection.execute(_STOCK, {"ids": sorted(listings)}).all())
+        self.orders = _order_rows(session, order_ids)
+        self.stock = _stock(session, (o.listing_id for o in self.orders.values()))
         self.payees = _users(session, {o.seller_id for o in self.orders.values()})
         self.postings = ledger.Postings(session, clock)
         self.postings.lookup(keys)
@@ -727,7 +776,7 @@ class _Payments:
     def pay(self, order_id: int, key: str) -> OrderView:
         order = self.orders.get(order_id)
         if order is None:
-            raise Invalid("unknown_order", f"No order #{order_id}.")
+            raise _no_order(order_id)
         params = _pay_params(self.buyer, order)
         if self.postings.replay(key, "pay", order.id, params) is not None:
             return view(self.session, order, replayed=True, users=self._parties(order))
@@ -747,29 +796,9 @@ class _Payments:
         if left is not None:
             self.stock[order.listing_id] = left - order.quantity
             self.taken[order.listing_id] = self.taken.get(order.listing_id, 0) + order.quantity
-        now = self.clock.now()
-        self.events.append(
-            OrderEvent(
-                order_id=order.id,
-                actor_id=self.buyer.id,
-                at=now,
-                from_status=str(order.status),
-                to_status=str(OrderStatus.paid),
-                amount=order.amount,
-                note="into escrow",
-            )
-        )
-        order.status, order.updated_at = OrderStatus.paid, now
-        order.revoke_until = now + self.settings.revoke_window
-        order.deliver_by = now + self.settings.delivery_deadline
-        self.paid.append(
-            {
-                "order_id": order.id,
-                "now": now,
-                "revoke": order.revoke_until,
-                "deliver": order.deliver_by,
-            }
-        )
+        paid, event = _paid(order, self.buyer, self.clock.now(), self.settings)
+        self.paid.append(paid)
+        self.events.append(event)
         return view(self.session, order, users=self._parties(order))
 
     def _parties(self, order) -> tuple[User, User]:
@@ -794,19 +823,8 @@ class _Payments:
         """Write every payment made so far: stock, ledger, orders, their events."""
         if not self.paid:
             return
-        connection = self.session.connection()
-        if self.taken:
-            taken = [{"listing_id": i, "quantity": q} for i, q in self.taken.items()]
-            connection.execute(_TAKE, taken)
         self.postings.flush()
-        connection.execute(_MARK_PAID, self.paid)
-        records.append_all(self.session, self.events)
-        # Written with Core: an ORM copy of these rows loaded earlier would be stale.
-        for model, ids in ((Order, [p["order_id"] for p in self.paid]), (Listing, self.taken)):
-            for row_id in ids:
-                loaded = self.session.identity_map.get(self.session.identity_key(model, row_id))
-                if loaded is not None:
-                    self.session.expire(loaded)
+        _write_paid(self.session, self.paid, self.events, self.taken)
         self.taken, self.paid, self.events = {}, [], []
 
 
