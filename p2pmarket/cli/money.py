@@ -10,14 +10,14 @@ import typer
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, Ctx, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import countdown, iso
-from p2pmarket.errors import Invalid
-from p2pmarket.services import orders
-
-wallet_app = typer.Typer(help="Your wallet: top up, withdraw, show.", no_args_is_help=True)
-order_app = typer.Typer(help="Orders and escrow.", no_args_is_help=True)
+from p2pmarket.errors import Invalid, MarketError
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
+    from p2pmarket.services.orders import OrderView
+
+wallet_app = typer.Typer(help="Your wallet: top up, withdraw, show.", no_args_is_help=True)
+order_app = typer.Typer(help="Orders and escrow.", no_args_is_help=True)
 
 KeyOption = typer.Option(
     None, "--key", help="Idempotency key: retrying with the same key never pays twice."
@@ -78,7 +78,7 @@ def show_wallet(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOpt
     )
 
 
-def _print_order(o: orders.OrderView, now: int) -> None:
+def _print_order(o: OrderView, now: int) -> None:
     table(
         ["order", "what", "buyer", "seller", "amount", "status", "timers"],
         [
@@ -134,7 +134,7 @@ def create(
     )
 
 
-def _acted(c: Ctx, o: orders.OrderView, as_json: bool) -> None:
+def _acted(c: Ctx, o: OrderView, as_json: bool) -> None:
     """What every order step prints: the new status, then the order."""
     emit(
         o.to_json(),
@@ -226,9 +226,9 @@ def pay(
 def _pay_many(actor: Actor, order_ids: list[int], as_json: bool) -> None:
     results = actor.pay_many(order_ids)
     rows = [
-        {"order_id": i, "paid": True, "order": r.to_json()}
-        if isinstance(r, orders.OrderView)
-        else {"order_id": i, "paid": False, "error": r.code, "message": r.message}
+        {"order_id": i, "paid": False, "error": r.code, "message": r.message}
+        if isinstance(r, MarketError)
+        else {"order_id": i, "paid": True, "order": r.to_json()}
         for i, r in zip(order_ids, results, strict=True)
     ]
     emit(
