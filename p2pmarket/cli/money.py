@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import typer
 
 from p2pmarket import money
-from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
+from p2pmarket.cli.context import AsOption, Ctx, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import countdown, iso
-from p2pmarket.errors import Invalid
-from p2pmarket.models import User
-from p2pmarket.services import ledger, orders
+from p2pmarket.errors import Invalid, MarketError
+
+if TYPE_CHECKING:
+    from p2pmarket.market import Actor
+    from p2pmarket.services.orders import OrderView
 
 wallet_app = typer.Typer(help="Your wallet: top up, withdraw, show.", no_args_is_help=True)
 order_app = typer.Typer(help="Orders and escrow.", no_args_is_help=True)
@@ -21,23 +24,25 @@ KeyOption = typer.Option(
 )
 
 
-def _move(ctx: typer.Context, as_: str, amount: str, key: str | None, as_json: bool, how) -> None:
+def _move(
+    ctx: typer.Context, as_: str, amount: str, key: str | None, as_json: bool, how: str
+) -> None:
     c = ctx_of(ctx)
     minor = money.parse(amount)
-    me = c.login(as_)
-    with c.store.write() as session:
-        result = how(session, c.clock, me.id, minor, key or f"cli:{uuid.uuid4()}")
-        balance = ledger.balance(session, me.id)
-    data = {**result.to_json(), "balance": balance}
-    replayed = " (replayed: that key was used already, nothing moved)" if result.replayed else ""
+    actor = c.actor(as_)
+    moved = getattr(actor, how)(minor, key or f"cli:{uuid.uuid4()}")
+    done = moved.transfer
+    replayed = " (replayed: that key was used already, nothing moved)" if done.replayed else ""
     emit(
-        data,
+        moved.to_json(),
         as_json,
-        lambda: say(f"{result.kind} {money.fmt(minor)}{replayed} — balance {money.fmt(balance)}."),
+        lambda: say(
+            f"{done.kind} {money.fmt(minor)}{replayed} — balance {money.fmt(moved.balance)}."
+        ),
     )
 
 
-def _money_command(name: str, how, help_text: str) -> None:
+def _money_command(name: str, help_text: str) -> None:
     @wallet_app.command(name, help=help_text)
     def command(
         ctx: typer.Context,
@@ -46,38 +51,34 @@ def _money_command(name: str, how, help_text: str) -> None:
         key: str | None = KeyOption,
         as_json: bool = JsonOption,
     ) -> None:
-        _move(ctx, as_, amount, key, as_json, how)
+        _move(ctx, as_, amount, key, as_json, name)
 
 
-_money_command("topup", ledger.topup, "Add money from outside the market (a demo bank).")
-_money_command("withdraw", ledger.withdraw, "Take money out of the market.")
+_money_command("topup", "Add money from outside the market (a demo bank).")
+_money_command("withdraw", "Take money out of the market.")
 
 
 @wallet_app.command("show")
 def show_wallet(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
     """Your balance and latest entries."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        balance = ledger.balance(session, me.id)
-        entries = ledger.statement(session, me.id)
+    w = ctx_of(ctx).actor(as_).wallet()
     emit(
-        {"handle": me.handle, "balance": balance, "entries": entries},
+        w.to_json(),
         as_json,
         lambda: (
-            say(f"{me.handle}: {money.fmt(balance)}"),
+            say(f"{w.handle}: {money.fmt(w.balance)}"),
             table(
                 ["when", "what", "amount", "order"],
                 [
                     [iso(e["at"]), e["kind"], money.fmt(e["amount"]), e["order_id"] or "-"]
-                    for e in entries
+                    for e in w.entries
                 ],
             ),
         ),
     )
 
 
-def _print_order(o: orders.OrderView, now: int) -> None:
+def _print_order(o: OrderView, now: int) -> None:
     table(
         ["order", "what", "buyer", "seller", "amount", "status", "timers"],
         [
@@ -123,10 +124,7 @@ def create(
     as_json: bool = JsonOption,
 ) -> None:
     """Ask to buy a listing (the seller accepts, then you pay into escrow)."""
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.write() as session:
-        o = orders.create_order(session, c.clock, session.get(User, me.id), listing_id, qty)
+    o = ctx_of(ctx).actor(as_).create_order(listing_id, qty)
     emit(
         o.to_json(),
         as_json,
@@ -136,21 +134,8 @@ def create(
     )
 
 
-def _act(
-    ctx: typer.Context, order_id: int, as_: str, action: str, as_json: bool, **options
-) -> None:
-    c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.write() as session:
-        o = orders.act(
-            session,
-            c.clock,
-            c.config.settings,
-            session.get(User, me.id),
-            order_id,
-            action,
-            **options,
-        )
+def _acted(c: Ctx, o: OrderView, as_json: bool) -> None:
+    """What every order step prints: the new status, then the order."""
     emit(
         o.to_json(),
         as_json,
@@ -173,7 +158,8 @@ def _simple(action: str, help_text: str) -> None:
     def command(
         ctx: typer.Context, order_id: int, as_: str = AsOption, as_json: bool = JsonOption
     ) -> None:
-        _act(ctx, order_id, as_, action, as_json)
+        c = ctx_of(ctx)
+        _acted(c, c.actor(as_).act(order_id, action), as_json)
 
 
 _simple("accept", "Seller: accept a requested order.")
@@ -205,19 +191,15 @@ def pay(
             "--key goes with a single order; several orders paid together each use "
             "the market's own key for that order, so a retry never pays twice.",
         )
-    if confirm and len(order_ids) == 1:
-        _act(ctx, order_ids[0], as_, "pay", as_json, key=key)
-        return
     c = ctx_of(ctx)
-    me = c.login(as_)
-    if confirm:
-        _pay_many(c, me, order_ids, as_json)
+    actor = c.actor(as_)
+    if confirm and len(order_ids) == 1:
+        _acted(c, actor.pay(order_ids[0], key), as_json)
         return
-    with c.store.read() as session:
-        buyer = session.get(User, me.id)
-        previews = [
-            orders.preview_payment(session, c.clock, c.config.settings, buyer, i) for i in order_ids
-        ]
+    if confirm:
+        _pay_many(actor, order_ids, as_json)
+        return
+    previews = actor.preview_payments(order_ids)
     total = sum(p.amount for p in previews)
     before = previews[0].balance_before
 
@@ -232,7 +214,7 @@ def pay(
         )
         say(f"Your balance: {money.fmt(before)} → {money.fmt(before - total)}.")
         ids = " ".join(str(i) for i in order_ids)
-        say(f"Nothing moved. To pay: p2pmarket order pay {ids} --as {me.handle} --confirm")
+        say(f"Nothing moved. To pay: p2pmarket order pay {ids} --as {actor.handle} --confirm")
 
     emit(
         {"preview": [p.to_json() for p in previews], "total": total, "confirmed": False},
@@ -241,15 +223,12 @@ def pay(
     )
 
 
-def _pay_many(c, me, order_ids: list[int], as_json: bool) -> None:
-    with c.store.write() as session:
-        results = orders.pay_many(
-            session, c.clock, c.config.settings, session.get(User, me.id), order_ids
-        )
+def _pay_many(actor: Actor, order_ids: list[int], as_json: bool) -> None:
+    results = actor.pay_many(order_ids)
     rows = [
-        {"order_id": i, "paid": True, "order": r.to_json()}
-        if isinstance(r, orders.OrderView)
-        else {"order_id": i, "paid": False, "error": r.code, "message": r.message}
+        {"order_id": i, "paid": False, "error": r.code, "message": r.message}
+        if isinstance(r, MarketError)
+        else {"order_id": i, "paid": True, "order": r.to_json()}
         for i, r in zip(order_ids, results, strict=True)
     ]
     emit(
@@ -278,10 +257,8 @@ def resolve(
     as_json: bool = JsonOption,
 ) -> None:
     """Mediator: settle a dispute by release, refund or split AMOUNT (to the seller)."""
-    if resolution == "split" and amount is None:
-        raise Invalid("split_amount", "split needs the seller's share, e.g. `split 40`.")
-    split = money.parse(amount) if amount is not None else None
-    _act(ctx, order_id, as_, "resolve", as_json, resolution=resolution, split=split)
+    c = ctx_of(ctx)
+    _acted(c, c.actor(as_).resolve(order_id, resolution, amount), as_json)
 
 
 @order_app.command("list")
@@ -296,9 +273,7 @@ def list_(
     if side not in ("all", "buying", "selling", "mediating"):
         raise Invalid("side", "--side is all, buying, selling or mediating.")
     c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        found = orders.list_orders(session, me.id, side=side, open_only=open_only)
+    found = c.actor(as_).list_orders(side, open_only)
     now = c.clock.now()
     emit(
         {"orders": [o.to_json() for o in found]},
@@ -327,7 +302,5 @@ def show(
 ) -> None:
     """One order with its timeline and countdowns."""
     c = ctx_of(ctx)
-    me = c.login(as_)
-    with c.store.read() as session:
-        o = orders.get_order(session, session.get(User, me.id), order_id)
+    o = c.actor(as_).order(order_id)
     emit(o.to_json(), as_json, lambda: _print_order(o, c.clock.now()))

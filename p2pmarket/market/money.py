@@ -1,9 +1,137 @@
-"""Money: wallets, orders and escrow, payments, mediation."""
+"""Money: wallets, orders and escrow, payments, mediation.
+
+Each method is one transaction; the rules, and the views returned, are the services'.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from p2pmarket.errors import MarketError
 from p2pmarket.market.base import ActorBase
+from p2pmarket.services import attention, feedback, ledger, orders
+
+
+@dataclass(frozen=True)
+class OrderNow:
+    """An order as the person acting sees it, with the actions they may take on it now."""
+
+    order: orders.OrderView
+    actions: list[str]
+
+
+@dataclass(frozen=True)
+class MediationQueue:
+    """What waits for a mediator: disputed orders of other people, and open reports."""
+
+    disputes: list[orders.OrderView]
+    reports: list[feedback.ReportView]
 
 
 class MoneyCases(ActorBase):
     """The money use cases of `market.Actor`."""
+
+    # -- wallet ----------------------------------------------------------------------------
+
+    def topup(self, amount: int, key: str) -> ledger.Moved:
+        """Add `amount` (minor units) from outside the market; `key` makes a retry safe."""
+        with self._write() as (session, me):
+            done = ledger.topup(session, self.market.clock, me.id, amount, key)
+            return ledger.Moved(done, ledger.balance(session, me.id))
+
+    def withdraw(self, amount: int, key: str) -> ledger.Moved:
+        """Take `amount` (minor units) out of the market; `key` makes a retry safe."""
+        with self._write() as (session, me):
+            done = ledger.withdraw(session, self.market.clock, me.id, amount, key)
+            return ledger.Moved(done, ledger.balance(session, me.id))
+
+    def wallet(self, limit: int = 20) -> ledger.WalletView:
+        """My balance and my latest `limit` entries, newest first."""
+        with self._read() as (session, me):
+            return ledger.WalletView(
+                me.handle, ledger.balance(session, me.id), ledger.statement(session, me.id, limit)
+            )
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def create_order(self, listing_id: int, quantity: int = 1) -> orders.OrderView:
+        """Ask to buy `quantity` of a listing; the seller accepts, then I pay."""
+        with self._write() as (session, me):
+            return orders.create_order(session, self.market.clock, me, listing_id, quantity)
+
+    def list_orders(self, side: str = "all", open_only: bool = False) -> list[orders.OrderView]:
+        """My orders, newest first: all, buying, selling, or (a mediator) mediating."""
+        with self._read() as (session, me):
+            return orders.list_orders(session, me.id, side=side, open_only=open_only)
+
+    def order(self, order_id: int) -> orders.OrderView:
+        """One order of mine (or one in mediation, for a mediator), with its timeline."""
+        with self._read() as (session, me):
+            return orders.get_order(session, me, order_id)
+
+    def order_now(self, order_id: int) -> OrderNow:
+        """One order with its timeline and the actions I may take on it now."""
+        with self._read() as (session, me):
+            order = orders.get_order(session, me, order_id)
+            return OrderNow(order, orders.allowed_actions(order, me.handle, str(me.role)))
+
+    def act(self, order_id: int, action: str) -> orders.OrderView:
+        """One step of an order that needs nothing more than its name: accept, deliver,
+        confirm, cancel, revoke, dispute, extend (paying and resolving have their own)."""
+        with self._write() as (session, me):
+            return orders.act(
+                session, self.market.clock, self.market.settings, me, order_id, action
+            )
+
+    # -- payments --------------------------------------------------------------------------
+
+    def preview_payments(self, order_ids: list[int]) -> list[orders.PaymentPreview]:
+        """What paying these orders would do, shown before the second confirmation."""
+        with self._read() as (session, me):
+            return [
+                orders.preview_payment(
+                    session, self.market.clock, self.market.settings, me, order_id
+                )
+                for order_id in order_ids
+            ]
+
+    def pay(self, order_id: int, key: str | None = None) -> orders.OrderView:
+        """Pay one order into escrow, under the same checks as its preview."""
+        with self._write() as (session, me):
+            return orders.pay(session, self.market.clock, self.market.settings, me, order_id, key)
+
+    def pay_many(self, order_ids: list[int]) -> list[orders.OrderView | MarketError]:
+        """Pay several orders in one transaction; each is paid or refused on its own."""
+        with self._write() as (session, me):
+            return orders.pay_many(session, self.market.clock, self.market.settings, me, order_ids)
+
+    # -- mediation -------------------------------------------------------------------------
+
+    def resolve(
+        self, order_id: int, resolution: str, amount: str | None = None
+    ) -> orders.OrderView:
+        """A mediator settles a dispute: release, refund, or split `amount` to the seller."""
+        resolution, split = orders.parse_resolution(resolution, amount)
+        with self._write() as (session, me):
+            return orders.act(
+                session,
+                self.market.clock,
+                self.market.settings,
+                me,
+                order_id,
+                "resolve",
+                resolution=resolution,
+                split=split,
+            )
+
+    def mediation_queue(self) -> MediationQueue:
+        """The disputes I may resolve and the open reports (mediators only)."""
+        with self._read() as (session, me):
+            return MediationQueue(
+                attention.mediation_queue(session, me), feedback.open_reports(session)
+            )
+
+    def resolve_report(self, report_id: int, upheld: bool) -> feedback.ReportView:
+        """A mediator upholds or dismisses a report."""
+        with self._write() as (session, me):
+            return feedback.resolve_report(session, self.market.clock, me, report_id, upheld)

@@ -402,16 +402,21 @@ def withdraw(session: Session, clock: Clock, user_id: int, amount: int, key: str
 class WalletView:
     handle: str
     balance: int
-    in_escrow_buying: int
     entries: list[dict]
 
     def to_json(self) -> dict:
-        return {
-            "handle": self.handle,
-            "balance": self.balance,
-            "in_escrow_buying": self.in_escrow_buying,
-            "entries": self.entries,
-        }
+        return {"handle": self.handle, "balance": self.balance, "entries": self.entries}
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Money moved in or out of a wallet, and the balance it left."""
+
+    transfer: TransferResult
+    balance: int
+
+    def to_json(self) -> dict:
+        return {**self.transfer.to_json(), "balance": self.balance}
 
 
 def statement(session: Session, user_id: int, limit: int = 20) -> list[dict]:

@@ -36,8 +36,6 @@ from p2pmarket.models import (
 )
 from p2pmarket.services import contacts, credit, ledger, records, trust
 
-S = OrderStatus
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -47,35 +45,52 @@ class Rule:
 
 
 TRANSITIONS: dict[str, Rule] = {
-    "accept": Rule(frozenset({S.requested}), "seller", S.accepted),
-    "cancel": Rule(frozenset({S.requested, S.accepted}), "party", S.cancelled),
-    "pay": Rule(frozenset({S.accepted}), "buyer", S.paid),
-    "revoke": Rule(frozenset({S.paid}), "buyer", S.refunded),
-    "deliver": Rule(frozenset({S.paid}), "seller", S.delivered),
-    "confirm": Rule(frozenset({S.delivered}), "buyer", S.completed),
-    "extend": Rule(frozenset({S.delivered}), "buyer", S.delivered),
-    "dispute": Rule(frozenset({S.paid, S.delivered}), "party", S.disputed),
-    "resolve": Rule(frozenset({S.disputed}), "mediator", None),
+    "accept": Rule(frozenset({OrderStatus.requested}), "seller", OrderStatus.accepted),
+    "cancel": Rule(
+        frozenset({OrderStatus.requested, OrderStatus.accepted}), "party", OrderStatus.cancelled
+    ),
+    "pay": Rule(frozenset({OrderStatus.accepted}), "buyer", OrderStatus.paid),
+    "revoke": Rule(frozenset({OrderStatus.paid}), "buyer", OrderStatus.refunded),
+    "deliver": Rule(frozenset({OrderStatus.paid}), "seller", OrderStatus.delivered),
+    "confirm": Rule(frozenset({OrderStatus.delivered}), "buyer", OrderStatus.completed),
+    "extend": Rule(frozenset({OrderStatus.delivered}), "buyer", OrderStatus.delivered),
+    "dispute": Rule(
+        frozenset({OrderStatus.paid, OrderStatus.delivered}), "party", OrderStatus.disputed
+    ),
+    "resolve": Rule(frozenset({OrderStatus.disputed}), "mediator", None),
 }
 RESOLUTIONS = ("release", "refund", "split")
-OPEN = frozenset({S.requested, S.accepted, S.paid, S.delivered, S.disputed})
+OPEN = frozenset(
+    {
+        OrderStatus.requested,
+        OrderStatus.accepted,
+        OrderStatus.paid,
+        OrderStatus.delivered,
+        OrderStatus.disputed,
+    }
+)
 # Orders whose money sits in ESCROW.
-HELD = frozenset({S.paid, S.delivered, S.disputed})
+HELD = frozenset({OrderStatus.paid, OrderStatus.delivered, OrderStatus.disputed})
 # Statuses after which the credit of both sides is recomputed.
-CREDIT_MOVES = frozenset({S.delivered, S.completed, S.refunded, S.resolved})
+CREDIT_MOVES = frozenset(
+    {OrderStatus.delivered, OrderStatus.completed, OrderStatus.refunded, OrderStatus.resolved}
+)
 
 # Why a transition is refused, when the generic sentence would not help.
 _WHY_NOT: dict[tuple[str, OrderStatus], str] = {
-    ("pay", S.requested): "the seller has not accepted it yet",
-    ("pay", S.paid): "it is already paid",
-    ("pay", S.delivered): "it is already paid and delivered",
-    ("pay", S.completed): "it is already paid and completed",
-    ("revoke", S.delivered): "it was delivered; revoking ends at delivery — open a dispute "
+    ("pay", OrderStatus.requested): "the seller has not accepted it yet",
+    ("pay", OrderStatus.paid): "it is already paid",
+    ("pay", OrderStatus.delivered): "it is already paid and delivered",
+    ("pay", OrderStatus.completed): "it is already paid and completed",
+    (
+        "revoke",
+        OrderStatus.delivered,
+    ): "it was delivered; revoking ends at delivery — open a dispute "
     "with `p2pmarket order dispute` instead",
-    ("revoke", S.accepted): "it is not paid yet; cancel it instead",
-    ("deliver", S.accepted): "the buyer has not paid yet",
-    ("confirm", S.paid): "the seller has not marked it delivered yet",
-    ("cancel", S.paid): "it is paid; the buyer may revoke it within the revoke window, "
+    ("revoke", OrderStatus.accepted): "it is not paid yet; cancel it instead",
+    ("deliver", OrderStatus.accepted): "the buyer has not paid yet",
+    ("confirm", OrderStatus.paid): "the seller has not marked it delivered yet",
+    ("cancel", OrderStatus.paid): "it is paid; the buyer may revoke it within the revoke window, "
     "or either side may open a dispute",
 }
 
@@ -124,11 +139,11 @@ class OrderView:
         if self.timer_failed_at is not None:
             return {"timers": "stopped: a timer failed (the timeline says why)"}
         shown = {}
-        if self.status == S.paid and self.revoke_until and now < self.revoke_until:
+        if self.status == OrderStatus.paid and self.revoke_until and now < self.revoke_until:
             shown["revoke window"] = countdown(self.revoke_until - now)
-        if self.status == S.paid and self.deliver_by:
+        if self.status == OrderStatus.paid and self.deliver_by:
             shown["delivery deadline"] = countdown(self.deliver_by - now)
-        if self.status == S.delivered and self.confirm_by:
+        if self.status == OrderStatus.delivered and self.confirm_by:
             shown["auto-confirm"] = countdown(self.confirm_by - now)
         return shown
 
@@ -213,8 +228,12 @@ def events(session: Session, order_id: int) -> list[EventView]:
 def order_row(session: Session, order_id: int) -> Order:
     order = session.get(Order, order_id)
     if order is None:
-        raise Invalid("unknown_order", f"No order #{order_id}.")
+        raise _no_order(order_id)
     return order
+
+
+def _no_order(order_id: int) -> Invalid:
+    return Invalid("unknown_order", f"No order #{order_id}.")
 
 
 def _record(
@@ -396,7 +415,7 @@ def create_order(
         quantity=quantity,
         unit_price=listing.price,
         amount=amount,
-        status=S.requested,
+        status=OrderStatus.requested,
         created_at=now,
         updated_at=now,
     )
@@ -454,7 +473,7 @@ def request_payment(
         quantity=1,
         unit_price=amount,
         amount=amount,
-        status=S.accepted,
+        status=OrderStatus.accepted,
         via_chat=True,
         created_at=now,
         updated_at=now,
@@ -467,16 +486,29 @@ def _pay_params(buyer: User, order: Order) -> dict:
     return {"buyer": buyer.id, "amount": order.amount}
 
 
+def _check_pay(order, buyer: User) -> None:
+    """Who may pay this order, and whether it can be paid now (every payment, batch or not)."""
+    rule = TRANSITIONS["pay"]
+    _check_actor(order, rule, buyer, "pay")
+    _check_source(order, rule, "pay")
+
+
+def _payable(
+    session: Session, clock: Clock, settings: Settings, buyer: User, order: Order
+) -> tuple[User, str | None]:
+    """Every rule one payment passes, for its preview and for paying it: the payee, and
+    the warning to show before the second confirmation (or Refused)."""
+    _check_pay(order, buyer)
+    payee = session.get(User, order.seller_id)
+    return payee, _money_gate(session, clock, settings, buyer, payee, order)
+
+
 def preview_payment(
     session: Session, clock: Clock, settings: Settings, buyer: User, order_id: int
 ) -> PaymentPreview:
     """What paying would do — shown before the second confirmation. Moves nothing."""
     order = order_row(session, order_id)
-    rule = TRANSITIONS["pay"]
-    _check_actor(order, rule, buyer, "pay")
-    _check_source(order, rule, "pay")
-    payee = session.get(User, order.seller_id)
-    gate = _money_gate(session, clock, settings, buyer, payee, order)
+    payee, warning = _payable(session, clock, settings, buyer, order)
     before = ledger.balance(session, buyer.id)
     return PaymentPreview(
         order_id=order.id,
@@ -486,7 +518,90 @@ def preview_payment(
         balance_before=before,
         balance_after=before - order.amount,
         revoke_window=settings.revoke_window,
-        warning=gate,
+        warning=warning,
+    )
+
+
+def pay(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    buyer: User,
+    order_id: int,
+    key: str | None = None,
+) -> OrderView:
+    """Pay one order into escrow: the rules of its preview, then one transfer.
+
+    `key`: the buyer's own idempotency key, or None for the market's payment key of the
+    order. A retry with the same key returns the order as paid then, moving nothing.
+    Several orders paid together go through `pay_many` instead.
+    """
+    stored = _pay_key(buyer, order_id, key)
+    order = _order_rows(session, [order_id]).get(order_id)
+    if order is None:
+        raise _no_order(order_id)
+    params = _pay_params(buyer, order)
+    postings = ledger.Postings(session, clock)
+    if postings.replay(stored, "pay", order.id, params) is not None:
+        return view(session, order, replayed=True, users=(buyer,))
+    payee, _ = _payable(session, clock, settings, buyer, order)
+    left = _stock(session, [order.listing_id]).get(order.listing_id)
+    if left is not None and left < order.quantity:
+        raise _sold_out(order)
+    postings.add(
+        key=stored,
+        kind="pay",
+        order_id=order.id,
+        actor_id=buyer.id,
+        legs=_pay_legs(session, ledger.wallet(session, buyer.id), order),
+        params=params,
+    )
+    postings.flush()
+    paid, event = _paid(order, buyer, clock.now(), settings)
+    taken = {order.listing_id: order.quantity} if left is not None else {}
+    _write_paid(session, [paid], [event], taken)
+    return view(session, order, users=(buyer, payee))
+
+
+def _pay_key(buyer: User, order_id: int, key: str | None) -> str:
+    """The stored key of a payment: the buyer's own, or the market's for that order."""
+    return ledger.user_key(buyer.id, key) if key else ledger.market_key(order_id, "pay")
+
+
+def _pay_legs(session: Session, wallet: ledger.Held, order) -> list[tuple[ledger.Held, int]]:
+    return [
+        (wallet, -order.amount),
+        (ledger.system_account_ref(session, AccountKind.escrow), order.amount),
+    ]
+
+
+def _paid(order, buyer: User, now: int, settings: Settings) -> tuple[dict, OrderEvent]:
+    """Mark `order` (read with Core) paid in memory: its row's new values and its event."""
+    event = OrderEvent(
+        order_id=order.id,
+        actor_id=buyer.id,
+        at=now,
+        from_status=str(order.status),
+        to_status=str(OrderStatus.paid),
+        amount=order.amount,
+        note="into escrow",
+    )
+    order.status, order.updated_at = OrderStatus.paid, now
+    order.revoke_until = now + settings.revoke_window
+    order.deliver_by = now + settings.delivery_deadline
+    paid = {
+        "order_id": order.id,
+        "now": now,
+        "revoke": order.revoke_until,
+        "deliver": order.deliver_by,
+    }
+    return paid, event
+
+
+def _sold_out(order) -> Refused:
+    return Refused(
+        "sold_out",
+        f"Listing #{order.listing_id} sold out before you paid; nothing was charged.",
     )
 
 
@@ -530,10 +645,7 @@ def act(
     if action not in TRANSITIONS:
         raise Invalid("unknown_action", f"Unknown order action {action!r}.")
     if action == "pay":
-        (paid,) = pay_many(session, clock, settings, actor, [order_id], keys=[key])
-        if isinstance(paid, MarketError):
-            raise paid
-        return paid
+        return pay(session, clock, settings, actor, order_id, key)
     order = order_row(session, order_id)
     rule = TRANSITIONS[action]
     now = clock.now()
@@ -565,7 +677,7 @@ def pay_many(
     key of that order. Each result is acknowledged only when the caller's transaction commits.
     """
     keys = [
-        ledger.user_key(buyer.id, key) if key else ledger.market_key(order_id, "pay")
+        _pay_key(buyer, order_id, key)
         for order_id, key in zip(order_ids, keys or [None] * len(order_ids), strict=True)
     ]
     batch = _Payments(session, clock, settings, buyer, order_ids, keys)
@@ -579,6 +691,8 @@ def pay_many(
     return results
 
 
+# Payments read and write orders and stock with Core statements built once: the ORM's
+# unit of work costs more than the SQL on the pay path.
 _ORDERS = Order.__table__
 _ORDER_ROWS = select(_ORDERS).where(_ORDERS.c.id.in_(bindparam("ids", expanding=True)))
 _STOCK = select(_LISTING.c.id, _LISTING.c.quantity).where(
@@ -588,12 +702,42 @@ _MARK_PAID = (
     update(_ORDERS)
     .where(_ORDERS.c.id == bindparam("order_id"))
     .values(
-        status=S.paid,
+        status=OrderStatus.paid,
         updated_at=bindparam("now"),
         revoke_until=bindparam("revoke"),
         deliver_by=bindparam("deliver"),
     )
 )
+
+
+def _order_rows(session: Session, ids: Iterable[int]) -> dict[int, SimpleNamespace]:
+    """Orders by id, as plain objects a payment changes in memory before writing them."""
+    rows = session.connection().execute(_ORDER_ROWS, {"ids": sorted(set(ids))})
+    return {row.id: SimpleNamespace(**row._mapping) for row in rows}
+
+
+def _stock(session: Session, listing_ids: Iterable[int | None]) -> dict[int, int]:
+    """What is left of each listing (an order from chat has none)."""
+    ids = sorted({i for i in listing_ids if i is not None})
+    return dict(session.connection().execute(_STOCK, {"ids": ids}).all()) if ids else {}
+
+
+def _write_paid(
+    session: Session, paid: list[dict], events: list[OrderEvent], taken: dict[int, int]
+) -> None:
+    """Write orders paid in memory (their money already posted): the stock they took,
+    their new status and deadlines, their events."""
+    connection = session.connection()
+    if taken:
+        connection.execute(_TAKE, [{"listing_id": i, "quantity": q} for i, q in taken.items()])
+    connection.execute(_MARK_PAID, paid)
+    records.append_all(session, events)
+    # Written with Core: an ORM copy of these rows loaded earlier would be stale.
+    for model, ids in ((Order, [p["order_id"] for p in paid]), (Listing, taken)):
+        for row_id in ids:
+            loaded = session.identity_map.get(session.identity_key(model, row_id))
+            if loaded is not None:
+                session.expire(loaded)
 
 
 class _Payments:
@@ -614,13 +758,8 @@ class _Payments:
         keys: list[str],
     ) -> None:
         self.session, self.clock, self.settings, self.buyer = session, clock, settings, buyer
-        connection = session.connection()
-        self.orders = {
-            row.id: SimpleNamespace(**row._mapping)
-            for row in connection.execute(_ORDER_ROWS, {"ids": sorted(set(order_ids))})
-        }
-        listings = {o.listing_id for o in self.orders.values() if o.listing_id is not None}
-        self.stock = dict(connection.execute(_STOCK, {"ids": sorted(listings)}).all())
+        self.orders = _order_rows(session, order_ids)
+        self.stock = _stock(session, (o.listing_id for o in self.orders.values()))
         self.payees = _users(session, {o.seller_id for o in self.orders.values()})
         self.postings = ledger.Postings(session, clock)
         self.postings.lookup(keys)
@@ -637,57 +776,29 @@ class _Payments:
     def pay(self, order_id: int, key: str) -> OrderView:
         order = self.orders.get(order_id)
         if order is None:
-            raise Invalid("unknown_order", f"No order #{order_id}.")
+            raise _no_order(order_id)
         params = _pay_params(self.buyer, order)
         if self.postings.replay(key, "pay", order.id, params) is not None:
             return view(self.session, order, replayed=True, users=self._parties(order))
-        rule = TRANSITIONS["pay"]
-        _check_actor(order, rule, self.buyer, "pay")
-        _check_source(order, rule, "pay")
+        _check_pay(order, self.buyer)
         self._gate(order)
         left = self.stock.get(order.listing_id)
         if left is not None and left < order.quantity:
-            raise Refused(
-                "sold_out",
-                f"Listing #{order.listing_id} sold out before you paid; nothing was charged.",
-            )
+            raise _sold_out(order)
         self.postings.add(
             key=key,
             kind="pay",
             order_id=order.id,
             actor_id=self.buyer.id,
-            legs=[
-                (self.wallet, -order.amount),
-                (ledger.system_account_ref(self.session, AccountKind.escrow), order.amount),
-            ],
+            legs=_pay_legs(self.session, self.wallet, order),
             params=params,
         )
         if left is not None:
             self.stock[order.listing_id] = left - order.quantity
             self.taken[order.listing_id] = self.taken.get(order.listing_id, 0) + order.quantity
-        now = self.clock.now()
-        self.events.append(
-            OrderEvent(
-                order_id=order.id,
-                actor_id=self.buyer.id,
-                at=now,
-                from_status=str(order.status),
-                to_status=str(S.paid),
-                amount=order.amount,
-                note="into escrow",
-            )
-        )
-        order.status, order.updated_at = S.paid, now
-        order.revoke_until = now + self.settings.revoke_window
-        order.deliver_by = now + self.settings.delivery_deadline
-        self.paid.append(
-            {
-                "order_id": order.id,
-                "now": now,
-                "revoke": order.revoke_until,
-                "deliver": order.deliver_by,
-            }
-        )
+        paid, event = _paid(order, self.buyer, self.clock.now(), self.settings)
+        self.paid.append(paid)
+        self.events.append(event)
         return view(self.session, order, users=self._parties(order))
 
     def _parties(self, order) -> tuple[User, User]:
@@ -712,19 +823,8 @@ class _Payments:
         """Write every payment made so far: stock, ledger, orders, their events."""
         if not self.paid:
             return
-        connection = self.session.connection()
-        if self.taken:
-            taken = [{"listing_id": i, "quantity": q} for i, q in self.taken.items()]
-            connection.execute(_TAKE, taken)
         self.postings.flush()
-        connection.execute(_MARK_PAID, self.paid)
-        records.append_all(self.session, self.events)
-        # Written with Core: an ORM copy of these rows loaded earlier would be stale.
-        for model, ids in ((Order, [p["order_id"] for p in self.paid]), (Listing, self.taken)):
-            for row_id in ids:
-                loaded = self.session.identity_map.get(self.session.identity_key(model, row_id))
-                if loaded is not None:
-                    self.session.expire(loaded)
+        _write_paid(self.session, self.paid, self.events, self.taken)
         self.taken, self.paid, self.events = {}, [], []
 
 
@@ -733,11 +833,11 @@ def _users(session: Session, ids: set[int]) -> dict[int, User]:
 
 
 def _accept(session, clock, settings, actor, order, now, **_):
-    _record(session, order, actor.id, now, S.accepted)
+    _record(session, order, actor.id, now, OrderStatus.accepted)
 
 
 def _cancel(session, clock, settings, actor, order, now, **_):
-    _record(session, order, actor.id, now, S.cancelled)
+    _record(session, order, actor.id, now, OrderStatus.cancelled)
 
 
 def _revoke(session, clock, settings, actor, order, now, **_):
@@ -748,7 +848,7 @@ def _revoke(session, clock, settings, actor, order, now, **_):
             f"{iso(order.revoke_until)}; open a dispute instead.",
         )
     _release(session, clock, order, "revoke", to_seller=0)
-    _record(session, order, actor.id, now, S.refunded, order.amount, "revoked by buyer")
+    _record(session, order, actor.id, now, OrderStatus.refunded, order.amount, "revoked by buyer")
 
 
 def _deliver(session, clock, settings, actor, order, now, **_):
@@ -759,12 +859,14 @@ def _deliver(session, clock, settings, actor, order, now, **_):
     )
     order.confirm_by = now + window
     order.revoke_until = None
-    _record(session, order, actor.id, now, S.delivered)
+    _record(session, order, actor.id, now, OrderStatus.delivered)
 
 
 def _confirm(session, clock, settings, actor, order, now, **_):
     _release(session, clock, order, "release", to_seller=order.amount)
-    _record(session, order, actor.id, now, S.completed, order.amount, "released to seller")
+    _record(
+        session, order, actor.id, now, OrderStatus.completed, order.amount, "released to seller"
+    )
 
 
 def _extend(session, clock, settings, actor, order, now, **_):
@@ -780,7 +882,7 @@ def _extend(session, clock, settings, actor, order, now, **_):
         order,
         actor.id,
         now,
-        S.delivered,
+        OrderStatus.delivered,
         note=f"confirm window extended by {countdown(settings.confirm_extension)}",
     )
 
@@ -788,7 +890,15 @@ def _extend(session, clock, settings, actor, order, now, **_):
 def _dispute(session, clock, settings, actor, order, now, **_):
     order.disputed_from = order.status
     order.paused_at = now
-    _record(session, order, actor.id, now, S.disputed, note=f"from {order.status}")
+    _record(session, order, actor.id, now, OrderStatus.disputed, note=f"from {order.status}")
+
+
+def parse_resolution(resolution: str, amount: str | None = None) -> tuple[str, int | None]:
+    """A mediator's decision as typed in either face — release, refund, or split AMOUNT (the
+    seller's share in yuan) — as `act`'s resolution and split; `_resolve` judges them."""
+    if resolution == "split" and amount is None:
+        raise Invalid("split_amount", "split needs the seller's share, e.g. `split 40`.")
+    return resolution, money.parse(amount) if amount is not None else None
 
 
 def _resolve(session, clock, settings, actor, order, now, resolution, split, **_):
@@ -800,7 +910,11 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
             "split_range",
             f"A split gives the seller more than 0 and less than {money.fmt(order.amount)}.",
         )
-    target = {"release": S.completed, "refund": S.refunded, "split": S.resolved}[resolution]
+    target = {
+        "release": OrderStatus.completed,
+        "refund": OrderStatus.refunded,
+        "split": OrderStatus.resolved,
+    }[resolution]
     _release(session, clock, order, "resolve", to_seller=to_seller)
     order.paused_at = None
     _record(
@@ -833,8 +947,8 @@ def _due(now: int):
         col(Order.paused_at).is_(None),
         col(Order.timer_failed_at).is_(None),
         or_(
-            (Order.status == S.paid) & (col(Order.deliver_by) <= now),
-            (Order.status == S.delivered) & (col(Order.confirm_by) <= now),
+            (Order.status == OrderStatus.paid) & (col(Order.deliver_by) <= now),
+            (Order.status == OrderStatus.delivered) & (col(Order.confirm_by) <= now),
         ),
     )
 
@@ -864,19 +978,19 @@ class Timer:
 
 # The timer running for an order in each status, and what happens when it runs out.
 TIMERS: dict[OrderStatus, Timer] = {
-    S.paid: Timer(
+    OrderStatus.paid: Timer(
         "deadline-refund",
         "deliver_by",
         False,
-        S.refunded,
+        OrderStatus.refunded,
         "delivery deadline missed: refunded",
         "the refund for the missed delivery deadline",
     ),
-    S.delivered: Timer(
+    OrderStatus.delivered: Timer(
         "auto-release",
         "confirm_by",
         True,
-        S.completed,
+        OrderStatus.completed,
         "confirm window ended: released to seller",
         "the release at the end of the confirm window",
     ),
@@ -890,7 +1004,7 @@ def _expire(session: Session, clock: Clock, settings: Settings, order: Order, ti
     _settle_credit(session, clock, settings, order)
 
 
-def tick(session: Session, clock: Clock, settings: Settings | None = None) -> list[int]:
+def tick(session: Session, clock: Clock, settings: Settings) -> list[int]:
     """Run the timers that are due: missed delivery refunds, unconfirmed delivery completes.
 
     Deterministic: each expiry is recorded at its deadline, not at the moment tick ran.
@@ -899,7 +1013,6 @@ def tick(session: Session, clock: Clock, settings: Settings | None = None) -> li
     fail) is rolled back alone and its failure recorded — in the timeline, so the parties
     see why, and on the order, so later commands don't retry it. Returns the orders settled.
     """
-    settings = settings or Settings()
     settled = []
     for order in session.exec(_due(clock.now()).order_by(col(Order.id))).all():
         timer = TIMERS[order.status]
@@ -935,7 +1048,9 @@ def list_orders(
                 "under your buying and selling orders. The market's operator grants the role.",
             )
         query = query.where(
-            Order.status == S.disputed, Order.buyer_id != user_id, Order.seller_id != user_id
+            Order.status == OrderStatus.disputed,
+            Order.buyer_id != user_id,
+            Order.seller_id != user_id,
         )
     else:
         query = query.where((Order.buyer_id == user_id) | (Order.seller_id == user_id))

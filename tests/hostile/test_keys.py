@@ -196,9 +196,9 @@ def test_a_timer_failing_after_its_payout_is_rolled_back_whole(trade, monkeypatc
     monkeypatch.setattr(orders.credit, "recompute", first_fails)
     trade.clock.advance(8 * DAY)
     with trade.store.write() as s:
-        assert orders.tick(s, trade.clock) == [fine]
+        assert orders.tick(s, trade.clock, Settings()) == [fine]
     with trade.store.write() as s:
-        assert orders.tick(s, trade.clock) == []
+        assert orders.tick(s, trade.clock, Settings()) == []
         order = s.get(Order, broken)
         assert (order.status, order.timer_failed_at) == ("paid", trade.clock.now())
         assert not orders.anything_due(s, trade.clock)

@@ -154,7 +154,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def time_passes(self, seconds):
         self.clock.advance(seconds)
         with self.store.write() as s:
-            orders.tick(s, self.clock)
+            orders.tick(s, self.clock, self.settings)
 
     def _order_ids(self):
         with self.store.read() as s:

@@ -56,7 +56,7 @@ class Market:
 
     def tick(self):
         with self.store.write() as s:
-            return orders.tick(s, self.clock)
+            return orders.tick(s, self.clock, SETTINGS)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,13 +12,14 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from p2pmarket import money
 from p2pmarket.errors import MarketError
-from p2pmarket.models import User
-from p2pmarket.services import attention, feedback, orders
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 from p2pmarket.tui.widgets.table import MarketTable
+
+if TYPE_CHECKING:
+    from p2pmarket.services.orders import OrderView
 
 
 class MediationScreen(OrderActions, MarketScreen):
@@ -32,7 +33,7 @@ class MediationScreen(OrderActions, MarketScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.current: orders.OrderView | None = None
+        self.current: OrderView | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -55,13 +56,11 @@ class MediationScreen(OrderActions, MarketScreen):
     def reload(self) -> None:
         note = self.query_one("#mediation-note", Static)
         try:
-            with self.read() as session:
-                me = session.get(User, self.market.user.id)
-                queue = attention.mediation_queue(session, me)
-                reports = feedback.open_reports(session)
+            waiting = self.actor.mediation_queue()
         except MarketError as exc:
             note.update(plain(exc.message))
             return
+        queue, reports = waiting.disputes, waiting.reports
         note.update(f"{len(queue)} disputes and {len(reports)} reports wait for a mediator.")
         self.query_one("#disputes", MarketTable).refill(
             [
@@ -105,13 +104,7 @@ class MediationScreen(OrderActions, MarketScreen):
         report_id = self.query_one("#reports", MarketTable).selected_key()
         if report_id is None:
             return
-
-        def resolve():
-            with self.write() as session:
-                me = session.get(User, self.market.user.id)
-                return feedback.resolve_report(session, self.market.clock, me, report_id, upheld)
-
-        done = self.attempt(resolve)
+        done = self.attempt(lambda: self.actor.resolve_report(report_id, upheld))
         if done is not None:
             self.market.tell(f"Report #{done.id} is {done.status}.")
             self.reload()

@@ -5,7 +5,7 @@ Paying always goes through the second-confirmation modal (PaymentModal).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -14,13 +14,14 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 
 from p2pmarket import money
-from p2pmarket.models import User
-from p2pmarket.services import orders
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 from p2pmarket.tui.widgets.table import MarketTable
+
+if TYPE_CHECKING:
+    from p2pmarket.services.orders import OrderView
 
 
 class OrdersScreen(OrderActions, MarketScreen):
@@ -41,7 +42,7 @@ class OrdersScreen(OrderActions, MarketScreen):
     def __init__(self, focus_order: int | None = None) -> None:
         super().__init__()
         self.focus_order = focus_order
-        self.current: orders.OrderView | None = None
+        self.current: OrderView | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,10 +64,7 @@ class OrdersScreen(OrderActions, MarketScreen):
 
     def reload(self) -> None:
         self.market.run_timers()
-        user = self.market.user
-        with self.read() as session:
-            me = session.get(User, user.id)
-            sides = {s: orders.list_orders(session, me.id, side=s) for s in ("buying", "selling")}
+        sides = {s: self.actor.list_orders(side=s) for s in ("buying", "selling")}
         for side, found in sides.items():
             self.query_one(f"#{side}", MarketTable).refill(
                 [
@@ -123,7 +121,7 @@ class OrdersScreen(OrderActions, MarketScreen):
         from p2pmarket.tui.screens.chat import ChatScreen
 
         if self.current is not None:
-            me = self.market.user.handle
+            me = self.actor.handle
             other = self.current.seller if self.current.buyer == me else self.current.buyer
             self.market.open(ChatScreen(with_handle=other))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -13,8 +14,10 @@ from textual.widgets import Button, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
-from p2pmarket.services.orders import OrderView
 from p2pmarket.tui.plain import data, line
+
+if TYPE_CHECKING:
+    from p2pmarket.services.orders import OrderView
 
 LABELS = {
     "accept": "Accept",

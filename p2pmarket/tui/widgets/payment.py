@@ -1,12 +1,12 @@
 """The second confirmation before any payment: amount, recipient, balance after, passphrase.
 
-Self-contained: it checks the passphrase with `accounts.authenticate` and returns True
+Self-contained: it checks the passphrase through the market and returns True
 only when the payer typed it correctly and pressed Pay. Paying is the caller's job.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -20,10 +20,11 @@ from textual.widgets import Button, Input, Static
 from p2pmarket import money
 from p2pmarket.clock import countdown
 from p2pmarket.errors import MarketError
-from p2pmarket.services import accounts
-from p2pmarket.services.orders import PaymentPreview
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.widgets.text_input import TextInput
+
+if TYPE_CHECKING:
+    from p2pmarket.services.orders import PaymentPreview
 
 
 class PaymentModal(ModalScreen[bool]):
@@ -82,8 +83,7 @@ class PaymentModal(ModalScreen[bool]):
     def _confirm(self) -> None:
         passphrase = self.query_one("#pay-passphrase", Input).value
         try:
-            with self.app.store.read() as session:
-                accounts.authenticate(session, self.payer, passphrase)
+            self.app.market.actor(self.payer, passphrase)
         except MarketError as exc:
             self.query_one("#pay-error", Static).update(plain(exc.message))
             self.query_one("#pay-passphrase", Input).value = ""
