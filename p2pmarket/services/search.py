@@ -584,6 +584,20 @@ def parse_sort(value: str) -> Sort:
         ) from None
 
 
+def parse_min_credit(value: str) -> int | None:
+    """What a person typed as the minimum credit: empty is none (check_query checks the range)."""
+    value = value.strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise Invalid(
+            "credit_format",
+            f"Minimum credit {text_mod.strip_controls(value)[:20]!r} must be a whole number, "
+            "like 600.",
+        )
+    return int(value)
+
+
 def parse_near(value: str) -> tuple[float, float]:
     """'31.23,121.47' → (lat, lon)."""
     from p2pmarket.services.accounts import check_location
