@@ -63,3 +63,9 @@ def fmt(minor: int) -> str:
     sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), MINOR_PER_MAJOR)
     return f"{sign}{SYMBOL}{whole:,}.{frac:02d}"
+
+
+def plain(minor: int) -> str:
+    """Minor units as a person types them into a box, which `parse` reads back: "120.50"."""
+    whole, frac = divmod(minor, MINOR_PER_MAJOR)
+    return f"{whole}.{frac:02d}"

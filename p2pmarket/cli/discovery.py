@@ -7,9 +7,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, console, ctx_of, emit, say, table
-from p2pmarket.errors import Invalid
-from p2pmarket.models import User
-from p2pmarket.services import catalog, pricing, search, shops
+from p2pmarket.market import shop
+from p2pmarket.services import search, shops
 
 price_app = typer.Typer(
     help="Suggested prices from nearby sales and listings.", no_args_is_help=True
@@ -17,27 +16,6 @@ price_app = typer.Typer(
 
 NearOption = typer.Option(None, "--near", help="Centre as LAT,LON (default: your home).")
 AreaOption = typer.Option(None, "--area", help="Centre on an area (see `p2pmarket areas`).")
-
-
-def _centre(me: User, near: str | None, area: str | None) -> tuple[float, float, str]:
-    if near is not None and area is not None:
-        raise Invalid("centre_twice", "Give --near or --area, not both.")
-    if near is not None:
-        lat, lon = search.parse_near(near)
-        return lat, lon, f"{lat:.3f},{lon:.3f}"
-    if area is not None:
-        place = catalog.area(area)
-        return place.lat, place.lon, place.slug
-    return me.lat, me.lon, "home"
-
-
-def _catch_up(c) -> None:
-    """Listings written by other paths wait in a queue; index them before reading."""
-    with c.store.read() as session:
-        waiting = search.pending(session)
-    if waiting:
-        with c.store.write() as session:
-            search.catch_up(session)
 
 
 def search_command(
@@ -78,14 +56,7 @@ def search_command(
         sort=search.parse_sort(sort),
         page=page,
     )
-    search.check_query(query)
-    view = c.login(as_)
-    _catch_up(c)
-    with c.store.read() as session:
-        me = session.get(User, view.id)
-        lat, lon, centre = _centre(me, near, area)
-        query = search.Query(**{**vars(query), "lat": lat, "lon": lon})
-        results = search.search(session, c.clock, me, query, centre=centre)
+    results = c.actor(as_).search(query, near=near, area=area).results
 
     def render() -> None:
         if not results.hits:
@@ -97,7 +68,8 @@ def search_command(
                 [h.id, h.title, f"{money.fmt(h.price)}/{h.unit}", h.seller, h.distance, h.why]
                 for h in results.hits
             ],
-            title=f"page {results.page} · within {radius_km:g} km of {centre} · {results.sort}",
+            title=f"page {results.page} · within {radius_km:g} km of {results.centre} · "
+            f"{results.sort}",
         )
         if results.has_more:
             say(f"More on --page {results.page + 1}.")
@@ -116,14 +88,8 @@ def suggest(
     as_json: bool = JsonOption,
 ) -> None:
     """A fair price band (p25 / p50 / p75) for a category and unit near you."""
-    c = ctx_of(ctx)
     unit_ = shops.parse_unit(unit)
-    catalog.category(category)
-    view = c.login(as_)
-    with c.store.read() as session:
-        me = session.get(User, view.id)
-        lat, lon, _ = _centre(me, near, area)
-        result = pricing.suggest(session, c.clock, category=category, unit=unit_, lat=lat, lon=lon)
+    result = ctx_of(ctx).actor(as_).suggest_price(category, unit_, near=near, area=area)
     emit(
         result.to_json(),
         as_json,
@@ -147,10 +113,9 @@ def reindex(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         disable=as_json,
     ) as bar:
         task = bar.add_task("index", total=None)
-        with c.store.write() as session:
-            count = search.rebuild(
-                session, progress=lambda done, total: bar.update(task, completed=done, total=total)
-            )
+        count = shop.reindex(
+            c.market, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     emit({"indexed": count}, as_json, lambda: say(f"Indexed {count:,} listings."))
 
 

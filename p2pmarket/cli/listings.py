@@ -6,8 +6,8 @@ import typer
 
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
-from p2pmarket.models import ListingStatus, User
-from p2pmarket.services import catalog, pricing, shops
+from p2pmarket.market import shop
+from p2pmarket.services import shops
 
 app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
 
@@ -47,31 +47,16 @@ def add(
     c = ctx_of(ctx)
     amount = money.parse(price)
     kind_, unit_ = shops.parse_kind(kind), shops.parse_unit(unit)
-    me = c.login(as_)
-    with c.store.write() as session:
-        view = shops.add_listing(
-            session,
-            c.clock,
-            session.get(User, me.id),
-            kind=kind_,
-            title=title,
-            category=category,
-            price=amount,
-            unit=unit_,
-            description=description,
-            quantity=quantity,
-        )
-        me_row = session.get(User, me.id)
-        guide = pricing.suggest(
-            session,
-            c.clock,
-            category=view.category,
-            unit=view.unit,
-            lat=me_row.lat,
-            lon=me_row.lon,
-            exclude_listing=view.id,
-        )
-    verdict = pricing.verdict(view.price, guide.band)
+    listed = c.actor(as_).add_listing(
+        kind=kind_,
+        title=title,
+        category=category,
+        price=amount,
+        unit=unit_,
+        description=description,
+        quantity=quantity,
+    )
+    view, guide, verdict = listed.listing, listed.suggestion, listed.verdict
     data = {**view.to_json(), "suggested": {**guide.to_json(), "verdict": verdict}}
 
     def render() -> None:
@@ -95,19 +80,10 @@ def list_(
     as_json: bool = JsonOption,
 ) -> None:
     """Browse listings, oldest first."""
-    c = ctx_of(ctx)
-    try:
-        status_ = ListingStatus(status) if status else None
-    except ValueError:
-        from p2pmarket.errors import Invalid
-
-        raise Invalid(
-            "status_format", f"Status {status!r} is not one of active, paused, sold_out, removed."
-        ) from None
-    with c.store.read() as session:
-        views = shops.list_listings(
-            session, seller=seller, status=status_, limit=limit, offset=offset
-        )
+    status_ = shops.parse_status(status) if status else None
+    views = shop.listings(
+        ctx_of(ctx).market, seller=seller, status=status_, limit=limit, offset=offset
+    )
     emit(
         {"listings": [v.to_json() for v in views]},
         as_json,
@@ -133,9 +109,7 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, listing_id: int, as_json: bool = JsonOption) -> None:
     """Show one listing."""
-    c = ctx_of(ctx)
-    with c.store.read() as session:
-        view = shops.get_listing(session, listing_id)
+    view = shop.listing(ctx_of(ctx).market, listing_id)
     emit(view.to_json(), as_json, lambda: (_show(view), say(view.description)))
 
 
@@ -156,20 +130,15 @@ def edit(
     c = ctx_of(ctx)
     amount = money.parse(price) if price is not None else None
     unit_ = shops.parse_unit(unit) if unit is not None else None
-    me = c.login(as_)
-    with c.store.write() as session:
-        view = shops.edit_listing(
-            session,
-            c.clock,
-            session.get(User, me.id),
-            listing_id,
-            title=title,
-            description=description,
-            price=amount,
-            quantity=quantity,
-            category=category,
-            unit=unit_,
-        )
+    view = c.actor(as_).edit_listing(
+        listing_id,
+        title=title,
+        description=description,
+        price=amount,
+        quantity=quantity,
+        category=category,
+        unit=unit_,
+    )
     emit(view.to_json(), as_json, lambda: _show(view))
 
 
@@ -178,10 +147,7 @@ def _status_command(move: str, help_text: str) -> None:
     def command(
         ctx: typer.Context, listing_id: int, as_: str = AsOption, as_json: bool = JsonOption
     ) -> None:
-        c = ctx_of(ctx)
-        me = c.login(as_)
-        with c.store.write() as session:
-            view = shops.change_status(session, c.clock, session.get(User, me.id), listing_id, move)
+        view = ctx_of(ctx).actor(as_).move_listing(listing_id, move)
         emit(view.to_json(), as_json, lambda: say(f"Listing #{view.id} is now {view.status}."))
 
 
@@ -193,7 +159,7 @@ _status_command("remove", "Take a listing down for good.")
 @app.command("categories")
 def categories(as_json: bool = JsonOption) -> None:
     """The categories, their kinds, units and price guides."""
-    cats = list(catalog.categories().values())
+    cats = shop.categories()
     emit(
         {
             "categories": [

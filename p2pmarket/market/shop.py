@@ -1,9 +1,316 @@
-"""The shop and the catalog: listings, search, suggested prices, the home view."""
+"""The shop and the catalog: listings, search, suggested prices, the home view.
+
+`ShopCases` holds what a person does (their shop, their searches, their home); the
+functions below it need nobody logged in (browsing listings, the categories, the index).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from p2pmarket.errors import Invalid
 from p2pmarket.market.base import ActorBase
+from p2pmarket.models import Kind, ListingStatus, Unit, User
+from p2pmarket.services import (
+    accounts,
+    attention,
+    catalog,
+    chat,
+    feedback,
+    ledger,
+    pricing,
+    privacy,
+    search,
+    shops,
+)
+
+if TYPE_CHECKING:
+    from p2pmarket.market import Market
+
+# The home view lists the shop and the open orders whole; a shop is small.
+HOME_LISTINGS_MAX = 1000
+HOME_CHATS_MAX = 50
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A listing just added, and how its price compares with the suggested band nearby."""
+
+    listing: shops.ListingView
+    suggestion: pricing.Suggestion
+    verdict: str
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """A listing with what its seller published (as this viewer may see it) and reviews."""
+
+    listing: shops.ListingView
+    seller: privacy.PublicProfile
+    reviews: tuple[feedback.ReviewView, ...]
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """A page of nearby results and the query as searched (its centre filled in).
+
+    With a map asked for, where each result lies in whole steps of `step_km` (east,
+    north): a map, never a spot.
+    """
+
+    query: search.Query
+    results: search.Results
+    step_km: float = 0.0
+    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HomeView:
+    """Home: my shop, my wallet, and what needs me now."""
+
+    shop: tuple[shops.ListingView, ...]
+    balance: int
+    orders: tuple[attention.Waiting, ...]
+    unread: tuple[chat.ConversationSummary, ...]
+    deadlines: tuple[attention.Deadline, ...]
+
+    @property
+    def waiting_on_me(self) -> int:
+        return sum(1 for w in self.orders if w.steps)
+
+    @property
+    def unread_messages(self) -> int:
+        return sum(c.unread for c in self.unread)
+
+
+def _centre(me: User, near: str | None, area: str | None) -> tuple[float, float, str]:
+    """Where a search or a price band is centred, and what to call it: home by default."""
+    if near is not None and area is not None:
+        raise Invalid("centre_twice", "Give --near or --area, not both.")
+    if near is not None:
+        lat, lon = search.parse_near(near)
+        return lat, lon, f"{lat:.3f},{lon:.3f}"
+    if area is not None:
+        place = catalog.area(area)
+        return place.lat, place.lon, place.slug
+    return me.lat, me.lon, "home"
+
+
+def _map_step_km(radius_km: float, steps: int) -> float:
+    """A map `steps` wide from the centre to its edge, never finer than privacy allows."""
+    return round(max(radius_km / steps, privacy.MAP_STEP_MIN_KM), 2)
 
 
 class ShopCases(ActorBase):
     """The shop use cases of `market.Actor`."""
+
+    # -- my shop ---------------------------------------------------------------------------
+
+    def add_listing(
+        self,
+        *,
+        kind: Kind,
+        title: str,
+        category: str,
+        price: int,
+        unit: Unit,
+        description: str = "",
+        quantity: int = 1,
+    ) -> Listed:
+        """List something in my shop; its price is judged against the band around my home."""
+        clock = self.market.clock
+        with self._write() as (session, me):
+            view = shops.add_listing(
+                session,
+                clock,
+                me,
+                kind=kind,
+                title=title,
+                category=category,
+                price=price,
+                unit=unit,
+                description=description,
+                quantity=quantity,
+            )
+            guide = pricing.suggest(
+                session,
+                clock,
+                category=view.category,
+                unit=view.unit,
+                lat=me.lat,
+                lon=me.lon,
+                exclude_listing=view.id,
+            )
+        return Listed(view, guide, pricing.verdict(view.price, guide.band))
+
+    def edit_listing(
+        self,
+        listing_id: int,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        price: int | None = None,
+        quantity: int | None = None,
+        category: str | None = None,
+        unit: Unit | None = None,
+    ) -> shops.ListingView:
+        """Change a listing of mine (None: leave as is)."""
+        with self._write() as (session, me):
+            return shops.edit_listing(
+                session,
+                self.market.clock,
+                me,
+                listing_id,
+                title=title,
+                description=description,
+                price=price,
+                quantity=quantity,
+                category=category,
+                unit=unit,
+            )
+
+    def move_listing(self, listing_id: int, move: str) -> shops.ListingView:
+        """pause, resume or remove a listing of mine."""
+        with self._write() as (session, me):
+            return shops.change_status(session, self.market.clock, me, listing_id, move)
+
+    def pause_or_resume(self, listing_id: int) -> shops.ListingView:
+        """Resume a paused listing of mine, pause any other."""
+        with self._write() as (session, me):
+            return shops.pause_or_resume(session, self.market.clock, me, listing_id)
+
+    def home(self) -> HomeView:
+        """My shop (without what I removed), my balance, open orders (those waiting on me
+        first), conversations with unread messages, and every running deadline."""
+        with self._read() as (session, me):
+            listings = shops.list_listings(session, seller=me.handle, limit=HOME_LISTINGS_MAX)
+            balance = ledger.balance(session, me.id)
+            waiting = attention.my_open_orders(session, me)
+            chats = chat.list_conversations(session, me, limit=HOME_CHATS_MAX)
+        return HomeView(
+            shop=tuple(v for v in listings if v.status != "removed"),
+            balance=balance,
+            orders=tuple(waiting),
+            unread=tuple(c for c in chats if c.unread),
+            deadlines=tuple(
+                attention.deadlines([w.order for w in waiting], self.market.clock.now())
+            ),
+        )
+
+    # -- finding things --------------------------------------------------------------------
+
+    def search(
+        self,
+        query: search.Query,
+        *,
+        near: str | None = None,
+        area: str | None = None,
+        priced: bool = True,
+        map_steps: int | None = None,
+    ) -> Nearby:
+        """One page of listings near my home (or `near` LAT,LON, or an `area`).
+
+        `priced`: each why also compares the price with its band (`compare_prices` adds
+        that to a page found without it). `map_steps`: where the results lie on a map
+        that many steps from its centre to its edge.
+        """
+        query = search.check_query(query)
+        _index_queued(self.market)
+        with self._read() as (session, me):
+            lat, lon, centre = _centre(me, near, area)
+            query = replace(query, lat=lat, lon=lon)
+            results = search.search(
+                session, self.market.clock, me, query, centre=centre, compare_prices=priced
+            )
+            if map_steps is None:
+                return Nearby(query, results)
+            step_km = _map_step_km(query.radius_km, map_steps)
+            offsets = privacy.rough_offsets(session, me, [h.id for h in results.hits], step_km)
+        return Nearby(query, results, step_km, offsets)
+
+    def suggest_price(
+        self,
+        category: str,
+        unit: Unit,
+        *,
+        near: str | None = None,
+        area: str | None = None,
+        exclude_listing: int | None = None,
+    ) -> pricing.Suggestion:
+        """The fair band for a category and unit around my home (or `near` / `area`);
+        `exclude_listing`: the listing being edited does not vote on its own price."""
+        catalog.category(category)  # an unknown category is the first thing to hear about
+        with self._read() as (session, me):
+            lat, lon, _ = _centre(me, near, area)
+            return pricing.suggest(
+                session,
+                self.market.clock,
+                category=category,
+                unit=unit,
+                lat=lat,
+                lon=lon,
+                exclude_listing=exclude_listing,
+            )
+
+    def listing_page(self, listing_id: int) -> ListingPage:
+        """A listing and its seller as I may see them: published facts, badges, reviews."""
+        with self._read() as (session, me):
+            listing = shops.get_listing(session, listing_id)
+            seller = accounts.user_row(session, listing.seller)
+            profile = privacy.public_profile(session, me.id, seller.id, self.market.clock)
+            reviews = feedback.reviews_of(session, seller.id, limit=10)
+        return ListingPage(listing, profile, tuple(reviews))
+
+
+# -- nobody logged in ----------------------------------------------------------------------
+
+
+def compare_prices(market: Market, found: Nearby) -> Nearby:
+    """A page already found, each why now comparing its price with the suggested band."""
+    with market.store.read() as session:
+        priced = search.price_page(
+            session, market.clock, found.results, lat=found.query.lat, lon=found.query.lon
+        )
+    return replace(found, results=priced)
+
+
+def listings(
+    market: Market,
+    *,
+    seller: str | None = None,
+    status: ListingStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[shops.ListingView]:
+    """Listings, oldest first: one seller's shop, or one status, or all."""
+    with market.store.read() as session:
+        return shops.list_listings(
+            session, seller=seller, status=status, limit=limit, offset=offset
+        )
+
+
+def listing(market: Market, listing_id: int) -> shops.ListingView:
+    with market.store.read() as session:
+        return shops.get_listing(session, listing_id)
+
+
+def categories() -> list[catalog.Category]:
+    """The categories, their kinds, units and price guides (data, no store)."""
+    return list(catalog.categories().values())
+
+
+def reindex(market: Market, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the search index from the listings (derived data); how many were indexed."""
+    with market.store.write() as session:
+        return search.rebuild(session, progress=progress)
+
+
+def _index_queued(market: Market) -> None:
+    """Listings written by other paths wait in a queue; index them before a search reads."""
+    with market.store.read() as session:
+        if not search.pending(session):
+            return
+    with market.store.write() as session:
+        search.catch_up(session)

@@ -499,6 +499,20 @@ def parse_sort(value: str) -> Sort:
         ) from None
 
 
+def parse_min_credit(value: str) -> int | None:
+    """What a person typed as the minimum credit: empty is none (check_query checks the range)."""
+    value = value.strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise Invalid(
+            "credit_format",
+            f"Minimum credit {text_mod.strip_controls(value)[:20]!r} must be a whole number, "
+            "like 600.",
+        )
+    return int(value)
+
+
 def parse_near(value: str) -> tuple[float, float]:
     """'31.23,121.47' → (lat, lon)."""
     from p2pmarket.services.accounts import check_location
@@ -537,14 +551,8 @@ def check_query(query: Query) -> Query:
     if len(query_tokens(query.text)) > QUERY_TOKENS_MAX:
         raise Invalid("query_too_many_words", f"Search for at most {QUERY_TOKENS_MAX} words.")
     if query.category is not None:
-        query = _replace(query, category=catalog.category(query.category).slug)
+        query = replace(query, category=catalog.category(query.category).slug)
     return query
-
-
-def _replace(query: Query, **changes) -> Query:
-    from dataclasses import replace
-
-    return replace(query, **changes)
 
 
 def seller_credit(session: Session, seller_ids: Iterable[int]) -> dict[int, int | None]:
@@ -611,8 +619,11 @@ def _filters(query: Query) -> tuple[str, list]:
     return sql, args
 
 
-def _text_score(words: tuple[str, ...], title: str, description: str) -> tuple[float, str]:
+def _text_score(words: tuple[str, ...], title: str) -> tuple[float, str]:
     """1.0 per exact title word, 0.7 per title prefix, 0.4 per description-only word.
+
+    Every word matched the title or the description already (the index said so): a word
+    the title lacks is in the description.
 
     A one-character word is a prefix being typed, never exact (see `_exact`).
     """
@@ -890,7 +901,7 @@ def _keep(
             kept = [c for c in kept if c.credit is not None and c.credit >= query.min_credit]
     if words and query.sort is Sort.best:
         for c in kept:
-            c.text_score, c.where = _text_score(words, c.title, c.description)
+            c.text_score, c.where = _text_score(words, c.title)
     return kept
 
 
@@ -903,11 +914,17 @@ def search(
     centre: str = "home",
     compare_prices: bool = True,
 ) -> Results:
-    """One page of nearby listings for `me`, each with a rounded distance and a why."""
+    """One page of nearby listings for `me`, each with a rounded distance and a why.
+
+    Both dialects: `find`, `seller_handles` and `seller_credit` are theirs.
+    """
     query = check_query(query)
     page, has_more = find(session, me, query)
-    results = page_results(session, clock, query, page, has_more, centre, compare_prices)
-    return with_nearest_beyond(results, query, lambda wider: find(session, me, wider))
+    results = page_results(session, query, page, has_more, centre)
+    results = with_nearest_beyond(results, query, lambda wider: find(session, me, wider))
+    if compare_prices:
+        results = price_page(session, clock, results, lat=query.lat, lon=query.lon)
+    return results
 
 
 def with_nearest_beyond(results: Results, query: Query, find_page) -> Results:
@@ -935,47 +952,27 @@ def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str
 
 def page_results(
     session: Session,
-    clock,
     query: Query,
     page: list[_Candidate],
     has_more: bool,
     centre: str,
-    compare_prices: bool,
 ) -> Results:
-    """A found page as the person sees it (both dialects): distance, credit, price, why."""
+    """A found page as the person sees it (both dialects): distance, credit, why.
+
+    The why's price comparison is `price_page`'s, added to a page already found.
+    """
     words = query_tokens(query.text)
     ids = {c.seller_id for c in page}
     handles = seller_handles(session, ids)
     credit_of = seller_credit(session, ids)
-    bands = {}
-    if compare_prices:
-        from p2pmarket.services import pricing
-
-        bands = pricing.suggest_cached(
-            session,
-            clock,
-            [(c.category, c.unit) for c in page],
-            lat=query.lat,
-            lon=query.lon,
-            cap=WHY_PRICE_CAP,
-        )
     hits = []
     for c in page:
         c.credit = credit_of.get(c.seller_id)
         if words and not c.where:
-            c.text_score, c.where = _text_score(words, c.title, c.description)
+            c.text_score, c.where = _text_score(words, c.title)
         why = [c.where or "nearby", fmt_km(c.km).lstrip("~")]
         if c.credit is not None:
             why.append(f"credit {c.credit}")
-        band = bands.get((c.category, c.unit))
-        if band is not None and band.p50:
-            diff = round((c.price - band.p50) * 100 / band.p50)
-            if diff <= -5:
-                why.append(f"{-diff}% under the suggested price")
-            elif diff >= 5:
-                why.append(f"{diff}% over the suggested price")
-            else:
-                why.append("at the suggested price")
         hits.append(
             Hit(
                 id=c.id,
@@ -1000,6 +997,40 @@ def page_results(
         has_more=has_more,
         hits=tuple(hits),
     )
+
+
+def price_page(session: Session, clock, results: Results, *, lat: float, lon: float) -> Results:
+    """A found page with each price compared with its suggested band around (lat, lon).
+
+    The last part of each why; a page is found first and priced after (the bands take
+    longest the first time a category shows up), so the search is never run twice.
+    """
+    from p2pmarket.services import pricing
+
+    bands = pricing.suggest_cached(
+        session,
+        clock,
+        [(h.category, h.unit) for h in results.hits],
+        lat=lat,
+        lon=lon,
+        cap=WHY_PRICE_CAP,
+    )
+    return replace(
+        results, hits=tuple(_priced(h, bands.get((h.category, h.unit))) for h in results.hits)
+    )
+
+
+def _priced(hit: Hit, band) -> Hit:
+    if band is None or not band.p50:
+        return hit
+    diff = round((hit.price - band.p50) * 100 / band.p50)
+    if diff <= -5:
+        said = f"{-diff}% under the suggested price"
+    elif diff >= 5:
+        said = f"{diff}% over the suggested price"
+    else:
+        said = "at the suggested price"
+    return replace(hit, why=f"{hit.why} · {said}")
 
 
 def naive_ids(session: Session, me: User, query: Query) -> list[int]:
@@ -1071,7 +1102,6 @@ for _name in (
     "seller_credit",
     "seller_handles",
     "find",
-    "search",
     "naive_ids",
 ):
     globals()[_name] = _per_dialect(_name)

@@ -17,7 +17,8 @@ stores return the same pages for the same data.
   listing never touches the index. Triggers on `listing` queue changed ids in
   `search_dirty`; `catch_up` re-indexes them, `rebuild` recreates everything.
 - Nearest and best grow the radius in steps as on SQLite, stopping once nobody
-  further out could still make the page.
+  further out could still make the page. `search.search` turns the page `find`
+  returns into results (both dialects).
 """
 
 from __future__ import annotations
@@ -106,9 +107,13 @@ def suspend(session: Session) -> int:
     return session.execute(text("SELECT coalesce(max(id), 0) FROM listing")).scalar_one()
 
 
-def resume(session: Session, after_id: int, progress: s.Progress | None = None) -> int:
+def resume(session: Session, _after_id: int, progress: s.Progress | None = None) -> int:
     """After a bulk load: index what it queued; rows loaded with explicit ids (users)
-    left their sequences behind, so they are moved past the largest id."""
+    left their sequences behind, so they are moved past the largest id.
+
+    The triggers stayed on through the load (see `suspend`), so the queue holds exactly
+    the loaded listings: SQLite's mark of where the load began is not needed here.
+    """
     from p2pmarket import db_pg
 
     db_pg.reset_sequences(session.connection())
@@ -221,22 +226,6 @@ def find(session: Session, me: User, query: s.Query) -> tuple[list[s._Candidate]
     found.sort(key=key)
     start = (query.page - 1) * query.page_size
     return found[start : start + query.page_size], len(found) > start + query.page_size
-
-
-def search(
-    session: Session,
-    clock,
-    me: User,
-    query: s.Query,
-    *,
-    centre: str = "home",
-    compare_prices: bool = True,
-) -> s.Results:
-    """One page of nearby listings for `me`, each with a rounded distance and a why."""
-    query = s.check_query(query)
-    page, has_more = find(session, me, query)
-    results = s.page_results(session, clock, query, page, has_more, centre, compare_prices)
-    return s.with_nearest_beyond(results, query, lambda wider: find(session, me, wider))
 
 
 def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str]:

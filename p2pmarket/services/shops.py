@@ -77,6 +77,15 @@ def parse_unit(value: str) -> Unit:
         ) from None
 
 
+def parse_status(value: str) -> ListingStatus:
+    try:
+        return ListingStatus(value)
+    except ValueError:
+        raise Invalid(
+            "status_format", f"Status {value!r} is not one of active, paused, sold_out, removed."
+        ) from None
+
+
 def check_quantity(quantity: int) -> int:
     if (
         isinstance(quantity, bool)
@@ -198,6 +207,12 @@ def change_status(
     listing.updated_at = clock.now()
     session.add(listing)
     return ListingView.of(listing, seller.handle)
+
+
+def pause_or_resume(session: Session, clock: Clock, seller: User, listing_id: int) -> ListingView:
+    """One key for both: a paused listing resumes, any other pauses (or says why it can't)."""
+    paused = listing_row(session, listing_id).status == ListingStatus.paused
+    return change_status(session, clock, seller, listing_id, "resume" if paused else "pause")
 
 
 def get_listing(session: Session, listing_id: int) -> ListingView:

@@ -86,3 +86,45 @@ async def test_nothing_nearby_tells_how_far_to_widen(market, config, clock):
         screen.query_one("#radius", Input).value = "5"
         await settle(pilot)
         assert screen.query_one("#results").row_count >= 1
+
+
+async def test_a_keystroke_searches_once_and_prices_the_page_it_found(
+    market, config, clock, monkeypatch
+):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#radius", Input).value = "10"
+        await settle(pilot)
+        finds = []
+        find = search.find
+        monkeypatch.setattr(search, "find", lambda *a, **k: finds.append(a) or find(*a, **k))
+        for key in "bike":
+            await pilot.press(key)
+            await settle(pilot)
+            assert screen.priced_generation == screen._generation
+        assert len(finds) == 4  # the prices were compared without searching again
+        rows = cells(screen.query_one("#results"))
+        assert [(r[0], r[5]) for r in rows] == _service_page(market, clock, "demo", "bike")
+
+
+async def test_a_minimum_credit_that_is_not_a_number_is_refused_with_a_sentence(
+    market, config, clock
+):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#min-credit", Input).value = "6OO"
+        await settle(pilot)
+        status = str(screen.query_one("#search-status").render())
+        assert "Minimum credit '6OO' must be a whole number, like 600." in status
+        screen.query_one("#min-credit", Input).value = "2000"
+        await settle(pilot)
+        status = str(screen.query_one("#search-status").render())
+        assert "The minimum credit must be between 0 and 1000." in status

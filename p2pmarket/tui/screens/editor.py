@@ -14,8 +14,9 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select
 
 from p2pmarket import money
 from p2pmarket.errors import Invalid, MarketError
+from p2pmarket.market import shop
 from p2pmarket.models import Kind, Unit
-from p2pmarket.services import catalog, pricing, shops
+from p2pmarket.services import pricing, shops
 from p2pmarket.text import strip_controls
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
@@ -34,6 +35,8 @@ class EditorScreen(MarketScreen):
     class Suggested(Message):
         key: tuple[str, str]
         suggestion: pricing.Suggestion | None
+        # Why there is none (the unit does not fit the category).
+        problem: str | None = None
 
     def __init__(self, listing_id: int | None = None) -> None:
         super().__init__()
@@ -41,7 +44,7 @@ class EditorScreen(MarketScreen):
         self._band_key: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
-        cats = sorted(catalog.categories().values(), key=lambda c: c.name)
+        cats = sorted(shop.categories(), key=lambda c: c.name)
         yield Header()
         with Horizontal(id="editor"):
             with VerticalScroll(id="editor-form"):
@@ -71,7 +74,7 @@ class EditorScreen(MarketScreen):
         if self.listing_id is None:
             self.query_one("#title", Input).focus()
             return
-        view = self.attempt(lambda: self._load(self.listing_id))
+        view = self.attempt(lambda: shop.listing(self.market.market, self.listing_id))
         if view is None:
             return
         self.query_one("#title", Input).value = strip_controls(view.title)
@@ -80,13 +83,9 @@ class EditorScreen(MarketScreen):
         self.query_one("#kind", Select).disabled = True
         self.query_one("#category", Select).value = view.category
         self.query_one("#unit", Select).value = view.unit
-        self.query_one("#price", Input).value = f"{view.price / 100:.2f}"
+        self.query_one("#price", Input).value = money.plain(view.price)
         self.query_one("#quantity", Input).value = str(view.quantity)
         self.query_one("#price", Input).focus()
-
-    def _load(self, listing_id: int) -> shops.ListingView:
-        with self.read() as session:
-            return shops.get_listing(session, listing_id)
 
     # -- live price band -------------------------------------------------------------------
 
@@ -102,26 +101,18 @@ class EditorScreen(MarketScreen):
 
     @work(thread=True, exclusive=True, group="price")
     def _suggest(self, key: tuple[str, str]) -> None:
+        category, unit = key
         try:
-            with self.read() as session:
-                me = self.me(session)
-                found = pricing.suggest(
-                    session,
-                    self.market.clock,
-                    category=key[0],
-                    unit=key[1],
-                    lat=me.lat,
-                    lon=me.lon,
-                    exclude_listing=self.listing_id,
-                )
-        except MarketError:
-            # The unit does not fit the category: the band stays empty, saving explains.
-            found = None
+            found = self.actor.suggest_price(category, Unit(unit), exclude_listing=self.listing_id)
+        except MarketError as exc:
+            # The unit does not fit the category: the band says so.
+            self.post_message(self.Suggested(key, None, exc.message))
+            return
         self.post_message(self.Suggested(key, found))
 
     def on_editor_screen_suggested(self, message: Suggested) -> None:
         if message.key == self._band_key:
-            self.query_one(PriceBand).set_suggestion(message.suggestion)
+            self.query_one(PriceBand).set_suggestion(message.suggestion, message.problem)
             self._price_changed()
 
     @on(Input.Changed, "#price")
@@ -161,12 +152,10 @@ class EditorScreen(MarketScreen):
     def action_save(self) -> None:
         def save() -> shops.ListingView:
             fields = self._fields()
-            with self.write() as session:
-                me = self.me(session)
-                if self.listing_id is None:
-                    kind = shops.parse_kind(str(self.query_one("#kind", Select).value))
-                    return shops.add_listing(session, self.market.clock, me, kind=kind, **fields)
-                return shops.edit_listing(session, self.market.clock, me, self.listing_id, **fields)
+            if self.listing_id is None:
+                kind = shops.parse_kind(str(self.query_one("#kind", Select).value))
+                return self.actor.add_listing(kind=kind, **fields).listing
+            return self.actor.edit_listing(self.listing_id, **fields)
 
         view = self.attempt(save)
         if view is not None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -16,6 +17,9 @@ from p2pmarket import money
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
+
+if TYPE_CHECKING:  # the store's modules load after the first frame (see tui/app.py)
+    from p2pmarket.services.shops import ListingView
 
 
 class HomeScreen(MarketScreen):
@@ -50,20 +54,10 @@ class HomeScreen(MarketScreen):
         )
 
     def reload(self) -> None:
-        # Services (and SQLAlchemy under them) load after the first frame; see tui/app.py.
-        from p2pmarket.services import attention, chat, ledger, shops
-
-        user = self.market.user
-        now = self.market.clock.now()
-        with self.read() as session:
-            me = self.me(session)
-            listings = shops.list_listings(session, seller=user.handle, limit=1000)
-            balance = ledger.balance(session, me.id)
-            waiting = attention.my_open_orders(session, me)
-            unread = [c for c in chat.list_conversations(session, me, limit=50) if c.unread]
-        live = [v for v in listings if v.status != "removed"]
+        home = self.actor.home()
+        handle = self.market.user.handle
         self.query_one("#shop-summary", Static).update(
-            line(f"My shop — @{user.handle} · {len(live)} listings")
+            line(f"My shop — @{handle} · {len(home.shop)} listings")
         )
         self.query_one("#shop-table", MarketTable).refill(
             [
@@ -78,7 +72,7 @@ class HomeScreen(MarketScreen):
                         v.status,
                     ),
                 )
-                for v in live
+                for v in home.shop
             ]
         )
         self.query_one("#home-orders", MarketTable).refill(
@@ -88,35 +82,31 @@ class HomeScreen(MarketScreen):
                     (
                         str(w.order.id),
                         line(w.order.title, 40),
-                        line(
-                            "@"
-                            + (w.order.seller if w.order.buyer == user.handle else w.order.buyer)
-                        ),
+                        line("@" + (w.order.seller if w.order.buyer == handle else w.order.buyer)),
                         money.fmt(w.order.amount),
                         w.order.status,
                         ", ".join(w.steps) or "—",
                     ),
                 )
-                for w in waiting
+                for w in home.orders
             ]
         )
-        needs = sum(1 for w in waiting if w.steps)
         self.query_one("#orders-summary", Static).update(
-            f"Open orders — {needs} waiting on you (enter opens)"
+            f"Open orders — {home.waiting_on_me} waiting on you (enter opens)"
         )
         wallet = Text()
         wallet.append("Wallet\n", style="bold")
-        wallet.append(money.fmt(balance), style="bold green" if balance else "bold")
+        wallet.append(money.fmt(home.balance), style="bold green" if home.balance else "bold")
         wallet.append("\nw: top up", style="dim")
         self.query_one("#wallet", Static).update(wallet)
         notes = Text()
         notes.append("Notifications\n", style="bold")
-        if unread:
-            total = sum(c.unread for c in unread)
+        if home.unread:
+            total = home.unread_messages
             notes.append(f"{total} unread message{'s' * (total != 1)} from ")
-            notes.append(", ".join(f"@{c.other}" for c in unread[:4]))
+            notes.append(", ".join(f"@{c.other}" for c in home.unread[:4]))
             notes.append("\n")
-        for d in attention.deadlines([w.order for w in waiting], now)[:4]:
+        for d in home.deadlines[:4]:
             notes.append(f"Order #{d.order_id} {d.timer}: {d.left} — ")
             notes.append(line(d.title[:40]))
             notes.append("\n")
@@ -145,36 +135,21 @@ class HomeScreen(MarketScreen):
     def _open_listing(self) -> None:
         self.action_edit_listing()
 
-    def _move(self, move: str) -> None:
-        from p2pmarket.services import shops
-
+    def _change(self, change: Callable[[int], ListingView]) -> None:
+        """Change the selected listing's status: `change(listing id)`."""
         listing_id = self._selected_listing()
         if listing_id is None:
             return
-
-        def change():
-            with self.write() as session:
-                return shops.change_status(
-                    session, self.market.clock, self.me(session), listing_id, move
-                )
-
-        view = self.attempt(change)
+        view = self.attempt(lambda: change(listing_id))
         if view is not None:
             self.market.tell(f"Listing #{view.id} is now {view.status}.")
             self.reload()
 
     def action_pause_listing(self) -> None:
-        from p2pmarket.services import shops
-
-        listing_id = self._selected_listing()
-        if listing_id is None:
-            return
-        with self.read() as session:
-            status = shops.get_listing(session, listing_id).status
-        self._move("resume" if status == "paused" else "pause")
+        self._change(self.actor.pause_or_resume)
 
     def action_remove_listing(self) -> None:
-        self._move("remove")
+        self._change(lambda listing_id: self.actor.move_listing(listing_id, "remove"))
 
     # -- wallet and orders -----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from textual.widgets import Button, Footer, Header, Static
 from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.models import User
-from p2pmarket.services import accounts, feedback, orders, privacy, shops
+from p2pmarket.services import orders, shops
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.profile import badges, profile_facts
@@ -45,21 +45,11 @@ class ListingScreen(MarketScreen):
         yield Footer()
 
     def reload(self) -> None:
-        def load():
-            with self.read() as session:
-                listing = shops.get_listing(session, self.listing_id)
-                seller = accounts.user_row(session, listing.seller)
-                profile = privacy.public_profile(
-                    session, self.market.user.id, seller.id, self.market.clock
-                )
-                reviews = feedback.reviews_of(session, seller.id, limit=10)
-            return listing, profile, reviews
-
-        loaded = self.attempt(load)
-        if loaded is None:
+        page = self.attempt(lambda: self.actor.listing_page(self.listing_id))
+        if page is None:
             return
-        self.listing, profile, reviews = loaded
-        v = self.listing
+        self.listing = v = page.listing
+        profile, reviews = page.seller, page.reviews
         head = Text()
         head.append(str(line(v.title, 500)), style="bold")
         head.append(f"\n{money.fmt(v.price)} per {v.unit}", style="bold green")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on, work
@@ -15,8 +15,9 @@ from textual.worker import get_current_worker
 
 from p2pmarket import money
 from p2pmarket.errors import MarketError
+from p2pmarket.market import shop
 from p2pmarket.models import Kind
-from p2pmarket.services import catalog, privacy, search
+from p2pmarket.services import search
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
@@ -42,9 +43,7 @@ class SearchScreen(MarketScreen):
     @dataclass
     class Found(Message):
         key: tuple
-        query: search.Query
-        results: search.Results | None
-        offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
+        found: shop.Nearby | None
         error: str | None = None
         # The why compares each price with its suggested band (the second, slower pass).
         priced: bool = False
@@ -65,7 +64,7 @@ class SearchScreen(MarketScreen):
         self._shown_priced = False
 
     def compose(self) -> ComposeResult:
-        cats = sorted(catalog.categories().values(), key=lambda c: c.name)
+        cats = sorted(shop.categories(), key=lambda c: c.name)
         yield Header()
         yield TextInput(placeholder="search nearby — words or the start of words", id="q")
         with Horizontal(id="filters"):
@@ -107,7 +106,6 @@ class SearchScreen(MarketScreen):
             radius_km = float(radius) if radius else search.RADIUS_DEFAULT_KM
         except ValueError:
             radius_km = float("nan")  # check_query says why
-        credit = number("min-credit")
         kind = choice("kind")
         return search.check_query(
             search.Query(
@@ -117,7 +115,7 @@ class SearchScreen(MarketScreen):
                 category=choice("category"),
                 min_price=money.parse(number("min-price")) if number("min-price") else None,
                 max_price=money.parse(number("max-price")) if number("max-price") else None,
-                min_credit=int(credit) if credit.isascii() and credit.isdigit() else None,
+                min_credit=search.parse_min_credit(number("min-credit")),
                 sort=search.parse_sort(choice("sort") or "best"),
             )
         )
@@ -163,49 +161,54 @@ class SearchScreen(MarketScreen):
             self.priced_generation = max(self.priced_generation, generation)
 
     @work(thread=True, exclusive=True, group="search")
-    def _search(self, query: search.Query, key: tuple, *, priced: bool = False) -> None:
-        """One page of results; `priced` also compares each price with its suggested band.
+    def _search(self, query: search.Query, key: tuple) -> None:
+        """One page of results, without comparing prices (see `_compare`).
 
-        The bands take longest the first time a category shows up (later they come from a
-        cache), so results are shown without them first and priced once painted. A newer
-        keystroke cancels this worker (same group): a stale page is neither shown nor priced.
+        A newer keystroke cancels this worker (same group): a stale page is not shown.
         """
         worker = get_current_worker()
         try:
-            with self.read() as session:
-                me = self.me(session)
-                here = search.Query(**{**vars(query), "lat": me.lat, "lon": me.lon})
-                results = search.search(session, self.market.clock, me, here, compare_prices=priced)
-                offsets = privacy.rough_offsets(
-                    session, me, [h.id for h in results.hits], self._step_km(here.radius_km)
-                )
+            found = self.actor.search(query, priced=False, map_steps=ResultMap.ROWS // 2)
         except MarketError as exc:
-            self.post_message(self.Found(key, query, None, error=exc.message))
+            self.post_message(self.Found(key, None, error=exc.message))
             return
         if not worker.is_cancelled:
-            self.post_message(self.Found(key, query, results, offsets, priced=priced))
+            self.post_message(self.Found(key, found))
 
-    def _price(self, query: search.Query, key: tuple) -> None:
+    @work(thread=True, exclusive=True, group="search")
+    def _compare(self, found: shop.Nearby, key: tuple) -> None:
+        """The page on screen, each why now comparing its price with its suggested band.
+
+        The bands take longest the first time a category shows up (later they come from a
+        cache), so results are shown without them first and priced once painted.
+        """
+        worker = get_current_worker()
+        try:
+            priced = shop.compare_prices(self.market.market, found)
+        except MarketError as exc:
+            self.post_message(self.Found(key, None, error=exc.message))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.Found(key, priced, priced=True))
+
+    def _price(self, found: shop.Nearby, key: tuple) -> None:
         """After the unpriced page is painted: price it, unless the box asks for more now."""
         if key == self._wanted_key == self._shown_key and not self._shown_priced:
-            self._search(query, key, priced=True)
-
-    @staticmethod
-    def _step_km(radius_km: float) -> float:
-        return round(max(radius_km / (ResultMap.ROWS // 2), privacy.MAP_STEP_MIN_KM), 2)
+            self._compare(found, key)
 
     def on_search_screen_found(self, message: Found) -> None:
         if message.key == self._running_key:
             self._running_key = None
         if message.key != self._wanted_key:
             return  # a newer keystroke asks for something else
-        if message.results is None:
+        if message.found is None:
             self._shown_key = None
             self._set_status(message.error or "")
             self._shown(priced=True)
             return
         table = self.query_one("#results", MarketTable)
-        self.results = results = message.results
+        found = message.found
+        self.results = results = found.results
         table.refill(
             [
                 (
@@ -223,9 +226,9 @@ class SearchScreen(MarketScreen):
             ]
         )
         self.query_one("#map", ResultMap).show(
-            [message.offsets[h.id] for h in results.hits if h.id in message.offsets],
+            [found.offsets[h.id] for h in results.hits if h.id in found.offsets],
             results.radius_km,
-            self._step_km(results.radius_km),
+            found.step_km,
         )
         # An empty page has no prices to compare: no second pass.
         priced = message.priced or not results.hits
@@ -233,7 +236,7 @@ class SearchScreen(MarketScreen):
         self._show_status(results)
         self._shown(priced=priced)
         if not priced:
-            table.call_after_refresh(self._price, message.query, message.key)
+            table.call_after_refresh(self._price, found, message.key)
 
     def _show_status(self, results: search.Results) -> None:
         if not results.hits and results.page == 1:

@@ -20,9 +20,13 @@ class PriceBand(Static):
         self.verdict: str | None = None
         self._price: int | None = None
         self._problem: str | None = None
+        self._no_band: str | None = None
 
-    def set_suggestion(self, suggestion: pricing.Suggestion | None) -> None:
-        self.suggestion = suggestion
+    def set_suggestion(
+        self, suggestion: pricing.Suggestion | None, problem: str | None = None
+    ) -> None:
+        """The band to judge prices by; None with the `problem` there is none for."""
+        self.suggestion, self._no_band = suggestion, problem
         self._draw()
 
     def set_price(self, price: int | None, problem: str | None = None) -> None:
@@ -32,6 +36,10 @@ class PriceBand(Static):
     def _draw(self) -> None:
         s = self.suggestion
         out = Text()
+        if s is None and self._no_band:
+            out.append(self._no_band, style="red")
+            self.update(out)
+            return
         if s is None:
             out.append("Choose a category and unit to see the suggested price.", style="dim")
             self.update(out)
