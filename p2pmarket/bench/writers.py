@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from p2pmarket.services.bench import percentiles
+from p2pmarket.bench.payments import percentiles
 
 PRICE = 100
 

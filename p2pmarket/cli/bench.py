@@ -16,8 +16,8 @@ def payments(
     import tempfile
     from pathlib import Path
 
+    from p2pmarket.bench import payments as bench
     from p2pmarket.cli.context import emit, say
-    from p2pmarket.services import bench
 
     with tempfile.TemporaryDirectory(prefix="p2pmarket-bench-") as tmp:
         result = bench.bench_payments(count, Path(tmp))
@@ -98,8 +98,8 @@ def search_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Nearby search: p50/p95 per query kind, ours against fetch-every-match-then-filter."""
+    from p2pmarket.bench import search as search_bench
     from p2pmarket.cli.context import emit, say, table
-    from p2pmarket.services import search_bench
 
     result = _on_bench_market(
         ctx, as_json, search_bench.bench_search, listings=listings, repeat=repeat
@@ -143,8 +143,8 @@ def price(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Suggested prices: p50/p95, ours against reading every listing of the category."""
+    from p2pmarket.bench import search as search_bench
     from p2pmarket.cli.context import emit, say
-    from p2pmarket.services import search_bench
 
     result = _on_bench_market(
         ctx, as_json, search_bench.bench_price, listings=listings, repeat=repeat
@@ -169,8 +169,8 @@ def tui(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Time to the first screen, and search-as-you-type latency per keystroke."""
+    from p2pmarket.bench import tui as tui_bench
     from p2pmarket.cli.context import emit, say
-    from p2pmarket.tui import bench as tui_bench
 
     result = _on_bench_market(ctx, as_json, tui_bench.bench_tui, listings=listings, words=words)
     first, typing = result["first_screen"], result["search_as_you_type"]
@@ -203,9 +203,9 @@ def pg(
     import tempfile
     from pathlib import Path
 
+    from p2pmarket.bench import pg as bench_pg
     from p2pmarket.cli.context import ctx_of, emit, say, table
     from p2pmarket.errors import Invalid
-    from p2pmarket.services import bench_pg
 
     if not db or not db.startswith("postgresql"):
         raise Invalid("bench_pg_url", "bench pg needs --db postgresql+psycopg://…")

@@ -21,9 +21,7 @@ from p2pmarket.errors import Invalid
 from p2pmarket.text import strip_all, strip_controls
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws before it
-    from p2pmarket.db import Store
     from p2pmarket.market import Actor, Market
-    from p2pmarket.services import accounts
 
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
 
@@ -50,10 +48,6 @@ class Ctx:
             self._market.tick()
             self._market.daily_backup()
         return self._market
-
-    @property
-    def store(self) -> Store:
-        return self.market.store
 
     def close(self) -> None:
         if self._market is not None:
@@ -97,10 +91,6 @@ class Ctx:
     def actor(self, handle: str) -> Actor:
         """The user acting in this command, once their passphrase is checked."""
         return self.market.actor(handle, self.passphrase(handle))
-
-    def login(self, handle: str) -> accounts.UserView:
-        """Check the passphrase of the user acting in this command."""
-        return self.actor(handle).user
 
 
 def ctx_of(ctx: typer.Context) -> Ctx:

@@ -19,7 +19,7 @@ from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
-from p2pmarket.services import accounts, orders
+from p2pmarket.services import accounts, chat, orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
@@ -67,6 +67,10 @@ class Market:
         if not self.config.is_sqlite:
             return None
         return daily_backup(self.store, self.clock)
+
+    def watcher(self) -> chat.Watcher:
+        """Says whether anyone committed since the last look: what live screens poll."""
+        return chat.Watcher(self.store.engine)
 
     # -- who acts --------------------------------------------------------------------------
 

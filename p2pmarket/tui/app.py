@@ -1,4 +1,4 @@
-"""The Textual app. A thin face over the services: screens call services, never the session.
+"""The Textual app. A thin face over the market: screens call the logged-in Actor, never a session.
 
 `MarketApp(home=..., user=..., clock=...)` is the factory tests build directly; a
 `user` given alone is already authenticated (tests, `demo --open`); with a `passphrase`
@@ -31,7 +31,6 @@ from p2pmarket.errors import MarketError
 from p2pmarket.tui.commands import ScreenCommands
 
 if TYPE_CHECKING:
-    from p2pmarket.db import Store
     from p2pmarket.market import Actor, Market
     from p2pmarket.services import accounts
 
@@ -114,10 +113,6 @@ class MarketApp(App[None]):
             return self._market
 
     @property
-    def store(self) -> Store:
-        return self.market.store
-
-    @property
     def actor(self) -> Actor:
         """The person logged in, acting through the market: what screens call."""
         from p2pmarket.market import Actor
@@ -180,9 +175,7 @@ class MarketApp(App[None]):
             self._store_opened()
 
     def _store_opened(self) -> None:
-        from p2pmarket.services import chat
-
-        self._watcher = chat.Watcher(self.store.engine)
+        self._watcher = self.market.watcher()
         self.set_interval(POLL_EVERY, self._poll_store)
         self.set_interval(TICK_EVERY, self.run_timers)
 

@@ -54,17 +54,16 @@ async def _shoot(home: Path, out: Path, name: str, keys: tuple[str, ...], user: 
 def take(out: Path) -> list[Path]:
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
-    from p2pmarket.db import Store
-    from p2pmarket.services import demo
+    from p2pmarket.market import Market, records
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory(prefix="p2pmarket-shots-") as tmp:
         home = Path(tmp)
-        store = Store.open(config_mod.resolve(home=home))
-        demo.load_demo(store, FixedClock(parse_instant(DEMO_NOW)))
-        store.close()
+        market = Market.open(config_mod.resolve(home=home), FixedClock(parse_instant(DEMO_NOW)))
+        demo = records.load_demo(market)
+        market.close()
         for name, keys in SHOTS:
-            written.append(asyncio.run(_shoot(home, out, name, keys, demo.DEMO_USER)))
+            written.append(asyncio.run(_shoot(home, out, name, keys, demo.user)))
         written.append(asyncio.run(_shoot(home, out, "mediation", ("m",), "mei_mediator")))
     return written

@@ -20,7 +20,7 @@ from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
 
 
 def _as(app: MarketApp, handle: str) -> None:
-    with app.store.read() as session:
+    with app.market.store.read() as session:
         app.log_in(accounts.get_user(session, handle))
 
 

@@ -243,7 +243,7 @@ async def _search(pilot) -> None:
 
 async def _listing(pilot) -> None:
     app = pilot.app
-    with app.store.read() as s:
+    with app.market.store.read() as s:
         ids = [row.id for row in s.exec(select(Listing).order_by(Listing.id))]
     # A listing screen per kind of string (markup, escapes, C1, bidi, surrogates, RTL, huge).
     for i in (0, 1, 2, 17, 19, 23, 37, 45, 55, N - 1):
@@ -267,7 +267,7 @@ async def _listing(pilot) -> None:
 
 async def _editor(pilot) -> None:
     app = pilot.app
-    with app.store.read() as s:
+    with app.market.store.read() as s:
         ids = [row.id for row in s.exec(select(Listing).order_by(Listing.id))]
     for i in (0, 1, 17, 37, 55, N - 1):
         app.open(EditorScreen(ids[i]))
@@ -381,7 +381,7 @@ async def test_text_written_past_the_cleaning_rule_never_reaches_the_terminal(ma
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         if name in ("listing", "editor"):
-            with app.store.read() as s:
+            with app.market.store.read() as s:
                 first = s.exec(select(Listing).order_by(Listing.id)).first().id
             app.open((ListingScreen if name == "listing" else EditorScreen)(first))
         elif name != "home":

@@ -76,7 +76,7 @@ def test_listing_snapshot(snap_compare, market, config, clock):
 def test_payment_modal_snapshot(snap_compare, market, config, clock):
     async def run_before(pilot) -> None:
         app = pilot.app
-        with app.store.read() as session:
+        with app.market.store.read() as session:
             mine = orders.list_orders(session, app.user.id, side="buying", open_only=True)
         payable = [o for o in mine if "pay" in orders.allowed_actions(o, "demo", "member")]
         assert payable, "the demo market has an order for demo to pay"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual.binding import Binding
@@ -13,10 +12,7 @@ from textual.screen import Screen
 from p2pmarket.errors import MarketError
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from p2pmarket.market import Actor
-    from p2pmarket.models import User
     from p2pmarket.tui.app import MarketApp
 
 T = TypeVar("T")
@@ -46,21 +42,6 @@ class MarketScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.NAME
-
-    def me(self, session: Session) -> User:
-        from p2pmarket.models import User  # not at import: the home frame draws before the store
-
-        return session.get(User, self.market.user.id)
-
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        with self.market.store.read() as session:
-            yield session
-
-    @contextmanager
-    def write(self) -> Iterator[Session]:
-        with self.market.store.write() as session:
-            yield session
 
     def attempt(self, fn: Callable[[], T]) -> T | None:
         """Run a service call; a refusal becomes a notification (its sentence, as data)."""

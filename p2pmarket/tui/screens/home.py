@@ -161,13 +161,8 @@ class HomeScreen(MarketScreen):
                 return
 
             def topup():
-                from p2pmarket.services import ledger
-
-                amount = money.parse(value)
-                with self.write() as session:
-                    me = self.me(session)
-                    key = f"tui:topup:{me.id}:{uuid.uuid4().hex}"
-                    return ledger.topup(session, self.market.clock, me.id, amount, key)
+                # A new key per top-up typed: each is its own (keys are the person's own).
+                return self.actor.topup(money.parse(value), f"tui:topup:{uuid.uuid4().hex}")
 
             if self.attempt(topup) is not None:
                 self.market.tell("Wallet topped up.")

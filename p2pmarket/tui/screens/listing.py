@@ -12,8 +12,7 @@ from textual.widgets import Button, Footer, Header, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
-from p2pmarket.models import User
-from p2pmarket.services import orders, shops
+from p2pmarket.services import shops
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.profile import badges, profile_facts
@@ -85,12 +84,7 @@ class ListingScreen(MarketScreen):
     def action_order(self) -> None:
         from p2pmarket.tui.screens.orders import OrdersScreen
 
-        def create():
-            with self.write() as session:
-                buyer = session.get(User, self.market.user.id)
-                return orders.create_order(session, self.market.clock, buyer, self.listing_id, 1)
-
-        made = self.attempt(create)
+        made = self.attempt(lambda: self.actor.create_order(self.listing_id, 1))
         if made is not None:
             self.market.tell(f"Order #{made.id} requested: waiting for @{made.seller} to accept.")
             self.market.open(OrdersScreen(focus_order=made.id))

@@ -1,6 +1,6 @@
 """`bench search` and `bench price`: our index plans against the naive plan, same run, same market.
 
-Kept beside services/bench.py (which holds the shared timing helpers) so the search
+Kept beside bench/payments.py (which holds the shared timing helpers) so the search
 benchmarks and the money benchmarks can change independently.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from p2pmarket.services.bench import peak_rss_mb, percentiles, time_ms
+from p2pmarket.bench.payments import peak_rss_mb, percentiles, time_ms
 
 BENCH_SEED = 7
 # (kind, text, filters): the fixed query mix, run around dense and sparse centres.

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from p2pmarket.services.bench import percentiles
+from p2pmarket.bench.payments import percentiles
 
 # The home frame has its section titles before any data; the filled home names the user.
 FRAME_TEXT = b"Orders"
@@ -132,7 +132,8 @@ async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, l
 
 def search_as_you_type(config, clock, *, listings: int, words: str, progress=None) -> dict:
     """Each keystroke of `words` in the search box: ms until its results are on screen."""
-    from p2pmarket.services import accounts, search_bench
+    from p2pmarket.bench import search as search_bench
+    from p2pmarket.services import accounts
     from p2pmarket.tui.app import MarketApp
 
     store, seeded = search_bench.bench_market(config, clock, listings, progress=progress)

@@ -49,8 +49,10 @@ class _Databases:
 def bench_pg(
     config, clock, db_url: str, *, listings: int, repeat: int, payments: int, workdir: Path
 ) -> dict:
+    from p2pmarket.bench import payments as bench
+    from p2pmarket.bench import search as search_bench
     from p2pmarket.db import Store
-    from p2pmarket.services import bench, market_copy, search_bench
+    from p2pmarket.services import market_copy
 
     dbs = _Databases(db_url)
     try:
