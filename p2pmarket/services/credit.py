@@ -48,7 +48,7 @@ from p2pmarket.models import (
     Tier,
     User,
 )
-from p2pmarket.services import records
+from p2pmarket.services import chain
 
 MONTH = 30 * DAY
 # scores_for reads this many users per statement (well under any bound-parameter limit).
@@ -464,7 +464,7 @@ def recompute(
             source=source[:80],
             at=at,
         )
-        appended.append(CreditEventView.of(records.append(session, row)))
+        appended.append(CreditEventView.of(chain.append(session, row)))
     return appended
 
 

@@ -24,7 +24,7 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services import credit, records
+from p2pmarket.services import chain, credit
 
 REVIEW_MAX = 1000
 REASON_MAX = 500
@@ -92,7 +92,7 @@ def review(
         text=body,
         at=clock.now(),
     )
-    row = records.append(session, row)
+    row = chain.append(session, row)
     credit.recompute(session, clock, subject_id)
     subject = session.get(User, subject_id)
     return ReviewView(row.id, order_id, author.handle, subject.handle, stars, body, row.at)

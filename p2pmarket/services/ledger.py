@@ -32,7 +32,7 @@ from p2pmarket import money
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused, StoreFailure
 from p2pmarket.models import Account, AccountKind, Entry, Transfer
-from p2pmarket.services import records
+from p2pmarket.services import chain
 
 KEY_MAX = 255
 # Every stored key starts with one of these; a person's text is always behind USER_SPACE.
@@ -345,7 +345,7 @@ class Postings:
                     "ledger_account_missing",
                     f"The {kind} account #{account_id} is gone; nothing was moved. Retry.",
                 )
-        records.append_all(
+        chain.append_all(
             self.session,
             [
                 Entry(

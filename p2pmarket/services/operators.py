@@ -19,7 +19,7 @@ from p2pmarket.clock import Clock
 from p2pmarket.db import OPERATOR_KEY
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Meta, OperatorEvent, Role, User
-from p2pmarket.services import records
+from p2pmarket.services import chain
 
 # A handle named by `init --operator` before that user exists.
 PENDING_KEY = "operator_pending"
@@ -48,7 +48,7 @@ def operator(session: Session) -> User | None:
 def _record(
     session: Session, clock: Clock, actor: User | None, action: str, subject: User, detail: str
 ) -> None:
-    records.append(
+    chain.append(
         session,
         OperatorEvent(
             actor_id=actor.id if actor else None,

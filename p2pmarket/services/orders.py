@@ -34,7 +34,7 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services import contacts, credit, ledger, records, trust
+from p2pmarket.services import chain, contacts, credit, ledger, trust
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def _record(
     order.status = to
     order.updated_at = at
     session.add(order)
-    records.append(session, event)
+    chain.append(session, event)
 
 
 def _release(
@@ -426,7 +426,7 @@ def _open(session: Session, order: Order, actor_id: int, note: str) -> OrderView
     """Store a new order and its first event (from nothing to its opening status)."""
     session.add(order)
     session.flush()
-    records.append(
+    chain.append(
         session,
         OrderEvent(
             order_id=order.id,
@@ -731,7 +731,7 @@ def _write_paid(
     if taken:
         connection.execute(_TAKE, [{"listing_id": i, "quantity": q} for i, q in taken.items()])
     connection.execute(_MARK_PAID, paid)
-    records.append_all(session, events)
+    chain.append_all(session, events)
     # Written with Core: an ORM copy of these rows loaded earlier would be stale.
     for model, ids in ((Order, [p["order_id"] for p in paid]), (Listing, taken)):
         for row_id in ids:

@@ -1,11 +1,10 @@
-"""Records that can't be quietly rewritten: append-only tables chained by hash.
+"""Records that can't be quietly rewritten: verify, backups, restore, export, history.
 
 Each chained row stores `prev_hash` (the hash of the row before it in its chain)
-and `hash` = sha256(prev_hash + canonical content, id included). Rows of a chain
-are only ever added through `append`. Editing,
-deleting, inserting or reordering any row breaks the chain at that row.
-`chain_head` holds each chain's last hash; updating it inside the write
-transaction serialises appends (BEGIN IMMEDIATE on SQLite, a row lock elsewhere).
+and `hash` = sha256(prev_hash + canonical content, id included); rows are only ever
+added through chain.append. `verify` walks every chain: editing, deleting, inserting
+or reordering any row breaks the chain at that row. `chain_head` holds each chain's
+last hash; updating it inside the write transaction serialises appends.
 """
 
 from __future__ import annotations
@@ -19,10 +18,9 @@ import sqlite3
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from p2pmarket import files
@@ -38,7 +36,6 @@ from p2pmarket.models import (
     CreditEvent,
     Entry,
     Meta,
-    OperatorEvent,
     Order,
     OrderEvent,
     OrderStatus,
@@ -46,88 +43,12 @@ from p2pmarket.models import (
     Transfer,
     User,
 )
+from p2pmarket.services import chain, ledger
 
-GENESIS = "0" * 64
 DAILY_KEY = "last_daily_backup"
 # Sanity caps on files a person names: far above any real market, far below a disk.
 BACKUP_MAX_BYTES = 64 * 1024 * files.MIB
 EXPORT_MAX_BYTES = 64 * files.MIB
-
-# Every append-only table and the name of its chain.
-CHAINS: dict[type[SQLModel], str] = {
-    Entry: "ledger",
-    OrderEvent: "order_events",
-    CreditEvent: "credit_events",
-    Review: "reviews",
-    OperatorEvent: "operator_events",
-}
-
-
-def canonical(row: SQLModel) -> bytes:
-    fields = {}
-    for name in sorted(type(row).model_fields):
-        if name == "hash":
-            continue
-        value = getattr(row, name)
-        fields[name] = value.value if isinstance(value, Enum) else value
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def digest(prev_hash: str, row: SQLModel) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical(row)).hexdigest()
-
-
-# Core statements, built once (appends run on every payment). Chained tables and the
-# heads are written only by `append_all`, so reading through the connection (no
-# autoflush) sees everything this transaction appended.
-_HEADS = ChainHead.__table__
-# FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the only write lock):
-# two writers can never both extend the same head and fork the chain.
-_HEAD = (
-    select(_HEADS.c.last_id, _HEADS.c.last_hash)
-    .where(_HEADS.c.name == bindparam("chain"))
-    .with_for_update()
-)
-_MOVE_HEAD = (
-    update(_HEADS)
-    .where(_HEADS.c.name == bindparam("chain"))
-    .values(last_id=bindparam("last_id"), last_hash=bindparam("last_hash"))
-)
-_NEW_HEAD = insert(_HEADS).values(
-    name=bindparam("chain"), last_id=bindparam("last_id"), last_hash=bindparam("last_hash")
-)
-_INSERTS = {model: insert(model.__table__) for model in CHAINS}
-
-
-def append(session: Session, row: SQLModel) -> SQLModel:
-    """Add `row` to the end of its chain, filling id, prev_hash and hash."""
-    return append_all(session, [row])[0]
-
-
-def append_all(session: Session, rows: list[SQLModel]) -> list[SQLModel]:
-    """Add `rows`, in order, to the end of their chain: one head read, one insert, one head write.
-
-    Ids of chained rows come from the chain head (last id + 1), so the hash, which
-    covers the id, is computed before the INSERT. Core statements, not the ORM's unit
-    of work: the rows are written now, and the head is never held as a stale object.
-    """
-    model = type(rows[0])
-    if any(type(row) is not model for row in rows):
-        raise ValueError("append_all takes rows of one chain")
-    name = CHAINS[model]
-    connection = session.connection()
-    head = connection.execute(_HEAD, {"chain": name}).first()
-    last_id, last_hash = head if head is not None else (0, GENESIS)
-    for row in rows:
-        row.id, row.prev_hash = last_id + 1, last_hash
-        row.hash = digest(row.prev_hash, row)
-        last_id, last_hash = row.id, row.hash
-    connection.execute(
-        _INSERTS[model], [{f: getattr(row, f) for f in model.model_fields} for row in rows]
-    )
-    moved = {"chain": name, "last_id": last_id, "last_hash": last_hash}
-    connection.execute(_NEW_HEAD if head is None else _MOVE_HEAD, moved)
-    return rows
 
 
 # ---------------------------------------------------------------------------- verify
@@ -165,7 +86,7 @@ def _walk(session: Session, model: type[SQLModel], name: str) -> tuple[int, Prob
     """Check one chain row by row; the first broken row is the one reported."""
     table = model.__tablename__
     head = session.get(ChainHead, name)
-    prev, expected, count = GENESIS, 1, 0
+    prev, expected, count = chain.GENESIS, 1, 0
     rows = session.exec(select(model).order_by(col(model.id)).execution_options(yield_per=2000))
     for row in rows:
         count += 1
@@ -184,7 +105,7 @@ def _walk(session: Session, model: type[SQLModel], name: str) -> tuple[int, Prob
                 "its link to the previous row is broken "
                 "(a row before it was deleted, inserted or moved)",
             )
-        if digest(row.prev_hash, row) != row.hash:
+        if chain.digest(row.prev_hash, row) != row.hash:
             return count, Problem(
                 name, table, row.id, "its content no longer matches its hash (edited or moved)"
             )
@@ -212,8 +133,6 @@ def _walk(session: Session, model: type[SQLModel], name: str) -> tuple[int, Prob
 
 
 def _ledger_problems(session: Session) -> list[Problem]:
-    from p2pmarket.services import ledger
-
     problems = []
     totals = ledger.totals(session)
     if totals.sum_of_balances != 0:
@@ -265,7 +184,7 @@ def _ledger_problems(session: Session) -> list[Problem]:
 def verify(session: Session) -> VerifyReport:
     """Walk every chain and check the ledger's invariants."""
     checked, problems = {}, []
-    for model, name in CHAINS.items():
+    for model, name in chain.CHAINS.items():
         count, problem = _walk(session, model, name)
         checked[name] = count
         if problem:
@@ -610,23 +529,23 @@ def verify_export(session: Session, data: dict) -> VerifyReport:
                 "export", "file", None, "the file was changed after export (history_hash mismatch)"
             )
         )
-    rows = [(chain, model, item) for chain, key, model in _EXPORTED for item in data.get(key, [])]
+    rows = [(name, model, item) for name, key, model in _EXPORTED for item in data.get(key, [])]
     rows += [
         ("order_events", OrderEvent, e) for o in data.get("orders", []) for e in o.get("events", [])
     ]
-    for chain, model, item in rows:
+    for name, model, item in rows:
         stored = session.get(model, item.get("id"))
         if stored is None or stored.hash != item.get("hash"):
             problems.append(
                 Problem(
-                    chain,
+                    name,
                     model.__tablename__,
                     item.get("id"),
                     "the store's row differs from the exported one",
                 )
             )
     for name, head in data.get("chain_heads", {}).items():
-        model = next((m for m, n in CHAINS.items() if n == name), None)
+        model = next((m for m, n in chain.CHAINS.items() if n == name), None)
         stored = session.get(model, head.get("last_id")) if model and head.get("last_id") else None
         if head.get("last_id") and (stored is None or stored.hash != head.get("last_hash")):
             problems.append(

@@ -7,7 +7,7 @@ from p2pmarket.config import Settings
 from p2pmarket.db import Store
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import CreditEvent, Tier, User
-from p2pmarket.services import chat, contacts, credit, feedback
+from p2pmarket.services import chain, chat, contacts, credit, feedback
 from tests.services.trust_helpers import completed, order, person
 
 
@@ -232,8 +232,7 @@ def test_scores_are_a_function_of_events_not_of_when_recomputed(tmp_path, clock)
     assert set(once_keys) <= set(often_keys)
 
 
-def test_credit_events_are_hash_chained_when_records_exist(store, clock):
-    records = pytest.importorskip("p2pmarket.services.records")
+def test_credit_events_are_hash_chained(store, clock):
     seller, buyer = person(store, clock, "seller"), person(store, clock, "buyer")
     completed(store, clock, buyer, seller)
     _recompute(store, clock, seller)
@@ -241,7 +240,7 @@ def test_credit_events_are_hash_chained_when_records_exist(store, clock):
         rows = s.exec(CreditEvent.__table__.select().order_by(CreditEvent.__table__.c.id)).all()
     assert rows and all(len(r.hash) == 64 for r in rows)
     assert rows[1].prev_hash == rows[0].hash
-    assert records.CHAINS[CreditEvent] == "credit_events"
+    assert chain.CHAINS[CreditEvent] == "credit_events"
 
 
 def test_settings_argument_is_optional(store, clock):

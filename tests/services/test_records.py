@@ -12,7 +12,7 @@ from p2pmarket import config as config_mod
 from p2pmarket.db import SCHEMA_VERSION, Store
 from p2pmarket.errors import Refused, StoreFailure
 from p2pmarket.models import User
-from p2pmarket.services import ledger, operators, records
+from p2pmarket.services import chain, ledger, operators, records
 from tests.services.test_orders import Market
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -228,11 +228,11 @@ def test_export_verifies_and_detects_a_rewrite(traded):
         from p2pmarket.models import ChainHead, Entry
 
         rows = s.exec(__import__("sqlmodel").select(Entry).order_by(Entry.id)).all()
-        prev = records.GENESIS
+        prev = chain.GENESIS
         for row in rows:
             row.created_at += 1
             row.prev_hash = prev
-            row.hash = records.digest(prev, row)
+            row.hash = chain.digest(prev, row)
             prev = row.hash
         head = s.get(ChainHead, "ledger")
         head.last_hash = prev

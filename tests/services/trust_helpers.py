@@ -27,12 +27,12 @@ def _event(session, order: Order, actor_id, at: int, src: str, dst: str, note: s
         hash="",
     )
     try:
-        from p2pmarket.services import records
+        from p2pmarket.services import chain
     except ImportError:
         session.add(row)
         session.flush()
         return
-    records.append(session, row)
+    chain.append(session, row)
 
 
 def order(
