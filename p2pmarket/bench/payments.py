@@ -33,6 +33,25 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def bench_user(session, clock, handle: str):
+    """A verified person at one fixed place, cheap to hash: a payer or payee of a bench."""
+    from p2pmarket.models import User
+    from p2pmarket.services import accounts
+
+    view = accounts.create_user(
+        session,
+        clock,
+        handle=handle,
+        real_name=handle,
+        passphrase="bench-pass",
+        lat=31.23,
+        lon=121.47,
+        verified=True,
+        hash_profile="cheapest",
+    )
+    return session.get(User, view.id)
+
+
 def _payment_market(workdir: Path, count: int, db_url: str | None = None):
     """A durable store with one funded buyer and `count` accepted orders to pay."""
     from sqlmodel import select
@@ -40,30 +59,14 @@ def _payment_market(workdir: Path, count: int, db_url: str | None = None):
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
     from p2pmarket.db import Store
-    from p2pmarket.models import Kind, Order, OrderStatus, Unit, User
-    from p2pmarket.services import accounts, ledger, shops
+    from p2pmarket.models import Kind, Order, OrderStatus, Unit
+    from p2pmarket.services import ledger, shops
 
     cfg = config_mod.resolve(home=workdir, db=db_url)
     store = Store.open(cfg)
     clock = FixedClock(1_800_000_000)
     with store.write() as s:
-        buyer, seller = (
-            s.get(
-                User,
-                accounts.create_user(
-                    s,
-                    clock,
-                    handle=h,
-                    real_name=h,
-                    passphrase="bench-pass",
-                    lat=31.23,
-                    lon=121.47,
-                    verified=True,
-                    hash_profile="cheapest",
-                ).id,
-            )
-            for h in ("bench_buyer", "bench_seller")
-        )
+        buyer, seller = (bench_user(s, clock, h) for h in ("bench_buyer", "bench_seller"))
         listing = shops.add_listing(
             s,
             clock,

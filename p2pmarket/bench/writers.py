@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from p2pmarket.bench.payments import percentiles
+from p2pmarket.bench.payments import bench_user, percentiles
 
 PRICE = 100
 
@@ -27,29 +27,15 @@ def _market(home: Path, writers: int, each: int) -> list[tuple[int, list[int]]]:
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
     from p2pmarket.db import Store
-    from p2pmarket.models import Kind, Order, OrderStatus, Unit, User
-    from p2pmarket.services import accounts, ledger, shops
+    from p2pmarket.models import Kind, Order, OrderStatus, Unit
+    from p2pmarket.services import ledger, shops
 
     store = Store.open(config_mod.resolve(home=home))
     clock = FixedClock(1_800_000_000)
 
-    def user(session, handle: str) -> User:
-        view = accounts.create_user(
-            session,
-            clock,
-            handle=handle,
-            real_name=handle,
-            passphrase="bench-pass",
-            lat=31.23,
-            lon=121.47,
-            verified=True,
-            hash_profile="cheapest",
-        )
-        return session.get(User, view.id)
-
     plan = []
     with store.write() as s:
-        seller = user(s, "bench_seller")
+        seller = bench_user(s, clock, "bench_seller")
         listing = shops.add_listing(
             s,
             clock,
@@ -62,7 +48,7 @@ def _market(home: Path, writers: int, each: int) -> list[tuple[int, list[int]]]:
             quantity=writers * each,
         )
         for w in range(writers):
-            buyer = user(s, f"bench_buyer{w}")
+            buyer = bench_user(s, clock, f"bench_buyer{w}")
             ledger.topup(s, clock, buyer.id, PRICE * each, f"bench-fund-{w}")
             rows = [
                 Order(
