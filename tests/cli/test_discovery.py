@@ -117,8 +117,8 @@ def test_search_and_profile_never_show_a_home_or_public_point(cli):
     with store.read() as session:
         amy = accounts.user_row(session, "amy")
     store.close()
+    # A nearly east-west offset can leave home and public point one latitude at 4 decimals.
     secrets = {_truncated(v) for v in (amy.lat, amy.lon, amy.public_lat, amy.public_lon)}
-    assert len(secrets) == 4
     outputs = [
         cli(
             "search",
