@@ -52,6 +52,24 @@ def bench_user(session, clock, handle: str):
     return session.get(User, view.id)
 
 
+def bench_lesson(session, clock, seller, price: int, quantity: int):
+    """The one listing every bench order buys from: `quantity` lessons at `price`."""
+    from p2pmarket.models import Kind, Unit
+    from p2pmarket.services import shops
+
+    return shops.add_listing(
+        session,
+        clock,
+        seller,
+        kind=Kind.skill,
+        title="Bench lesson",
+        category="piano-lessons",
+        price=price,
+        unit=Unit.hour,
+        quantity=quantity,
+    )
+
+
 def _payment_market(workdir: Path, count: int, db_url: str | None = None):
     """A durable store with one funded buyer and `count` accepted orders to pay."""
     from sqlmodel import select
@@ -59,25 +77,15 @@ def _payment_market(workdir: Path, count: int, db_url: str | None = None):
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
     from p2pmarket.db import Store
-    from p2pmarket.models import Kind, Order, OrderStatus, Unit
-    from p2pmarket.services import ledger, shops
+    from p2pmarket.models import Kind, Order, OrderStatus
+    from p2pmarket.services import ledger
 
     cfg = config_mod.resolve(home=workdir, db=db_url)
     store = Store.open(cfg)
     clock = FixedClock(1_800_000_000)
     with store.write() as s:
         buyer, seller = (bench_user(s, clock, h) for h in ("bench_buyer", "bench_seller"))
-        listing = shops.add_listing(
-            s,
-            clock,
-            seller,
-            kind=Kind.skill,
-            title="Bench lesson",
-            category="piano-lessons",
-            price=100,
-            unit=Unit.hour,
-            quantity=count,
-        )
+        listing = bench_lesson(s, clock, seller, 100, count)
         ledger.topup(s, clock, buyer.id, 100 * count, "bench-fund")
         s.add_all(
             Order(

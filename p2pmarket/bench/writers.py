@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from p2pmarket.bench.payments import bench_user, percentiles
+from p2pmarket.bench.payments import bench_lesson, bench_user, percentiles
 
 PRICE = 100
 
@@ -27,8 +27,8 @@ def _market(home: Path, writers: int, each: int) -> list[tuple[int, list[int]]]:
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
     from p2pmarket.db import Store
-    from p2pmarket.models import Kind, Order, OrderStatus, Unit
-    from p2pmarket.services import ledger, shops
+    from p2pmarket.models import Kind, Order, OrderStatus
+    from p2pmarket.services import ledger
 
     store = Store.open(config_mod.resolve(home=home))
     clock = FixedClock(1_800_000_000)
@@ -36,17 +36,7 @@ def _market(home: Path, writers: int, each: int) -> list[tuple[int, list[int]]]:
     plan = []
     with store.write() as s:
         seller = bench_user(s, clock, "bench_seller")
-        listing = shops.add_listing(
-            s,
-            clock,
-            seller,
-            kind=Kind.skill,
-            title="Bench lesson",
-            category="piano-lessons",
-            price=PRICE,
-            unit=Unit.hour,
-            quantity=writers * each,
-        )
+        listing = bench_lesson(s, clock, seller, PRICE, writers * each)
         for w in range(writers):
             buyer = bench_user(s, clock, f"bench_buyer{w}")
             ledger.topup(s, clock, buyer.id, PRICE * each, f"bench-fund-{w}")

@@ -28,13 +28,19 @@ def _service_page(store, clock, handle: str, text: str) -> list[tuple[str, str]]
         return [(str(line(h.title, 32)), str(line(h.why, 48))) for h in hits]
 
 
-async def _bike_search(app, pilot) -> SearchScreen:
-    """Open search as the demo user, widen to 10 km and type "bike"."""
+async def _open_search(app, pilot) -> SearchScreen:
+    """The search screen, as the demo user opens it from home."""
     await settle(pilot)
     await pilot.press("s")
     await settle(pilot)
     screen = app.screen
     assert isinstance(screen, SearchScreen)
+    return screen
+
+
+async def _bike_search(app, pilot) -> SearchScreen:
+    """Open search as the demo user, widen to 10 km and type "bike"."""
+    screen = await _open_search(app, pilot)
     screen.query_one("#radius", Input).value = "10"
     await pilot.press(*"bike")
     await settle(pilot)
@@ -72,10 +78,7 @@ async def test_same_words_keep_the_page_and_a_changed_page_replaces_it(market, c
 async def test_nothing_nearby_tells_how_far_to_widen(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        screen = app.screen
+        screen = await _open_search(app, pilot)
         await pilot.press(*"piano")
         await settle(pilot)
         assert screen.query_one("#results").row_count == 0
@@ -93,10 +96,7 @@ async def test_a_keystroke_searches_once_and_prices_the_page_it_found(
 ):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        screen = app.screen
+        screen = await _open_search(app, pilot)
         screen.query_one("#radius", Input).value = "10"
         await settle(pilot)
         finds = []
@@ -116,10 +116,7 @@ async def test_a_minimum_credit_that_is_not_a_number_is_refused_with_a_sentence(
 ):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        screen = app.screen
+        screen = await _open_search(app, pilot)
         screen.query_one("#min-credit", Input).value = "6OO"
         await settle(pilot)
         status = str(screen.query_one("#search-status").render())
