@@ -70,14 +70,37 @@ def bench_lesson(session, clock, seller, price: int, quantity: int):
     )
 
 
+def bench_orders(session, clock, listing, seller, buyer, count: int) -> list[int]:
+    """`count` accepted orders of one lesson each, ready to pay; their ids."""
+    from p2pmarket.models import Kind, Order, OrderStatus
+
+    rows = [
+        Order(
+            listing_id=listing.id,
+            title=listing.title,
+            buyer_id=buyer.id,
+            seller_id=seller.id,
+            kind=Kind.skill,
+            quantity=1,
+            unit_price=listing.price,
+            amount=listing.price,
+            status=OrderStatus.accepted,
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        for _ in range(count)
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [o.id for o in rows]
+
+
 def _payment_market(workdir: Path, count: int, db_url: str | None = None):
     """A durable store with one funded buyer and `count` accepted orders to pay."""
-    from sqlmodel import select
 
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
     from p2pmarket.db import Store
-    from p2pmarket.models import Kind, Order, OrderStatus
     from p2pmarket.services import ledger
 
     cfg = config_mod.resolve(home=workdir, db=db_url)
@@ -87,24 +110,8 @@ def _payment_market(workdir: Path, count: int, db_url: str | None = None):
         buyer, seller = (bench_user(s, clock, h) for h in ("bench_buyer", "bench_seller"))
         listing = bench_lesson(s, clock, seller, 100, count)
         ledger.topup(s, clock, buyer.id, 100 * count, "bench-fund")
-        s.add_all(
-            Order(
-                listing_id=listing.id,
-                title="Bench lesson",
-                buyer_id=buyer.id,
-                seller_id=seller.id,
-                kind=Kind.skill,
-                quantity=1,
-                unit_price=100,
-                amount=100,
-                status=OrderStatus.accepted,
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
-            for _ in range(count)
-        )
+        ids = bench_orders(s, clock, listing, seller, buyer, count)
     with store.read() as s:
-        ids = list(s.exec(select(Order.id).order_by(Order.id)))
         wallet_id = ledger.wallet(s, buyer.id).id
     return store, clock, buyer.id, ids, wallet_id
 

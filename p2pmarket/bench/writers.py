@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from p2pmarket.bench.payments import bench_lesson, bench_user, percentiles
+from p2pmarket.bench.payments import bench_lesson, bench_orders, bench_user, percentiles
 
 PRICE = 100
 
@@ -27,7 +27,6 @@ def _market(home: Path, writers: int, each: int) -> list[tuple[int, list[int]]]:
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
     from p2pmarket.db import Store
-    from p2pmarket.models import Kind, Order, OrderStatus
     from p2pmarket.services import ledger
 
     store = Store.open(config_mod.resolve(home=home))
@@ -40,25 +39,7 @@ def _market(home: Path, writers: int, each: int) -> list[tuple[int, list[int]]]:
         for w in range(writers):
             buyer = bench_user(s, clock, f"bench_buyer{w}")
             ledger.topup(s, clock, buyer.id, PRICE * each, f"bench-fund-{w}")
-            rows = [
-                Order(
-                    listing_id=listing.id,
-                    title="Bench lesson",
-                    buyer_id=buyer.id,
-                    seller_id=seller.id,
-                    kind=Kind.skill,
-                    quantity=1,
-                    unit_price=PRICE,
-                    amount=PRICE,
-                    status=OrderStatus.accepted,
-                    created_at=clock.now(),
-                    updated_at=clock.now(),
-                )
-                for _ in range(each)
-            ]
-            s.add_all(rows)
-            s.flush()
-            plan.append((buyer.id, [o.id for o in rows]))
+            plan.append((buyer.id, bench_orders(s, clock, listing, seller, buyer, each)))
     store.close()
     return plan
 
