@@ -30,7 +30,7 @@ class Settings:
     backups_kept: int = 7
     # argon2 profile: "default" for people, "cheapest" for test suites and seeding.
     hash_profile: str = "default"
-    # The money lock (services/trust.py). What a payer may have open with one payee,
+    # The money lock (services/trust/gate.py). What a payer may have open with one payee,
     # by how the payer classifies the payee (minor units).
     limit_stranger: int = 200_00
     limit_acquaintance: int = 2_000_00

@@ -135,7 +135,7 @@ class Transfer(SQLModel, table=True):
     """One movement of money: two or more entries that sum to zero."""
 
     id: int | None = Field(default=None, primary_key=True)
-    # Stored in its actor's space (services/ledger.py: user_key, market_key): a person's
+    # Stored in its actor's space (services/money/ledger.py: user_key, market_key): a person's
     # key of up to 255 characters plus the space in front.
     idem_key: str = Field(unique=True, max_length=300)
     fingerprint: str = Field(max_length=64)

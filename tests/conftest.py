@@ -16,9 +16,10 @@ import pytest
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import FixedClock, parse_instant
-from p2pmarket.db import Store
 from p2pmarket.models import Kind, Unit, User
-from p2pmarket.services import accounts, shops
+from p2pmarket.services.market import shops
+from p2pmarket.services.trust import accounts
+from p2pmarket.store.engine import Store
 
 START = parse_instant("2026-11-01T09:00:00")
 PASSPHRASE = "correct horse battery"

@@ -7,8 +7,9 @@ import sys
 def test_domain_imports_no_ui():
     code = (
         "import sys\n"
-        "import p2pmarket.services.accounts, p2pmarket.services.shops, p2pmarket.services.demo\n"
-        "import p2pmarket.db, p2pmarket.models, p2pmarket.money\n"
+        "import p2pmarket.services.trust.accounts, p2pmarket.services.market.shops\n"
+        "import p2pmarket.services.market.demo\n"
+        "import p2pmarket.store.engine, p2pmarket.models, p2pmarket.money\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'typer')"
         " or m.startswith(('p2pmarket.tui', 'p2pmarket.cli'))]\n"
         "print(','.join(bad))\n"
@@ -21,10 +22,10 @@ def test_domain_imports_no_ui():
 # import them back for the shared parts. It goes when the dialect halves become store ports.
 KNOWN_CYCLES = [
     {
-        "p2pmarket.services.pricing",
-        "p2pmarket.services.pricing_pg",
-        "p2pmarket.services.search",
-        "p2pmarket.services.search_pg",
+        "p2pmarket.services.market.pricing",
+        "p2pmarket.services.market.pricing_pg",
+        "p2pmarket.services.market.search",
+        "p2pmarket.services.market.search_pg",
     }
 ]
 

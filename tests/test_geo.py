@@ -6,7 +6,7 @@ import random
 import pytest
 
 from p2pmarket import geo
-from p2pmarket.services import search
+from p2pmarket.services.market import search
 
 
 @pytest.mark.parametrize(

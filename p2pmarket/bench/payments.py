@@ -36,7 +36,7 @@ def peak_rss_mb() -> float:
 def bench_user(session, clock, handle: str):
     """A verified person at one fixed place, cheap to hash: a payer or payee of a bench."""
     from p2pmarket.models import User
-    from p2pmarket.services import accounts
+    from p2pmarket.services.trust import accounts
 
     view = accounts.create_user(
         session,
@@ -55,7 +55,7 @@ def bench_user(session, clock, handle: str):
 def bench_lesson(session, clock, seller, price: int, quantity: int):
     """The one listing every bench order buys from: `quantity` lessons at `price`."""
     from p2pmarket.models import Kind, Unit
-    from p2pmarket.services import shops
+    from p2pmarket.services.market import shops
 
     return shops.add_listing(
         session,
@@ -100,8 +100,8 @@ def _payment_market(workdir: Path, count: int, db_url: str | None = None):
 
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
-    from p2pmarket.db import Store
-    from p2pmarket.services import ledger
+    from p2pmarket.services.money import ledger
+    from p2pmarket.store.engine import Store
 
     cfg = config_mod.resolve(home=workdir, db=db_url)
     store = Store.open(cfg)
@@ -140,7 +140,7 @@ def bench_payments(
     from sqlmodel import select
 
     from p2pmarket.models import Entry, Meta, User
-    from p2pmarket.services import orders
+    from p2pmarket.services.money import orders
 
     rates = {}
     for plan in ("single", "batched", "naive"):

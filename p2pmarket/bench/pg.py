@@ -51,8 +51,8 @@ def bench_pg(
 ) -> dict:
     from p2pmarket.bench import payments as bench
     from p2pmarket.bench import search as search_bench
-    from p2pmarket.db import Store
-    from p2pmarket.services import market_copy
+    from p2pmarket.services.records import market_copy
+    from p2pmarket.store.engine import Store
 
     dbs = _Databases(db_url)
     try:

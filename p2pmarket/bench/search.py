@@ -33,9 +33,9 @@ def bench_market(config, clock, listings: int, progress=None):
     from sqlmodel import select
 
     from p2pmarket.config import DB_FILE
-    from p2pmarket.db import Store
     from p2pmarket.models import Meta
-    from p2pmarket.services import demo
+    from p2pmarket.services.market import demo
+    from p2pmarket.store.engine import Store
 
     home = config.home / "bench" / f"market-{listings}"
     bench_config = replace(config, home=home, db_url=f"sqlite:///{home / DB_FILE}")
@@ -62,7 +62,7 @@ def bench_market(config, clock, listings: int, progress=None):
             session.merge(Meta(key="bench_market", value=f"{listings}:{BENCH_SEED}"))
     else:
         # A cached market from an older index version was queued for re-indexing on open.
-        from p2pmarket.services import search
+        from p2pmarket.services.market import search
 
         with store.write() as session:
             if search.pending(session):
@@ -74,7 +74,7 @@ def bench_search(
     config, clock, *, listings: int, repeat: int = 20, progress=None, store=None
 ) -> dict:
     from p2pmarket.models import User
-    from p2pmarket.services import catalog, search
+    from p2pmarket.services.market import catalog, search
 
     # `store`: the same market copied elsewhere (bench_pg.py runs the mix on PostgreSQL).
     store, seeded = (store, None) if store else bench_market(config, clock, listings, progress)
@@ -139,7 +139,7 @@ def bench_search(
 
 
 def bench_price(config, clock, *, listings: int, repeat: int = 40, progress=None) -> dict:
-    from p2pmarket.services import catalog, pricing
+    from p2pmarket.services.market import catalog, pricing
 
     store, seeded = bench_market(config, clock, listings, progress)
     cats = list(catalog.categories().values())

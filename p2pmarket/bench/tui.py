@@ -69,8 +69,8 @@ def time_to_first_screen(repeat: int = 3) -> dict:
     """`p2pmarket run --user` → home frame on the terminal (p50_ms), then filled (ready)."""
     from p2pmarket import config as config_mod
     from p2pmarket.clock import SystemClock
-    from p2pmarket.db import Store
-    from p2pmarket.services import demo
+    from p2pmarket.services.market import demo
+    from p2pmarket.store.engine import Store
 
     samples, ready = [], []
     with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
@@ -133,7 +133,7 @@ async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, l
 def search_as_you_type(config, clock, *, listings: int, words: str, progress=None) -> dict:
     """Each keystroke of `words` in the search box: ms until its results are on screen."""
     from p2pmarket.bench import search as search_bench
-    from p2pmarket.services import accounts
+    from p2pmarket.services.trust import accounts
     from p2pmarket.tui.app import MarketApp
 
     store, seeded = search_bench.bench_market(config, clock, listings, progress=progress)

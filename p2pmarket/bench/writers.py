@@ -26,8 +26,8 @@ def _market(home: Path, writers: int, each: int) -> list[tuple[int, list[int]]]:
     """A durable store with `writers` funded buyers, each with `each` accepted orders."""
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
-    from p2pmarket.db import Store
-    from p2pmarket.services import ledger
+    from p2pmarket.services.money import ledger
+    from p2pmarket.store.engine import Store
 
     store = Store.open(config_mod.resolve(home=home))
     clock = FixedClock(1_800_000_000)
@@ -70,9 +70,9 @@ def _writer(home: Path, plan_name: str, buyer_id: int, order_ids: list[int], sta
 
     from p2pmarket import config as config_mod
     from p2pmarket.clock import FixedClock
-    from p2pmarket.db import Store
     from p2pmarket.models import User
-    from p2pmarket.services import orders
+    from p2pmarket.services.money import orders
+    from p2pmarket.store.engine import Store
 
     config = config_mod.resolve(home=home)
     clock = FixedClock(1_800_000_000)

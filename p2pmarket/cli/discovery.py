@@ -8,7 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, console, ctx_of, emit, say, table
 from p2pmarket.market import shop
-from p2pmarket.services import search, shops
+from p2pmarket.services.market import search, shops
 
 price_app = typer.Typer(
     help="Suggested prices from nearby sales and listings.", no_args_is_help=True

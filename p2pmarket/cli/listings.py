@@ -7,7 +7,7 @@ import typer
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
 from p2pmarket.market import shop
-from p2pmarket.services import shops
+from p2pmarket.services.market import shops
 
 app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
 

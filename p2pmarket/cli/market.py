@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from p2pmarket.cli.context import JsonOption, console, ctx_of, emit, say, table
 from p2pmarket.market import records
-from p2pmarket.services import catalog
+from p2pmarket.services.market import catalog
 
 
 def init(

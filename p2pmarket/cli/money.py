@@ -14,7 +14,7 @@ from p2pmarket.errors import Invalid, MarketError
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
-    from p2pmarket.services.orders import OrderView
+    from p2pmarket.services.money.orders import OrderView
 
 wallet_app = typer.Typer(help="Your wallet: top up, withdraw, show.", no_args_is_help=True)
 order_app = typer.Typer(help="Orders and escrow.", no_args_is_help=True)

@@ -8,7 +8,7 @@ from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import iso
 from p2pmarket.market.trust import credit_report
-from p2pmarket.services import chat, contacts, privacy
+from p2pmarket.services.trust import chat, contacts, privacy
 
 contact_app = typer.Typer(help="Classify people: blocked, stranger, acquaintance, trusted.")
 chat_app = typer.Typer(help="Conversations, chat/trade mode, payment requests.")

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
-from p2pmarket.db import Store
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
-from p2pmarket.services import accounts, chat, orders
+from p2pmarket.services.money import orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
-from p2pmarket.services.records import BackupView, daily_backup
+from p2pmarket.services.records.backups import BackupView, daily_backup
+from p2pmarket.services.trust import accounts, chat
+from p2pmarket.store.engine import Store
 
 
 class Market:

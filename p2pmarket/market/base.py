@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from p2pmarket.models import User
-from p2pmarket.services import accounts
+from p2pmarket.services.trust import accounts
 
 if TYPE_CHECKING:
     from p2pmarket.market import Market

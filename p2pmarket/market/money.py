@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from p2pmarket.errors import MarketError
 from p2pmarket.market.base import ActorBase
-from p2pmarket.services import attention, feedback, ledger, orders
+from p2pmarket.services.money import attention, ledger, orders
+from p2pmarket.services.trust import feedback
 
 
 @dataclass(frozen=True)

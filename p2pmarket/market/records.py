@@ -19,25 +19,20 @@ from typing import TYPE_CHECKING
 
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config
-from p2pmarket.db import Store
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Role, User
-from p2pmarket.services import (
-    accounts,
-    catalog,
-    credit,
-    demo,
-    ledger,
-    market_copy,
-    operators,
-    privacy,
-    records,
-)
-from p2pmarket.services.accounts import check_passphrase
-from p2pmarket.services.demo import read_market_file
-from p2pmarket.services.operators import parse_role
-from p2pmarket.services.records import BackupView, VerifyReport, read_export
+from p2pmarket.services.market import catalog, demo
+from p2pmarket.services.market.demo import read_market_file
+from p2pmarket.services.money import ledger
+from p2pmarket.services.records import audit, backups, export, market_copy
+from p2pmarket.services.records.audit import VerifyReport
+from p2pmarket.services.records.backups import BackupView
+from p2pmarket.services.records.export import read_export
+from p2pmarket.services.trust import accounts, credit, operators, privacy
+from p2pmarket.services.trust.accounts import check_passphrase
+from p2pmarket.services.trust.operators import parse_role
+from p2pmarket.store.engine import Store
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -312,23 +307,23 @@ def migrate(config: Config, source: str, target: str) -> market_copy.CopyReport:
 def verify(market: Market) -> VerifyReport:
     """Walk every hash chain and check the ledger's invariants."""
     with market.store.read() as session:
-        return records.verify(session)
+        return audit.verify(session)
 
 
 def verify_export(market: Market, data: object) -> VerifyReport:
     """Prove an exported history (read with `read_export`) still matches the store."""
     with market.store.read() as session:
-        return records.verify_export(session, data)
+        return export.verify_export(session, data)
 
 
 def backup(market: Market, dest: Path | None = None, reason: str = "manual") -> BackupView:
     """Copy the store safely while others write (SQLite's online backup API), and log it."""
-    return records.backup(market.store, market.clock, dest, reason)
+    return backups.backup(market.store, market.clock, dest, reason)
 
 
 def list_backups(market: Market) -> list[BackupView]:
     with market.store.read() as session:
-        return records.list_backups(session)
+        return backups.list_backups(session)
 
 
 def store_to_replace(config: Config) -> Path:
@@ -342,7 +337,7 @@ def restore(config: Config, clock: Clock, path: Path) -> Path | None:
     """Verify a backup, keep the current store aside, put the backup in its place (the
     store must not be open). Where the previous store was kept, if there was one."""
     store_to_replace(config)
-    return records.restore(config, clock, path)
+    return backups.restore(config, clock, path)
 
 
 # --------------------------------------------------------------------- one's own records
@@ -370,15 +365,15 @@ class RecordCases(ActorBase):
     def history(self, limit: int = 200) -> list[dict]:
         """My transaction-credit history, newest first, with the score after each change."""
         with self._read() as (session, me):
-            return records.history(session, me, limit=limit)
+            return export.history(session, me, limit=limit)
 
     def export_history(self, handle: str, fmt: str = "json") -> HistoryExport:
         """My whole history with its hashes and the chain heads, as JSON (verifiable) or CSV."""
         if self.handle != handle.strip().lower():
             raise Refused("export_other", "You can export only your own history.")
         with self._read() as (session, me):
-            data = records.export_history(session, me)
-        text = records.export_csv(data) if fmt == "csv" else records.export_json(data)
+            data = export.export_history(session, me)
+        text = export.export_csv(data) if fmt == "csv" else export.export_json(data)
         return HistoryExport(self.handle, text, data["history_hash"])
 
     def credit_records(self) -> CreditRecords:

@@ -13,18 +13,9 @@ from typing import TYPE_CHECKING
 from p2pmarket.errors import Invalid
 from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Kind, ListingStatus, Unit, User
-from p2pmarket.services import (
-    accounts,
-    attention,
-    catalog,
-    chat,
-    feedback,
-    ledger,
-    pricing,
-    privacy,
-    search,
-    shops,
-)
+from p2pmarket.services.market import catalog, pricing, search, shops
+from p2pmarket.services.money import attention, ledger
+from p2pmarket.services.trust import accounts, chat, feedback, privacy
 
 if TYPE_CHECKING:
     from p2pmarket.market import Market

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from p2pmarket.market.base import ActorBase
 from p2pmarket.models import ChatMode, Tier
-from p2pmarket.services import accounts, chat, contacts, credit, feedback, orders, privacy, trust
+from p2pmarket.services.money import orders
+from p2pmarket.services.trust import accounts, chat, contacts, credit, feedback, gate, privacy
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -175,7 +176,7 @@ def credit_report(market: Market, handle: str, *, limit: int = 20) -> credit.Cre
 def tier_limits(market: Market) -> dict[str, int]:
     """What a payer may have open with one person, by the tier they give them."""
     return {
-        str(tier): trust.tier_limit(market.settings, tier)
+        str(tier): gate.tier_limit(market.settings, tier)
         for tier in (Tier.stranger, Tier.acquaintance, Tier.trusted)
     }
 

@@ -32,7 +32,7 @@ from p2pmarket.tui.commands import ScreenCommands
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor, Market
-    from p2pmarket.services import accounts
+    from p2pmarket.services.trust import accounts
 
 # Seconds between order-deadline runs and between cheap "did anyone commit?" probes.
 TICK_EVERY = 30.0
@@ -143,7 +143,6 @@ class MarketApp(App[None]):
     def _open_store(self, handle: str) -> None:
         # Also imported here, off the event loop: what log_in and the home screen call.
         from p2pmarket import market  # noqa: F401
-        from p2pmarket.services import attention, chat, ledger, shops  # noqa: F401
 
         try:
             user = self._initial_login(handle)

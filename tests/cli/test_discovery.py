@@ -103,8 +103,8 @@ def _truncated(value: float) -> str:
 
 def test_search_and_profile_never_show_a_home_or_public_point(cli):
     from p2pmarket import config as config_mod
-    from p2pmarket.db import Store
-    from p2pmarket.services import accounts
+    from p2pmarket.services.trust import accounts
+    from p2pmarket.store.engine import Store
 
     cli("user", "add", "amy", "--name", "Amy", "--lat", "31.2345678", "--lon", "121.4567891")
     cli("user", "add", "bob", "--name", "Bob", "--lat", "31.2000", "--lon", "121.4000")

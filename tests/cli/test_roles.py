@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from p2pmarket import config as config_mod
-from p2pmarket.db import Store
+from p2pmarket.store.engine import Store
 
 SECRET_NAME = "Amy Secretname"
 AMY_LAT, AMY_LON = "31.22917", "121.44833"

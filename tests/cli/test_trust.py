@@ -3,8 +3,8 @@
 import pytest
 
 from p2pmarket import config as config_mod
-from p2pmarket.db import Store
-from p2pmarket.services import accounts, privacy
+from p2pmarket.services.trust import accounts, privacy
+from p2pmarket.store.engine import Store
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from sqlalchemy import inspect, text
 from sqlmodel import select
 
 from p2pmarket import config as config_mod
-from p2pmarket.db import Store
 from p2pmarket.models import Listing, User
-from p2pmarket.services import ledger, orders
+from p2pmarket.services.money import ledger, orders
+from p2pmarket.store.engine import Store
 from tests.cli.conftest import ADD_BOOK
 from tests.conftest import START
 from tests.hostile.corpus import HOSTILE, forbidden_in
@@ -25,7 +25,7 @@ FIELDS = ["listing", "user", "chat", "review", "report"]
 def market(tmp_path_factory):
     """One demo market for the whole corpus (the CLI writes to it, string after string)."""
     from p2pmarket.clock import FixedClock
-    from p2pmarket.services import demo
+    from p2pmarket.services.market import demo
     from tests.cli.conftest import Cli
 
     home = tmp_path_factory.mktemp("hostile") / "home"

@@ -16,7 +16,8 @@ import pytest
 
 from p2pmarket import files
 from p2pmarket.models import Kind, Unit
-from p2pmarket.services import demo, records
+from p2pmarket.services.market import demo
+from p2pmarket.services.records import backups, export
 from tests.cli.conftest import Cli
 from tests.conftest import PASSPHRASE, make_listing, make_user
 from tests.hostile.corpus import forbidden_in
@@ -100,8 +101,8 @@ def test_a_lone_surrogate_in_any_argument_is_one_line(tmp_path, name):
 
 FILE_COMMANDS = {
     "load": (["load"], demo.MARKET_FILE_MAX_BYTES),
-    "verify-export": (["verify-export"], records.EXPORT_MAX_BYTES),
-    "restore": (["restore", "--yes"], records.BACKUP_MAX_BYTES),
+    "verify-export": (["verify-export"], export.EXPORT_MAX_BYTES),
+    "restore": (["restore", "--yes"], backups.BACKUP_MAX_BYTES),
 }
 
 

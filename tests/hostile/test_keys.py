@@ -20,10 +20,11 @@ from sqlmodel import select
 from p2pmarket import config as config_mod
 from p2pmarket.clock import DAY
 from p2pmarket.config import Settings
-from p2pmarket.db import Store
 from p2pmarket.errors import Refused
 from p2pmarket.models import AccountKind, Order, OrderEvent, Role, Transfer, User
-from p2pmarket.services import ledger, orders, records
+from p2pmarket.services.money import ledger, orders
+from p2pmarket.services.records import audit
+from p2pmarket.store.engine import Store
 from tests.cli.conftest import Cli
 from tests.conftest import PASSPHRASE, make_listing, make_user
 
@@ -111,7 +112,7 @@ def test_squatted_market_keys_stop_nothing(trade):
     assert trade.balance(trade.lin) == 2 * PRICE + 2000
     with trade.store.read() as s:
         assert ledger.totals(s).escrow == 0
-        assert records.verify(s).ok
+        assert audit.verify(s).ok
 
 
 def test_the_same_key_text_is_each_persons_own(trade):
@@ -205,7 +206,7 @@ def test_a_timer_failing_after_its_payout_is_rolled_back_whole(trade, monkeypatc
         keys = s.exec(select(Transfer.idem_key).where(Transfer.order_id == broken)).all()
         assert keys == [ledger.market_key(broken, "pay")]
         assert ledger.totals(s).escrow == 2 * PRICE
-        assert records.verify(s).ok
+        assert audit.verify(s).ok
     assert trade.balance(trade.bob) == 100_000 - 2 * PRICE
 
 
@@ -228,7 +229,7 @@ def test_an_old_stores_keys_move_into_their_spaces(tmp_path, clock):
     try:
         with store.read() as s:
             keys = dict(s.exec(select(Transfer.id, Transfer.idem_key)).all())
-            assert records.verify(s).ok
+            assert audit.verify(s).ok
         assert keys == {
             1: "user:1:v1-fund",
             2: "market:order:1:pay",

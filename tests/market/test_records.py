@@ -10,7 +10,7 @@ from p2pmarket.clock import DAY
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.market import Market, records
 from p2pmarket.models import Role, User
-from p2pmarket.services import operators
+from p2pmarket.services.trust import operators
 from tests.conftest import PASSPHRASE, make_user
 
 

@@ -7,7 +7,9 @@ import pytest
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.market import Market, shop
 from p2pmarket.models import Kind, Listing, ListingStatus, Unit
-from p2pmarket.services import catalog, ledger, privacy, search
+from p2pmarket.services.market import catalog, search
+from p2pmarket.services.money import ledger
+from p2pmarket.services.trust import privacy
 from tests.conftest import make_listing, make_user
 
 HOME = (31.2290, 121.4480)

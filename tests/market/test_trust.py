@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from p2pmarket.config import Settings
-from p2pmarket.db import Store
 from p2pmarket.errors import Refused
 from p2pmarket.market import Actor, Market, trust
 from p2pmarket.models import ChatMode, Tier
+from p2pmarket.store.engine import Store
 from tests.services.trust_helpers import completed, person
 
 

@@ -26,7 +26,7 @@ class Server:
         # The template holds the current schema and search objects: Store.open on a
         # clone only checks the version.
         from p2pmarket import config as config_mod
-        from p2pmarket.db import Store
+        from p2pmarket.store.engine import Store
 
         store = Store.open(config_mod.resolve(home="/nonexistent", db=self.url_of(self.template)))
         store.close()

@@ -17,10 +17,12 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from p2pmarket import config as config_mod
-from p2pmarket.db import Store
 from p2pmarket.errors import StoreFailure
 from p2pmarket.models import Order, OrderStatus, User
-from p2pmarket.services import demo, ledger, records, search
+from p2pmarket.services.market import demo, search
+from p2pmarket.services.money import ledger
+from p2pmarket.services.records import audit, backups, export
+from p2pmarket.store.engine import Store
 from tests.conftest import PASSPHRASE, make_listing, make_user
 from tests.services.test_ledger_processes import accepted_orders
 
@@ -79,7 +81,7 @@ def test_sixteen_clients_paying_from_one_wallet_never_overdraw(pg_store, pg_conf
         t = ledger.totals(s)
         assert (t.sum_of_balances, t.negative_wallets, t.escrow) == (0, 0, 10 * 1000)
         assert len(s.exec(select(Order).where(Order.status == OrderStatus.paid)).all()) == 10
-        assert records.verify(s).ok
+        assert audit.verify(s).ok
 
 
 def test_migrate_copies_a_market_with_its_chains(tmp_path, pg_config, clock):
@@ -95,7 +97,7 @@ def test_migrate_copies_a_market_with_its_chains(tmp_path, pg_config, clock):
     dst = Store.open(pg_config)
     try:
         with src.read() as a, dst.read() as b:
-            assert records._chain_heads(a) == records._chain_heads(b)
+            assert export._chain_heads(a) == export._chain_heads(b)
             assert ledger.totals(a) == ledger.totals(b)
         # The same query on both stores finds the same page; new rows get fresh ids.
         for store in (src, dst):
@@ -178,7 +180,7 @@ def test_tampering_with_a_chain_is_caught(pg_store, clock):
     with pg_store.write() as s:
         s.execute(text("UPDATE entry SET amount = amount + 1 WHERE id = 2"))
     with pg_store.read() as s:
-        report = records.verify(s)
+        report = audit.verify(s)
     assert not report.ok
     assert any(p.table == "entry" and p.row_id == 2 for p in report.problems)
 
@@ -199,5 +201,5 @@ def test_unreachable_server_is_one_clear_sentence(tmp_path):
 
 def test_backups_say_they_are_for_sqlite(pg_store, clock, tmp_path):
     with pytest.raises(StoreFailure) as info:
-        records.backup(pg_store, clock, tmp_path / "b.db")
+        backups.backup(pg_store, clock, tmp_path / "b.db")
     assert info.value.code == "backup_unsupported" and "pg_dump" in info.value.message

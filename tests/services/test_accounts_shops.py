@@ -4,7 +4,8 @@ from sqlmodel import select
 
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Kind, Listing, Unit, User
-from p2pmarket.services import accounts, shops
+from p2pmarket.services.market import shops
+from p2pmarket.services.trust import accounts
 from tests.conftest import PASSPHRASE, make_listing, make_user
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from p2pmarket.errors import Refused
 from p2pmarket.models import User
-from p2pmarket.services import attention, privacy
+from p2pmarket.services.money import attention
+from p2pmarket.services.trust import privacy
 from tests.conftest import make_listing, make_user
 from tests.services.test_orders import Market
 

@@ -7,7 +7,7 @@ import pytest
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import ChatMode, SpamFlag, Tier, User
-from p2pmarket.services import chat, contacts, credit
+from p2pmarket.services.trust import chat, contacts, credit
 from tests.services.trust_helpers import person
 
 
@@ -207,7 +207,7 @@ def test_payment_request_needs_trade_mode_and_the_gate(store, clock, two):
     assert (
         exc.value.code == "over_limit" and "bob classifies amy as a stranger" in exc.value.message
     )
-    orders = pytest.importorskip("p2pmarket.services.orders")
+    orders = pytest.importorskip("p2pmarket.services.money.orders")
     if not hasattr(orders, "request_payment"):
         pytest.skip("orders.request_payment not there yet")
     with store.write() as s:
@@ -230,7 +230,7 @@ def test_payment_request_needs_trade_mode_and_the_gate(store, clock, two):
 
 
 def test_paying_chat_requests_together_counts_each_against_the_limit(store, clock, two):
-    from p2pmarket.services import ledger, orders
+    from p2pmarket.services.money import ledger, orders
 
     amy, bo = two  # amy asks, bo pays; bo holds amy as a stranger: 200.00 may be open
     with store.write() as s:

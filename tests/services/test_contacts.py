@@ -4,7 +4,7 @@ import pytest
 
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Tier, User
-from p2pmarket.services import contacts
+from p2pmarket.services.trust import contacts
 from tests.services.trust_helpers import person
 
 

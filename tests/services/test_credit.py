@@ -4,10 +4,11 @@ import pytest
 
 from p2pmarket.clock import DAY
 from p2pmarket.config import Settings
-from p2pmarket.db import Store
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import CreditEvent, Tier, User
-from p2pmarket.services import chain, chat, contacts, credit, feedback
+from p2pmarket.services.records import chain
+from p2pmarket.services.trust import chat, contacts, credit, feedback
+from p2pmarket.store.engine import Store
 from tests.services.trust_helpers import completed, order, person
 
 

@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from p2pmarket.db import Store
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Listing, User
-from p2pmarket.services import catalog, demo
+from p2pmarket.services.market import catalog, demo
+from p2pmarket.store.engine import Store
 from tests.conftest import fresh_config
 
 

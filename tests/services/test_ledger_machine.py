@@ -11,10 +11,10 @@ from sqlmodel import select
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import DAY, HOUR, FixedClock
-from p2pmarket.db import Store
 from p2pmarket.errors import MarketError
 from p2pmarket.models import Kind, Order, OrderStatus, Role, Unit, User
-from p2pmarket.services import ledger, orders
+from p2pmarket.services.money import ledger, orders
+from p2pmarket.store.engine import Store
 from tests.conftest import START, fresh_config, make_listing, make_user
 
 ACTIONS = ["accept", "pay", "deliver", "confirm", "cancel", "revoke", "dispute", "extend"]

@@ -12,9 +12,9 @@ import pytest
 from sqlmodel import select
 
 from p2pmarket.clock import FixedClock
-from p2pmarket.db import Store
 from p2pmarket.models import Order, OrderStatus, Transfer, User
-from p2pmarket.services import ledger, orders
+from p2pmarket.services.money import ledger, orders
+from p2pmarket.store.engine import Store
 from tests.conftest import PASSPHRASE, START, make_listing, make_user
 
 ROOT = Path(__file__).resolve().parents[2]

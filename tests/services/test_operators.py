@@ -6,7 +6,9 @@ from sqlmodel import select
 
 from p2pmarket.errors import Refused
 from p2pmarket.models import OperatorEvent, Role, User
-from p2pmarket.services import operators, orders, records
+from p2pmarket.services.money import orders
+from p2pmarket.services.records import audit
+from p2pmarket.services.trust import operators
 from tests.conftest import make_user
 from tests.services.test_orders import Market
 
@@ -73,12 +75,12 @@ def test_operator_acts_are_chained_and_an_edited_act_fails_verify(store, clock):
         ("role", amy.id, "mediator"),
     ]
     with store.read() as s:
-        report = records.verify(s)
+        report = audit.verify(s)
     assert report.ok and report.rows_checked["operator_events"] == 3
     with store.write() as s:
         s.execute(text("UPDATE operator_event SET subject_id = :b WHERE id = 3"), {"b": boss.id})
     with store.read() as s:
-        problems = records.verify(s).problems
+        problems = audit.verify(s).problems
     assert [(p.chain, p.row_id) for p in problems] == [("operator_events", 3)]
 
 

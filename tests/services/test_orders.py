@@ -7,7 +7,8 @@ from p2pmarket.clock import DAY, HOUR
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Kind, Listing, ListingStatus, OrderEvent, Role, Unit, User
-from p2pmarket.services import ledger, orders, records
+from p2pmarket.services.money import ledger, orders
+from p2pmarket.services.records import audit
 from tests.conftest import make_listing, make_user
 
 SETTINGS = Settings()
@@ -267,7 +268,7 @@ def test_strangers_cannot_read_an_order(market):
 
 
 def test_completing_an_order_moves_both_credit_histories(market):
-    from p2pmarket.services import credit
+    from p2pmarket.services.trust import credit
 
     o = market.paid_order()
     market.act(market.seller, o.id, "deliver")
@@ -316,7 +317,7 @@ def test_a_batch_checks_each_payment_against_the_ones_before_it(store, clock):
         assert s.get(Listing, dear.id).quantity == 5
         paid_events = s.exec(select(OrderEvent.order_id).where(OrderEvent.to_status == "paid"))
         assert sorted(paid_events) == ids[:3]
-        assert records.verify(s).ok
+        assert audit.verify(s).ok
     statuses = [market.act(market.buyer, i, "pay").status for i in ids[:3]]
     assert statuses == ["paid"] * 3 and market.balances() == (10000, 0, 90000)
     with pytest.raises(Refused, match="Not enough money"):

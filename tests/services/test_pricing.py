@@ -7,8 +7,8 @@ import pytest
 from p2pmarket.clock import DAY
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Kind, Order, OrderStatus
-from p2pmarket.services import catalog, pricing
-from p2pmarket.services.catalog import Band
+from p2pmarket.services.market import catalog, pricing
+from p2pmarket.services.market.catalog import Band
 from tests.conftest import make_listing, make_user
 
 HOME = (31.2290, 121.4480)

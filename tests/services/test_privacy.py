@@ -4,7 +4,7 @@ import pytest
 
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Tier, User
-from p2pmarket.services import contacts, privacy
+from p2pmarket.services.trust import contacts, privacy
 from tests.services.trust_helpers import completed, person
 
 

@@ -19,9 +19,11 @@ from sqlmodel import select
 
 from p2pmarket import config as config_mod
 from p2pmarket import geo
-from p2pmarket.db import SCHEMA_VERSION, Store
 from p2pmarket.models import Listing, Unit, User
-from p2pmarket.services import demo, pricing, privacy, search
+from p2pmarket.services.market import demo, pricing, search
+from p2pmarket.services.trust import privacy
+from p2pmarket.store.engine import Store
+from p2pmarket.store.migrations import SCHEMA_VERSION
 from tests.conftest import make_listing, make_user
 
 HOME = (31.2290, 121.4480)

@@ -9,10 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from p2pmarket import config as config_mod
-from p2pmarket.db import SCHEMA_VERSION, Store
 from p2pmarket.errors import Refused, StoreFailure
 from p2pmarket.models import User
-from p2pmarket.services import chain, ledger, operators, records
+from p2pmarket.services.money import ledger
+from p2pmarket.services.records import audit, backups, chain, export
+from p2pmarket.services.trust import operators
+from p2pmarket.store.engine import Store
+from p2pmarket.store.migrations import SCHEMA_VERSION
 from tests.services.test_orders import Market
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -39,12 +42,12 @@ def _sql(store, *statements):
 
 def _problems(store):
     with store.read() as s:
-        return records.verify(s).problems
+        return audit.verify(s).problems
 
 
 def test_clean_store_verifies(traded):
     with traded.store.read() as s:
-        report = records.verify(s)
+        report = audit.verify(s)
     assert report.ok, report.problems
     assert report.rows_checked["ledger"] >= 9 and report.rows_checked["credit_events"] > 0
 
@@ -139,18 +142,18 @@ def test_backup_under_load_verifies_and_restores(traded, config, clock):
     thread.start()
     try:
         assert twenty.wait(60), "the writer made fewer than 20 writes in 60 s"
-        made = records.backup(traded.store, clock, reason="under-load")
+        made = backups.backup(traded.store, clock, reason="under-load")
     finally:
         stop.set()
         thread.join()
     assert len(writes) > 20
-    assert records.check_backup(config, Path(made.path)).ok
+    assert backups.check_backup(config, Path(made.path)).ok
     traded.store.close()
-    kept = records.restore(config, clock, Path(made.path))
+    kept = backups.restore(config, clock, Path(made.path))
     assert kept is not None and kept.exists()
     restored = Store.open(config)
     with restored.read() as s:
-        assert records.verify(s).ok
+        assert audit.verify(s).ok
         # The backup is a consistent snapshot: its balance matches its own entries.
         assert 100_000 - 45000 <= ledger.balance(s, traded.buyer.id) <= 55000 + len(writes)
     restored.close()
@@ -158,26 +161,26 @@ def test_backup_under_load_verifies_and_restores(traded, config, clock):
 
 @pytest.mark.sqlite_only
 def test_restore_refuses_a_backup_that_fails_verify(traded, config, clock, tmp_path):
-    made = records.backup(traded.store, clock, tmp_path / "b.db")
+    made = backups.backup(traded.store, clock, tmp_path / "b.db")
     raw = sqlite3.connect(made.path)
     raw.execute("UPDATE entry SET amount = 1 WHERE id = 2")
     raw.commit()
     raw.close()
     with pytest.raises(Refused, match="fails verify"):
-        records.restore(config, clock, Path(made.path))
+        backups.restore(config, clock, Path(made.path))
     with traded.store.read() as s:
-        assert records.verify(s).ok
+        assert audit.verify(s).ok
 
 
 @pytest.mark.sqlite_only
 def test_daily_backup_once_a_day_keeping_the_last_n(traded, clock, config):
     from p2pmarket.clock import DAY
 
-    made = [records.daily_backup(traded.store, clock)]
-    assert made[0] is not None and records.daily_backup(traded.store, clock) is None
+    made = [backups.daily_backup(traded.store, clock)]
+    assert made[0] is not None and backups.daily_backup(traded.store, clock) is None
     for _ in range(config.settings.backups_kept + 2):
         clock.advance(DAY)
-        made.append(records.daily_backup(traded.store, clock))
+        made.append(backups.daily_backup(traded.store, clock))
     dailies = sorted(config.backup_dir.glob("*-daily.db"))
     assert len(dailies) == config.settings.backups_kept
     assert not Path(made[0].path).exists() and Path(made[-1].path).exists()
@@ -202,11 +205,11 @@ def test_older_schema_fixture_is_migrated_with_a_backup_and_history_intact(tmp_p
         with store.read() as s:
             for t, n in before.items():
                 assert s.execute(text(f"SELECT count(*) FROM {t}")).scalar() == n
-            assert records.verify(s).ok
+            assert audit.verify(s).ok
             # v3: an upgraded market's operator is its first user, as in a new market.
             first = s.execute(text("SELECT min(id) FROM user")).scalar()
             assert first is not None and operators.operator_id(s) == first
-            logged = records.list_backups(s)
+            logged = backups.list_backups(s)
         assert [b.reason for b in logged] == ["pre-migration-v1"]
         old = sqlite3.connect(logged[0].path)
         assert old.execute("SELECT version FROM schema_version").fetchone()[0] == 1
@@ -217,12 +220,12 @@ def test_older_schema_fixture_is_migrated_with_a_backup_and_history_intact(tmp_p
 
 def test_export_verifies_and_detects_a_rewrite(traded):
     with traded.store.read() as s:
-        data = records.export_history(s, s.get(User, traded.buyer.id))
-        assert records.verify_export(s, data).ok
+        data = export.export_history(s, s.get(User, traded.buyer.id))
+        assert export.verify_export(s, data).ok
     assert data["payments"] and data["credit_events"] and data["orders"]
     edited = {**data, "payments": [{**data["payments"][0], "amount": 1}, *data["payments"][1:]]}
     with traded.store.read() as s:
-        assert not records.verify_export(s, edited).ok
+        assert not export.verify_export(s, edited).ok
     # Rewrite the whole ledger chain consistently: verify alone can't see it, the export can.
     with traded.store.write() as s:
         from p2pmarket.models import ChainHead, Entry
@@ -237,14 +240,14 @@ def test_export_verifies_and_detects_a_rewrite(traded):
         head = s.get(ChainHead, "ledger")
         head.last_hash = prev
     with traded.store.read() as s:
-        assert records.verify(s).ok
-        problems = records.verify_export(s, data).problems
+        assert audit.verify(s).ok
+        problems = export.verify_export(s, data).problems
     assert any("rewritten" in p.what or "differs" in p.what for p in problems)
 
 
 def test_history_is_transaction_credit_newest_first(traded):
     with traded.store.read() as s:
-        rows = records.history(s, s.get(User, traded.seller.id))
+        rows = export.history(s, s.get(User, traded.seller.id))
     assert rows and rows == sorted(rows, key=lambda r: r["id"], reverse=True)
     assert all(isinstance(r["score_after"], int) for r in rows)
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from p2pmarket import geo
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Contact, CreditDimension, CreditEvent, Kind, Tier, Unit, User
-from p2pmarket.services import search, shops
+from p2pmarket.services.market import search, shops
 from tests.conftest import make_listing, make_user
 
 CENTRE = (31.2290, 121.4480)

@@ -7,7 +7,7 @@ import pytest
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import ChatMode, Tier, User
-from p2pmarket.services import chat, contacts, feedback, privacy, trust
+from p2pmarket.services.trust import chat, contacts, feedback, gate, privacy
 from tests.services.trust_helpers import aged, completed, order, paid, person
 
 # Tier limits alone: no new-account caps in the way.
@@ -26,7 +26,7 @@ def _tier(store, clock, owner: User, other: User, tier: Tier) -> None:
 
 def _check(store, clock, payer, payee, amount, settings=NO_CAPS, **kw):
     with store.write() as s:
-        return trust.check_money(
+        return gate.check_money(
             s, clock, s.get(User, payer.id), s.get(User, payee.id), amount, settings=settings, **kw
         )
 
@@ -53,10 +53,10 @@ def test_payers_tier_sets_the_limit(store, clock, pair, tier, amount, outcome):
     if tier != Tier.stranger:
         _tier(store, clock, payer, payee, tier)
     if outcome in ("ok", "warn"):
-        gate = _check(store, clock, payer, payee, amount)
-        assert gate.tier == tier
-        assert gate.limit == trust.tier_limit(NO_CAPS, tier)
-        assert (gate.warning is not None) == (outcome == "warn")
+        verdict = _check(store, clock, payer, payee, amount)
+        assert verdict.tier == tier
+        assert verdict.limit == gate.tier_limit(NO_CAPS, tier)
+        assert (verdict.warning is not None) == (outcome == "warn")
     else:
         with pytest.raises(Refused) as exc:
             _check(store, clock, payer, payee, amount)
@@ -91,8 +91,10 @@ def test_refusal_says_limit_why_and_what_lifts_it(store, clock, pair):
 
 def test_warning_names_the_share_of_the_limit(store, clock, pair):
     payer, payee = pair
-    gate = _check(store, clock, payer, payee, 170_00)
-    assert gate.warning is not None and "85 %" in gate.warning and "¥200.00" in gate.warning
+    verdict = _check(store, clock, payer, payee, 170_00)
+    assert (
+        verdict.warning is not None and "85 %" in verdict.warning and "¥200.00" in verdict.warning
+    )
 
 
 def test_open_escrow_with_the_same_payee_counts_against_the_limit(store, clock, pair):
@@ -123,9 +125,9 @@ def test_actor_is_addressed_as_you(store, clock):
     with store.read() as s:
         me = s.get(User, payer.id)
         with pytest.raises(Refused, match="your real name"):
-            trust.check_money(s, clock, me, s.get(User, payee.id), 100, settings=NO_CAPS)
+            gate.check_money(s, clock, me, s.get(User, payee.id), 100, settings=NO_CAPS)
         with pytest.raises(Refused, match="payer's real name"):
-            trust.check_money(
+            gate.check_money(
                 s,
                 clock,
                 me,
@@ -223,8 +225,8 @@ def test_new_accounts_rise_with_age_and_trades_with_different_people(store, cloc
         _check(store, clock, payer, payee, 400_00, settings)
     # Trading with each other counts for both sides.
     completed(store, clock, payer, payee, 10_00)
-    gate = _check(store, clock, payer, payee, 400_00, settings)
-    assert gate.limit == 1_000_00
+    verdict = _check(store, clock, payer, payee, 400_00, settings)
+    assert verdict.limit == 1_000_00
 
     # Stage 3 needs 30 days and 3 different partners; the same partner again doesn't help.
     aged(clock, 30)
@@ -261,13 +263,13 @@ def test_the_newer_side_caps_the_limit(store, clock):
 def test_money_status_summarises_for_headers(store, clock, pair):
     payer, payee = pair
     with store.read() as s:
-        status = trust.money_status(
+        status = gate.money_status(
             s, clock, s.get(User, payer.id), s.get(User, payee.id), settings=NO_CAPS
         )
     assert status.allowed and status.limit == 200_00 and status.available == 200_00
     _tier(store, clock, payer, payee, Tier.blocked)
     with store.read() as s:
-        status = trust.money_status(
+        status = gate.money_status(
             s, clock, s.get(User, payer.id), s.get(User, payee.id), settings=NO_CAPS
         )
     assert not status.allowed and status.limit == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from p2pmarket.clock import DAY, HOUR
 from p2pmarket.models import Kind, Order, OrderEvent, OrderStatus, User
-from p2pmarket.services import credit
+from p2pmarket.services.trust import credit
 from tests.conftest import make_listing, make_user
 
 
@@ -27,7 +27,7 @@ def _event(session, order: Order, actor_id, at: int, src: str, dst: str, note: s
         hash="",
     )
     try:
-        from p2pmarket.services import chain
+        from p2pmarket.services.records import chain
     except ImportError:
         session.add(row)
         session.flush()

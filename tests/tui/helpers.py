@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Input
 
 from p2pmarket.models import Kind, Role, Unit
-from p2pmarket.services import ledger
+from p2pmarket.services.money import ledger
 from tests.conftest import PASSPHRASE, make_listing, make_user
 
 SIZE = (120, 34)

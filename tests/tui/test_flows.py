@@ -8,7 +8,8 @@ import pytest
 from textual.widgets import Input, RichLog
 
 from p2pmarket.clock import HOUR
-from p2pmarket.services import accounts, ledger
+from p2pmarket.services.money import ledger
+from p2pmarket.services.trust import accounts
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.credit import CreditScreen
 from p2pmarket.tui.screens.listing import ListingScreen

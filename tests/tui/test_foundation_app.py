@@ -1,6 +1,6 @@
 from textual.widgets import DataTable, Input, Static
 
-from p2pmarket.services import demo
+from p2pmarket.services.market import demo
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.home import HomeScreen
 from tests.tui.helpers import SIZE, settle

@@ -8,7 +8,7 @@ from textual.widgets import Input, RichLog
 from p2pmarket import text
 from p2pmarket.config import Settings
 from p2pmarket.models import Kind, Unit, User
-from p2pmarket.services import chat, privacy
+from p2pmarket.services.trust import chat, privacy
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.chat import ChatScreen

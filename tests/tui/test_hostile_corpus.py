@@ -23,9 +23,10 @@ from textual.widgets import DataTable, Input, RichLog
 from p2pmarket import config as config_mod
 from p2pmarket import text
 from p2pmarket.clock import FixedClock
-from p2pmarket.db import Store
 from p2pmarket.models import Kind, Listing, Order, Role, Unit, User
-from p2pmarket.services import chat, contacts, feedback, ledger, orders, privacy
+from p2pmarket.services.money import ledger, orders
+from p2pmarket.services.trust import chat, contacts, feedback, privacy
+from p2pmarket.store.engine import Store
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.editor import EditorScreen

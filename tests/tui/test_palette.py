@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from p2pmarket.services import demo
+from p2pmarket.services.market import demo
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.commands import ScreenCommands
 from tests.tui.helpers import SIZE, settle

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from p2pmarket.services import demo, orders, shops
+from p2pmarket.services.market import demo, shops
+from p2pmarket.services.money import orders
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen

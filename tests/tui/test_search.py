@@ -7,7 +7,7 @@ from sqlmodel import select
 from textual.widgets import Input
 
 from p2pmarket.models import User
-from p2pmarket.services import demo, search
+from p2pmarket.services.market import demo, search
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.search import SearchScreen

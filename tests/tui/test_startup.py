@@ -13,7 +13,7 @@ def test_first_frame_imports_no_store():
         "import sys\n"
         "import p2pmarket.tui.app, p2pmarket.tui.screens.home\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel')"
-        " or m in ('p2pmarket.db', 'p2pmarket.models')"
+        " or m in ('p2pmarket.store.engine', 'p2pmarket.models')"
         " or m.startswith('p2pmarket.services')]\n"
         "print(','.join(bad))\n"
     )
@@ -22,7 +22,7 @@ def test_first_frame_imports_no_store():
 
 
 async def test_home_frame_then_data(store, config, clock):
-    from p2pmarket.services import demo
+    from p2pmarket.services.market import demo
 
     demo.load_demo(store, clock)
     app = MarketApp(config=config, clock=clock, user="demo", draw_first=True)
@@ -46,7 +46,7 @@ def test_run_command_loads_no_store_before_the_app(tmp_path):
         "except SystemExit:\n"
         "    pass\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel')"
-        " or m in ('p2pmarket.db', 'p2pmarket.models')]\n"
+        " or m in ('p2pmarket.store.engine', 'p2pmarket.models')]\n"
         "print('BAD', ','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -54,7 +54,8 @@ def test_run_command_loads_no_store_before_the_app(tmp_path):
 
 
 async def test_given_passphrase_checked_after_the_frame(store, config, clock):
-    from p2pmarket.services import demo, records
+    from p2pmarket.services.market import demo
+    from p2pmarket.services.records import backups
     from p2pmarket.tui.screens.login import LoginScreen
 
     demo.load_demo(store, clock)
@@ -65,7 +66,7 @@ async def test_given_passphrase_checked_after_the_frame(store, config, clock):
         assert isinstance(app.screen, HomeScreen) and app.user.handle == "demo"
     if store.config.is_sqlite:  # the day's backup, as any command's first use takes it
         with store.read() as session:
-            assert [b.reason for b in records.list_backups(session)] == ["daily"]
+            assert [b.reason for b in backups.list_backups(session)] == ["daily"]
 
     app = MarketApp(config=config, clock=clock, user="demo", passphrase="not it", draw_first=True)
     async with app.run_test(size=SIZE) as pilot:

@@ -1,6 +1,7 @@
 """The search index's schema on PostgreSQL: tokens in a pg_trgm GIN index, places in an
 earthdistance GiST index, its queue and the price index. Derived data (rebuilt from the
-listings), created once per store by `Store.open`; services/search_pg.py reads and fills it."""
+listings), created once per store by `Store.open`; services/market/search_pg.py reads and
+fills it."""
 
 from __future__ import annotations
 

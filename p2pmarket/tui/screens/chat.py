@@ -27,7 +27,7 @@ from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
-    from p2pmarket.services import chat
+    from p2pmarket.services.trust import chat
 
 
 class ChatScreen(OrderActions, MarketScreen):

@@ -23,7 +23,7 @@ from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
-    from p2pmarket.services import credit
+    from p2pmarket.services.trust import credit
 
 
 class CreditScreen(MarketScreen):

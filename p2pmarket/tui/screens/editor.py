@@ -16,7 +16,7 @@ from p2pmarket import money
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.market import shop
 from p2pmarket.models import Kind, Unit
-from p2pmarket.services import pricing, shops
+from p2pmarket.services.market import pricing, shops
 from p2pmarket.text import strip_controls
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen

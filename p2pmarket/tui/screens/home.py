@@ -19,7 +19,7 @@ from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:  # the store's modules load after the first frame (see tui/app.py)
-    from p2pmarket.services.shops import ListingView
+    from p2pmarket.services.market.shops import ListingView
 
 
 class HomeScreen(MarketScreen):

@@ -12,7 +12,7 @@ from textual.widgets import Button, Footer, Header, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
-from p2pmarket.services import shops
+from p2pmarket.services.market import shops
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.profile import badges, profile_facts

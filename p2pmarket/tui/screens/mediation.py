@@ -19,7 +19,7 @@ from p2pmarket.tui.widgets.order_panel import OrderPanel
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
-    from p2pmarket.services.orders import OrderView
+    from p2pmarket.services.money.orders import OrderView
 
 
 class MediationScreen(OrderActions, MarketScreen):

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Label, Static, Switch
 
-from p2pmarket.services import privacy
+from p2pmarket.services.trust import privacy
 from p2pmarket.tui.plain import plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.profile import badges, profile_facts

@@ -17,7 +17,7 @@ from p2pmarket import money
 from p2pmarket.errors import MarketError
 from p2pmarket.market import shop
 from p2pmarket.models import Kind
-from p2pmarket.services import search
+from p2pmarket.services.market import search
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable

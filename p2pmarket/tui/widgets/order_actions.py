@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 
 if TYPE_CHECKING:
-    from p2pmarket.services.orders import OrderView
+    from p2pmarket.services.money.orders import OrderView
     from p2pmarket.tui.screens.base import MarketScreen
 
 

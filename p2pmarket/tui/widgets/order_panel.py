@@ -17,7 +17,7 @@ from p2pmarket.clock import iso
 from p2pmarket.tui.plain import data, line
 
 if TYPE_CHECKING:
-    from p2pmarket.services.orders import OrderView
+    from p2pmarket.services.money.orders import OrderView
 
 LABELS = {
     "accept": "Accept",

@@ -24,7 +24,7 @@ from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
-    from p2pmarket.services.orders import PaymentPreview
+    from p2pmarket.services.money.orders import PaymentPreview
 
 
 class PaymentModal(ModalScreen[bool]):

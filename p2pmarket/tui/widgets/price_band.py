@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from p2pmarket import money
-from p2pmarket.services import pricing
+from p2pmarket.services.market import pricing
 
 
 class PriceBand(Static):

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from p2pmarket import money
 from p2pmarket.clock import iso
-from p2pmarket.services import privacy
+from p2pmarket.services.trust import privacy
 from p2pmarket.tui.plain import data
 
 

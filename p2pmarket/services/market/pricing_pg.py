@@ -25,8 +25,8 @@ def points(
     cap: int,
 ) -> tuple[list[tuple[int, float]], int, int]:
     """pricing._points_many for one pair, on psycopg (inside the session's transaction)."""
-    from p2pmarket.services import pricing
-    from p2pmarket.services.search import Box, haversine_km
+    from p2pmarket.services.market import pricing
+    from p2pmarket.services.market.search import Box, haversine_km
 
     scale = (radius_km or 30.0) / 2
     where, args = (

@@ -48,7 +48,7 @@ from p2pmarket.models import (
     Tier,
     User,
 )
-from p2pmarket.services import chain
+from p2pmarket.services.records import chain
 
 MONTH = 30 * DAY
 # scores_for reads this many users per statement (well under any bound-parameter limit).

@@ -10,7 +10,7 @@ from p2pmarket import money, text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Kind, Listing, ListingStatus, Unit, User
-from p2pmarket.services import catalog, search
+from p2pmarket.services.market import catalog, search
 
 QUANTITY_MAX = 10_000
 

@@ -28,8 +28,8 @@ from sqlmodel import Session
 from p2pmarket.clock import DAY, Clock
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Unit
-from p2pmarket.services import catalog
-from p2pmarket.services.catalog import Band, Category
+from p2pmarket.services.market import catalog
+from p2pmarket.services.market.catalog import Band, Category
 
 MIN_POINTS = 10
 RADII_KM: tuple[float | None, ...] = (3.0, 10.0, None)
@@ -99,7 +99,7 @@ STRIPS_MAX = 200
 
 def _box_sql(lat: float, lon: float, radius_km: float | None) -> tuple[str, str, dict]:
     """(strip condition, box condition, their parameters) for points within radius_km."""
-    from p2pmarket.services.search import Box
+    from p2pmarket.services.market.search import Box
 
     if radius_km is None:
         return "", "", {}
@@ -130,7 +130,7 @@ def _points_many(
     Each read is one statement: a UNION ALL with one branch per pair (each seeks its
     own part of the price index), rows tagged with the pair's position.
     """
-    from p2pmarket.services.search import haversine_km
+    from p2pmarket.services.market.search import haversine_km
 
     strips, box, args = _box_sql(lat, lon, radius_km)
     for i, (category, unit) in enumerate(pairs):
@@ -391,13 +391,13 @@ def _basis_count(sales: int, listings: int) -> str:
     return f"{listings} nearby listing{'s' * (listings != 1)}"
 
 
-# PostgreSQL reads the same data points in services/pricing_pg.py (one per dialect).
+# PostgreSQL reads the same data points in services/market/pricing_pg.py (one per dialect).
 _sqlite_points_many = _points_many
 
 
 def _points_many(raw, now, pairs, *args):
     if isinstance(raw, sqlite3.Connection):
         return _sqlite_points_many(raw, now, pairs, *args)
-    from p2pmarket.services import pricing_pg
+    from p2pmarket.services.market import pricing_pg
 
     return [pricing_pg.points(raw, now, category, unit, *args) for category, unit in pairs]

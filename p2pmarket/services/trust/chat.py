@@ -37,7 +37,8 @@ from p2pmarket.models import (
     Tier,
     User,
 )
-from p2pmarket.services import contacts, credit, orders, privacy, trust
+from p2pmarket.services.money import orders
+from p2pmarket.services.trust import contacts, credit, gate, privacy
 
 SPAM_MIN_CHARS = 8
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -64,7 +65,7 @@ class ConversationView:
     unread: int
     listing_id: int | None
     order_id: int | None
-    money: trust.MoneyStatus
+    money: gate.MoneyStatus
     messages: tuple[MessageView, ...]
 
     def to_json(self) -> dict:
@@ -371,7 +372,7 @@ def show(
         raise Invalid("chat_self", "There is no conversation with yourself.")
     conv = find(session, viewer.id, other.id)
     header = privacy.public_profile(session, viewer.id, other.id, clock)
-    status = trust.money_status(session, clock, viewer, other, settings=settings, actor=viewer)
+    status = gate.money_status(session, clock, viewer, other, settings=settings, actor=viewer)
     if conv is None:
         return ConversationView(None, header, str(ChatMode.chat), 0, None, None, status, ())
     rows = session.exec(
@@ -463,7 +464,7 @@ class Watcher:
         self._raw = engine.raw_connection() if engine.dialect.name == "sqlite" else None
         self._listener = None
         if engine.dialect.name == "postgresql":
-            from p2pmarket.db_pg import Listener
+            from p2pmarket.store.postgres.engine import Listener
 
             self._listener = Listener(engine)
         self._last = self._version()
@@ -503,7 +504,7 @@ def request_payment(
 ) -> PaymentRequest:
     """In trade mode, the seller asks the buyer to pay: an accepted order the buyer pays."""
     _check_reach(session, seller, buyer)
-    gate = trust.check_money(
+    verdict = gate.check_money(
         session,
         clock,
         buyer,
@@ -527,4 +528,4 @@ def request_payment(
     view = _post(
         session, clock, conv, seller, buyer, line, kind=MessageKind.request, order_id=order.id
     )
-    return PaymentRequest(order_id=order.id, amount=amount, message=view, warning=gate.warning)
+    return PaymentRequest(order_id=order.id, amount=amount, message=view, warning=verdict.warning)

@@ -24,7 +24,8 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services import chain, credit
+from p2pmarket.services.records import chain
+from p2pmarket.services.trust import credit
 
 REVIEW_MAX = 1000
 REASON_MAX = 500

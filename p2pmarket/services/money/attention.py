@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from p2pmarket.models import User
-from p2pmarket.services import orders
+from p2pmarket.services.money import orders
 
 # The actions that move an order forward; cancel, dispute and extend are always optional.
 NEXT_STEPS = ("accept", "pay", "deliver", "confirm", "resolve")

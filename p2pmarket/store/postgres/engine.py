@@ -13,7 +13,7 @@ credit sums to be locked one by one, and would deadlock when two transfers take
 ESCROW and a wallet in opposite orders; SERIALIZABLE would need every write to be
 retryable, which a `with store.write()` block is not. Money serialises on ESCROW
 and the ledger's chain head anyway, so the single lock costs little. The chain head
-and the accounts are still read FOR UPDATE (services/records.py, ledger.py), so a
+and the accounts are still read FOR UPDATE (services/records, ledger.py), so a
 writer that bypassed `Store.write` could not fork a chain or overdraw a wallet.
 
 Live updates. Every committed write transaction sends NOTIFY on `CHANNEL`;

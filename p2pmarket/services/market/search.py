@@ -52,7 +52,8 @@ from sqlmodel import Session
 from p2pmarket import text as text_mod
 from p2pmarket.errors import Invalid, StoreFailure
 from p2pmarket.models import Kind, User
-from p2pmarket.services import catalog, contacts, credit
+from p2pmarket.services.market import catalog
+from p2pmarket.services.trust import contacts, credit
 from p2pmarket.store.sqlite import search_index
 
 EARTH_KM = 6371.0088
@@ -515,7 +516,7 @@ def parse_min_credit(value: str) -> int | None:
 
 def parse_near(value: str) -> tuple[float, float]:
     """'31.23,121.47' → (lat, lon)."""
-    from p2pmarket.services.accounts import check_location
+    from p2pmarket.services.trust.accounts import check_location
 
     parts = value.replace(" ", "").split(",")
     try:
@@ -1005,7 +1006,7 @@ def price_page(session: Session, clock, results: Results, *, lat: float, lon: fl
     The last part of each why; a page is found first and priced after (the bands take
     longest the first time a category shows up), so the search is never run twice.
     """
-    from p2pmarket.services import pricing
+    from p2pmarket.services.market import pricing
 
     bands = pricing.suggest_cached(
         session,
@@ -1073,7 +1074,7 @@ def naive_ids(session: Session, me: User, query: Query) -> list[int]:
 
 
 # ---------------------------------------------------------------- other databases
-# PostgreSQL has its own implementation of this interface (services/search_pg.py);
+# PostgreSQL has its own implementation of this interface (services/market/search_pg.py);
 # each public function above is looked up through this dispatch by dialect.
 
 
@@ -1085,7 +1086,7 @@ def _per_dialect(name: str):
     @wraps(sqlite_impl)
     def dispatch(session, *args, **kwargs):
         if session.connection().dialect.name == "postgresql":
-            from p2pmarket.services import search_pg
+            from p2pmarket.services.market import search_pg
 
             return getattr(search_pg, name)(session, *args, **kwargs)
         return sqlite_impl(session, *args, **kwargs)

@@ -3,8 +3,9 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from p2pmarket.db import SCHEMA_VERSION, Store
 from p2pmarket.errors import StoreFailure
+from p2pmarket.store.engine import Store
+from p2pmarket.store.migrations import SCHEMA_VERSION
 
 
 @pytest.mark.sqlite_only
@@ -69,7 +70,7 @@ def test_garbage_file_is_explained(config):
 
 @pytest.mark.sqlite_only
 def test_older_schema_is_migrated_after_a_backup(store, config, monkeypatch):
-    from p2pmarket import db
+    from p2pmarket.store import engine as db
 
     with store.write() as session:
         session.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})

@@ -16,20 +16,12 @@ from sqlmodel import Session, select
 from p2pmarket import files, geo, money
 from p2pmarket.clock import DAY, Clock, FixedClock
 from p2pmarket.config import Settings
-from p2pmarket.db import Store
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.models import ChatMode, Listing, ListingStatus, Meta, Role, User
-from p2pmarket.services import (
-    accounts,
-    catalog,
-    chat,
-    feedback,
-    ledger,
-    operators,
-    orders,
-    search,
-    shops,
-)
+from p2pmarket.services.market import catalog, search, shops
+from p2pmarket.services.money import ledger, orders
+from p2pmarket.services.trust import accounts, chat, feedback, operators
+from p2pmarket.store.engine import Store
 
 DEMO_KEY = "demo_loaded"
 DEMO_USER = "demo"

@@ -29,8 +29,8 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
 from p2pmarket.models import User
-from p2pmarket.services import contacts, credit
-from p2pmarket.services import search as s
+from p2pmarket.services.market import search as s
+from p2pmarket.services.trust import contacts, credit
 
 BATCH = 5_000
 # earthdistance measures on a sphere of earth() = 6378168 m; search.py on EARTH_KM.
@@ -114,7 +114,7 @@ def resume(session: Session, _after_id: int, progress: s.Progress | None = None)
     The triggers stayed on through the load (see `suspend`), so the queue holds exactly
     the loaded listings: SQLite's mark of where the load began is not needed here.
     """
-    from p2pmarket import db_pg
+    from p2pmarket.store.postgres import engine as db_pg
 
     db_pg.reset_sequences(session.connection())
     return catch_up(session, progress)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from p2pmarket.db import Store
 from p2pmarket.errors import Refused
-from p2pmarket.services import records
+from p2pmarket.services.records import audit
+from p2pmarket.store.engine import Store
 
 BATCH = 5_000
 # The store's own bookkeeping stays with each store: its schema version, and a log of
@@ -30,7 +30,7 @@ Progress = Callable[[str, int], None]
 class CopyReport:
     rows: dict[str, int]
     indexed: int
-    verify: records.VerifyReport
+    verify: audit.VerifyReport
 
     def to_json(self) -> dict:
         return {"rows": self.rows, "indexed": self.indexed, "verify": self.verify.to_json()}
@@ -62,18 +62,18 @@ def copy_market(source: Store, target: Store, progress: Progress | None = None) 
         _after_copy(dst)
         indexed = _rebuild_search(dst)
     with target.read() as session:
-        report = records.verify(session)
+        report = audit.verify(session)
     return CopyReport(rows=copied, indexed=indexed, verify=report)
 
 
 def _after_copy(session) -> None:
     if session.connection().dialect.name == "postgresql":
-        from p2pmarket import db_pg
+        from p2pmarket.store.postgres import engine as db_pg
 
         db_pg.reset_sequences(session.connection())
 
 
 def _rebuild_search(session) -> int:
-    from p2pmarket.services import search
+    from p2pmarket.services.market import search
 
     return search.rebuild(session)

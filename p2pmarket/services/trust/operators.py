@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 
 from p2pmarket import text
 from p2pmarket.clock import Clock
-from p2pmarket.db import OPERATOR_KEY
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Meta, OperatorEvent, Role, User
-from p2pmarket.services import chain
+from p2pmarket.services.records import chain
+from p2pmarket.store.migrations import OPERATOR_KEY
 
 # A handle named by `init --operator` before that user exists.
 PENDING_KEY = "operator_pending"

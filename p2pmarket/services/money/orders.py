@@ -34,7 +34,9 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services import chain, contacts, credit, ledger, trust
+from p2pmarket.services.money import ledger
+from p2pmarket.services.records import chain
+from p2pmarket.services.trust import contacts, credit, gate
 
 
 @dataclass(frozen=True)
@@ -614,9 +616,9 @@ def _money_gate(
     an order from a listing passes the eligibility part (blocked, verified, facts, credit).
     """
     if not order.via_chat:
-        trust.check_eligible(session, clock, payer, payee, settings=settings, actor=payer)
+        gate.check_eligible(session, clock, payer, payee, settings=settings, actor=payer)
         return None
-    gate = trust.check_money(
+    verdict = gate.check_money(
         session,
         clock,
         payer,
@@ -626,7 +628,7 @@ def _money_gate(
         actor=payer,
         require_trade_mode=True,
     )
-    return gate.warning
+    return verdict.warning
 
 
 def act(

@@ -32,7 +32,7 @@ from p2pmarket import money
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused, StoreFailure
 from p2pmarket.models import Account, AccountKind, Entry, Transfer
-from p2pmarket.services import chain
+from p2pmarket.services.records import chain
 
 KEY_MAX = 255
 # Every stored key starts with one of these; a person's text is always behind USER_SPACE.
@@ -63,8 +63,8 @@ _ACCOUNT = Account.__table__
 _TRANSFER = Transfer.__table__
 _ACCOUNT_COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.kind, _ACCOUNT.c.balance)
 # FOR UPDATE is a no-op under SQLite's single writer. On PostgreSQL writers already queue
-# on the store's write lock (db_pg.py); the row lock keeps the balance check safe even for
-# a writer outside `Store.write`.
+# on the store's write lock (store/postgres/engine.py); the row lock keeps the balance check
+# safe even for a writer outside `Store.write`.
 _WALLET = (
     select(*_ACCOUNT_COLUMNS).where(_ACCOUNT.c.user_id == bindparam("user_id")).with_for_update()
 )

@@ -74,7 +74,7 @@ def blocked_by(session: Session, owner_id: int) -> set[int]:
 
 def set_tier(session: Session, clock: Clock, owner: User, other: User, new: Tier) -> ContactView:
     """Classify `other`. Blocking (or unblocking) moves their social credit."""
-    from p2pmarket.services import credit
+    from p2pmarket.services.trust import credit
 
     if owner.id == other.id:
         raise Invalid("contact_self", "You can't classify yourself.")

@@ -5,7 +5,7 @@ first read, so check-then-write (is the balance enough? then debit) cannot
 interleave with another writer. pysqlite's own transaction handling is turned
 off (isolation_level=None) and we emit BEGIN ourselves. On PostgreSQL
 (`--db postgresql+psycopg://…`) the same guarantee comes from an advisory lock
-taken at the start of every write transaction; see db_pg.py.
+taken at the start of every write transaction; see store/postgres/engine.py.
 """
 
 from __future__ import annotations
@@ -15,134 +15,31 @@ import random
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import (
     Connection,
     Engine,
-    String,
-    bindparam,
-    case,
-    cast,
     create_engine,
     event,
-    func,
     insert,
     inspect,
     text,
-    update,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
-from p2pmarket import geo, models
+from p2pmarket import models
 from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
+from p2pmarket.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
-SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 10
 # How often a waiting writer asks for SQLite's write lock (see `begin_immediate`).
 WRITE_POLL_S = 0.002
-# The `meta` row naming the market's operator (a user id); services/operators.py owns it.
-OPERATOR_KEY = "operator"
-
-
-def _v2_backup_log(conn: Connection) -> None:
-    """v2: a log of every backup taken, so pruning and `backup --list` need no file globbing."""
-    models.BackupLog.__table__.create(conn)
-
-
-def _v3_keys_of_their_actor(conn: Connection) -> None:
-    """v3: idempotency keys move into their actor's space; a failed timer is remembered.
-
-    The market's own keys (no actor, or an order's payment made without a key, which was
-    `order:<id>:pay`) go behind "market:", a person's behind "user:<id>:" (the forms of
-    services/ledger.py), so a retry across the upgrade still replays. In two steps: an old
-    store may hold a key already in a new form (anyone could type "user:1:x"), so every
-    key first steps aside behind a newline, which no key holds (keys are printable).
-    """
-    transfer = models.Transfer.__table__
-    key = transfer.c.idem_key
-    if conn.dialect.name != "sqlite":
-        # SQLite ignores VARCHAR lengths; PostgreSQL needs the room for the space.
-        conn.exec_driver_sql("ALTER TABLE transfer ALTER COLUMN idem_key TYPE VARCHAR(300)")
-    conn.execute(update(transfer).values(idem_key="\n" + key))
-    old = func.substr(key, 2)
-    default_pay = (transfer.c.kind == "pay") & (
-        old == "order:" + cast(transfer.c.order_id, String) + ":pay"
-    )
-    conn.execute(
-        update(transfer).values(
-            idem_key=case(
-                (transfer.c.actor_id.is_(None) | default_pay, "market:" + old),
-                else_="user:" + cast(transfer.c.actor_id, String) + ":" + old,
-            )
-        )
-    )
-    conn.exec_driver_sql("ALTER TABLE orders ADD COLUMN timer_failed_at INTEGER")
-
-
-def _v4_operator(conn: Connection) -> None:
-    """v4: the operator's chain of acts, and an operator for a market that has people.
-
-    As in a new market, the first user is the operator; the row in `meta` is what the
-    services read (services/operators.py), and the chain records acts from now on.
-    """
-    models.OperatorEvent.__table__.create(conn)
-    first = conn.execute(select(func.min(models.User.id))).scalar()
-    if first is not None:
-        conn.execute(insert(models.Meta).values(key=OPERATOR_KEY, value=str(first)))
-
-
-def _v5_public_points(conn: Connection) -> None:
-    """v5: everyone gets a public point (geo.py); listings at their seller's home move there.
-
-    Listings sat at their seller's exact home, which probing searches could find to the
-    metre. The derived search index placed them there too: forgetting its version has
-    `_install_derived` build it afresh from the moved listings on open (on both
-    dialects): 9 s for 100k listings, where re-indexing each moved row took 24 s.
-    """
-    user, listing = models.User.__table__, models.Listing.__table__
-    name = conn.dialect.identifier_preparer.format_table(user)
-    for column in (user.c.public_lat, user.c.public_lon):
-        kind = column.type.compile(dialect=conn.dialect)
-        conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
-    moves = []
-    for uid, lat, lon in conn.execute(select(user.c.id, user.c.lat, user.c.lon)):
-        public_lat, public_lon = geo.public_point(lat, lon)
-        moves.append({"uid": uid, "lat0": lat, "lon0": lon, "lat1": public_lat, "lon1": public_lon})
-    if not moves:
-        return
-    conn.execute(
-        update(user)
-        .where(user.c.id == bindparam("uid"))
-        .values(public_lat=bindparam("lat1"), public_lon=bindparam("lon1")),
-        moves,
-    )
-    conn.execute(
-        update(listing)
-        .where(
-            listing.c.seller_id == bindparam("uid"),
-            listing.c.lat == bindparam("lat0"),
-            listing.c.lon == bindparam("lon0"),
-        )
-        .values(lat=bindparam("lat1"), lon=bindparam("lon1")),
-        moves,
-    )
-    if inspect(conn).has_table("search_version"):
-        conn.execute(text("DELETE FROM search_version"))
-
-
-# Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    2: _v2_backup_log,
-    3: _v3_keys_of_their_actor,
-    4: _v4_operator,
-    5: _v5_public_points,
-}
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_s: float = BUSY_TIMEOUT_S) -> Engine:
@@ -213,7 +110,7 @@ def explain(exc: Exception, config: Config) -> StoreFailure:
     """Turn a driver error into a sentence a person can act on."""
     detail = str(getattr(exc, "orig", exc)).lower()
     if not config.is_sqlite:
-        from p2pmarket import db_pg
+        from p2pmarket.store.postgres import engine as db_pg
 
         known = db_pg.explain(detail, config.db_url)
         if known is not None:
@@ -272,7 +169,7 @@ class Store:
             self._writer = _sqlite_engine(config.db_url, immediate=True, busy_s=busy_s)
             self._reader = _sqlite_engine(config.db_url, immediate=False, busy_s=busy_s)
         else:
-            from p2pmarket import db_pg
+            from p2pmarket.store.postgres import engine as db_pg
 
             self._writer = db_pg.engine(config.db_url, writer=True)
             self._reader = db_pg.engine(config.db_url, writer=False)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Listing, User
-from p2pmarket.services import contacts, credit, operators
+from p2pmarket.services.trust import contacts, credit, operators
 
 # fact name -> (User column, label shown to people)
 FACTS: dict[str, tuple[str, str]] = {

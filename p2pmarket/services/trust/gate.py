@@ -28,7 +28,7 @@ from p2pmarket.clock import DAY, Clock
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import ChatMode, Conversation, Order, OrderStatus, Tier, User
-from p2pmarket.services import contacts, credit, privacy
+from p2pmarket.services.trust import contacts, credit, privacy
 
 # Money the payer has in escrow towards the payee (paid, not yet settled).
 OPEN_STATUSES = (OrderStatus.paid, OrderStatus.delivered, OrderStatus.disputed)

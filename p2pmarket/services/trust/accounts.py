@@ -15,7 +15,7 @@ from p2pmarket import geo, text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Role, User
-from p2pmarket.services import operators
+from p2pmarket.services.trust import operators
 
 PASSPHRASE_MIN = 8
 
@@ -97,7 +97,7 @@ def create_user(
 ) -> UserView:
     """Self-registration; the public point is drawn here, once (`place_rng`: see
     geo.public_point). `role` and `verified` are for setting up stores in code (tests,
-    benchmarks): every face grants them only through services/operators.py."""
+    benchmarks): every face grants them only through services/trust/operators.py."""
     handle = text.handle(handle)
     real_name = text.clean(real_name, field="name", max_len=text.NAME_MAX)
     bio = text.clean(bio, field="bio", max_len=text.DESCRIPTION_MAX, multiline=True, required=False)

@@ -1,0 +1,3 @@
+"""The market's goods: shops and listings, the catalog, nearby search, suggested prices,
+the demo.
+"""

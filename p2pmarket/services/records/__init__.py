@@ -1,0 +1,3 @@
+"""Records nobody rewrites unnoticed: the hash chains, verify, backups and restore, export,
+copying.
+"""

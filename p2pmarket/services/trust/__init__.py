@@ -1,0 +1,3 @@
+"""Trust among strangers: accounts and roles, contacts, chat, the money gate, credit, privacy,
+reviews.
+"""

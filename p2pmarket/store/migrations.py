@@ -1,0 +1,123 @@
+"""Forward migrations: each takes a store from one schema version to the next, in place.
+
+A backup is taken before any of them runs (Store.create_all); they run in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    inspect,
+    text,
+    update,
+)
+from sqlmodel import select
+
+from p2pmarket import geo, models
+
+SCHEMA_VERSION = 5
+# The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
+OPERATOR_KEY = "operator"
+
+
+def _v2_backup_log(conn: Connection) -> None:
+    """v2: a log of every backup taken, so pruning and `backup --list` need no file globbing."""
+    models.BackupLog.__table__.create(conn)
+
+
+def _v3_keys_of_their_actor(conn: Connection) -> None:
+    """v3: idempotency keys move into their actor's space; a failed timer is remembered.
+
+    The market's own keys (no actor, or an order's payment made without a key, which was
+    `order:<id>:pay`) go behind "market:", a person's behind "user:<id>:" (the forms of
+    services/money/ledger.py), so a retry across the upgrade still replays. In two steps: an old
+    store may hold a key already in a new form (anyone could type "user:1:x"), so every
+    key first steps aside behind a newline, which no key holds (keys are printable).
+    """
+    transfer = models.Transfer.__table__
+    key = transfer.c.idem_key
+    if conn.dialect.name != "sqlite":
+        # SQLite ignores VARCHAR lengths; PostgreSQL needs the room for the space.
+        conn.exec_driver_sql("ALTER TABLE transfer ALTER COLUMN idem_key TYPE VARCHAR(300)")
+    conn.execute(update(transfer).values(idem_key="\n" + key))
+    old = func.substr(key, 2)
+    default_pay = (transfer.c.kind == "pay") & (
+        old == "order:" + cast(transfer.c.order_id, String) + ":pay"
+    )
+    conn.execute(
+        update(transfer).values(
+            idem_key=case(
+                (transfer.c.actor_id.is_(None) | default_pay, "market:" + old),
+                else_="user:" + cast(transfer.c.actor_id, String) + ":" + old,
+            )
+        )
+    )
+    conn.exec_driver_sql("ALTER TABLE orders ADD COLUMN timer_failed_at INTEGER")
+
+
+def _v4_operator(conn: Connection) -> None:
+    """v4: the operator's chain of acts, and an operator for a market that has people.
+
+    As in a new market, the first user is the operator; the row in `meta` is what the
+    services read (services/trust/operators.py), and the chain records acts from now on.
+    """
+    models.OperatorEvent.__table__.create(conn)
+    first = conn.execute(select(func.min(models.User.id))).scalar()
+    if first is not None:
+        conn.execute(insert(models.Meta).values(key=OPERATOR_KEY, value=str(first)))
+
+
+def _v5_public_points(conn: Connection) -> None:
+    """v5: everyone gets a public point (geo.py); listings at their seller's home move there.
+
+    Listings sat at their seller's exact home, which probing searches could find to the
+    metre. The derived search index placed them there too: forgetting its version has
+    `_install_derived` build it afresh from the moved listings on open (on both
+    dialects): 9 s for 100k listings, where re-indexing each moved row took 24 s.
+    """
+    user, listing = models.User.__table__, models.Listing.__table__
+    name = conn.dialect.identifier_preparer.format_table(user)
+    for column in (user.c.public_lat, user.c.public_lon):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+    moves = []
+    for uid, lat, lon in conn.execute(select(user.c.id, user.c.lat, user.c.lon)):
+        public_lat, public_lon = geo.public_point(lat, lon)
+        moves.append({"uid": uid, "lat0": lat, "lon0": lon, "lat1": public_lat, "lon1": public_lon})
+    if not moves:
+        return
+    conn.execute(
+        update(user)
+        .where(user.c.id == bindparam("uid"))
+        .values(public_lat=bindparam("lat1"), public_lon=bindparam("lon1")),
+        moves,
+    )
+    conn.execute(
+        update(listing)
+        .where(
+            listing.c.seller_id == bindparam("uid"),
+            listing.c.lat == bindparam("lat0"),
+            listing.c.lon == bindparam("lon0"),
+        )
+        .values(lat=bindparam("lat1"), lon=bindparam("lon1")),
+        moves,
+    )
+    if inspect(conn).has_table("search_version"):
+        conn.execute(text("DELETE FROM search_version"))
+
+
+# Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_backup_log,
+    3: _v3_keys_of_their_actor,
+    4: _v4_operator,
+    5: _v5_public_points,
+}
