@@ -30,9 +30,19 @@ def _report(report: records.VerifyReport, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def verify(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """Walk every hash chain and check the ledger; exit 1 if anything was tampered with."""
-    _report(records.verify(ctx_of(ctx).market), as_json)
+def verify(
+    ctx: typer.Context,
+    as_: str | None = typer.Option(
+        None, "--as", help="Also check the store is not behind what this user last saw."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Walk every hash chain, check every signature and the ledger; exit 1 if anything was
+    tampered with (or, with --as, rolled back since that user last looked)."""
+    c = ctx_of(ctx)
+    if as_ is not None:
+        c.actor(as_)  # a store behind what they saw is refused here, in one line
+    _report(records.verify(c.market), as_json)
 
 
 def backup(

@@ -25,16 +25,18 @@ from p2pmarket.models import Role, User
 from p2pmarket.services.market import catalog, demo
 from p2pmarket.services.market.demo import read_market_file
 from p2pmarket.services.money import ledger
-from p2pmarket.services.records import audit, backups, export, market_copy
+from p2pmarket.services.records import audit, backups, export, market_copy, signing
 from p2pmarket.services.records.audit import VerifyReport
 from p2pmarket.services.records.backups import BackupView
 from p2pmarket.services.records.export import read_export
+from p2pmarket.services.records.signing import public_hex
 from p2pmarket.services.trust import accounts, credit, operators, privacy
 from p2pmarket.services.trust.accounts import check_passphrase
 from p2pmarket.services.trust.operators import parse_role
 from p2pmarket.store.engine import Store
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from sqlmodel import Session
 
     from p2pmarket.market import Market
@@ -70,7 +72,11 @@ def home_of(area: str | None, lat: float | None, lon: float | None) -> Home:
 
 
 def _row(session: Session, by: ActorBase | None) -> User | None:
-    return session.get(User, by.user.id) if by is not None else None
+    """`by`'s row, and their key signing what this transaction appends for them."""
+    if by is None:
+        return None
+    session.info["signers"] = by.market.signers(by.person)
+    return session.get(User, by.user.id)
 
 
 def add_user(
@@ -305,9 +311,9 @@ def migrate(config: Config, source: str, target: str) -> market_copy.CopyReport:
 
 
 def verify(market: Market) -> VerifyReport:
-    """Walk every hash chain and check the ledger's invariants."""
+    """Walk every hash chain, check every signature and the ledger's invariants."""
     with market.store.read() as session:
-        return audit.verify(session)
+        return audit.verify(session, public_hex(market.key))
 
 
 def verify_export(market: Market, data: object) -> VerifyReport:
@@ -361,6 +367,30 @@ class CreditRecords:
 
 class RecordCases(ActorBase):
     """The records use cases of `market.Actor`."""
+
+    def change_passphrase(self, old: str, new: str) -> None:
+        """A new passphrase: my signing key re-sealed under it, and a record I sign."""
+        key = self._key("change your passphrase")
+        with self._write() as (session, me):
+            signing.change_passphrase(
+                session, self.market.clock, me, key, old, new, self.market.settings.hash_profile
+            )
+
+    def rotate_key(self, passphrase: str) -> str:
+        """A new signing key, announced by a record my old key signs; its public half."""
+        key = self._key("rotate your key")
+        with self._write() as (session, me):
+            self.key = signing.rotate_key(
+                session, self.market.clock, me, key, passphrase, self.market.settings.hash_profile
+            )
+            return public_hex(self.key)
+
+    def _key(self, doing: str) -> Ed25519PrivateKey:
+        if self.key is None:
+            raise Refused(
+                "passphrase_needed", f"To {doing}, act as {self.handle} with your passphrase."
+            )
+        return self.key
 
     def history(self, limit: int = 200) -> list[dict]:
         """My transaction-credit history, newest first, with the score after each change."""

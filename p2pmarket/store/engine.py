@@ -164,6 +164,8 @@ class Store:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # What every write session carries in `session.info` (the market's signers: Market.open).
+        self.write_info: dict[str, object] = {}
         if config.is_sqlite:
             busy_s = config.settings.busy_timeout_s
             self._writer = _sqlite_engine(config.db_url, immediate=True, busy_s=busy_s)
@@ -209,6 +211,7 @@ class Store:
         """One write transaction: commits on success, rolls back on any error."""
         try:
             with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                session.info.update(self.write_info)
                 yield session
         except OperationalError as exc:
             raise explain(exc, self.config) from exc

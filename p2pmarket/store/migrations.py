@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from p2pmarket import geo, models
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -114,10 +114,24 @@ def _v5_public_points(conn: Connection) -> None:
         conn.execute(text("DELETE FROM search_version"))
 
 
+def _v6_signing_keys(conn: Connection) -> None:
+    """v6: signatures. Users get a column for their public key and their sealed private key,
+    both filled at their next login with a passphrase (services/records/signing.py); the
+    `key_event` chain and the `signature` table are new (created after the migrations).
+    Rows written before someone's key are legacy: verify counts them, unsigned.
+    """
+    user = models.User.__table__
+    name = conn.dialect.identifier_preparer.format_table(user)
+    for column in (user.c.public_key, user.c.sealed_key):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
     3: _v3_keys_of_their_actor,
     4: _v4_operator,
     5: _v5_public_points,
+    6: _v6_signing_keys,
 }

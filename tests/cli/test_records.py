@@ -113,6 +113,7 @@ def test_reinstall_survival(tmp_path, two_installs):
         "P2PMARKET_HOME": str(home),
         "P2PMARKET_PASSPHRASE": "market-demo-2026",
         "P2PMARKET_HASH_PROFILE": "cheapest",
+        "P2PMARKET_CONFIG_DIR": str(tmp_path / "config"),
         "P2PMARKET_NOW": "2026-11-01T09:00:00",
         "PATH": "/usr/bin:/bin",
     }

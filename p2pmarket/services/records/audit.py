@@ -22,7 +22,7 @@ from p2pmarket.models import (
     OrderStatus,
 )
 from p2pmarket.services.money import ledger
-from p2pmarket.services.records import chain
+from p2pmarket.services.records import chain, signing
 
 # ---------------------------------------------------------------------------- verify
 
@@ -154,14 +154,18 @@ def _ledger_problems(session: Session) -> list[Problem]:
     return problems
 
 
-def verify(session: Session) -> VerifyReport:
-    """Walk every chain and check the ledger's invariants."""
+def verify(session: Session, market_key: str | None = None) -> VerifyReport:
+    """Walk every chain, check every signature (against `market_key`, the market key file's
+    public half, for the market's) and the ledger's invariants."""
     checked, problems = {}, []
     for model, name in chain.CHAINS.items():
         count, problem = _walk(session, model, name)
         checked[name] = count
         if problem:
             problems.append(problem)
+    signed = signing.check(session.connection(), market_key)
+    checked["signed"], checked["unsigned_legacy"] = signed.signed, signed.legacy
+    problems.extend(Problem("signatures", *found) for found in signed.problems)
     problems.extend(_ledger_problems(session))
     return VerifyReport(rows_checked=checked, problems=problems)
 

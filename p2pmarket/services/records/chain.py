@@ -14,7 +14,15 @@ from enum import Enum
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, SQLModel, select
 
-from p2pmarket.models import ChainHead, CreditEvent, Entry, OperatorEvent, OrderEvent, Review
+from p2pmarket.models import (
+    ChainHead,
+    CreditEvent,
+    Entry,
+    KeyEvent,
+    OperatorEvent,
+    OrderEvent,
+    Review,
+)
 
 GENESIS = "0" * 64
 # Every append-only table and the name of its chain.
@@ -24,6 +32,7 @@ CHAINS: dict[type[SQLModel], str] = {
     CreditEvent: "credit_events",
     Review: "reviews",
     OperatorEvent: "operator_events",
+    KeyEvent: "keys",
 }
 
 
@@ -89,6 +98,10 @@ def append_all(session: Session, rows: list[SQLModel]) -> list[SQLModel]:
     connection.execute(
         _INSERTS[model], [{f: getattr(row, f) for f in model.model_fields} for row in rows]
     )
+    # Who acts signs what they append (services/records/signing.py puts the signers there).
+    signers = session.info.get("signers")
+    if signers is not None:
+        signers.sign(connection, rows)
     moved = {"chain": name, "last_id": last_id, "last_hash": last_hash}
     connection.execute(_NEW_HEAD if head is None else _MOVE_HEAD, moved)
     return rows

@@ -1,0 +1,78 @@
+"""Rollback noticed: each person's side keeps the chain heads they last saw, outside the store.
+
+Signatures stop forgery, not an older copy of the store put back (a payment undone by
+restoring yesterday's file) nor a store that stops growing for one person. Like TUF's
+snapshot and timestamp roles, the client remembers what it saw (in the user's config
+dir, one file per person and store) and, at the next login or `verify --as`, a store
+whose chain is shorter than that, or holds another row where they saw one, is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from p2pmarket.config import Config
+from p2pmarket.models import ChainHead
+from p2pmarket.services.records import chain
+
+Heads = dict[str, tuple[int, str]]
+
+
+def _path(config: Config, handle: str) -> Path:
+    store = hashlib.sha256(config.db_url.encode()).hexdigest()[:16]
+    return config.seen_dir / store / f"{handle}.json"
+
+
+def heads(session: Session) -> Heads:
+    rows = session.connection().execute(
+        select(ChainHead.last_id, ChainHead.last_hash, ChainHead.name)
+    )
+    return {name: (last_id, last_hash) for last_id, last_hash, name in rows}
+
+
+def remember(config: Config, handle: str, now: Heads) -> None:
+    path = _path(config, handle)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(now, sort_keys=True))
+    temp.replace(path)
+
+
+def _last_seen(config: Config, handle: str) -> Heads:
+    try:
+        raw = json.loads(_path(config, handle).read_text())
+        return {name: (int(head[0]), str(head[1])) for name, head in raw.items()}
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return {}
+
+
+def rolled_back(session: Session, config: Config, handle: str) -> str | None:
+    """One sentence when the store is behind, or off, what `handle` last saw; else None."""
+    seen, now = _last_seen(config, handle), heads(session)
+    models = {name: model for model, name in chain.CHAINS.items()}
+    for name, (seen_id, seen_hash) in sorted(seen.items()):
+        last_id, last_hash = now.get(name, (0, chain.GENESIS))
+        if last_id < seen_id:
+            return (
+                f"The store is older than what {handle} last saw: its {name} chain ends at "
+                f"row {last_id}, {handle} saw row {seen_id} (rolled back, or a stale copy)."
+            )
+        there = last_hash
+        if last_id > seen_id and name in models:
+            model = models[name]
+            there = (
+                session.connection()
+                .execute(select(model.__table__.c.hash).where(model.__table__.c.id == seen_id))
+                .scalar()
+            )
+        if there != seen_hash:
+            return (
+                f"The store differs from what {handle} last saw: row {seen_id} of its "
+                f"{name} chain was replaced (a forked or rewritten store)."
+            )
+    return None
