@@ -257,12 +257,26 @@ def market_key_known(session: Session, key: Ed25519PrivateKey) -> bool:
 
 
 def publish_market_key(session: Session, clock: Clock, key: Ed25519PrivateKey) -> None:
-    """Record the market key file's public half in the store (a new store, or a new home)."""
+    """Record the market key file's public half in the store (a new store, or a new home).
+
+    The first one also records who holds power then (roles, verified flags, granted in
+    older stores without a chained act): verify replays the operator's acts from there.
+    """
+    upto = json.loads(_legacy_upto(session.connection()))
+    users = User.__table__
+    upto["powers"] = {
+        str(uid): [getattr(role, "value", role), bool(verified)]
+        for uid, role, verified in session.connection().execute(
+            select(users.c.id, users.c.role, users.c.verified).where(
+                (users.c.role != "member") | users.c.verified
+            )
+        )
+    }
     event = KeyEvent(
         user_id=None,
         action="created",
         public_key=public_hex(key),
-        legacy_upto=_legacy_upto(session.connection()),
+        legacy_upto=json.dumps(upto, sort_keys=True),
         at=clock.now(),
     )
     _append_key_event(session, event, None, key)
@@ -541,8 +555,7 @@ def _column_problems(connection: Connection, keys: _Keys) -> list[tuple]:
             )
     problems.extend(_order_status_problems(connection))
     if None in keys.public:
-        # Powers are checked once the market signs: older stores granted some unrecorded.
-        problems.extend(_power_problems(connection, people))
+        problems.extend(_power_problems(connection, people, keys))
     return problems
 
 
@@ -565,21 +578,28 @@ def _order_status_problems(connection: Connection) -> list[tuple]:
     ]
 
 
-def _power_problems(connection: Connection, people: list) -> list[tuple]:
-    """Roles, verified flags and the operator, replayed from the operator's chained acts."""
+def _power_problems(connection: Connection, people: list, keys: _Keys) -> list[tuple]:
+    """Roles, verified flags and the operator, replayed from who held power when the market
+    first signed (its first key's record) through the operator's chained acts since."""
+    baseline = keys.legacy_upto[None]
+    powers = {int(uid): held for uid, held in baseline.get("powers", {}).items()}
+    roles = {uid: role for uid, (role, _) in powers.items()}
+    verified = {uid for uid, (_, flag) in powers.items() if flag}
     events = OperatorEvent.__table__
-    roles: dict[int, str] = {}
-    verified: set[int] = set()
     operator = None
-    for action, subject, detail in connection.execute(
-        select(events.c.action, events.c.subject_id, events.c.detail).order_by(events.c.id)
+    for event_id, action, subject, detail in connection.execute(
+        select(events.c.id, events.c.action, events.c.subject_id, events.c.detail).order_by(
+            events.c.id
+        )
     ):
-        if action == "verify":
+        if action == "operator":
+            operator = subject
+        elif event_id <= baseline.get(events.name, 0):
+            continue
+        elif action == "verify":
             verified.add(subject)
         elif action == "role":
             roles[subject] = detail
-        elif action == "operator":
-            operator = subject
     problems = []
     for uid, role, is_verified, _public, _hash in people:
         role = getattr(role, "value", role)
