@@ -2,17 +2,24 @@
 every hash, still can't forge, alter or re-attribute a signed record, nor move money or
 power through a column no chain holds; a rolled-back store is noticed at the next login."""
 
+import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from p2pmarket import config as config_mod
 from p2pmarket.errors import Refused
 from p2pmarket.market import Market, records
 from p2pmarket.models import Account, ChainHead, Entry, KeyEvent, Role, Transfer, User
 from p2pmarket.services.money import ledger
 from p2pmarket.services.records import chain
+from p2pmarket.store.engine import Store
+from p2pmarket.store.migrations import SCHEMA_VERSION
 from tests.conftest import PASSPHRASE, make_listing, make_user
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -244,3 +251,28 @@ def test_a_market_key_minted_in_the_store_is_reported(paid):
         signing.publish_market_key(s, market.clock, Ed25519PrivateKey.generate())
     problems = _report(market).problems
     assert any("never made" in p.what for p in problems), problems
+
+
+def test_an_older_store_migrates_and_keys_come_at_the_next_login(tmp_path, clock):
+    """v6 on the v1 fixture: nothing signed yet is legacy; powers granted before any chained
+    act (a mediator, verified flags) are the baseline; the demo user gets a key at login."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(FIXTURES / "market-v1.db", home / "market.db")
+    store = Store.open(config_mod.resolve(home=home))
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        market = Market(store, clock)
+        report = records.verify(market)
+        assert report.ok, report.problems
+        legacy = report.rows_checked["unsigned_legacy"]
+        assert legacy > 0 and report.rows_checked["signed"] == 1  # the market's key record
+        demo = market.actor("demo", "market-demo-2026")
+        assert demo.key is not None
+        demo.topup(1_000, "after-upgrade")
+        report = records.verify(market)
+        assert report.ok, report.problems
+        assert report.rows_checked["unsigned_legacy"] == legacy
+        assert market.trusted_actor("lin_piano").wallet().balance >= 0
+    finally:
+        store.close()
