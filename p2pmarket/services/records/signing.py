@@ -40,7 +40,7 @@ from sqlalchemy import Connection, func, insert, select
 from sqlmodel import Session, SQLModel
 
 from p2pmarket.clock import Clock
-from p2pmarket.errors import Refused
+from p2pmarket.errors import Refused, StoreFailure
 from p2pmarket.models import (
     Entry,
     KeyEvent,
@@ -222,16 +222,22 @@ def market_key(home: Path) -> Ed25519PrivateKey:
     """The market's private key from its key file, made (mode 0600) on first use."""
     path = home / KEY_FILE
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
         try:
+            home.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass  # another process made it meanwhile: use theirs
+        except OSError as exc:
+            raise StoreFailure(
+                "market_key_unwritable",
+                f"Cannot make the market's key {path}: {exc.strerror}. "
+                "Make the folder writable or pass --home DIR.",
+            ) from exc
         else:
             with os.fdopen(fd, "wb") as out:
                 out.write(pem)
@@ -239,11 +245,6 @@ def market_key(home: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise Refused("market_key_bad", f"{path} holds no Ed25519 key; move it away and retry.")
     return key
-
-
-def market_public(home: Path) -> str | None:
-    """The market key file's public half, when this home has one (verify compares it)."""
-    return public_hex(market_key(home)) if (home / KEY_FILE).exists() else None
 
 
 def market_key_known(session: Session, key: Ed25519PrivateKey) -> bool:
@@ -414,7 +415,8 @@ class _Keys:
 
     public: dict[int | None, list[Ed25519PublicKey]] = field(default_factory=dict)
     hexes: dict[int | None, list[str]] = field(default_factory=dict)
-    legacy_upto: dict[int | None, dict[str, int]] = field(default_factory=dict)
+    # Per owner: table -> last id before their first key (the market's also: "powers").
+    legacy_upto: dict[int | None, dict] = field(default_factory=dict)
     digests: dict[int, str] = field(default_factory=dict)
 
     @classmethod
