@@ -16,6 +16,7 @@ from p2pmarket.market import records
 def _report(report: records.VerifyReport, as_json: bool) -> None:
     def render() -> None:
         checked = ", ".join(f"{n} {c:,}" for n, c in report.rows_checked.items())
+        checked += f"; signed {report.signed:,}, unsigned legacy {report.unsigned_legacy:,}"
         if report.ok:
             say(f"verify: OK — every chain intact, ledger balanced ({checked}).")
             return

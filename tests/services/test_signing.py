@@ -86,7 +86,7 @@ def test_a_signed_store_verifies_and_counts_its_signatures(paid):
     market, *_ = paid
     report = _report(market)
     assert report.ok, report.problems
-    assert report.rows_checked["signed"] > 10
+    assert report.signed > 10
 
 
 def test_a_forged_transfer_with_every_hash_recomputed_fails_naming_the_row(paid):
@@ -236,7 +236,7 @@ def test_rows_before_anyone_had_a_key_are_legacy_counted_not_failed(store, clock
         ledger.topup(s, clock, bob.id, 5_000, "old")
     market = Market(store, clock)
     report = _report(market)
-    assert report.ok and report.rows_checked["unsigned_legacy"] >= 3
+    assert report.ok and report.unsigned_legacy >= 3
     market.actor("bob", PASSPHRASE).topup(1_000, "new")
     assert _report(market).ok
 
@@ -265,14 +265,14 @@ def test_an_older_store_migrates_and_keys_come_at_the_next_login(tmp_path, clock
         market = Market(store, clock)
         report = records.verify(market)
         assert report.ok, report.problems
-        legacy = report.rows_checked["unsigned_legacy"]
-        assert legacy > 0 and report.rows_checked["signed"] == 1  # the market's key record
+        legacy = report.unsigned_legacy
+        assert legacy > 0 and report.signed == 1  # the market's key record
         demo = market.actor("demo", "market-demo-2026")
         assert demo.key is not None
         demo.topup(1_000, "after-upgrade")
         report = records.verify(market)
         assert report.ok, report.problems
-        assert report.rows_checked["unsigned_legacy"] == legacy
+        assert report.unsigned_legacy == legacy
         assert market.trusted_actor("lin_piano").wallet().balance >= 0
     finally:
         store.close()

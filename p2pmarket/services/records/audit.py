@@ -42,6 +42,9 @@ class Problem:
 class VerifyReport:
     rows_checked: dict[str, int]
     problems: list[Problem]
+    # Rows whose signature checked, and rows from before anyone (or the market) had a key.
+    signed: int = 0
+    unsigned_legacy: int = 0
 
     @property
     def ok(self) -> bool:
@@ -51,6 +54,8 @@ class VerifyReport:
         return {
             "ok": self.ok,
             "rows_checked": self.rows_checked,
+            "signed": self.signed,
+            "unsigned_legacy": self.unsigned_legacy,
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -164,10 +169,9 @@ def verify(session: Session, market_key: str | None = None) -> VerifyReport:
         if problem:
             problems.append(problem)
     signed = signing.check(session.connection(), market_key)
-    checked["signed"], checked["unsigned_legacy"] = signed.signed, signed.legacy
     problems.extend(Problem("signatures", *found) for found in signed.problems)
     problems.extend(_ledger_problems(session))
-    return VerifyReport(rows_checked=checked, problems=problems)
+    return VerifyReport(checked, problems, signed.signed, signed.legacy)
 
 
 # --------------------------------------------------------------------------- backups
