@@ -274,6 +274,8 @@ def test_a_v4_store_and_its_search_index_are_migrated_to_public_points(config, c
     raw = sqlite3.connect(config.sqlite_path)
     raw.execute("ALTER TABLE user DROP COLUMN public_lat")
     raw.execute("ALTER TABLE user DROP COLUMN public_lon")
+    raw.execute("ALTER TABLE user DROP COLUMN public_key")  # v6's too
+    raw.execute("ALTER TABLE user DROP COLUMN sealed_key")
     raw.execute("UPDATE schema_version SET version = 4")
     raw.commit()
     raw.close()
