@@ -99,16 +99,22 @@ class Market:
         A store behind what they last saw (rolled back) is a refusal, once: the heads they
         see now are remembered, so the next login goes on.
         """
+        last_seen = seen.last_seen(self.config, handle.strip().lower())
         with self.store.read() as session:
             view = accounts.authenticate(session, handle, passphrase)
             user = session.get(User, view.id)
             key = signing.unseal(user.sealed_key, passphrase, user.id) if user.sealed_key else None
-            rollback = seen.rolled_back(session, self.config, view.handle)
+            rollback = seen.rolled_back(session, last_seen, view.handle)
         if key is None:
             with self.store.write() as session:
                 user = session.get(User, view.id)
-                key = signing.make_key(
-                    session, self.clock, user, passphrase, self.settings.hash_profile
+                # Another process may have made it meanwhile (under the write lock now).
+                key = (
+                    signing.unseal(user.sealed_key, passphrase, user.id)
+                    if user.sealed_key
+                    else signing.make_key(
+                        session, self.clock, user, passphrase, self.settings.hash_profile
+                    )
                 )
         actor = Actor(self, view, key)
         actor.remember_heads()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from pathlib import Path
 
 from sqlalchemy import select
@@ -38,12 +40,13 @@ def heads(session: Session) -> Heads:
 def remember(config: Config, handle: str, now: Heads) -> None:
     path = _path(config, handle)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".tmp")
+    temp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers race
     temp.write_text(json.dumps(now, sort_keys=True))
     temp.replace(path)
 
 
-def _last_seen(config: Config, handle: str) -> Heads:
+def last_seen(config: Config, handle: str) -> Heads:
+    """Read before the store is: heads written by another process's commit are then in it."""
     try:
         raw = json.loads(_path(config, handle).read_text())
         return {name: (int(head[0]), str(head[1])) for name, head in raw.items()}
@@ -51,9 +54,9 @@ def _last_seen(config: Config, handle: str) -> Heads:
         return {}
 
 
-def rolled_back(session: Session, config: Config, handle: str) -> str | None:
+def rolled_back(session: Session, seen: Heads, handle: str) -> str | None:
     """One sentence when the store is behind, or off, what `handle` last saw; else None."""
-    seen, now = _last_seen(config, handle), heads(session)
+    now = heads(session)
     models = {name: model for model, name in chain.CHAINS.items()}
     for name, (seen_id, seen_hash) in sorted(seen.items()):
         last_id, last_hash = now.get(name, (0, chain.GENESIS))
