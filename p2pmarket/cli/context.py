@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from p2pmarket import config as config_mod
-from p2pmarket.clock import Clock
+from p2pmarket import money
+from p2pmarket.clock import Clock, iso
 from p2pmarket.errors import Invalid
 from p2pmarket.text import strip_all, strip_controls
 
@@ -124,3 +125,18 @@ def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -
     for row in rows:
         grid.add_row(*(Text(strip_controls(str(cell))) for cell in row))
     console.print(grid)
+
+
+def fact(field: str, value: object) -> str:
+    """A published fact as a person reads it: yes/no, dates, yuan, no Python values."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field in ("member_since", "created_at"):
+        return iso(value)
+    if field == "spent":
+        return money.fmt(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
