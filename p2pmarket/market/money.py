@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from p2pmarket.errors import MarketError
 from p2pmarket.market.base import ActorBase
-from p2pmarket.services.money import attention, ledger, orders
+from p2pmarket.services.money import attention, ledger, orders, previews
 from p2pmarket.services.trust import feedback
 
 
@@ -45,6 +45,11 @@ class MoneyCases(ActorBase):
         with self._write() as (session, me):
             done = ledger.withdraw(session, self.market.clock, me.id, amount, key)
             return ledger.Moved(done, ledger.balance(session, me.id))
+
+    def preview_withdrawal(self, amount: int) -> previews.WithdrawalPreview:
+        """What withdrawing `amount` would leave, shown before the second confirmation."""
+        with self._read() as (session, me):
+            return previews.withdrawal(session, me.id, amount)
 
     def wallet(self, limit: int = 20) -> ledger.WalletView:
         """My balance and my latest `limit` entries, newest first."""
@@ -83,6 +88,38 @@ class MoneyCases(ActorBase):
             return orders.act(
                 session, self.market.clock, self.market.settings, me, order_id, action
             )
+
+    def preview_step(
+        self, order_id: int, action: str, resolution: str | None = None, amount: str | None = None
+    ) -> str | None:
+        """The sentence to confirm before a step that moves money (None: it moves none).
+
+        The step is tried and rolled back, so a preview refuses exactly what the step would
+        refuse (a closed revoke window, a split out of range) and moves nothing.
+        """
+        decision = {}
+        if resolution is not None:
+            resolution, split = orders.parse_resolution(resolution, amount)
+            decision = {"resolution": resolution, "split": split}
+        with self._write() as (session, me):
+            order = orders.get_order(session, me, order_id)
+            trial = session.begin_nested()
+            try:
+                orders.act(
+                    session,
+                    self.market.clock,
+                    self.market.settings,
+                    me,
+                    order_id,
+                    action,
+                    **decision,
+                )
+            finally:
+                trial.rollback()
+        to_seller = None
+        if resolution is not None:
+            to_seller = {"release": order.amount, "refund": 0}.get(resolution, decision["split"])
+        return previews.step(order, action, to_seller)
 
     # -- payments --------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ def traded_cli(demo_cli):
     cli("order", "accept", str(order["id"]), "--as", order["seller"])
     cli("order", "pay", str(order["id"]), "--as", "demo", "--confirm")
     cli("order", "deliver", str(order["id"]), "--as", order["seller"])
-    cli("order", "confirm", str(order["id"]), "--as", "demo")
+    cli("order", "confirm", str(order["id"]), "--as", "demo", "--confirm")
     return cli
 
 

@@ -236,7 +236,7 @@ def _check_legs(legs: list[tuple[Held, int]]) -> None:
         raise ValueError(f"an account appears twice in transfer {legs!r}")
 
 
-def _short(kind: AccountKind, held: int, needed: int) -> Refused:
+def short(kind: AccountKind, held: int, needed: int) -> Refused:
     missing = f"{money.fmt(needed - held)} missing"
     if kind == AccountKind.wallet:
         return Refused(
@@ -307,7 +307,7 @@ class Postings:
             if held is None:
                 raise ValueError(f"debit from account {account.id} without reading its balance")
             if held + delta < 0:
-                raise _short(account.kind, held, -delta)
+                raise short(account.kind, held, -delta)
         for account, delta in legs:
             held = self._balances.get(account.id, account.balance)
             if held is not None:
