@@ -46,7 +46,9 @@ class Ctx:
 
             self._market = Market.open(self.config, self.clock)
             self._market.tick()
-            self._market.daily_backup()
+            warning = self._market.daily_backup()
+            if warning:
+                warn(warning)
         return self._market
 
     def close(self) -> None:
@@ -117,6 +119,11 @@ def say(message: str) -> None:
 def error(message: str) -> None:
     """One line on stderr: why, and what to do."""
     err_console.print(Text(strip_controls(f"error: {message}")))
+
+
+def warn(message: str) -> None:
+    """One line on stderr about something that failed beside the command, which went on."""
+    err_console.print(Text(strip_controls(f"warning: {message}")))
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
