@@ -36,6 +36,8 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 class Ctx:
     config: config_mod.Config
     clock: Clock
+    # False for `backup`, which makes one itself (its failure is then said once, not twice).
+    daily_backup: bool = True
     _market: Market | None = field(default=None, repr=False)
 
     @property
@@ -46,7 +48,7 @@ class Ctx:
 
             self._market = Market.open(self.config, self.clock)
             self._market.tick()
-            warning = self._market.daily_backup()
+            warning = self._market.daily_backup() if self.daily_backup else None
             if warning:
                 warn(warning)
         return self._market

@@ -457,7 +457,10 @@ def integrity_problems(session: Session) -> list[str]:
     ([] when sound; PostgreSQL checks its pages itself, so [] there)."""
     if session.get_bind().dialect.name != "sqlite":
         return []
-    rows = session.connection().exec_driver_sql("PRAGMA integrity_check").all()
+    try:
+        rows = session.connection().exec_driver_sql("PRAGMA integrity_check").all()
+    except DBAPIError as exc:  # a page too broken for the check to walk
+        return [str(exc.orig)]
     return [] if [r[0] for r in rows] == ["ok"] else [str(r[0]) for r in rows]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from p2pmarket import config as config_mod
 from p2pmarket.errors import Refused, StoreFailure
-from p2pmarket.models import User
+from p2pmarket.models import Meta, User
 from p2pmarket.services.money import ledger
 from p2pmarket.services.records import audit, backups, chain, export
 from p2pmarket.services.trust import operators
@@ -351,6 +351,64 @@ def test_daily_backup_once_a_day_keeping_the_last_n(traded, clock, config):
     dailies = sorted(config.backup_dir.glob("*-daily.db"))
     assert len(dailies) == config.settings.backups_kept
     assert not Path(made[0].path).exists() and Path(made[-1].path).exists()
+
+
+@pytest.mark.sqlite_only
+def test_a_zero_byte_daily_backup_does_not_count_as_the_days(traded, clock, config):
+    day = config.backup_dir / "market-20261101-daily.db"
+    day.parent.mkdir(parents=True, exist_ok=True)
+    day.write_bytes(b"")
+    made = backups.daily_backup(traded.store, clock)
+    assert made is not None and Path(made.path) == day and day.stat().st_size > 0
+    assert backups.check_backup(config, day).ok
+
+
+@pytest.mark.sqlite_only
+def test_a_backup_failing_at_the_write_is_one_sentence_and_leaves_no_file(
+    traded, clock, config, monkeypatch
+):
+    def full(self, dest):
+        Path(dest).write_bytes(b"half a copy")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Store, "backup", full)
+    with pytest.raises(StoreFailure) as info:
+        backups.backup(traded.store, clock, config.backup_dir / "b.db")
+    assert info.value.code == "backup_disk_full" and "no backup was written" in info.value.message
+    assert list(config.backup_dir.iterdir()) == []
+    with pytest.raises(StoreFailure):
+        backups.daily_backup(traded.store, clock)
+    with traded.store.read() as s:
+        assert s.get(Meta, backups.DAILY_KEY) is None  # not counted: the next use tries again
+
+
+def _break_an_index(store) -> None:
+    raw = sqlite3.connect(store.config.sqlite_path)
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    (page,) = raw.execute(
+        "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entry'"
+    ).fetchone()
+    size = raw.execute("PRAGMA page_size").fetchone()[0]
+    raw.close()
+    with store.config.sqlite_path.open("r+b") as f:
+        f.seek((page - 1) * size)
+        f.write(b"\x0d" + b"\xff" * (size - 1))
+
+
+@pytest.mark.sqlite_only
+def test_damaged_pages_fail_verify_and_are_never_backed_up(traded, clock, config):
+    traded.store.close()
+    _break_an_index(traded.store)
+    store = Store(config)
+    with store.read() as s:
+        report = audit.verify(s)
+    assert not report.ok and "integrity_check" in report.problems[0].what
+    with pytest.raises(StoreFailure) as info:
+        backups.backup(store, clock, config.backup_dir / "b.db")
+    assert info.value.code == "store_damaged" and "integrity check" in info.value.message
+    assert not (config.backup_dir / "b.db").exists()
+    assert not [p for p in config.backup_dir.iterdir() if "partial" in p.name]
+    store.close()
 
 
 @pytest.mark.sqlite_only

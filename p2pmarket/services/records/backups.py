@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +70,7 @@ def _write_verified(store: Store, dest: Path) -> None:
     not there. A store whose pages fail the check is not copied at all."""
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
         store.backup(partial)
         problems = check_file(partial)
         if problems:
@@ -84,7 +85,9 @@ def _write_verified(store: Store, dest: Path) -> None:
         raise _not_written(dest, exc) from None
     finally:
         for suffix in ("", "-journal"):
-            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+            # On a read-only filesystem even removing a missing file fails (EROFS).
+            with suppress(OSError):
+                Path(f"{partial}{suffix}").unlink(missing_ok=True)
 
 
 def _not_written(dest: Path, exc: OSError | sqlite3.Error) -> StoreFailure:
