@@ -169,6 +169,37 @@ def test_a_corrupt_store_names_the_restore_command_and_is_left_alone(home, damag
     assert _digest(home) == before
 
 
+def _empty(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garbage, _scribble, _empty])
+def test_the_restore_the_message_names_works_and_keeps_the_damaged_bytes(home, tmp_path, damage):
+    cli = Cli(home)
+    good = tmp_path / "good.db"
+    cli("backup", str(good))
+    before = cli.json("wallet", "show", "--as", "demo")
+    damage(home / "market.db")
+    damaged = (home / "market.db").read_bytes()
+    # A 0-byte store too is refused (never taken for a new, empty market).
+    result = cli("wallet", "show", "--as", "demo", code=1)
+    _one_clear_line(result.output, "not a readable p2pmarket store", "p2pmarket restore")
+    out = cli.json("restore", str(good), "--yes")
+    assert Path(out["previous_store_kept_at"]).read_bytes() == damaged
+    assert cli.json("wallet", "show", "--as", "demo") == before
+    assert cli.json("verify")["ok"] is True
+
+
+def test_restore_into_a_missing_home_makes_it(home, tmp_path):
+    good = tmp_path / "good.db"
+    Cli(home)("backup", str(good))
+    fresh = Cli(tmp_path / "new" / "home")
+    assert fresh.json("restore", str(good), "--yes")["previous_store_kept_at"] is None
+    assert fresh.json("wallet", "show", "--as", "demo") == Cli(home).json(
+        "wallet", "show", "--as", "demo"
+    )
+
+
 # -- a read-only home, a full disk (real filesystems, in a private mount namespace) ------------
 
 
