@@ -465,14 +465,19 @@ def integrity_problems(session: Session) -> list[str]:
 
 
 def check_file(path: Path) -> list[str]:
-    """What is wrong with a store file (a backup), opened read-only: its pages fail
-    integrity_check, or it is no p2pmarket store of this version. [] when sound."""
+    """What is wrong with a store file (a backup), opened read-only: its pages fail SQLite's
+    quick_check, or it is no p2pmarket store of this version. [] when sound.
+
+    quick_check walks every page and b-tree as integrity_check does but skips matching each
+    index against its table: 0.2-0.4 s against 1.4 s on a 100k-listing store (45 MB), and
+    the daily backup runs on a person's first command of the day. `verify` runs the full one.
+    """
     try:
         raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         return [str(exc)]
     try:
-        rows = [r[0] for r in raw.execute("PRAGMA integrity_check")]
+        rows = [r[0] for r in raw.execute("PRAGMA quick_check")]
         if rows != ["ok"]:
             return [str(r) for r in rows]
         version = raw.execute("SELECT version FROM schema_version").fetchone()

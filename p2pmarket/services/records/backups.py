@@ -66,7 +66,7 @@ def _log(store: Store, dest: Path, reason: str, at: int) -> BackupView:
 
 def _write_verified(store: Store, dest: Path) -> None:
     """Write the copy to a temporary file beside `dest`, fsynced, check it (SQLite's
-    integrity_check, this schema version), then rename it: `dest` is a sound copy or is
+    quick_check, this schema version), then rename it: `dest` is a sound copy or is
     not there. A store whose pages fail the check is not copied at all."""
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
