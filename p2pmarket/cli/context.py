@@ -37,6 +37,8 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 class Ctx:
     config: config_mod.Config
     clock: Clock
+    # False for `backup`, which makes one itself (its failure is then said once, not twice).
+    daily_backup: bool = True
     _market: Market | None = field(default=None, repr=False)
 
     @property
@@ -47,7 +49,9 @@ class Ctx:
 
             self._market = Market.open(self.config, self.clock)
             self._market.tick()
-            self._market.daily_backup()
+            warning = self._market.daily_backup() if self.daily_backup else None
+            if warning:
+                warn(warning)
         return self._market
 
     def close(self) -> None:
@@ -118,6 +122,11 @@ def say(message: str) -> None:
 def error(message: str) -> None:
     """One line on stderr: why, and what to do."""
     err_console.print(Text(strip_controls(f"error: {message}")))
+
+
+def warn(message: str) -> None:
+    """One line on stderr about something that failed beside the command, which went on."""
+    err_console.print(Text(strip_controls(f"warning: {message}")))
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:

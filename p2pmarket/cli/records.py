@@ -43,6 +43,7 @@ def backup(
 ) -> None:
     """Copy the store safely while others write (SQLite's online backup API)."""
     c = ctx_of(ctx)
+    c.daily_backup = False
     if list_:
         found = records.list_backups(c.market)
         emit(

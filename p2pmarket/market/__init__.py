@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
+from p2pmarket.errors import MarketError
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
@@ -22,7 +23,7 @@ from p2pmarket.services.money import orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
-from p2pmarket.services.records.backups import BackupView, daily_backup
+from p2pmarket.services.records.backups import daily_backup
 from p2pmarket.services.trust import accounts, chat
 from p2pmarket.store.engine import Store
 
@@ -63,11 +64,18 @@ class Market:
         with self.store.write() as session:
             return orders.tick(session, self.clock, self.settings)
 
-    def daily_backup(self) -> BackupView | None:
-        """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump)."""
+    def daily_backup(self) -> str | None:
+        """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump).
+
+        It never stops the work that set it off: a failure comes back as the warning to show
+        (and the next use tries again)."""
         if not self.config.is_sqlite:
             return None
-        return daily_backup(self.store, self.clock)
+        try:
+            daily_backup(self.store, self.clock)
+        except MarketError as exc:
+            return f"Today's automatic backup was not made: {exc.message}"
+        return None
 
     def watcher(self) -> chat.Watcher:
         """Says whether anyone committed since the last look: what live screens poll."""

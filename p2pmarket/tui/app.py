@@ -155,10 +155,11 @@ class MarketApp(App[None]):
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user)
         # As every CLI command's first use of the market does: after the home is filled.
-        try:
-            self.market.daily_backup()
-        except MarketError as exc:
-            self.call_from_thread(self.refuse, exc)
+        warning = self.market.daily_backup()
+        if warning:
+            self.call_from_thread(
+                self.notify, warning, title="Backup", severity="warning", markup=False, timeout=10
+            )
 
     def _initial_login(self, handle: str) -> accounts.UserView:
         if self._passphrase is None:

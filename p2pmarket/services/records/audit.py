@@ -23,6 +23,7 @@ from p2pmarket.models import (
 )
 from p2pmarket.services.money import ledger
 from p2pmarket.services.records import chain
+from p2pmarket.store.engine import integrity_problems
 
 # ---------------------------------------------------------------------------- verify
 
@@ -155,7 +156,13 @@ def _ledger_problems(session: Session) -> list[Problem]:
 
 
 def verify(session: Session) -> VerifyReport:
-    """Walk every chain and check the ledger's invariants."""
+    """SQLite's integrity_check first (a damaged file is reported, and its chains are not
+    walked: rows read from broken pages prove nothing), then every chain and the ledger."""
+    damage = integrity_problems(session)
+    if damage:
+        more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
+        what = f"SQLite's integrity_check fails: {damage[0]}{more}"
+        return VerifyReport(rows_checked={}, problems=[Problem("store", "file", None, what)])
     checked, problems = {}, []
     for model, name in chain.CHAINS.items():
         count, problem = _walk(session, model, name)
