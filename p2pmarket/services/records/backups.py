@@ -20,6 +20,7 @@ from p2pmarket.models import (
     Meta,
     User,
 )
+from p2pmarket.services.records import chain
 from p2pmarket.services.records.audit import VerifyReport, verify
 from p2pmarket.store.engine import Store
 
@@ -42,11 +43,17 @@ class BackupView:
 def backup(
     store: Store, clock: Clock, dest: Path | None = None, reason: str = "manual"
 ) -> BackupView:
-    """Copy the store with SQLite's online backup API and log it."""
+    """Checkpoint the chain heads, copy the store with SQLite's online backup API, log it.
+
+    The checkpoint goes into the copy too: a store restored from it still knows how long
+    every chain was, so rows deleted from its tail later show in `verify`.
+    """
     at = clock.now()
     dest = Path(dest) if dest else store.config.backup_dir / f"market-{_stamp(at)}-{reason}.db"
     if dest.exists():
         raise Invalid("backup_exists", f"{dest} exists already; choose another path.")
+    with store.write() as session:
+        chain.checkpoint(session, clock)
     try:
         store.backup(dest)
     except OSError as exc:
