@@ -94,7 +94,9 @@ def _tip_before(session: Session, kind: ChainKind, owner: int, after: int) -> st
     return last if last is not None else GENESIS
 
 
-def _walk_one(kind: ChainKind, owner: int, prev: str, rows: list, head) -> Problem | None:
+def _walk_one(
+    kind: ChainKind, owner: int, prev: str, rows: list, head: ChainHead | None
+) -> Problem | None:
     """Check one chain row by row against its head; the first broken row is reported."""
     label, table = kind.label(owner), kind.model.__tablename__
     for row in rows:
