@@ -31,6 +31,10 @@ def payments(
             f"{result['ratio_single_vs_naive']}× and {result['ratio_batched_vs_naive']}×; "
             f"{result['statements_per_payment']} SQL statements per payment; this disk does "
             f"{result['disk_commits_per_second']:,} durable one-row commits/s; "
+            f"verify --full {result['verify']['full_ms']:,} ms over "
+            f"{result['verify']['full_rows']:,} chained rows, incremental "
+            f"{result['verify']['incremental_ms']:,} ms over "
+            f"{result['verify']['incremental_rows']:,} new ones; "
             f"peak RSS {result['peak_rss_mb']} MB"
         ),
     )

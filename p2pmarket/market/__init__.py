@@ -23,6 +23,7 @@ from p2pmarket.services.money import orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
+from p2pmarket.services.records import chain
 from p2pmarket.services.records.backups import daily_backup
 from p2pmarket.services.trust import accounts, chat
 from p2pmarket.store.engine import Store
@@ -54,15 +55,21 @@ class Market:
 
     def tick(self) -> list[int]:
         """Settle the order deadlines that have passed; the orders settled (DESIGN §3).
+        Checkpoint the chain heads when the last checkpoint is `checkpoint_every` old.
 
         A cheap read first, so a face that ticks on every command or every 30 s writes
-        only when a deadline is due.
+        only when a deadline or a checkpoint is due.
         """
+        every = self.settings.checkpoint_every
         with self.store.read() as session:
-            if not orders.anything_due(session, self.clock):
-                return []
+            due = orders.anything_due(session, self.clock)
+            stale = chain.checkpoint_due(session, self.clock, every)
+        if not (due or stale):
+            return []
         with self.store.write() as session:
-            return orders.tick(session, self.clock, self.settings)
+            if stale:
+                chain.checkpoint(session, self.clock)
+            return orders.tick(session, self.clock, self.settings) if due else []
 
     def daily_backup(self) -> str | None:
         """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump).

@@ -304,10 +304,18 @@ def migrate(config: Config, source: str, target: str) -> market_copy.CopyReport:
 # ------------------------------------------------------------------- verify and backups
 
 
-def verify(market: Market) -> VerifyReport:
-    """Walk every hash chain and check the ledger's invariants."""
+def verify(market: Market, *, full: bool = False) -> VerifyReport:
+    """Checkpoint the chain heads, then walk the chains (all of them with `full`, else what
+    came after the last clean verify) and check the ledger; a clean verify is remembered."""
+    with market.store.write() as session:
+        checkpoint = audit.latest_checkpoint(session, market.clock)
     with market.store.read() as session:
-        return audit.verify(session)
+        since = None if full else audit.last_verified(session)
+        report = audit.verify(session, since)
+    if report.ok and checkpoint is not None:
+        with market.store.write() as session:
+            audit.mark_verified(session, checkpoint)
+    return report
 
 
 def verify_export(market: Market, data: object) -> VerifyReport:

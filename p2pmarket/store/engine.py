@@ -292,7 +292,6 @@ class Store:
         self._writer.dispose()
         self._reader.dispose()
 
-
     @property
     def engine(self) -> Engine:
         return self._writer

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
 from p2pmarket import config as config_mod
 from p2pmarket.errors import Refused, StoreFailure
-from p2pmarket.models import Meta, User
+from p2pmarket.models import Account, ChainHead, Entry, Meta, User
 from p2pmarket.services.money import ledger
 from p2pmarket.services.records import audit, backups, chain, export
 from p2pmarket.services.trust import operators
@@ -451,19 +452,18 @@ def test_export_verifies_and_detects_a_rewrite(traded):
     edited = {**data, "payments": [{**data["payments"][0], "amount": 1}, *data["payments"][1:]]}
     with traded.store.read() as s:
         assert not export.verify_export(s, edited).ok
-    # Rewrite the whole ledger chain consistently: verify alone can't see it, the export can.
+    # Rewrite the buyer's whole ledger chain consistently: verify alone can't see it (the
+    # hashes are unkeyed), the export can.
     with traded.store.write() as s:
-        from p2pmarket.models import ChainHead, Entry
-
-        rows = s.exec(__import__("sqlmodel").select(Entry).order_by(Entry.id)).all()
+        wallet = s.exec(select(Account.id).where(Account.user_id == traded.buyer.id)).one()
+        rows = s.exec(select(Entry).where(Entry.account_id == wallet).order_by(Entry.id)).all()
         prev = chain.GENESIS
         for row in rows:
             row.created_at += 1
             row.prev_hash = prev
             row.hash = chain.digest(prev, row)
             prev = row.hash
-        head = s.get(ChainHead, "ledger")
-        head.last_hash = prev
+        s.get(ChainHead, ("ledger", wallet)).last_hash = prev
     with traded.store.read() as s:
         assert audit.verify(s).ok
         problems = export.verify_export(s, data).problems

@@ -24,6 +24,7 @@ from p2pmarket.models import (
     Meta,
     User,
 )
+from p2pmarket.services.records import chain
 from p2pmarket.services.records.audit import VerifyReport, verify
 from p2pmarket.store.engine import Store, check_file, swap_in
 from p2pmarket.store.sqlite import locks
@@ -47,12 +48,18 @@ class BackupView:
 def backup(
     store: Store, clock: Clock, dest: Path | None = None, reason: str = "manual"
 ) -> BackupView:
-    """Copy the store with SQLite's online backup API, verified before it takes its name,
-    and log it."""
+    """Checkpoint the chain heads, copy the store with SQLite's online backup API, verified
+    before it takes its name, and log it.
+
+    The checkpoint goes into the copy too: a store restored from it still knows how long
+    every chain was, so rows deleted from its tail later show in `verify`.
+    """
     at = clock.now()
     dest = Path(dest) if dest else store.config.backup_dir / f"market-{_stamp(at)}-{reason}.db"
     if dest.exists():
         raise Invalid("backup_exists", f"{dest} exists already; choose another path.")
+    with store.write() as session:
+        chain.checkpoint(session, clock)
     _write_verified(store, dest)
     return _log(store, dest, reason, at)
 

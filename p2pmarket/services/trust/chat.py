@@ -38,6 +38,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money import orders
+from p2pmarket.services.records import chain
 from p2pmarket.services.trust import contacts, credit, gate, privacy
 
 SPAM_MIN_CHARS = 8
@@ -195,8 +196,7 @@ def _post(
         order_id=order_id,
         at=now,
     )
-    session.add(row)
-    session.flush()
+    chain.append(session, row)
     conv.last_message_id = row.id
     conv.updated_at = now
     _mark_read(conv, sender.id, row.id)

@@ -1,0 +1,83 @@
+"""What a hash chain is: which rows form one, who owns each, and the hash of a row.
+
+Every append-only table is split into chains by an owner column: a ledger entry belongs to
+its account's chain, an order event to its order's, and so on. Each row stores the hash of
+the row before it in its own chain (`prev_hash`) and its `hash` = sha256(prev_hash +
+canonical content, id and prev_hash included). The kernel holds this so the services that
+append and verify (services/records/) and the migration that re-chains an older store
+(store/migrations.py) hash alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlmodel import SQLModel
+
+from p2pmarket.models import (
+    Checkpoint,
+    CreditEvent,
+    Entry,
+    Message,
+    OperatorEvent,
+    OrderEvent,
+    Review,
+)
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class ChainKind:
+    """One chained table: its name in `chain_head.kind`, and the column naming each chain's
+    owner (None: the whole table is one chain, owner 0)."""
+
+    name: str
+    model: type[SQLModel]
+    owner: str | None
+    # What the owner is, for a person reading a problem ("ledger account 7").
+    owner_noun: str = ""
+
+    def owner_of(self, row: object) -> int:
+        return getattr(row, self.owner) if self.owner else 0
+
+    def label(self, owner_id: int) -> str:
+        return f"{self.name} {self.owner_noun} {owner_id}" if self.owner else self.name
+
+
+# Reviews are chained per reviewed person: that is the record a person's reputation rests
+# on and exports (an order has at most two reviews, a chain each would double the heads).
+# The operator's acts are rare: one chain. Checkpoints are one chain over all heads.
+KINDS: tuple[ChainKind, ...] = (
+    ChainKind("ledger", Entry, "account_id", "account"),
+    ChainKind("order_events", OrderEvent, "order_id", "order"),
+    ChainKind("credit_events", CreditEvent, "user_id", "person"),
+    ChainKind("reviews", Review, "subject_id", "person"),
+    ChainKind("operator_events", OperatorEvent, None),
+    ChainKind("chat", Message, "conversation_id", "conversation"),
+    ChainKind("checkpoints", Checkpoint, None),
+)
+KIND_OF: dict[type[SQLModel], ChainKind] = {k.model: k for k in KINDS}
+BY_NAME: dict[str, ChainKind] = {k.name: k for k in KINDS}
+
+
+def canonical(fields: Mapping[str, object]) -> bytes:
+    """A row's content as bytes: every column but `hash`, sorted, enums as their values."""
+    clean = {
+        name: value.value if isinstance(value, Enum) else value
+        for name, value in fields.items()
+        if name != "hash"
+    }
+    return json.dumps(clean, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def digest(prev_hash: str, fields: Mapping[str, object]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(fields)).hexdigest()
+
+
+def row_fields(row: SQLModel) -> dict[str, object]:
+    return {name: getattr(row, name) for name in type(row).model_fields}
