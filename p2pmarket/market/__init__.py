@@ -60,8 +60,7 @@ class Market:
         with self.store.read() as session:
             if not orders.anything_due(session, self.clock):
                 return []
-        with self.store.write() as session:
-            return orders.tick(session, self.clock, self.settings)
+        return self.store.transact(lambda session: orders.tick(session, self.clock, self.settings))
 
     def daily_backup(self) -> BackupView | None:
         """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump)."""

@@ -6,11 +6,17 @@ Each method is one transaction; the rules, and the views returned, are the servi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from p2pmarket.errors import MarketError
 from p2pmarket.market.base import ActorBase
 from p2pmarket.services.money import attention, ledger, orders
 from p2pmarket.services.trust import feedback
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from p2pmarket.models import User
 
 
 @dataclass(frozen=True)
@@ -36,15 +42,21 @@ class MoneyCases(ActorBase):
 
     def topup(self, amount: int, key: str) -> ledger.Moved:
         """Add `amount` (minor units) from outside the market; `key` makes a retry safe."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             done = ledger.topup(session, self.market.clock, me.id, amount, key)
             return ledger.Moved(done, ledger.balance(session, me.id))
 
+        return self._write(work)
+
     def withdraw(self, amount: int, key: str) -> ledger.Moved:
         """Take `amount` (minor units) out of the market; `key` makes a retry safe."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             done = ledger.withdraw(session, self.market.clock, me.id, amount, key)
             return ledger.Moved(done, ledger.balance(session, me.id))
+
+        return self._write(work)
 
     def wallet(self, limit: int = 20) -> ledger.WalletView:
         """My balance and my latest `limit` entries, newest first."""
@@ -57,8 +69,11 @@ class MoneyCases(ActorBase):
 
     def create_order(self, listing_id: int, quantity: int = 1) -> orders.OrderView:
         """Ask to buy `quantity` of a listing; the seller accepts, then I pay."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.create_order(session, self.market.clock, me, listing_id, quantity)
+
+        return self._write(work)
 
     def list_orders(self, side: str = "all", open_only: bool = False) -> list[orders.OrderView]:
         """My orders, newest first: all, buying, selling, or (a mediator) mediating."""
@@ -79,10 +94,13 @@ class MoneyCases(ActorBase):
     def act(self, order_id: int, action: str) -> orders.OrderView:
         """One step of an order that needs nothing more than its name: accept, deliver,
         confirm, cancel, revoke, dispute, extend (paying and resolving have their own)."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.act(
                 session, self.market.clock, self.market.settings, me, order_id, action
             )
+
+        return self._write(work)
 
     # -- payments --------------------------------------------------------------------------
 
@@ -98,13 +116,19 @@ class MoneyCases(ActorBase):
 
     def pay(self, order_id: int, key: str | None = None) -> orders.OrderView:
         """Pay one order into escrow, under the same checks as its preview."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.pay(session, self.market.clock, self.market.settings, me, order_id, key)
+
+        return self._write(work)
 
     def pay_many(self, order_ids: list[int]) -> list[orders.OrderView | MarketError]:
         """Pay several orders in one transaction; each is paid or refused on its own."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.pay_many(session, self.market.clock, self.market.settings, me, order_ids)
+
+        return self._write(work)
 
     # -- mediation -------------------------------------------------------------------------
 
@@ -113,7 +137,8 @@ class MoneyCases(ActorBase):
     ) -> orders.OrderView:
         """A mediator settles a dispute: release, refund, or split `amount` to the seller."""
         resolution, split = orders.parse_resolution(resolution, amount)
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.act(
                 session,
                 self.market.clock,
@@ -125,6 +150,8 @@ class MoneyCases(ActorBase):
                 split=split,
             )
 
+        return self._write(work)
+
     def mediation_queue(self) -> MediationQueue:
         """The disputes I may resolve and the open reports (mediators only)."""
         with self._read() as (session, me):
@@ -134,5 +161,8 @@ class MoneyCases(ActorBase):
 
     def resolve_report(self, report_id: int, upheld: bool) -> feedback.ReportView:
         """A mediator upholds or dismisses a report."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return feedback.resolve_report(session, self.market.clock, me, report_id, upheld)
+
+        return self._write(work)
