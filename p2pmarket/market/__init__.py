@@ -35,8 +35,17 @@ class Market:
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> Market:
-        """Open (creating or migrating) the store; a failure is a StoreFailure sentence."""
-        return cls(Store.open(config), clock)
+        """Open (creating or migrating) the store; a failure is a StoreFailure sentence.
+
+        A store upgraded from before v6 then moves its single ESCROW into the orders'
+        own escrow (a chained transfer, so the services make it, not the migration).
+        """
+        store = Store.open(config)
+        with store.read() as session:
+            split = orders.old_escrow_to_split(session)
+        if split:
+            store.transact(lambda session: orders.split_old_escrow(session, clock))
+        return cls(store, clock)
 
     def close(self) -> None:
         self.store.close()

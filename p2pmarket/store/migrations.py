@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from p2pmarket import geo, models
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -114,10 +114,22 @@ def _v5_public_points(conn: Connection) -> None:
         conn.execute(text("DELETE FROM search_version"))
 
 
+def _v6_escrow_per_order(conn: Connection) -> None:
+    """v6: escrow is held per order (an account with `order_id`), not in one ESCROW row.
+
+    Only the column here: moving the old ESCROW's money into the orders' accounts is a
+    chained ledger transfer, made by the services when the market opens
+    (services/money/orders.py: split_old_escrow); until then verify still balances.
+    """
+    conn.exec_driver_sql("ALTER TABLE account ADD COLUMN order_id INTEGER REFERENCES orders (id)")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_account_order_id ON account (order_id)")
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
     3: _v3_keys_of_their_actor,
     4: _v4_operator,
     5: _v5_public_points,
+    6: _v6_escrow_per_order,
 }
