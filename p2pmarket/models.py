@@ -125,9 +125,17 @@ class Contact(SQLModel, table=True):
 
 
 class Account(SQLModel, table=True):
+    """A wallet (`user_id`), an order's escrow (`order_id`) or EXTERNAL (neither).
+
+    Escrow is held per order, so payments to different people touch disjoint rows. A
+    store from before v6 also keeps its old single ESCROW (neither id), emptied into the
+    orders' escrow accounts when the market opens (orders.split_old_escrow).
+    """
+
     id: int | None = Field(default=None, primary_key=True)
     kind: AccountKind
     user_id: int | None = Field(default=None, foreign_key="user.id", unique=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", unique=True, index=True)
     balance: int = 0
 
 

@@ -12,6 +12,8 @@ is all of them; `base.ActorBase` gives each its transactions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
 from p2pmarket.errors import MarketError
@@ -28,6 +30,9 @@ from p2pmarket.services.records.backups import daily_backup
 from p2pmarket.services.trust import accounts, chat
 from p2pmarket.store.engine import Store
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
 
 class Market:
     """One open market store and the clock it runs on."""
@@ -37,8 +42,17 @@ class Market:
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> Market:
-        """Open (creating or migrating) the store; a failure is a StoreFailure sentence."""
-        return cls(Store.open(config), clock)
+        """Open (creating or migrating) the store; a failure is a StoreFailure sentence.
+
+        A store upgraded from before v6 then moves its single ESCROW into the orders'
+        own escrow (a chained transfer, so the services make it, not the migration).
+        """
+        store = Store.open(config)
+        with store.read() as session:
+            split = orders.old_escrow_to_split(session)
+        if split:
+            store.transact(lambda session: orders.split_old_escrow(session, clock))
+        return cls(store, clock)
 
     def close(self) -> None:
         self.store.close()
@@ -66,10 +80,13 @@ class Market:
             stale = chain.checkpoint_due(session, self.clock, every)
         if not (due or stale):
             return []
-        with self.store.write() as session:
+
+        def work(session: Session) -> list[int]:
             if stale:
                 chain.checkpoint(session, self.clock)
             return orders.tick(session, self.clock, self.settings) if due else []
+
+        return self.store.transact(work)
 
     def daily_backup(self) -> str | None:
         """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump).

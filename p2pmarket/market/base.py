@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 
@@ -13,6 +13,8 @@ from p2pmarket.services.trust import accounts
 
 if TYPE_CHECKING:
     from p2pmarket.market import Market
+
+T = TypeVar("T")
 
 
 class ActorBase:
@@ -31,8 +33,12 @@ class ActorBase:
         with self.market.store.read() as session:
             yield session, session.get(User, self.user.id)
 
-    @contextmanager
-    def _write(self) -> Iterator[tuple[Session, User]]:
-        """A write transaction and this person's row, read under the write lock."""
-        with self.market.store.write() as session:
-            yield session, session.get(User, self.user.id)
+    def _write(self, work: Callable[[Session, User], T]) -> T:
+        """`work` in one write transaction, given this person's row as read inside it.
+
+        The whole of `work` is the unit a busy PostgreSQL may run again (Store.transact):
+        it reads, checks and writes, and acts on nothing outside the store.
+        """
+        return self.market.store.transact(
+            lambda session: work(session, session.get(User, self.user.id))
+        )

@@ -86,7 +86,8 @@ def add_user(
 ) -> accounts.UserView:
     """Anyone may join; making the newcomer a mediator is the operator's act (`by`)."""
     accounts.check_passphrase(passphrase)
-    with market.store.write() as session:
+
+    def work(session: Session):
         actor = _row(session, by)
         if mediator:
             # Before the user exists: a refused grant adds nobody.
@@ -107,7 +108,9 @@ def add_user(
             user = session.get(User, view.id)
             operators.set_role(session, market.clock, actor, user, Role.mediator)
             view = accounts.UserView.of(user)
-    return view
+        return view
+
+    return market.store.transact(work)
 
 
 def list_users(
@@ -140,18 +143,24 @@ class OperatorAct:
 
 def verify_user(market: Market, handle: str, by: ActorBase | None) -> OperatorAct:
     """The operator marks `handle`'s real name as checked (the rules refuse anyone else)."""
-    with market.store.write() as session:
+
+    def work(session: Session):
         user = accounts.user_row(session, handle)
         changed = operators.verify_user(session, market.clock, _row(session, by), user)
         return OperatorAct(user.handle, changed)
 
+    return market.store.transact(work)
+
 
 def set_role(market: Market, handle: str, role: Role, by: ActorBase | None) -> OperatorAct:
     """The operator makes `handle` a mediator or a member again."""
-    with market.store.write() as session:
+
+    def work(session: Session):
         user = accounts.user_row(session, handle)
         changed = operators.set_role(session, market.clock, _row(session, by), user, role)
         return OperatorAct(user.handle, changed)
+
+    return market.store.transact(work)
 
 
 # ------------------------------------------------------------------------- market setup
@@ -191,8 +200,9 @@ def init(market: Market, operator: str | None = None) -> Setup:
     """The market store, opened (so created when new); `operator` names its operator."""
     named = None
     if operator is not None:
-        with market.store.write() as session:
-            named = operators.name_operator(session, market.clock, operator)
+        named = market.store.transact(
+            lambda session: operators.name_operator(session, market.clock, operator)
+        )
     config = market.config
     return Setup(str(config.home), config.shown_db_url, market.store.schema_version(), named)
 
@@ -227,7 +237,8 @@ def seed(
 def load(market: Market, data: dict, by: ActorBase | None = None) -> dict:
     """Users and listings of a market file, all or nothing; its grants are the operator's
     acts (`by`, or in a new market the operator the file brings)."""
-    with market.store.write() as session:
+
+    def work(session: Session):
         return demo.load_market(
             session,
             market.clock,
@@ -235,6 +246,8 @@ def load(market: Market, data: dict, by: ActorBase | None = None) -> dict:
             hash_profile=market.settings.hash_profile,
             actor=_row(session, by),
         )
+
+    return market.store.transact(work)
 
 
 def reset(config: Config, clock: Clock) -> Path | None:
@@ -386,10 +399,13 @@ class RecordCases(ActorBase):
 
     def credit_records(self) -> CreditRecords:
         """My scores brought up to date, their history and my latest 200 money records."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             credit.recompute(session, self.market.clock, me.id, self.market.settings)
             return CreditRecords(
                 credit.scores(session, me.id),
                 credit.history(session, me.id, limit=10_000),
                 ledger.statement(session, me.id, limit=200),
             )
+
+        return self._write(work)

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -205,6 +205,17 @@ def _rechain(conn: Connection, kind: hashchain.ChainKind) -> list[dict]:
     ]
 
 
+def _v7_escrow_per_order(conn: Connection) -> None:
+    """v7: escrow is held per order (an account with `order_id`), not in one ESCROW row.
+
+    Only the column here: moving the old ESCROW's money into the orders' accounts is a
+    chained ledger transfer, made by the services when the market opens
+    (services/money/orders.py: split_old_escrow); until then verify still balances.
+    """
+    conn.exec_driver_sql("ALTER TABLE account ADD COLUMN order_id INTEGER REFERENCES orders (id)")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_account_order_id ON account (order_id)")
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -212,4 +223,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: _v4_operator,
     5: _v5_public_points,
     6: _v6_chains_per_owner,
+    7: _v7_escrow_per_order,
 }

@@ -98,7 +98,7 @@ def test_revoke_outside_the_window_is_refused(accepted):
     out = cli("order", "revoke", oid, "--as", "demo", code=1, P2PMARKET_NOW="2026-11-02T09:00:01")
     assert "revoke window closed" in out.output
     # Inside the window: what would happen, then nothing moved until --confirm.
-    preview = cli("order", "revoke", oid, "--as", "demo").output
+    preview = " ".join(cli("order", "revoke", oid, "--as", "demo").output.split())
     assert "goes back from escrow to you" in preview and "Nothing moved" in preview
     assert cli.json("order", "show", oid, "--as", "demo")["status"] == "paid"
     assert cli.json("order", "revoke", oid, "--as", "demo", "--confirm")["status"] == "refunded"

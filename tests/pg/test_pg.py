@@ -206,3 +206,32 @@ def test_backups_say_they_are_for_sqlite(pg_store, clock, tmp_path):
     with pytest.raises(StoreFailure) as info:
         backups.backup(pg_store, clock, tmp_path / "b.db")
     assert info.value.code == "backup_unsupported" and "pg_dump" in info.value.message
+
+
+def test_chat_commits_while_a_payment_transaction_is_open(pg_store, pg_config, clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from p2pmarket.market import Market
+    from p2pmarket.services.money import orders
+
+    buyer = make_user(pg_store, clock, "bob", verified=True)
+    seller = make_user(pg_store, clock, "lin", verified=True)
+    make_user(pg_store, clock, "wang", verified=True)
+    (order_id,) = accepted_orders(pg_store, clock, buyer, seller, 1, price=1000)
+    with pg_store.write() as s:
+        ledger.topup(s, clock, buyer.id, 1000, "fund")
+    market = Market.open(pg_config, clock)
+    try:
+        with pg_store.write() as s, ThreadPoolExecutor(1) as pool:
+            # The payment has written its rows and holds its locks, uncommitted…
+            orders.pay(s, clock, pg_config.settings, s.get(User, buyer.id), order_id)
+            # …while the buyer and a neighbour chat on other connections: no waiting.
+            for sender, to in (("bob", "lin"), ("wang", "bob")):
+                actor = market.trusted_actor(sender)
+                sent = pool.submit(actor.send_message, to, "still there?").result(timeout=5)
+                assert sent.to == to
+        with pg_store.read() as s:
+            assert s.get(Order, order_id).status == OrderStatus.paid
+            assert audit.verify(s).ok
+    finally:
+        market.close()

@@ -257,7 +257,7 @@ def test_a_v5_store_upgrades_to_chains_per_owner_with_its_history(tmp_path):
     raw.close()
     store = Store.open(config_mod.resolve(home=home))
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION
         with store.read() as s:
             report = audit.verify(s)
             assert report.ok, report.problems

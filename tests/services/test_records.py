@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from p2pmarket import config as config_mod
 from p2pmarket.errors import Refused, StoreFailure
-from p2pmarket.models import Account, ChainHead, Entry, Meta, User
-from p2pmarket.services.money import ledger
+from p2pmarket.market import Market as MarketCases
+from p2pmarket.models import Account, AccountKind, ChainHead, Entry, Meta, User
+from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.records import audit, backups, chain, export
 from p2pmarket.services.trust import operators
 from p2pmarket.store.engine import Store
@@ -509,3 +510,47 @@ def test_read_only_store_is_a_clear_refusal(traded, config):
         ledger.topup(s, traded.clock, traded.buyer.id, 1, "ro")
     assert info.value.code == "store_read_only"
     ro.close()
+
+
+def test_a_pre_v6_single_escrow_is_split_into_the_orders_own_when_the_market_opens(
+    store, config, clock, monkeypatch
+):
+    m = Market(store, clock)
+    # Pay as before v6: every payment into the one ESCROW row.
+    with monkeypatch.context() as old:
+        old.setattr(
+            ledger, "escrow", lambda s, _order: ledger.system_account(s, AccountKind.escrow)
+        )
+        held = [m.paid_order().id, m.paid_order(qty=2).id]
+        done = m.paid_order().id
+        m.act(m.seller, done, "deliver")
+        m.act(m.buyer, done, "confirm")
+    with store.read() as s:
+        assert ledger.old_escrow(s).balance == 3 * 15000
+        assert orders.old_escrow_to_split(s) and audit.verify(s).ok
+    market = MarketCases.open(config, clock)
+    try:
+        with store.read() as s:
+            assert ledger.old_escrow(s).balance == 0 and not orders.old_escrow_to_split(s)
+            own = dict(
+                s.exec(
+                    select(Account.order_id, Account.balance).where(
+                        col(Account.order_id).is_not(None)
+                    )
+                ).all()
+            )
+            assert own == {held[0]: 15000, held[1]: 30000}
+            t = ledger.totals(s)
+            assert (t.sum_of_balances, t.negative_wallets, t.escrow) == (0, 0, 45000)
+            assert audit.verify(s).ok
+        # Money leaves from each order's own escrow: a refund and a release.
+        m.act(m.buyer, held[0], "revoke")
+        m.act(m.seller, held[1], "deliver")
+        m.act(m.buyer, held[1], "confirm")
+        assert m.balances() == (100_000 - 3 * 15000, 3 * 15000, 0)
+        with store.read() as s:
+            assert audit.verify(s).ok
+        # Opening again finds nothing left to split.
+        MarketCases.open(config, clock).close()
+    finally:
+        market.close()
