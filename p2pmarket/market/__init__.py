@@ -65,7 +65,7 @@ class Market:
 
     def daily_backup(self) -> BackupView | None:
         """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump)."""
-        if not self.config.is_sqlite:
+        if not self.store.ports.backups:
             return None
         return daily_backup(self.store, self.clock)
 

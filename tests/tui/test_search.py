@@ -100,8 +100,10 @@ async def test_a_keystroke_searches_once_and_prices_the_page_it_found(
         screen.query_one("#radius", Input).value = "10"
         await settle(pilot)
         finds = []
-        find = search.find
-        monkeypatch.setattr(search, "find", lambda *a, **k: finds.append(a) or find(*a, **k))
+        find = search.results.find
+        monkeypatch.setattr(
+            search.results, "find", lambda *a, **k: finds.append(a) or find(*a, **k)
+        )
         for key in "bike":
             await pilot.press(key)
             await settle(pilot)
