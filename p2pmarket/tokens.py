@@ -74,13 +74,6 @@ def price_bucket(price: int) -> int:
     return bisect.bisect_right(PRICE_BOUNDS, price)
 
 
-def bucket_prices(first: int, last: int) -> tuple[int | None, int | None]:
-    """The prices buckets first..last hold: (at least, under); None where unbounded."""
-    low = PRICE_BOUNDS[first - 1] if first > 0 else None
-    high = PRICE_BOUNDS[last] if last < len(PRICE_BOUNDS) else None
-    return low, high
-
-
 def kind_tag(kind: str) -> str:
     return f"k{kind}"
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
-from p2pmarket.geo import haversine_km
+from p2pmarket.geo import ID_MASK, haversine_km
 from p2pmarket.models import User
 from p2pmarket.services.market import search
 from p2pmarket.services.trust import contacts
 from p2pmarket.store import ports
-from p2pmarket.store.postgres.search import PgSearchIndex, like
+from p2pmarket.store.postgres.search import PgSearchIndex
 from p2pmarket.store.sqlite import search as sqlite_search
 from p2pmarket.tokens import category_tag, kind_tag, query_tokens
 
@@ -43,26 +43,33 @@ def _sqlite_rows(session: Session, me: User, query: search.Query, words) -> list
 
 
 def _pg_rows(session: Session, me: User, query: search.Query, words) -> list[tuple]:
-    """Every listing whose words match (the trigram index), filters on the listing row."""
-    where, args = [], {}
+    """Every listing whose terms match the words and tags (whole postings, no map cells),
+    filters on the listing row."""
+    parts, args = [], {}
     for i, w in enumerate(words):
-        where.append(f"d.words LIKE :w{i}")
-        args[f"w{i}"] = like(w)
+        parts.append(
+            f"SELECT DISTINCT key FROM search_posting WHERE term >= :lo{i} AND term < :hi{i}"
+        )
+        args[f"lo{i}"], args[f"hi{i}"] = w, w[:-1] + chr(ord(w[-1]) + 1)
+    for name, tag in (
+        ("kind", kind_tag(str(query.kind)) if query.kind is not None else None),
+        ("category", category_tag(query.category) if query.category is not None else None),
+    ):
+        if tag is not None:
+            parts.append(f"SELECT key FROM search_posting WHERE term = :{name}")
+            args[name] = tag
+    where = ""
     for name, value, sql in (
-        ("kind", query.kind, "l.kind = :kind"),
-        ("category", query.category, "l.category = :category"),
-        ("min_price", query.min_price, "l.price >= :min_price"),
-        ("max_price", query.max_price, "l.price <= :max_price"),
+        ("min_price", query.min_price, " AND l.price >= :min_price"),
+        ("max_price", query.max_price, " AND l.price <= :max_price"),
     ):
         if value is not None:
-            where.append(sql)
-            args[name] = str(value) if name == "kind" else value
-    sql = (
-        "SELECT l.id, l.seller_id, l.lat, l.lon FROM listing l"
-        + (" JOIN search_doc d ON d.listing_id = l.id" if words else "")
-        + " WHERE l.status = 'active' AND l.seller_id <> :me"
-        + "".join(f" AND {w}" for w in where)
-    )
+            where += sql
+            args[name] = value
+    sql = "SELECT l.id, l.seller_id, l.lat, l.lon FROM listing l"
+    if parts:
+        sql += f" JOIN ({' INTERSECT '.join(parts)}) k ON l.id = (k.key & {ID_MASK})"
+    sql += f" WHERE l.status = 'active' AND l.seller_id <> :me{where}"
     return session.execute(text(sql), {**args, "me": me.id}).all()
 
 

@@ -1,5 +1,5 @@
-"""The search index's schema on PostgreSQL: geographic keys with the tokens in a btree, the
-tokens again in a pg_trgm GIN index, the term counts, the queue and the price index.
+"""The search index's schema on PostgreSQL: postings (term, geographic key) in a btree, the
+listings' keys, the term counts, the queue and the price index.
 Derived data (rebuilt from the listings), created once per store by `Store.open`;
 store/postgres/search.py reads and fills it."""
 
@@ -8,16 +8,19 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 # A store whose index was made by another version is rebuilt on open.
-INDEX_VERSION = "pg-2"
+INDEX_VERSION = "pg-3"
 
 DDL = (
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # Per listing: its geographic key (geo.geo_key) and the terms it was indexed under
+    # (space-separated), to find its postings again when it changes.
     "CREATE TABLE IF NOT EXISTS search_doc ("
-    " listing_id integer PRIMARY KEY, key bigint NOT NULL, words text NOT NULL)",
-    # A box is a few key ranges; the words ride along so the text is checked in the index.
-    "CREATE INDEX IF NOT EXISTS ix_search_doc_key ON search_doc (key) INCLUDE (words, listing_id)",
-    "CREATE INDEX IF NOT EXISTS ix_search_doc_words ON search_doc USING gin (words gin_trgm_ops)",
-    # "C": prefixes are byte ranges whatever the database's collation.
+    " listing_id integer PRIMARY KEY, key bigint NOT NULL, terms text NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_search_doc_key ON search_doc (key)",
+    # The inverted index: one row per (token or tag, listing key), in key order within a
+    # term, so a term's listings inside a map cell are one range of the primary key.
+    # "C": terms compare as bytes whatever the database's collation (prefixes are ranges).
+    "CREATE TABLE IF NOT EXISTS search_posting ("
+    ' term text COLLATE "C" NOT NULL, key bigint NOT NULL, PRIMARY KEY (term, key))',
     "CREATE TABLE IF NOT EXISTS search_terms ("
     ' term text COLLATE "C" PRIMARY KEY, docs integer NOT NULL)',
     "CREATE TABLE IF NOT EXISTS search_dirty (listing_id integer PRIMARY KEY)",
@@ -50,7 +53,8 @@ def installed(conn: Connection) -> bool:
 def install(conn: Connection) -> None:
     """Create (or upgrade) the derived search objects; every listing is queued."""
     conn.exec_driver_sql(
-        "DROP TABLE IF EXISTS search_doc, search_terms, search_dirty, search_version"
+        "DROP TABLE IF EXISTS search_doc, search_posting, search_terms, search_dirty,"
+        " search_version"
     )
     for statement in DDL:
         conn.exec_driver_sql(statement)
