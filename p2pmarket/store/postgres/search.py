@@ -98,6 +98,14 @@ def _index_where(session: Session, where: str, args: dict, progress, total: int)
             progress(done, total)
 
 
+def _analyze(session: Session) -> None:
+    """Statistics after a bulk load or rebuild: without them (autovacuum may be off or not
+    yet run) the planner guesses the listing table small and scans it whole for every
+    map cell instead of fetching the few listings by id."""
+    for table in ("listing", "search_doc", "search_posting", "search_terms"):
+        session.execute(text(f"ANALYZE {table}"))
+
+
 class PgSearchIndex:
     # ------------------------------------------------------------ keeping the index
 
@@ -128,15 +136,16 @@ class PgSearchIndex:
         the loaded listings: SQLite's mark of where the load began is not needed here.
         """
         reset_sequences(session.connection())
-        return self.catch_up(session, progress)
+        done = self.catch_up(session, progress)
+        _analyze(session)
+        return done
 
     def rebuild(self, session: Session, progress: Progress | None = None) -> int:
         session.flush()
         session.execute(text("TRUNCATE search_doc, search_posting, search_dirty, search_terms"))
         total = session.execute(text("SELECT count(*) FROM listing")).scalar_one()
         done = _index_where(session, "true", {}, progress, total)
-        for table in ("search_doc", "search_posting", "search_terms"):
-            session.execute(text(f"ANALYZE {table}"))
+        _analyze(session)
         if progress:
             progress(total, total)
         return done
