@@ -12,6 +12,7 @@ from p2pmarket.models import User
 from p2pmarket.services.market import search
 from p2pmarket.services.trust import contacts
 from p2pmarket.store import ports
+from p2pmarket.store.postgres.search import TAG as PG_TAG
 from p2pmarket.store.postgres.search import PgSearchIndex
 from p2pmarket.store.sqlite import search as sqlite_search
 from p2pmarket.tokens import category_tag, kind_tag, query_tokens
@@ -57,7 +58,7 @@ def _pg_rows(session: Session, me: User, query: search.Query, words) -> list[tup
     ):
         if tag is not None:
             parts.append(f"SELECT key FROM search_posting WHERE term = :{name}")
-            args[name] = tag
+            args[name] = PG_TAG + tag
     where = ""
     for name, value, sql in (
         ("min_price", query.min_price, " AND l.price >= :min_price"),

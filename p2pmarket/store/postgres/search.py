@@ -39,6 +39,9 @@ BATCH = 5_000
 _COLUMNS = (
     "l.id, l.title, l.description, l.kind, l.category, l.unit, l.price, l.seller_id, l.lat, l.lon"
 )
+# Tags (kind, category, price bucket) are terms too, marked so that no typed word (tokens
+# are letters and digits) can start one.
+TAG = "#"
 # A one-letter word starting more terms than this is checked on the candidates (as SQLite).
 EXPAND_MAX = 16
 _DOCS = text(
@@ -65,7 +68,9 @@ def _index_rows(session: Session, rows: Iterable) -> int:
     ids, keys, docs, terms, term_keys, seen = [], [], [], [], [], Counter()
     for lid, title, desc, category, kind, price, lat, lon in rows:
         key = geo_key(lat, lon, lid)
-        these = tok.listing_tokens(title, desc) + tok.tags(category, str(kind), price)
+        these = tok.listing_tokens(title, desc) + tuple(
+            TAG + t for t in tok.tags(category, str(kind), price)
+        )
         ids.append(lid)
         keys.append(key)
         docs.append(" ".join(these))
@@ -156,7 +161,7 @@ class PgSearchIndex:
         self, session: Session, words: tuple[str, ...], kind: str | None, category: str | None
     ) -> TextPlan | None:
         """One statement: the terms each word starts, and the counts of the tags."""
-        tags = [tok.kind_tag(k) for k in Kind]
+        tags = [TAG + tok.kind_tag(k) for k in Kind]
         asked = [
             tag
             for tag in (
@@ -165,6 +170,7 @@ class PgSearchIndex:
             )
             if tag is not None
         ]
+        asked = [TAG + tag for tag in asked]
         rows = session.execute(
             text(
                 "SELECT w.i, t.term, t.docs FROM unnest(CAST(:lo AS text[]), CAST(:hi AS text[]))"
@@ -208,11 +214,11 @@ class PgSearchIndex:
 
     def price_buckets(self, session: Session) -> dict[int, int]:
         return {
-            int(term[1:]): docs
+            int(term[2:]): docs
             for term, docs in session.execute(
-                text("SELECT term, docs FROM search_terms WHERE term >= 'p' AND term < 'q'")
+                text("SELECT term, docs FROM search_terms WHERE term >= '#p' AND term < '#q'")
             )
-            if term[1:].isdigit()
+            if term[2:].isdigit()
         }
 
     def fetch(
@@ -226,7 +232,7 @@ class PgSearchIndex:
         postings of every word and tag intersected, then haversine on the few left."""
         parts: list[list[str]] = list(plan.terms)  # type: ignore[call-overload]
         if buckets is not None:
-            parts.append([tok.price_tag(b) for b in buckets])
+            parts.append([TAG + tok.price_tag(b) for b in buckets])
         box = Box.around(area.lat, area.lon, area.radius_km)
         cells = ", ".join(f"({lo}::bigint, {hi}::bigint)" for lo, hi in key_ranges(box))
         args: dict = {}

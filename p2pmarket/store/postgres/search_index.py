@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 # A store whose index was made by another version is rebuilt on open.
-INDEX_VERSION = "pg-3"
+INDEX_VERSION = "pg-4"
 
 DDL = (
     # Per listing: its geographic key (geo.geo_key) and the terms it was indexed under
