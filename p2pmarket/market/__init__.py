@@ -93,7 +93,7 @@ class Market:
 
         It never stops the work that set it off: a failure comes back as the warning to show
         (and the next use tries again)."""
-        if not self.config.is_sqlite:
+        if not self.store.ports.backups:
             return None
         try:
             daily_backup(self.store, self.clock)

@@ -37,6 +37,7 @@ from p2pmarket import models
 from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
+from p2pmarket.store import ports
 from p2pmarket.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from p2pmarket.store.sqlite import locks
 
@@ -204,6 +205,33 @@ def explain(exc: Exception, config: Config) -> StoreFailure:
     return StoreFailure("store_error", f"The market store failed: {detail}.")
 
 
+def _ports(config: Config, engine: Engine) -> ports.Ports:
+    """The dialect's adapters, chosen once per store (see store/ports.py)."""
+    if config.is_sqlite:
+        from p2pmarket.store.sqlite.live import SqliteBulkLoad, SqliteChangeFeed
+        from p2pmarket.store.sqlite.prices import SqlitePricePoints
+        from p2pmarket.store.sqlite.search import SqliteSearchIndex
+
+        return ports.Ports(
+            search=SqliteSearchIndex(),
+            prices=SqlitePricePoints(),
+            changes=SqliteChangeFeed(engine),
+            bulk=SqliteBulkLoad(),
+            backups=True,
+        )
+    from p2pmarket.store.postgres.live import PgBulkLoad, PgChangeFeed
+    from p2pmarket.store.postgres.prices import PgPricePoints
+    from p2pmarket.store.postgres.search import PgSearchIndex
+
+    return ports.Ports(
+        search=PgSearchIndex(),
+        prices=PgPricePoints(),
+        changes=PgChangeFeed(engine),
+        bulk=PgBulkLoad(),
+        backups=False,
+    )
+
+
 def _too_large() -> Invalid:
     # SQLite integers are 64-bit: an id or offset beyond that names no row, and the driver
     # refuses to bind it. Rolled back like any other refusal.
@@ -269,6 +297,9 @@ class Store:
 
             self._writer = db_pg.engine(config.db_url, writer=True)
             self._reader = db_pg.engine(config.db_url, writer=False)
+        self.ports = _ports(config, self._writer)
+        ports.attach(self._writer, self.ports)
+        ports.attach(self._reader, self.ports)
 
     @classmethod
     def open(cls, config: Config) -> Store:
