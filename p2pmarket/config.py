@@ -28,6 +28,8 @@ class Settings:
     confirm_window_service: int = 3 * DAY
     confirm_extension: int = 3 * DAY
     backups_kept: int = 7
+    # The tick checkpoints every chain head at most this often (and only if one moved).
+    checkpoint_every: int = 10 * 60
     # argon2 profile: "default" for people, "cheapest" for test suites and seeding.
     hash_profile: str = "default"
     # The money lock (services/trust/gate.py). What a payer may have open with one payee,

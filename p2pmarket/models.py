@@ -130,9 +130,17 @@ class Contact(SQLModel, table=True):
 
 
 class Account(SQLModel, table=True):
+    """A wallet (`user_id`), an order's escrow (`order_id`) or EXTERNAL (neither).
+
+    Escrow is held per order, so payments to different people touch disjoint rows. A
+    store from before v6 also keeps its old single ESCROW (neither id), emptied into the
+    orders' escrow accounts when the market opens (orders.split_old_escrow).
+    """
+
     id: int | None = Field(default=None, primary_key=True)
     kind: AccountKind
     user_id: int | None = Field(default=None, foreign_key="user.id", unique=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", unique=True, index=True)
     balance: int = 0
 
 
@@ -262,11 +270,49 @@ class Signature(SQLModel, table=True):
 
 
 class ChainHead(SQLModel, table=True):
-    """The last hash of each append-only chain; updating it serialises appends."""
+    """The last row of each chain (hashchain.py: a kind and an owner, e.g. ledger, account 7).
+
+    An append reads and moves only its own chain's head (FOR UPDATE on PostgreSQL), so two
+    payments between different people touch disjoint heads. `checkpointed_id` is the
+    `last_id` the latest checkpoint recorded: the next checkpoint records only heads that
+    moved since (a shortcut; the checkpoints themselves are what `verify` trusts).
+    """
 
     __tablename__ = "chain_head"
-    name: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(primary_key=True, max_length=20)
+    owner_id: int = Field(primary_key=True)
     last_id: int = 0
+    last_hash: str = Field(max_length=64)
+    checkpointed_id: int = 0
+
+
+class Checkpoint(SQLModel, table=True):
+    """A chained snapshot of every chain head, written by the market's tick, verify and backup.
+
+    Its `checkpoint_head` rows are the heads that moved since the checkpoint before, so the
+    heads of every chain at checkpoint N are the latest recorded at or before N; `digest`
+    (sha256 over those rows, sorted) binds them into this row's hash. `marks` (JSON: chain
+    kind -> largest row id) tells an incremental verify which rows came after this checkpoint.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: int
+    heads: int
+    digest: str = Field(max_length=64)
+    marks: str
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class CheckpointHead(SQLModel, table=True):
+    """One chain head as a checkpoint recorded it."""
+
+    __tablename__ = "checkpoint_head"
+    __table_args__ = (Index("ix_checkpoint_head_kind_owner", "kind", "owner_id"),)
+    checkpoint_id: int = Field(foreign_key="checkpoint.id", primary_key=True)
+    kind: str = Field(primary_key=True, max_length=20)
+    owner_id: int = Field(primary_key=True)
+    last_id: int
     last_hash: str = Field(max_length=64)
 
 
@@ -328,6 +374,9 @@ class Message(SQLModel, table=True):
     fingerprint: str = Field(default="", max_length=64)
     order_id: int | None = Field(default=None, foreign_key="orders.id")
     at: int
+    # Chained per conversation (hashchain.py): an edited, deleted or reordered line fails verify.
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
 
 
 class SpamFlag(SQLModel, table=True):

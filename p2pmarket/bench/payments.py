@@ -123,6 +123,33 @@ def _count_into(statements: list) -> Callable:
     return count
 
 
+def _verify_times(store, clock, refunded: list[int]) -> dict:
+    """`verify --full` over the batched plan's store, then one incremental verify after
+    `refunded` orders were revoked (new rows in their order, wallet and escrow chains)."""
+    from p2pmarket.market import Market, records
+    from p2pmarket.models import Order, User
+    from p2pmarket.services.money import orders
+
+    market = Market(store, clock)
+    start = time.perf_counter()
+    full = records.verify(market, full=True)
+    full_ms = (time.perf_counter() - start) * 1000
+    with store.write() as s:
+        buyer = s.get(User, s.get(Order, refunded[0]).buyer_id)
+        for order_id in refunded:
+            orders.act(s, clock, store.config.settings, buyer, order_id, "revoke")
+    start = time.perf_counter()
+    incremental = records.verify(market)
+    incremental_ms = (time.perf_counter() - start) * 1000
+    assert full.ok and incremental.ok, (full.problems, incremental.problems)
+    return {
+        "full_ms": round(full_ms, 1),
+        "full_rows": sum(full.rows_checked.values()),
+        "incremental_ms": round(incremental_ms, 1),
+        "incremental_rows": sum(incremental.rows_checked.values()),
+    }
+
+
 def bench_payments(
     count: int, workdir: Path, batch: int = 100, db_url_for: Callable[[str], str] | None = None
 ) -> dict:
@@ -165,6 +192,8 @@ def bench_payments(
                         s.exec(select(func.sum(Entry.amount)).where(Entry.account_id == wallet_id))
                     orders.act(s, clock, settings, s.get(User, buyer_id), order_id, "pay")
         rates[plan] = round(count / (time.perf_counter() - start))
+        if plan == "batched":
+            rates["verify"] = _verify_times(store, clock, ids[-batch:])
         # Every statement sent, BEGIN included (COMMIT is a driver call, not a statement).
         rates[f"{plan}_statements"] = round(len(statements) / count, 1)
         if plan == "single":
@@ -185,5 +214,6 @@ def bench_payments(
         "statements_per_payment": rates["single_statements"],
         "ratio_single_vs_naive": round(rates["single"] / rates["naive"], 2),
         "ratio_batched_vs_naive": round(rates["batched"] / rates["naive"], 2),
+        "verify": rates["verify"],
         "peak_rss_mb": peak_rss_mb(),
     }

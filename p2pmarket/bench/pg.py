@@ -2,7 +2,8 @@
 
 The search market is the SQLite bench market (seeded once, cached), copied into a
 fresh PostgreSQL database with `market_copy`, so both stores hold the same rows and
-answer the same query mix. Payments run each plan on a fresh database of its own.
+answer the same query mix. Payments run each plan on a fresh database of its own;
+`scaling` pays from many clients at once beside the old one-lock mode (bench/scaling.py).
 Bench databases are created next to the one in the URL and dropped afterwards, so
 the URL's own database is never touched (its user needs CREATEDB).
 """
@@ -47,9 +48,19 @@ class _Databases:
 
 
 def bench_pg(
-    config, clock, db_url: str, *, listings: int, repeat: int, payments: int, workdir: Path
+    config,
+    clock,
+    db_url: str,
+    *,
+    listings: int,
+    repeat: int,
+    payments: int,
+    workdir: Path,
+    clients: list[int],
+    scale_payments: int,
 ) -> dict:
     from p2pmarket.bench import payments as bench
+    from p2pmarket.bench import scaling
     from p2pmarket.bench import search as search_bench
     from p2pmarket.services.records import market_copy
     from p2pmarket.store.engine import Store
@@ -72,6 +83,7 @@ def bench_pg(
             target.close()
         pay_lite = bench.bench_payments(payments, workdir / "sqlite")
         pay_pg = bench.bench_payments(payments, workdir / "pg", db_url_for=dbs.fresh)
+        scale = scaling.bench_scaling(config, clock, dbs.fresh, clients, scale_payments)
         server = dbs.settings()
     finally:
         dbs.close()
@@ -81,4 +93,5 @@ def bench_pg(
         "copy_to_postgresql": {"seconds": copy_s, "verify_ok": copied.verify.ok},
         "search": {"sqlite": lite, "postgresql": pg},
         "payments": {"sqlite": pay_lite, "postgresql": pay_pg},
+        "scaling": scale,
     }

@@ -73,6 +73,7 @@ def bench_market(config, clock, listings: int, progress=None):
 def bench_search(
     config, clock, *, listings: int, repeat: int = 20, progress=None, store=None
 ) -> dict:
+    from p2pmarket.bench.naive import naive_ids
     from p2pmarket.models import User
     from p2pmarket.services.market import catalog, search
 
@@ -101,10 +102,10 @@ def bench_search(
                         ours.append(time_ms(lambda q=query: search.find(session, me, q)))
                         full.append(time_ms(lambda q=query: search.search(session, clock, me, q)))
                         if i < max(3, repeat // 5):
-                            naive.append(time_ms(lambda q=query: search.naive_ids(session, me, q)))
+                            naive.append(time_ms(lambda q=query: naive_ids(session, me, q)))
                             nearest = search.Query(**{**vars(query), "sort": search.Sort.nearest})
                             got = [c.id for c in search.find(session, me, nearest)[0]]
-                            if got != search.naive_ids(session, me, nearest):
+                            if got != naive_ids(session, me, nearest):
                                 mismatches += 1
                     kinds[f"{kind} ({density})"] = {"ours": ours, "naive": naive, "full": full}
     finally:

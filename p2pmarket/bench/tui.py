@@ -96,18 +96,7 @@ async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, l
     The clock starts before the key is sent and stops when the table's refresh after the
     update has run, so key handling, the worker, the table and the paint all count.
     """
-    from p2pmarket.tui.screens.search import SearchScreen
-
-    class TimedSearch(SearchScreen):
-        def __init__(self) -> None:
-            super().__init__()
-            self.painted = asyncio.Event()
-            self.painted_at: dict[tuple[int, bool], float] = {}
-
-        def _painted(self, generation: int, priced: bool) -> None:
-            super()._painted(generation, priced)
-            self.painted_at.setdefault((generation, priced), time.perf_counter())
-            self.painted.set()
+    from p2pmarket.bench.timed import TimedSearch
 
     async with app.run_test(size=(120, 34)) as pilot:
         screen = TimedSearch()

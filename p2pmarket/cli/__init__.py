@@ -6,6 +6,7 @@ one clear line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -35,6 +36,25 @@ def _undecodable(args: list[str]) -> Invalid | None:
     return None
 
 
+# Typer parses with its own copy of click; its UsageError (a mistake on the command line,
+# the base of BadParameter, NoSuchOption, MissingParameter) is found through the one it exports.
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _usage_line(exc: Exception) -> str:
+    """A usage mistake as one line: what is wrong, and where the command's help is."""
+    where = exc.ctx.command_path if exc.ctx else "p2pmarket"
+    option = getattr(exc, "option_name", None)
+    what = " ".join(exc.format_message().split())
+    if option and re.fullmatch(r"-[0-9][0-9.,]*", option):
+        what = f"{option} is not an option; amounts, quantities and ids are positive."
+    elif "valid integer" in what and hasattr(exc.__cause__, "errors"):
+        # Typer checks whole numbers with pydantic, whose sentence names no value.
+        value = exc.__cause__.errors()[0].get("input")
+        what = f"{what.split(':')[0]}: {value!r} is not a whole number."
+    return f"{what.rstrip('.')}. See `{where} --help`."
+
+
 class _Group(TyperGroup):
     """Catches the domain's refusals once, at the edge."""
 
@@ -45,7 +65,18 @@ class _Group(TyperGroup):
         if bad is not None:
             error(bad.message)
             sys.exit(bad.exit_code)
-        return super().main(args, *rest, **options)
+        if options.pop("standalone_mode", True) is False:
+            return super().main(args, *rest, standalone_mode=False, **options)
+        # Click's own handling would print a usage box: every mistake is one line, exit 2.
+        try:
+            code = super().main(args, *rest, standalone_mode=False, **options)
+        except UsageError as exc:
+            error(_usage_line(exc))
+            sys.exit(2)
+        except typer.Abort:
+            error("Stopped.")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         try:

@@ -31,6 +31,10 @@ def payments(
             f"{result['ratio_single_vs_naive']}× and {result['ratio_batched_vs_naive']}×; "
             f"{result['statements_per_payment']} SQL statements per payment; this disk does "
             f"{result['disk_commits_per_second']:,} durable one-row commits/s; "
+            f"verify --full {result['verify']['full_ms']:,} ms over "
+            f"{result['verify']['full_rows']:,} chained rows, incremental "
+            f"{result['verify']['incremental_ms']:,} ms over "
+            f"{result['verify']['incremental_rows']:,} new ones; "
             f"peak RSS {result['peak_rss_mb']} MB"
         ),
     )
@@ -197,9 +201,16 @@ def pg(
     listings: int = typer.Option(100_000, "--listings", min=100, max=10_000_000),
     repeat: int = typer.Option(20, "--repeat", min=1, max=1000),
     count: int = typer.Option(2000, "--count", min=10, max=1_000_000),
+    clients: str = typer.Option(
+        "1,4,16,64", "--clients", help="Client counts paying at once, comma-separated."
+    ),
+    scale_count: int = typer.Option(
+        400, "--scale-count", min=10, max=1_000_000, help="Payments per client count, shared."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """bench search and bench payments on SQLite and PostgreSQL side by side."""
+    """bench search and bench payments on SQLite and PostgreSQL side by side, then many
+    clients paying at once on PostgreSQL beside the old one-lock mode."""
     import tempfile
     from pathlib import Path
 
@@ -209,6 +220,12 @@ def pg(
 
     if not db or not db.startswith("postgresql"):
         raise Invalid("bench_pg_url", "bench pg needs --db postgresql+psycopg://…")
+    try:
+        counts = [int(n) for n in clients.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or not all(1 <= n <= 150 for n in counts):
+        raise Invalid("bench_clients", "--clients is numbers from 1 to 150, e.g. 1,4,16,64.")
     c = ctx_of(ctx)
     with tempfile.TemporaryDirectory(prefix="p2pmarket-bench-") as tmp:
         result = bench_pg.bench_pg(
@@ -219,6 +236,8 @@ def pg(
             repeat=repeat,
             payments=count,
             workdir=Path(tmp),
+            clients=counts,
+            scale_payments=scale_count,
         )
 
     def render() -> None:
@@ -246,5 +265,33 @@ def pg(
                 f"{p['batched_per_second']:,}/s batched, naive {p['naive_per_second']:,}/s; "
                 f"search mismatches against naive: {s[store]['naive_mismatches']}"
             )
+        table(
+            [
+                "clients",
+                "pay/s",
+                "serial pay/s",
+                "hot wallet/s",
+                "chat p95 alone",
+                "chat p95 paying",
+                "overdrafts",
+                "lost",
+                "duplicated",
+            ],
+            [
+                [
+                    r["clients"],
+                    r["payments_per_second"],
+                    r["serial_payments_per_second"],
+                    r["hot_wallet_per_second"],
+                    r["chat_p95_ms_alone"],
+                    r["chat_p95_ms_during_payments"],
+                    r["overdrafts"],
+                    r["lost"],
+                    r["duplicated"],
+                ]
+                for r in result["scaling"]
+            ],
+            title="many clients paying at once on PostgreSQL (distinct pairs; ms for chat)",
+        )
 
     emit(result, as_json, render)

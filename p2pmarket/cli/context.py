@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from p2pmarket import config as config_mod
-from p2pmarket.clock import Clock
+from p2pmarket import money
+from p2pmarket.clock import Clock, iso
 from p2pmarket.errors import Invalid
 from p2pmarket.text import strip_all, strip_controls
 
@@ -37,6 +38,8 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 class Ctx:
     config: config_mod.Config
     clock: Clock
+    # False for `backup`, which makes one itself (its failure is then said once, not twice).
+    daily_backup: bool = True
     _market: Market | None = field(default=None, repr=False)
 
     @property
@@ -47,7 +50,9 @@ class Ctx:
 
             self._market = Market.open(self.config, self.clock)
             self._market.tick()
-            self._market.daily_backup()
+            warning = self._market.daily_backup() if self.daily_backup else None
+            if warning:
+                warn(warning)
         return self._market
 
     def close(self) -> None:
@@ -132,8 +137,28 @@ def error(message: str) -> None:
     err_console.print(Text(strip_controls(f"error: {message}")))
 
 
+def warn(message: str) -> None:
+    """One line on stderr about something that failed beside the command, which went on."""
+    err_console.print(Text(strip_controls(f"warning: {message}")))
+
+
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
     grid = Table(*columns, title=title and strip_controls(title), title_justify="left")
     for row in rows:
         grid.add_row(*(Text(strip_controls(str(cell))) for cell in row))
     console.print(grid)
+
+
+def fact(field: str, value: object) -> str:
+    """A published fact as a person reads it: yes/no, dates, yuan, no Python values."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field in ("member_since", "created_at"):
+        return iso(value)
+    if field == "spent":
+        return money.fmt(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)

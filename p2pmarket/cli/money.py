@@ -14,23 +14,19 @@ from p2pmarket.errors import Invalid, MarketError
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
+    from p2pmarket.services.money.ledger import Moved
     from p2pmarket.services.money.orders import OrderView
 
 wallet_app = typer.Typer(help="Your wallet: top up, withdraw, show.", no_args_is_help=True)
 order_app = typer.Typer(help="Orders and escrow.", no_args_is_help=True)
 
+ConfirmOption = typer.Option(False, "--confirm", help="The second confirmation: do it now.")
 KeyOption = typer.Option(
     None, "--key", help="Idempotency key: retrying with the same key never pays twice."
 )
 
 
-def _move(
-    ctx: typer.Context, as_: str, amount: str, key: str | None, as_json: bool, how: str
-) -> None:
-    c = ctx_of(ctx)
-    minor = money.parse(amount)
-    actor = c.actor(as_)
-    moved = getattr(actor, how)(minor, key or f"cli:{uuid.uuid4()}")
+def _moved(moved: Moved, minor: int, as_json: bool) -> None:
     done = moved.transfer
     replayed = " (replayed: that key was used already, nothing moved)" if done.replayed else ""
     emit(
@@ -42,20 +38,50 @@ def _move(
     )
 
 
-def _money_command(name: str, help_text: str) -> None:
-    @wallet_app.command(name, help=help_text)
-    def command(
-        ctx: typer.Context,
-        amount: str,
-        as_: str = AsOption,
-        key: str | None = KeyOption,
-        as_json: bool = JsonOption,
-    ) -> None:
-        _move(ctx, as_, amount, key, as_json, name)
+@wallet_app.command("topup")
+def topup(
+    ctx: typer.Context,
+    amount: str,
+    as_: str = AsOption,
+    key: str | None = KeyOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add money from outside the market (a demo bank)."""
+    minor = money.parse(amount)
+    _moved(ctx_of(ctx).actor(as_).topup(minor, key or f"cli:{uuid.uuid4()}"), minor, as_json)
 
 
-_money_command("topup", "Add money from outside the market (a demo bank).")
-_money_command("withdraw", "Take money out of the market.")
+@wallet_app.command("withdraw")
+def withdraw(
+    ctx: typer.Context,
+    amount: str,
+    as_: str = AsOption,
+    confirm: bool = typer.Option(False, "--confirm", help="The second confirmation: withdraw now."),
+    key: str | None = KeyOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Take money out of the market. Without --confirm, shows what would happen and moves
+    nothing."""
+    minor = money.parse(amount)
+    actor = ctx_of(ctx).actor(as_)
+    if confirm:
+        _moved(actor.withdraw(minor, key or f"cli:{uuid.uuid4()}"), minor, as_json)
+        return
+    preview = actor.preview_withdrawal(minor)
+    emit(
+        {"preview": preview.to_json(), "confirmed": False},
+        as_json,
+        lambda: (
+            say(
+                f"Withdraw {money.fmt(minor)} out of the market. Your balance: "
+                f"{money.fmt(preview.balance_before)} → {money.fmt(preview.balance_after)}."
+            ),
+            say(
+                f"Nothing moved. To withdraw: p2pmarket wallet withdraw {amount} "
+                f"--as {actor.handle} --confirm"
+            ),
+        ),
+    )
 
 
 @wallet_app.command("show")
@@ -162,11 +188,46 @@ def _simple(action: str, help_text: str) -> None:
         _acted(c, c.actor(as_).act(order_id, action), as_json)
 
 
+def _confirmed(ctx: typer.Context, as_: str, as_json: bool, command: str, *decision: str):
+    """A step that moves money, run only with --confirm: without it, what it would do."""
+    c = ctx_of(ctx)
+    actor = c.actor(as_)
+    order_id, action = int(decision[0]), command.split()[0]
+    sentence = actor.preview_step(order_id, action, *decision[1:])
+    emit(
+        {"preview": sentence, "confirmed": False},
+        as_json,
+        lambda: (
+            say(sentence),
+            say(
+                f"Nothing moved. To go on: p2pmarket order {command} {' '.join(decision)} "
+                f"--as {actor.handle} --confirm"
+            ),
+        ),
+    )
+
+
+def _money_step(action: str, help_text: str) -> None:
+    @order_app.command(action, help=help_text + " Without --confirm, shows what would happen.")
+    def command(
+        ctx: typer.Context,
+        order_id: int,
+        as_: str = AsOption,
+        confirm: bool = ConfirmOption,
+        as_json: bool = JsonOption,
+    ) -> None:
+        if not confirm:
+            _confirmed(ctx, as_, as_json, action, str(order_id))
+            return
+        c = ctx_of(ctx)
+        _acted(c, c.actor(as_).act(order_id, action), as_json)
+
+
 _simple("accept", "Seller: accept a requested order.")
 _simple("deliver", "Seller: mark a paid order delivered (starts the confirm window).")
-_simple("confirm", "Buyer: confirm delivery; escrow is released to the seller.")
+_money_step("confirm", "Buyer: confirm delivery; escrow is released to the seller.")
 _simple("cancel", "Either side: cancel before payment.")
-_simple("revoke", "Buyer: take a payment back within the revoke window, before delivery.")
+_money_step("revoke", "Buyer: take a payment back within the revoke window, before delivery.")
 _simple("dispute", "Either side: ask a mediator; pauses every timer.")
 _simple("extend", "Buyer: extend the confirm window once.")
 
@@ -254,9 +315,15 @@ def resolve(
     resolution: str = typer.Argument(..., help="release, refund or split"),
     amount: str | None = typer.Argument(None, help="With split: the seller's share."),
     as_: str = AsOption,
+    confirm: bool = ConfirmOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Mediator: settle a dispute by release, refund or split AMOUNT (to the seller)."""
+    """Mediator: settle a dispute by release, refund or split AMOUNT (to the seller).
+    Without --confirm, shows who gets what."""
+    if not confirm:
+        decision = [str(order_id), resolution, *([amount] if amount is not None else [])]
+        _confirmed(ctx, as_, as_json, "resolve", *decision)
+        return
     c = ctx_of(ctx)
     _acted(c, c.actor(as_).resolve(order_id, resolution, amount), as_json)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from p2pmarket import money
-from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
+from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, fact, say, table
 from p2pmarket.clock import iso
 from p2pmarket.market.trust import credit_report
 from p2pmarket.services.trust import chat, contacts, privacy
@@ -60,7 +60,7 @@ def send(
 
 
 def _render_conversation(view: chat.ConversationView) -> None:
-    facts = [f"{k}: {v}" for k, v in view.other.lines()]
+    facts = [f"{k}: {fact(k, v)}" for k, v in view.other.lines()]
     say(f"{view.other.handle} — {'; '.join(facts)}")
     say(f"Mode: {view.mode}. {view.money.why}")
     if not view.messages:
@@ -206,15 +206,7 @@ def profile(
     view = ctx_of(ctx).actor(as_).profile(handle)
 
     def render() -> None:
-        rows = [["handle", view.handle]]
-        for key, value in view.lines():
-            if key == "spent":
-                value = money.fmt(value)
-            elif key == "member_since":
-                value = iso(value)
-            elif key == "credit":
-                value = f"transaction {value['transaction']}, social {value['social']}"
-            rows.append([key, "-" if value is None else value])
+        rows = [["handle", view.handle], *([k, fact(k, v)] for k, v in view.lines())]
         table(["fact", "value"], rows)
 
     emit(view.to_json(), as_json, render)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from p2pmarket import money
-from p2pmarket.cli.context import Ctx, JsonOption, ctx_of, emit, say, table
+from p2pmarket.cli.context import Ctx, JsonOption, ctx_of, emit, fact, say, table
 from p2pmarket.clock import iso
 from p2pmarket.market import Actor, records
 
@@ -76,7 +75,7 @@ def list_(
                     u.id,
                     u.profile.handle,
                     f"{u.role}, operator" if u.operator else u.role,
-                    _shown("verified", u.profile.to_json().get("verified")),
+                    fact("verified", u.profile.to_json().get("verified")),
                     iso(u.profile.member_since) if u.profile.member_since else "-",
                 ]
                 for u in users
@@ -98,23 +97,8 @@ def show(
     emit(
         data,
         as_json,
-        lambda: table(["field", "value"], [[k, _shown(k, v)] for k, v in data.items()]),
+        lambda: table(["field", "value"], [[k, fact(k, v)] for k, v in data.items()]),
     )
-
-
-def _shown(field: str, value: object) -> str:
-    """A published fact as a person reads it: times as dates, money in yuan, yes/no."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if field in ("member_since", "created_at"):
-        return iso(value)
-    if field == "spent":
-        return money.fmt(value)
-    if isinstance(value, dict):
-        return " · ".join(f"{k} {v}" for k, v in value.items())
-    return str(value)
 
 
 @app.command("verify")

@@ -12,11 +12,13 @@ is all of them; `base.ActorBase` gives each its transactions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
-from p2pmarket.errors import Refused
+from p2pmarket.errors import MarketError, Refused
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
@@ -26,10 +28,13 @@ from p2pmarket.services.money import orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
-from p2pmarket.services.records import seen, signing
-from p2pmarket.services.records.backups import BackupView, daily_backup
+from p2pmarket.services.records import chain, seen, signing
+from p2pmarket.services.records.backups import daily_backup
 from p2pmarket.services.trust import accounts, chat
 from p2pmarket.store.engine import Store
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 class Market:
@@ -44,13 +49,27 @@ class Market:
         with store.read() as session:
             known = signing.market_key_known(session, self.key)
         if not known:
-            with store.write() as session:
-                signing.publish_market_key(session, clock, self.key)
+            store.transact(lambda session: signing.publish_market_key(session, clock, self.key))
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> Market:
-        """Open (creating or migrating) the store; a failure is a StoreFailure sentence."""
-        return cls(Store.open(config), clock)
+        """Open (creating or migrating) the store; a failure is a StoreFailure sentence.
+
+        A store upgraded from before v7 then moves its single ESCROW into the orders'
+        own escrow (a chained transfer, so the services make it, not the migration). The
+        market is made first: its key is then published and signs that transfer.
+        """
+        store = Store.open(config)
+        try:
+            market = cls(store, clock)
+            with store.read() as session:
+                split = orders.old_escrow_to_split(session)
+            if split:
+                store.transact(lambda session: orders.split_old_escrow(session, clock))
+        except BaseException:
+            store.close()
+            raise
+        return market
 
     def close(self) -> None:
         self.store.close()
@@ -67,21 +86,37 @@ class Market:
 
     def tick(self) -> list[int]:
         """Settle the order deadlines that have passed; the orders settled (DESIGN §3).
+        Checkpoint the chain heads when the last checkpoint is `checkpoint_every` old.
 
         A cheap read first, so a face that ticks on every command or every 30 s writes
-        only when a deadline is due.
+        only when a deadline or a checkpoint is due.
         """
+        every = self.settings.checkpoint_every
         with self.store.read() as session:
-            if not orders.anything_due(session, self.clock):
-                return []
-        with self.store.write() as session:
-            return orders.tick(session, self.clock, self.settings)
+            due = orders.anything_due(session, self.clock)
+            stale = chain.checkpoint_due(session, self.clock, every)
+        if not (due or stale):
+            return []
 
-    def daily_backup(self) -> BackupView | None:
-        """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump)."""
-        if not self.config.is_sqlite:
+        def work(session: Session) -> list[int]:
+            if stale:
+                chain.checkpoint(session, self.clock)
+            return orders.tick(session, self.clock, self.settings) if due else []
+
+        return self.store.transact(work)
+
+    def daily_backup(self) -> str | None:
+        """Once a day, on first use, keep a copy of a SQLite store (PostgreSQL: pg_dump).
+
+        It never stops the work that set it off: a failure comes back as the warning to show
+        (and the next use tries again)."""
+        if not self.store.ports.backups:
             return None
-        return daily_backup(self.store, self.clock)
+        try:
+            daily_backup(self.store, self.clock)
+        except MarketError as exc:
+            return f"Today's automatic backup was not made: {exc.message}"
+        return None
 
     def watcher(self) -> chat.Watcher:
         """Says whether anyone committed since the last look: what live screens poll."""
@@ -106,16 +141,17 @@ class Market:
             key = signing.unseal(user.sealed_key, passphrase, user.id) if user.sealed_key else None
             rollback = seen.rolled_back(session, last_seen, view.handle)
         if key is None:
-            with self.store.write() as session:
+
+            def first_key(session: Session) -> Ed25519PrivateKey:
                 user = session.get(User, view.id)
-                # Another process may have made it meanwhile (under the write lock now).
-                key = (
-                    signing.unseal(user.sealed_key, passphrase, user.id)
-                    if user.sealed_key
-                    else signing.make_key(
-                        session, self.clock, user, passphrase, self.settings.hash_profile
-                    )
+                # Another process may have made it meanwhile (read inside the unit now).
+                if user.sealed_key:
+                    return signing.unseal(user.sealed_key, passphrase, user.id)
+                return signing.make_key(
+                    session, self.clock, user, passphrase, self.settings.hash_profile
                 )
+
+            key = self.store.transact(first_key)
         actor = Actor(self, view, key)
         actor.remember_heads()
         if rollback is not None:

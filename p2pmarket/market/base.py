@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session
@@ -15,6 +15,8 @@ from p2pmarket.services.trust import accounts
 
 if TYPE_CHECKING:
     from p2pmarket.market import Market
+
+T = TypeVar("T")
 
 
 class ActorBase:
@@ -46,12 +48,20 @@ class ActorBase:
         with self.market.store.read() as session:
             yield session, session.get(User, self.user.id)
 
-    @contextmanager
-    def _write(self) -> Iterator[tuple[Session, User]]:
-        """A write transaction and this person's row, read under the write lock; what it
-        appends is signed with their key, and what they saw afterwards remembered."""
-        with self.market.store.write() as session:
+    def _write(self, work: Callable[[Session, User], T]) -> T:
+        """`work` in one write transaction, given this person's row as read inside it; what
+        it appends is signed with their key, and what they saw afterwards remembered.
+
+        The whole of `work` is the unit a busy PostgreSQL may run again (Store.transact):
+        it reads, checks and writes, and acts on nothing outside the store. The signers are
+        set inside the unit, so a retried one signs with the same keys.
+        """
+
+        def unit(session: Session) -> T:
             session.info["signers"] = self.market.signers(self.person)
-            yield session, session.get(User, self.user.id)
+            return work(session, session.get(User, self.user.id))
+
+        result = self.market.store.transact(unit)
         if self.key is not None:
             self.remember_heads()
+        return result

@@ -6,11 +6,17 @@ Each method is one transaction; the rules, and the views returned, are the servi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from p2pmarket.errors import MarketError
 from p2pmarket.market.base import ActorBase
-from p2pmarket.services.money import attention, ledger, orders
+from p2pmarket.services.money import attention, ledger, orders, previews
 from p2pmarket.services.trust import feedback
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from p2pmarket.models import User
 
 
 @dataclass(frozen=True)
@@ -36,15 +42,26 @@ class MoneyCases(ActorBase):
 
     def topup(self, amount: int, key: str) -> ledger.Moved:
         """Add `amount` (minor units) from outside the market; `key` makes a retry safe."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             done = ledger.topup(session, self.market.clock, me.id, amount, key)
             return ledger.Moved(done, ledger.balance(session, me.id))
 
+        return self._write(work)
+
     def withdraw(self, amount: int, key: str) -> ledger.Moved:
         """Take `amount` (minor units) out of the market; `key` makes a retry safe."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             done = ledger.withdraw(session, self.market.clock, me.id, amount, key)
             return ledger.Moved(done, ledger.balance(session, me.id))
+
+        return self._write(work)
+
+    def preview_withdrawal(self, amount: int) -> previews.WithdrawalPreview:
+        """What withdrawing `amount` would leave, shown before the second confirmation."""
+        with self._read() as (session, me):
+            return previews.withdrawal(session, me.id, amount)
 
     def wallet(self, limit: int = 20) -> ledger.WalletView:
         """My balance and my latest `limit` entries, newest first."""
@@ -57,8 +74,11 @@ class MoneyCases(ActorBase):
 
     def create_order(self, listing_id: int, quantity: int = 1) -> orders.OrderView:
         """Ask to buy `quantity` of a listing; the seller accepts, then I pay."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.create_order(session, self.market.clock, me, listing_id, quantity)
+
+        return self._write(work)
 
     def list_orders(self, side: str = "all", open_only: bool = False) -> list[orders.OrderView]:
         """My orders, newest first: all, buying, selling, or (a mediator) mediating."""
@@ -79,10 +99,49 @@ class MoneyCases(ActorBase):
     def act(self, order_id: int, action: str) -> orders.OrderView:
         """One step of an order that needs nothing more than its name: accept, deliver,
         confirm, cancel, revoke, dispute, extend (paying and resolving have their own)."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.act(
                 session, self.market.clock, self.market.settings, me, order_id, action
             )
+
+        return self._write(work)
+
+    def preview_step(
+        self, order_id: int, action: str, resolution: str | None = None, amount: str | None = None
+    ) -> str | None:
+        """The sentence to confirm before a step that moves money (None: it moves none).
+
+        The step is tried and rolled back, so a preview refuses exactly what the step would
+        refuse (a closed revoke window, a split out of range) and moves nothing.
+        """
+        decision = {}
+        if resolution is not None:
+            resolution, split = orders.parse_resolution(resolution, amount)
+            decision = {"resolution": resolution, "split": split}
+
+        def work(session: Session, me: User) -> orders.OrderView:
+            order = orders.get_order(session, me, order_id)
+            trial = session.begin_nested()
+            try:
+                orders.act(
+                    session,
+                    self.market.clock,
+                    self.market.settings,
+                    me,
+                    order_id,
+                    action,
+                    **decision,
+                )
+            finally:
+                trial.rollback()
+            return order
+
+        order = self._write(work)
+        to_seller = None
+        if resolution is not None:
+            to_seller = {"release": order.amount, "refund": 0}.get(resolution, decision["split"])
+        return previews.step(order, action, to_seller)
 
     # -- payments --------------------------------------------------------------------------
 
@@ -98,13 +157,19 @@ class MoneyCases(ActorBase):
 
     def pay(self, order_id: int, key: str | None = None) -> orders.OrderView:
         """Pay one order into escrow, under the same checks as its preview."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.pay(session, self.market.clock, self.market.settings, me, order_id, key)
+
+        return self._write(work)
 
     def pay_many(self, order_ids: list[int]) -> list[orders.OrderView | MarketError]:
         """Pay several orders in one transaction; each is paid or refused on its own."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.pay_many(session, self.market.clock, self.market.settings, me, order_ids)
+
+        return self._write(work)
 
     # -- mediation -------------------------------------------------------------------------
 
@@ -113,7 +178,8 @@ class MoneyCases(ActorBase):
     ) -> orders.OrderView:
         """A mediator settles a dispute: release, refund, or split `amount` to the seller."""
         resolution, split = orders.parse_resolution(resolution, amount)
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return orders.act(
                 session,
                 self.market.clock,
@@ -125,6 +191,8 @@ class MoneyCases(ActorBase):
                 split=split,
             )
 
+        return self._write(work)
+
     def mediation_queue(self) -> MediationQueue:
         """The disputes I may resolve and the open reports (mediators only)."""
         with self._read() as (session, me):
@@ -134,5 +202,8 @@ class MoneyCases(ActorBase):
 
     def resolve_report(self, report_id: int, upheld: bool) -> feedback.ReportView:
         """A mediator upholds or dismisses a report."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return feedback.resolve_report(session, self.market.clock, me, report_id, upheld)
+
+        return self._write(work)

@@ -92,7 +92,8 @@ def add_user(
 ) -> accounts.UserView:
     """Anyone may join; making the newcomer a mediator is the operator's act (`by`)."""
     accounts.check_passphrase(passphrase)
-    with market.store.write() as session:
+
+    def work(session: Session):
         actor = _row(session, by)
         if mediator:
             # Before the user exists: a refused grant adds nobody.
@@ -113,7 +114,9 @@ def add_user(
             user = session.get(User, view.id)
             operators.set_role(session, market.clock, actor, user, Role.mediator)
             view = accounts.UserView.of(user)
-    return view
+        return view
+
+    return market.store.transact(work)
 
 
 def list_users(
@@ -146,18 +149,24 @@ class OperatorAct:
 
 def verify_user(market: Market, handle: str, by: ActorBase | None) -> OperatorAct:
     """The operator marks `handle`'s real name as checked (the rules refuse anyone else)."""
-    with market.store.write() as session:
+
+    def work(session: Session):
         user = accounts.user_row(session, handle)
         changed = operators.verify_user(session, market.clock, _row(session, by), user)
         return OperatorAct(user.handle, changed)
 
+    return market.store.transact(work)
+
 
 def set_role(market: Market, handle: str, role: Role, by: ActorBase | None) -> OperatorAct:
     """The operator makes `handle` a mediator or a member again."""
-    with market.store.write() as session:
+
+    def work(session: Session):
         user = accounts.user_row(session, handle)
         changed = operators.set_role(session, market.clock, _row(session, by), user, role)
         return OperatorAct(user.handle, changed)
+
+    return market.store.transact(work)
 
 
 # ------------------------------------------------------------------------- market setup
@@ -197,8 +206,9 @@ def init(market: Market, operator: str | None = None) -> Setup:
     """The market store, opened (so created when new); `operator` names its operator."""
     named = None
     if operator is not None:
-        with market.store.write() as session:
-            named = operators.name_operator(session, market.clock, operator)
+        named = market.store.transact(
+            lambda session: operators.name_operator(session, market.clock, operator)
+        )
     config = market.config
     return Setup(str(config.home), config.shown_db_url, market.store.schema_version(), named)
 
@@ -233,7 +243,8 @@ def seed(
 def load(market: Market, data: dict, by: ActorBase | None = None) -> dict:
     """Users and listings of a market file, all or nothing; its grants are the operator's
     acts (`by`, or in a new market the operator the file brings)."""
-    with market.store.write() as session:
+
+    def work(session: Session):
         return demo.load_market(
             session,
             market.clock,
@@ -241,6 +252,8 @@ def load(market: Market, data: dict, by: ActorBase | None = None) -> dict:
             hash_profile=market.settings.hash_profile,
             actor=_row(session, by),
         )
+
+    return market.store.transact(work)
 
 
 def reset(config: Config, clock: Clock) -> Path | None:
@@ -310,10 +323,19 @@ def migrate(config: Config, source: str, target: str) -> market_copy.CopyReport:
 # ------------------------------------------------------------------- verify and backups
 
 
-def verify(market: Market) -> VerifyReport:
-    """Walk every hash chain, check every signature and the ledger's invariants."""
+def verify(market: Market, *, full: bool = False) -> VerifyReport:
+    """Checkpoint the chain heads, then walk the chains (all of them with `full`, else what
+    came after the last clean verify), check their signatures and the ledger; a clean
+    verify is remembered."""
+    checkpoint = market.store.transact(
+        lambda session: audit.latest_checkpoint(session, market.clock)
+    )
     with market.store.read() as session:
-        return audit.verify(session, public_hex(market.key))
+        since = None if full else audit.last_verified(session)
+        report = audit.verify(session, since, public_hex(market.key))
+    if report.ok and checkpoint is not None:
+        market.store.transact(lambda session: audit.mark_verified(session, checkpoint))
+    return report
 
 
 def verify_export(market: Market, data: object) -> VerifyReport:
@@ -371,19 +393,23 @@ class RecordCases(ActorBase):
     def change_passphrase(self, old: str, new: str) -> None:
         """A new passphrase: my signing key re-sealed under it, and a record I sign."""
         key = self._key("change your passphrase")
-        with self._write() as (session, me):
-            signing.change_passphrase(
-                session, self.market.clock, me, key, old, new, self.market.settings.hash_profile
+        profile = self.market.settings.hash_profile
+        self._write(
+            lambda session, me: signing.change_passphrase(
+                session, self.market.clock, me, key, old, new, profile
             )
+        )
 
     def rotate_key(self, passphrase: str) -> str:
         """A new signing key, announced by a record my old key signs; its public half."""
         key = self._key("rotate your key")
-        with self._write() as (session, me):
-            self.key = signing.rotate_key(
-                session, self.market.clock, me, key, passphrase, self.market.settings.hash_profile
+        profile = self.market.settings.hash_profile
+        self.key = self._write(
+            lambda session, me: signing.rotate_key(
+                session, self.market.clock, me, key, passphrase, profile
             )
-            return public_hex(self.key)
+        )
+        return public_hex(self.key)
 
     def _key(self, doing: str) -> Ed25519PrivateKey:
         if self.key is None:
@@ -408,10 +434,13 @@ class RecordCases(ActorBase):
 
     def credit_records(self) -> CreditRecords:
         """My scores brought up to date, their history and my latest 200 money records."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             credit.recompute(session, self.market.clock, me.id, self.market.settings)
             return CreditRecords(
                 credit.scores(session, me.id),
                 credit.history(session, me.id, limit=10_000),
                 ledger.statement(session, me.id, limit=200),
             )
+
+        return self._write(work)

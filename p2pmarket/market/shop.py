@@ -18,6 +18,8 @@ from p2pmarket.services.money import attention, ledger
 from p2pmarket.services.trust import accounts, chat, feedback, privacy
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from p2pmarket.market import Market
 
 # The home view lists the shop and the open orders whole; a shop is small.
@@ -112,7 +114,8 @@ class ShopCases(ActorBase):
     ) -> Listed:
         """List something in my shop; its price is judged against the band around my home."""
         clock = self.market.clock
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             view = shops.add_listing(
                 session,
                 clock,
@@ -134,7 +137,9 @@ class ShopCases(ActorBase):
                 lon=me.lon,
                 exclude_listing=view.id,
             )
-        return Listed(view, guide, pricing.verdict(view.price, guide.band))
+            return Listed(view, guide, pricing.verdict(view.price, guide.band))
+
+        return self._write(work)
 
     def edit_listing(
         self,
@@ -148,7 +153,8 @@ class ShopCases(ActorBase):
         unit: Unit | None = None,
     ) -> shops.ListingView:
         """Change a listing of mine (None: leave as is)."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return shops.edit_listing(
                 session,
                 self.market.clock,
@@ -162,15 +168,23 @@ class ShopCases(ActorBase):
                 unit=unit,
             )
 
+        return self._write(work)
+
     def move_listing(self, listing_id: int, move: str) -> shops.ListingView:
         """pause, resume or remove a listing of mine."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return shops.change_status(session, self.market.clock, me, listing_id, move)
+
+        return self._write(work)
 
     def pause_or_resume(self, listing_id: int) -> shops.ListingView:
         """Resume a paused listing of mine, pause any other."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return shops.pause_or_resume(session, self.market.clock, me, listing_id)
+
+        return self._write(work)
 
     def home(self) -> HomeView:
         """My shop (without what I removed), my balance, open orders (those waiting on me
@@ -294,8 +308,11 @@ def categories() -> list[catalog.Category]:
 
 def reindex(market: Market, progress: Callable[[int, int], None] | None = None) -> int:
     """Rebuild the search index from the listings (derived data); how many were indexed."""
-    with market.store.write() as session:
+
+    def work(session: Session):
         return search.rebuild(session, progress=progress)
+
+    return market.store.transact(work)
 
 
 def _index_queued(market: Market) -> None:
@@ -303,5 +320,4 @@ def _index_queued(market: Market) -> None:
     with market.store.read() as session:
         if not search.pending(session):
             return
-    with market.store.write() as session:
-        search.catch_up(session)
+    market.store.transact(search.catch_up)

@@ -60,9 +60,12 @@ class TrustCases(ActorBase):
 
     def set_tier(self, handle: str, tier: Tier) -> contacts.ContactView:
         """Classify `handle`; blocking is `Tier.blocked` (no messages, no money)."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             other = accounts.user_row(session, handle)
             return contacts.set_tier(session, self.market.clock, me, other, tier)
+
+        return self._write(work)
 
     # -- chat ------------------------------------------------------------------------------
 
@@ -72,12 +75,15 @@ class TrustCases(ActorBase):
 
     def conversation(self, handle: str, *, limit: int = 50) -> OpenConversation:
         """The last `limit` lines with `handle`, marked read (hence a write)."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             other = accounts.user_row(session, handle)
             view = chat.show(
                 session, self.market.clock, me, other, settings=self.market.settings, limit=limit
             )
             return OpenConversation(view, _payable(session, me, view.order_id))
+
+        return self._write(work)
 
     def send_message(
         self,
@@ -87,7 +93,7 @@ class TrustCases(ActorBase):
         listing_id: int | None = None,
         order_id: int | None = None,
     ) -> Sent:
-        with self._write() as (session, me):
+        def work(session: Session, me: User):
             other = accounts.user_row(session, handle)
             message = chat.send(
                 session,
@@ -101,17 +107,23 @@ class TrustCases(ActorBase):
             )
             return Sent(other.handle, message)
 
+        return self._write(work)
+
     def set_chat_mode(self, handle: str, mode: ChatMode) -> chat.MessageView:
         """Switch the conversation with `handle`; the switch is a line both sides see."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             other = accounts.user_row(session, handle)
             return chat.set_mode(session, self.market.clock, me, other, mode)
+
+        return self._write(work)
 
     def request_payment(
         self, handle: str, amount: int, *, listing_id: int | None = None, note: str = ""
     ) -> chat.PaymentRequest:
         """In trade mode, ask `handle` to pay `amount`: an accepted order they pay."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             buyer = accounts.user_row(session, handle)
             return chat.request_payment(
                 session,
@@ -124,18 +136,26 @@ class TrustCases(ActorBase):
                 settings=self.market.settings,
             )
 
+        return self._write(work)
+
     # -- what people say about each other --------------------------------------------------
 
     def review(self, order_id: int, stars: int, text: str) -> feedback.ReviewView:
         """Review the other side of a completed paid order."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             return feedback.review(session, self.market.clock, me, order_id, stars, text)
+
+        return self._write(work)
 
     def report(self, handle: str, reason: str) -> feedback.ReportView:
         """Report `handle` to the mediators."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             target = accounts.user_row(session, handle)
             return feedback.report(session, self.market.clock, me, target, reason)
+
+        return self._write(work)
 
     # -- privacy, profiles, credit ---------------------------------------------------------
 
@@ -145,9 +165,12 @@ class TrustCases(ActorBase):
 
     def set_fact(self, fact: str, on: bool) -> PrivacyPreview:
         """Publish or hide one fact (a name from `privacy.FACTS`)."""
-        with self._write() as (session, me):
+
+        def work(session: Session, me: User):
             privacy.set_fact(session, me, fact, on)
             return self._privacy(session, me)
+
+        return self._write(work)
 
     def _privacy(self, session: Session, me: User) -> PrivacyPreview:
         # As an anonymous viewer sees me: no distance, only what I publish.
@@ -185,11 +208,13 @@ def _credit_report(
     market: Market, handle: str, limit: int, *, viewer_id: int | None
 ) -> credit.CreditReport:
     # A write: the report brings the recorded history up to date first.
-    with market.store.write() as session:
+    def work(session: Session):
         user = accounts.user_row(session, handle)
         return credit.report(
             session, market.clock, market.settings, user, own=user.id == viewer_id, limit=limit
         )
+
+    return market.store.transact(work)
 
 
 def _payable(session: Session, me: User, order_id: int | None) -> int | None:

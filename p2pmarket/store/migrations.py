@@ -21,9 +21,10 @@ from sqlalchemy import (
 )
 from sqlmodel import select
 
-from p2pmarket import geo, models
+from p2pmarket import geo, hashchain, models
+from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -114,8 +115,114 @@ def _v5_public_points(conn: Connection) -> None:
         conn.execute(text("DELETE FROM search_version"))
 
 
-def _v6_signing_keys(conn: Connection) -> None:
-    """v6: signatures. Users get a column for their public key and their sealed private key,
+# The chains a v5 store has (or gets at v6): the key records' chain and the signature
+# table come later (v8 and the tables made after the migrations), so v6 leaves them be.
+_V6_KINDS = tuple(k for k in hashchain.KINDS if k.name != "keys")
+
+
+def _v6_chains_per_owner(conn: Connection) -> None:
+    """v6: one chain per owner (hashchain.KINDS), chat chained, checkpoints over the heads.
+
+    The old store kept one chain per table. Its history is checked first, link by link
+    against its `chain_head`, and an upgrade of a broken chain is refused (the store stays
+    at v5, as its backup): re-chaining it would launder the tampering. Then every row is
+    re-chained into its owner's chain in id order, keeping its id and content; only
+    `prev_hash` and `hash` change, so the history verifies as before, in the new chains.
+    Exports made before the upgrade name the old hashes and no longer match.
+    """
+    message = models.Message.__table__
+    for column in (message.c.prev_hash, message.c.hash):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(
+            text(f"ALTER TABLE message ADD COLUMN {column.name} {kind} DEFAULT '' NOT NULL")
+        )
+    old_heads = {
+        name: (last_id, last_hash)
+        for name, last_id, last_hash in conn.execute(
+            text("SELECT name, last_id, last_hash FROM chain_head")
+        )
+    }
+    for kind in _V6_KINDS:
+        if kind.name not in ("chat", "checkpoints"):  # chained from v6 on
+            _check_old_chain(conn, kind, old_heads.get(kind.name, (0, hashchain.GENESIS)))
+    conn.execute(text("DROP TABLE chain_head"))
+    for model in (models.ChainHead, models.Checkpoint, models.CheckpointHead):
+        model.__table__.create(conn)
+    heads = []
+    for kind in _V6_KINDS:
+        heads.extend(_rechain(conn, kind))
+    if heads:
+        conn.execute(insert(models.ChainHead), heads)
+
+
+def _check_old_chain(conn: Connection, kind: hashchain.ChainKind, head: tuple[int, str]) -> None:
+    """Walk a v5 chain (the whole table, ids 1..n); refuse the upgrade at its first broken row."""
+    table = kind.model.__table__
+    prev, expected = hashchain.GENESIS, 1
+    for row in conn.execute(select(table).order_by(table.c.id)).mappings():
+        if (
+            row["id"] != expected
+            or row["prev_hash"] != prev
+            or hashchain.digest(prev, row) != row["hash"]
+        ):
+            _refuse(kind, row["id"])
+        prev, expected = row["hash"], expected + 1
+    if head != (expected - 1, prev):
+        _refuse(kind, expected)
+
+
+def _refuse(kind: hashchain.ChainKind, row_id: int) -> None:
+    raise StoreFailure(
+        "store_tampered",
+        f"The {kind.name} chain is broken at {kind.model.__tablename__} #{row_id}; upgrading "
+        "would re-chain (hide) it, so nothing was changed. Restore an earlier backup "
+        "(p2pmarket backup --list, p2pmarket restore PATH) with the older p2pmarket.",
+    )
+
+
+def _rechain(conn: Connection, kind: hashchain.ChainKind) -> list[dict]:
+    """Chain every row of `kind` to the row before it of the same owner; the heads."""
+    table = kind.model.__table__
+    owner = table.c[kind.owner] if kind.owner else None
+    order = [owner, table.c.id] if owner is not None else [table.c.id]
+    tips: dict[int, tuple[int, str]] = {}
+    moves = []
+    move = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(prev_hash=bindparam("prev"), hash=bindparam("new"))
+    )
+    # Read whole before writing: an open cursor over the table being updated is undefined.
+    for row in conn.execute(select(table).order_by(*order)).mappings().all():
+        owner_id = row[kind.owner] if kind.owner else 0
+        prev = tips.get(owner_id, (0, hashchain.GENESIS))[1]
+        fields = {**row, "prev_hash": prev}
+        tips[owner_id] = (row["id"], hashchain.digest(prev, fields))
+        moves.append({"row_id": row["id"], "prev": prev, "new": tips[owner_id][1]})
+        if len(moves) == 5_000:
+            conn.execute(move, moves)
+            moves = []
+    if moves:
+        conn.execute(move, moves)
+    return [
+        {"kind": kind.name, "owner_id": o, "last_id": i, "last_hash": h, "checkpointed_id": 0}
+        for o, (i, h) in tips.items()
+    ]
+
+
+def _v7_escrow_per_order(conn: Connection) -> None:
+    """v7: escrow is held per order (an account with `order_id`), not in one ESCROW row.
+
+    Only the column here: moving the old ESCROW's money into the orders' accounts is a
+    chained ledger transfer, made by the services when the market opens
+    (services/money/orders.py: split_old_escrow); until then verify still balances.
+    """
+    conn.exec_driver_sql("ALTER TABLE account ADD COLUMN order_id INTEGER REFERENCES orders (id)")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_account_order_id ON account (order_id)")
+
+
+def _v8_signing_keys(conn: Connection) -> None:
+    """v8: signatures. Users get a column for their public key and their sealed private key,
     both filled at their next login with a passphrase (services/records/signing.py); the
     `key_event` chain and the `signature` table are new (created after the migrations).
     Rows written before someone's key are legacy: verify counts them, unsigned.
@@ -133,5 +240,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: _v3_keys_of_their_actor,
     4: _v4_operator,
     5: _v5_public_points,
-    6: _v6_signing_keys,
+    6: _v6_chains_per_owner,
+    7: _v7_escrow_per_order,
+    8: _v8_signing_keys,
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -24,11 +25,13 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input, Select
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.errors import MarketError
 from p2pmarket.tui.commands import ScreenCommands
+from p2pmarket.tui.remedies import for_app
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor, Market
@@ -156,10 +159,11 @@ class MarketApp(App[None]):
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user, signer)
         # As every CLI command's first use of the market does: after the home is filled.
-        try:
-            self.market.daily_backup()
-        except MarketError as exc:
-            self.call_from_thread(self.refuse, exc)
+        warning = self.market.daily_backup()
+        if warning:
+            self.call_from_thread(
+                self.notify, warning, title="Backup", severity="warning", markup=False, timeout=10
+            )
 
     def _initial_login(self, handle: str) -> tuple[accounts.UserView, Actor | None]:
         if self._passphrase is None:
@@ -236,10 +240,12 @@ class MarketApp(App[None]):
 
     def refuse(self, exc: MarketError) -> None:
         """A service said no: show its sentence (data, never markup)."""
-        self.notify(exc.message, title="Refused", severity="error", markup=False, timeout=6)
+        self.notify(
+            for_app(exc.message), title="Refused", severity="error", markup=False, timeout=6
+        )
 
     def tell(self, message: str) -> None:
-        self.notify(message, markup=False)
+        self.notify(for_app(message), markup=False)
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -250,14 +256,34 @@ class MarketApp(App[None]):
     def action_goto(self, name: str) -> None:
         if self.user is None:
             return
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
-        if name != "home":
-            self.push_screen(_screen(name)())
+
+        def go() -> None:
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            if name != "home":
+                self.push_screen(_screen(name)())
+
+        self._leave(go)
 
     def action_back(self) -> None:
         if len(self.screen_stack) > 2:
-            self.pop_screen()
+            self._leave(self.pop_screen)
+
+    def _leave(self, go: Callable[[], object]) -> None:
+        """Leave the current screen, letting it ask first (an editor with a draft)."""
+        from p2pmarket.tui.screens.base import MarketScreen
+
+        screen = self.screen
+        (screen.leave if isinstance(screen, MarketScreen) else lambda then: then())(go)
+
+    # Keys that leave the screen, inert while a field or drop-down has focus: a letter meant
+    # for the form never throws a draft away.
+    _LEAVING = frozenset({"goto", "focus_search", "switch_user"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self._LEAVING and isinstance(self.focused, (Input, Select)):
+            return None
+        return True
 
     def action_focus_search(self) -> None:
         if self.user is None:

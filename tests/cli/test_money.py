@@ -41,6 +41,17 @@ def test_wallet_scripted_forms(demo_cli):
     assert _balance(demo_cli) == start + 1250
 
 
+def test_withdraw_needs_the_second_confirmation(demo_cli):
+    start = _balance(demo_cli)
+    preview = demo_cli("wallet", "withdraw", "10", "--as", "demo")
+    assert "¥10.00 out of the market" in preview.output and "Nothing moved" in preview.output
+    assert demo_cli.json("wallet", "withdraw", "10", "--as", "demo")["confirmed"] is False
+    assert _balance(demo_cli) == start
+    done = demo_cli.json("wallet", "withdraw", "10", "--as", "demo", "--confirm", "--key", "w")
+    assert done["balance"] == start - 1000
+    assert _balance(demo_cli) == start - 1000
+
+
 def test_pay_needs_the_second_confirmation(accepted):
     cli, order, listing = accepted
     preview = cli("order", "pay", str(order["id"]), "--as", "demo")
@@ -86,7 +97,11 @@ def test_revoke_outside_the_window_is_refused(accepted):
     cli("order", "pay", oid, "--as", "demo", "--confirm")
     out = cli("order", "revoke", oid, "--as", "demo", code=1, P2PMARKET_NOW="2026-11-02T09:00:01")
     assert "revoke window closed" in out.output
-    assert cli.json("order", "revoke", oid, "--as", "demo")["status"] == "refunded"
+    # Inside the window: what would happen, then nothing moved until --confirm.
+    preview = " ".join(cli("order", "revoke", oid, "--as", "demo").output.split())
+    assert "goes back from escrow to you" in preview and "Nothing moved" in preview
+    assert cli.json("order", "show", oid, "--as", "demo")["status"] == "paid"
+    assert cli.json("order", "revoke", oid, "--as", "demo", "--confirm")["status"] == "refunded"
 
 
 def test_dispute_and_mediator_split(accepted):
@@ -97,7 +112,9 @@ def test_dispute_and_mediator_split(accepted):
     cli("order", "dispute", oid, "--as", listing["seller"])
     assert cli.json("order", "list", "--as", "mei_mediator", "--side", "mediating")["orders"]
     cli("order", "resolve", oid, "split", "--as", "mei_mediator", code=2)
-    done = cli.json("order", "resolve", oid, "split", "1", "--as", "mei_mediator")
+    said = cli.json("order", "resolve", oid, "split", "1", "--as", "mei_mediator")["preview"]
+    assert f"¥1.00 to the seller @{listing['seller']}" in said
+    done = cli.json("order", "resolve", oid, "split", "1", "--as", "mei_mediator", "--confirm")
     assert done["status"] == "resolved"
     assert _balance(cli, listing["seller"]) == seller_before + 100
 
@@ -106,7 +123,7 @@ def test_pay_several_orders_in_one_commit(demo_cli):
     cli = demo_cli
     listing = _seller_listing(cli)
     spare = _balance(cli)
-    cli("wallet", "withdraw", f"{spare // 100}.{spare % 100:02d}", "--as", "demo")
+    cli("wallet", "withdraw", f"{spare // 100}.{spare % 100:02d}", "--as", "demo", "--confirm")
     cli("wallet", "topup", str(listing["price"] * 2 // 100 + 1), "--as", "demo")
     ids = []
     for _ in range(3):

@@ -18,7 +18,7 @@ def traded_cli(demo_cli):
     cli("order", "accept", str(order["id"]), "--as", order["seller"])
     cli("order", "pay", str(order["id"]), "--as", "demo", "--confirm")
     cli("order", "deliver", str(order["id"]), "--as", order["seller"])
-    cli("order", "confirm", str(order["id"]), "--as", "demo")
+    cli("order", "confirm", str(order["id"]), "--as", "demo", "--confirm")
     return cli
 
 
@@ -29,8 +29,25 @@ def test_verify_ok_then_tampered_exits_1(traded_cli):
     db.execute("UPDATE entry SET amount = amount + 1 WHERE id = 2")
     db.commit()
     db.close()
-    result = traded_cli("verify", code=1)
+    # A row verified clean before: the incremental verify trusts it, --full walks it.
+    result = traded_cli("verify", "--full", code=1)
     assert "entry" in result.output and "edited" in result.output
+
+
+@pytest.mark.sqlite_only
+def test_chat_is_chained_and_verify_is_incremental_by_default(traded_cli):
+    first = traded_cli.json("verify", "--full")
+    assert first["ok"] and first["full"] and first["rows_checked"]["chat"] > 0
+    # A line sent after the clean verify, then edited: the incremental verify walks it.
+    sent = traded_cli.json("chat", "send", "lin_piano", "see you at six", "--as", "demo")
+    db = sqlite3.connect(traded_cli.home / "market.db")
+    db.execute("UPDATE message SET body = 'see you at nine' WHERE id = ?", (sent["id"],))
+    db.commit()
+    db.close()
+    result = traded_cli.json("verify", code=1)
+    assert result["since_checkpoint"] is not None and result["rows_checked"]["chat"] == 1
+    assert [(p["table"], p["row_id"]) for p in result["problems"]] == [("message", sent["id"])]
+    assert result["problems"][0]["chain"].startswith("chat conversation ")
 
 
 @pytest.mark.sqlite_only

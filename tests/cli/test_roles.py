@@ -127,7 +127,7 @@ def test_the_demo_attack_is_refused_end_to_end(demo_cli):
     oid = str(disputed[0]["id"])
     refused = cli("order", "list", "--as", "evilmed", "--side", "mediating", code=1).output
     assert "for mediators" in refused
-    cli("order", "resolve", oid, "refund", "--as", "evilmed", code=1)
+    cli("order", "resolve", oid, "refund", "--as", "evilmed", "--confirm", code=1)
     cli("order", "show", oid, "--as", "evilmed", code=1)
     assert cli.json("order", "show", oid, "--as", "mei_mediator")["status"] == "disputed"
 

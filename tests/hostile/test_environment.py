@@ -37,7 +37,7 @@ WRITES = [
     ),
     ("chat", "send", "lin_piano", "hello?", "--as", "demo"),
 ]
-READS = [("user", "list"), ("verify",), ("search", "bike", "--as", "demo")]
+READS = [("user", "list"), ("verify",), ("search", "bike", "--as", "demo"), ("backup",)]
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +169,37 @@ def test_a_corrupt_store_names_the_restore_command_and_is_left_alone(home, damag
     assert _digest(home) == before
 
 
+def _empty(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garbage, _scribble, _empty])
+def test_the_restore_the_message_names_works_and_keeps_the_damaged_bytes(home, tmp_path, damage):
+    cli = Cli(home)
+    good = tmp_path / "good.db"
+    cli("backup", str(good))
+    before = cli.json("wallet", "show", "--as", "demo")
+    damage(home / "market.db")
+    damaged = (home / "market.db").read_bytes()
+    # A 0-byte store too is refused (never taken for a new, empty market).
+    result = cli("wallet", "show", "--as", "demo", code=1)
+    _one_clear_line(result.output, "not a readable p2pmarket store", "p2pmarket restore")
+    out = cli.json("restore", str(good), "--yes")
+    assert Path(out["previous_store_kept_at"]).read_bytes() == damaged
+    assert cli.json("wallet", "show", "--as", "demo") == before
+    assert cli.json("verify")["ok"] is True
+
+
+def test_restore_into_a_missing_home_makes_it(home, tmp_path):
+    good = tmp_path / "good.db"
+    Cli(home)("backup", str(good))
+    fresh = Cli(tmp_path / "new" / "home")
+    assert fresh.json("restore", str(good), "--yes")["previous_store_kept_at"] is None
+    assert fresh.json("wallet", "show", "--as", "demo") == Cli(home).json(
+        "wallet", "show", "--as", "demo"
+    )
+
+
 # -- a read-only home, a full disk (real filesystems, in a private mount namespace) ------------
 
 
@@ -277,3 +308,86 @@ def test_a_read_only_home_or_a_full_disk_is_one_clear_line_and_writes_nothing(
     assert json.loads(seen["verify"]["out"])["ok"] is True
     titles = [row["title"] for row in json.loads(seen["listings"]["out"])["listings"]]
     assert "Written while broken" not in titles
+
+
+# The daily backup on a new day, with 200 kB left on the disk and then with backups/ on a
+# read-only filesystem (which stops root too): the command goes on with one warning line.
+NEW_DAY = textwrap.dedent(
+    """
+    import json, os, shutil, subprocess, sys
+    src, mnt = sys.argv[1], sys.argv[2]
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
+    for name in os.listdir(src):
+        shutil.copy2(os.path.join(src, name), mnt)
+
+    from typer.testing import CliRunner
+    from p2pmarket.cli import app
+
+    def cli(day, *args):
+        env = {"P2PMARKET_NOW": f"2026-11-{day:02d}T09:00:00"}
+        r = CliRunner().invoke(app, ["--home", mnt, *args], env=env)
+        crash = None if isinstance(r.exception, (SystemExit, type(None))) else repr(r.exception)
+        return {"code": r.exit_code, "out": r.stdout, "err": r.stderr, "crash": crash}
+
+    backups = os.path.join(mnt, "backups")
+    show = ("wallet", "show", "--as", "demo", "--json")
+    before = cli(1, *show)
+    filler = os.path.join(mnt, "filler")
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    os.truncate(filler, os.path.getsize(filler) - 200 * 1024)
+    nearly_full = [cli(2, *show), cli(2, *show), cli(2, "backup")]
+    left_full = sorted(os.listdir(backups))
+    os.remove(filler)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", backups], check=True)
+    unwritable = [cli(3, *show), cli(3, "backup")]
+    subprocess.run(["umount", backups], check=True)
+    after = cli(4, *show)
+    print(json.dumps({"before": before, "nearly_full": nearly_full, "left_full": left_full,
+                      "unwritable": unwritable, "after": after,
+                      "left_after": sorted(os.listdir(backups))}))
+    """
+)
+
+
+@needs_mount
+def test_a_failing_daily_backup_warns_once_and_never_blocks_a_command(home, tmp_path):
+    import json
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["unshare", "-rm", sys.executable, "-c", NEW_DAY, str(home), str(mnt)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    wallet = json.loads(seen["before"]["out"])
+    *shows, manual = seen["nearly_full"]
+    for run in shows:
+        # The command's own output, then one warning line; every new use tries again.
+        assert run["crash"] is None and run["code"] == 0, run
+        assert json.loads(run["out"]) == wallet
+        assert run["err"].count("\n") == 1 and run["err"].startswith("warning: "), run
+        assert "backup was not made" in run["err"] and "full" in run["err"], run
+    assert manual["code"] == 1 and manual["out"] == ""
+    _one_clear_line(manual["err"], "full", "no backup was written")
+    # No 0-byte or partial file: only the first day's backup.
+    assert seen["left_full"] == ["market-20261101-daily.db"]
+    show, manual = seen["unwritable"]
+    assert show["code"] == 0 and json.loads(show["out"]) == wallet, show
+    assert show["err"].startswith("warning: ") and "Cannot write in" in show["err"], show
+    assert manual["code"] == 1
+    _one_clear_line(manual["err"], "Cannot write in", "no backup was written")
+    # Space back, folder writable: the next use makes the day's backup.
+    assert seen["after"]["code"] == 0 and seen["after"]["err"] == ""
+    assert "market-20261104-daily.db" in seen["left_after"]

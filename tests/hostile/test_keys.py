@@ -96,10 +96,15 @@ def test_squatted_market_keys_stop_nothing(trade):
         assert (paid["status"], paid["replayed"]) == ("paid", False)
     assert cli.json("order", "pay", str(confirm), "--as", "bob", "--confirm")["replayed"]
     cli("order", "deliver", str(confirm), "--as", "lin")
-    assert cli.json("order", "confirm", str(confirm), "--as", "bob")["status"] == "completed"
-    assert cli.json("order", "revoke", str(revoke), "--as", "bob")["status"] == "refunded"
+    assert (
+        cli.json("order", "confirm", str(confirm), "--as", "bob", "--confirm")["status"]
+        == "completed"
+    )
+    assert (
+        cli.json("order", "revoke", str(revoke), "--as", "bob", "--confirm")["status"] == "refunded"
+    )
     cli("order", "dispute", str(resolve), "--as", "bob")
-    split = cli.json("order", "resolve", str(resolve), "split", "20", "--as", "mei")
+    split = cli.json("order", "resolve", str(resolve), "split", "20", "--as", "mei", "--confirm")
     assert split["status"] == "resolved"
     cli("order", "deliver", str(auto), "--as", "lin")
 

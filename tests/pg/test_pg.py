@@ -18,10 +18,10 @@ from sqlmodel import select
 
 from p2pmarket import config as config_mod
 from p2pmarket.errors import StoreFailure
-from p2pmarket.models import Order, OrderStatus, User
+from p2pmarket.models import ChainHead, Order, OrderStatus, User
 from p2pmarket.services.market import demo, search
 from p2pmarket.services.money import ledger
-from p2pmarket.services.records import audit, backups, export
+from p2pmarket.services.records import audit, backups
 from p2pmarket.store.engine import Store
 from tests.conftest import PASSPHRASE, make_listing, make_user
 from tests.services.test_ledger_processes import accepted_orders
@@ -97,7 +97,10 @@ def test_migrate_copies_a_market_with_its_chains(tmp_path, pg_config, clock):
     dst = Store.open(pg_config)
     try:
         with src.read() as a, dst.read() as b:
-            assert export._chain_heads(a) == export._chain_heads(b)
+            heads = select(ChainHead.kind, ChainHead.owner_id, ChainHead.last_hash).order_by(
+                ChainHead.kind, ChainHead.owner_id
+            )
+            assert a.exec(heads).all() == b.exec(heads).all()
             assert ledger.totals(a) == ledger.totals(b)
         # The same query on both stores finds the same page; new rows get fresh ids.
         for store in (src, dst):
@@ -203,3 +206,32 @@ def test_backups_say_they_are_for_sqlite(pg_store, clock, tmp_path):
     with pytest.raises(StoreFailure) as info:
         backups.backup(pg_store, clock, tmp_path / "b.db")
     assert info.value.code == "backup_unsupported" and "pg_dump" in info.value.message
+
+
+def test_chat_commits_while_a_payment_transaction_is_open(pg_store, pg_config, clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from p2pmarket.market import Market
+    from p2pmarket.services.money import orders
+
+    buyer = make_user(pg_store, clock, "bob", verified=True)
+    seller = make_user(pg_store, clock, "lin", verified=True)
+    make_user(pg_store, clock, "wang", verified=True)
+    (order_id,) = accepted_orders(pg_store, clock, buyer, seller, 1, price=1000)
+    with pg_store.write() as s:
+        ledger.topup(s, clock, buyer.id, 1000, "fund")
+    market = Market.open(pg_config, clock)
+    try:
+        with pg_store.write() as s, ThreadPoolExecutor(1) as pool:
+            # The payment has written its rows and holds its locks, uncommitted…
+            orders.pay(s, clock, pg_config.settings, s.get(User, buyer.id), order_id)
+            # …while the buyer and a neighbour chat on other connections: no waiting.
+            for sender, to in (("bob", "lin"), ("wang", "bob")):
+                actor = market.trusted_actor(sender)
+                sent = pool.submit(actor.send_message, to, "still there?").result(timeout=5)
+                assert sent.to == to
+        with pg_store.read() as s:
+            assert s.get(Order, order_id).status == OrderStatus.paid
+            assert audit.verify(s).ok
+    finally:
+        market.close()

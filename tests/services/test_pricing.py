@@ -9,6 +9,7 @@ from p2pmarket.errors import Invalid
 from p2pmarket.models import Kind, Order, OrderStatus
 from p2pmarket.services.market import catalog, pricing
 from p2pmarket.services.market.catalog import Band
+from p2pmarket.store.sqlite import prices as sqlite_prices
 from tests.conftest import make_listing, make_user
 
 HOME = (31.2290, 121.4480)
@@ -89,7 +90,7 @@ def test_completed_orders_count_double_and_old_points_fade(store, clock, monkeyp
     # 5 sales × 2 = weight 10 against 10 listings × 1: the median sits on the boundary.
     assert got.p75 == 50_000
     # Sales are read from the orders (fewer than box listings, as here) or from the box.
-    monkeypatch.setattr(pricing, "_few_completed", lambda raw, bound: False)
+    monkeypatch.setattr(sqlite_prices, "_few_completed", lambda raw, bound: False)
     assert _suggest(store, clock) == got
     monkeypatch.undo()
     clock.advance(365 * DAY)

@@ -33,7 +33,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return search.haversine_km(*a, *b) * 1000
+    return geo.haversine_km(*a, *b) * 1000
 
 
 class Prober:

@@ -11,9 +11,12 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from p2pmarket import geo
+from p2pmarket.bench.naive import naive_ids
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Contact, CreditDimension, CreditEvent, Kind, Tier, Unit, User
 from p2pmarket.services.market import search, shops
+from p2pmarket.services.market.search import plan as search_plan
+from p2pmarket.store.sqlite import search as sqlite_search
 from tests.conftest import make_listing, make_user
 
 CENTRE = (31.2290, 121.4480)
@@ -150,10 +153,10 @@ def test_sort_orders(store, clock):
     # best: text score (exact word 1.0, prefix 0.7) over (1 + km): the close prefix match
     # still leads, but an exact match at 1.1 km beats it once it is 0.6 km further.
     assert _find(store, me, text="piano", sort=search.Sort.best) == [c.id, b.id, a.id]
-    assert search._text_score(("piano",), "Piano")[0] == 1.0
-    assert search._text_score(("piano",), "Pianola repair")[0] == search.PREFIX_SCORE
+    assert search.text_score(("piano",), "Piano")[0] == 1.0
+    assert search.text_score(("piano",), "Pianola repair")[0] == search.PREFIX_SCORE
     # One typed letter is a prefix even where it is a whole token ("lin's" holds "s").
-    assert search._text_score(("s",), "Lin's piano")[0] == search.PREFIX_SCORE
+    assert search.text_score(("s",), "Lin's piano")[0] == search.PREFIX_SCORE
     # Credit: far publishes 720, near has no events yet (the base, 600), mid hides it.
     with store.write() as session:
         _give_credit(session, far.id, 720)
@@ -276,7 +279,7 @@ def _oracle(listings, credit_of, me_id, blocked, query: search.Query) -> list[in
         score = credit_of[row["seller_id"]]
         if query.min_credit is not None and (score is None or score < query.min_credit):
             continue
-        km = search.haversine_km(query.lat, query.lon, row["lat"], row["lon"])
+        km = geo.haversine_km(query.lat, query.lon, row["lat"], row["lon"])
         if km <= query.radius_km:
             if query.sort is search.Sort.cheapest:
                 out.append((row["price"], km, row["id"]))
@@ -324,7 +327,7 @@ credits = st.lists(
     min_credit=st.sampled_from((None, 600, 700)),
     min_price=st.sampled_from((None, 5000)),
     direct=st.booleans(),
-    expand=st.sampled_from((search.EXPAND_MAX, 0)),
+    expand=st.sampled_from((sqlite_search.EXPAND_MAX, 0)),
 )
 def test_index_matches_brute_force_oracle(
     store,
@@ -425,18 +428,18 @@ def test_index_matches_brute_force_oracle(
     expected = _oracle(listings, credit_of, me_id, blocked, query)
     # direct: one read of the whole radius; otherwise the plans for big markets (growing
     # the radius for nearest/best, walking price buckets for cheapest) even on tiny ones.
-    small, search.SMALL_MATCH = search.SMALL_MATCH, (10**9 if direct else -1)
+    small, search_plan.SMALL_MATCH = search_plan.SMALL_MATCH, (10**9 if direct else -1)
     # expand 0: every longer word is a prefix query and every one-character word is
     # checked on the candidates, as in a big market's vocabulary.
-    wide, search.EXPAND_MAX = search.EXPAND_MAX, expand
+    wide, sqlite_search.EXPAND_MAX = sqlite_search.EXPAND_MAX, expand
     try:
         with Session(store.engine) as session:
             me_row = session.get(User, me_id)
             page, more = search.find(session, me_row, query)
-            naive = search.naive_ids(session, me_row, query)
+            naive = naive_ids(session, me_row, query)
     finally:
-        search.SMALL_MATCH = small
-        search.EXPAND_MAX = wide
+        search_plan.SMALL_MATCH = small
+        sqlite_search.EXPAND_MAX = wide
     assert sorted(c.id for c in page) == sorted(expected)
     if sort is not search.Sort.best:  # best mixes text and distance; the others are exact
         assert [c.id for c in page] == expected

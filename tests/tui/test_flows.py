@@ -14,6 +14,7 @@ from p2pmarket.tui.screens.credit import CreditScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.mediation import MediationScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
+from p2pmarket.tui.widgets.confirm import ConfirmModal
 from p2pmarket.tui.widgets.payment import PaymentModal
 from tests.conftest import make_user
 from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
@@ -28,6 +29,16 @@ def _as(app: MarketApp, handle: str) -> None:
 async def _act(pilot, key: str) -> None:
     await pilot.press(key)
     await settle(pilot)
+
+
+async def _confirm(pilot) -> str:
+    """The second confirmation of a step that moves money: what it says, then yes."""
+    app = pilot.app
+    assert isinstance(app.screen, ConfirmModal)
+    said = " ".join(str(app.screen.query_one("#confirm-question").render()).split())
+    await pilot.click("#confirm-yes")
+    await settle(pilot)
+    return said
 
 
 async def _pay_with_modal(pilot) -> None:
@@ -126,6 +137,8 @@ async def test_list_search_order_pay_deliver_confirm(store, config, clock):
         app.screen.query_one("#buying").focus()
         await settle(pilot)
         await _act(pilot, "f")
+        said = await _confirm(pilot)
+        assert "¥90.00 is released from escrow to @lin; this can't be undone" in said
         assert app.screen.current.status == "completed"
         with store.read() as s:
             assert ledger.balance(s, trade.seller.id) == 9_000
@@ -168,6 +181,14 @@ async def test_buyer_revokes_within_the_window(store, config, clock):
         assert "revoke window: 1d 0h" in panel
         clock.advance(2 * HOUR)
         await _act(pilot, "v")
+        assert isinstance(app.screen, ConfirmModal), "a revoke moves money: it asks first"
+        await pilot.click("#confirm-no")
+        await settle(pilot)
+        assert app.screen.current.status == "paid"
+        await _act(pilot, "v")
+        said = await _confirm(pilot)
+        assert "¥120.00 goes back from escrow to you" in said
+        assert "lowers your transaction credit by 3" in said
         assert app.screen.current.status == "refunded"
         with store.read() as s:
             assert ledger.balance(s, trade.buyer.id) == 100_000
@@ -197,6 +218,8 @@ async def test_dispute_resolved_by_a_mediator_with_a_split(store, config, clock)
         app.screen.query_one(Input).value = "split 40"
         await pilot.press("enter")
         await settle(pilot)
+        said = await _confirm(pilot)
+        assert "¥40.00 to the seller @lin and ¥80.00 back to the buyer @bob" in said
         assert app.screen.query_one("#disputes").row_count == 0
     with store.read() as s:
         assert ledger.balance(s, trade.seller.id) == 4_000

@@ -6,17 +6,21 @@ import pytest
 from sqlmodel import select
 from textual.widgets import Input
 
+from p2pmarket.bench.timed import TimedSearch
 from p2pmarket.models import User
 from p2pmarket.services.market import demo, search
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
+from p2pmarket.tui.screens import search as search_screen
 from p2pmarket.tui.screens.search import SearchScreen
 from tests.tui.helpers import SIZE, cells, settle
 
 
 @pytest.fixture
-def market(store, clock):
+def market(store, clock, monkeypatch):
     demo.load_demo(store, clock)
+    # The app opens the timed screen: it notes which keystroke's results are painted.
+    monkeypatch.setattr(search_screen, "SearchScreen", TimedSearch)
     return store
 
 
@@ -34,7 +38,7 @@ async def _open_search(app, pilot) -> SearchScreen:
     await pilot.press("s")
     await settle(pilot)
     screen = app.screen
-    assert isinstance(screen, SearchScreen)
+    assert isinstance(screen, TimedSearch)
     return screen
 
 
@@ -100,8 +104,10 @@ async def test_a_keystroke_searches_once_and_prices_the_page_it_found(
         screen.query_one("#radius", Input).value = "10"
         await settle(pilot)
         finds = []
-        find = search.find
-        monkeypatch.setattr(search, "find", lambda *a, **k: finds.append(a) or find(*a, **k))
+        find = search.results.find
+        monkeypatch.setattr(
+            search.results, "find", lambda *a, **k: finds.append(a) or find(*a, **k)
+        )
         for key in "bike":
             await pilot.press(key)
             await settle(pilot)

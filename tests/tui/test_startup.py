@@ -79,3 +79,29 @@ async def test_given_passphrase_checked_after_the_frame(store, config, clock):
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen) and len(app.screen_stack) == 2
         assert app.screen.query_one("#shop-table").row_count > 0
+
+
+async def test_a_failing_daily_backup_is_a_notification_and_the_home_still_opens(
+    store, config, clock, monkeypatch
+):
+    from p2pmarket.errors import StoreFailure
+    from p2pmarket.services.market import demo
+    from p2pmarket.services.records import backups
+
+    demo.load_demo(store, clock)
+
+    def full(*_args):
+        raise StoreFailure("backup_disk_full", "The disk holding x is full: no backup was written.")
+
+    monkeypatch.setattr(backups, "_write_verified", full)
+    app = MarketApp(config=config, clock=clock, user="demo", draw_first=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.user.handle == "demo" and isinstance(app.screen, HomeScreen)
+        notes = [n.message for n in app._notifications]
+        assert notes == [
+            "Today's automatic backup was not made: The disk holding x is full: "
+            "no backup was written."
+        ]

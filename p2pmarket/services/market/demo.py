@@ -21,6 +21,7 @@ from p2pmarket.models import ChatMode, Listing, ListingStatus, Meta, Role, User
 from p2pmarket.services.market import catalog, search, shops
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.trust import accounts, chat, feedback, operators
+from p2pmarket.store import ports
 from p2pmarket.store.engine import Store
 
 DEMO_KEY = "demo_loaded"
@@ -293,16 +294,8 @@ def _price(rng: random.Random, band: catalog.Band) -> int:
     return max(step, min(money.MAX_MINOR, round(value / step) * step))
 
 
-_LISTING_INSERT = (
-    "INSERT INTO listing (seller_id, kind, title, description, category, unit, price, quantity,"
-    " status, lat, lon, created_at, updated_at) VALUES (:seller_id, :kind, :title, :description,"
-    " :category, :unit, :price, :quantity, :status, :lat, :lon, :created_at, :updated_at)"
-)
-
-
 def _insert_listings(session: Session, rows: list[dict]) -> None:
-    # The driver's executemany: the ORM's per-row parameter handling costs more than SQLite.
-    session.connection().connection.dbapi_connection.executemany(_LISTING_INSERT, rows)
+    ports.of(session).bulk.insert_listings(session, rows)
 
 
 def seed_market(
@@ -437,16 +430,3 @@ def seed_market(
     if progress:
         progress(total, total)
     return {"users": users, "listings": listings, "seed": seed}
-
-
-# PostgreSQL: the driver's executemany speaks another parameter style; SQLAlchemy's does both.
-_sqlite_insert_listings = _insert_listings
-
-
-def _insert_listings(session: Session, rows: list[dict]) -> None:
-    if session.connection().dialect.name == "sqlite":
-        _sqlite_insert_listings(session, rows)
-        return
-    from p2pmarket.models import Listing
-
-    session.execute(insert(Listing), rows)

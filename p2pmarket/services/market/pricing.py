@@ -7,29 +7,27 @@ radius widens (3 km, 10 km, the whole market); when even the whole market is thi
 the band leans on the category guide in data/ (shrinkage: the guide counts as
 PRIOR_WEIGHT points).
 
-Speed: listing points come from one covering index on (category, unit, longitude
-strip, lat, lon, status, price, updated_at): a suggestion reads one latitude range per
-0.01° strip of its box, never the listing table; the exact distance is checked on those
-entries. Orders are few next to listings and are joined by listing id. A search page
-needs the bands of many (category, unit) pairs: `suggest_many` reads them together, one
-statement per read and ladder step, each pair equal to its own `suggest`.
+Speed: the store reads the points from a covering price index, never the listing table
+(store/sqlite/prices.py, store/postgres/prices.py); the exact distance is checked here. A
+search page needs the bands of many (category, unit) pairs: `suggest_many` reads them
+together, once per ladder step, each pair equal to its own `suggest`.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from sqlmodel import Session
 
 from p2pmarket.clock import DAY, Clock
 from p2pmarket.errors import Invalid
+from p2pmarket.geo import haversine_km
 from p2pmarket.models import Unit
 from p2pmarket.services.market import catalog
 from p2pmarket.services.market.catalog import Band, Category
+from p2pmarket.store import ports
 
 MIN_POINTS = 10
 RADII_KM: tuple[float | None, ...] = (3.0, 10.0, None)
@@ -88,35 +86,10 @@ def weighted_quantiles(points: list[tuple[int, float]], qs=(0.25, 0.5, 0.75)) ->
 
 
 Pair = tuple[str, str]
-# Longitude strips of the price index (search.py's _DDL): a box is read as one latitude
-# range per 0.01° strip (about 1 km), so a suggestion reads about its box, not the whole
-# latitude band across the market.
-STRIP_EXPR = "CAST(l.lon * 100 AS INTEGER)"
-STRIPS_PER_DEGREE = 100
-# A box wider than this many strips (near the poles, across the date line) reads its band.
-STRIPS_MAX = 200
-
-
-def _box_sql(lat: float, lon: float, radius_km: float | None) -> tuple[str, str, dict]:
-    """(strip condition, box condition, their parameters) for points within radius_km."""
-    from p2pmarket.services.market.search import Box
-
-    if radius_km is None:
-        return "", "", {}
-    box = Box.around(lat, lon, radius_km)
-    # CAST truncates towards zero as int() does, so every longitude of the box is in a strip.
-    first, last = int(box.lon0 * STRIPS_PER_DEGREE), int(box.lon1 * STRIPS_PER_DEGREE)
-    strips = (
-        f" AND {STRIP_EXPR} IN ({','.join(map(str, range(first, last + 1)))})"
-        if last - first < STRIPS_MAX
-        else ""
-    )
-    args = {"lat0": box.lat0, "lat1": box.lat1, "lon0": box.lon0, "lon1": box.lon1}
-    return strips, " AND l.lat BETWEEN :lat0 AND :lat1 AND l.lon BETWEEN :lon0 AND :lon1", args
 
 
 def _points_many(
-    raw: sqlite3.Connection,
+    session: Session,
     now: int,
     pairs: list[Pair],
     lat: float,
@@ -127,85 +100,27 @@ def _points_many(
 ) -> list[tuple[list[tuple[int, float]], int, int]]:
     """(points, sales, listings) of each (category slug, unit) pair, in the pairs' order.
 
-    Each read is one statement: a UNION ALL with one branch per pair (each seeks its
-    own part of the price index), rows tagged with the pair's position.
+    The store reads the rows (store/ports.py PricePoints); the exact distance and the
+    weights are computed here, the same for every store.
     """
-    from p2pmarket.services.market.search import haversine_km
-
-    strips, box, args = _box_sql(lat, lon, radius_km)
-    for i, (category, unit) in enumerate(pairs):
-        args[f"c{i}"], args[f"u{i}"] = category, unit
-    active = " AND l.status = 'active'"
-    if exclude:
-        active += " AND l.id <> :exclude"
-        args["exclude"] = exclude
-
-    def union(select: str, join: str, tail: Callable[[int], str | None]) -> list[tuple]:
-        branches = [
-            f"SELECT {i}, {select} FROM listing l INDEXED BY ix_listing_price_strips{join}"
-            f" WHERE l.category = :c{i} AND l.unit = :u{i}{strips}{part}"
-            for i in range(len(pairs))
-            if (part := tail(i)) is not None
-        ]
-        return raw.execute(" UNION ALL ".join(branches), args).fetchall() if branches else []
-
-    seen = dict(union("count(*)", "", lambda i: active + box))
-
-    def sample(i: int) -> str | None:
-        # Sample cap: past `cap` listings in the box, every k-th id (by id, so unbiased by
-        # place or price) is plenty for three quantiles and keeps p95 flat. The id test
-        # comes before the longitude test it spares.
-        if not seen[i]:
-            return None
-        every = f" AND l.id % {math.ceil(seen[i] / cap)} = 0" if seen[i] > cap else ""
-        return active + every + box
-
-    listing_rows = union("l.price, l.updated_at, l.lat, l.lon", "", sample)
-    if _few_completed(raw, sum(seen.values())):
-        # Fewer completed orders in the whole market than listings in the boxes: read
-        # them from the orders' status index instead of probing every box listing.
-        position = {pair: i for i, pair in enumerate(pairs)}
-        order_rows = [
-            (position[(category, unit)], *row)
-            for category, unit, *row in raw.execute(
-                "SELECT l.category, l.unit, o.unit_price, o.updated_at, l.lat, l.lon"
-                " FROM orders o CROSS JOIN listing l ON l.id = o.listing_id"
-                f" WHERE o.status = 'completed'{box}",
-                args,
-            )
-            if (category, unit) in position
-        ]
-    else:
-        order_rows = union(
-            "o.unit_price, o.updated_at, l.lat, l.lon",
-            " JOIN orders o ON o.listing_id = l.id",
-            lambda i: f"{box} AND o.status = 'completed'",
-        )
+    rows = ports.of(session).prices.rows(session, pairs, lat, lon, radius_km, exclude, cap)
     scale = (radius_km or 30.0) / 2
     decay = math.log(2) / (HALF_LIFE_DAYS * DAY)
-    found: list[tuple[list[tuple[int, float]], list[int]]] = [([], [0, 0]) for _ in pairs]
-    for which, rows, base in ((0, listing_rows, LISTING_WEIGHT), (1, order_rows, ORDER_WEIGHT)):
-        for i, price, at, plat, plon in rows:
-            km = haversine_km(lat, lon, plat, plon)
-            if radius_km is not None and km > radius_km:
-                continue
-            age = max(0, now - at)
-            weight = base * math.exp(-decay * age) / (1 + (km / scale) ** 2)
-            points, counts = found[i]
-            points.append((price, weight))
-            counts[which] += 1
-    return [(points, counts[1], counts[0]) for points, counts in found]
-
-
-def _few_completed(raw: sqlite3.Connection, bound: int) -> bool:
-    """Whether the market holds fewer than `bound` completed orders (counts at most that many)."""
-    return (
-        raw.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM orders WHERE status = 'completed' LIMIT ?)",
-            (bound,),
-        ).fetchone()[0]
-        < bound
-    )
+    found = []
+    for listing_rows, order_rows in rows:
+        points: list[tuple[int, float]] = []
+        counts = [0, 0]
+        for which, read, base in ((0, listing_rows, LISTING_WEIGHT), (1, order_rows, ORDER_WEIGHT)):
+            for price, at, plat, plon in read:
+                km = haversine_km(lat, lon, plat, plon)
+                if radius_km is not None and km > radius_km:
+                    continue
+                age = max(0, now - at)
+                weight = base * math.exp(-decay * age) / (1 + (km / scale) ** 2)
+                points.append((price, weight))
+                counts[which] += 1
+        found.append((points, counts[1], counts[0]))
+    return found
 
 
 def _radius_text(radius_km: float | None) -> str:
@@ -268,7 +183,6 @@ def suggest_many(
     the pairs still short of MIN_POINTS at a step are read together at the next.
     """
     checked = {(category, str(unit)): _checked(category, unit) for category, unit in pairs}
-    raw = session.connection().connection.dbapi_connection
     now = clock.now()
     bands: dict[Pair, Suggestion] = {}
     todo = list(checked)
@@ -276,7 +190,7 @@ def suggest_many(
     radius: float | None = None
     for radius in RADII_KM:
         found = _points_many(
-            raw,
+            session,
             now,
             [(checked[key][0].slug, str(checked[key][1])) for key in todo],
             lat,
@@ -350,24 +264,17 @@ def suggest_cached(
     lon: float,
     cap: int = SAMPLE_CAP,
 ) -> dict[Pair, Suggestion]:
-    """`suggest_many`, each band remembered per SQLite connection until anyone writes.
+    """`suggest_many`, each band remembered while nobody writes to the store.
 
-    The cache lives in the pooled connection's `info` (it dies with the connection) and
-    is dropped when PRAGMA data_version (another connection committed) or the
-    connection's own total_changes moves. Other databases are not cached. The bands
-    not remembered are read together.
+    The store says where bands may be remembered (PricePoints.memo: on SQLite a dict per
+    pooled connection, emptied when PRAGMA data_version or the connection's own
+    total_changes moves); where it keeps none, every band is read. The bands not
+    remembered are read together.
     """
     pairs = list(dict.fromkeys(pairs))
-    pooled = session.connection().connection
-    raw = pooled.dbapi_connection
-    if not isinstance(raw, sqlite3.Connection):
+    remembered = ports.of(session).prices.memo(session, _CACHE_KEY)
+    if remembered is None:
         return suggest_many(session, clock, pairs, lat=lat, lon=lon, cap=cap)
-    stamp = (raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
-    cached = pooled.info.get(_CACHE_KEY)
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, OrderedDict())
-        pooled.info[_CACHE_KEY] = cached
-    remembered: OrderedDict = cached[1]
     bucket = clock.now() // CACHE_SECONDS
     key = {pair: (*pair, lat, lon, cap, bucket) for pair in pairs}
     missing = [pair for pair in pairs if key[pair] not in remembered]
@@ -377,9 +284,9 @@ def suggest_cached(
             remembered[key[pair]] = bands[pair]
         else:
             bands[pair] = remembered[key[pair]]
-            remembered.move_to_end(key[pair])
+            remembered[key[pair]] = remembered.pop(key[pair])
     while len(remembered) > CACHE_SIZE:
-        remembered.popitem(last=False)
+        del remembered[next(iter(remembered))]
     return bands
 
 
@@ -389,15 +296,3 @@ def _basis_count(sales: int, listings: int) -> str:
     if sales:
         return f"{sales} nearby sale{'s' * (sales != 1)}"
     return f"{listings} nearby listing{'s' * (listings != 1)}"
-
-
-# PostgreSQL reads the same data points in services/market/pricing_pg.py (one per dialect).
-_sqlite_points_many = _points_many
-
-
-def _points_many(raw, now, pairs, *args):
-    if isinstance(raw, sqlite3.Connection):
-        return _sqlite_points_many(raw, now, pairs, *args)
-    from p2pmarket.services.market import pricing_pg
-
-    return [pricing_pg.points(raw, now, category, unit, *args) for category, unit in pairs]

@@ -1,18 +1,19 @@
 """Double-entry ledger: money moves only in balanced transfers, and never twice.
 
-Accounts are each user's wallet, one ESCROW and one EXTERNAL (the world outside:
-top-ups and withdrawals). A transfer has two or more entries summing to zero;
-entries are append-only and hash-chained (records.py). No wallet and no escrow
-ever goes below zero; EXTERNAL is the only account that may. Every transfer
-carries an idempotency key: the same key with the same parameters returns the
-original transfer, the same key with other parameters is refused.
+Accounts are each user's wallet, one escrow per paid order and one EXTERNAL (the world
+outside: top-ups and withdrawals). Escrow per order, not one ESCROW row: two payments
+to different people touch disjoint rows, so on PostgreSQL they commit side by side.
+A transfer has two or more entries summing to zero; entries are append-only and
+hash-chained (records.py). No wallet and no escrow ever goes below zero; EXTERNAL is the only
+account that may. Every transfer carries an idempotency key: the same key with the same
+parameters returns the original transfer, the same key with other parameters is refused.
 
 Keys belong to their actor. A key a person gives is stored in that person's space
 (`user_key`: "user:<id>:<text>"), the market's own keys in a space no person can
 write (`market_key`: "market:order:<id>:<operation>"). The stored key is unique, so
 two people may use the same text, and nobody can take a key the market will need.
 
-Callers run inside `store.write()` (BEGIN IMMEDIATE on SQLite, the write lock on
+Callers run inside `store.write()` (BEGIN IMMEDIATE on SQLite, SERIALIZABLE on
 PostgreSQL), so the balance check and the debit cannot interleave with another
 writer; accounts are also read FOR UPDATE.
 """
@@ -62,16 +63,23 @@ class TransferResult:
 _ACCOUNT = Account.__table__
 _TRANSFER = Transfer.__table__
 _ACCOUNT_COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.kind, _ACCOUNT.c.balance)
-# FOR UPDATE is a no-op under SQLite's single writer. On PostgreSQL writers already queue
-# on the store's write lock (store/postgres/engine.py); the row lock keeps the balance check
-# safe even for a writer outside `Store.write`.
+# FOR UPDATE is a no-op under SQLite's single writer. On PostgreSQL a SERIALIZABLE writer
+# is safe without it (store/postgres/engine.py); the row lock keeps the balance check safe
+# even for a writer at a weaker isolation level.
 _WALLET = (
     select(*_ACCOUNT_COLUMNS).where(_ACCOUNT.c.user_id == bindparam("user_id")).with_for_update()
 )
 _SYSTEM = (
     select(*_ACCOUNT_COLUMNS)
-    .where(_ACCOUNT.c.kind == bindparam("kind"), _ACCOUNT.c.user_id.is_(None))
+    .where(
+        _ACCOUNT.c.kind == bindparam("kind"),
+        _ACCOUNT.c.user_id.is_(None),
+        _ACCOUNT.c.order_id.is_(None),
+    )
     .with_for_update()
+)
+_ESCROW = (
+    select(*_ACCOUNT_COLUMNS).where(_ACCOUNT.c.order_id == bindparam("order_id")).with_for_update()
 )
 _MOVE = (
     update(_ACCOUNT)
@@ -114,25 +122,39 @@ def _held(session: Session, statement, params: dict) -> Held | None:
     return None if row is None else Held(row.id, AccountKind(row.kind), row.balance)
 
 
-def _open_account(session: Session, kind: AccountKind, user_id: int | None) -> Held:
+def _open_account(
+    session: Session, kind: AccountKind, user_id: int | None = None, order_id: int | None = None
+) -> Held:
     result = session.connection().execute(
-        insert(_ACCOUNT).values(kind=kind, user_id=user_id, balance=0)
+        insert(_ACCOUNT).values(kind=kind, user_id=user_id, order_id=order_id, balance=0)
     )
     return Held(result.inserted_primary_key[0], kind, 0)
 
 
 def system_account(session: Session, kind: AccountKind) -> Held:
-    """ESCROW or EXTERNAL with its balance (opened on first use)."""
-    return _held(session, _SYSTEM, {"kind": kind}) or _open_account(session, kind, None)
+    """EXTERNAL (or a store's old single ESCROW) with its balance (opened on first use)."""
+    return _held(session, _SYSTEM, {"kind": kind}) or _open_account(session, kind)
 
 
-# The ESCROW and EXTERNAL account ids of each store: made once, never changed. A credit
-# needs only the id; the UPDATE checks the kind too, so a stale id can never misdirect money.
+def old_escrow(session: Session) -> Held | None:
+    """The single ESCROW of a store from before v6, if it has one (never opened anew)."""
+    return _held(session, _SYSTEM, {"kind": AccountKind.escrow})
+
+
+def escrow(session: Session, order_id: int) -> Held:
+    """The escrow of one order with its balance (opened when the order is first paid)."""
+    return _held(session, _ESCROW, {"order_id": order_id}) or _open_account(
+        session, AccountKind.escrow, order_id=order_id
+    )
+
+
+# The EXTERNAL account id of each store: made once, never changed. A credit needs only
+# the id; the UPDATE checks the kind too, so a stale id can never misdirect money.
 _system_ids: WeakKeyDictionary[Engine, dict[AccountKind, int]] = WeakKeyDictionary()
 
 
 def system_account_ref(session: Session, kind: AccountKind) -> Held:
-    """ESCROW or EXTERNAL by its remembered id, balance unread: to credit (or EXTERNAL)."""
+    """EXTERNAL by its remembered id, balance unread: to credit (or debit: it may go below)."""
     ids = _system_ids.setdefault(session.get_bind(), {})
     if kind not in ids:
         ids[kind] = system_account(session, kind).id
@@ -236,7 +258,7 @@ def _check_legs(legs: list[tuple[Held, int]]) -> None:
         raise ValueError(f"an account appears twice in transfer {legs!r}")
 
 
-def _short(kind: AccountKind, held: int, needed: int) -> Refused:
+def short(kind: AccountKind, held: int, needed: int) -> Refused:
     missing = f"{money.fmt(needed - held)} missing"
     if kind == AccountKind.wallet:
         return Refused(
@@ -244,7 +266,7 @@ def _short(kind: AccountKind, held: int, needed: int) -> Refused:
             f"Not enough money: this needs {money.fmt(needed)} but the wallet holds "
             f"{money.fmt(held)} ({missing}). Top up with `p2pmarket wallet topup AMOUNT`.",
         )
-    # Only a damaged store gets here: escrow always holds what the paid orders put in.
+    # Only a damaged store gets here: an order's escrow always holds what its payment put in.
     return Refused(
         "escrow_short",
         f"Escrow holds {money.fmt(held)} but this needs {money.fmt(needed)} ({missing}); "
@@ -307,7 +329,7 @@ class Postings:
             if held is None:
                 raise ValueError(f"debit from account {account.id} without reading its balance")
             if held + delta < 0:
-                raise _short(account.kind, held, -delta)
+                raise short(account.kind, held, -delta)
         for account, delta in legs:
             held = self._balances.get(account.id, account.balance)
             if held is not None:

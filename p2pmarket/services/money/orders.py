@@ -1,6 +1,6 @@
 """Orders and escrow: a table of allowed transitions, each one a recorded, chained event.
 
-requested → accepted → paid (money in ESCROW) → delivered → completed.
+requested → accepted → paid (money in the order's escrow) → delivered → completed.
 Cancel before payment. The buyer may revoke a paid order inside the revoke window
 and before delivery (refunded). A missed delivery deadline refunds; an unconfirmed
 delivery completes when the confirm window ends (money released to the seller).
@@ -24,6 +24,7 @@ from p2pmarket.clock import Clock, countdown, iso
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, MarketError, Refused
 from p2pmarket.models import (
+    Account,
     AccountKind,
     Kind,
     Listing,
@@ -71,7 +72,7 @@ OPEN = frozenset(
         OrderStatus.disputed,
     }
 )
-# Orders whose money sits in ESCROW.
+# Orders whose money sits in their escrow.
 HELD = frozenset({OrderStatus.paid, OrderStatus.delivered, OrderStatus.disputed})
 # Statuses after which the credit of both sides is recomputed.
 CREDIT_MOVES = frozenset(
@@ -270,11 +271,11 @@ def _release(
     to_seller: int,
     at: int | None = None,
 ) -> None:
-    """Pay out ESCROW: `to_seller` to the seller, the rest back to the buyer.
+    """Pay out the order's escrow: `to_seller` to the seller, the rest back to the buyer.
 
     The market's own key for `operation` makes it happen once per order, and no person
     can have taken that key before."""
-    escrow = ledger.system_account(session, AccountKind.escrow)
+    escrow = ledger.escrow(session, order.id)
     to_buyer = order.amount - to_seller
     legs = [(escrow, -order.amount)]
     if to_seller:
@@ -294,6 +295,57 @@ def _release(
     )
     if to_buyer == order.amount:
         _restock(session, order)
+
+
+def _old_escrow_orders(session: Session) -> list[tuple[int, int]]:
+    """(id, amount) of the orders whose money still sits in a pre-v6 store's single ESCROW:
+    held, with no escrow of their own."""
+    own = select(Account.id).where(Account.order_id == Order.id)
+    return session.exec(
+        select(Order.id, Order.amount)
+        .where(col(Order.status).in_(HELD), ~own.exists())
+        .order_by(col(Order.id))
+    ).all()
+
+
+def old_escrow_to_split(session: Session) -> bool:
+    """True if a store from before v6 still holds money in its single ESCROW (a read)."""
+    return (
+        session.exec(
+            select(Account.id).where(
+                Account.kind == AccountKind.escrow,
+                col(Account.order_id).is_(None),
+                Account.balance != 0,
+            )
+        ).first()
+        is not None
+    )
+
+
+def split_old_escrow(session: Session, clock: Clock) -> int:
+    """Move a pre-v6 store's single ESCROW into the escrow of each order it holds money for.
+
+    One chained transfer, the old ESCROW paying each held order's amount into that order's
+    own account, so verify's sums still hold and every later release reads one order's
+    row. Left alone (verify reports it) when the old balance is not what those orders
+    total: that store's ledger is damaged. Returns how many orders were given their escrow.
+    """
+    old = ledger.old_escrow(session)
+    held = _old_escrow_orders(session)
+    if old is None or not held or old.balance != sum(amount for _, amount in held):
+        return 0
+    ledger.transfer(
+        session,
+        clock,
+        key=f"{ledger.MARKET_SPACE}escrow_split",
+        kind="escrow_split",
+        legs=[
+            (old, -old.balance),
+            *((ledger.escrow(session, order_id), amount) for order_id, amount in held),
+        ],
+        params={"orders": [order_id for order_id, _ in held]},
+    )
+    return len(held)
 
 
 # A listing's stock moves in one statement each way (paying takes it, a full refund puts
@@ -573,7 +625,7 @@ def _pay_key(buyer: User, order_id: int, key: str | None) -> str:
 def _pay_legs(session: Session, wallet: ledger.Held, order) -> list[tuple[ledger.Held, int]]:
     return [
         (wallet, -order.amount),
-        (ledger.system_account_ref(session, AccountKind.escrow), order.amount),
+        (ledger.escrow(session, order.id), order.amount),
     ]
 
 

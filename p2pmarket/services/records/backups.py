@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +24,10 @@ from p2pmarket.models import (
     Meta,
     User,
 )
+from p2pmarket.services.records import chain
 from p2pmarket.services.records.audit import VerifyReport, verify
-from p2pmarket.store.engine import Store
+from p2pmarket.store.engine import Store, check_file, swap_in
+from p2pmarket.store.sqlite import locks
 
 DAILY_KEY = "last_daily_backup"
 # A sanity cap on files a person names: far above any real market, far below a disk.
@@ -42,21 +48,74 @@ class BackupView:
 def backup(
     store: Store, clock: Clock, dest: Path | None = None, reason: str = "manual"
 ) -> BackupView:
-    """Copy the store with SQLite's online backup API and log it."""
+    """Checkpoint the chain heads, copy the store with SQLite's online backup API, verified
+    before it takes its name, and log it.
+
+    The checkpoint goes into the copy too: a store restored from it still knows how long
+    every chain was, so rows deleted from its tail later show in `verify`.
+    """
     at = clock.now()
     dest = Path(dest) if dest else store.config.backup_dir / f"market-{_stamp(at)}-{reason}.db"
     if dest.exists():
         raise Invalid("backup_exists", f"{dest} exists already; choose another path.")
-    try:
-        store.backup(dest)
-    except OSError as exc:
-        raise StoreFailure(
-            "backup_failed", f"Cannot write the backup {dest}: {exc.strerror}."
-        ) from exc
+    with store.write() as session:
+        chain.checkpoint(session, clock)
+    _write_verified(store, dest)
+    return _log(store, dest, reason, at)
+
+
+def _log(store: Store, dest: Path, reason: str, at: int) -> BackupView:
     row = BackupLog(path=str(dest), reason=reason, at=at, size_bytes=dest.stat().st_size)
     with store.write() as session:
         session.add(row)
     return BackupView(row.path, row.reason, row.at, row.size_bytes)
+
+
+def _write_verified(store: Store, dest: Path) -> None:
+    """Write the copy to a temporary file beside `dest`, fsynced, check it (SQLite's
+    quick_check, this schema version), then rename it: `dest` is a sound copy or is
+    not there. A store whose pages fail the check is not copied at all."""
+    partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        store.backup(partial)
+        problems = check_file(partial)
+        if problems:
+            raise StoreFailure(
+                "store_damaged",
+                f"The market store fails SQLite's integrity check ({problems[0]}); no backup "
+                f"was written. Restore an earlier one with `p2pmarket restore "
+                f"{store.config.backup_dir}/<file>`.",
+            )
+        os.replace(partial, dest)
+    except (OSError, sqlite3.Error) as exc:
+        raise _not_written(dest, exc) from None
+    finally:
+        for suffix in ("", "-journal"):
+            # On a read-only filesystem even removing a missing file fails (EROFS).
+            with suppress(OSError):
+                Path(f"{partial}{suffix}").unlink(missing_ok=True)
+
+
+def _not_written(dest: Path, exc: OSError | sqlite3.Error) -> StoreFailure:
+    detail = str(exc).lower()
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "full" in detail:
+        return StoreFailure(
+            "backup_disk_full",
+            f"The disk holding {dest.parent} is full: no backup was written. Free some space "
+            "and retry.",
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) or "unable to open" in detail:
+        return StoreFailure(
+            "backup_folder_unwritable",
+            f"Cannot write in {dest.parent}: no backup was written. Make the folder writable "
+            "or name another path.",
+        )
+    reason = getattr(exc, "strerror", None) or detail
+    return StoreFailure(
+        "backup_failed", f"Cannot write the backup {dest}: {reason}; no backup was written."
+    )
 
 
 def _stamp(at: int) -> str:
@@ -69,7 +128,11 @@ def list_backups(session: Session) -> list[BackupView]:
 
 
 def daily_backup(store: Store, clock: Clock) -> BackupView | None:
-    """Once a day, on first use of a store with people in it, keep a copy; prune old dailies."""
+    """Once a day, on first use of a store with people in it, keep a copy; prune old dailies.
+
+    Only a sound copy counts as the day's: a failure raises (and the next use tries again),
+    and a file of today's name that fails the check (0 bytes, an older version's) is replaced.
+    """
     day = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y%m%d")
     with store.read() as session:
         last = session.get(Meta, DAILY_KEY)
@@ -78,8 +141,11 @@ def daily_backup(store: Store, clock: Clock) -> BackupView | None:
         ).first() is None:
             return None
     dest = store.config.backup_dir / f"market-{day}-daily.db"
+    made = None
     # Today's copy may exist already, from a store that was reset today: keep that one.
-    made = None if dest.exists() else backup(store, clock, dest, "daily")
+    if not dest.exists() or check_file(dest):
+        _write_verified(store, dest)
+        made = _log(store, dest, "daily", clock.now())
     with store.write() as session:
         session.merge(Meta(key=DAILY_KEY, value=day))
         dailies = session.exec(
@@ -91,11 +157,23 @@ def daily_backup(store: Store, clock: Clock) -> BackupView | None:
     return made
 
 
-def check_backup(config: Config, path: Path) -> VerifyReport:
-    """Open a copy of the backup file (never the file itself) and verify it."""
+@contextmanager
+def _verified_copy(config: Config, path: Path) -> Iterator[tuple[Path, VerifyReport]]:
+    """A copy of the backup (never the file itself) beside the live store, and its verify
+    report (chains, ledger, integrity_check); the copy is deleted on the way out."""
     path = Path(path)
     files.check(path, cap=BACKUP_MAX_BYTES, what="backup (a .db file)")
-    with tempfile.TemporaryDirectory(dir=config.home) as tmp:
+    if not locks.is_sqlite(path):
+        raise Invalid("backup_unreadable", f"{path} is not a p2pmarket backup (not a SQLite file).")
+    folder = config.sqlite_path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".restoring-", dir=folder)
+    except OSError as exc:
+        raise StoreFailure(
+            "home_unusable", f"Cannot write in the market home {folder}: {exc.strerror}."
+        ) from None
+    try:
         probe = Path(tmp) / "probe.db"
         try:
             _copy_sqlite(path, probe)
@@ -106,9 +184,18 @@ def check_backup(config: Config, path: Path) -> VerifyReport:
         store = Store.open(replace(config, db_url=f"sqlite:///{probe}", home=Path(tmp)))
         try:
             with store.read() as session:
-                return verify(session)
+                report = verify(session)
         finally:
             store.close()
+        yield probe, report
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_backup(config: Config, path: Path) -> VerifyReport:
+    """Verify a backup through a copy of it."""
+    with _verified_copy(config, path) as (_probe, report):
+        return report
 
 
 def _copy_sqlite(src: Path, dest: Path) -> None:
@@ -122,31 +209,30 @@ def _copy_sqlite(src: Path, dest: Path) -> None:
 
 
 def restore(config: Config, clock: Clock, path: Path) -> Path | None:
-    """Verify the backup, keep the current store aside, then put the backup in its place.
+    """Verify the backup, then put its verified copy in place of the live store, which is
+    moved aside as it is (it may be corrupt, empty or missing). Running p2pmarkets lose no
+    acknowledged write (store/engine.swap_in). Returns where the previous store was kept
+    (None when there was none)."""
+    with _verified_copy(config, path) as (incoming, report):
+        if not report.ok:
+            first = report.problems[0]
+            raise Refused(
+                "backup_fails_verify",
+                f"Refusing to restore {path}: it fails verify ({first.table} "
+                f"#{first.row_id}: {first.what}). Choose an older backup.",
+            )
+        return swap_in(config, incoming, _aside_name(config.sqlite_path, clock))
 
-    Returns where the previous store was kept (None when there was none).
-    """
-    report = check_backup(config, path)
-    if not report.ok:
-        first = report.problems[0]
-        raise Refused(
-            "backup_fails_verify",
-            f"Refusing to restore {path}: it fails verify ({first.table} "
-            f"#{first.row_id}: {first.what}). Choose an older backup.",
-        )
-    live = config.sqlite_path
-    live.parent.mkdir(parents=True, exist_ok=True)
-    incoming = live.with_name(live.name + ".restoring")
-    incoming.unlink(missing_ok=True)
-    _copy_sqlite(Path(path), incoming)
-    kept = None
-    if live.exists():
-        kept = live.with_name(f"{live.stem}-before-restore-{_stamp(clock.now())}.db")
-        _copy_sqlite(live, kept)
-    for suffix in ("-wal", "-shm"):
-        Path(f"{live}{suffix}").unlink(missing_ok=True)
-    os.replace(incoming, live)
-    return kept
+
+def _aside_name(live: Path, clock: Clock) -> Path:
+    """Where the live store goes: a name no file (nor its -wal) has yet."""
+    base = f"{live.stem}-before-restore-{_stamp(clock.now())}"
+    n = 1
+    while True:
+        aside = live.with_name(f"{base}{f'-{n}' if n > 1 else ''}.db")
+        if not any(Path(f"{aside}{s}").exists() for s in ("", "-wal", "-shm")):
+            return aside
+        n += 1
 
 
 # ---------------------------------------------------------------------------- export

@@ -1,107 +1,211 @@
-"""Hash chains: every append-only table is a chain, each row holding the hash of the one before.
+"""Hash chains: appends to the chains of hashchain.py, one head per owner, and checkpoints.
 
-The ledger's entries, order events, credit events, reviews and the operator's acts are
-appended here and nowhere else; records.verify walks them. Any edit, deletion, insertion
-or reordering breaks a hash or the head.
+Ledger entries, order events, credit events, reviews, the operator's acts and chat
+messages are appended here and nowhere else; records.audit verifies them. Any edit,
+deletion, insertion or reordering breaks a hash, a link or a head; a checkpoint records
+every head, so deleting a chain's last rows and moving its head back is caught too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from enum import Enum
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlmodel import Session, SQLModel
 
-from p2pmarket.models import (
-    ChainHead,
-    CreditEvent,
-    Entry,
-    KeyEvent,
-    OperatorEvent,
-    OrderEvent,
-    Review,
-)
-
-GENESIS = "0" * 64
-# Every append-only table and the name of its chain.
-CHAINS: dict[type[SQLModel], str] = {
-    Entry: "ledger",
-    OrderEvent: "order_events",
-    CreditEvent: "credit_events",
-    Review: "reviews",
-    OperatorEvent: "operator_events",
-    KeyEvent: "keys",
-}
-
-
-def canonical(row: SQLModel) -> bytes:
-    fields = {}
-    for name in sorted(type(row).model_fields):
-        if name == "hash":
-            continue
-        value = getattr(row, name)
-        fields[name] = value.value if isinstance(value, Enum) else value
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+from p2pmarket import hashchain
+from p2pmarket.clock import Clock
+from p2pmarket.hashchain import GENESIS, KIND_OF, KINDS
+from p2pmarket.models import ChainHead, Checkpoint, CheckpointHead
 
 
 def digest(prev_hash: str, row: SQLModel) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical(row)).hexdigest()
+    return hashchain.digest(prev_hash, hashchain.row_fields(row))
 
 
 # Core statements, built once (appends run on every payment). Chained tables and the
-# heads are written only by `append_all`, so reading through the connection (no
-# autoflush) sees everything this transaction appended.
+# heads are written only here, so reading through the connection (no autoflush) sees
+# everything this transaction appended.
 _HEADS = ChainHead.__table__
-# FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the only write lock):
-# two writers can never both extend the same head and fork the chain.
-_HEAD = (
-    select(_HEADS.c.last_id, _HEADS.c.last_hash)
-    .where(_HEADS.c.name == bindparam("chain"))
-    .with_for_update()
-)
+_KEY = tuple_(_HEADS.c.kind, _HEADS.c.owner_id)
 _MOVE_HEAD = (
     update(_HEADS)
-    .where(_HEADS.c.name == bindparam("chain"))
-    .values(last_id=bindparam("last_id"), last_hash=bindparam("last_hash"))
+    .where(_HEADS.c.kind == bindparam("k"), _HEADS.c.owner_id == bindparam("o"))
+    .values(last_id=bindparam("lid"), last_hash=bindparam("lhash"))
 )
 _NEW_HEAD = insert(_HEADS).values(
-    name=bindparam("chain"), last_id=bindparam("last_id"), last_hash=bindparam("last_hash")
+    kind=bindparam("k"),
+    owner_id=bindparam("o"),
+    last_id=bindparam("lid"),
+    last_hash=bindparam("lhash"),
+    checkpointed_id=0,
 )
-_INSERTS = {model: insert(model.__table__) for model in CHAINS}
+_INSERTS = {
+    k.model: insert(k.model.__table__).returning(
+        k.model.__table__.c.id, sort_by_parameter_order=True
+    )
+    for k in KINDS
+}
+_SET_HASH = {
+    k.model: update(k.model.__table__)
+    .where(k.model.__table__.c.id == bindparam("row_id"))
+    .values(prev_hash=bindparam("row_prev"), hash=bindparam("row_hash"))
+    for k in KINDS
+}
 
 
 def append(session: Session, row: SQLModel) -> SQLModel:
-    """Add `row` to the end of its chain, filling id, prev_hash and hash."""
+    """Add `row` to the end of its owner's chain, filling id, prev_hash and hash."""
     return append_all(session, [row])[0]
 
 
-def append_all(session: Session, rows: list[SQLModel]) -> list[SQLModel]:
-    """Add `rows`, in order, to the end of their chain: one head read, one insert, one head write.
+def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
+    """Add `rows`, in order, each to the end of its owner's chain (row.account_id, …).
 
-    Ids of chained rows come from the chain head (last id + 1), so the hash, which
-    covers the id, is computed before the INSERT. Core statements, not the ORM's unit
-    of work: the rows are written now, and the head is never held as a stale object.
+    Only the heads of the chains the rows belong to are read (FOR UPDATE, in key order, so
+    two writers lock shared heads in the same order) and moved. The hash covers the id,
+    which the database assigns: the rows are inserted, then their hashes set. Core
+    statements, not the ORM's unit of work: the rows are written now, and no head is held
+    as a stale object.
     """
-    model = type(rows[0])
-    if any(type(row) is not model for row in rows):
-        raise ValueError("append_all takes rows of one chain")
-    name = CHAINS[model]
+    rows = list(rows)
+    if not rows:
+        return rows
+    keyed = [(KIND_OF[type(row)], row) for row in rows]
+    keys = sorted({(kind.name, kind.owner_of(row)) for kind, row in keyed})
     connection = session.connection()
-    head = connection.execute(_HEAD, {"chain": name}).first()
-    last_id, last_hash = head if head is not None else (0, GENESIS)
-    for row in rows:
-        row.id, row.prev_hash = last_id + 1, last_hash
+    found = {
+        (k, o): (last_id, last_hash)
+        for k, o, last_id, last_hash in connection.execute(
+            select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
+            .where(_KEY.in_(keys))
+            .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
+            .with_for_update()
+        )
+    }
+    tips = {key: found.get(key, (0, GENESIS))[1] for key in keys}
+    by_model: dict[type[SQLModel], list[SQLModel]] = {}
+    for kind, row in keyed:
+        key = (kind.name, kind.owner_of(row))
+        row.prev_hash, row.hash = tips[key], ""
+        by_model.setdefault(kind.model, []).append(row)
+    for model, group in by_model.items():
+        ids = connection.execute(
+            _INSERTS[model],
+            [{f: getattr(r, f) for f in model.model_fields if f != "id"} for r in group],
+        ).scalars()
+        for row, row_id in zip(group, ids, strict=True):
+            row.id = row_id
+    moved: dict[tuple[str, int], tuple[int, str]] = {}
+    for kind, row in keyed:
+        key = (kind.name, kind.owner_of(row))
+        row.prev_hash = moved[key][1] if key in moved else tips[key]
         row.hash = digest(row.prev_hash, row)
-        last_id, last_hash = row.id, row.hash
-    connection.execute(
-        _INSERTS[model], [{f: getattr(row, f) for f in model.model_fields} for row in rows]
-    )
+        moved[key] = (row.id, row.hash)
+    for model, group in by_model.items():
+        connection.execute(
+            _SET_HASH[model],
+            [{"row_id": r.id, "row_prev": r.prev_hash, "row_hash": r.hash} for r in group],
+        )
     # Who acts signs what they append (services/records/signing.py puts the signers there).
     signers = session.info.get("signers")
     if signers is not None:
-        signers.sign(connection, rows)
-    moved = {"chain": name, "last_id": last_id, "last_hash": last_hash}
-    connection.execute(_NEW_HEAD if head is None else _MOVE_HEAD, moved)
+        for group in by_model.values():
+            signers.sign(connection, group)
+    heads = [
+        {"k": k, "o": o, "lid": last_id, "lhash": last_hash}
+        for (k, o), (last_id, last_hash) in moved.items()
+    ]
+    new = [h for h in heads if (h["k"], h["o"]) not in found]
+    old = [h for h in heads if (h["k"], h["o"]) in found]
+    if new:
+        connection.execute(_NEW_HEAD, new)
+    if old:
+        connection.execute(_MOVE_HEAD, old)
     return rows
+
+
+# ------------------------------------------------------------------------ checkpoints
+
+_CHECKPOINT_HEADS = insert(CheckpointHead.__table__)
+_SEALED = (
+    update(_HEADS)
+    .where(
+        _HEADS.c.kind == bindparam("k"),
+        _HEADS.c.owner_id == bindparam("o"),
+        _HEADS.c.last_id == bindparam("lid"),
+    )
+    .values(checkpointed_id=bindparam("lid"))
+)
+# Every chain but the checkpoints' own: a checkpoint can't record the head it moves.
+RECORDED = tuple(k for k in KINDS if k.model is not Checkpoint)
+
+
+def heads_digest(heads: Iterable[tuple[str, int, int, str]]) -> str:
+    """sha256 over (kind, owner, last id, last hash) rows, sorted: what a checkpoint binds."""
+    lines = "".join(f"{k}:{o}:{i}:{h}\n" for k, o, i, h in sorted(heads))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def checkpoint_due(session: Session, clock: Clock, every: int) -> bool:
+    """A cheap read for the tick: is the latest checkpoint older than `every` seconds, and
+    has any head moved since?"""
+    connection = session.connection()
+    latest = connection.execute(select(func.max(Checkpoint.__table__.c.at))).scalar()
+    if latest is not None and latest > clock.now() - every:
+        return False
+    moved = select(_HEADS.c.kind).where(
+        _HEADS.c.last_id != _HEADS.c.checkpointed_id,
+        _HEADS.c.kind.in_([k.name for k in RECORDED]),
+    )
+    return connection.execute(moved.limit(1)).first() is not None
+
+
+def checkpoint(session: Session, clock: Clock) -> Checkpoint | None:
+    """Record every chain head that moved since the last checkpoint (None: none moved).
+
+    One scan of the heads, no hot row: appends never touch the checkpoints, and on
+    PostgreSQL a head moved by a writer meanwhile is simply recorded by the next one.
+    """
+    connection = session.connection()
+    moved = connection.execute(
+        select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash).where(
+            _HEADS.c.last_id != _HEADS.c.checkpointed_id,
+            _HEADS.c.kind.in_([k.name for k in RECORDED]),
+        )
+    ).all()
+    if not moved:
+        return None
+    marks = {
+        k.name: connection.execute(
+            select(func.coalesce(func.max(k.model.__table__.c.id), 0))
+        ).scalar_one()
+        for k in RECORDED
+    }
+    row = append(
+        session,
+        Checkpoint(
+            at=clock.now(),
+            heads=len(moved),
+            digest=heads_digest(moved),
+            marks=json.dumps(marks, sort_keys=True),
+        ),
+    )
+    recorded = [{"k": k, "o": o, "lid": i, "lhash": h} for k, o, i, h in moved]
+    connection.execute(
+        _CHECKPOINT_HEADS,
+        [
+            {
+                "checkpoint_id": row.id,
+                "kind": h["k"],
+                "owner_id": h["o"],
+                "last_id": h["lid"],
+                "last_hash": h["lhash"],
+            }
+            for h in recorded
+        ],
+    )
+    connection.execute(_SEALED, recorded)
+    return row

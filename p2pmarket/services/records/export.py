@@ -10,13 +10,16 @@ import io
 import json
 from pathlib import Path
 
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from p2pmarket import files
 from p2pmarket.errors import Invalid
+from p2pmarket.hashchain import BY_NAME
 from p2pmarket.models import (
     Account,
     ChainHead,
+    Checkpoint,
     CreditDimension,
     CreditEvent,
     Entry,
@@ -26,7 +29,6 @@ from p2pmarket.models import (
     Transfer,
     User,
 )
-from p2pmarket.services.records import chain
 from p2pmarket.services.records.audit import Problem, VerifyReport, verify
 
 # A sanity cap on files a person names: far above any real market, far below a disk.
@@ -35,11 +37,24 @@ EXPORT_MAX_BYTES = 64 * files.MIB
 EXPORT_FORMAT = "p2pmarket-history/1"
 
 
-def _chain_heads(session: Session) -> dict[str, dict]:
+def _chain_heads(session: Session, keys: set[tuple[str, int]]) -> dict[str, dict]:
+    """The heads of the chains a history lies in, as "kind:owner" (e.g. "ledger:7")."""
+    if not keys:
+        return {}
+    heads = session.exec(
+        select(ChainHead)
+        .where(tuple_(ChainHead.kind, ChainHead.owner_id).in_(sorted(keys)))
+        .order_by(col(ChainHead.kind), col(ChainHead.owner_id))
+    )
     return {
-        h.name: {"last_id": h.last_id, "last_hash": h.last_hash}
-        for h in session.exec(select(ChainHead).order_by(col(ChainHead.name)))
+        f"{h.kind}:{h.owner_id}": {"last_id": h.last_id, "last_hash": h.last_hash} for h in heads
     }
+
+
+def _checkpoint(session: Session) -> dict | None:
+    """The latest checkpoint, which binds every chain head of the market at its time."""
+    latest = session.exec(select(Checkpoint).order_by(col(Checkpoint.id).desc()).limit(1)).first()
+    return {"id": latest.id, "hash": latest.hash} if latest else None
 
 
 def export_history(session: Session, user: User) -> dict:
@@ -112,6 +127,11 @@ def export_history(session: Session, user: User) -> dict:
             select(CreditEvent).where(CreditEvent.user_id == user.id).order_by(col(CreditEvent.id))
         )
     ]
+    review_rows = session.exec(
+        select(Review)
+        .where((Review.author_id == user.id) | (Review.subject_id == user.id))
+        .order_by(col(Review.id))
+    ).all()
     reviews = [
         {
             "id": r.id,
@@ -123,12 +143,15 @@ def export_history(session: Session, user: User) -> dict:
             "text": r.text,
             "hash": r.hash,
         }
-        for r in session.exec(
-            select(Review)
-            .where((Review.author_id == user.id) | (Review.subject_id == user.id))
-            .order_by(col(Review.id))
-        )
+        for r in review_rows
     ]
+    # The chains this history lies in: its orders', its wallet's, its credit's, its reviews'.
+    chains = {("order_events", o["id"]) for o in orders}
+    chains |= {("reviews", r.subject_id) for r in review_rows}
+    if wallet:
+        chains.add(("ledger", wallet))
+    if credit_events:
+        chains.add(("credit_events", user.id))
     body = {
         "format": EXPORT_FORMAT,
         "handle": user.handle,
@@ -136,7 +159,8 @@ def export_history(session: Session, user: User) -> dict:
         "payments": payments,
         "credit_events": credit_events,
         "reviews": reviews,
-        "chain_heads": _chain_heads(session),
+        "chain_heads": _chain_heads(session, chains),
+        "checkpoint": _checkpoint(session),
     }
     return {**body, "history_hash": _body_hash(body)}
 
@@ -206,6 +230,9 @@ def export_csv(data: dict) -> str:
         )
     for name, head in data["chain_heads"].items():
         writer.writerow(["chain_head", head["last_id"], "", name, "", "", "", head["last_hash"]])
+    if data["checkpoint"]:
+        point = data["checkpoint"]
+        writer.writerow(["checkpoint", point["id"], "", "", "", "", "", point["hash"]])
     writer.writerow(["history_hash", "", "", "", "", "", "", data["history_hash"]])
     return buffer.getvalue()
 
@@ -258,15 +285,32 @@ def verify_export(session: Session, data: dict) -> VerifyReport:
                 )
             )
     for name, head in data.get("chain_heads", {}).items():
-        model = next((m for m, n in chain.CHAINS.items() if n == name), None)
-        stored = session.get(model, head.get("last_id")) if model and head.get("last_id") else None
-        if head.get("last_id") and (stored is None or stored.hash != head.get("last_hash")):
+        kind_name, _, owner = name.partition(":")
+        kind = BY_NAME.get(kind_name)
+        stored = session.get(kind.model, head.get("last_id")) if kind else None
+        if (
+            stored is None
+            or stored.hash != head.get("last_hash")
+            or str(kind.owner_of(stored)) != owner
+        ):
             problems.append(
                 Problem(
-                    name,
-                    model.__tablename__ if model else name,
+                    kind.label(int(owner)) if kind and owner.isdigit() else name,
+                    kind.model.__tablename__ if kind else name,
                     head.get("last_id"),
                     "the chain no longer reaches the exported head (rewritten)",
+                )
+            )
+    exported = data.get("checkpoint")
+    if exported:
+        stored = session.get(Checkpoint, exported.get("id"))
+        if stored is None or stored.hash != exported.get("hash"):
+            problems.append(
+                Problem(
+                    "checkpoints",
+                    "checkpoint",
+                    exported.get("id"),
+                    "the checkpoint exported with this history was changed or deleted",
                 )
             )
     store_report = verify(session)

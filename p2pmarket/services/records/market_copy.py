@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 
 from p2pmarket.errors import Refused
 from p2pmarket.services.records import audit
+from p2pmarket.store import ports
 from p2pmarket.store.engine import Store
 
 BATCH = 5_000
@@ -67,10 +68,7 @@ def copy_market(source: Store, target: Store, progress: Progress | None = None) 
 
 
 def _after_copy(session) -> None:
-    if session.connection().dialect.name == "postgresql":
-        from p2pmarket.store.postgres import engine as db_pg
-
-        db_pg.reset_sequences(session.connection())
+    ports.of(session).bulk.after_copy(session)
 
 
 def _rebuild_search(session) -> int:

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from p2pmarket.config import Config
+from p2pmarket.hashchain import BY_NAME, GENESIS
 from p2pmarket.models import ChainHead
-from p2pmarket.services.records import chain
 
-Heads = dict[str, tuple[int, str]]
+# (chain kind, owner id) -> (last id, last hash), as chain_head holds them.
+Heads = dict[tuple[str, int], tuple[int, str]]
 
 
 def _path(config: Config, handle: str) -> Path:
@@ -31,17 +32,18 @@ def _path(config: Config, handle: str) -> Path:
 
 
 def heads(session: Session) -> Heads:
+    """Every chain's head: one per (kind, owner), as chains are kept per owner."""
     rows = session.connection().execute(
-        select(ChainHead.last_id, ChainHead.last_hash, ChainHead.name)
+        select(ChainHead.kind, ChainHead.owner_id, ChainHead.last_id, ChainHead.last_hash)
     )
-    return {name: (last_id, last_hash) for last_id, last_hash, name in rows}
+    return {(kind, owner): (last_id, last_hash) for kind, owner, last_id, last_hash in rows}
 
 
 def remember(config: Config, handle: str, now: Heads) -> None:
     path = _path(config, handle)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers race
-    temp.write_text(json.dumps(now, sort_keys=True))
+    temp.write_text(json.dumps({f"{k}:{o}": head for (k, o), head in now.items()}, sort_keys=True))
     temp.replace(path)
 
 
@@ -49,7 +51,12 @@ def last_seen(config: Config, handle: str) -> Heads:
     """Read before the store is: heads written by another process's commit are then in it."""
     try:
         raw = json.loads(_path(config, handle).read_text())
-        return {name: (int(head[0]), str(head[1])) for name, head in raw.items()}
+        found = {}
+        for name, head in raw.items():
+            kind, sep, owner = name.rpartition(":")
+            if sep and kind in BY_NAME:  # else a file from before chains per owner: skip it
+                found[kind, int(owner)] = (int(head[0]), str(head[1]))
+        return found
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return {}
 
@@ -57,25 +64,27 @@ def last_seen(config: Config, handle: str) -> Heads:
 def rolled_back(session: Session, seen: Heads, handle: str) -> str | None:
     """One sentence when the store is behind, or off, what `handle` last saw; else None."""
     now = heads(session)
-    models = {name: model for model, name in chain.CHAINS.items()}
-    for name, (seen_id, seen_hash) in sorted(seen.items()):
-        last_id, last_hash = now.get(name, (0, chain.GENESIS))
+    for (name, owner), (seen_id, seen_hash) in sorted(seen.items()):
+        kind = BY_NAME[name]
+        label = kind.label(owner)
+        last_id, last_hash = now.get((name, owner), (0, GENESIS))
         if last_id < seen_id:
             return (
-                f"The store is older than what {handle} last saw: its {name} chain ends at "
+                f"The store is older than what {handle} last saw: its {label} chain ends at "
                 f"row {last_id}, {handle} saw row {seen_id} (rolled back, or a stale copy)."
             )
         there = last_hash
-        if last_id > seen_id and name in models:
-            model = models[name]
+        if last_id > seen_id:
+            table = kind.model.__table__
+            # The hash covers the owner column: a row moved to another chain differs too.
             there = (
                 session.connection()
-                .execute(select(model.__table__.c.hash).where(model.__table__.c.id == seen_id))
+                .execute(select(table.c.hash).where(table.c.id == seen_id))
                 .scalar()
             )
         if there != seen_hash:
             return (
                 f"The store differs from what {handle} last saw: row {seen_id} of its "
-                f"{name} chain was replaced (a forked or rewritten store)."
+                f"{label} chain was replaced (a forked or rewritten store)."
             )
     return None

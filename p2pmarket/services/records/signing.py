@@ -41,6 +41,7 @@ from sqlmodel import Session, SQLModel
 
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Refused, StoreFailure
+from p2pmarket.hashchain import KINDS
 from p2pmarket.models import (
     Entry,
     KeyEvent,
@@ -125,8 +126,8 @@ def passphrase_digest(passphrase_hash: str) -> str:
 def _legacy_upto(connection: Connection) -> str:
     """The last id of every chained table now: rows up to there predate a new key."""
     last = {}
-    for model in chain.CHAINS:
-        table = model.__table__
+    for kind in KINDS:
+        table = kind.model.__table__
         last[table.name] = connection.execute(
             select(func.coalesce(func.max(table.c.id), 0))
         ).scalar()
@@ -454,17 +455,36 @@ def _who(owner: int | str | None) -> str:
     return "the market" if owner is None else f"user {owner}"
 
 
-def check(connection: Connection, market_public: str | None) -> Checked:
-    """Every chained row's signature against its signer's published keys, and the
-    columns no chain holds against the signed records they must agree with."""
+def check(
+    connection: Connection, market_public: str | None, marks: Mapping[str, int] | None = None
+) -> Checked:
+    """Every chained row's signature against its signer's published keys (with `marks`, an
+    incremental verify's kind -> last id checked before: only the rows after them), and
+    the columns no chain holds against the signed records they must agree with (always
+    all of them: they are current state, not history)."""
     keys = _Keys.load(connection)
-    facts = _Facts(connection)
-    sigs = {(r.table_name, r.row_id): r for r in connection.execute(select(Signature.__table__))}
     out = Checked()
-    for model in chain.CHAINS:
-        table = model.__table__
-        for row in connection.execute(select(table).order_by(table.c.id)).mappings():
-            _check_row(out, keys, facts, sigs.get((table.name, row["id"])), table.name, row)
+    signatures = Signature.__table__
+    every = None if marks else _Facts(connection)
+    for kind in KINDS:
+        table = kind.model.__table__
+        after = (marks or {}).get(kind.name, 0)
+        rows = connection.execute(
+            select(table).where(table.c.id > after).order_by(table.c.id)
+        ).mappings().all()
+        if not rows:
+            continue
+        facts = every or _Facts.of_rows(connection, table.name, rows)
+        sigs = {
+            r.row_id: r
+            for r in connection.execute(
+                select(signatures).where(
+                    signatures.c.table_name == table.name, signatures.c.row_id > after
+                )
+            )
+        }
+        for row in rows:
+            _check_row(out, keys, facts, sigs.get(row["id"]), table.name, row)
     out.problems.extend(_market_key_problems(keys, market_public))
     out.problems.extend(_column_problems(connection, keys))
     return out

@@ -38,7 +38,9 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money import orders
+from p2pmarket.services.records import chain
 from p2pmarket.services.trust import contacts, credit, gate, privacy
+from p2pmarket.store import ports
 
 SPAM_MIN_CHARS = 8
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -195,8 +197,7 @@ def _post(
         order_id=order_id,
         at=now,
     )
-    session.add(row)
-    session.flush()
+    chain.append(session, row)
     conv.last_message_id = row.id
     conv.updated_at = now
     _mark_read(conv, sender.id, row.id)
@@ -453,42 +454,19 @@ def changes_since(session: Session, user_id: int, last_seen_id: int) -> Changes:
 class Watcher:
     """Tells a poller cheaply whether anyone else committed since it last asked.
 
-    Holds one SQLite connection outside any transaction and reads
-    `PRAGMA data_version`, which changes only when another connection commits.
-    A TUI polls `changed()` often and calls `changes_since` only when it is True.
-    On PostgreSQL the same answer comes from LISTEN/NOTIFY (db_pg.Listener: every
-    committed write notifies); on other databases `changed()` is always True.
+    A TUI polls `changed()` often and calls `changes_since` only when it is True. The
+    store answers (store/ports.py ChangeFeed): SQLite reads PRAGMA data_version on a
+    connection of its own, PostgreSQL listens for the NOTIFY every committed write sends.
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._raw = engine.raw_connection() if engine.dialect.name == "sqlite" else None
-        self._listener = None
-        if engine.dialect.name == "postgresql":
-            from p2pmarket.store.postgres.engine import Listener
-
-            self._listener = Listener(engine)
-        self._last = self._version()
-
-    def _version(self) -> int | None:
-        if self._raw is None:
-            return None
-        return self._raw.driver_connection.execute("PRAGMA data_version").fetchone()[0]
+        self._changes = ports.of_engine(engine).changes.watch()
 
     def changed(self) -> bool:
-        if self._listener is not None:
-            return self._listener.changed()
-        now = self._version()
-        moved = now is None or now != self._last
-        self._last = now
-        return moved
+        return self._changes.changed()
 
     def close(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        self._changes.close()
 
 
 def request_payment(

@@ -1,5 +1,8 @@
 """Two-dimensional credit: transaction credit (money behaviour) and social credit.
 
+(Over 500 lines on purpose: the points of every source, the anti-gaming rules and the
+recompute that records them are one piece of arithmetic, read and changed together.)
+
 Scores live on 350-950 and are derived, never typed in: a pure function of the
 source events (orders and their events, reviews, upheld reports, spam flags,
 blocks, the account's age) and the rules in data/credit_rules.json.

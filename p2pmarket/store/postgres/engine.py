@@ -1,20 +1,22 @@
 """The store on PostgreSQL: what differs from SQLite, and nothing else.
 
-Locking. SQLite serialises writers with BEGIN IMMEDIATE: the write lock is held
-from the first read, so every check-then-write in the services (is the balance
-enough? is the order still paid? is this idempotency key new?) sees no other
-writer in between. PostgreSQL gets the same guarantee from one transaction-scoped
-advisory lock taken as the first statement of every write transaction: writers
-queue on it, readers never wait (MVCC), and because each statement of a READ
-COMMITTED transaction reads the latest committed data, the writer holding the lock
-sees everything committed before it. Row locks alone (SELECT … FOR UPDATE on
-wallets and chain heads) would leave the order state machine, spam flags and
-credit sums to be locked one by one, and would deadlock when two transfers take
-ESCROW and a wallet in opposite orders; SERIALIZABLE would need every write to be
-retryable, which a `with store.write()` block is not. Money serialises on ESCROW
-and the ledger's chain head anyway, so the single lock costs little. The chain head
-and the accounts are still read FOR UPDATE (services/records, ledger.py), so a
-writer that bypassed `Store.write` could not fork a chain or overdraw a wallet.
+Writing. SQLite serialises writers with BEGIN IMMEDIATE, so every check-then-write in
+the services (is the balance enough? is the order still paid? is this idempotency key
+new?) sees no other writer in between. PostgreSQL lets many people write at once
+instead: a write transaction runs SERIALIZABLE and takes no market-wide lock. Two
+transactions touching disjoint rows (a chat line and a payment, payments between
+different people, whose escrow is held per order) commit side by side; when an
+interleaving could break a check, PostgreSQL aborts one of them with a serialisation
+failure (40001) or a deadlock (40P01), and `Store.transact` runs the whole unit of work
+again (`RETRIES`). SERIALIZABLE rather than row locks in one global order because the
+services' checks read far more than the rows they write (order states, spam flags,
+credit sums, booked slots): SSI guards every one of them, where row locks would have
+to be added check by check. Accounts and chain heads are still read FOR UPDATE, so
+a writer that bypassed `Store.transact` could not fork a chain or overdraw a wallet.
+
+Schema changes (creating tables, migrations, the search index) are the one place
+writers still queue on an advisory lock (`schema_lock`): two processes opening a new
+store at once must not both create it.
 
 Live updates. Every committed write transaction sends NOTIFY on `CHANNEL`;
 `Listener` (used by chat.Watcher) is the counterpart of SQLite's PRAGMA data_version.
@@ -22,22 +24,30 @@ Live updates. Every committed write transaction sends NOTIFY on `CHANNEL`;
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 
 from p2pmarket.errors import StoreFailure
 
-# Any fixed 64-bit number: the advisory lock that writers queue on.
-WRITE_LOCK = 0x7032706D61726B74  # "p2pmarkt"
+# Any fixed 64-bit number: the advisory lock schema changes queue on.
+SCHEMA_LOCK = 0x7032706D61726B74  # "p2pmarkt"
+# Serialisation failure and deadlock: the transaction changed nothing; run it again.
+RETRYABLE = frozenset({"40001", "40P01"})
 CHANNEL = "p2pmarket"
 CONNECT_TIMEOUT_S = 10
-# A writer waiting longer than this for the write lock gives up ("store busy").
+# A writer waiting longer than this for a row lock gives up ("store busy").
 LOCK_TIMEOUT_MS = 30_000
 
 
 def engine(url: str, *, writer: bool) -> Engine:
-    """An engine for reads or for serialised writes (see the module docstring)."""
+    """An engine for reads or for SERIALIZABLE writes (see the module docstring)."""
     eng = create_engine(
-        url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        isolation_level="SERIALIZABLE" if writer else "READ COMMITTED",
     )
     if not writer:
         return eng
@@ -45,7 +55,6 @@ def engine(url: str, *, writer: bool) -> Engine:
     @event.listens_for(eng, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
     @event.listens_for(eng, "commit")
     def _on_commit(conn: Connection) -> None:
@@ -53,6 +62,27 @@ def engine(url: str, *, writer: bool) -> Engine:
         conn.exec_driver_sql(f"NOTIFY {CHANNEL}")
 
     return eng
+
+
+@contextmanager
+def schema_change(eng: Engine) -> Iterator[Connection]:
+    """A transaction changing the schema, behind any other process doing the same.
+
+    READ COMMITTED: once the lock is ours, its reads see what the holder before us made.
+    """
+    with eng.execution_options(isolation_level="READ COMMITTED").begin() as conn:
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+        yield conn
+
+
+def retryable(exc: BaseException) -> bool:
+    """True for a serialisation failure or deadlock: nothing was written; run it again."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE
+
+
+def busy() -> StoreFailure:
+    """A write that kept colliding with others (or waited on a row past `LOCK_TIMEOUT_MS`)."""
+    return StoreFailure("store_busy", "The market's store is busy; try again.")
 
 
 def where(url: str) -> str:
@@ -86,12 +116,10 @@ def explain(detail: str, url: str) -> StoreFailure | None:
             f"There is no database {make_url(url).database!r} at {at}; create it first "
             "(createdb), p2pmarket then creates its tables.",
         )
-    if "lock timeout" in detail or "deadlock detected" in detail:
-        return StoreFailure(
-            "store_busy",
-            f"The market database at {at} is busy (another writer held it for over "
-            f"{LOCK_TIMEOUT_MS // 1000} s); nothing was changed, try again in a moment.",
-        )
+    if any(
+        cause in detail for cause in ("lock timeout", "deadlock detected", "could not serialize")
+    ):
+        return busy()
     if "permission denied to create extension" in detail:
         return StoreFailure(
             "store_extensions",

@@ -1,23 +1,28 @@
-"""The search index's schema on PostgreSQL: tokens in a pg_trgm GIN index, places in an
-earthdistance GiST index, its queue and the price index. Derived data (rebuilt from the
-listings), created once per store by `Store.open`; services/market/search_pg.py reads and
-fills it."""
+"""The search index's schema on PostgreSQL: postings (term, geographic key) in a btree, the
+listings' keys, the term counts, the queue and the price index.
+Derived data (rebuilt from the listings), created once per store by `Store.open`;
+store/postgres/search.py reads and fills it."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
 # A store whose index was made by another version is rebuilt on open.
-INDEX_VERSION = "pg-1"
+INDEX_VERSION = "pg-4"
 
 DDL = (
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE EXTENSION IF NOT EXISTS cube",
-    "CREATE EXTENSION IF NOT EXISTS earthdistance",
+    # Per listing: its geographic key (geo.geo_key) and the terms it was indexed under
+    # (space-separated), to find its postings again when it changes.
     "CREATE TABLE IF NOT EXISTS search_doc ("
-    " listing_id integer PRIMARY KEY, words text NOT NULL, earth cube NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS ix_search_doc_words ON search_doc USING gin (words gin_trgm_ops)",
-    "CREATE INDEX IF NOT EXISTS ix_search_doc_earth ON search_doc USING gist (earth)",
+    " listing_id integer PRIMARY KEY, key bigint NOT NULL, terms text NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_search_doc_key ON search_doc (key)",
+    # The inverted index: one row per (token or tag, listing key), in key order within a
+    # term, so a term's listings inside a map cell are one range of the primary key.
+    # "C": terms compare as bytes whatever the database's collation (prefixes are ranges).
+    "CREATE TABLE IF NOT EXISTS search_posting ("
+    ' term text COLLATE "C" NOT NULL, key bigint NOT NULL, PRIMARY KEY (term, key))',
+    "CREATE TABLE IF NOT EXISTS search_terms ("
+    ' term text COLLATE "C" PRIMARY KEY, docs integer NOT NULL)',
     "CREATE TABLE IF NOT EXISTS search_dirty (listing_id integer PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS search_version (version text NOT NULL)",
     "CREATE OR REPLACE FUNCTION search_listing_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
@@ -30,9 +35,9 @@ DDL = (
     " END $$",
     "DROP TRIGGER IF EXISTS search_listing_changed ON listing",
     "CREATE TRIGGER search_listing_changed AFTER INSERT OR DELETE"
-    " OR UPDATE OF title, description, lat, lon ON listing"
+    " OR UPDATE OF title, description, category, kind, price, lat, lon ON listing"
     " FOR EACH ROW EXECUTE FUNCTION search_listing_changed()",
-    # Suggested prices (pricing_pg.py): category + unit, then a latitude range.
+    # Suggested prices (prices.py): category + unit, then a latitude range.
     "CREATE INDEX IF NOT EXISTS ix_listing_price_guide"
     " ON listing (category, unit, lat, lon, status, price, updated_at)",
 )
@@ -47,7 +52,10 @@ def installed(conn: Connection) -> bool:
 
 def install(conn: Connection) -> None:
     """Create (or upgrade) the derived search objects; every listing is queued."""
-    conn.exec_driver_sql("DROP TABLE IF EXISTS search_doc, search_dirty, search_version")
+    conn.exec_driver_sql(
+        "DROP TABLE IF EXISTS search_doc, search_posting, search_terms, search_dirty,"
+        " search_version"
+    )
     for statement in DDL:
         conn.exec_driver_sql(statement)
     conn.execute(text("INSERT INTO search_version VALUES (:v)"), {"v": INDEX_VERSION})

@@ -1,6 +1,6 @@
 """The search index's schema on SQLite: FTS5 with map-grid cells as tokens, its queue and
 the price index. Derived data (rebuilt from the listings), created once per store by
-`Store.open`; services/market/search.py reads and fills it."""
+`Store.open`; store/sqlite/search.py reads and fills it."""
 
 from __future__ import annotations
 

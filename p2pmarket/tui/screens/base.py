@@ -54,6 +54,10 @@ class MarketScreen(Screen[None]):
     def reload(self) -> None:
         """Re-read this screen's data from the services."""
 
+    def leave(self, go: Callable[[], None]) -> None:
+        """Leave this screen by `go()`; a screen holding unsaved work asks first."""
+        go()
+
     def on_screen_resume(self) -> None:
         if self.market.user is not None:
             self.reload()

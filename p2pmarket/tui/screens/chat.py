@@ -20,6 +20,7 @@ from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.models import ChatMode, Tier
 from p2pmarket.tui.plain import data, line
+from p2pmarket.tui.remedies import for_app
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.profile import badges
@@ -39,7 +40,7 @@ class ChatScreen(OrderActions, MarketScreen):
         Binding("ctrl+y", "pay", "Pay"),
         Binding("ctrl+g", "report", "Report"),
         Binding("ctrl+b", "block", "Block"),
-        Binding("ctrl+n", "new", "New conversation", show=False),
+        Binding("ctrl+n", "new", "New chat"),
     ]
 
     def __init__(self, with_handle: str | None = None) -> None:
@@ -53,7 +54,7 @@ class ChatScreen(OrderActions, MarketScreen):
         yield Header()
         with Horizontal(id="chat"):
             with Vertical(id="chat-list"):
-                yield TextInput(placeholder="chat with handle…", id="chat-to")
+                yield TextInput(placeholder="new chat: a handle, then enter", id="chat-to")
                 yield MarketTable(id="conversations")
             with Vertical(id="chat-main"):
                 yield Static("Choose a conversation.", id="chat-header")
@@ -92,12 +93,17 @@ class ChatScreen(OrderActions, MarketScreen):
             self._load_conversation()
 
     def _load_conversation(self) -> None:
+        first = self.view is None
         loaded = self.attempt(lambda: self.actor.conversation(self.other, limit=200))
         if loaded is None:
-            self.other = None
+            # A handle that opens nothing leaves the conversation on screen as it was.
+            self.other = self.view.other.handle if self.view else None
             return
         self.view, self.payable = loaded.view, loaded.payable
         self._draw()
+        if first and not self.query_one("#chat-to", Input).value:
+            # The conversation on screen is the one you answer: typing goes to it.
+            self.query_one("#chat-input").focus()
 
     def _draw(self) -> None:
         view = self.view
@@ -123,7 +129,7 @@ class ChatScreen(OrderActions, MarketScreen):
                 out.append(data(m.body))
             else:
                 out.append(f"({m.kind}) ", style="italic")
-                out.append_text(data(m.body, style="italic"))
+                out.append_text(data(for_app(m.body), style="italic"))
             log.write(out)
         self._shown = (view.id, last)
         self._gate()
@@ -134,7 +140,7 @@ class ChatScreen(OrderActions, MarketScreen):
         trade = view.mode == ChatMode.trade
         note = Text()
         note.append("Money: ", style="bold")
-        note.append(view.money.why)
+        note.append(for_app(view.money.why))
         if not trade:
             note.append(" Requests and payments happen in trade mode (ctrl+o).", style="dim")
         self.query_one("#money-note", Static).update(note)
@@ -192,10 +198,23 @@ class ChatScreen(OrderActions, MarketScreen):
         target = ChatMode.chat if self.view and self.view.mode == ChatMode.trade else ChatMode.trade
         self._with_other(lambda other: self.actor.set_chat_mode(other, target))
 
+    def _money_refused(self) -> bool:
+        """Say why money can't move here before asking anything (chat mode, the gate)."""
+        if self.view is None:
+            self.market.tell("Choose a conversation first (ctrl+n starts a new one).")
+        elif self.view.mode != ChatMode.trade:
+            self.market.tell("Payments and requests happen in trade mode: press ctrl+o first.")
+        else:
+            return False
+        return True
+
     def action_request(self) -> None:
         from p2pmarket.tui.widgets.ask import AskModal
 
-        if self.other is None:
+        if self._money_refused():
+            return
+        if not self.view.money.allowed:
+            self.market.tell(self.view.money.why)
             return
 
         def answered(value: str | None) -> None:
@@ -216,9 +235,10 @@ class ChatScreen(OrderActions, MarketScreen):
         )
 
     def action_pay(self) -> None:
+        if self._money_refused():
+            return
         if self.payable is None:
-            why = self.view.money.why if self.view else "Choose a conversation first."
-            self.market.tell(f"Nothing to pay here. {why}")
+            self.market.tell(f"Nothing to pay here: no accepted order waits. {self.view.money.why}")
             return
         self.run_order_action(self.payable, "pay")
 

@@ -126,7 +126,8 @@ class CreditScreen(MarketScreen):
             out.append("verifying the hash chains…", style="dim")
         elif report.ok:
             rows = sum(report.rows_checked.values())
-            out.append(f"✓ verified: {rows:,} chained rows intact", style="green")
+            since = f" since checkpoint #{report.since}" if report.since is not None else ""
+            out.append(f"✓ verified: {rows:,} chained rows intact{since}", style="green")
         else:
             first = report.problems[0]
             out.append(f"✗ {len(report.problems)} problems: ", style="bold red")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -71,6 +72,10 @@ class EditorScreen(MarketScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "New listing" if self.listing_id is None else f"Edit #{self.listing_id}"
+        self._fill()
+        self._saved = self._draft()
+
+    def _fill(self) -> None:
         if self.listing_id is None:
             self.query_one("#title", Input).focus()
             return
@@ -86,6 +91,22 @@ class EditorScreen(MarketScreen):
         self.query_one("#price", Input).value = money.plain(view.price)
         self.query_one("#quantity", Input).value = str(view.quantity)
         self.query_one("#price", Input).focus()
+
+    def _draft(self) -> tuple:
+        """Everything typed or chosen, to tell whether leaving would lose something."""
+        return tuple(w.value for w in self.query("#editor-form Input, #editor-form Select"))
+
+    def leave(self, go: Callable[[], object]) -> None:
+        if self._draft() == self._saved:
+            go()
+            return
+        from p2pmarket.tui.widgets.confirm import ConfirmModal
+
+        question = "Leave the editor? What you typed here is not saved."
+        self.app.push_screen(
+            ConfirmModal(question, yes="Leave, lose it", no="Keep editing"),
+            lambda leave: leave and go(),
+        )
 
     # -- live price band -------------------------------------------------------------------
 
@@ -159,5 +180,6 @@ class EditorScreen(MarketScreen):
 
         view = self.attempt(save)
         if view is not None:
+            self._saved = self._draft()
             self.market.tell(f"Saved listing #{view.id}: {view.title}")
             self.market.action_back()

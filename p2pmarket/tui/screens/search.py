@@ -52,10 +52,6 @@ class SearchScreen(MarketScreen):
         super().__init__()
         self._generation = 0
         self.results: search.Results | None = None
-        # The last keystroke (generation) whose results are painted on screen, and whose
-        # results are painted with their prices compared (bench tui).
-        self.shown_generation = 0
-        self.priced_generation = 0
         # What the box asks for now, what a worker is computing, what the table shows
         # (query tokens + filters): "piano" and "piano " are one search, run once.
         self._wanted_key: tuple | None = None
@@ -156,9 +152,10 @@ class SearchScreen(MarketScreen):
         )
 
     def _painted(self, generation: int, priced: bool) -> None:
-        self.shown_generation = max(self.shown_generation, generation)
-        if priced:
-            self.priced_generation = max(self.priced_generation, generation)
+        """Keystroke `generation`'s results are on screen (`priced`: with prices compared).
+
+        Nothing to do here; a screen that times itself (bench/timed.py) overrides it.
+        """
 
     @work(thread=True, exclusive=True, group="search")
     def _search(self, query: search.Query, key: tuple) -> None:

@@ -35,7 +35,30 @@ class OrderActions:
         elif action == "resolve":
             self._resolve(order_id)
         else:
-            self._done(lambda: self.actor.act(order_id, action))
+            self._confirmed(order_id, action, lambda: self.actor.act(order_id, action))
+
+    def _confirmed(
+        self: MarketScreen,
+        order_id: int,
+        action: str,
+        step: Callable[[], OrderView],
+        *decision: str,
+    ) -> None:
+        """Run `step`; one that moves money first says what it will do and asks once."""
+        from p2pmarket.tui.widgets.confirm import ConfirmModal
+
+        # A 1-tuple, so a refused preview (None) differs from a step that moves no money.
+        preview = self.attempt(lambda: (self.actor.preview_step(order_id, action, *decision),))
+        if preview is None:
+            return
+        (sentence,) = preview
+        if sentence is None:
+            self._done(step)
+            return
+        self.app.push_screen(
+            ConfirmModal(sentence, yes=action.capitalize(), no="Back"),
+            lambda yes: yes and self._done(step),
+        )
 
     def _done(self: MarketScreen, step: Callable[[], OrderView]) -> None:
         """Run one order step; say where it left the order (or why it was refused)."""
@@ -64,7 +87,12 @@ class OrderActions:
             # "split 40": the resolution, then the seller's part (the parser judges both).
             words = (value or "").lower().split()
             if words:
-                self._done(lambda: self.actor.resolve(order_id, words[0], *words[1:2]))
+                self._confirmed(
+                    order_id,
+                    "resolve",
+                    lambda: self.actor.resolve(order_id, words[0], *words[1:2]),
+                    *words[:2],
+                )
 
         self.app.push_screen(
             AskModal(

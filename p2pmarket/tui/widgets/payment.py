@@ -21,6 +21,7 @@ from p2pmarket import money
 from p2pmarket.clock import countdown
 from p2pmarket.errors import MarketError
 from p2pmarket.tui.plain import line, plain
+from p2pmarket.tui.remedies import for_app
 from p2pmarket.tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class PaymentModal(ModalScreen[bool]):
         with Vertical():
             yield Static("Confirm payment", id="pay-title")
             yield Static(facts, id="pay-facts")
-            yield Static(plain(f"Warning: {p.warning}") if p.warning else "", id="pay-warning")
+            warning = plain(f"Warning: {for_app(p.warning)}") if p.warning else ""
+            yield Static(warning, id="pay-warning")
             yield TextInput(placeholder="your passphrase", password=True, id="pay-passphrase")
             yield Static("", id="pay-error")
             with Horizontal():

@@ -1,0 +1,206 @@
+"""A found page as the person sees it: rounded distances, credit, the why of each hit,
+how far the nearest match is when nothing was found, and prices against their bands."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+
+from sqlmodel import Session, col, select
+
+from p2pmarket.models import User
+from p2pmarket.services.market.search.plan import find, seller_credit
+from p2pmarket.services.market.search.query import (
+    BEYOND_MAX_KM,
+    Candidate,
+    Query,
+    Sort,
+    check_query,
+    text_score,
+)
+from p2pmarket.tokens import query_tokens
+
+# The "x% under the suggested price" of a result reads a smaller sample than `price suggest`.
+WHY_PRICE_CAP = 200
+
+
+def round_km(km: float) -> float:
+    """Distances are shown rounded, never exact: 0.1 km steps under 10 km, then whole km."""
+    if km < 10:
+        return max(0.1, round(km, 1))
+    return float(round(km))
+
+
+def fmt_km(km: float) -> str:
+    shown = round_km(km)
+    return f"~{shown:.1f} km" if shown < 10 else f"~{shown:.0f} km"
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    title: str
+    kind: str
+    category: str
+    price: int
+    unit: str
+    seller: str
+    distance_km: float
+    distance: str
+    credit: int | None
+    why: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Results:
+    query: str
+    centre: str
+    radius_km: float
+    sort: str
+    page: int
+    has_more: bool
+    hits: tuple[Hit, ...] = field(default_factory=tuple)
+    # With nothing within the radius: the rounded distance of the nearest match within
+    # BEYOND_MAX_KM, and the whole radius that reaches it (None: none that close either).
+    nearest_beyond_km: float | None = None
+    widen_to_km: int | None = None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["hits"] = [h.to_json() for h in self.hits]
+        return data
+
+    def nothing_found(self) -> str:
+        """The sentence for an empty first page: what was searched, and how far to widen."""
+        said = f"Nothing found within {self.radius_km:g} km of {self.centre}"
+        if self.nearest_beyond_km is None:
+            return f"{said} (nor within {BEYOND_MAX_KM:g} km)."
+        return (
+            f"{said}; the nearest is {fmt_km(self.nearest_beyond_km)} away: "
+            f"widen the radius to {self.widen_to_km} km."
+        )
+
+
+def search(
+    session: Session,
+    clock,
+    me: User,
+    query: Query,
+    *,
+    centre: str = "home",
+    compare_prices: bool = True,
+) -> Results:
+    """One page of nearby listings for `me`, each with a rounded distance and a why."""
+    query = check_query(query)
+    page, has_more = find(session, me, query)
+    results = page_results(session, query, page, has_more, centre)
+    results = with_nearest_beyond(results, query, lambda wider: find(session, me, wider))
+    if compare_prices:
+        results = price_page(session, clock, results, lat=query.lat, lon=query.lon)
+    return results
+
+
+def with_nearest_beyond(results: Results, query: Query, find_page) -> Results:
+    """An empty first page learns how far the nearest match is."""
+    if results.hits or query.page != 1 or query.radius_km >= BEYOND_MAX_KM:
+        return results
+    wider = replace(query, radius_km=BEYOND_MAX_KM, sort=Sort.nearest, page_size=1)
+    page, _more = find_page(wider)
+    if not page:
+        return results
+    km = page[0].km
+    return replace(results, nearest_beyond_km=round_km(km), widen_to_km=math.ceil(km))
+
+
+def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(seller_ids)
+    if not ids:
+        return {}
+    return dict(session.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
+
+
+def page_results(
+    session: Session,
+    query: Query,
+    page: list[Candidate],
+    has_more: bool,
+    centre: str,
+) -> Results:
+    """A found page as the person sees it: distance, credit, why.
+
+    The why's price comparison is `price_page`'s, added to a page already found.
+    """
+    words = query_tokens(query.text)
+    ids = {c.seller_id for c in page}
+    handles = seller_handles(session, ids)
+    credit_of = seller_credit(session, ids)
+    hits = []
+    for c in page:
+        c.credit = credit_of.get(c.seller_id)
+        if words and not c.where:
+            c.text_score, c.where = text_score(words, c.title)
+        why = [c.where or "nearby", fmt_km(c.km).lstrip("~")]
+        if c.credit is not None:
+            why.append(f"credit {c.credit}")
+        hits.append(
+            Hit(
+                id=c.id,
+                title=c.title,
+                kind=c.kind,
+                category=c.category,
+                price=c.price,
+                unit=c.unit,
+                seller=handles.get(c.seller_id, "?"),
+                distance_km=round_km(c.km),
+                distance=fmt_km(c.km),
+                credit=c.credit,
+                why=" · ".join(why),
+            )
+        )
+    return Results(
+        query=query.text,
+        centre=centre,
+        radius_km=query.radius_km,
+        sort=str(query.sort),
+        page=query.page,
+        has_more=has_more,
+        hits=tuple(hits),
+    )
+
+
+def price_page(session: Session, clock, results: Results, *, lat: float, lon: float) -> Results:
+    """A found page with each price compared with its suggested band around (lat, lon).
+
+    The last part of each why; a page is found first and priced after (the bands take
+    longest the first time a category shows up), so the search is never run twice.
+    """
+    from p2pmarket.services.market import pricing
+
+    bands = pricing.suggest_cached(
+        session,
+        clock,
+        [(h.category, h.unit) for h in results.hits],
+        lat=lat,
+        lon=lon,
+        cap=WHY_PRICE_CAP,
+    )
+    return replace(
+        results, hits=tuple(_priced(h, bands.get((h.category, h.unit))) for h in results.hits)
+    )
+
+
+def _priced(hit: Hit, band) -> Hit:
+    if band is None or not band.p50:
+        return hit
+    diff = round((hit.price - band.p50) * 100 / band.p50)
+    if diff <= -5:
+        said = f"{-diff}% under the suggested price"
+    elif diff >= 5:
+        said = f"{diff}% over the suggested price"
+    else:
+        said = "at the suggested price"
+    return replace(hit, why=f"{hit.why} · {said}")

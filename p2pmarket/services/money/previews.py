@@ -1,0 +1,61 @@
+"""What a money-moving step will do, said before it is done: the second confirmation's
+sentence for a withdrawal, a confirmed delivery, a revoke and a mediator's decision (a
+payment has its own, richer preview in orders.preview_payments)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlmodel import Session
+
+from p2pmarket import money
+from p2pmarket.models import AccountKind
+from p2pmarket.services.money import ledger
+from p2pmarket.services.money.orders import OrderView
+from p2pmarket.services.trust import credit
+
+
+@dataclass(frozen=True)
+class WithdrawalPreview:
+    amount: int
+    balance_before: int
+    balance_after: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def withdrawal(session: Session, user_id: int, amount: int) -> WithdrawalPreview:
+    """Taking `amount` out of `user_id`'s wallet; refused now if the wallet can't cover it."""
+    money.check(amount)
+    before = ledger.balance(session, user_id)
+    if amount > before:
+        raise ledger.short(AccountKind.wallet, before, amount)
+    return WithdrawalPreview(amount, before, before - amount)
+
+
+def step(order: OrderView, action: str, to_seller: int | None = None) -> str | None:
+    """The sentence to confirm before `action` on `order`; None if the step moves no money.
+
+    `to_seller` is a mediator's decision: the whole amount (release), 0 (refund) or a split.
+    """
+    amount, head = money.fmt(order.amount), f"Order #{order.id} ({order.title})"
+    if action == "confirm":
+        return (
+            f"{head}: confirm it was delivered. {amount} is released from escrow to "
+            f"@{order.seller}; this can't be undone."
+        )
+    if action == "revoke":
+        cost = -credit.rules()["transaction"]["refund_revoked"]
+        return (
+            f"{head}: revoke the payment. {amount} goes back from escrow to you. Revoking a "
+            f"paid order lowers your transaction credit by {cost}."
+        )
+    if action == "resolve" and to_seller is not None and 0 <= to_seller <= order.amount:
+        to_buyer = order.amount - to_seller
+        return (
+            f"{head}: {money.fmt(to_seller)} to the seller @{order.seller} and "
+            f"{money.fmt(to_buyer)} back to the buyer @{order.buyer}; final, recorded as "
+            "your decision."
+        )
+    return None

@@ -1,0 +1,56 @@
+"""What SQLite does its own way besides search and prices: telling a poller that someone
+committed (PRAGMA data_version) and loading many listings at once (the driver's executemany)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+
+class DataVersion:
+    """Holds one SQLite connection outside any transaction and reads `PRAGMA data_version`,
+    which changes only when another connection commits."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._raw = engine.raw_connection()
+        self._last = self._version()
+
+    def _version(self) -> int | None:
+        if self._raw is None:
+            return None
+        return self._raw.driver_connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def changed(self) -> bool:
+        now = self._version()
+        moved = now is None or now != self._last
+        self._last = now
+        return moved
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+
+class SqliteChangeFeed:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def watch(self) -> DataVersion:
+        return DataVersion(self._engine)
+
+
+_LISTING_INSERT = (
+    "INSERT INTO listing (seller_id, kind, title, description, category, unit, price, quantity,"
+    " status, lat, lon, created_at, updated_at) VALUES (:seller_id, :kind, :title, :description,"
+    " :category, :unit, :price, :quantity, :status, :lat, :lon, :created_at, :updated_at)"
+)
+
+
+class SqliteBulkLoad:
+    def insert_listings(self, session: Session, rows: list[dict]) -> None:
+        # The driver's executemany: the ORM's per-row parameter handling costs more than SQLite.
+        session.connection().connection.dbapi_connection.executemany(_LISTING_INSERT, rows)
+
+    def after_copy(self, session: Session) -> None:
+        """SQLite's rowids follow the largest id by themselves."""
