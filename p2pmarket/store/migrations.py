@@ -194,7 +194,7 @@ def _rechain(conn: Connection, kind: hashchain.ChainKind) -> list[dict]:
     )
     # Read whole before writing: an open cursor over the table being updated is undefined.
     for row in conn.execute(select(table).order_by(*order)).mappings().all():
-        owner_id = row[kind.owner] if kind.owner else 0
+        owner_id = (row[kind.owner] or 0) if kind.owner else 0  # NULL owner: 0, as owner_of
         prev = tips.get(owner_id, (0, hashchain.GENESIS))[1]
         fields = {**row, "prev_hash": prev}
         tips[owner_id] = (row["id"], hashchain.digest(prev, fields))

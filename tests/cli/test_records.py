@@ -162,26 +162,14 @@ def test_reinstall_survival(tmp_path, two_installs):
 
 
 def _rehash(home: Path) -> None:
-    """An attacker's second step after an edit: recompute every hash and chain head."""
-    from sqlmodel import select
-
+    """An attacker's second step after an edit: recompute every hash, head and checkpoint."""
     from p2pmarket import config
-    from p2pmarket.models import ChainHead
-    from p2pmarket.services.records import chain
     from p2pmarket.store.engine import Store
+    from tests.tamper import rehash_everything
 
     store = Store.open(config.resolve(home=home))
     with store.write() as session:
-        for model, name in chain.CHAINS.items():
-            prev = chain.GENESIS
-            for row in session.exec(select(model).order_by(model.id)).all():
-                row.prev_hash = prev
-                row.hash = prev = chain.digest(prev, row)
-                session.add(row)
-            head = session.get(ChainHead, name)
-            if head is not None:
-                head.last_hash = prev
-                session.add(head)
+        rehash_everything(session.connection())
     store.close()
 
 

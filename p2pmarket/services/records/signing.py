@@ -469,9 +469,11 @@ def check(
     for kind in KINDS:
         table = kind.model.__table__
         after = (marks or {}).get(kind.name, 0)
-        rows = connection.execute(
-            select(table).where(table.c.id > after).order_by(table.c.id)
-        ).mappings().all()
+        rows = (
+            connection.execute(select(table).where(table.c.id > after).order_by(table.c.id))
+            .mappings()
+            .all()
+        )
         if not rows:
             continue
         facts = every or _Facts.of_rows(connection, table.name, rows)
