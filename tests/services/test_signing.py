@@ -7,12 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import func, select
 
 from p2pmarket import config as config_mod
 from p2pmarket.errors import Refused
 from p2pmarket.market import Market, records
-from p2pmarket.models import Account, Entry, KeyEvent, Role, Transfer, User
+from p2pmarket.models import Account, Entry, KeyEvent, Role, Signature, Transfer, User
 from p2pmarket.services.money import ledger
 from p2pmarket.store.engine import Store
 from p2pmarket.store.migrations import SCHEMA_VERSION
@@ -182,6 +182,37 @@ def test_acting_without_the_passphrase_cannot_write_a_keyed_persons_record(paid)
     # Someone without a key yet: the market vouches, and verify is content.
     market.trusted_actor("mei").topup(100, "mei")
     assert _report(market).ok
+
+
+def test_chat_without_the_passphrase_is_vouched_for_by_the_market_and_re_attribution_shows(
+    paid,
+):
+    """Chat is chained (and signed) now, but stays what a person at their terminal writes
+    without the passphrase: the market signs it. Moving it to another sender still fails."""
+    market, bob, *_ = paid
+    bob.send_message("lin", "signed by bob")
+    sent = market.trusted_actor("lin").send_message("bob", "vouched for by the market")
+    assert _report(market).ok
+    users, *_ = _ids(market)
+    _sql(
+        market,
+        f"UPDATE message SET sender_id = {users['mei']} WHERE id = {sent.message.id}",
+    )
+    _rehash(market)
+    problems = records.verify(market, full=True).problems
+    assert any(p.table == "message" and p.row_id == sent.message.id for p in problems), problems
+
+
+def test_a_previewed_step_leaves_no_signature_behind(paid):
+    """preview_step tries the step in a savepoint: the rows and their signatures go together."""
+    market, bob, lin, order_id = paid
+    lin.act(order_id, "deliver")
+    with market.store.read() as s:
+        before = s.exec(select(func.count()).select_from(Signature)).one()
+    assert bob.preview_step(order_id, "confirm") is not None
+    with market.store.read() as s:
+        assert s.exec(select(func.count()).select_from(Signature)).one() == before
+    assert records.verify(market, full=True).ok
 
 
 def test_a_rollback_is_reported_at_the_next_login_once(paid, tmp_path):

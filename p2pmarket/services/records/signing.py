@@ -45,6 +45,7 @@ from p2pmarket.hashchain import KINDS
 from p2pmarket.models import (
     Entry,
     KeyEvent,
+    Message,
     Meta,
     OperatorEvent,
     Order,
@@ -59,6 +60,11 @@ from p2pmarket.store.migrations import OPERATOR_KEY
 KEY_FILE = "market.key"
 # The author of a row any signer may vouch for (a credit event follows from someone's act).
 ANY = "any"
+# Rows the market may sign for someone who has a key but acts without it (trusted_actor:
+# the TUI started without the passphrase): chat, chained since chains per owner, stays
+# what it was before, something a person at their terminal writes without the passphrase.
+# The store file alone still forges none: the market's key is in the home.
+VOUCHED = frozenset({Message.__tablename__})
 # Rows whose signature also covers other rows, and the columns of those rows it covers.
 _COVERS: dict[str, tuple[tuple[str, str], ...]] = {
     Entry.__tablename__: (("transfer", "transfer_id"), ("account", "account_id")),
@@ -359,7 +365,9 @@ class Signers:
         facts = _Facts.of_rows(connection, table, values)
         person_id, person_key = self.person or (None, None)
         authors = [facts.author(table, v) for v in values]
-        others = {a for a in authors if a not in (None, ANY, person_id)}
+        others = (
+            set() if table in VOUCHED else {a for a in authors if a not in (None, ANY, person_id)}
+        )
         keyed = {}
         if others:
             keyed = dict(
@@ -516,6 +524,8 @@ def _check_row(out: Checked, keys: _Keys, facts: _Facts, sig, table: str, row: M
         return
     if author == ANY:
         allowed = None
+    elif table in VOUCHED:
+        allowed = {author, None}
     elif personal or author is None:
         allowed = {author}
     else:
