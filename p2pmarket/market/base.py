@@ -36,7 +36,7 @@ class ActorBase:
     def remember_heads(self) -> None:
         """Keep the chain heads this person sees now on their side (services/records/seen.py)."""
         with self.market.store.read() as session:
-            seen.remember(self.market.config, self.user.handle, seen.heads(session))
+            seen.remember(self.market.config, self.user.handle, seen.heads(session, self.user.id))
 
     @property
     def handle(self) -> str:

@@ -303,3 +303,16 @@ def test_an_older_store_migrates_and_keys_come_at_the_next_login(tmp_path, clock
         assert market.trusted_actor("lin_piano").wallet().balance >= 0
     finally:
         store.close()
+
+
+def test_a_person_remembers_only_the_chains_they_see(paid):
+    """Their wallet, their orders and the escrow of them, their credit, their keys, and the
+    one-chain kinds: not every account of the market."""
+    from p2pmarket.services.records import seen
+
+    market, _, _, order_id = paid
+    users, wallets, _ = _ids(market)
+    mine = seen.last_seen(market.config, "lin")
+    assert ("ledger", wallets["lin"]) in mine and ("order_events", order_id) in mine
+    assert ("keys", users["lin"]) in mine and ("keys", 0) in mine
+    assert ("ledger", wallets["bob"]) not in mine and ("keys", users["bob"]) not in mine

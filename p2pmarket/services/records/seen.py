@@ -15,12 +15,12 @@ import os
 import threading
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
 from p2pmarket.config import Config
 from p2pmarket.hashchain import BY_NAME, GENESIS
-from p2pmarket.models import ChainHead
+from p2pmarket.models import Account, ChainHead, Conversation, Order
 
 # (chain kind, owner id) -> (last id, last hash), as chain_head holds them.
 Heads = dict[tuple[str, int], tuple[int, str]]
@@ -31,11 +31,34 @@ def _path(config: Config, handle: str) -> Path:
     return config.seen_dir / store / f"{handle}.json"
 
 
-def heads(session: Session) -> Heads:
-    """Every chain's head: one per (kind, owner), as chains are kept per owner."""
-    rows = session.connection().execute(
-        select(ChainHead.kind, ChainHead.owner_id, ChainHead.last_id, ChainHead.last_hash)
-    )
+def heads(session: Session, user_id: int | None = None) -> Heads:
+    """The chains' heads, one per (kind, owner); with `user_id`, only the chains that person
+    sees: their wallets and their orders' escrow (ledger), their orders, their credit, the
+    reviews of them, their conversations, their key records, and the one-chain kinds
+    (operator acts, checkpoints, the market's key records). A market keeps a head per
+    account, order and conversation: remembering all of them after every write would grow
+    with the market, not with the person."""
+    h = ChainHead.__table__
+    query = select(h.c.kind, h.c.owner_id, h.c.last_id, h.c.last_hash)
+    if user_id is not None:
+        orders, accounts, talks = Order.__table__, Account.__table__, Conversation.__table__
+        my_orders = select(orders.c.id).where(
+            or_(orders.c.buyer_id == user_id, orders.c.seller_id == user_id)
+        )
+        my_accounts = select(accounts.c.id).where(
+            or_(accounts.c.user_id == user_id, accounts.c.order_id.in_(my_orders))
+        )
+        my_talks = select(talks.c.id).where(or_(talks.c.a_id == user_id, talks.c.b_id == user_id))
+        query = query.where(
+            or_(
+                h.c.owner_id == 0,  # one-chain kinds, and the market's key records
+                and_(h.c.kind == "ledger", h.c.owner_id.in_(my_accounts)),
+                and_(h.c.kind == "order_events", h.c.owner_id.in_(my_orders)),
+                and_(h.c.kind == "chat", h.c.owner_id.in_(my_talks)),
+                and_(h.c.kind.in_(["credit_events", "reviews", "keys"]), h.c.owner_id == user_id),
+            )
+        )
+    rows = session.connection().execute(query)
     return {(kind, owner): (last_id, last_hash) for kind, owner, last_id, last_hash in rows}
 
 
@@ -63,6 +86,8 @@ def last_seen(config: Config, handle: str) -> Heads:
 
 def rolled_back(session: Session, seen: Heads, handle: str) -> str | None:
     """One sentence when the store is behind, or off, what `handle` last saw; else None."""
+    if not seen:
+        return None
     now = heads(session)
     for (name, owner), (seen_id, seen_hash) in sorted(seen.items()):
         kind = BY_NAME[name]
