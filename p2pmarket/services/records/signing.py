@@ -36,7 +36,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, String, cast, func, insert, select
 from sqlmodel import Session, SQLModel
 
 from p2pmarket.clock import Clock
@@ -604,7 +604,8 @@ def _order_status_problems(connection: Connection) -> list[tuple]:
         select(orders.c.id, orders.c.status, events.c.to_status)
         .join(last, last.c.order_id == orders.c.id)
         .join(events, events.c.id == last.c.last_id)
-        .where(orders.c.status != events.c.to_status)
+        # The status is an enum type on PostgreSQL (its labels are the names), text on SQLite.
+        .where(cast(orders.c.status, String) != events.c.to_status)
     ).all()
     return [
         ("orders", oid, f"its status {status} is not what its last signed event says ({to})")
