@@ -14,7 +14,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from p2pmarket import config as config_mod
@@ -255,26 +254,20 @@ def test_the_v1_fixture_is_migrated_to_public_points(tmp_path):
 
 
 @pytest.mark.sqlite_only
-def test_a_v4_store_and_its_search_index_are_migrated_to_public_points(config, clock):
-    # A v4 store as it was: listings at their sellers' homes, indexed there, no public points.
-    store = Store.open(config)
-    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
-    make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
-    for title in ("Piano lessons", "Piano tuning", "Piano duets"):
-        make_listing(store, clock, seller, title=title)
-    with store.write() as session:
-        session.execute(
-            text(
-                "UPDATE listing SET lat = (SELECT lat FROM user WHERE id = seller_id),"
-                " lon = (SELECT lon FROM user WHERE id = seller_id)"
-            )
-        )
-        search.catch_up(session)
-    store.close()
-    raw = sqlite3.connect(config.sqlite_path)
+def test_a_v4_store_and_its_search_index_are_migrated_to_public_points(tmp_path):
+    # A v4 store as it was: listings at their sellers' homes, no public points. Made from
+    # the v5 fixture (a real store, its chains in their v5 form) by undoing v5's changes.
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(FIXTURES / "market-v5.db", home / "market.db")
+    raw = sqlite3.connect(home / "market.db")
+    raw.execute(
+        "UPDATE listing SET lat = (SELECT lat FROM user WHERE id = seller_id),"
+        " lon = (SELECT lon FROM user WHERE id = seller_id)"
+    )
     raw.execute("ALTER TABLE user DROP COLUMN public_lat")
     raw.execute("ALTER TABLE user DROP COLUMN public_lon")
     raw.execute("UPDATE schema_version SET version = 4")
     raw.commit()
     raw.close()
-    _opens_with_listings_at_public_points(config.home)
+    _opens_with_listings_at_public_points(home)
