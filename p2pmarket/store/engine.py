@@ -7,6 +7,9 @@ off (isolation_level=None) and we emit BEGIN ourselves. On PostgreSQL
 (`--db postgresql+psycopg://…`) many write at once: each write transaction runs
 SERIALIZABLE and `transact` runs a unit of work again when PostgreSQL aborted it to
 keep it serialisable; see store/postgres/engine.py.
+
+Over 500 lines: opening, guarding (the file lock restore swaps under), transacting and
+copying a store are one object's life; the SQLite-only halves may move to store/sqlite/.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def market(cli):
 
 
 def _operator_acts(cli) -> int:
-    return cli.json("verify")["rows_checked"]["operator_events"]
+    return cli.json("verify", "--full")["rows_checked"]["operator_events"]
 
 
 def _me(cli, handle: str) -> dict:
@@ -81,7 +81,7 @@ def test_the_operator_verifies_and_grants_as_chained_acts_that_verify_covers(mar
             s.execute(text("UPDATE operator_event SET detail = 'mediator' WHERE id = 5"))
     finally:
         store.close()
-    out = market("verify", code=1).output
+    out = market("verify", "--full", code=1).output
     assert "operator_event" in out
 
 
@@ -117,7 +117,7 @@ def test_the_demo_attack_is_refused_end_to_end(demo_cli):
     cli = demo_cli
     assert cli.json("user", "show", "demo")["operator"] is True
     # The demo's mediator came through the operator's chain, and verify walks it.
-    assert cli.json("verify")["rows_checked"]["operator_events"] >= 2
+    assert cli.json("verify", "--full")["rows_checked"]["operator_events"] >= 2
     cli("user", "add", "evilmed", "--name", "E", "--area", "jingan", "--mediator", code=1)
     cli("user", "add", "evilmed", "--name", "E", "--area", "jingan")
     cli("user", "verify", "evilmed", code=1)

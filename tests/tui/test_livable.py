@@ -135,6 +135,7 @@ CLI_ONLY = (
     "p2pmarket load",
     "p2pmarket migrate",
     "p2pmarket reindex",
+    "p2pmarket restore",
 )
 
 

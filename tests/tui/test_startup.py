@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.home import HomeScreen
 from tests.tui.helpers import SIZE, settle
@@ -81,6 +83,7 @@ async def test_given_passphrase_checked_after_the_frame(store, config, clock):
         assert app.screen.query_one("#shop-table").row_count > 0
 
 
+@pytest.mark.sqlite_only  # PostgreSQL keeps no daily file copy (pg_dump is the operator's)
 async def test_a_failing_daily_backup_is_a_notification_and_the_home_still_opens(
     store, config, clock, monkeypatch
 ):

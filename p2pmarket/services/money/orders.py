@@ -7,6 +7,10 @@ delivery completes when the confirm window ends (money released to the seller).
 Either side may dispute before completion; a dispute pauses every timer and a
 mediator resolves it: release, refund or split. Timers run in `tick`, never in a
 background thread, so moving the clock is all a test needs.
+
+Over 1,000 lines, knowingly: the transition table, the batch payment engine and the views
+share the guards and the escrow postings; their split (machine, payments, views) waits
+until escrow per order and the chains per owner have settled in (#12 notes it).
 """
 
 from __future__ import annotations
