@@ -129,7 +129,8 @@ class Market:
 
     def actor(self, handle: str, passphrase: str) -> Actor:
         """The person `handle`, once `passphrase` opens their account (Refused if not), with
-        their signing key unsealed (made, at their first login since signatures).
+        their signing key unsealed (made with their first write since signatures, so a
+        refused first command leaves no key behind).
 
         A store behind what they last saw (rolled back) is a refusal, once: the heads they
         see now are remembered, so the next login goes on.
@@ -140,19 +141,7 @@ class Market:
             user = session.get(User, view.id)
             key = signing.unseal(user.sealed_key, passphrase, user.id) if user.sealed_key else None
             rollback = seen.rolled_back(session, last_seen, view.handle)
-        if key is None:
-
-            def first_key(session: Session) -> Ed25519PrivateKey:
-                user = session.get(User, view.id)
-                # Another process may have made it meanwhile (read inside the unit now).
-                if user.sealed_key:
-                    return signing.unseal(user.sealed_key, passphrase, user.id)
-                return signing.make_key(
-                    session, self.clock, user, passphrase, self.settings.hash_profile
-                )
-
-            key = self.store.transact(first_key)
-        actor = Actor(self, view, key)
+        actor = Actor(self, view, key, None if key else passphrase)
         actor.remember_heads()
         if rollback is not None:
             raise Refused("rolled_back", rollback)

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session
 
 from p2pmarket.models import User
-from p2pmarket.services.records import seen
+from p2pmarket.services.records import seen, signing
 from p2pmarket.services.trust import accounts
 
 if TYPE_CHECKING:
@@ -21,17 +21,43 @@ T = TypeVar("T")
 
 class ActorBase:
     """A person acting in the market: who, their signing key (None when acting without
-    their passphrase), and a transaction with their row in it."""
+    their passphrase), and a transaction with their row in it.
+
+    Someone with a passphrase but no key yet (their first login since signatures) gets
+    one with their first write, in its transaction: `passphrase` seals it then.
+    """
 
     def __init__(
-        self, market: Market, user: accounts.UserView, key: Ed25519PrivateKey | None = None
+        self,
+        market: Market,
+        user: accounts.UserView,
+        key: Ed25519PrivateKey | None = None,
+        passphrase: str | None = None,
     ) -> None:
         self.market, self.user, self.key = market, user, key
+        self._first_key_passphrase = passphrase
+        self._signing = key  # the key the current transaction signs with
 
     @property
     def person(self) -> tuple[int, Ed25519PrivateKey] | None:
         """Who signs this person's records: them, when their key is unlocked."""
         return (self.user.id, self.key) if self.key is not None else None
+
+    def sign_in(self, session: Session) -> User:
+        """My row in this write transaction, my key signing what it appends (made now, at
+        my first write with a passphrase; another process may have made it meanwhile). The
+        key is mine (`self.key`) once `_write` commits: a refused first command made none."""
+        me = session.get(User, self.user.id)
+        passphrase, key = self._first_key_passphrase, self.key
+        if passphrase is not None:
+            if me.sealed_key:
+                key = signing.unseal(me.sealed_key, passphrase, me.id)
+            else:
+                profile = self.market.settings.hash_profile
+                key = signing.make_key(session, self.market.clock, me, passphrase, profile)
+        self._signing = key
+        session.info["signers"] = self.market.signers((me.id, key) if key else None)
+        return me
 
     def remember_heads(self) -> None:
         """Keep the chain heads this person sees now on their side (services/records/seen.py)."""
@@ -58,10 +84,11 @@ class ActorBase:
         """
 
         def unit(session: Session) -> T:
-            session.info["signers"] = self.market.signers(self.person)
-            return work(session, session.get(User, self.user.id))
+            return work(session, self.sign_in(session))
 
         result = self.market.store.transact(unit)
+        if self._first_key_passphrase is not None:
+            self.key, self._first_key_passphrase = self._signing, None
         if self.key is not None:
             self.remember_heads()
         return result

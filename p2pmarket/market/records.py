@@ -25,7 +25,7 @@ from p2pmarket.models import Role, User
 from p2pmarket.services.market import catalog, demo
 from p2pmarket.services.market.demo import read_market_file
 from p2pmarket.services.money import ledger
-from p2pmarket.services.records import audit, backups, export, market_copy, signing
+from p2pmarket.services.records import audit, backups, export, market_copy, seen, signing
 from p2pmarket.services.records.audit import VerifyReport
 from p2pmarket.services.records.backups import BackupView
 from p2pmarket.services.records.export import read_export
@@ -73,10 +73,7 @@ def home_of(area: str | None, lat: float | None, lon: float | None) -> Home:
 
 def _row(session: Session, by: ActorBase | None) -> User | None:
     """`by`'s row, and their key signing what this transaction appends for them."""
-    if by is None:
-        return None
-    session.info["signers"] = by.market.signers(by.person)
-    return session.get(User, by.user.id)
+    return None if by is None else by.sign_in(session)
 
 
 def add_user(
@@ -365,7 +362,9 @@ def restore(config: Config, clock: Clock, path: Path) -> Path | None:
     """Verify a backup, keep the current store aside, put the backup in its place (the
     store must not be open). Where the previous store was kept, if there was one."""
     store_to_replace(config)
-    return backups.restore(config, clock, path)
+    kept = backups.restore(config, clock, path)
+    seen.set_aside(config, kept.stem if kept else f"restored-{clock.now()}")
+    return kept
 
 
 # --------------------------------------------------------------------- one's own records

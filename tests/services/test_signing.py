@@ -275,10 +275,11 @@ def test_a_market_key_minted_in_the_store_is_reported(paid):
     assert any("never made" in p.what for p in problems), problems
 
 
-def test_an_older_store_migrates_and_keys_come_at_the_next_login(tmp_path, clock):
+def test_an_older_store_migrates_and_keys_come_with_the_next_write(tmp_path, clock):
     """v8 on the v1 fixture (through v6's re-chaining and v7's escrow): nothing signed yet is
     legacy; powers granted before any chained
-    act (a mediator, verified flags) are the baseline; the demo user gets a key at login."""
+    act (a mediator, verified flags) are the baseline; the demo user gets a key with their
+    first write after it."""
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(FIXTURES / "market-v1.db", home / "market.db")
@@ -292,8 +293,9 @@ def test_an_older_store_migrates_and_keys_come_at_the_next_login(tmp_path, clock
         # The market's key record and the checkpoint verify made (the market signs it).
         assert legacy > 0 and report.signed == 2
         demo = market.actor("demo", "market-demo-2026")
-        assert demo.key is not None
+        assert demo.key is None  # a login alone writes nothing
         demo.topup(1_000, "after-upgrade")
+        assert demo.key is not None
         report = records.verify(market)  # incremental: the new rows, all signed
         assert report.ok, report.problems
         assert report.unsigned_legacy == 0 and report.signed > 0
@@ -303,6 +305,23 @@ def test_an_older_store_migrates_and_keys_come_at_the_next_login(tmp_path, clock
         assert market.trusted_actor("lin_piano").wallet().balance >= 0
     finally:
         store.close()
+
+
+def test_a_refused_first_command_leaves_no_key_and_the_next_write_makes_one(paid):
+    market = paid[0]
+
+    def keys():
+        with market.store.read() as session:
+            return session.exec(select(func.count()).select_from(KeyEvent)).one()
+
+    before = keys()
+    mei = market.actor("mei", PASSPHRASE)
+    with pytest.raises(Refused):
+        mei.pay(paid[3])  # not her order
+    assert keys() == before and mei.key is None
+    mei.topup(500, "first")
+    assert keys() == before + 1 and mei.key is not None
+    assert records.verify(market, full=True).ok
 
 
 def test_a_person_remembers_only_the_chains_they_see(paid):

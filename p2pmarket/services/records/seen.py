@@ -9,6 +9,7 @@ whose chain is shorter than that, or holds another row where they saw one, is re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,9 +27,21 @@ from p2pmarket.models import Account, ChainHead, Conversation, Order
 Heads = dict[tuple[str, int], tuple[int, str]]
 
 
+def _store_dir(config: Config) -> Path:
+    return config.seen_dir / hashlib.sha256(config.db_url.encode()).hexdigest()[:16]
+
+
 def _path(config: Config, handle: str) -> Path:
-    store = hashlib.sha256(config.db_url.encode()).hexdigest()[:16]
-    return config.seen_dir / store / f"{handle}.json"
+    return _store_dir(config) / f"{handle}.json"
+
+
+def set_aside(config: Config, suffix: str) -> None:
+    """A restore is a rollback chosen on this machine: what people saw of the store it
+    replaced goes aside with that store (`<dir>-<suffix>`), so their next login goes on."""
+    here = _store_dir(config)
+    # None kept yet; or, left in place, each person is told once.
+    with contextlib.suppress(OSError):
+        here.replace(here.with_name(f"{here.name}-{suffix}"))
 
 
 def heads(session: Session, user_id: int | None = None) -> Heads:
