@@ -60,6 +60,13 @@ class Config:
     home: Path
     db_url: str
     settings: Settings = field(default_factory=Settings)
+    # The person's own side, outside the store: the chain heads each of them last saw
+    # (services/records/seen.py). P2PMARKET_CONFIG_DIR > the platform's user config dir.
+    config_dir: Path | None = None
+
+    @property
+    def seen_dir(self) -> Path:
+        return (self.config_dir or default_config_dir()) / "seen"
 
     @property
     def backup_dir(self) -> Path:
@@ -89,6 +96,12 @@ def default_home() -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
+def default_config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False))
+
+
 def resolve(
     home: str | Path | None = None,
     db: str | None = None,
@@ -107,7 +120,8 @@ def resolve(
         hash_profile=env.get("P2PMARKET_HASH_PROFILE", "default"),
         busy_timeout_s=_seconds(env.get("P2PMARKET_BUSY_TIMEOUT"), Settings.busy_timeout_s),
     )
-    return Config(home=home_path, db_url=db_url, settings=settings)
+    config_dir = Path(env["P2PMARKET_CONFIG_DIR"]) if env.get("P2PMARKET_CONFIG_DIR") else None
+    return Config(home=home_path, db_url=db_url, settings=settings, config_dir=config_dir)
 
 
 def _seconds(raw: str | None, default: float) -> float:

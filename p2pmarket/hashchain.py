@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from sqlalchemy import ColumnElement, func
 from sqlmodel import SQLModel
 
 from p2pmarket.models import (
     Checkpoint,
     CreditEvent,
     Entry,
+    KeyEvent,
     Message,
     OperatorEvent,
     OrderEvent,
@@ -43,7 +45,17 @@ class ChainKind:
     owner_noun: str = ""
 
     def owner_of(self, row: object) -> int:
-        return getattr(row, self.owner) if self.owner else 0
+        """The owner's id; 0 for a one-chain table, and for a nullable owner left empty (the
+        market's own key records: ids start at 1, so 0 is nobody's)."""
+        owner = getattr(row, self.owner) if self.owner else 0
+        return owner if owner is not None else 0
+
+    def owner_column(self) -> ColumnElement[int] | None:
+        """The owner as SQL, matching `owner_of` (NULL read as 0 where the column allows it)."""
+        if not self.owner:
+            return None
+        column = self.model.__table__.c[self.owner]
+        return func.coalesce(column, 0) if column.nullable else column
 
     def label(self, owner_id: int) -> str:
         return f"{self.name} {self.owner_noun} {owner_id}" if self.owner else self.name
@@ -52,6 +64,11 @@ class ChainKind:
 # Reviews are chained per reviewed person: that is the record a person's reputation rests
 # on and exports (an order has at most two reviews, a chain each would double the heads).
 # The operator's acts are rare: one chain. Checkpoints are one chain over all heads.
+# Key records (services/records/signing.py) are chained per the person whose key they
+# publish, the market's own as owner 0: a person's key history is what every signature
+# of theirs is checked against and it is theirs alone to extend (a rotation is signed by
+# their old key), so one chain per person keeps it whole and apart, and a first login
+# or rotation moves only that person's head (no market-wide head to contend on PostgreSQL).
 KINDS: tuple[ChainKind, ...] = (
     ChainKind("ledger", Entry, "account_id", "account"),
     ChainKind("order_events", OrderEvent, "order_id", "order"),
@@ -60,6 +77,7 @@ KINDS: tuple[ChainKind, ...] = (
     ChainKind("operator_events", OperatorEvent, None),
     ChainKind("chat", Message, "conversation_id", "conversation"),
     ChainKind("checkpoints", Checkpoint, None),
+    ChainKind("keys", KeyEvent, "user_id", "person"),
 )
 KIND_OF: dict[type[SQLModel], ChainKind] = {k.model: k for k in KINDS}
 BY_NAME: dict[str, ChainKind] = {k.name: k for k in KINDS}

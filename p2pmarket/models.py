@@ -95,6 +95,11 @@ class User(SQLModel, table=True):
     pub_trades: bool = True
     pub_spent: bool = False
     pub_member_since: bool = True
+    # Signing key (services/records/signing.py): the public half, hex, that verify checks
+    # this person's records against; the private half sealed with their passphrase. None
+    # until their first login with a passphrase after the store got signatures.
+    public_key: str | None = Field(default=None, max_length=64)
+    sealed_key: str | None = None
 
 
 class Listing(SQLModel, table=True):
@@ -224,6 +229,44 @@ class OperatorEvent(SQLModel, table=True):
     at: int
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)
+
+
+class KeyEvent(SQLModel, table=True):
+    """Append-only, hash-chained: a signing key made ("created"), replaced ("rotated", signed
+    by the old key) or re-sealed after a passphrase change ("passphrase").
+
+    `user_id` None is the market's own key. `passphrase_digest` is sha256 of the person's
+    passphrase hash then, so verify notices a passphrase hash swapped in the store;
+    `legacy_upto` (JSON, table -> last id) marks the rows written before the key existed.
+    """
+
+    __tablename__ = "key_event"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    action: str = Field(max_length=20)
+    public_key: str = Field(max_length=64)
+    passphrase_digest: str = Field(default="", max_length=64)
+    legacy_upto: str = ""
+    at: int
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class Signature(SQLModel, table=True):
+    """Who signed a chained row, over its hash and the facts of other rows it relies on.
+
+    A side table, not a column: the chained tables, their hashes and their chains stay as
+    they are (old stores keep verifying; a newly chained table is signed with no schema
+    change), and a row's signature can be added after the row (legacy rows have none).
+    `signer_id` None is the market. `facts` names and digests the rows the signature also
+    covers (an entry's transfer and account, an order event's order).
+    """
+
+    table_name: str = Field(primary_key=True, max_length=40)
+    row_id: int = Field(primary_key=True)
+    signer_id: int | None = Field(default=None, foreign_key="user.id")
+    facts: str = ""
+    sig: str = Field(max_length=128)
 
 
 class ChainHead(SQLModel, table=True):

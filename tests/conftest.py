@@ -119,6 +119,7 @@ def _isolated_env(monkeypatch, tmp_path, request, backend, _module_db):
     """No test touches the real user data dir, and hashing is cheap."""
     monkeypatch.setenv("P2PMARKET_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("P2PMARKET_HASH_PROFILE", "cheapest")
+    monkeypatch.setenv("P2PMARKET_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.delenv("P2PMARKET_DB", raising=False)
     if _module_db is not None:
         monkeypatch.setenv("P2PMARKET_DB", _module_db)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws befo
     from p2pmarket.market import Actor, Market
 
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
+NEW_PASSPHRASE_ENV = "P2PMARKET_NEW_PASSPHRASE"
 
 AsOption = typer.Option(..., "--as", help="Act as this user (passphrase from prompt or env).")
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
@@ -92,6 +93,18 @@ class Ctx:
                 "or run in a terminal.",
             )
         return typer.prompt(f"Passphrase for {handle}", hide_input=True)
+
+    def new_passphrase(self, handle: str) -> str:
+        if os.environ.get(NEW_PASSPHRASE_ENV):
+            return os.environ[NEW_PASSPHRASE_ENV]
+        if not sys.stdin.isatty():
+            raise Invalid(
+                "passphrase_missing",
+                f"A new passphrase for {handle!r}: set {NEW_PASSPHRASE_ENV} or run in a terminal.",
+            )
+        return typer.prompt(
+            f"New passphrase for {handle}", hide_input=True, confirmation_prompt=True
+        )
 
     def actor(self, handle: str) -> Actor:
         """The user acting in this command, once their passphrase is checked."""

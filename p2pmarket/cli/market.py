@@ -133,7 +133,8 @@ def demo_(
         ),
     )
     if open_:
-        c.run_tui(made.user)
+        # With its (public) passphrase: the demo user signs what they do in the app.
+        c.run_tui(made.user, made.passphrase)
 
 
 def areas(as_json: bool = JsonOption) -> None:

@@ -16,6 +16,7 @@ from p2pmarket.market import records
 def _report(report: records.VerifyReport, as_json: bool) -> None:
     def render() -> None:
         checked = ", ".join(f"{n} {c:,}" for n, c in report.rows_checked.items())
+        checked += f"; signed {report.signed:,}, unsigned legacy {report.unsigned_legacy:,}"
         if report.since is not None:
             checked += f"; rows after checkpoint #{report.since}, checked clean before"
         if report.ok:
@@ -34,13 +35,20 @@ def _report(report: records.VerifyReport, as_json: bool) -> None:
 
 def verify(
     ctx: typer.Context,
+    as_: str | None = typer.Option(
+        None, "--as", help="Also check the store is not behind what this user last saw."
+    ),
     full: bool = typer.Option(
         False, "--full", help="Walk every row, not only those after the last clean verify."
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Walk every hash chain and check the ledger; exit 1 if anything was tampered with."""
-    _report(records.verify(ctx_of(ctx).market, full=full), as_json)
+    """Walk every hash chain, check every signature and the ledger; exit 1 if anything was
+    tampered with (or, with --as, rolled back since that user last looked)."""
+    c = ctx_of(ctx)
+    if as_ is not None:
+        c.actor(as_)  # a store behind what they saw is refused here, in one line
+    _report(records.verify(c.market, full=full), as_json)
 
 
 def backup(

@@ -137,3 +137,31 @@ def role(
             f"{who} is a {wanted} now." if act.changed else f"{who} was a {wanted} already."
         ),
     )
+
+
+@app.command("passphrase")
+def passphrase(
+    ctx: typer.Context,
+    as_: str = typer.Option(
+        ..., "--as", help="Whose passphrase (the current one from env or prompt)."
+    ),
+) -> None:
+    """Change your passphrase: your signing key is re-sealed under it, in a record you sign.
+    The new one: P2PMARKET_NEW_PASSPHRASE or a prompt."""
+    c = ctx_of(ctx)
+    actor = c.actor(as_)
+    new = records.check_passphrase(c.new_passphrase(actor.handle))
+    actor.change_passphrase(c.passphrase(actor.handle), new)
+    say(f"{actor.handle}'s passphrase is changed; your records stay signed by your key.")
+
+
+@app.command("rotate-key")
+def rotate_key(
+    ctx: typer.Context,
+    as_: str = typer.Option(..., "--as", help="Whose key (their passphrase from env or prompt)."),
+) -> None:
+    """Replace your signing key; the old key signs the record naming the new one."""
+    c = ctx_of(ctx)
+    actor = c.actor(as_)
+    public = actor.rotate_key(c.passphrase(actor.handle))
+    say(f"{actor.handle} signs with a new key now ({public[:16]}…).")

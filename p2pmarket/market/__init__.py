@@ -14,18 +14,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
-from p2pmarket.errors import MarketError
+from p2pmarket.errors import MarketError, Refused
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
+from p2pmarket.models import User
 from p2pmarket.services.money import orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
-from p2pmarket.services.records import chain
+from p2pmarket.services.records import chain, seen, signing
 from p2pmarket.services.records.backups import daily_backup
 from p2pmarket.services.trust import accounts, chat
 from p2pmarket.store.engine import Store
@@ -39,20 +42,34 @@ class Market:
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store, self.clock = store, clock
+        # The market's signing key lives in its home, never in the store (services/records/
+        # signing.py says why); every write it makes is signed with it unless a person acts.
+        self.key = signing.market_key(store.config.home)
+        store.write_info["signers"] = signing.Signers(market=self.key)
+        with store.read() as session:
+            known = signing.market_key_known(session, self.key)
+        if not known:
+            store.transact(lambda session: signing.publish_market_key(session, clock, self.key))
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> Market:
         """Open (creating or migrating) the store; a failure is a StoreFailure sentence.
 
-        A store upgraded from before v6 then moves its single ESCROW into the orders'
-        own escrow (a chained transfer, so the services make it, not the migration).
+        A store upgraded from before v7 then moves its single ESCROW into the orders'
+        own escrow (a chained transfer, so the services make it, not the migration). The
+        market is made first: its key is then published and signs that transfer.
         """
         store = Store.open(config)
-        with store.read() as session:
-            split = orders.old_escrow_to_split(session)
-        if split:
-            store.transact(lambda session: orders.split_old_escrow(session, clock))
-        return cls(store, clock)
+        try:
+            market = cls(store, clock)
+            with store.read() as session:
+                split = orders.old_escrow_to_split(session)
+            if split:
+                store.transact(lambda session: orders.split_old_escrow(session, clock))
+        except BaseException:
+            store.close()
+            raise
+        return market
 
     def close(self) -> None:
         self.store.close()
@@ -107,15 +124,35 @@ class Market:
 
     # -- who acts --------------------------------------------------------------------------
 
+    def signers(self, person: tuple[int, Ed25519PrivateKey] | None) -> signing.Signers:
+        return signing.Signers(market=self.key, person=person)
+
     def actor(self, handle: str, passphrase: str) -> Actor:
-        """The person `handle`, once `passphrase` opens their account (Refused if not)."""
+        """The person `handle`, once `passphrase` opens their account (Refused if not), with
+        their signing key unsealed (made with their first write since signatures, so a
+        refused first command leaves no key behind).
+
+        A store behind what they last saw (rolled back) is a refusal, once: the heads they
+        see now are remembered, so the next login goes on.
+        """
+        last_seen = seen.last_seen(self.config, handle.strip().lower())
         with self.store.read() as session:
             view = accounts.authenticate(session, handle, passphrase)
-        return Actor(self, view)
+            user = session.get(User, view.id)
+            key = signing.unseal(user.sealed_key, passphrase, user.id) if user.sealed_key else None
+            rollback = seen.rolled_back(session, last_seen, view.handle)
+        actor = Actor(self, view, key, None if key else passphrase)
+        actor.remember_heads()
+        if rollback is not None:
+            raise Refused("rolled_back", rollback)
+        return actor
 
     def trusted_actor(self, handle: str) -> Actor:
         """`handle` already authenticated by the caller (tests, `demo --open`, the TUI's
-        startup with no passphrase): no passphrase check."""
+        startup with no passphrase): no passphrase check, so no key. It may do what
+        appends no signed record (listings, chat, contacts, search); a record of someone
+        who has a key (payments, order steps, reviews, operator acts) is refused, and for
+        someone without one yet the market vouches."""
         with self.store.read() as session:
             view = accounts.get_user(session, handle)
         return Actor(self, view)

@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session
 
 from p2pmarket.models import User
+from p2pmarket.services.records import seen, signing
 from p2pmarket.services.trust import accounts
 
 if TYPE_CHECKING:
@@ -18,10 +20,49 @@ T = TypeVar("T")
 
 
 class ActorBase:
-    """A person acting in the market: who, and a transaction with their row in it."""
+    """A person acting in the market: who, their signing key (None when acting without
+    their passphrase), and a transaction with their row in it.
 
-    def __init__(self, market: Market, user: accounts.UserView) -> None:
-        self.market, self.user = market, user
+    Someone with a passphrase but no key yet (their first login since signatures) gets
+    one with their first write, in its transaction: `passphrase` seals it then.
+    """
+
+    def __init__(
+        self,
+        market: Market,
+        user: accounts.UserView,
+        key: Ed25519PrivateKey | None = None,
+        passphrase: str | None = None,
+    ) -> None:
+        self.market, self.user, self.key = market, user, key
+        self._first_key_passphrase = passphrase
+        self._signing = key  # the key the current transaction signs with
+
+    @property
+    def person(self) -> tuple[int, Ed25519PrivateKey] | None:
+        """Who signs this person's records: them, when their key is unlocked."""
+        return (self.user.id, self.key) if self.key is not None else None
+
+    def sign_in(self, session: Session) -> User:
+        """My row in this write transaction, my key signing what it appends (made now, at
+        my first write with a passphrase; another process may have made it meanwhile). The
+        key is mine (`self.key`) once `_write` commits: a refused first command made none."""
+        me = session.get(User, self.user.id)
+        passphrase, key = self._first_key_passphrase, self.key
+        if passphrase is not None:
+            if me.sealed_key:
+                key = signing.unseal(me.sealed_key, passphrase, me.id)
+            else:
+                profile = self.market.settings.hash_profile
+                key = signing.make_key(session, self.market.clock, me, passphrase, profile)
+        self._signing = key
+        session.info["signers"] = self.market.signers((me.id, key) if key else None)
+        return me
+
+    def remember_heads(self) -> None:
+        """Keep the chain heads this person sees now on their side (services/records/seen.py)."""
+        with self.market.store.read() as session:
+            seen.remember(self.market.config, self.user.handle, seen.heads(session, self.user.id))
 
     @property
     def handle(self) -> str:
@@ -34,11 +75,20 @@ class ActorBase:
             yield session, session.get(User, self.user.id)
 
     def _write(self, work: Callable[[Session, User], T]) -> T:
-        """`work` in one write transaction, given this person's row as read inside it.
+        """`work` in one write transaction, given this person's row as read inside it; what
+        it appends is signed with their key, and what they saw afterwards remembered.
 
         The whole of `work` is the unit a busy PostgreSQL may run again (Store.transact):
-        it reads, checks and writes, and acts on nothing outside the store.
+        it reads, checks and writes, and acts on nothing outside the store. The signers are
+        set inside the unit, so a retried one signs with the same keys.
         """
-        return self.market.store.transact(
-            lambda session: work(session, session.get(User, self.user.id))
-        )
+
+        def unit(session: Session) -> T:
+            return work(session, self.sign_in(session))
+
+        result = self.market.store.transact(unit)
+        if self._first_key_passphrase is not None:
+            self.key, self._first_key_passphrase = self._signing, None
+        if self.key is not None:
+            self.remember_heads()
+        return result

@@ -25,16 +25,18 @@ from p2pmarket.models import Role, User
 from p2pmarket.services.market import catalog, demo
 from p2pmarket.services.market.demo import read_market_file
 from p2pmarket.services.money import ledger
-from p2pmarket.services.records import audit, backups, export, market_copy
+from p2pmarket.services.records import audit, backups, export, market_copy, seen, signing
 from p2pmarket.services.records.audit import VerifyReport
 from p2pmarket.services.records.backups import BackupView
 from p2pmarket.services.records.export import read_export
+from p2pmarket.services.records.signing import public_hex
 from p2pmarket.services.trust import accounts, credit, operators, privacy
 from p2pmarket.services.trust.accounts import check_passphrase
 from p2pmarket.services.trust.operators import parse_role
 from p2pmarket.store.engine import Store
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from sqlmodel import Session
 
     from p2pmarket.market import Market
@@ -70,7 +72,8 @@ def home_of(area: str | None, lat: float | None, lon: float | None) -> Home:
 
 
 def _row(session: Session, by: ActorBase | None) -> User | None:
-    return session.get(User, by.user.id) if by is not None else None
+    """`by`'s row, and their key signing what this transaction appends for them."""
+    return None if by is None else by.sign_in(session)
 
 
 def add_user(
@@ -319,15 +322,16 @@ def migrate(config: Config, source: str, target: str) -> market_copy.CopyReport:
 
 def verify(market: Market, *, full: bool = False) -> VerifyReport:
     """Checkpoint the chain heads, then walk the chains (all of them with `full`, else what
-    came after the last clean verify) and check the ledger; a clean verify is remembered."""
-    with market.store.write() as session:
-        checkpoint = audit.latest_checkpoint(session, market.clock)
+    came after the last clean verify), check their signatures and the ledger; a clean
+    verify is remembered."""
+    checkpoint = market.store.transact(
+        lambda session: audit.latest_checkpoint(session, market.clock)
+    )
     with market.store.read() as session:
         since = None if full else audit.last_verified(session)
-        report = audit.verify(session, since)
+        report = audit.verify(session, since, public_hex(market.key))
     if report.ok and checkpoint is not None:
-        with market.store.write() as session:
-            audit.mark_verified(session, checkpoint)
+        market.store.transact(lambda session: audit.mark_verified(session, checkpoint))
     return report
 
 
@@ -358,7 +362,9 @@ def restore(config: Config, clock: Clock, path: Path) -> Path | None:
     """Verify a backup, keep the current store aside, put the backup in its place (the
     store must not be open). Where the previous store was kept, if there was one."""
     store_to_replace(config)
-    return backups.restore(config, clock, path)
+    kept = backups.restore(config, clock, path)
+    seen.set_aside(config, kept.stem if kept else f"restored-{clock.now()}")
+    return kept
 
 
 # --------------------------------------------------------------------- one's own records
@@ -382,6 +388,34 @@ class CreditRecords:
 
 class RecordCases(ActorBase):
     """The records use cases of `market.Actor`."""
+
+    def change_passphrase(self, old: str, new: str) -> None:
+        """A new passphrase: my signing key re-sealed under it, and a record I sign."""
+        key = self._key("change your passphrase")
+        profile = self.market.settings.hash_profile
+        self._write(
+            lambda session, me: signing.change_passphrase(
+                session, self.market.clock, me, key, old, new, profile
+            )
+        )
+
+    def rotate_key(self, passphrase: str) -> str:
+        """A new signing key, announced by a record my old key signs; its public half."""
+        key = self._key("rotate your key")
+        profile = self.market.settings.hash_profile
+        self.key = self._write(
+            lambda session, me: signing.rotate_key(
+                session, self.market.clock, me, key, passphrase, profile
+            )
+        )
+        return public_hex(self.key)
+
+    def _key(self, doing: str) -> Ed25519PrivateKey:
+        if self.key is None:
+            raise Refused(
+                "passphrase_needed", f"To {doing}, act as {self.handle} with your passphrase."
+            )
+        return self.key
 
     def history(self, limit: int = 200) -> list[dict]:
         """My transaction-credit history, newest first, with the score after each change."""

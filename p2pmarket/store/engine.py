@@ -290,6 +290,8 @@ class Store:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # What every write session carries in `session.info` (the market's signers: Market.open).
+        self.write_info: dict[str, object] = {}
         if config.is_sqlite:
             busy_s = config.settings.busy_timeout_s
             path = _plain_path(config)
@@ -346,6 +348,7 @@ class Store:
         """One write transaction: commits on success, rolls back on any error."""
         try:
             with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                session.info.update(self.write_info)
                 yield session
         except locks.Replaced:
             # Drops the old file's connections; the next session opens the restored one.

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -115,6 +115,11 @@ def _v5_public_points(conn: Connection) -> None:
         conn.execute(text("DELETE FROM search_version"))
 
 
+# The chains a v5 store has (or gets at v6): the key records' chain and the signature
+# table come later (v8 and the tables made after the migrations), so v6 leaves them be.
+_V6_KINDS = tuple(k for k in hashchain.KINDS if k.name != "keys")
+
+
 def _v6_chains_per_owner(conn: Connection) -> None:
     """v6: one chain per owner (hashchain.KINDS), chat chained, checkpoints over the heads.
 
@@ -137,14 +142,14 @@ def _v6_chains_per_owner(conn: Connection) -> None:
             text("SELECT name, last_id, last_hash FROM chain_head")
         )
     }
-    for kind in hashchain.KINDS:
+    for kind in _V6_KINDS:
         if kind.name not in ("chat", "checkpoints"):  # chained from v6 on
             _check_old_chain(conn, kind, old_heads.get(kind.name, (0, hashchain.GENESIS)))
     conn.execute(text("DROP TABLE chain_head"))
     for model in (models.ChainHead, models.Checkpoint, models.CheckpointHead):
         model.__table__.create(conn)
     heads = []
-    for kind in hashchain.KINDS:
+    for kind in _V6_KINDS:
         heads.extend(_rechain(conn, kind))
     if heads:
         conn.execute(insert(models.ChainHead), heads)
@@ -189,7 +194,7 @@ def _rechain(conn: Connection, kind: hashchain.ChainKind) -> list[dict]:
     )
     # Read whole before writing: an open cursor over the table being updated is undefined.
     for row in conn.execute(select(table).order_by(*order)).mappings().all():
-        owner_id = row[kind.owner] if kind.owner else 0
+        owner_id = (row[kind.owner] or 0) if kind.owner else 0  # NULL owner: 0, as owner_of
         prev = tips.get(owner_id, (0, hashchain.GENESIS))[1]
         fields = {**row, "prev_hash": prev}
         tips[owner_id] = (row["id"], hashchain.digest(prev, fields))
@@ -216,6 +221,19 @@ def _v7_escrow_per_order(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE UNIQUE INDEX ix_account_order_id ON account (order_id)")
 
 
+def _v8_signing_keys(conn: Connection) -> None:
+    """v8: signatures. Users get a column for their public key and their sealed private key,
+    both filled at their next login with a passphrase (services/records/signing.py); the
+    `key_event` chain and the `signature` table are new (created after the migrations).
+    Rows written before someone's key are legacy: verify counts them, unsigned.
+    """
+    user = models.User.__table__
+    name = conn.dialect.identifier_preparer.format_table(user)
+    for column in (user.c.public_key, user.c.sealed_key):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -224,4 +242,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _v5_public_points,
     6: _v6_chains_per_owner,
     7: _v7_escrow_per_order,
+    8: _v8_signing_keys,
 }

@@ -98,6 +98,8 @@ class MarketApp(App[None]):
         self._market: Market | None = None
         self._market_lock = threading.Lock()
         self.user: accounts.UserView | None = None
+        # The person logged in with their passphrase: their key signs what they do.
+        self._signer: Actor | None = None
         self._initial_user = user
         self._passphrase = passphrase
         self._draw_first = draw_first
@@ -118,6 +120,8 @@ class MarketApp(App[None]):
     @property
     def actor(self) -> Actor:
         """The person logged in, acting through the market: what screens call."""
+        if self._signer is not None and self._signer.user.id == self.user.id:
+            return self._signer
         from p2pmarket.market import Actor
 
         return Actor(self.market, self.user)
@@ -131,7 +135,7 @@ class MarketApp(App[None]):
         elif self._initial_user:
             self._store_opened()
             try:
-                self.log_in(self._initial_login(self._initial_user))
+                self.log_in(*self._initial_login(self._initial_user))
             except MarketError as exc:
                 self._start_at_login(exc)
         else:
@@ -148,12 +152,12 @@ class MarketApp(App[None]):
         from p2pmarket import market  # noqa: F401
 
         try:
-            user = self._initial_login(handle)
+            user, signer = self._initial_login(handle)
         except MarketError as exc:
             self.call_from_thread(self._start_at_login, exc)
             return
         self.call_from_thread(self._store_opened)
-        self.call_from_thread(self.log_in, user)
+        self.call_from_thread(self.log_in, user, signer)
         # As every CLI command's first use of the market does: after the home is filled.
         warning = self.market.daily_backup()
         if warning:
@@ -161,10 +165,11 @@ class MarketApp(App[None]):
                 self.notify, warning, title="Backup", severity="warning", markup=False, timeout=10
             )
 
-    def _initial_login(self, handle: str) -> accounts.UserView:
+    def _initial_login(self, handle: str) -> tuple[accounts.UserView, Actor | None]:
         if self._passphrase is None:
-            return self.market.trusted_actor(handle).user
-        return self.market.actor(handle, self._passphrase).user
+            return self.market.trusted_actor(handle).user, None
+        actor = self.market.actor(handle, self._passphrase)
+        return actor.user, actor
 
     def _start_at_login(self, refusal: MarketError | None = None) -> None:
         """The login screen: nobody given, or the given user refused (its sentence shown)."""
@@ -188,9 +193,16 @@ class MarketApp(App[None]):
         if self._market is not None:
             self._market.close()
 
-    def log_in(self, user: accounts.UserView) -> None:
-        """Start (or restart, after switching user) at the home screen."""
-        self.user = user
+    def unlock(self, signer: Actor) -> None:
+        """The person logged in confirmed with their passphrase (the payment modal): their
+        key signs what they do from now on."""
+        if self.user is not None and signer.user.id == self.user.id:
+            self._signer = signer
+
+    def log_in(self, user: accounts.UserView, signer: Actor | None = None) -> None:
+        """Start (or restart, after switching user) at the home screen; `signer`: the
+        person as they logged in with their passphrase (their key unlocked)."""
+        self.user, self._signer = user, signer
         self.sub_title = f"@{user.handle}"
         self.run_timers()
         frame, self._frame = self._frame, None

@@ -130,6 +130,7 @@ def test_reinstall_survival(tmp_path, two_installs):
         "P2PMARKET_HOME": str(home),
         "P2PMARKET_PASSPHRASE": "market-demo-2026",
         "P2PMARKET_HASH_PROFILE": "cheapest",
+        "P2PMARKET_CONFIG_DIR": str(tmp_path / "config"),
         "P2PMARKET_NOW": "2026-11-01T09:00:00",
         "PATH": "/usr/bin:/bin",
     }
@@ -158,3 +159,56 @@ def test_reinstall_survival(tmp_path, two_installs):
     after = json.loads(run(second, "export", "demo", "--as", "demo"))
     assert after["history_hash"] == before["history_hash"]
     assert json.loads(run(second, "verify", "--json"))["ok"] is True
+
+
+def _rehash(home: Path) -> None:
+    """An attacker's second step after an edit: recompute every hash, head and checkpoint."""
+    from p2pmarket import config
+    from p2pmarket.store.engine import Store
+    from tests.tamper import rehash_everything
+
+    store = Store.open(config.resolve(home=home))
+    with store.write() as session:
+        rehash_everything(session.connection())
+    store.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_forged_payment_with_every_hash_recomputed_exits_1_naming_the_row(traded_cli):
+    """The seller's payout raised by ¥100 (taken from the buyer's refund side): consistent
+    sums and hashes, but the demo user's key signed the old amounts."""
+    db = sqlite3.connect(traded_cli.home / "market.db")
+    (entry,) = db.execute(
+        "SELECT e.id FROM entry e JOIN transfer t ON t.id = e.transfer_id "
+        "WHERE t.kind = 'topup' AND t.actor_id IS NOT NULL ORDER BY e.id DESC LIMIT 1"
+    ).fetchone()
+    db.execute(f"UPDATE entry SET amount = amount + 10000 WHERE id = {entry}")
+    db.execute(f"UPDATE entry SET amount = amount - 10000 WHERE id = {entry + 1}")
+    db.commit()
+    db.close()
+    _rehash(traded_cli.home)
+    result = traded_cli("verify", code=1)
+    assert "entry" in result.output and str(entry) in result.output
+    assert "signature" in result.output
+
+
+@pytest.mark.sqlite_only
+def test_verify_as_reports_a_store_rolled_back_behind_what_they_saw(traded_cli, tmp_path):
+    snap = tmp_path / "snap.db"
+    traded_cli("backup", str(snap))
+    traded_cli("wallet", "topup", "5", "--as", "demo", "--key", "after-snap")
+    live = sqlite3.connect(traded_cli.home / "market.db")
+    sqlite3.connect(snap).backup(live)
+    live.close()
+    result = traded_cli("verify", "--as", "demo", code=1)
+    assert "older than what demo last saw" in result.output
+    assert result.output.count("\n") <= 3
+
+
+def test_a_changed_passphrase_keeps_records_signed_and_verifiable(traded_cli):
+    traded_cli("user", "passphrase", "--as", "demo", P2PMARKET_NEW_PASSPHRASE="a brand new one")
+    traded_cli("wallet", "topup", "1", "--as", "demo", code=1)  # the old one opens nothing
+    traded_cli("wallet", "topup", "1", "--as", "demo", P2PMARKET_PASSPHRASE="a brand new one")
+    traded_cli("user", "rotate-key", "--as", "demo", P2PMARKET_PASSPHRASE="a brand new one")
+    traded_cli("wallet", "topup", "1", "--as", "demo", P2PMARKET_PASSPHRASE="a brand new one")
+    assert traded_cli.json("verify")["ok"] is True

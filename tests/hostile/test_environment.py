@@ -239,7 +239,7 @@ IN_NAMESPACE = textwrap.dedent(
     if mode == "read-only":
         subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)
     else:
-        with open(os.path.join(mnt, "filler"), "wb") as f:
+        with open(os.path.join(mnt, "filler"), "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\\0" * 65536)
@@ -333,7 +333,7 @@ NEW_DAY = textwrap.dedent(
     show = ("wallet", "show", "--as", "demo", "--json")
     before = cli(1, *show)
     filler = os.path.join(mnt, "filler")
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\\0" * 65536)

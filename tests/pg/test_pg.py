@@ -221,6 +221,9 @@ def test_chat_commits_while_a_payment_transaction_is_open(pg_store, pg_config, c
     with pg_store.write() as s:
         ledger.topup(s, clock, buyer.id, 1000, "fund")
     market = Market.open(pg_config, clock)
+    # Opening published the market's key: the payment below, written through the test's
+    # own store handle, is signed by the market as the opened market's writes are.
+    pg_store.write_info.update(market.store.write_info)
     try:
         with pg_store.write() as s, ThreadPoolExecutor(1) as pool:
             # The payment has written its rows and holds its locks, uncommitted…

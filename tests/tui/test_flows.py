@@ -9,7 +9,6 @@ from textual.widgets import Input, RichLog
 
 from p2pmarket.clock import HOUR
 from p2pmarket.services.money import ledger
-from p2pmarket.services.trust import accounts
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.credit import CreditScreen
 from p2pmarket.tui.screens.listing import ListingScreen
@@ -22,8 +21,9 @@ from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
 
 
 def _as(app: MarketApp, handle: str) -> None:
-    with app.market.store.read() as session:
-        app.log_in(accounts.get_user(session, handle))
+    """Log in with the passphrase: what each person does is signed with their key."""
+    signer = app.market.actor(handle, PASSPHRASE)
+    app.log_in(signer.user, signer)
 
 
 async def _act(pilot, key: str) -> None:

@@ -34,7 +34,7 @@ from p2pmarket.models import (
     OrderStatus,
 )
 from p2pmarket.services.money import ledger
-from p2pmarket.services.records import chain
+from p2pmarket.services.records import chain, signing
 from p2pmarket.store.engine import integrity_problems
 
 # ---------------------------------------------------------------------------- verify
@@ -57,6 +57,9 @@ class VerifyReport:
     problems: list[Problem]
     # The checkpoint the walk started after (None: a full verify from the first row).
     since: int | None = None
+    # Rows whose signature checked, and rows from before anyone (or the market) had a key.
+    signed: int = 0
+    unsigned_legacy: int = 0
 
     @property
     def ok(self) -> bool:
@@ -68,6 +71,8 @@ class VerifyReport:
             "full": self.since is None,
             "since_checkpoint": self.since,
             "rows_checked": self.rows_checked,
+            "signed": self.signed,
+            "unsigned_legacy": self.unsigned_legacy,
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -75,7 +80,8 @@ class VerifyReport:
 def _owned_rows(session: Session, kind: ChainKind, after: int) -> Iterator[tuple[int, list]]:
     """The rows of `kind` with id > `after`, by owner then id, grouped by owner."""
     model = kind.model
-    order = [col(getattr(model, kind.owner)), col(model.id)] if kind.owner else [col(model.id)]
+    owner = kind.owner_column()
+    order = [owner, col(model.id)] if owner is not None else [col(model.id)]
     rows = session.exec(
         select(model)
         .where(col(model.id) > after)
@@ -90,7 +96,7 @@ def _tip_before(session: Session, kind: ChainKind, owner: int, after: int) -> st
     model = kind.model
     query = select(model.hash).where(col(model.id) <= after)
     if kind.owner:
-        query = query.where(getattr(model, kind.owner) == owner)
+        query = query.where(kind.owner_column() == owner)
     last = session.exec(query.order_by(col(model.id).desc()).limit(1)).first()
     return last if last is not None else GENESIS
 
@@ -178,7 +184,7 @@ def _checkpoint_problems(session: Session, after: int) -> list[Problem]:
             )
     for kind in chain.RECORDED:
         model = kind.model
-        owner = getattr(model, kind.owner) if kind.owner else 0
+        owner = kind.owner_column() if kind.owner else 0
         gone = session.exec(
             select(CheckpointHead.checkpoint_id, CheckpointHead.owner_id, CheckpointHead.last_id)
             .outerjoin(model, col(model.id) == col(CheckpointHead.last_id))
@@ -256,10 +262,14 @@ def _ledger_problems(session: Session) -> list[Problem]:
     return problems
 
 
-def verify(session: Session, since: Checkpoint | None = None) -> VerifyReport:
+def verify(
+    session: Session, since: Checkpoint | None = None, market_key: str | None = None
+) -> VerifyReport:
     """SQLite's integrity_check first (a damaged file is reported, and its chains are not
     walked: rows read from broken pages prove nothing), then every chain (or only what came
-    after the checkpoint `since`, verified before), the checkpoints, and the ledger."""
+    after the checkpoint `since`, verified before), the checkpoints, the signatures (of
+    the same rows; `market_key` is the market key file's public half, for the market's),
+    the columns the signed records decide (always all of them), and the ledger."""
     damage = integrity_problems(session)
     if damage:
         more = f" (and {len(damage) - 1} more)" if len(damage) > 1 else ""
@@ -272,8 +282,16 @@ def verify(session: Session, since: Checkpoint | None = None) -> VerifyReport:
         checked[kind.name] = count
         problems.extend(found)
     problems.extend(_checkpoint_problems(session, since.id if since else 0))
+    signed = signing.check(session.connection(), market_key, marks if since else None)
+    problems.extend(Problem("signatures", *found) for found in signed.problems)
     problems.extend(_ledger_problems(session))
-    return VerifyReport(rows_checked=checked, problems=problems, since=since.id if since else None)
+    return VerifyReport(
+        rows_checked=checked,
+        problems=problems,
+        since=since.id if since else None,
+        signed=signed.signed,
+        unsigned_legacy=signed.legacy,
+    )
 
 
 # Where an incremental verify starts: "id:hash" of the last checkpoint a verify found clean.

@@ -109,6 +109,11 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
             _SET_HASH[model],
             [{"row_id": r.id, "row_prev": r.prev_hash, "row_hash": r.hash} for r in group],
         )
+    # Who acts signs what they append (services/records/signing.py puts the signers there).
+    signers = session.info.get("signers")
+    if signers is not None:
+        for group in by_model.values():
+            signers.sign(connection, group)
     heads = [
         {"k": k, "o": o, "lid": last_id, "lhash": last_hash}
         for (k, o), (last_id, last_hash) in moved.items()

@@ -58,4 +58,4 @@ class LoginScreen(Screen[None]):
         except MarketError as exc:
             self.query_one("#login-error", Static).update(Content(exc.message))
             return
-        self.app.log_in(actor.user)
+        self.app.log_in(actor.user, actor)

@@ -85,11 +85,12 @@ class PaymentModal(ModalScreen[bool]):
     def _confirm(self) -> None:
         passphrase = self.query_one("#pay-passphrase", Input).value
         try:
-            self.app.market.actor(self.payer, passphrase)
+            signer = self.app.market.actor(self.payer, passphrase)
         except MarketError as exc:
             self.query_one("#pay-error", Static).update(plain(exc.message))
             self.query_one("#pay-passphrase", Input).value = ""
             return
+        self.app.unlock(signer)
         self.dismiss(True)
 
     @on(Button.Pressed, "#pay-cancel")

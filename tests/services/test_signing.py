@@ -1,0 +1,337 @@
+"""Records nobody can rewrite (#20): someone with the store file and sqlite3, who recomputes
+every hash, still can't forge, alter or re-attribute a signed record, nor move money or
+power through a column no chain holds; a rolled-back store is noticed at the next login."""
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from p2pmarket import config as config_mod
+from p2pmarket.errors import Refused
+from p2pmarket.market import Market, records
+from p2pmarket.models import Account, Entry, KeyEvent, Role, Signature, Transfer, User
+from p2pmarket.services.money import ledger
+from p2pmarket.store.engine import Store
+from p2pmarket.store.migrations import SCHEMA_VERSION
+from tests.conftest import PASSPHRASE, make_listing, make_user
+from tests.tamper import rehash_everything
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture
+def paid(store, clock):
+    """Bob (the operator) paid Lin's lesson into escrow; Mei mediates. All three verified
+    by Bob's signed acts; Bob and Lin logged in (they have keys), Mei has not."""
+    for handle in ("bob", "lin", "mei"):
+        make_user(store, clock, handle)
+    market = Market(store, clock)
+    bob, lin = market.actor("bob", PASSPHRASE), market.actor("lin", PASSPHRASE)
+    for handle in ("bob", "lin", "mei"):
+        records.verify_user(market, handle, by=bob)
+    records.set_role(market, "mei", Role.mediator, by=bob)
+    listing = make_listing(store, clock, lin.user)
+    bob.topup(100_000, "fund")
+    lin.topup(1_000, "float")
+    order = bob.create_order(listing.id)
+    lin.act(order.id, "accept")
+    bob.pay(order.id)
+    return market, bob, lin, order.id
+
+
+def _sql(market, *statements):
+    raw = sqlite3.connect(market.config.sqlite_path)
+    for statement in statements:
+        raw.execute(statement)
+    raw.commit()
+    raw.close()
+
+
+def _rehash(market):
+    """What the attacker does next: recompute every chain's hashes, heads and checkpoints."""
+    with market.store.write() as session:
+        rehash_everything(session.connection())
+
+
+def _report(market):
+    return records.verify(market)
+
+
+def _ids(market):
+    with market.store.read() as s:
+        users = {u.handle: u.id for u in s.exec(select(User))}
+        wallets = {
+            handle: s.exec(select(Account.id).where(Account.user_id == uid)).first()
+            for handle, uid in users.items()
+        }
+        pay = s.exec(select(Transfer.id).where(Transfer.kind == "pay")).one()
+    return users, wallets, pay
+
+
+def test_a_signed_store_verifies_and_counts_its_signatures(paid):
+    market, *_ = paid
+    report = _report(market)
+    assert report.ok, report.problems
+    assert report.signed > 10
+
+
+def test_a_forged_transfer_with_every_hash_recomputed_fails_naming_the_row(paid):
+    """Lin's ¥200 top-up rewritten to pay ¥100 into Bob's wallet instead: entries, balances,
+    hashes and heads all consistent, so only the signatures can tell."""
+    market, _, lin, _ = paid
+    lin.topup(20_000, "lin-fund")
+    _, wallets, _ = _ids(market)
+    with market.store.read() as s:
+        topup = s.exec(select(Transfer.id).where(Transfer.idem_key.endswith(":lin-fund"))).one()
+        rows = s.exec(select(Entry).where(Entry.transfer_id == topup)).all()
+    mine = next(e for e in rows if e.account_id == wallets["lin"])
+    other = next(e for e in rows if e is not mine)
+    _sql(
+        market,
+        f"UPDATE entry SET amount = 10000 WHERE id = {mine.id}",
+        f"UPDATE entry SET amount = 10000, account_id = {wallets['bob']} WHERE id = {other.id}",
+        f"UPDATE entry SET amount = -20000 WHERE id = {other.id}",
+        f"UPDATE account SET balance = balance - 10000 WHERE id = {wallets['lin']}",
+        f"UPDATE account SET balance = balance + 20000 WHERE id = {other.account_id}",
+        f"UPDATE account SET balance = balance - 10000 WHERE id = {wallets['bob']}",
+    )
+    _rehash(market)
+    problems = _report(market).problems
+    named = {(p.table, p.row_id) for p in problems}
+    assert ("entry", mine.id) in named and ("entry", other.id) in named, problems
+
+
+def test_re_attributing_an_order_step_is_caught(paid):
+    market, _, _, order_id = paid
+    users, _, _ = _ids(market)
+    _sql(
+        market,
+        f"UPDATE orderevent SET actor_id = {users['mei']} "
+        f"WHERE order_id = {order_id} AND to_status = 'accepted'",
+    )
+    _rehash(market)
+    problems = _report(market).problems
+    assert any(p.table == "orderevent" and "re-attributed" in p.what for p in problems), problems
+
+
+# Every column that moves money or grants power, edited with sqlite3 (no hash touched):
+# the table and row verify must name, as "table#id" in a covered row's problem or as the
+# problem's own row.
+COLUMNS = [
+    ("UPDATE orders SET seller_id = {mei} WHERE id = {order}", "orders#{order}"),
+    ("UPDATE orders SET buyer_id = {mei} WHERE id = {order}", "orders#{order}"),
+    ("UPDATE orders SET amount = 1 WHERE id = {order}", "orders#{order}"),
+    ("UPDATE orders SET unit_price = 1 WHERE id = {order}", "orders#{order}"),
+    ("UPDATE orders SET quantity = 9 WHERE id = {order}", "orders#{order}"),
+    ("UPDATE orders SET status = 'delivered' WHERE id = {order}", "orders {order}"),
+    (
+        "UPDATE account SET user_id = CASE user_id WHEN {bob} THEN -1 ELSE {bob} END "
+        "WHERE id IN ({bob_wallet}, {lin_wallet}); "
+        "UPDATE account SET user_id = {lin} WHERE user_id = -1",
+        "account#{bob_wallet}",
+    ),
+    ("UPDATE account SET kind = 'escrow' WHERE id = {bob_wallet}", "account#{bob_wallet}"),
+    ("UPDATE transfer SET kind = 'topup' WHERE id = {pay}", "transfer#{pay}"),
+    ("UPDATE transfer SET actor_id = {lin} WHERE id = {pay}", "transfer#{pay}"),
+    ("UPDATE transfer SET order_id = NULL WHERE id = {pay}", "transfer#{pay}"),
+    ("UPDATE user SET role = 'mediator' WHERE id = {lin}", "user {lin}"),
+    ("UPDATE user SET role = 'member' WHERE id = {mei}", "user {mei}"),
+    ("UPDATE user SET verified = 0 WHERE id = {lin}", "user {lin}"),
+    (
+        "UPDATE user SET passphrase_hash = (SELECT passphrase_hash FROM user WHERE id = {mei}) "
+        "WHERE id = {lin}",
+        "user {lin}",
+    ),
+    (
+        "UPDATE user SET public_key = (SELECT public_key FROM user WHERE id = {bob}) "
+        "WHERE id = {lin}",
+        "user {lin}",
+    ),
+    ("UPDATE meta SET value = '{lin}' WHERE key = 'operator'", "meta -"),
+]
+
+
+@pytest.mark.parametrize(("statements", "names"), COLUMNS, ids=[c[1] for c in COLUMNS])
+def test_each_money_or_power_column_edited_fails_verify_naming_the_row(paid, statements, names):
+    market, _, _, order_id = paid
+    users, wallets, pay = _ids(market)
+    ids = {
+        **users,
+        "order": order_id,
+        "pay": pay,
+        "bob_wallet": wallets["bob"],
+        "lin_wallet": wallets["lin"],
+    }
+    _sql(market, *statements.format(**ids).split("; "))
+    problems = _report(market).problems
+    want = names.format(**ids)
+    shown = [f"{p.table} {p.row_id if p.row_id is not None else '-'}: {p.what}" for p in problems]
+    assert any(line.startswith(want + ":") or want + " " in line for line in shown), shown
+
+
+def test_acting_without_the_passphrase_cannot_write_a_keyed_persons_record(paid):
+    market, *_ = paid
+    with pytest.raises(Refused) as refused:
+        market.trusted_actor("bob").topup(100, "no-key")
+    assert refused.value.code == "signature_needed"
+    # Someone without a key yet: the market vouches, and verify is content.
+    market.trusted_actor("mei").topup(100, "mei")
+    assert _report(market).ok
+
+
+def test_chat_without_the_passphrase_is_vouched_for_by_the_market_and_re_attribution_shows(
+    paid,
+):
+    """Chat is chained (and signed) now, but stays what a person at their terminal writes
+    without the passphrase: the market signs it. Moving it to another sender still fails."""
+    market, bob, *_ = paid
+    bob.send_message("lin", "signed by bob")
+    sent = market.trusted_actor("lin").send_message("bob", "vouched for by the market")
+    assert _report(market).ok
+    users, *_ = _ids(market)
+    _sql(
+        market,
+        f"UPDATE message SET sender_id = {users['mei']} WHERE id = {sent.message.id}",
+    )
+    _rehash(market)
+    problems = records.verify(market, full=True).problems
+    assert any(p.table == "message" and p.row_id == sent.message.id for p in problems), problems
+
+
+def test_a_previewed_step_leaves_no_signature_behind(paid):
+    """preview_step tries the step in a savepoint: the rows and their signatures go together."""
+    market, bob, lin, order_id = paid
+    lin.act(order_id, "deliver")
+    with market.store.read() as s:
+        before = s.exec(select(func.count()).select_from(Signature)).one()
+    assert bob.preview_step(order_id, "confirm") is not None
+    with market.store.read() as s:
+        assert s.exec(select(func.count()).select_from(Signature)).one() == before
+    assert records.verify(market, full=True).ok
+
+
+def test_a_rollback_is_reported_at_the_next_login_once(paid, tmp_path):
+    market, bob, *_ = paid
+    before = tmp_path / "before.db"
+    raw = sqlite3.connect(market.config.sqlite_path)
+    raw.backup(sqlite3.connect(before))
+    bob.topup(5_000, "after-the-copy")
+    old = sqlite3.connect(before)
+    old.backup(sqlite3.connect(market.config.sqlite_path))
+    old.close()
+    raw.close()
+    with pytest.raises(Refused) as refused:
+        market.actor("bob", PASSPHRASE)
+    assert refused.value.code == "rolled_back"
+    assert "older than what bob last saw" in refused.value.message
+    market.actor("bob", PASSPHRASE)  # reported once; Lin never saw the newer rows
+    market.actor("lin", PASSPHRASE)
+
+
+def test_passphrase_change_and_key_rotation_keep_every_signature_verifiable(paid):
+    market, bob, *_ = paid
+    bob.change_passphrase(PASSPHRASE, "a new long passphrase")
+    with pytest.raises(Refused):
+        market.actor("bob", PASSPHRASE)
+    bob = market.actor("bob", "a new long passphrase")
+    bob.topup(1_000, "after-change")
+    bob.rotate_key("a new long passphrase")
+    bob.topup(1_000, "after-rotation")
+    market.actor("bob", "a new long passphrase").topup(1_000, "after-login")
+    report = _report(market)
+    assert report.ok, report.problems
+    with market.store.read() as s:
+        actions = s.exec(
+            select(KeyEvent.action).where(KeyEvent.user_id == bob.user.id).order_by(KeyEvent.id)
+        ).all()
+    assert actions == ["created", "passphrase", "rotated"]
+
+
+def test_rows_before_anyone_had_a_key_are_legacy_counted_not_failed(store, clock):
+    bob = make_user(store, clock, "bob", verified=True)
+    with store.write() as s:
+        ledger.topup(s, clock, bob.id, 5_000, "old")
+    market = Market(store, clock)
+    report = _report(market)
+    assert report.ok and report.unsigned_legacy >= 3
+    market.actor("bob", PASSPHRASE).topup(1_000, "new")
+    assert _report(market).ok
+
+
+def test_a_market_key_minted_in_the_store_is_reported(paid):
+    market, *_ = paid
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from p2pmarket.services.records import signing
+
+    with market.store.write() as s:
+        signing.publish_market_key(s, market.clock, Ed25519PrivateKey.generate())
+    problems = _report(market).problems
+    assert any("never made" in p.what for p in problems), problems
+
+
+def test_an_older_store_migrates_and_keys_come_with_the_next_write(tmp_path, clock):
+    """v8 on the v1 fixture (through v6's re-chaining and v7's escrow): nothing signed yet is
+    legacy; powers granted before any chained
+    act (a mediator, verified flags) are the baseline; the demo user gets a key with their
+    first write after it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(FIXTURES / "market-v1.db", home / "market.db")
+    store = Store.open(config_mod.resolve(home=home))
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        market = Market(store, clock)
+        report = records.verify(market)
+        assert report.ok, report.problems
+        legacy = report.unsigned_legacy
+        # The market's key record and the checkpoint verify made (the market signs it).
+        assert legacy > 0 and report.signed == 2
+        demo = market.actor("demo", "market-demo-2026")
+        assert demo.key is None  # a login alone writes nothing
+        demo.topup(1_000, "after-upgrade")
+        assert demo.key is not None
+        report = records.verify(market)  # incremental: the new rows, all signed
+        assert report.ok, report.problems
+        assert report.unsigned_legacy == 0 and report.signed > 0
+        report = records.verify(market, full=True)
+        assert report.ok, report.problems
+        assert report.unsigned_legacy == legacy
+        assert market.trusted_actor("lin_piano").wallet().balance >= 0
+    finally:
+        store.close()
+
+
+def test_a_refused_first_command_leaves_no_key_and_the_next_write_makes_one(paid):
+    market = paid[0]
+
+    def keys():
+        with market.store.read() as session:
+            return session.exec(select(func.count()).select_from(KeyEvent)).one()
+
+    before = keys()
+    mei = market.actor("mei", PASSPHRASE)
+    with pytest.raises(Refused):
+        mei.pay(paid[3])  # not her order
+    assert keys() == before and mei.key is None
+    mei.topup(500, "first")
+    assert keys() == before + 1 and mei.key is not None
+    assert records.verify(market, full=True).ok
+
+
+def test_a_person_remembers_only_the_chains_they_see(paid):
+    """Their wallet, their orders and the escrow of them, their credit, their keys, and the
+    one-chain kinds: not every account of the market."""
+    from p2pmarket.services.records import seen
+
+    market, _, _, order_id = paid
+    users, wallets, _ = _ids(market)
+    mine = seen.last_seen(market.config, "lin")
+    assert ("ledger", wallets["lin"]) in mine and ("order_events", order_id) in mine
+    assert ("keys", users["lin"]) in mine and ("keys", 0) in mine
+    assert ("ledger", wallets["bob"]) not in mine and ("keys", users["bob"]) not in mine
