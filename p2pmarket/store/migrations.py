@@ -215,7 +215,7 @@ def _v7_escrow_per_order(conn: Connection) -> None:
 
     Only the column here: moving the old ESCROW's money into the orders' accounts is a
     chained ledger transfer, made by the services when the market opens
-    (services/money/orders.py: split_old_escrow); until then verify still balances.
+    (services/money/orders/old_escrow.py); until then verify still balances.
     """
     conn.exec_driver_sql("ALTER TABLE account ADD COLUMN order_id INTEGER REFERENCES orders (id)")
     conn.exec_driver_sql("CREATE UNIQUE INDEX ix_account_order_id ON account (order_id)")

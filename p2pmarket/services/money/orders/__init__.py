@@ -1,0 +1,61 @@
+"""Orders and escrow: a table of allowed transitions, each one a recorded, chained event.
+
+requested → accepted → paid (money in the order's escrow) → delivered → completed.
+Cancel before payment. The buyer may revoke a paid order inside the revoke window
+and before delivery (refunded). A missed delivery deadline refunds; an unconfirmed
+delivery completes when the confirm window ends (money released to the seller).
+Either side may dispute before completion; a dispute pauses every timer and a
+mediator resolves it: release, refund or split.
+
+- rules.py: the transition table, its guards, and the event and payout every step shares
+- steps.py: opening an order and `act`, one handler per step
+- payments.py: paying into escrow, one order or a batch, and the preview before it
+- timers.py: deadlines that run out, in `tick`
+- views.py: what the faces see of orders
+- old_escrow.py: a pre-v7 store's single escrow split per order
+
+What the rest of the market calls is named here.
+"""
+
+from p2pmarket.services.money.orders.old_escrow import old_escrow_to_split, split_old_escrow
+from p2pmarket.services.money.orders.payments import pay, pay_many, preview_payment
+from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
+from p2pmarket.services.money.orders.steps import (
+    act,
+    create_order,
+    parse_resolution,
+    request_payment,
+)
+from p2pmarket.services.money.orders.timers import anything_due, tick
+from p2pmarket.services.money.orders.views import (
+    EventView,
+    OrderView,
+    PaymentPreview,
+    allowed_actions,
+    events,
+    get_order,
+    list_orders,
+)
+
+__all__ = [
+    "HELD",
+    "TRANSITIONS",
+    "EventView",
+    "OrderView",
+    "PaymentPreview",
+    "act",
+    "allowed_actions",
+    "anything_due",
+    "create_order",
+    "events",
+    "get_order",
+    "list_orders",
+    "old_escrow_to_split",
+    "parse_resolution",
+    "pay",
+    "pay_many",
+    "preview_payment",
+    "request_payment",
+    "split_old_escrow",
+    "tick",
+]

@@ -1,0 +1,271 @@
+"""Opening an order (from a listing, or a seller's payment request in chat) and every step
+after it: `act` checks the actor and the status against TRANSITIONS, then runs the
+step's handler, which records the event and moves the escrow."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from p2pmarket import money, text
+from p2pmarket.clock import Clock, countdown, iso
+from p2pmarket.config import Settings
+from p2pmarket.errors import Invalid, Refused
+from p2pmarket.models import (
+    Kind,
+    Listing,
+    ListingStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    User,
+)
+from p2pmarket.services.money.orders.payments import pay
+from p2pmarket.services.money.orders.rules import (
+    RESOLUTIONS,
+    TRANSITIONS,
+    check_actor,
+    check_source,
+    record,
+    release,
+    settle_credit,
+)
+from p2pmarket.services.money.orders.views import OrderView, order_row, view
+from p2pmarket.services.records import chain
+from p2pmarket.services.trust import contacts
+
+
+def create_order(
+    session: Session, clock: Clock, buyer: User, listing_id: int, quantity: int = 1
+) -> OrderView:
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise Invalid("unknown_listing", f"No listing #{listing_id}.")
+    if listing.seller_id == buyer.id:
+        raise Refused("own_listing", "You can't order from your own listing.")
+    if listing.status != ListingStatus.active:
+        raise Refused(
+            "listing_inactive",
+            f"Listing #{listing_id} is {listing.status}; it can be ordered only while active.",
+        )
+    if contacts.blocked_between(session, buyer.id, listing.seller_id):
+        raise Refused("blocked", "You can't order from this seller: one of you blocked the other.")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise Invalid("quantity_range", "Quantity must be a whole number of at least 1.")
+    if quantity > listing.quantity:
+        raise Refused(
+            "not_enough_quantity",
+            f"Listing #{listing_id} has {listing.quantity} left; you asked for {quantity}.",
+        )
+    amount = money.check(listing.price * quantity)
+    now = clock.now()
+    order = Order(
+        listing_id=listing.id,
+        title=listing.title,
+        buyer_id=buyer.id,
+        seller_id=listing.seller_id,
+        kind=listing.kind,
+        quantity=quantity,
+        unit_price=listing.price,
+        amount=amount,
+        status=OrderStatus.requested,
+        created_at=now,
+        updated_at=now,
+    )
+    return _open(session, order, buyer.id, f"{quantity} × {money.fmt(listing.price)}")
+
+
+def _open(session: Session, order: Order, actor_id: int, note: str) -> OrderView:
+    """Store a new order and its first event (from nothing to its opening status)."""
+    session.add(order)
+    session.flush()
+    chain.append(
+        session,
+        OrderEvent(
+            order_id=order.id,
+            actor_id=actor_id,
+            at=order.created_at,
+            from_status="",
+            to_status=str(order.status),
+            amount=order.amount,
+            note=note,
+        ),
+    )
+    return view(session, order)
+
+
+def request_payment(
+    session: Session,
+    clock: Clock,
+    seller: User,
+    buyer: User,
+    amount: int,
+    listing_id: int | None = None,
+    note: str = "",
+) -> OrderView:
+    """A seller asks a buyer for money (from chat in trade mode): an accepted order to pay."""
+    money.check(amount)
+    if seller.id == buyer.id:
+        raise Refused("own_request", "You can't request money from yourself.")
+    title = text.clean(note or "Payment request", field="note", max_len=text.TITLE_MAX)
+    kind = Kind.skill
+    if listing_id is not None:
+        listing = session.get(Listing, listing_id)
+        if listing is None:
+            raise Invalid("unknown_listing", f"No listing #{listing_id}.")
+        if listing.seller_id != seller.id:
+            raise Refused("not_your_listing", f"Listing #{listing_id} belongs to another seller.")
+        title, kind = listing.title, listing.kind
+    now = clock.now()
+    order = Order(
+        listing_id=listing_id,
+        title=title,
+        buyer_id=buyer.id,
+        seller_id=seller.id,
+        kind=kind,
+        quantity=1,
+        unit_price=amount,
+        amount=amount,
+        status=OrderStatus.accepted,
+        via_chat=True,
+        created_at=now,
+        updated_at=now,
+    )
+    return _open(session, order, seller.id, "payment request")
+
+
+def act(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    actor: User,
+    order_id: int,
+    action: str,
+    *,
+    key: str | None = None,
+    resolution: str | None = None,
+    split: int | None = None,
+) -> OrderView:
+    """Apply one transition from TRANSITIONS as `actor`."""
+    if action not in TRANSITIONS:
+        raise Invalid("unknown_action", f"Unknown order action {action!r}.")
+    if action == "pay":
+        return pay(session, clock, settings, actor, order_id, key)
+    order = order_row(session, order_id)
+    rule = TRANSITIONS[action]
+    now = clock.now()
+    check_actor(order, rule, actor, action)
+    check_source(order, rule, action)
+    handler = _HANDLERS[action]
+    loaded = handler(
+        session, clock, settings, actor, order, now, key=key, resolution=resolution, split=split
+    )
+    settle_credit(session, clock, settings, order)
+    return view(session, order, users=(actor, *(loaded or ())))
+
+
+def _accept(session, clock, settings, actor, order, now, **_):
+    record(session, order, actor.id, now, OrderStatus.accepted)
+
+
+def _cancel(session, clock, settings, actor, order, now, **_):
+    record(session, order, actor.id, now, OrderStatus.cancelled)
+
+
+def _revoke(session, clock, settings, actor, order, now, **_):
+    if now >= order.revoke_until:
+        raise Refused(
+            "revoke_window_closed",
+            f"You can't revoke order #{order.id}: the revoke window closed at "
+            f"{iso(order.revoke_until)}; open a dispute instead.",
+        )
+    release(session, clock, order, "revoke", to_seller=0)
+    record(session, order, actor.id, now, OrderStatus.refunded, order.amount, "revoked by buyer")
+
+
+def _deliver(session, clock, settings, actor, order, now, **_):
+    window = (
+        settings.confirm_window_goods
+        if order.kind == Kind.goods
+        else settings.confirm_window_service
+    )
+    order.confirm_by = now + window
+    order.revoke_until = None
+    record(session, order, actor.id, now, OrderStatus.delivered)
+
+
+def _confirm(session, clock, settings, actor, order, now, **_):
+    release(session, clock, order, "release", to_seller=order.amount)
+    record(session, order, actor.id, now, OrderStatus.completed, order.amount, "released to seller")
+
+
+def _extend(session, clock, settings, actor, order, now, **_):
+    if order.extended:
+        raise Refused(
+            "already_extended",
+            f"The confirm window of order #{order.id} was already extended once.",
+        )
+    order.extended = True
+    order.confirm_by += settings.confirm_extension
+    record(
+        session,
+        order,
+        actor.id,
+        now,
+        OrderStatus.delivered,
+        note=f"confirm window extended by {countdown(settings.confirm_extension)}",
+    )
+
+
+def _dispute(session, clock, settings, actor, order, now, **_):
+    order.disputed_from = order.status
+    order.paused_at = now
+    record(session, order, actor.id, now, OrderStatus.disputed, note=f"from {order.status}")
+
+
+def parse_resolution(resolution: str, amount: str | None = None) -> tuple[str, int | None]:
+    """A mediator's decision as typed in either face — release, refund, or split AMOUNT (the
+    seller's share in yuan) — as `act`'s resolution and split; `_resolve` judges them."""
+    if resolution == "split" and amount is None:
+        raise Invalid("split_amount", "split needs the seller's share, e.g. `split 40`.")
+    return resolution, money.parse(amount) if amount is not None else None
+
+
+def _resolve(session, clock, settings, actor, order, now, resolution, split, **_):
+    if resolution not in RESOLUTIONS:
+        raise Invalid("resolution", "A resolution is release, refund or split AMOUNT.")
+    to_seller = {"release": order.amount, "refund": 0}.get(resolution, split)
+    if resolution == "split" and (split is None or not 0 < split < order.amount):
+        raise Invalid(
+            "split_range",
+            f"A split gives the seller more than 0 and less than {money.fmt(order.amount)}.",
+        )
+    target = {
+        "release": OrderStatus.completed,
+        "refund": OrderStatus.refunded,
+        "split": OrderStatus.resolved,
+    }[resolution]
+    release(session, clock, order, "resolve", to_seller=to_seller)
+    order.paused_at = None
+    record(
+        session,
+        order,
+        actor.id,
+        now,
+        target,
+        to_seller,
+        f"mediator: {resolution} ({money.fmt(to_seller)} to seller, "
+        f"{money.fmt(order.amount - to_seller)} to buyer)",
+    )
+
+
+# Each handler applies one action; one may return the users it loaded (for the view).
+_HANDLERS = {
+    "accept": _accept,
+    "cancel": _cancel,
+    "revoke": _revoke,
+    "deliver": _deliver,
+    "confirm": _confirm,
+    "extend": _extend,
+    "dispute": _dispute,
+    "resolve": _resolve,
+}
