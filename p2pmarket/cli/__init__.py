@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket.cli.context import Ctx, ctx_of, error
+from p2pmarket.cli.context import Ctx, ctx_of, error, warn
 from p2pmarket.errors import Invalid, MarketError
 
 
@@ -80,7 +80,13 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            done = super().invoke(ctx)
+            # A read on a store that fails verify goes on, and says so once (a write is
+            # refused with that same sentence).
+            damage = ctx.obj.damage if isinstance(ctx.obj, Ctx) else None
+            if damage:
+                warn(damage)
+            return done
         except MarketError as exc:
             error(exc.message)
             raise typer.Exit(exc.exit_code) from None

@@ -55,6 +55,11 @@ class Ctx:
                 warn(warning)
         return self._market
 
+    @property
+    def damage(self) -> str | None:
+        """Why the store is read-only, if the market was opened and fails verify."""
+        return self._market.damage if self._market is not None else None
+
     def close(self) -> None:
         if self._market is not None:
             self._market.close()

@@ -41,11 +41,30 @@ def verify(
     full: bool = typer.Option(
         False, "--full", help="Walk every row, not only those after the last clean verify."
     ),
+    accept: bool = typer.Option(
+        False,
+        "--accept",
+        help="The operator (--as) accepts a store that fails verify, so it is no longer "
+        "read-only; verify still names its problems.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Walk every hash chain, check every signature and the ledger; exit 1 if anything was
     tampered with (or, with --as, rolled back since that user last looked)."""
     c = ctx_of(ctx)
+    if accept:
+        if as_ is None:
+            raise Invalid("accept_who", "--accept is the operator's act: add --as OPERATOR.")
+        report = records.accept_store(c.market, c.actor(as_))
+        emit(
+            {"accepted": True, "problems": [p.to_json() for p in report.problems]},
+            as_json,
+            lambda: say(
+                f"Accepted: the store is writable again; verify still names its "
+                f"{len(report.problems)} problem(s)."
+            ),
+        )
+        return
     if as_ is not None:
         c.actor(as_)  # a store behind what they saw is refused here, in one line
     _report(records.verify(c.market, full=full), as_json)

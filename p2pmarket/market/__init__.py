@@ -28,7 +28,7 @@ from p2pmarket.services.money import orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
-from p2pmarket.services.records import chain, seen, signing
+from p2pmarket.services.records import audit, chain, seen, signing
 from p2pmarket.services.records.backups import daily_backup
 from p2pmarket.services.trust import accounts, chat
 from p2pmarket.store.engine import Store
@@ -50,6 +50,15 @@ class Market:
             known = signing.market_key_known(session, self.key)
         if not known:
             store.transact(lambda session: signing.publish_market_key(session, clock, self.key))
+        self.check_damage()
+
+    def check_damage(self) -> str | None:
+        """Verify what came after the last clean verify (fast): a store that fails it, with
+        problems its operator has not accepted, is read-only; `damage` says why, in one
+        sentence every face shows (None: it passes)."""
+        with self.store.read() as session:
+            self.damage = audit.damage(session, signing.public_hex(self.key))
+        return self.damage
 
     @classmethod
     def open(cls, config: Config, clock: Clock) -> Market:
@@ -91,6 +100,8 @@ class Market:
         A cheap read first, so a face that ticks on every command or every 30 s writes
         only when a deadline or a checkpoint is due.
         """
+        if self.damage is not None:
+            return []  # a store that fails verify moves no money, not even by its timers
         every = self.settings.checkpoint_every
         with self.store.read() as session:
             due = orders.anything_due(session, self.clock)

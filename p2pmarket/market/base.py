@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session
 
+from p2pmarket.errors import Refused
 from p2pmarket.models import User
 from p2pmarket.services.records import seen, signing
 from p2pmarket.services.trust import accounts
@@ -43,10 +44,13 @@ class ActorBase:
         """Who signs this person's records: them, when their key is unlocked."""
         return (self.user.id, self.key) if self.key is not None else None
 
-    def sign_in(self, session: Session) -> User:
+    def sign_in(self, session: Session, *, damaged_ok: bool = False) -> User:
         """My row in this write transaction, my key signing what it appends (made now, at
         my first write with a passphrase; another process may have made it meanwhile). The
-        key is mine (`self.key`) once `_write` commits: a refused first command made none."""
+        key is mine (`self.key`) once `_write` commits: a refused first command made none.
+        A store that fails verify is read-only (Market.check_damage), but for accepting it."""
+        if self.market.damage is not None and not damaged_ok:
+            raise Refused("store_damaged", self.market.damage)
         me = session.get(User, self.user.id)
         passphrase, key = self._first_key_passphrase, self.key
         if passphrase is not None:

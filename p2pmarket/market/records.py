@@ -335,6 +335,23 @@ def verify(market: Market, *, full: bool = False) -> VerifyReport:
     return report
 
 
+def accept_store(market: Market, by: ActorBase) -> VerifyReport:
+    """The operator accepts the store as it is: the problems verify finds now (and only
+    those) stop making it read-only. Refused when it passes verify."""
+    with market.store.read() as session:
+        report = audit.verify(session, audit.last_verified(session), public_hex(market.key))
+    if report.ok:
+        raise Refused("store_passes", "This store passes verify; there is nothing to accept.")
+    digest = audit.problems_digest(report)
+    market.store.transact(
+        lambda session: operators.accept_store(
+            session, market.clock, by.sign_in(session, damaged_ok=True), digest
+        )
+    )
+    market.check_damage()
+    return report
+
+
 def verify_export(market: Market, data: object) -> VerifyReport:
     """Prove an exported history (read with `read_export`) still matches the store."""
     with market.store.read() as session:
@@ -411,6 +428,9 @@ class RecordCases(ActorBase):
         return public_hex(self.key)
 
     def _key(self, doing: str) -> Ed25519PrivateKey:
+        """My key unsealed, made first if I have none yet (a write), to change it."""
+        if self.key is None and self._first_key_passphrase is not None:
+            self._write(lambda session, me: None)
         if self.key is None:
             raise Refused(
                 "passphrase_needed", f"To {doing}, act as {self.handle} with your passphrase."

@@ -158,6 +158,15 @@ class MarketApp(App[None]):
             return
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user, signer)
+        if self.market.damage is not None:  # read-only until restored or accepted
+            self.call_from_thread(
+                self.notify,
+                self.market.damage,
+                title="Store fails verify",
+                severity="error",
+                markup=False,
+                timeout=60,
+            )
         # As every CLI command's first use of the market does: after the home is filled.
         warning = self.market.daily_backup()
         if warning:

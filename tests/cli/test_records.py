@@ -212,3 +212,33 @@ def test_a_changed_passphrase_keeps_records_signed_and_verifiable(traded_cli):
     traded_cli("user", "rotate-key", "--as", "demo", P2PMARKET_PASSPHRASE="a brand new one")
     traded_cli("wallet", "topup", "1", "--as", "demo", P2PMARKET_PASSPHRASE="a brand new one")
     assert traded_cli.json("verify")["ok"] is True
+
+
+@pytest.mark.sqlite_only
+def test_a_store_failing_verify_is_read_only_until_the_operator_accepts_it(traded_cli):
+    """Reads go on with one warning line, every write is refused with that sentence and
+    writes nothing; the operator's acceptance covers exactly the problems found then."""
+    cli = traded_cli
+    before = cli.json("wallet", "show", "--as", "demo")["balance"]
+    _sql(cli, "UPDATE account SET balance = balance + 500 WHERE user_id = 1")
+    shown = cli("wallet", "show", "--as", "demo", "--json")
+    assert json.loads(shown.stdout)["balance"] == before + 500
+    assert "fails verify" in shown.stderr and len(shown.stderr.strip().splitlines()) == 1
+    refused = cli("wallet", "topup", "10", "--as", "demo", "--key", "t1", code=1)
+    assert "fails verify" in refused.stderr and "verify --accept" in refused.stderr
+    assert cli.json("wallet", "show", "--as", "demo")["balance"] == before + 500
+    cli("verify", "--accept", "--as", "lin_piano", code=1)  # only the operator
+    cli("verify", "--accept", "--as", "demo")
+    cli("wallet", "topup", "10", "--as", "demo", "--key", "t2")
+    assert "fails verify" not in cli("wallet", "show", "--as", "demo").stderr
+    assert cli("verify", code=1)  # verify still names the accepted problem
+    # Damage the operator did not accept makes the store read-only again.
+    _sql(cli, "UPDATE account SET balance = balance + 1 WHERE user_id = 2")
+    cli("wallet", "topup", "10", "--as", "demo", "--key", "t3", code=1)
+
+
+def _sql(cli, statement):
+    db = sqlite3.connect(cli.home / "market.db")
+    db.execute(statement)
+    db.commit()
+    db.close()

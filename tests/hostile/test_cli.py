@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import select
 
 from p2pmarket import config as config_mod
+from p2pmarket.market import Market
 from p2pmarket.models import Listing, User
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.store.engine import Store
@@ -33,6 +34,7 @@ def market(tmp_path_factory):
     cli("demo")
     store = Store.open(config_mod.resolve(home=home))
     clock = FixedClock(START)
+    Market(store, clock)  # its key signs what is written below (unsigned rows fail verify)
     with store.write() as s:
         buyer = s.exec(select(User).where(User.handle == "demo")).one()
         seller = s.exec(select(User).where(User.handle == "lin_piano")).one()

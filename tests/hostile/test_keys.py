@@ -161,6 +161,10 @@ def test_a_failing_timer_stops_only_its_own_order(trade):
             text("UPDATE account SET balance = :held WHERE kind = :escrow"),
             {"held": PRICE, "escrow": AccountKind.escrow.value},
         )
+    # Read-only now (its timers too), until the operator accepts the damage.
+    assert "fails verify" in trade.cli("user", "list", P2PMARKET_NOW=LATER).stderr
+    assert trade.order(broken, P2PMARKET_NOW=LATER)["timer_failed_at"] is None
+    trade.cli("verify", "--accept", "--as", "bob", P2PMARKET_NOW=LATER)
     for command in (("user", "list"), ("search", "piano", "--as", "wang")):
         trade.cli(*command, P2PMARKET_NOW=LATER)
     shown = trade.order(broken, P2PMARKET_NOW=LATER)

@@ -108,3 +108,24 @@ async def test_a_failing_daily_backup_is_a_notification_and_the_home_still_opens
             "Today's automatic backup was not made: The disk holding x is full: "
             "no backup was written."
         ]
+
+
+async def test_a_store_failing_verify_opens_with_one_notice_that_says_why_and_what_to_do(
+    store, config, clock
+):
+    from sqlalchemy import text
+
+    from p2pmarket.services.market import demo
+
+    demo.load_demo(store, clock)
+    with store.write() as session:  # an edit outside the market: no signature, no entry
+        session.connection().execute(text("UPDATE account SET balance = balance + 7"))
+    app = MarketApp(config=config, clock=clock, user="demo", draw_first=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        notes = [n.message for n in app._notifications]
+        assert len(notes) == 1 and notes[0].startswith("This store fails verify")
+        assert app.market.damage == notes[0]

@@ -13,6 +13,7 @@ every newer checkpoint and every head any checkpoint recorded (one join per kind
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -35,6 +36,7 @@ from p2pmarket.models import (
 )
 from p2pmarket.services.money import ledger
 from p2pmarket.services.records import chain, signing
+from p2pmarket.services.trust import operators
 from p2pmarket.store.engine import integrity_problems
 
 # ---------------------------------------------------------------------------- verify
@@ -321,6 +323,28 @@ def mark_verified(session: Session, checkpoint: Checkpoint) -> None:
     meta = session.get(Meta, VERIFIED_KEY) or Meta(key=VERIFIED_KEY, value="")
     meta.value = f"{checkpoint.id}:{checkpoint.hash}"
     session.add(meta)
+
+
+def problems_digest(report: VerifyReport) -> str:
+    """What an operator's acceptance names: exactly these problems, no others."""
+    lines = sorted(f"{p.chain}|{p.table}|{p.row_id}|{p.what}" for p in report.problems)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def damage(session: Session, market_key: str) -> str | None:
+    """The sentence to say when the store fails an incremental verify that its operator has
+    not accepted (None: it passes, or these very problems were accepted). A read."""
+    report = verify(session, last_verified(session), market_key)
+    if report.ok or operators.accepted(session) == problems_digest(report):
+        return None
+    first = report.problems[0]
+    more = f", and {len(report.problems) - 1} more" if len(report.problems) > 1 else ""
+    where = f"{first.table} #{first.row_id}" if first.row_id is not None else first.table
+    return (
+        f"This store fails verify ({where}: {first.what}{more}): nothing can be written "
+        "until the operator restores a backup (`p2pmarket restore`) or accepts this store "
+        "(`p2pmarket verify --accept --as OPERATOR`)."
+    )
 
 
 # --------------------------------------------------------------------------- backups

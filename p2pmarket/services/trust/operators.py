@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from p2pmarket import text
 from p2pmarket.clock import Clock
@@ -125,6 +125,23 @@ def require(session: Session, actor: User | None, doing: str) -> User:
             f"nothing was changed. Ask {current.handle}.",
         )
     return actor
+
+
+def accepted(session: Session) -> str | None:
+    """The digest of the verify problems the operator last accepted (None: never)."""
+    return session.exec(
+        select(OperatorEvent.detail)
+        .where(OperatorEvent.action == "accept")
+        .order_by(col(OperatorEvent.id).desc())
+        .limit(1)
+    ).first()
+
+
+def accept_store(session: Session, clock: Clock, actor: User | None, digest: str) -> None:
+    """The operator accepts a store that fails verify with exactly these problems (their
+    `digest`): writes go on, `verify` still names every one of them."""
+    operator = require(session, actor, "accept a store that fails verify")
+    _record(session, clock, operator, "accept", operator, digest)
 
 
 def parse_role(value: str) -> Role:
