@@ -1,4 +1,5 @@
-"""Files a person names on the command line are read defensively.
+"""Files a person names on the command line are read defensively; files the market
+writes (the store, backups, exports, what people last saw) are its owner's alone.
 
 A path can name a device (`/dev/zero` never ends), a FIFO (reading waits for a writer
 forever), a folder, or a file far bigger than anything the market writes. Each is
@@ -8,6 +9,7 @@ and refused when nested deeper than any market file is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -125,3 +127,26 @@ def read_json(path: Path, *, cap: int, what: str, depth: int = JSON_DEPTH_MAX) -
     if _deeper_than(data, depth):
         raise _too_deep(path, depth, what)
     return data
+
+
+def private(path: Path) -> Path:
+    """Make `path` its owner's alone: 0600 for a file, 0700 for a folder. The store holds
+    chats, passphrase hashes and histories; a backup or an export holds as much. A
+    filesystem that keeps no modes (some mounts) leaves it as it is."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    return path
+
+
+def private_dir(path: Path) -> Path:
+    """A folder made (with its parents) if missing, its owner's alone."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return private(path)
+
+
+def write_private(path: Path, text: str) -> None:
+    """`text` written to `path`, a file its owner's alone from the moment it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    private(path)  # an existing file keeps its mode through O_CREAT

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from p2pmarket import files
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import iso
 from p2pmarket.errors import Invalid, Refused
@@ -139,7 +140,7 @@ def export(
     if out is None:
         sys.stdout.write(made.text)
         return
-    out.write_text(made.text, "utf-8")
+    files.write_private(out, made.text)
     say(f"Exported {handle}'s history to {out} (history hash {made.history_hash[:16]}…).")
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
-from p2pmarket import models
+from p2pmarket import files, models
 from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.config import Config
 from p2pmarket.errors import Invalid, StoreFailure
@@ -263,6 +263,7 @@ def _create_empty(path: Path) -> None:
             raw.execute("PRAGMA journal_mode=WAL")
         finally:
             raw.close()
+        files.private(fresh)  # SQLite gives its -wal and -shm the store's mode
         with suppress(FileExistsError):
             os.link(fresh, path)
     finally:
@@ -312,12 +313,13 @@ class Store:
         path = _plain_path(config)
         if path is not None:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                files.private_dir(path.parent)
             except OSError as exc:
                 raise StoreFailure(
                     "home_unusable", f"Cannot create the market home {config.home}: {exc.strerror}."
                 ) from exc
             _refuse_unusable_file(path, config)
+            files.private(path)  # a store made before it was its owner's alone
             if not path.exists():
                 try:
                     _create_empty(path)
@@ -510,7 +512,7 @@ class Store:
                 "pg_dump (its chains travel with it and `p2pmarket verify` checks them).",
             )
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        files.private_dir(dest.parent)
         raw = self._reader.raw_connection()
         try:
             target = sqlite3.connect(dest)

@@ -57,7 +57,8 @@ def test_backup_then_restore_with_yes(traded_cli, tmp_path):
     traded_cli("user", "add", "late", "--name", "Late", "--area", "jingan")
     traded_cli("restore", str(backup), code=2)  # no --yes, no terminal
     out = traded_cli.json("restore", str(backup), "--yes")
-    assert Path(out["previous_store_kept_at"]).exists()
+    kept = Path(out["previous_store_kept_at"])
+    assert kept.exists() and kept.parent == traded_cli.home / "backups"
     handles = {u["handle"] for u in traded_cli.json("user", "list", "--limit", "1000")["users"]}
     assert "late" not in handles
     assert traded_cli.json("verify")["ok"] is True
@@ -75,6 +76,26 @@ def test_export_and_verify_export(traded_cli, tmp_path):
     csv_text = traded_cli("export", "demo", "--as", "demo", "--format", "csv").stdout
     assert csv_text.splitlines()[0].startswith("record,id,at")
     traded_cli("export", "lin_piano", "--as", "demo", code=1)
+
+
+@pytest.mark.sqlite_only
+def test_the_store_backups_exports_and_their_folders_are_the_owners_alone(traded_cli, tmp_path):
+    """They hold chats, passphrase hashes and histories: 0600 files in 0700 folders."""
+    home = traded_cli.home
+    (home / "market.db").chmod(0o644)  # a store made before: tightened when next opened
+    traded_cli("backup")
+    traded_cli("export", "demo", "--as", "demo", "--out", str(tmp_path / "mine.json"))
+    made = traded_cli.json("backup", "--list")["backups"]
+    kept = traded_cli.json("restore", made[0]["path"], "--yes")["previous_store_kept_at"]
+    for path in (
+        home / "market.db",
+        tmp_path / "mine.json",
+        Path(made[0]["path"]),
+        Path(kept),
+    ):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    for folder in (home, home / "backups"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
 
 
 def test_history_json(traded_cli):

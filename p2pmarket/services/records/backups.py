@@ -77,8 +77,9 @@ def _write_verified(store: Store, dest: Path) -> None:
     not there. A store whose pages fail the check is not copied at all."""
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        files.private_dir(dest.parent)
         store.backup(partial)
+        files.private(partial)
         problems = check_file(partial)
         if problems:
             raise StoreFailure(
@@ -221,15 +222,17 @@ def restore(config: Config, clock: Clock, path: Path) -> Path | None:
                 f"Refusing to restore {path}: it fails verify ({first.table} "
                 f"#{first.row_id}: {first.what}). Choose an older backup.",
             )
-        return swap_in(config, incoming, _aside_name(config.sqlite_path, clock))
+        return swap_in(config, incoming, _aside_name(config, clock))
 
 
-def _aside_name(live: Path, clock: Clock) -> Path:
-    """Where the live store goes: a name no file (nor its -wal) has yet."""
-    base = f"{live.stem}-before-restore-{_stamp(clock.now())}"
+def _aside_name(config: Config, clock: Clock) -> Path:
+    """Where the live store goes: in backups/ (its owner's alone, like the store), under a
+    name no file (nor its -wal) has yet."""
+    folder = files.private_dir(config.backup_dir)
+    base = f"{config.sqlite_path.stem}-before-restore-{_stamp(clock.now())}"
     n = 1
     while True:
-        aside = live.with_name(f"{base}{f'-{n}' if n > 1 else ''}.db")
+        aside = folder / f"{base}{f'-{n}' if n > 1 else ''}.db"
         if not any(Path(f"{aside}{s}").exists() for s in ("", "-wal", "-shm")):
             return aside
         n += 1

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
+from p2pmarket import files
 from p2pmarket.config import Config
 from p2pmarket.hashchain import BY_NAME, GENESIS
 from p2pmarket.models import Account, ChainHead, Conversation, Order
@@ -77,9 +78,10 @@ def heads(session: Session, user_id: int | None = None) -> Heads:
 
 def remember(config: Config, handle: str, now: Heads) -> None:
     path = _path(config, handle)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(path.parent)
     temp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers race
-    temp.write_text(json.dumps({f"{k}:{o}": head for (k, o), head in now.items()}, sort_keys=True))
+    heads = {f"{k}:{o}": head for (k, o), head in now.items()}
+    files.write_private(temp, json.dumps(heads, sort_keys=True))
     temp.replace(path)
 
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from p2pmarket import money
+from p2pmarket import files, money
 from p2pmarket.clock import DAY, iso
 from p2pmarket.errors import MarketError
 from p2pmarket.market import records
@@ -171,7 +171,7 @@ class CreditScreen(MarketScreen):
         )
         try:
             made = self.actor.export_history(user.handle)
-            out.write_text(made.text, "utf-8")
+            files.write_private(out, made.text)
         except MarketError as exc:
             self.post_message(self.Done(exc.message, error=True))
             return
