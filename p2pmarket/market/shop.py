@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from p2pmarket.errors import Invalid
 from p2pmarket.market.base import ActorBase
-from p2pmarket.models import Kind, ListingStatus, Unit, User
+from p2pmarket.models import Condition, Kind, ListingStatus, Unit, User
 from p2pmarket.services.market import catalog, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
 from p2pmarket.services.trust import accounts, chat, feedback, privacy
@@ -111,6 +111,7 @@ class ShopCases(ActorBase):
         unit: Unit,
         description: str = "",
         quantity: int = 1,
+        condition: Condition | None = None,
     ) -> Listed:
         """List something in my shop; its price is judged against the band around my home."""
         clock = self.market.clock
@@ -127,6 +128,7 @@ class ShopCases(ActorBase):
                 unit=unit,
                 description=description,
                 quantity=quantity,
+                condition=condition,
             )
             guide = pricing.suggest(
                 session,
@@ -151,6 +153,7 @@ class ShopCases(ActorBase):
         quantity: int | None = None,
         category: str | None = None,
         unit: Unit | None = None,
+        condition: Condition | None = None,
     ) -> shops.ListingView:
         """Change a listing of mine (None: leave as is)."""
 
@@ -166,6 +169,7 @@ class ShopCases(ActorBase):
                 quantity=quantity,
                 category=category,
                 unit=unit,
+                condition=condition,
             )
 
         return self._write(work)
