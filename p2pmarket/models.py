@@ -123,8 +123,9 @@ class Listing(SQLModel, table=True):
     price: int
     quantity: int = 1
     status: ListingStatus = ListingStatus.active
-    # Goods only; None: not said (skills and time, and goods listed before conditions).
-    condition: Condition | None = Field(default=None, max_length=12)
+    # A Condition's value, goods only; None: not said (skills and time, and goods listed
+    # before conditions). Plain text, not an enum type: a column added by a migration.
+    condition: str | None = Field(default=None, max_length=12)
     # The seller's public point, never their home (see geo.py).
     lat: float
     lon: float

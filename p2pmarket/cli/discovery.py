@@ -82,14 +82,24 @@ def suggest(
     ctx: typer.Context,
     category: str = typer.Option(..., "--category"),
     unit: str = typer.Option(..., "--unit", help="item, hour, session or day."),
+    title: str = typer.Option("", "--title", help="What it is: similar items are compared."),
+    condition: str | None = typer.Option(
+        None, "--condition", help="Goods: new, like-new, good, fair or for-parts."
+    ),
     as_: str = AsOption,
     near: str | None = NearOption,
     area: str | None = AreaOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """A fair price band (p25 / p50 / p75) for a category and unit near you."""
+    """A fair price band (p25 / p50 / p75) for an item near you: from similar sales and
+    listings when there are enough, else the category's (the basis says which)."""
     unit_ = shops.parse_unit(unit)
-    result = ctx_of(ctx).actor(as_).suggest_price(category, unit_, near=near, area=area)
+    condition_ = shops.parse_condition(condition) if condition is not None else None
+    result = (
+        ctx_of(ctx)
+        .actor(as_)
+        .suggest_price(category, unit_, title=title, condition=condition_, near=near, area=area)
+    )
     emit(
         result.to_json(),
         as_json,

@@ -73,9 +73,12 @@ def add(
     def render() -> None:
         say(f"Listed #{view.id}.")
         _show(view)
+        judged = (
+            f"your price is {verdict}" if verdict else "too few similar items to judge your price"
+        )
         say(
             f"Suggested {money.fmt(guide.p25)} - {money.fmt(guide.p75)} per {guide.unit} "
-            f"(median {money.fmt(guide.p50)}; {guide.basis}): your price is {verdict}."
+            f"(median {money.fmt(guide.p50)}; {guide.basis}): {judged}."
         )
 
     emit(data, as_json, render)

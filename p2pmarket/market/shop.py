@@ -33,7 +33,8 @@ class Listed:
 
     listing: shops.ListingView
     suggestion: pricing.Suggestion
-    verdict: str
+    # low, fair or high; None: no comparables to judge by.
+    verdict: str | None
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,11 @@ class ShopCases(ActorBase):
                 unit=view.unit,
                 lat=me.lat,
                 lon=me.lon,
+                title=view.title,
+                condition=view.condition,
                 exclude_listing=view.id,
             )
-            return Listed(view, guide, pricing.verdict(view.price, guide.band))
+            return Listed(view, guide, pricing.verdict(view.price, guide))
 
         return self._write(work)
 
@@ -244,12 +247,15 @@ class ShopCases(ActorBase):
         category: str,
         unit: Unit,
         *,
+        title: str = "",
+        condition: Condition | None = None,
         near: str | None = None,
         area: str | None = None,
         exclude_listing: int | None = None,
     ) -> pricing.Suggestion:
-        """The fair band for a category and unit around my home (or `near` / `area`);
-        `exclude_listing`: the listing being edited does not vote on its own price."""
+        """The fair band for an item (its title, category, unit and condition) around my
+        home (or `near` / `area`); `exclude_listing`: the listing being edited does not
+        vote on its own price."""
         catalog.category(category)  # an unknown category is the first thing to hear about
         with self._read() as (session, me):
             lat, lon, _ = _centre(me, near, area)
@@ -260,8 +266,18 @@ class ShopCases(ActorBase):
                 unit=unit,
                 lat=lat,
                 lon=lon,
+                title=title,
+                condition=condition,
                 exclude_listing=exclude_listing,
             )
+
+    def listing_price(self, listing_id: int) -> pricing.Suggestion:
+        """A listing's own band around my home, as its search row compares it."""
+        with self._read() as (session, me):
+            shops.get_listing(session, listing_id)  # an unknown listing says so
+            return pricing.suggest_listings(
+                session, self.market.clock, [listing_id], lat=me.lat, lon=me.lon
+            )[listing_id]
 
     def listing_page(self, listing_id: int) -> ListingPage:
         """A listing and its seller as I may see them: published facts, badges, reviews."""

@@ -57,7 +57,7 @@ class ListingView:
             status=str(listing.status),
             created_at=listing.created_at,
             updated_at=listing.updated_at,
-            condition=str(listing.condition) if listing.condition else None,
+            condition=listing.condition,
         )
 
     def to_json(self) -> dict:
@@ -155,7 +155,7 @@ def add_listing(
         unit=unit,
         price=money.check(price),
         quantity=check_quantity(quantity),
-        condition=condition,
+        condition=str(condition) if condition else None,
         lat=seller.public_lat,
         lon=seller.public_lon,
         created_at=now,
@@ -199,7 +199,7 @@ def edit_listing(
 ) -> ListingView:
     listing = _own(session, seller, listing_id)
     if condition is not None:
-        listing.condition = check_condition(listing.kind, condition)
+        listing.condition = str(check_condition(listing.kind, condition))
     if title is not None:
         listing.title = text.clean(title, field="title", max_len=text.TITLE_MAX)
     if description is not None:

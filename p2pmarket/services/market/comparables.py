@@ -1,0 +1,128 @@
+"""Comparables: the sales and listings like an item, found by the item's distinctive words.
+
+A title's words are the search tokens a person would type for it (tokens.query_tokens:
+folded latin words, Chinese bigrams), less a few words that say nothing about what the
+thing is. Each word weighs its rarity over the search index (log(1 + listings /
+listings holding it)), so 'metronome' or '节拍' counts for far more than 'used', 'kids' or
+'二手'; the rarest few are asked for. A listing of the same category and unit is alike
+when it holds at least LIKENESS_MIN of the item's word weight, and it votes with that
+share: an 'office chair' is most like other office chairs, less like any chair.
+
+The store finds the listings holding a word inside the search index, near first
+(store/ports.py PricePoints.alike); the completed sales of those listings are read
+here by listing id (the orders' listing index), the same SQL for both stores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from p2pmarket.geo import haversine_km
+from p2pmarket.models import ListingStatus, Order, OrderStatus
+from p2pmarket.store import ports
+from p2pmarket.tokens import query_tokens, tokens
+
+# The rarest this many words of a title are looked up.
+TERMS_MAX = 4
+# A comparable holds at least this share of the item's word weight.
+LIKENESS_MIN = 0.3
+# Words that say how a thing is offered, not what it is (rarity alone would leave some
+# in: a small market has few listings saying 'barely').
+_FILLER_TEXT = (
+    "a an and the of for with in on at to from by or new used old good great nice fair"
+    " like very barely almost set pcs piece pieces one two three only size kids adult"
+    " 二手 全新 九成 成新 八成 一个 一套 出售 转让 便宜"
+)
+FILLER = frozenset(_FILLER_TEXT.split())
+
+
+@dataclass(frozen=True)
+class Words:
+    """An item's distinctive words, rarest first, and each one's weight."""
+
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    # Words of the title no listing holds yet (the rarest of all).
+    unheard: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> str:
+        """The word a person recognises the comparison by: the rarest known ('' for none)."""
+        return (self.terms + self.unheard + ("",))[0]
+
+    def likeness(self, title: str) -> float:
+        """The share of the item's word weight the other title holds (0 to 1)."""
+        held = set(tokens(title))
+        total = sum(self.weights)
+        return sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in held) / total
+
+
+def distinctive(session: Session, title: str) -> Words:
+    """The title's rarest TERMS_MAX words that some listing holds (none: nothing to compare)."""
+    candidates = [
+        t for t in query_tokens(title) if t not in FILLER and not t.isdigit() and len(t) > 1
+    ]
+    if not candidates:
+        return Words((), ())
+    docs, indexed = ports.of(session).prices.vocabulary(session, candidates)
+    weighed = sorted(
+        ((math.log(1 + max(indexed, 1) / docs[t]), t) for t in candidates if t in docs),
+        reverse=True,
+    )[:TERMS_MAX]
+    unheard = tuple(t for t in candidates if t not in docs)
+    return Words(tuple(t for _, t in weighed), tuple(w for w, _ in weighed), unheard)
+
+
+@dataclass(frozen=True)
+class Comparable:
+    """One vote on an item's price: a completed sale or a live listing like it."""
+
+    price: int
+    at: int
+    km: float
+    condition: str | None
+    sale: bool
+    likeness: float
+
+
+def around(
+    session: Session,
+    words: Words,
+    *,
+    category: str,
+    unit: str,
+    lat: float,
+    lon: float,
+    radius_km: float | None,
+    exclude: int | None,
+    cap: int,
+) -> list[Comparable]:
+    """Completed sales and active listings like the item within radius_km (None: anywhere)."""
+    if not words.terms:
+        return []
+    rows = ports.of(session).prices.alike(
+        session, category, unit, words.terms, lat, lon, radius_km, exclude, cap
+    )
+    alike: dict[int, tuple[float, float, str | None]] = {}
+    found: list[Comparable] = []
+    for lid, title, condition, status, price, at, plat, plon in rows:
+        share = words.likeness(title)
+        km = haversine_km(lat, lon, plat, plon)
+        if share < LIKENESS_MIN or (radius_km is not None and km > radius_km):
+            continue
+        alike[lid] = (share, km, condition)
+        if str(status) == ListingStatus.active:
+            found.append(Comparable(price, at, km, condition, False, share))
+    if alike:
+        sales = session.exec(
+            select(Order.listing_id, Order.unit_price, Order.updated_at).where(
+                col(Order.listing_id).in_(list(alike)), Order.status == OrderStatus.completed
+            )
+        ).all()
+        for lid, price, at in sales:
+            share, km, condition = alike[lid]
+            found.append(Comparable(price, at, km, condition, True, share))
+    return found
