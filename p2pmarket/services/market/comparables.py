@@ -16,6 +16,7 @@ here by listing id (the orders' listing index), the same SQL for both stores.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -27,6 +28,8 @@ from p2pmarket.tokens import query_tokens, tokens
 
 # The rarest this many words of a title are looked up.
 TERMS_MAX = 4
+# The head word (what the thing is) counts this many times its rarity.
+HEAD_WEIGHT = 2.0
 # A comparable holds at least this share of the item's word weight.
 LIKENESS_MIN = 0.3
 # Words that say how a thing is offered, not what it is (rarity alone would leave some
@@ -34,46 +37,81 @@ LIKENESS_MIN = 0.3
 _FILLER_TEXT = (
     "a an and the of for with in on at to from by or new used old good great nice fair"
     " like very barely almost set pcs piece pieces one two three only size kids adult"
+    " inch inches cm mm kg"
     " 二手 全新 九成 成新 八成 一个 一套 出售 转让 便宜"
 )
 FILLER = frozenset(_FILLER_TEXT.split())
 
 
+# Where the name of the thing ends: a title names its thing first, then says more
+# ("Office chair with armrests", "Wittner metronome, boxed", "办公椅 可升降").
+_FIRST_PART = re.compile(r"[,，;；(（/|:：]| - | with | for | and | in |\s{2,}", re.IGNORECASE)
+_WORDS = re.compile(r"\S+")
+
+
+def head(title: str) -> str | None:
+    """The word naming the thing (None: none found). Latin titles name it last in their
+    first part ("Small digital metronome, boxed"); Chinese ones in their first word group,
+    last ("人体工学办公椅 可升降": its last bigram)."""
+    part = _FIRST_PART.split(title, maxsplit=1)[0]
+    named = [_named(chunk) for chunk in _WORDS.findall(part)]
+    latin = [t for t in named if t and t.isascii()]
+    if latin:
+        return latin[-1]
+    return next((t for t in named if t), None)
+
+
+def _named(chunk: str) -> str | None:
+    found = [t for t in query_tokens(chunk) if _wordlike(t)]
+    return found[-1] if found else None
+
+
+def _wordlike(token: str) -> bool:
+    return token not in FILLER and len(token) > 1 and not any(c.isdigit() for c in token)
+
+
 @dataclass(frozen=True)
 class Words:
-    """An item's distinctive words, rarest first, and each one's weight."""
+    """An item's distinctive words, rarest first, and each one's weight; its head word
+    (what the thing is) weighs double and every comparable holds it."""
 
     terms: tuple[str, ...]
     weights: tuple[float, ...]
     # Words of the title no listing holds yet (the rarest of all).
     unheard: tuple[str, ...] = ()
+    head: str | None = None
 
     @property
     def shown(self) -> str:
-        """The word a person recognises the comparison by: the rarest known ('' for none)."""
-        return (self.terms + self.unheard + ("",))[0]
+        """The word a person recognises the comparison by: the head, else the rarest known,
+        else the last unheard."""
+        return self.head or (self.terms + self.unheard[-1:] + ("",))[0]
 
     def likeness(self, title: str) -> float:
-        """The share of the item's word weight the other title holds (0 to 1)."""
+        """The share of the item's word weight the other title holds (0 to 1); 0 when it
+        lacks the head word."""
         held = set(tokens(title))
+        if self.head is not None and self.head not in held:
+            return 0.0
         total = sum(self.weights)
         return sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in held) / total
 
 
 def distinctive(session: Session, title: str) -> Words:
-    """The title's rarest TERMS_MAX words that some listing holds (none: nothing to compare)."""
-    candidates = [
-        t for t in query_tokens(title) if t not in FILLER and not t.isdigit() and len(t) > 1
-    ]
+    """The title's rarest TERMS_MAX words that some listing holds, and its head word
+    among them when some listing holds it (no words: nothing to compare)."""
+    candidates = [t for t in query_tokens(title) if _wordlike(t)]
     if not candidates:
         return Words((), ())
     docs, indexed = ports.of(session).prices.vocabulary(session, candidates)
-    weighed = sorted(
-        ((math.log(1 + max(indexed, 1) / docs[t]), t) for t in candidates if t in docs),
-        reverse=True,
-    )[:TERMS_MAX]
+    weight = {t: math.log(1 + max(indexed, 1) / docs[t]) for t in candidates if t in docs}
+    named = head(title)
+    named = named if named in weight else None
+    if named is not None:
+        weight[named] *= HEAD_WEIGHT
+    rarest = sorted(weight, key=lambda t: (t != named, -weight[t]))[:TERMS_MAX]
     unheard = tuple(t for t in candidates if t not in docs)
-    return Words(tuple(t for _, t in weighed), tuple(w for w, _ in weighed), unheard)
+    return Words(tuple(rarest), tuple(weight[t] for t in rarest), unheard, named)
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,11 @@ def load_market(
                 price=_field(entry, "price", int, where),
                 unit=shops.parse_unit(_field(entry, "unit", str, where)),
                 quantity=_field(entry, "quantity", int, where, 1),
+                condition=(
+                    shops.parse_condition(_field(entry, "condition", str, where))
+                    if "condition" in entry
+                    else None
+                ),
             )
         except MarketError as exc:
             raise type(exc)(exc.code, f"{where}: {exc.message}") from None

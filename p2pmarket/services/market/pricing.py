@@ -2,7 +2,7 @@
 
 An item's band comes first from its comparables (comparables.py): completed sales
 (weight 2) and active listings (weight 1) of the same category and unit that share its
-distinctive words, each weighted by how alike it is, by distance (1 at the centre, 1/2
+distinctive words, each weighted by how alike it is (squared), by distance (1 at the centre, 1/2
 at `scale`), by recency (half-life 90 days) and, for goods, by how near its condition
 is. Prices are brought to one condition first (CONDITION_FACTORS) and the band is moved
 to the item's own. With fewer than MIN_COMPARABLES the radius widens (3 km, 10 km, the
@@ -38,7 +38,7 @@ from p2pmarket.store import ports
 
 MIN_POINTS = 10
 # Fewer comparables than this, even across the market: the category's band.
-MIN_COMPARABLES = 5
+MIN_COMPARABLES = 4
 # Prices of goods in each condition against the same thing in good condition (configured,
 # shown in the basis): a band read from comparables in mixed conditions is brought to
 # "good" and then moved to the item's own. Not said counts as good.
@@ -240,7 +240,8 @@ def _from_comparables(
     for c in found:
         weight = (
             (ORDER_WEIGHT if c.sale else LISTING_WEIGHT)
-            * c.likeness
+            # Squared: a comparable holding every word counts far more than one holding half.
+            * c.likeness**2
             * math.exp(-decay * max(0, now - c.at))
             / (1 + (c.km / scale) ** 2)
             * CONDITION_STEP_WEIGHT ** abs(_rank(c.condition) - _rank(condition))
