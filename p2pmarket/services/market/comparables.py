@@ -27,7 +27,7 @@ from p2pmarket.store import ports
 from p2pmarket.tokens import query_tokens, tokens
 
 # The rarest this many words of a title are looked up.
-TERMS_MAX = 4
+TERMS_MAX = 6
 # The head word (what the thing is) counts this many times its rarity.
 HEAD_WEIGHT = 2.0
 # A comparable holds at least this share of the item's word weight.
@@ -87,23 +87,28 @@ class Words:
         else the last unheard."""
         return self.head or (self.terms + self.unheard[-1:] + ("",))[0]
 
-    def likeness(self, title: str) -> float:
-        """The share of the item's word weight the other title holds (0 to 1); 0 when it
-        lacks the head word."""
-        held = set(tokens(title))
-        if self.head is not None and self.head not in held:
-            return 0.0
-        total = sum(self.weights)
-        return sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in held) / total
+    def held(self, title: str) -> frozenset[str]:
+        """The item's words another title holds (none without the head word)."""
+        found = set(tokens(title))
+        if self.head is not None and self.head not in found:
+            return frozenset()
+        return frozenset(t for t in self.terms if t in found)
+
+    def likeness(self, held: frozenset[str]) -> float:
+        """The share of the item's word weight another title holds (0 to 1)."""
+        part = sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in held)
+        return part / sum(self.weights)
 
 
-def distinctive(session: Session, title: str) -> Words:
+def distinctive(session: Session, title: str, *, listed: bool = False) -> Words:
     """The title's rarest TERMS_MAX words that some listing holds, and its head word
-    among them when some listing holds it (no words: nothing to compare)."""
+    among them when some listing holds it (no words: nothing to compare). `listed`: the
+    item is itself a listing, so a word must be held by another one too."""
     candidates = [t for t in query_tokens(title) if _wordlike(t)]
     if not candidates:
         return Words((), ())
     docs, indexed = ports.of(session).prices.vocabulary(session, candidates)
+    docs = {t: d - listed for t, d in docs.items() if d > listed}
     weight = {t: math.log(1 + max(indexed, 1) / docs[t]) for t in candidates if t in docs}
     named = head(title)
     named = named if named in weight else None
@@ -144,15 +149,20 @@ def around(
     rows = ports.of(session).prices.alike(
         session, category, unit, words.terms, lat, lon, radius_km, exclude, cap
     )
+    near = []
+    for lid, title, condition, status, price, at, plat, plon in rows:
+        km = haversine_km(lat, lon, plat, plon)
+        held = words.held(title)
+        if held and (radius_km is None or km <= radius_km):
+            near.append((lid, held, condition, str(status), price, at, km))
     alike: dict[int, tuple[float, float, str | None]] = {}
     found: list[Comparable] = []
-    for lid, title, condition, status, price, at, plat, plon in rows:
-        share = words.likeness(title)
-        km = haversine_km(lat, lon, plat, plon)
-        if share < LIKENESS_MIN or (radius_km is not None and km > radius_km):
+    for lid, held, condition, status, price, at, km in near:
+        share = words.likeness(held)
+        if share < LIKENESS_MIN:
             continue
         alike[lid] = (share, km, condition)
-        if str(status) == ListingStatus.active:
+        if status == ListingStatus.active:
             found.append(Comparable(price, at, km, condition, False, share))
     if alike:
         sales = session.exec(

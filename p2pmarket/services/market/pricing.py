@@ -49,8 +49,9 @@ CONDITION_FACTORS: dict[str, float] = {
     Condition.fair: 0.8,
     Condition.for_parts: 0.35,
 }
-# A comparable one condition step away (good vs fair) votes half as much, two steps a quarter.
-CONDITION_STEP_WEIGHT = 0.5
+# A comparable one condition step away (good vs fair) votes 0.8 as much, two steps 0.64
+# (its price is already brought to the item's condition; nearer conditions still know more).
+CONDITION_STEP_WEIGHT = 0.8
 RADII_KM: tuple[float | None, ...] = (3.0, 10.0, None)
 HALF_LIFE_DAYS = 90
 ORDER_WEIGHT = 2.0
@@ -190,7 +191,7 @@ def suggest(
     category's (and then the basis says why). Without a title: the category's."""
     cat, unit_ = _checked(category, unit)
     condition = str(condition) if condition else None
-    words = comparables.distinctive(session, title)
+    words = comparables.distinctive(session, title, listed=exclude_listing is not None)
     found: list[comparables.Comparable] = []
     if words.terms:
         for radius in RADII_KM:
@@ -207,16 +208,41 @@ def suggest(
             )
             if len(found) >= MIN_COMPARABLES:
                 return _from_comparables(cat, unit_, words, found, radius, condition, clock.now())
-    (guide,) = suggest_many(
+    guide = category_band(
         session,
         clock,
-        [(cat.slug, unit_)],
+        category=cat.slug,
+        unit=unit_,
+        lat=lat,
+        lon=lon,
+        exclude_listing=exclude_listing,
+        cap=cap,
+    )
+    return _category_only(guide, words, len(found), condition, bool(title.strip()))
+
+
+def category_band(
+    session: Session,
+    clock: Clock,
+    *,
+    category: str,
+    unit: Unit | str,
+    lat: float,
+    lon: float,
+    exclude_listing: int | None = None,
+    cap: int = SAMPLE_CAP,
+) -> Suggestion:
+    """The band of a whole category and unit around (lat, lon) (what an item falls back on)."""
+    (band,) = suggest_many(
+        session,
+        clock,
+        [(category, unit)],
         lat=lat,
         lon=lon,
         exclude_listing=exclude_listing,
         cap=cap,
     ).values()
-    return _category_only(guide, words, len(found), condition, bool(title.strip()))
+    return band
 
 
 def _rank(condition: str | None) -> int:
