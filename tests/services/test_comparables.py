@@ -115,7 +115,7 @@ def test_rare_words_outweigh_common_ones(store, clock):
 
     # 'metronome' names the thing and is rare; 'yamaha' alone never makes a piano a metronome.
     assert got.n == 4 and got.p75 <= 12_000
-    assert "4 similar 'metronome' listings within 3 km" == got.against
+    assert got.against == "4 similar 'metronome' listings within 3 km"
 
 
 def test_chinese_titles_find_chinese_comparables(store, clock):
@@ -206,9 +206,8 @@ def test_search_rows_and_price_suggest_show_the_same_band(demo_market, clock):
     store, home = demo_market
     with store.read() as session:
         me = session.exec(select(User).where(User.handle == "demo")).one()
-        found = search.search(
-            session, clock, me, search.Query(text="metronome", lat=home[0], lon=home[1], radius_km=30)
-        )
+        query = search.Query(text="metronome", lat=home[0], lon=home[1], radius_km=30)
+        found = search.search(session, clock, me, query)
         assert found.hits
         for hit in found.hits:
             band = pricing.suggest_listings(session, clock, [hit.id], lat=home[0], lon=home[1])
