@@ -33,42 +33,32 @@ def test_price_suggest_and_listing_add_verdict(demo_cli):
         "price", "suggest", "--category", "piano-lessons", "--unit", "hour", "--as", "demo"
     )
     assert data["p25"] <= data["p50"] <= data["p75"]
-    assert data["basis"]
-    out = demo_cli(
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "skill",
-        "--title",
-        "Jazz piano",
-        "--category",
-        "piano-lessons",
-        "--price",
-        "9000",
-        "--unit",
-        "hour",
-    ).stdout
+    assert data["n"] == 0 and data["basis"].startswith("no title to compare by")
+    item = demo_cli.json(
+        *("price", "suggest", "--category", "musical-instruments", "--unit", "item"),
+        *("--title", "Brass metronome", "--condition", "like-new", "--as", "demo"),
+    )
+    assert item["n"] >= 4 and item["p75"] < 30_000 and item["condition"] == "like_new"
+    assert "similar 'metronome'" in item["basis"] and "like new ×1.15" in item["basis"]
+
+    def add(title, price, *more):
+        return demo_cli(
+            *("listing", "add", "--as", "demo", "--kind", "goods", "--title", title),
+            *("--category", "musical-instruments", "--price", price, "--unit", "item", *more),
+        )
+
+    out = add("Brass metronome", "9000").stdout
     assert "your price is high" in " ".join(out.split())  # the console may wrap the line
     added = demo_cli.json(
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "skill",
-        "--title",
-        "Scales",
-        "--category",
-        "piano-lessons",
-        "--price",
-        "1",
-        "--unit",
-        "hour",
+        *("listing", "add", "--as", "demo", "--kind", "goods", "--title", "Tiny metronome"),
+        *("--category", "musical-instruments", "--price", "1", "--unit", "item"),
     )
     assert added["suggested"]["verdict"] == "low"
-    assert added["title"] == "Scales"
+    assert added["title"] == "Tiny metronome"
+    # Nothing like it: the category's band, and no judgement of the price.
+    out = " ".join(add("Theremin", "1").stdout.split())
+    assert "no similar 'theremin' items yet" in out
+    assert "too few similar items to judge your price" in out
 
 
 def test_reindex(demo_cli):

@@ -191,7 +191,7 @@ def test_paging_and_why(store, clock):
     assert hit.distance == "~0.8 km" and hit.distance_km == 0.8
     assert hit.seller == "seller"
     assert hit.why.startswith("nearby · 0.8 km · ")
-    assert "suggested price" in hit.why
+    assert "24 similar 'piano' listings within 3 km" in hit.why
     assert "lat" not in hit.to_json()
 
 
