@@ -44,6 +44,8 @@ class ListingPage:
     listing: shops.ListingView
     seller: privacy.PublicProfile
     reviews: tuple[feedback.ReviewView, ...]
+    # Its own band around the viewer, as its search row compares it.
+    price: pricing.Suggestion | None = None
 
 
 @dataclass(frozen=True)
@@ -271,14 +273,6 @@ class ShopCases(ActorBase):
                 exclude_listing=exclude_listing,
             )
 
-    def listing_price(self, listing_id: int) -> pricing.Suggestion:
-        """A listing's own band around my home, as its search row compares it."""
-        with self._read() as (session, me):
-            shops.get_listing(session, listing_id)  # an unknown listing says so
-            return pricing.suggest_listings(
-                session, self.market.clock, [listing_id], lat=me.lat, lon=me.lon
-            )[listing_id]
-
     def listing_page(self, listing_id: int) -> ListingPage:
         """A listing and its seller as I may see them: published facts, badges, reviews."""
         with self._read() as (session, me):
@@ -286,7 +280,10 @@ class ShopCases(ActorBase):
             seller = accounts.user_row(session, listing.seller)
             profile = privacy.public_profile(session, me.id, seller.id, self.market.clock)
             reviews = feedback.reviews_of(session, seller.id, limit=10)
-        return ListingPage(listing, profile, tuple(reviews))
+            band = pricing.suggest_listings(
+                session, self.market.clock, [listing_id], lat=me.lat, lon=me.lon
+            )[listing_id]
+        return ListingPage(listing, profile, tuple(reviews), band)
 
 
 # -- nobody logged in ----------------------------------------------------------------------

@@ -62,3 +62,13 @@ class PriceBand(Static):
         else:
             out.append("Type a price to see whether it is low, fair or high.", style="dim")
         self.update(out)
+
+
+def price_line(price: int, s: pricing.Suggestion) -> Text:
+    """'Suggested ¥a · ¥b · ¥c' and how this price compares (or the basis, with no
+    comparables): a listing's price beside its own band."""
+    out = Text("\nSuggested ", style="dim")
+    out.append(f"{money.fmt(s.p25)} · {money.fmt(s.p50)} · {money.fmt(s.p75)}")
+    said = pricing.compare(price, s)
+    out.append(f" (p25 · median · p75): {said or s.basis}", style="dim")
+    return out
