@@ -35,6 +35,11 @@ def search_command(
         help="Only sellers whose published transaction credit is at least N (350-950); "
         "sellers who do not publish their credit are left out.",
     ),
+    condition: str | None = typer.Option(
+        None,
+        "--condition",
+        help="Goods in this condition or better: new, like-new, good, fair, for-parts.",
+    ),
     sort: str = typer.Option(
         "best",
         "--sort",
@@ -53,6 +58,7 @@ def search_command(
         min_price=money.parse(min_price) if min_price is not None else None,
         max_price=money.parse(max_price) if max_price is not None else None,
         min_credit=min_credit,
+        condition=shops.parse_condition(condition) if condition is not None else None,
         sort=search.parse_sort(sort),
         page=page,
     )

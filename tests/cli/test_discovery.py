@@ -128,3 +128,32 @@ def test_search_and_profile_never_show_a_home_or_public_point(cli):
     assert '"distance": "~' in outputs[0] and "Piano lessons" in outputs[1]
     for out in outputs:
         assert not [s for s in secrets if s in out], out
+
+
+def test_condition_is_listed_shown_and_searched(demo_cli):
+    added = demo_cli.json(
+        *("listing", "add", "--as", "demo", "--kind", "goods", "--title", "Drum practice pad"),
+        *("--category", "musical-instruments", "--price", "80", "--unit", "item"),
+        *("--condition", "like-new"),
+    )
+    assert added["condition"] == "like_new"
+    shown = demo_cli.json("listing", "show", str(added["id"]))
+    assert shown["condition"] == "like_new"
+    edited = demo_cli.json(
+        "listing", "edit", str(added["id"]), "--as", "demo", "--condition", "for parts"
+    )
+    assert edited["condition"] == "for_parts"
+    bad = demo_cli(
+        "listing", "edit", str(added["id"]), "--as", "demo", "--condition", "mint", code=2
+    )
+    assert "must be new, like-new, good, fair or for-parts" in bad.output
+    skill = demo_cli(
+        *("listing", "add", "--as", "demo", "--kind", "skill", "--title", "Drum lessons"),
+        *("--category", "piano-lessons", "--price", "80", "--unit", "hour", "--condition", "new"),
+        code=2,
+    )
+    assert "Condition is for goods" in skill.output
+    hits = demo_cli.json(
+        "search", "metronome", "--as", "lin_piano", "--radius-km", "30", "--condition", "good"
+    )["hits"]
+    assert hits and {h["condition"] for h in hits} <= {"new", "like_new", "good"}

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from p2pmarket.models import User
 from p2pmarket.services.market import pricing
-from p2pmarket.services.market.search.plan import find, seller_credit
+from p2pmarket.services.market.search.plan import conditions_of, find, seller_credit
 from p2pmarket.services.market.search.query import (
     BEYOND_MAX_KM,
     Candidate,
@@ -51,6 +51,8 @@ class Hit:
     distance: str
     credit: int | None
     why: str
+    # Goods: the condition the seller said (None: not said, or not goods).
+    condition: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -139,12 +141,15 @@ def page_results(
     ids = {c.seller_id for c in page}
     handles = seller_handles(session, ids)
     credit_of = seller_credit(session, ids)
+    said = conditions_of(session, (c.id for c in page))
     hits = []
     for c in page:
         c.credit = credit_of.get(c.seller_id)
         if words and not c.where:
             c.text_score, c.where = text_score(words, c.title)
         why = [c.where or "nearby", fmt_km(c.km).lstrip("~")]
+        if c.id in said:
+            why.append(pricing.condition_label(said[c.id]))
         if c.credit is not None:
             why.append(f"credit {c.credit}")
         hits.append(
@@ -160,6 +165,7 @@ def page_results(
                 distance=fmt_km(c.km),
                 credit=c.credit,
                 why=" · ".join(why),
+                condition=said.get(c.id),
             )
         )
     return Results(
