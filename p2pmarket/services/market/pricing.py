@@ -57,6 +57,8 @@ HALF_LIFE_DAYS = 90
 ORDER_WEIGHT = 2.0
 LISTING_WEIGHT = 1.0
 PRIOR_WEIGHT = 10.0
+# The quantiles read from data points: the band (p25, p50, p75) and the wider p10..p90.
+WIDE = (0.1, 0.25, 0.5, 0.75, 0.9)
 # Within a fair band, a little either side still counts as fair.
 FAIR_SLACK = 0.05
 # At most about this many listing points are read per suggestion (see _points).
@@ -80,6 +82,9 @@ class Suggestion:
     against: str | None = None
     condition: str | None = None
     factor: float = 1.0
+    # The wider band (p10, p90) where the band was read from data points (None: a guide).
+    p10: int | None = None
+    p90: int | None = None
 
     @property
     def band(self) -> Band:
@@ -273,7 +278,7 @@ def _from_comparables(
             * CONDITION_STEP_WEIGHT ** abs(_rank(c.condition) - _rank(condition))
         )
         points.append((c.price / CONDITION_FACTORS.get(c.condition or Condition.good, 1.0), weight))
-    p25, p50, p75 = (round(p * factor) for p in weighted_quantiles(points))
+    p10, p25, p50, p75, p90 = (round(p * factor) for p in weighted_quantiles(points, WIDE))
     sales = sum(c.sale for c in found)
     against = f"{_similar_count(len(found), sales, words.shown)} {_radius_text(radius)}"
     return Suggestion(
@@ -290,6 +295,8 @@ def _from_comparables(
         against,
         condition,
         factor,
+        p10,
+        p90,
     )
 
 
@@ -300,6 +307,7 @@ def _category_only(
     cat = catalog.category(guide.category)
     factor = CONDITION_FACTORS.get(condition or Condition.good, 1.0)
     p25, p50, p75 = (round(p * factor) for p in (guide.p25, guide.p50, guide.p75))
+    p10, p90 = (None if p is None else round(p * factor) for p in (guide.p10, guide.p90))
     ranges = f"the category ranges {money.fmt(p25)}–{money.fmt(p75)} ({guide.basis})"
     if few:
         said = f"only {few} similar '{words.shown}' item{'s' * (few != 1)} across the market"
@@ -311,9 +319,11 @@ def _category_only(
         said = "no title to compare by"
     return replace(
         guide,
+        p10=p10,
         p25=p25,
         p50=p50,
         p75=p75,
+        p90=p90,
         n=0,
         basis=f"{said}; {ranges}{_condition_text(cat, condition, factor)}",
         against=None,
@@ -387,10 +397,21 @@ def suggest_many(
         for key, (points, sales, listings) in zip(todo, found, strict=True):
             if len(points) >= MIN_POINTS:
                 cat, unit = checked[key]
-                p25, p50, p75 = weighted_quantiles(points)
+                p10, p25, p50, p75, p90 = weighted_quantiles(points, WIDE)
                 basis = f"{_basis_count(sales, listings)} {_radius_text(radius)}"
                 bands[key] = Suggestion(
-                    cat.slug, str(unit), p25, p50, p75, len(points), sales, listings, radius, basis
+                    cat.slug,
+                    str(unit),
+                    p25,
+                    p50,
+                    p75,
+                    len(points),
+                    sales,
+                    listings,
+                    radius,
+                    basis,
+                    p10=p10,
+                    p90=p90,
                 )
         found = [f for key, f in zip(todo, found, strict=True) if key not in bands]
         todo = [key for key in todo if key not in bands]
