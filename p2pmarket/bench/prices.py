@@ -105,7 +105,9 @@ def price_quality(
                 )
                 base_ms.append(
                     time_ms(
-                        lambda w=where, f=found: f.append(pricing.category_band(session, clock, **w))
+                        lambda w=where, f=found: f.append(
+                            pricing.category_band(session, clock, **w)
+                        )
                     )
                 )
                 truth.append(paid)
