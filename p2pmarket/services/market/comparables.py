@@ -31,7 +31,7 @@ TERMS_MAX = 6
 # The head word (what the thing is) counts this many times its rarity.
 HEAD_WEIGHT = 2.0
 # A comparable holds at least this share of the item's word weight.
-LIKENESS_MIN = 0.3
+LIKENESS_MIN = 0.5
 # Words that say how a thing is offered, not what it is (rarity alone would leave some
 # in: a small market has few listings saying 'barely').
 _FILLER_TEXT = (
