@@ -22,8 +22,9 @@ Progress = Callable[[int, int], None]
 Row = tuple[int, str, str, str, str, str, int, int, float]
 # (price, updated_at, lat, lon) of a listing or of a completed order's listing
 PriceRow = tuple[int, int, float, float]
-# (id, title, condition, status, price, updated_at, lat, lon) of a listing sharing a word
-LikeRow = tuple[int, str, str | None, str, int, int, float, float]
+# (id, title, condition, status, price, updated_at, lat, lon, sold price, sold at) of a
+# listing sharing a word: one row per completed sale of it (sold None: a row without one)
+LikeRow = tuple[int, str, str | None, str, int, int, float, float, int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ class PricePoints(Protocol):
     ) -> list[LikeRow]:
         """Listings of the category and unit, of any status, holding one of the terms (whole
         tokens, not prefixes) in the box around (lat, lon) (everywhere if no radius), read
-        term by term in the order given until `cap` rows are found; `exclude` left out."""
+        term by term in the order given until `cap` listings are found; `exclude` left out.
+        Each with its completed sales (a row per sale)."""
         ...
 
 

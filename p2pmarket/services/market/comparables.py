@@ -8,9 +8,8 @@ listings holding it)), so 'metronome' or '节拍' counts for far more than 'used
 when it holds at least LIKENESS_MIN of the item's word weight, and it votes with that
 share: an 'office chair' is most like other office chairs, less like any chair.
 
-The store finds the listings holding a word inside the search index, near first
-(store/ports.py PricePoints.alike); the completed sales of those listings are read
-here by listing id (the orders' listing index), the same SQL for both stores.
+The store finds the listings holding a word inside the search index, near first, each
+with its completed sales (store/ports.py PricePoints.alike).
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from p2pmarket.geo import haversine_km
-from p2pmarket.models import ListingStatus, Order, OrderStatus
+from p2pmarket.models import ListingStatus
 from p2pmarket.store import ports
 from p2pmarket.tokens import query_tokens, tokens
 
@@ -149,28 +148,20 @@ def around(
     rows = ports.of(session).prices.alike(
         session, category, unit, words.terms, lat, lon, radius_km, exclude, cap
     )
-    near = []
-    for lid, title, condition, status, price, at, plat, plon in rows:
-        km = haversine_km(lat, lon, plat, plon)
-        held = words.held(title)
-        if held and (radius_km is None or km <= radius_km):
-            near.append((lid, held, condition, str(status), price, at, km))
-    alike: dict[int, tuple[float, float, str | None]] = {}
     found: list[Comparable] = []
-    for lid, held, condition, status, price, at, km in near:
-        share = words.likeness(held)
-        if share < LIKENESS_MIN:
-            continue
-        alike[lid] = (share, km, condition)
-        if status == ListingStatus.active:
-            found.append(Comparable(price, at, km, condition, False, share))
-    if alike:
-        sales = session.exec(
-            select(Order.listing_id, Order.unit_price, Order.updated_at).where(
-                col(Order.listing_id).in_(list(alike)), Order.status == OrderStatus.completed
-            )
-        ).all()
-        for lid, price, at in sales:
-            share, km, condition = alike[lid]
-            found.append(Comparable(price, at, km, condition, True, share))
+    # listing id -> (likeness, km); rows of one listing come together, one per sale.
+    alike: dict[int, tuple[float, float]] = {}
+    for lid, title, condition, status, price, at, plat, plon, sold, sold_at in rows:
+        if lid not in alike:
+            km = haversine_km(lat, lon, plat, plon)
+            held = words.held(title)
+            share = words.likeness(held) if held else 0.0
+            if radius_km is not None and km > radius_km:
+                share = 0.0
+            alike[lid] = (share, km)
+            if share >= LIKENESS_MIN and str(status) == ListingStatus.active:
+                found.append(Comparable(price, at, km, condition, False, share))
+        share, km = alike[lid]
+        if sold is not None and share >= LIKENESS_MIN:
+            found.append(Comparable(sold, sold_at, km, condition, True, share))
     return found

@@ -80,20 +80,26 @@ class PgPricePoints:
             )
             args.update(lat0=box.lat0, lat1=box.lat1, lon0=box.lon0, lon1=box.lon1)
         sql = (
-            "SELECT l.id, l.title, l.condition, l.status::text, l.price, l.updated_at, l.lat, l.lon"
-            f" FROM search_posting p JOIN listing l ON l.id = (p.key & {ID_MASK})"
-            f" WHERE {where} LIMIT %(limit)s"
+            "SELECT l.id, l.title, l.condition, l.status, l.price, l.updated_at, l.lat, l.lon,"
+            " o.unit_price, o.updated_at"
+            " FROM (SELECT l.id, l.title, l.condition, l.status::text AS status, l.price,"
+            " l.updated_at, l.lat, l.lon FROM search_posting p"
+            f" JOIN listing l ON l.id = (p.key & {ID_MASK}) WHERE {where} LIMIT %(limit)s) AS l"
+            " LEFT JOIN orders o ON o.listing_id = l.id AND o.status = 'completed'"
         )
-        found: dict[int, LikeRow] = {}
+        found: dict[int, list[LikeRow]] = {}
         for term in terms:
             for cells in ranges:
                 place = {} if cells is None else {"lo": cells[0], "hi": cells[1]}
+                fresh: dict[int, list[LikeRow]] = {}
                 limit = cap - len(found)
                 for row in raw.execute(sql, {**args, **place, "term": term, "limit": limit}):
-                    found.setdefault(row[0], tuple(row))
+                    if row[0] not in found:
+                        fresh.setdefault(row[0], []).append(tuple(row))
+                found.update(fresh)
                 if len(found) >= cap:
-                    return list(found.values())
-        return list(found.values())
+                    return [row for rows in found.values() for row in rows]
+        return [row for rows in found.values() for row in rows]
 
 
 def _pair_rows(raw, category, unit, lat, lon, radius_km, exclude, cap):

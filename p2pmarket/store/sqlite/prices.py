@@ -177,18 +177,23 @@ class SqlitePricePoints:
             where += " AND l.lat BETWEEN ? AND ? AND l.lon BETWEEN ? AND ?"
             tail = [box.lat0, box.lat1, box.lon0, box.lon1]
         sql = (
-            "SELECT l.id, l.title, l.condition, l.status, l.price, l.updated_at, l.lat, l.lon"
-            f" FROM search_fts f CROSS JOIN listing l ON l.id = (f.rowid & {ID_MASK})"
-            f" WHERE {where} LIMIT ?"
+            "SELECT l.id, l.title, l.condition, l.status, l.price, l.updated_at, l.lat, l.lon,"
+            " o.unit_price, o.updated_at"
+            f" FROM (SELECT l.* FROM search_fts f CROSS JOIN listing l"
+            f" ON l.id = (f.rowid & {ID_MASK}) WHERE {where} LIMIT ?) AS l"
+            " LEFT JOIN orders o ON o.listing_id = l.id AND o.status = 'completed'"
         )
-        found: dict[int, LikeRow] = {}
+        found: dict[int, list[LikeRow]] = {}
         for term in terms:
             # Tokens are letters and digits only: quoted, they are one FTS5 phrase.
             match = f'words : "{term}" AND tags : {tok.category_tag(category)}'
             for cells in ranges:
                 place = [] if cells is None else [*cells, *tail]
+                fresh: dict[int, list[LikeRow]] = {}
                 for row in raw.execute(sql, [match, *args, *place, cap - len(found)]):
-                    found.setdefault(row[0], tuple(row))
+                    if row[0] not in found:
+                        fresh.setdefault(row[0], []).append(tuple(row))
+                found.update(fresh)
                 if len(found) >= cap:
-                    return list(found.values())
-        return list(found.values())
+                    return [row for rows in found.values() for row in rows]
+        return [row for rows in found.values() for row in rows]
