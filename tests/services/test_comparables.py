@@ -228,3 +228,27 @@ def test_search_rows_and_price_suggest_show_the_same_band(demo_market, clock):
             assert (said is not None and hit.why.endswith(said)) or (
                 said is None and "%" not in hit.why
             )
+
+
+def test_seeded_markets_give_item_types_their_own_level_and_sell(store, clock):
+    seeded = demo.seed_market(store, clock, users=40, listings=3000, seed=5, sales=200)
+    with store.read() as session:
+        sold = session.exec(select(Order).where(Order.status == OrderStatus.completed)).all()
+        goods = session.exec(select(Listing).where(Listing.kind == Kind.goods)).all()
+    assert seeded["sales"] == 200 and len(sold) == 200 and len({o.listing_id for o in sold}) == 200
+    assert {g.condition for g in goods} == {str(c) for c in Condition}
+    band = catalog.category("bicycles").prior[Unit.item]
+    levels = {demo.type_level(band, "bicycles", i) for i in range(8)}
+    assert len(levels) == 8 and max(levels) / min(levels) > 2
+
+
+@pytest.mark.sqlite_only  # the bench market is a SQLite file of its own
+def test_price_quality_beats_the_category_only_baseline(config, clock):
+    from p2pmarket.bench import prices
+
+    got = prices.price_quality(config, clock, listings=4000, sales=800, held_out=80)
+
+    assert got["held_out"] == 80 and got["with_comparables_pct"] > 50
+    ours, base = got["ours"], got["category_only"]
+    assert ours["mdape_pct"] < 0.75 * base["mdape_pct"]
+    assert 20 <= ours["inside_p25_p75_pct"] <= 80 and ours["inside_p10_p90_pct"] > 40
