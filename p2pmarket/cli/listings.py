@@ -15,20 +15,15 @@ app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
 CONDITION_HELP = "Goods only: new, like-new, good, fair or for-parts."
 
 
-def _condition(view: shops.ListingView) -> str:
-    return (view.condition or "-").replace("_", " ")
-
-
 def _show(view: shops.ListingView) -> None:
     table(
-        ["#", "title", "kind", "category", "condition", "price", "qty", "status", "seller"],
+        ["#", "title", "kind", "category", "price", "qty", "status", "seller"],
         [
             [
                 view.id,
                 view.title,
                 view.kind,
                 view.category,
-                _condition(view),
                 f"{money.fmt(view.price)}/{view.unit}",
                 view.quantity,
                 view.status,
@@ -36,6 +31,8 @@ def _show(view: shops.ListingView) -> None:
             ]
         ],
     )
+    if view.condition:
+        say(f"Condition: {view.condition.replace('_', ' ')}.")
 
 
 @app.command("add")
