@@ -26,6 +26,16 @@ class Unit(StrEnum):
     day = "day"
 
 
+class Condition(StrEnum):
+    """How worn a thing for sale is (goods only); skills and time have none."""
+
+    new = "new"
+    like_new = "like_new"
+    good = "good"
+    fair = "fair"
+    for_parts = "for_parts"
+
+
 class ListingStatus(StrEnum):
     active = "active"
     paused = "paused"
@@ -113,6 +123,9 @@ class Listing(SQLModel, table=True):
     price: int
     quantity: int = 1
     status: ListingStatus = ListingStatus.active
+    # A Condition's value, goods only; None: not said (skills and time, and goods listed
+    # before conditions). Plain text, not an enum type: a column added by a migration.
+    condition: str | None = Field(default=None, max_length=12)
     # The seller's public point, never their home (see geo.py).
     lat: float
     lon: float

@@ -165,6 +165,48 @@ def price(
     )
 
 
+@app.command("price-quality")
+def price_quality(
+    ctx: typer.Context,
+    listings: int = typer.Option(20_000, "--listings", min=1_000, max=10_000_000),
+    sales: int = typer.Option(4_000, "--sales", min=100, max=10_000_000),
+    held_out: int = typer.Option(300, "--held-out", min=10, max=100_000),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Suggested bands against what held-out items sold for: ours beside the category's."""
+    from p2pmarket.bench import prices
+    from p2pmarket.cli.context import emit, say, table
+
+    result = _on_bench_market(
+        ctx, as_json, prices.price_quality, listings=listings, sales=sales, held_out=held_out
+    )
+
+    def render() -> None:
+        say(
+            f"{result['held_out']} held-out sales of {result['sales']:,} in a seeded market of "
+            f"{listings:,} listings; {result['with_comparables_pct']}% had enough comparables."
+        )
+        table(
+            ["band", "p50 error (median)", "inside p25-p75", "inside p10-p90", "p50 / p95 ms"],
+            [
+                [
+                    name,
+                    f"{r['mdape_pct']}%",
+                    f"{r['inside_p25_p75_pct']}%",
+                    f"{r['inside_p10_p90_pct']}%",
+                    f"{r['p50_ms']} / {r['p95_ms']}",
+                ]
+                for name, r in (
+                    ("ours (comparables)", result["ours"]),
+                    ("category only", result["category_only"]),
+                )
+            ],
+        )
+        say(f"Our error is {result['error_ratio']}× the category-only baseline's (goal: ≤ 0.5×).")
+
+    emit(result, as_json, render)
+
+
 @app.command("tui")
 def tui(
     ctx: typer.Context,

@@ -35,6 +35,11 @@ def search_command(
         help="Only sellers whose published transaction credit is at least N (350-950); "
         "sellers who do not publish their credit are left out.",
     ),
+    condition: str | None = typer.Option(
+        None,
+        "--condition",
+        help="Goods in this condition or better: new, like-new, good, fair, for-parts.",
+    ),
     sort: str = typer.Option(
         "best",
         "--sort",
@@ -53,6 +58,7 @@ def search_command(
         min_price=money.parse(min_price) if min_price is not None else None,
         max_price=money.parse(max_price) if max_price is not None else None,
         min_credit=min_credit,
+        condition=shops.parse_condition(condition) if condition is not None else None,
         sort=search.parse_sort(sort),
         page=page,
     )
@@ -82,14 +88,24 @@ def suggest(
     ctx: typer.Context,
     category: str = typer.Option(..., "--category"),
     unit: str = typer.Option(..., "--unit", help="item, hour, session or day."),
+    title: str = typer.Option("", "--title", help="What it is: similar items are compared."),
+    condition: str | None = typer.Option(
+        None, "--condition", help="Goods: new, like-new, good, fair or for-parts."
+    ),
     as_: str = AsOption,
     near: str | None = NearOption,
     area: str | None = AreaOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """A fair price band (p25 / p50 / p75) for a category and unit near you."""
+    """A fair price band (p25 / p50 / p75) for an item near you: from similar sales and
+    listings when there are enough, else the category's (the basis says which)."""
     unit_ = shops.parse_unit(unit)
-    result = ctx_of(ctx).actor(as_).suggest_price(category, unit_, near=near, area=area)
+    condition_ = shops.parse_condition(condition) if condition is not None else None
+    result = (
+        ctx_of(ctx)
+        .actor(as_)
+        .suggest_price(category, unit_, title=title, condition=condition_, near=near, area=area)
+    )
     emit(
         result.to_json(),
         as_json,

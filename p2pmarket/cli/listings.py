@@ -12,6 +12,9 @@ from p2pmarket.services.market import shops
 app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
 
 
+CONDITION_HELP = "Goods only: new, like-new, good, fair or for-parts."
+
+
 def _show(view: shops.ListingView) -> None:
     table(
         ["#", "title", "kind", "category", "price", "qty", "status", "seller"],
@@ -28,6 +31,8 @@ def _show(view: shops.ListingView) -> None:
             ]
         ],
     )
+    if view.condition:
+        say(f"Condition: {view.condition.replace('_', ' ')}.")
 
 
 @app.command("add")
@@ -41,12 +46,14 @@ def add(
     unit: str = typer.Option(..., "--unit", help="item, hour, session or day."),
     description: str = typer.Option("", "--description"),
     quantity: int = typer.Option(1, "--quantity", "--qty"),
+    condition: str | None = typer.Option(None, "--condition", help=CONDITION_HELP),
     as_json: bool = JsonOption,
 ) -> None:
     """List something in your shop."""
     c = ctx_of(ctx)
     amount = money.parse(price)
     kind_, unit_ = shops.parse_kind(kind), shops.parse_unit(unit)
+    condition_ = shops.parse_condition(condition) if condition is not None else None
     listed = c.actor(as_).add_listing(
         kind=kind_,
         title=title,
@@ -55,6 +62,7 @@ def add(
         unit=unit_,
         description=description,
         quantity=quantity,
+        condition=condition_,
     )
     view, guide, verdict = listed.listing, listed.suggestion, listed.verdict
     data = {**view.to_json(), "suggested": {**guide.to_json(), "verdict": verdict}}
@@ -62,9 +70,12 @@ def add(
     def render() -> None:
         say(f"Listed #{view.id}.")
         _show(view)
+        judged = (
+            f"your price is {verdict}" if verdict else "too few similar items to judge your price"
+        )
         say(
             f"Suggested {money.fmt(guide.p25)} - {money.fmt(guide.p75)} per {guide.unit} "
-            f"(median {money.fmt(guide.p50)}; {guide.basis}): your price is {verdict}."
+            f"(median {money.fmt(guide.p50)}; {guide.basis}): {judged}."
         )
 
     emit(data, as_json, render)
@@ -124,12 +135,14 @@ def edit(
     quantity: int | None = typer.Option(None, "--quantity", "--qty"),
     category: str | None = typer.Option(None, "--category"),
     unit: str | None = typer.Option(None, "--unit"),
+    condition: str | None = typer.Option(None, "--condition", help=CONDITION_HELP),
     as_json: bool = JsonOption,
 ) -> None:
     """Change a listing you own."""
     c = ctx_of(ctx)
     amount = money.parse(price) if price is not None else None
     unit_ = shops.parse_unit(unit) if unit is not None else None
+    condition_ = shops.parse_condition(condition) if condition is not None else None
     view = c.actor(as_).edit_listing(
         listing_id,
         title=title,
@@ -138,6 +151,7 @@ def edit(
         quantity=quantity,
         category=category,
         unit=unit_,
+        condition=condition_,
     )
     emit(view.to_json(), as_json, lambda: _show(view))
 

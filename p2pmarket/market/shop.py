@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from p2pmarket.errors import Invalid
 from p2pmarket.market.base import ActorBase
-from p2pmarket.models import Kind, ListingStatus, Unit, User
+from p2pmarket.models import Condition, Kind, ListingStatus, Unit, User
 from p2pmarket.services.market import catalog, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
 from p2pmarket.services.trust import accounts, chat, feedback, privacy
@@ -33,7 +33,8 @@ class Listed:
 
     listing: shops.ListingView
     suggestion: pricing.Suggestion
-    verdict: str
+    # low, fair or high; None: no comparables to judge by.
+    verdict: str | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class ListingPage:
     listing: shops.ListingView
     seller: privacy.PublicProfile
     reviews: tuple[feedback.ReviewView, ...]
+    # Its own band around the viewer, as its search row compares it.
+    price: pricing.Suggestion | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class ShopCases(ActorBase):
         unit: Unit,
         description: str = "",
         quantity: int = 1,
+        condition: Condition | None = None,
     ) -> Listed:
         """List something in my shop; its price is judged against the band around my home."""
         clock = self.market.clock
@@ -127,6 +131,7 @@ class ShopCases(ActorBase):
                 unit=unit,
                 description=description,
                 quantity=quantity,
+                condition=condition,
             )
             guide = pricing.suggest(
                 session,
@@ -135,9 +140,11 @@ class ShopCases(ActorBase):
                 unit=view.unit,
                 lat=me.lat,
                 lon=me.lon,
+                title=view.title,
+                condition=view.condition,
                 exclude_listing=view.id,
             )
-            return Listed(view, guide, pricing.verdict(view.price, guide.band))
+            return Listed(view, guide, pricing.verdict(view.price, guide))
 
         return self._write(work)
 
@@ -151,6 +158,7 @@ class ShopCases(ActorBase):
         quantity: int | None = None,
         category: str | None = None,
         unit: Unit | None = None,
+        condition: Condition | None = None,
     ) -> shops.ListingView:
         """Change a listing of mine (None: leave as is)."""
 
@@ -166,6 +174,7 @@ class ShopCases(ActorBase):
                 quantity=quantity,
                 category=category,
                 unit=unit,
+                condition=condition,
             )
 
         return self._write(work)
@@ -240,12 +249,15 @@ class ShopCases(ActorBase):
         category: str,
         unit: Unit,
         *,
+        title: str = "",
+        condition: Condition | None = None,
         near: str | None = None,
         area: str | None = None,
         exclude_listing: int | None = None,
     ) -> pricing.Suggestion:
-        """The fair band for a category and unit around my home (or `near` / `area`);
-        `exclude_listing`: the listing being edited does not vote on its own price."""
+        """The fair band for an item (its title, category, unit and condition) around my
+        home (or `near` / `area`); `exclude_listing`: the listing being edited does not
+        vote on its own price."""
         catalog.category(category)  # an unknown category is the first thing to hear about
         with self._read() as (session, me):
             lat, lon, _ = _centre(me, near, area)
@@ -256,6 +268,8 @@ class ShopCases(ActorBase):
                 unit=unit,
                 lat=lat,
                 lon=lon,
+                title=title,
+                condition=condition,
                 exclude_listing=exclude_listing,
             )
 
@@ -266,7 +280,10 @@ class ShopCases(ActorBase):
             seller = accounts.user_row(session, listing.seller)
             profile = privacy.public_profile(session, me.id, seller.id, self.market.clock)
             reviews = feedback.reviews_of(session, seller.id, limit=10)
-        return ListingPage(listing, profile, tuple(reviews))
+            band = pricing.suggest_listings(
+                session, self.market.clock, [listing_id], lat=me.lat, lon=me.lon
+            )[listing_id]
+        return ListingPage(listing, profile, tuple(reviews), band)
 
 
 # -- nobody logged in ----------------------------------------------------------------------

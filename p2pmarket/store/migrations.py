@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -234,6 +234,19 @@ def _v8_signing_keys(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
 
 
+def _v9_listing_condition(conn: Connection) -> None:
+    """v9: listings of goods say their condition (new, like_new, good, fair, for_parts).
+
+    A nullable column: listings from before say none, and their suggested prices treat
+    them as neither worn nor new (services/market/pricing.py CONDITION_FACTORS).
+    """
+    listing = models.Listing.__table__
+    name = conn.dialect.identifier_preparer.format_table(listing)
+    column = listing.c.condition
+    kind = column.type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -243,4 +256,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6_chains_per_owner,
     7: _v7_escrow_per_order,
     8: _v8_signing_keys,
+    9: _v9_listing_condition,
 }

@@ -22,6 +22,9 @@ Progress = Callable[[int, int], None]
 Row = tuple[int, str, str, str, str, str, int, int, float]
 # (price, updated_at, lat, lon) of a listing or of a completed order's listing
 PriceRow = tuple[int, int, float, float]
+# (id, title, condition, status, price, updated_at, lat, lon, sold price, sold at) of a
+# listing sharing a word: one row per completed sale of it (sold None: a row without one)
+LikeRow = tuple[int, str, str | None, str, int, int, float, float, int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,29 @@ class PricePoints(Protocol):
 
     def memo(self, session: Session, name: str) -> dict | None:
         """A dict that lives while nobody writes to the store (None: nothing is remembered)."""
+        ...
+
+    def vocabulary(self, session: Session, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """About how many listings hold each term (an upper bound; terms held by none are
+        left out), and how many listings the search index holds."""
+        ...
+
+    def alike(
+        self,
+        session: Session,
+        category: str,
+        unit: str,
+        terms: Sequence[str],
+        lat: float,
+        lon: float,
+        radius_km: float | None,
+        exclude: int | None,
+        cap: int,
+    ) -> list[LikeRow]:
+        """Listings of the category and unit, of any status, holding one of the terms (whole
+        tokens, not prefixes) in the box around (lat, lon) (everywhere if no radius), read
+        term by term in the order given until `cap` listings are found; `exclude` left out.
+        Each with its completed sales (a row per sale)."""
         ...
 
 

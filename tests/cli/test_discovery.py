@@ -33,42 +33,32 @@ def test_price_suggest_and_listing_add_verdict(demo_cli):
         "price", "suggest", "--category", "piano-lessons", "--unit", "hour", "--as", "demo"
     )
     assert data["p25"] <= data["p50"] <= data["p75"]
-    assert data["basis"]
-    out = demo_cli(
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "skill",
-        "--title",
-        "Jazz piano",
-        "--category",
-        "piano-lessons",
-        "--price",
-        "9000",
-        "--unit",
-        "hour",
-    ).stdout
+    assert data["n"] == 0 and data["basis"].startswith("no title to compare by")
+    item = demo_cli.json(
+        *("price", "suggest", "--category", "musical-instruments", "--unit", "item"),
+        *("--title", "Brass metronome", "--condition", "like-new", "--as", "demo"),
+    )
+    assert item["n"] >= 4 and item["p75"] < 30_000 and item["condition"] == "like_new"
+    assert "similar 'metronome'" in item["basis"] and "like new ×1.15" in item["basis"]
+
+    def add(title, price, *more):
+        return demo_cli(
+            *("listing", "add", "--as", "demo", "--kind", "goods", "--title", title),
+            *("--category", "musical-instruments", "--price", price, "--unit", "item", *more),
+        )
+
+    out = add("Brass metronome", "9000").stdout
     assert "your price is high" in " ".join(out.split())  # the console may wrap the line
     added = demo_cli.json(
-        "listing",
-        "add",
-        "--as",
-        "demo",
-        "--kind",
-        "skill",
-        "--title",
-        "Scales",
-        "--category",
-        "piano-lessons",
-        "--price",
-        "1",
-        "--unit",
-        "hour",
+        *("listing", "add", "--as", "demo", "--kind", "goods", "--title", "Tiny metronome"),
+        *("--category", "musical-instruments", "--price", "1", "--unit", "item"),
     )
     assert added["suggested"]["verdict"] == "low"
-    assert added["title"] == "Scales"
+    assert added["title"] == "Tiny metronome"
+    # Nothing like it: the category's band, and no judgement of the price.
+    out = " ".join(add("Theremin", "1").stdout.split())
+    assert "no similar 'theremin' items yet" in out
+    assert "too few similar items to judge your price" in out
 
 
 def test_reindex(demo_cli):
@@ -138,3 +128,32 @@ def test_search_and_profile_never_show_a_home_or_public_point(cli):
     assert '"distance": "~' in outputs[0] and "Piano lessons" in outputs[1]
     for out in outputs:
         assert not [s for s in secrets if s in out], out
+
+
+def test_condition_is_listed_shown_and_searched(demo_cli):
+    added = demo_cli.json(
+        *("listing", "add", "--as", "demo", "--kind", "goods", "--title", "Drum practice pad"),
+        *("--category", "musical-instruments", "--price", "80", "--unit", "item"),
+        *("--condition", "like-new"),
+    )
+    assert added["condition"] == "like_new"
+    shown = demo_cli.json("listing", "show", str(added["id"]))
+    assert shown["condition"] == "like_new"
+    edited = demo_cli.json(
+        "listing", "edit", str(added["id"]), "--as", "demo", "--condition", "for parts"
+    )
+    assert edited["condition"] == "for_parts"
+    bad = demo_cli(
+        "listing", "edit", str(added["id"]), "--as", "demo", "--condition", "mint", code=2
+    )
+    assert "must be new, like-new, good, fair or for-parts" in bad.output
+    skill = demo_cli(
+        *("listing", "add", "--as", "demo", "--kind", "skill", "--title", "Drum lessons"),
+        *("--category", "piano-lessons", "--price", "80", "--unit", "hour", "--condition", "new"),
+        code=2,
+    )
+    assert "Condition is for goods" in skill.output
+    hits = demo_cli.json(
+        "search", "metronome", "--as", "lin_piano", "--radius-km", "30", "--condition", "good"
+    )["hits"]
+    assert hits and {h["condition"] for h in hits} <= {"new", "like_new", "good"}

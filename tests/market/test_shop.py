@@ -38,9 +38,10 @@ def test_add_listing_judges_its_price_against_the_band_without_it(market, store,
     )
 
     assert listed.listing.seller == "amy" and listed.listing.status == "active"
-    assert listed.verdict == "high"
-    # Alone in the market, the band is the category's prior: the new listing is not a vote.
-    assert listed.suggestion.listings == 0
+    # Alone in the market, the band is the category's prior: the new listing is not a vote,
+    # and with nothing like it there is no verdict.
+    assert listed.suggestion.listings == 0 and listed.verdict is None
+    assert listed.suggestion.basis.startswith("no similar 'lessons' items yet")
 
 
 def test_pause_or_resume_toggles_and_refuses_a_removed_listing(market, store, clock):
@@ -102,7 +103,7 @@ def test_search_indexes_what_is_queued_then_finds_it(market, store, clock):
 def test_a_page_priced_after_is_the_page_searched_with_prices(market, store, clock):
     make_user(store, clock, "amy", lat=HOME[0], lon=HOME[1])
     lin = _seller_nearby(store, clock)
-    for price in (8000, 15000, 40000):
+    for price in (8000, 15000, 40000, 12000, 20000):
         make_listing(store, clock, lin, price=price)
     amy = market.trusted_actor("amy")
     query = search.Query(text="piano")
@@ -114,7 +115,8 @@ def test_a_page_priced_after_is_the_page_searched_with_prices(market, store, clo
     assert [h.id for h in priced.results.hits] == [h.id for h in plain.results.hits]
     for before, after in zip(plain.results.hits, priced.results.hits, strict=True):
         assert after.why.startswith(before.why + " · ")
-        assert "suggested price" in after.why and "suggested price" not in before.why
+        assert "4 similar 'lessons' listings within 3 km" in after.why
+        assert "similar" not in before.why
 
 
 def test_search_centres_on_an_area_or_a_point_not_both(market, store, clock):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from p2pmarket.clock import DAY
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Kind, Order, OrderStatus
 from p2pmarket.services.market import catalog, pricing
-from p2pmarket.services.market.catalog import Band
 from p2pmarket.store.sqlite import prices as sqlite_prices
 from tests.conftest import make_listing, make_user
 
@@ -17,7 +18,7 @@ HOME = (31.2290, 121.4480)
 
 def _suggest(store, clock, **kw):
     with store.read() as session:
-        return pricing.suggest(
+        return pricing.category_band(
             session, clock, category="piano-lessons", unit="hour", lat=HOME[0], lon=HOME[1], **kw
         )
 
@@ -121,7 +122,7 @@ def test_a_batch_of_bands_equals_the_bands_one_by_one(store, clock):
     pairs = [*offers, ("tailoring", "hour")]
     with store.read() as session:
         one_by_one = {
-            (c, u): pricing.suggest(
+            (c, u): pricing.category_band(
                 session, clock, category=c, unit=u, lat=HOME[0], lon=HOME[1], cap=30
             )
             for c, u in pairs
@@ -142,7 +143,10 @@ def test_weighted_quantiles():
     ("price", "verdict"), [(50, "low"), (100, "fair"), (200, "fair"), (300, "fair"), (400, "high")]
 )
 def test_verdict(price, verdict):
-    assert pricing.verdict(price, Band(100, 200, 300)) == verdict
+    band = pricing.Suggestion("furniture", "item", 100, 200, 300, 5, 0, 5, 3.0, "b", "5 chairs")
+    assert pricing.verdict(price, band) == verdict
+    # Without comparables a category's range judges nothing.
+    assert pricing.verdict(price, replace(band, against=None)) is None
 
 
 def test_unit_must_fit_category(store, clock):
@@ -151,30 +155,24 @@ def test_unit_must_fit_category(store, clock):
 
 
 @pytest.mark.sqlite_only  # the band cache keys on SQLite's data_version; PostgreSQL isn't cached
-def test_cached_band_is_reused_until_the_store_changes(store, clock, monkeypatch):
+def test_listing_bands_are_reused_until_the_store_changes(store, clock, monkeypatch):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
-    for _ in range(10):
-        make_listing(store, clock, seller, price=10_000)
+    views = [make_listing(store, clock, seller, title="Piano lessons", price=10_000)]
+    views += [make_listing(store, clock, seller, title="Piano lessons") for _ in range(5)]
     reads = []
-    real = pricing.suggest_many
-    monkeypatch.setattr(
-        pricing,
-        "suggest_many",
-        lambda s, c, pairs, **kw: reads.append(pairs) or real(s, c, pairs, **kw),
-    )
-    piano, guitar = ("piano-lessons", "hour"), ("guitar-lessons", "hour")
+    real = pricing.suggest
+    monkeypatch.setattr(pricing, "suggest", lambda s, c, **kw: reads.append(kw) or real(s, c, **kw))
 
-    def cached(*pairs):
+    def bands(*ids):
         with store.read() as session:
-            return pricing.suggest_cached(session, clock, pairs, lat=HOME[0], lon=HOME[1])
+            return pricing.suggest_listings(session, clock, ids, lat=HOME[0], lon=HOME[1])
 
-    first = cached(piano)[piano]
-    assert cached(piano)[piano] == first and reads == [[piano]]
-    # Only the bands not remembered are read, together.
-    both = cached(guitar, piano)
-    assert both[piano] == first and reads[-1] == [guitar]
-    for _ in range(10):
-        make_listing(store, clock, seller, price=30_000)  # another connection commits
-    after = cached(piano)[piano]
-    assert len(reads) == 3 and after.n == 20 and after.p75 > first.p75
-    assert after == _suggest(store, clock)
+    first = bands(views[0].id)[views[0].id]
+    assert first.against and first.n == 5  # the listing does not vote on itself
+    assert bands(views[0].id)[views[0].id] == first and len(reads) == 1
+    both = bands(views[1].id, views[0].id)
+    assert both[views[0].id] == first and len(reads) == 2
+    for _ in range(5):
+        make_listing(store, clock, seller, title="Piano lessons", price=30_000)  # a commit
+    after = bands(views[0].id)[views[0].id]
+    assert len(reads) == 3 and after.n == 10 and after.p75 > first.p75

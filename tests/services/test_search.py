@@ -13,7 +13,16 @@ from sqlmodel import Session
 from p2pmarket import geo
 from p2pmarket.bench.naive import naive_ids
 from p2pmarket.errors import Invalid
-from p2pmarket.models import Contact, CreditDimension, CreditEvent, Kind, Tier, Unit, User
+from p2pmarket.models import (
+    Condition,
+    Contact,
+    CreditDimension,
+    CreditEvent,
+    Kind,
+    Tier,
+    Unit,
+    User,
+)
 from p2pmarket.services.market import search, shops
 from p2pmarket.services.market.search import plan as search_plan
 from p2pmarket.store.sqlite import search as sqlite_search
@@ -191,7 +200,7 @@ def test_paging_and_why(store, clock):
     assert hit.distance == "~0.8 km" and hit.distance_km == 0.8
     assert hit.seller == "seller"
     assert hit.why.startswith("nearby · 0.8 km · ")
-    assert "suggested price" in hit.why
+    assert "24 similar 'piano' listings within 3 km" in hit.why
     assert "lat" not in hit.to_json()
 
 
@@ -472,3 +481,36 @@ def test_an_empty_page_tells_how_far_the_nearest_match_is(store, clock):
         nowhere = results("violin")
         assert nowhere.nearest_beyond_km is None
         assert nowhere.nothing_found() == "Nothing found within 3 km of home (nor within 50 km)."
+
+
+def test_condition_filter_keeps_goods_in_that_condition_or_better(store, clock):
+    me = _me(store, clock)
+    seller = _seen_at(store, clock, "seller", CENTRE[0] + 0.005)
+    said = {}
+    for condition in (*Condition, None):
+        view = make_listing(
+            store,
+            clock,
+            seller,
+            kind=Kind.goods,
+            title=f"Desk lamp {condition or 'unsaid'}",
+            category="home-appliances",
+            unit=Unit.item,
+            price=5000,
+            condition=condition,
+        )
+        said[view.id] = condition
+    with store.read() as session:
+        user = session.get(User, me.id)
+
+        def found(condition):
+            query = search.Query(text="lamp", lat=CENTRE[0], lon=CENTRE[1], condition=condition)
+            return search.search(session, clock, user, query).hits
+
+        everything = found(None)
+        good_or_better = found(Condition.good)
+    assert len(everything) == 6
+    assert {said[h.id] for h in good_or_better} == {"new", "like_new", "good"}
+    assert {h.condition for h in good_or_better} == {"new", "like_new", "good"}
+    like_new = next(h for h in good_or_better if h.condition == "like_new")
+    assert " · like new · " in like_new.why

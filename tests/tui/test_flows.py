@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Input, RichLog
 
 from p2pmarket.clock import HOUR
+from p2pmarket.models import Kind, Unit
 from p2pmarket.services.money import ledger
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.credit import CreditScreen
@@ -16,7 +17,7 @@ from p2pmarket.tui.screens.mediation import MediationScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.widgets.confirm import ConfirmModal
 from p2pmarket.tui.widgets.payment import PaymentModal
-from tests.conftest import make_user
+from tests.conftest import make_listing, make_user
 from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
 
 
@@ -73,9 +74,11 @@ async def test_list_search_order_pay_deliver_confirm(store, config, clock):
         editor.query_one("#unit").value = "item"
         editor.query_one("#price", Input).value = "90"
         await settle(pilot)
-        # ¥90 against the bicycle guide (p25 ¥200) and one ¥120 bike nearby: low.
+        # One other bike nearby: too few to judge ¥90 by, and the band says so.
         band = editor.query_one("#band")
-        assert band.verdict == "low" and "90.00 is LOW" in str(band.render()), band.render()
+        shown = " ".join(str(band.render()).split())
+        assert band.verdict is None and "Too few similar items to judge" in shown, shown
+        assert "only 1 similar 'bike' item across the market" in shown
         await pilot.press("ctrl+s")
         await settle(pilot)
         shop = cells(app.screen.query_one("#shop-table"))
@@ -293,3 +296,44 @@ async def test_credit_screen_verifies_exports_and_backs_up(store, config, clock)
         await settle(pilot)
     assert list(config.home.glob("history-bob-*.json"))
     assert list(config.backup_dir.glob("*-tui.db"))
+
+
+async def test_editor_band_follows_the_title_and_the_condition(store, config, clock):
+    lin = make_user(store, clock, "lin", verified=True)
+    for price in (9_000, 10_000, 11_000, 12_000):
+        make_listing(
+            store,
+            clock,
+            lin,
+            kind=Kind.goods,
+            title="Brass metronome",
+            category="musical-instruments",
+            unit=Unit.item,
+            price=price,
+        )
+    app = MarketApp(config=config, clock=clock, user="lin")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        editor = app.screen
+        editor.query_one("#kind").value = "goods"
+        editor.query_one("#category").value = "musical-instruments"
+        editor.query_one("#unit").value = "item"
+        editor.query_one("#price", Input).value = "300"
+        editor.query_one("#title", Input).value = "Metronome"
+        await settle(pilot)
+        band = editor.query_one("#band")
+        shown = " ".join(str(band.render()).split())
+        assert band.verdict == "high", shown
+        assert "against 4 similar 'metronome' listings within 3 km" in shown
+        good = band.suggestion.p50
+        editor.query_one("#condition").value = "for_parts"
+        await settle(pilot)
+        assert band.suggestion.p50 == round(good * 0.35)
+        assert "for parts ×0.35" in " ".join(str(band.render()).split())
+        # A title like nothing listed: no verdict, and the band says why.
+        editor.query_one("#title", Input).value = "Theremin"
+        await settle(pilot)
+        shown = " ".join(str(band.render()).split())
+        assert band.verdict is None and "no similar 'theremin' items yet" in shown

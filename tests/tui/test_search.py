@@ -131,3 +131,20 @@ async def test_a_minimum_credit_that_is_not_a_number_is_refused_with_a_sentence(
         await settle(pilot)
         status = str(screen.query_one("#search-status").render())
         assert "The minimum credit must be between 0 and 1000." in status
+
+
+async def test_condition_filter_keeps_goods_in_that_condition_or_better(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_search(app, pilot)
+        screen.query_one("#radius", Input).value = "30"
+        await pilot.press(*"chair")
+        await settle(pilot)
+        every = {r[0] for r in cells(screen.query_one("#results"))}
+        screen.query_one("#condition").value = "good"
+        await settle(pilot)
+        kept = {r[0] for r in cells(screen.query_one("#results"))}
+    # The demo's fair chairs and the Aeron (no condition said) drop out; good or better stay.
+    assert any("Aeron" in t for t in every) and not any("Aeron" in t for t in kept)
+    assert any("Steelcase" in t for t in kept) and any("IKEA Markus" in t for t in kept)
+    assert not any("Swivel" in t for t in kept) and kept < every

@@ -11,14 +11,25 @@ from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from p2pmarket import files, geo, money
 from p2pmarket.clock import DAY, Clock, FixedClock
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, MarketError
-from p2pmarket.models import ChatMode, Listing, ListingStatus, Meta, Role, User
-from p2pmarket.services.market import catalog, search, shops
+from p2pmarket.models import (
+    ChatMode,
+    Condition,
+    Kind,
+    Listing,
+    ListingStatus,
+    Meta,
+    Order,
+    OrderStatus,
+    Role,
+    User,
+)
+from p2pmarket.services.market import catalog, pricing, search, shops
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.trust import accounts, chat, feedback, operators
 from p2pmarket.store import ports
@@ -191,6 +202,11 @@ def load_market(
                 price=_field(entry, "price", int, where),
                 unit=shops.parse_unit(_field(entry, "unit", str, where)),
                 quantity=_field(entry, "quantity", int, where, 1),
+                condition=(
+                    shops.parse_condition(_field(entry, "condition", str, where))
+                    if "condition" in entry
+                    else None
+                ),
             )
         except MarketError as exc:
             raise type(exc)(exc.code, f"{where}: {exc.message}") from None
@@ -286,10 +302,22 @@ def _near(rng: random.Random, area: catalog.Area, spread_km: float) -> tuple[flo
     return round(area.lat + dlat, 5), round(area.lon + dlon, 5)
 
 
-def _price(rng: random.Random, band: catalog.Band) -> int:
-    # Log-normal around the prior's median, spread so that p25..p75 is roughly matched.
+# Within one item type (a category's word: 'road bike', 'wok'), prices spread this much
+# (log-normal sigma); between the types of a category, as the category's guide does.
+TYPE_SPREAD = 0.3
+
+
+def type_level(band: catalog.Band, slug: str, index: int) -> float:
+    """The price level of a category's index-th item type (the same in English and Chinese):
+    fixed by the name alone, so every seed agrees, and spread like the category's guide."""
     spread = max(math.log(band.p75 / band.p25) / 1.35, 0.1)
-    value = band.p50 * math.exp(rng.gauss(0, spread))
+    digest = hashlib.sha256(f"{slug}:{index}".encode()).digest()
+    return math.exp(random.Random(digest).gauss(0, spread))
+
+
+def _price(rng: random.Random, band: catalog.Band, level: float, factor: float) -> int:
+    # Log-normal around the type's level, moved by the condition.
+    value = band.p50 * level * factor * math.exp(rng.gauss(0, TYPE_SPREAD))
     step = 100 if value >= 1000 else 10
     return max(step, min(money.MAX_MINOR, round(value / step) * step))
 
@@ -308,8 +336,15 @@ def seed_market(
     area: str | None = None,
     progress: Progress | None = None,
     batch: int = 20_000,
+    sales: int = 0,
 ) -> dict:
-    """A deterministic synthetic market: the same seed on the same store gives the same rows."""
+    """A deterministic synthetic market: the same seed on the same store gives the same rows.
+
+    Each category's item types ('road bike', '折叠车') have their own price level
+    (`type_level`), goods their condition. `sales` completed orders of seeded listings
+    are added as price points (rows only, without the order events of a real trade:
+    for benchmarks of reading sales, not for `verify`).
+    """
     if users < 0 or listings < 0:
         raise Invalid("seed_counts", "Counts of users and listings must be zero or more.")
     rng = random.Random(seed)
@@ -393,11 +428,11 @@ def seed_market(
             chinese = rng.random() < 0.35
             words, tags = (cat.words_zh, _TAGS_ZH) if chinese else (cat.words_en, _TAGS_EN)
             tag = rng.choice(tags)
-            title = (
-                f"{rng.choice(words)}{'' if chinese else ' '}{tag}".strip()
-                if tag
-                else rng.choice(words)
-            )
+            which = rng.randrange(len(words))
+            title = f"{words[which]}{' ' if chinese else ', '}{tag}" if tag else words[which]
+            condition = rng.choice(list(Condition)) if kind == Kind.goods else None
+            factor = pricing.CONDITION_FACTORS[condition] if condition else 1.0
+            level = type_level(cat.prior[unit], cat.slug, which)
             lat, lon = places[seller_id]
             created = now - rng.randint(0, 365) * DAY
             rows.append(
@@ -408,7 +443,8 @@ def seed_market(
                     "description": "",
                     "category": cat.slug,
                     "unit": unit,
-                    "price": _price(rng, cat.prior[unit]),
+                    "price": _price(rng, cat.prior[unit], level, factor),
+                    "condition": str(condition) if condition else None,
                     "quantity": rng.randint(1, 10),
                     "status": ListingStatus.active if rng.random() < 0.95 else ListingStatus.paused,
                     "lat": lat,
@@ -427,6 +463,43 @@ def seed_market(
             _insert_listings(session, rows)
             done += len(rows)
         search.resume(session, after_id)
+        if sales:
+            _seed_sales(session, rng, now, after_id, min(sales, listings), seller_ids)
     if progress:
         progress(total, total)
-    return {"users": users, "listings": listings, "seed": seed}
+    return {"users": users, "listings": listings, "seed": seed, "sales": sales}
+
+
+def _seed_sales(
+    session: Session, rng: random.Random, now: int, after_id: int, count: int, buyers: list[int]
+) -> None:
+    """`count` completed orders of distinct listings seeded after `after_id`, each at its
+    asking price give or take what a buyer haggles off."""
+    last = session.exec(select(func.max(Listing.id))).one() or after_id
+    chosen = sorted(rng.sample(range(after_id + 1, last + 1), count))
+    for start in range(0, len(chosen), 5_000):
+        part = chosen[start : start + 5_000]
+        rows = []
+        for lid, seller_id, kind, title, price in session.exec(
+            select(Listing.id, Listing.seller_id, Listing.kind, Listing.title, Listing.price)
+            .where(col(Listing.id).in_(part))
+            .order_by(Listing.id)
+        ):
+            paid = max(10, round(price * math.exp(rng.gauss(-0.05, 0.1))))
+            at = now - rng.randint(0, 180) * DAY
+            rows.append(
+                {
+                    "listing_id": lid,
+                    "title": title,
+                    "buyer_id": rng.choice(buyers),
+                    "seller_id": seller_id,
+                    "kind": kind,
+                    "quantity": 1,
+                    "unit_price": paid,
+                    "amount": paid,
+                    "status": OrderStatus.completed,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
+        session.execute(insert(Order), rows)

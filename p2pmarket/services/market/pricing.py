@@ -1,44 +1,71 @@
-"""Suggested prices: a weighted p25/p50/p75 band from nearby sales and listings.
+"""Suggested prices: a weighted p25/p50/p75 band from the sales and listings like an item.
 
-Data points are completed orders (unit price, weight 2) and active listings (weight
-1) of the same category and unit, each weighted by distance (1 at the centre, 1/2
-at `scale`) and recency (half-life 90 days). With fewer than MIN_POINTS points the
-radius widens (3 km, 10 km, the whole market); when even the whole market is thin
-the band leans on the category guide in data/ (shrinkage: the guide counts as
-PRIOR_WEIGHT points).
+An item's band comes first from its comparables (comparables.py): completed sales
+(weight 2) and active listings (weight 1) of the same category and unit that share its
+distinctive words, each weighted by how alike it is (squared), by distance (1 at the centre, 1/2
+at `scale`), by recency (half-life 90 days) and, for goods, by how near its condition
+is. Prices are brought to one condition first (CONDITION_FACTORS) and the band is moved
+to the item's own. With fewer than MIN_COMPARABLES the radius widens (3 km, 10 km, the
+whole market); still short, the band is the category's and the basis says so, and no
+price is then called under or over it (`against` is None).
 
-Speed: the store reads the points from a covering price index, never the listing table
-(store/sqlite/prices.py, store/postgres/prices.py); the exact distance is checked here. A
-search page needs the bands of many (category, unit) pairs: `suggest_many` reads them
-together, once per ladder step, each pair equal to its own `suggest`.
+The category band: completed orders and active listings of the same category and unit
+around the place, with the same ladder; when even the whole market is thin it leans on
+the category guide in data/ (shrinkage: the guide counts as PRIOR_WEIGHT points).
+
+Speed: the store reads the category points from a covering price index, never the
+listing table, and the comparables inside the search index (store/sqlite/prices.py,
+store/postgres/prices.py); the exact distance is checked here. `suggest_many` reads the
+category bands of many (category, unit) pairs together, each equal to its own.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from sqlmodel import Session
 
+from p2pmarket import money
 from p2pmarket.clock import DAY, Clock
 from p2pmarket.errors import Invalid
 from p2pmarket.geo import haversine_km
-from p2pmarket.models import Unit
-from p2pmarket.services.market import catalog
+from p2pmarket.models import Condition, Kind, Listing, Unit
+from p2pmarket.services.market import catalog, comparables
 from p2pmarket.services.market.catalog import Band, Category
 from p2pmarket.store import ports
 
 MIN_POINTS = 10
+# Fewer comparables than this, even across the market: the category's band.
+MIN_COMPARABLES = 4
+# Prices of goods in each condition against the same thing in good condition (configured,
+# shown in the basis): a band read from comparables in mixed conditions is brought to
+# "good" and then moved to the item's own. Not said counts as good.
+CONDITION_FACTORS: dict[str, float] = {
+    Condition.new: 1.3,
+    Condition.like_new: 1.15,
+    Condition.good: 1.0,
+    Condition.fair: 0.8,
+    Condition.for_parts: 0.35,
+}
+# A comparable one condition step away (good vs fair) votes 0.8 as much, two steps 0.64
+# (its price is already brought to the item's condition; nearer conditions still know more).
+CONDITION_STEP_WEIGHT = 0.8
 RADII_KM: tuple[float | None, ...] = (3.0, 10.0, None)
 HALF_LIFE_DAYS = 90
 ORDER_WEIGHT = 2.0
 LISTING_WEIGHT = 1.0
 PRIOR_WEIGHT = 10.0
+# The quantiles read from data points: the band (p25, p50, p75) and the wider p10..p90.
+WIDE = (0.1, 0.25, 0.5, 0.75, 0.9)
 # Within a fair band, a little either side still counts as fair.
 FAIR_SLACK = 0.05
 # At most about this many listing points are read per suggestion (see _points).
 SAMPLE_CAP = 1000
+# At most this many listings like an item are read per radius step (the rarest words'
+# first): plenty for three quantiles, and a common word at 1M listings stays fast.
+COMPARABLES_CAP = 300
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,14 @@ class Suggestion:
     listings: int
     radius_km: float | None
     basis: str
+    # What a price is compared with ("14 similar 'metronome' items within 10 km"); None:
+    # no comparables, so no price is called low, high, under or over.
+    against: str | None = None
+    condition: str | None = None
+    factor: float = 1.0
+    # The wider band (p10, p90) where the band was read from data points (None: a guide).
+    p10: int | None = None
+    p90: int | None = None
 
     @property
     def band(self) -> Band:
@@ -62,13 +97,33 @@ class Suggestion:
         return asdict(self)
 
 
-def verdict(price: int, band: Band) -> str:
-    """'low' under p25, 'high' over p75 (with a little slack), else 'fair'."""
+def verdict(price: int, suggestion: Suggestion) -> str | None:
+    """'low' under p25, 'high' over p75 (with a little slack), else 'fair'; None without
+    comparables (a category's range says nothing about this item)."""
+    if suggestion.against is None:
+        return None
+    band = suggestion.band
     if price < band.p25 * (1 - FAIR_SLACK):
         return "low"
     if price > band.p75 * (1 + FAIR_SLACK):
         return "high"
     return "fair"
+
+
+def compare(price: int, suggestion: Suggestion) -> str | None:
+    """'12% under 14 similar 'metronome' items within 10 km' (None: nothing to compare with)."""
+    if suggestion.against is None or not suggestion.p50:
+        return None
+    diff = round((price - suggestion.p50) * 100 / suggestion.p50)
+    if diff <= -5:
+        return f"{-diff}% under {suggestion.against}"
+    if diff >= 5:
+        return f"{diff}% over {suggestion.against}"
+    return f"about the price of {suggestion.against}"
+
+
+def condition_label(condition: str | None) -> str:
+    return (condition or "not said").replace("_", " ")
 
 
 def weighted_quantiles(points: list[tuple[int, float]], qs=(0.25, 0.5, 0.75)) -> list[int]:
@@ -135,10 +190,57 @@ def suggest(
     unit: Unit | str,
     lat: float,
     lon: float,
+    title: str = "",
+    condition: Condition | str | None = None,
     exclude_listing: int | None = None,
     cap: int = SAMPLE_CAP,
 ) -> Suggestion:
-    """The suggested band for one category and unit around (lat, lon)."""
+    """The suggested band for an item around (lat, lon): from its comparables, else its
+    category's (and then the basis says why). Without a title: the category's."""
+    cat, unit_ = _checked(category, unit)
+    condition = str(condition) if condition else None
+    words = comparables.distinctive(session, title, listed=exclude_listing is not None)
+    found: list[comparables.Comparable] = []
+    if words.terms:
+        for radius in RADII_KM:
+            found = comparables.around(
+                session,
+                words,
+                category=cat.slug,
+                unit=str(unit_),
+                lat=lat,
+                lon=lon,
+                radius_km=radius,
+                exclude=exclude_listing,
+                cap=min(cap, COMPARABLES_CAP),
+            )
+            if len(found) >= MIN_COMPARABLES:
+                return _from_comparables(cat, unit_, words, found, radius, condition, clock.now())
+    guide = category_band(
+        session,
+        clock,
+        category=cat.slug,
+        unit=unit_,
+        lat=lat,
+        lon=lon,
+        exclude_listing=exclude_listing,
+        cap=cap,
+    )
+    return _category_only(guide, words, len(found), condition, bool(title.strip()))
+
+
+def category_band(
+    session: Session,
+    clock: Clock,
+    *,
+    category: str,
+    unit: Unit | str,
+    lat: float,
+    lon: float,
+    exclude_listing: int | None = None,
+    cap: int = SAMPLE_CAP,
+) -> Suggestion:
+    """The band of a whole category and unit around (lat, lon) (what an item falls back on)."""
     (band,) = suggest_many(
         session,
         clock,
@@ -149,6 +251,102 @@ def suggest(
         cap=cap,
     ).values()
     return band
+
+
+def _rank(condition: str | None) -> int:
+    return list(CONDITION_FACTORS).index(condition or Condition.good)
+
+
+def _from_comparables(
+    cat: Category,
+    unit: Unit,
+    words: comparables.Words,
+    found: list[comparables.Comparable],
+    radius: float | None,
+    condition: str | None,
+    now: int,
+) -> Suggestion:
+    """The band of the comparables, each price brought to the item's condition."""
+    scale = (radius or 30.0) / 2
+    decay = math.log(2) / (HALF_LIFE_DAYS * DAY)
+    factor = CONDITION_FACTORS.get(condition or Condition.good, 1.0)
+    points = []
+    for c in found:
+        weight = (
+            (ORDER_WEIGHT if c.sale else LISTING_WEIGHT)
+            # Squared: a comparable holding every word counts far more than one holding half.
+            * c.likeness**2
+            * math.exp(-decay * max(0, now - c.at))
+            / (1 + (c.km / scale) ** 2)
+            * CONDITION_STEP_WEIGHT ** abs(_rank(c.condition) - _rank(condition))
+        )
+        points.append((c.price / CONDITION_FACTORS.get(c.condition or Condition.good, 1.0), weight))
+    p10, p25, p50, p75, p90 = (round(p * factor) for p in weighted_quantiles(points, WIDE))
+    sales = sum(c.sale for c in found)
+    against = f"{_similar_count(len(found), sales, words.shown)} {_radius_text(radius)}"
+    return Suggestion(
+        cat.slug,
+        str(unit),
+        p25,
+        p50,
+        p75,
+        len(found),
+        sales,
+        len(found) - sales,
+        radius,
+        against + _condition_text(cat, condition, factor),
+        against,
+        condition,
+        factor,
+        p10,
+        p90,
+    )
+
+
+def _category_only(
+    guide: Suggestion, words: comparables.Words, few: int, condition: str | None, titled: bool
+) -> Suggestion:
+    """Too few comparables: the category's band, moved to the condition, saying so."""
+    cat = catalog.category(guide.category)
+    factor = CONDITION_FACTORS.get(condition or Condition.good, 1.0)
+    p25, p50, p75 = (round(p * factor) for p in (guide.p25, guide.p50, guide.p75))
+    p10, p90 = (None if p is None else round(p * factor) for p in (guide.p10, guide.p90))
+    ranges = f"the category ranges {money.fmt(p25)}–{money.fmt(p75)} ({guide.basis})"
+    if few:
+        said = f"only {few} similar '{words.shown}' item{'s' * (few != 1)} across the market"
+    elif words.shown:
+        said = f"no similar '{words.shown}' items yet"
+    elif titled:
+        said = "no words of the title to compare by"
+    else:
+        said = "no title to compare by"
+    return replace(
+        guide,
+        p10=p10,
+        p25=p25,
+        p50=p50,
+        p75=p75,
+        p90=p90,
+        n=0,
+        basis=f"{said}; {ranges}{_condition_text(cat, condition, factor)}",
+        against=None,
+        condition=condition,
+        factor=factor,
+    )
+
+
+def _condition_text(cat: Category, condition: str | None, factor: float) -> str:
+    if Kind.goods not in cat.kinds or condition is None:
+        return ""
+    return f"; {condition_label(condition)} ×{factor:.2f}"
+
+
+def _similar_count(n: int, sales: int, word: str) -> str:
+    if sales == n:
+        return f"{n} similar '{word}' sale{'s' * (n != 1)}"
+    if not sales:
+        return f"{n} similar '{word}' listing{'s' * (n != 1)}"
+    return f"{n} similar '{word}' items ({sales} sold)"
 
 
 def _checked(category: str, unit: Unit | str) -> tuple[Category, Unit]:
@@ -202,10 +400,21 @@ def suggest_many(
         for key, (points, sales, listings) in zip(todo, found, strict=True):
             if len(points) >= MIN_POINTS:
                 cat, unit = checked[key]
-                p25, p50, p75 = weighted_quantiles(points)
+                p10, p25, p50, p75, p90 = weighted_quantiles(points, WIDE)
                 basis = f"{_basis_count(sales, listings)} {_radius_text(radius)}"
                 bands[key] = Suggestion(
-                    cat.slug, str(unit), p25, p50, p75, len(points), sales, listings, radius, basis
+                    cat.slug,
+                    str(unit),
+                    p25,
+                    p50,
+                    p75,
+                    len(points),
+                    sales,
+                    listings,
+                    radius,
+                    basis,
+                    p10=p10,
+                    p90=p90,
                 )
         found = [f for key, f in zip(todo, found, strict=True) if key not in bands]
         todo = [key for key in todo if key not in bands]
@@ -246,45 +455,57 @@ def _guided(
     return Suggestion(cat.slug, str(unit), p25, p50, p75, n, sales, listings, radius, basis)
 
 
-# Bands shown in search results ("12% under the suggested price") are reused while the
-# store is unchanged: typing a query re-reads the same few (category, unit) bands around
-# the same place on every key. Recency weights move by ~0.2% a day, so a band stays
-# current within this many seconds.
+# Bands shown in search results ("12% under 14 similar 'bike' items within 3 km") are reused
+# while the store is unchanged: typing a query re-reads the same listings' bands around the
+# same place on every key. Recency weights move by ~0.2% a day, so a band stays current
+# within this many seconds.
 CACHE_SECONDS = 300
 CACHE_SIZE = 256
-_CACHE_KEY = "p2pmarket.pricing.bands"
+_CACHE_KEY = "p2pmarket.pricing.listing-bands"
 
 
-def suggest_cached(
+def suggest_listings(
     session: Session,
     clock: Clock,
-    pairs: Iterable[Pair],
+    listing_ids: Iterable[int],
     *,
     lat: float,
     lon: float,
     cap: int = SAMPLE_CAP,
-) -> dict[Pair, Suggestion]:
-    """`suggest_many`, each band remembered while nobody writes to the store.
+) -> dict[int, Suggestion]:
+    """Each listing's own band around (lat, lon) (its title, category, unit and condition;
+    it does not vote on itself), remembered while nobody writes to the store.
 
     The store says where bands may be remembered (PricePoints.memo: on SQLite a dict per
     pooled connection, emptied when PRAGMA data_version or the connection's own
-    total_changes moves); where it keeps none, every band is read. The bands not
-    remembered are read together.
+    total_changes moves); where it keeps none, every band is read.
     """
-    pairs = list(dict.fromkeys(pairs))
+    ids = list(dict.fromkeys(listing_ids))
     remembered = ports.of(session).prices.memo(session, _CACHE_KEY)
     if remembered is None:
-        return suggest_many(session, clock, pairs, lat=lat, lon=lon, cap=cap)
+        remembered = {}
     bucket = clock.now() // CACHE_SECONDS
-    key = {pair: (*pair, lat, lon, cap, bucket) for pair in pairs}
-    missing = [pair for pair in pairs if key[pair] not in remembered]
-    bands = suggest_many(session, clock, missing, lat=lat, lon=lon, cap=cap) if missing else {}
-    for pair in pairs:
-        if pair in bands:
-            remembered[key[pair]] = bands[pair]
-        else:
-            bands[pair] = remembered[key[pair]]
-            remembered[key[pair]] = remembered.pop(key[pair])
+    bands: dict[int, Suggestion] = {}
+    for lid in ids:
+        key = (lid, lat, lon, cap, bucket)
+        if key in remembered:
+            remembered[key] = bands[lid] = remembered.pop(key)
+            continue
+        listing = session.get(Listing, lid)
+        if listing is None:
+            continue
+        remembered[key] = bands[lid] = suggest(
+            session,
+            clock,
+            category=listing.category,
+            unit=listing.unit,
+            lat=lat,
+            lon=lon,
+            title=listing.title,
+            condition=listing.condition,
+            exclude_listing=lid,
+            cap=cap,
+        )
     while len(remembered) > CACHE_SIZE:
         del remembered[next(iter(remembered))]
     return bands

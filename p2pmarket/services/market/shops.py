@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from p2pmarket import money, text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.models import Kind, Listing, ListingStatus, Unit, User
+from p2pmarket.models import Condition, Kind, Listing, ListingStatus, Unit, User
 from p2pmarket.services.market import catalog, search
 
 QUANTITY_MAX = 10_000
@@ -39,6 +39,8 @@ class ListingView:
     status: str
     created_at: int
     updated_at: int
+    # Goods only: new, like_new, good, fair or for_parts (None: not said).
+    condition: str | None = None
 
     @classmethod
     def of(cls, listing: Listing, seller: str) -> ListingView:
@@ -55,6 +57,7 @@ class ListingView:
             status=str(listing.status),
             created_at=listing.created_at,
             updated_at=listing.updated_at,
+            condition=listing.condition,
         )
 
     def to_json(self) -> dict:
@@ -75,6 +78,29 @@ def parse_unit(value: str) -> Unit:
         raise Invalid(
             "unit_format", f"Unit {value[:20]!r} must be item, hour, session or day."
         ) from None
+
+
+def parse_condition(value: str) -> Condition:
+    """'like-new', 'like new' or 'like_new' -> Condition.like_new."""
+    folded = "_".join(value.strip().lower().replace("-", " ").replace("_", " ").split())
+    try:
+        return Condition(folded)
+    except ValueError:
+        raise Invalid(
+            "condition_format",
+            f"Condition {text.strip_controls(value)[:20]!r} must be new, like-new, good, fair "
+            "or for-parts.",
+        ) from None
+
+
+def check_condition(kind: Kind, condition: Condition | None) -> Condition | None:
+    """Only goods wear: a skill or time listed with a condition is refused."""
+    if condition is not None and kind != Kind.goods:
+        raise Invalid(
+            "condition_goods_only",
+            f"Condition is for goods; a {kind} listing has none (leave --condition out).",
+        )
+    return condition
 
 
 def parse_status(value: str) -> ListingStatus:
@@ -108,9 +134,11 @@ def add_listing(
     unit: Unit,
     description: str = "",
     quantity: int = 1,
+    condition: Condition | None = None,
 ) -> ListingView:
     cat = catalog.category(category)
     catalog.check_listing_shape(cat, kind, unit)
+    condition = check_condition(kind, condition)
     now = clock.now()
     listing = Listing(
         seller_id=seller.id,
@@ -127,6 +155,7 @@ def add_listing(
         unit=unit,
         price=money.check(price),
         quantity=check_quantity(quantity),
+        condition=str(condition) if condition else None,
         lat=seller.public_lat,
         lon=seller.public_lon,
         created_at=now,
@@ -166,8 +195,11 @@ def edit_listing(
     quantity: int | None = None,
     category: str | None = None,
     unit: Unit | None = None,
+    condition: Condition | None = None,
 ) -> ListingView:
     listing = _own(session, seller, listing_id)
+    if condition is not None:
+        listing.condition = str(check_condition(listing.kind, condition))
     if title is not None:
         listing.title = text.clean(title, field="title", max_len=text.TITLE_MAX)
     if description is not None:

@@ -42,8 +42,9 @@ class SqliteChangeFeed:
 
 _LISTING_INSERT = (
     "INSERT INTO listing (seller_id, kind, title, description, category, unit, price, quantity,"
-    " status, lat, lon, created_at, updated_at) VALUES (:seller_id, :kind, :title, :description,"
-    " :category, :unit, :price, :quantity, :status, :lat, :lon, :created_at, :updated_at)"
+    " status, condition, lat, lon, created_at, updated_at) VALUES (:seller_id, :kind, :title,"
+    " :description, :category, :unit, :price, :quantity, :status, :condition, :lat, :lon,"
+    " :created_at, :updated_at)"
 )
 
 

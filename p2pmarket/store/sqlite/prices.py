@@ -10,6 +10,7 @@ part of the price index), rows tagged with the pair's position.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections import OrderedDict
@@ -17,8 +18,10 @@ from collections.abc import Callable, Sequence
 
 from sqlmodel import Session
 
-from p2pmarket.geo import Box
-from p2pmarket.store.ports import PriceRow
+from p2pmarket import tokens as tok
+from p2pmarket.geo import ID_MASK, Box, key_ranges
+from p2pmarket.models import Kind
+from p2pmarket.store.ports import LikeRow, PriceRow
 
 # Longitude strips of the price index: a box is read as one latitude range per 0.01° strip
 # (about 1 km), so a suggestion reads about its box, not the whole latitude band.
@@ -135,3 +138,62 @@ class SqlitePricePoints:
             cached = (stamp, OrderedDict())
             pooled.info[name] = cached
         return cached[1]
+
+    def vocabulary(self, session: Session, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        raw = session.connection().connection.dbapi_connection
+        kinds = [tok.kind_tag(k) for k in Kind]
+        counts = dict(
+            raw.execute(
+                "SELECT term, docs FROM search_terms"
+                " WHERE term IN (SELECT value FROM json_each(?))",
+                (json.dumps([*terms, *kinds]),),
+            ).fetchall()
+        )
+        indexed = sum(counts.pop(k, 0) for k in kinds)
+        return {t: counts[t] for t in terms if counts.get(t)}, indexed
+
+    def alike(
+        self,
+        session: Session,
+        category: str,
+        unit: str,
+        terms: Sequence[str],
+        lat: float,
+        lon: float,
+        radius_km: float | None,
+        exclude: int | None,
+        cap: int,
+    ) -> list[LikeRow]:
+        """Per term, one FTS5 match of the word and the category tag per key range of the
+        box (as search.py reads), the listing row then one primary-key lookup."""
+        raw = session.connection().connection.dbapi_connection
+        where = "search_fts MATCH ? AND l.unit = ? AND l.id <> ?"
+        args: list = [unit, exclude or 0]
+        ranges: list[tuple[int, int] | None] = [None]
+        if radius_km is not None:
+            box = Box.around(lat, lon, radius_km)
+            ranges = list(key_ranges(box))
+            where += " AND f.rowid BETWEEN ? AND ?"
+            where += " AND l.lat BETWEEN ? AND ? AND l.lon BETWEEN ? AND ?"
+            tail = [box.lat0, box.lat1, box.lon0, box.lon1]
+        sql = (
+            "SELECT l.id, l.title, l.condition, l.status, l.price, l.updated_at, l.lat, l.lon,"
+            " o.unit_price, o.updated_at"
+            f" FROM (SELECT l.* FROM search_fts f CROSS JOIN listing l"
+            f" ON l.id = (f.rowid & {ID_MASK}) WHERE {where} LIMIT ?) AS l"
+            " LEFT JOIN orders o ON o.listing_id = l.id AND o.status = 'completed'"
+        )
+        found: dict[int, list[LikeRow]] = {}
+        for term in terms:
+            # Tokens are letters and digits only: quoted, they are one FTS5 phrase.
+            match = f'words : "{term}" AND tags : {tok.category_tag(category)}'
+            for cells in ranges:
+                place = [] if cells is None else [*cells, *tail]
+                fresh: dict[int, list[LikeRow]] = {}
+                for row in raw.execute(sql, [match, *args, *place, cap - len(found)]):
+                    if row[0] not in found:
+                        fresh.setdefault(row[0], []).append(tuple(row))
+                found.update(fresh)
+                if len(found) >= cap:
+                    return [row for rows in found.values() for row in rows]
+        return [row for rows in found.values() for row in rows]

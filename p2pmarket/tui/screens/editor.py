@@ -1,4 +1,5 @@
-"""Add or edit a listing, with the suggested price band and a live low / fair / high verdict."""
+"""Add or edit a listing, with the suggested price band of what it is (title, category, unit,
+condition) and a live low / fair / high verdict when similar items exist."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select
 from p2pmarket import money
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.market import shop
-from p2pmarket.models import Kind, Unit
+from p2pmarket.models import Condition, Kind, Unit
 from p2pmarket.services.market import pricing, shops
 from p2pmarket.text import strip_controls
 from p2pmarket.tui.plain import line
@@ -34,7 +35,8 @@ class EditorScreen(MarketScreen):
 
     @dataclass
     class Suggested(Message):
-        key: tuple[str, str]
+        # (category, unit, title, condition): what the band was asked for.
+        key: tuple[str, str, str, str | None]
         suggestion: pricing.Suggestion | None
         # Why there is none (the unit does not fit the category).
         problem: str | None = None
@@ -42,7 +44,7 @@ class EditorScreen(MarketScreen):
     def __init__(self, listing_id: int | None = None) -> None:
         super().__init__()
         self.listing_id = listing_id
-        self._band_key: tuple[str, str] | None = None
+        self._band_key: tuple[str, str, str, str | None] | None = None
 
     def compose(self) -> ComposeResult:
         cats = sorted(shop.categories(), key=lambda c: c.name)
@@ -61,6 +63,12 @@ class EditorScreen(MarketScreen):
                 )
                 yield Label("Unit")
                 yield Select([(u.value, u.value) for u in Unit], id="unit", allow_blank=False)
+                yield Label("Condition (goods)")
+                yield Select(
+                    [(c.value.replace("_", " "), c.value) for c in Condition],
+                    id="condition",
+                    prompt="not said",
+                )
                 yield Label("Price (yuan)")
                 yield TextInput(id="price", placeholder="e.g. 120 or 85.50")
                 yield Label("Quantity")
@@ -88,6 +96,8 @@ class EditorScreen(MarketScreen):
         self.query_one("#kind", Select).disabled = True
         self.query_one("#category", Select).value = view.category
         self.query_one("#unit", Select).value = view.unit
+        if view.condition:
+            self.query_one("#condition", Select).value = view.condition
         self.query_one("#price", Input).value = money.plain(view.price)
         self.query_one("#quantity", Input).value = str(view.quantity)
         self.query_one("#price", Input).focus()
@@ -110,21 +120,34 @@ class EditorScreen(MarketScreen):
 
     # -- live price band -------------------------------------------------------------------
 
-    @on(Select.Changed, "#category, #unit")
+    @on(Select.Changed, "#category, #unit, #condition")
+    @on(Input.Changed, "#title")
     def _band_inputs_changed(self) -> None:
         category = self.query_one("#category", Select).value
         unit = self.query_one("#unit", Select).value
         if category is Select.NULL or unit is Select.NULL:
             self.query_one(PriceBand).set_suggestion(None)
             return
-        self._band_key = (str(category), str(unit))
+        condition = self.query_one("#condition", Select).value
+        self._band_key = (
+            str(category),
+            str(unit),
+            self.query_one("#title", Input).value,
+            None if condition is Select.NULL else str(condition),
+        )
         self._suggest(self._band_key)
 
     @work(thread=True, exclusive=True, group="price")
-    def _suggest(self, key: tuple[str, str]) -> None:
-        category, unit = key
+    def _suggest(self, key: tuple[str, str, str, str | None]) -> None:
+        category, unit, title, condition = key
         try:
-            found = self.actor.suggest_price(category, Unit(unit), exclude_listing=self.listing_id)
+            found = self.actor.suggest_price(
+                category,
+                Unit(unit),
+                title=title,
+                condition=Condition(condition) if condition else None,
+                exclude_listing=self.listing_id,
+            )
         except MarketError as exc:
             # The unit does not fit the category: the band says so.
             self.post_message(self.Suggested(key, None, exc.message))
@@ -160,6 +183,7 @@ class EditorScreen(MarketScreen):
         qty = value("quantity").strip()
         if not (qty.isascii() and qty.isdigit()):
             raise Invalid("quantity_format", "Quantity must be a whole number, like 1 or 5.")
+        condition = self.query_one("#condition", Select).value
         return {
             "title": value("title"),
             "description": value("description"),
@@ -167,6 +191,7 @@ class EditorScreen(MarketScreen):
             "unit": shops.parse_unit(str(self.query_one("#unit", Select).value)),
             "price": money.parse(value("price")),
             "quantity": int(qty),
+            "condition": None if condition is Select.NULL else Condition(str(condition)),
         }
 
     @on(Button.Pressed, "#save")

@@ -12,9 +12,10 @@ from textual.widgets import Button, Footer, Header, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
-from p2pmarket.services.market import shops
+from p2pmarket.services.market import pricing, shops
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.price_band import price_line
 from p2pmarket.tui.widgets.profile import badges, profile_facts
 
 
@@ -53,6 +54,10 @@ class ListingScreen(MarketScreen):
         head.append(str(line(v.title, 500)), style="bold")
         head.append(f"\n{money.fmt(v.price)} per {v.unit}", style="bold green")
         head.append(f" · {v.kind} · {v.category} · {v.quantity} available · {v.status}")
+        if v.condition:
+            head.append(f" · {pricing.condition_label(v.condition)}")
+        if page.price is not None:
+            head.append_text(price_line(v.price, page.price))
         self.query_one("#listing-head", Static).update(head)
         self.query_one("#listing-description", Static).update(
             data(v.description or "No description.", style="" if v.description else "dim")

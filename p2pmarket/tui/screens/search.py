@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 from p2pmarket import money
 from p2pmarket.errors import MarketError
 from p2pmarket.market import shop
-from p2pmarket.models import Kind
+from p2pmarket.models import Condition, Kind
 from p2pmarket.services.market import search
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
@@ -29,6 +29,10 @@ SORTS = [
     ("nearest", "nearest"),
     ("cheapest", "cheapest"),
     ("best credit", "credit"),
+]
+# Goods in this condition or better ("good+": good, like new or new).
+CONDITIONS = [
+    (c.value.replace("_", " ") + ("" if c is Condition.new else "+"), c.value) for c in Condition
 ]
 
 
@@ -72,6 +76,7 @@ class SearchScreen(MarketScreen):
             yield TextInput(placeholder="min ¥", id="min-price")
             yield TextInput(placeholder="max ¥", id="max-price")
             yield TextInput(placeholder="min credit", id="min-credit")
+            yield Select(CONDITIONS, prompt="condition", id="condition")
             yield Select(SORTS, value="best", allow_blank=False, id="sort")
         with Horizontal(id="search-body"):
             yield MarketTable(id="results")
@@ -102,7 +107,7 @@ class SearchScreen(MarketScreen):
             radius_km = float(radius) if radius else search.RADIUS_DEFAULT_KM
         except ValueError:
             radius_km = float("nan")  # check_query says why
-        kind = choice("kind")
+        kind, condition = choice("kind"), choice("condition")
         return search.check_query(
             search.Query(
                 text=self.query_one("#q", Input).value,
@@ -112,6 +117,7 @@ class SearchScreen(MarketScreen):
                 min_price=money.parse(number("min-price")) if number("min-price") else None,
                 max_price=money.parse(number("max-price")) if number("max-price") else None,
                 min_credit=search.parse_min_credit(number("min-credit")),
+                condition=Condition(condition) if condition else None,
                 sort=search.parse_sort(choice("sort") or "best"),
             )
         )

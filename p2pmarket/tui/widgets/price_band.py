@@ -47,16 +47,28 @@ class PriceBand(Static):
         out.append("Suggested: ", style="bold")
         out.append(f"{money.fmt(s.p25)} · {money.fmt(s.p50)} · {money.fmt(s.p75)}")
         out.append(f" per {s.unit} (p25 · median · p75)\n", style="dim")
-        out.append(f"Basis: {s.basis} · {s.n} data points\n", style="dim")
+        out.append(f"Basis: {s.basis}\n", style="dim")
         self.verdict = None
         if self._problem:
             out.append(self._problem, style="red")
+        elif self._price is not None and s.against is None:
+            out.append("Too few similar items to judge this price.", style="dim")
         elif self._price is not None:
-            self.verdict = pricing.verdict(self._price, s.band)
-            colour = {"low": "yellow", "fair": "green", "high": "red"}[self.verdict]
+            self.verdict = pricing.verdict(self._price, s)
+            colour = {"low": "yellow", "fair": "green", "high": "red"}[self.verdict or "fair"]
             out.append(f"{money.fmt(self._price)} is ")
-            out.append(self.verdict.upper(), style=f"bold {colour}")
-            out.append(" for this category nearby.")
+            out.append((self.verdict or "").upper(), style=f"bold {colour}")
+            out.append(f" against {s.against}.")
         else:
             out.append("Type a price to see whether it is low, fair or high.", style="dim")
         self.update(out)
+
+
+def price_line(price: int, s: pricing.Suggestion) -> Text:
+    """'Suggested ¥a · ¥b · ¥c' and how this price compares (or the basis, with no
+    comparables): a listing's price beside its own band."""
+    out = Text("\nSuggested ", style="dim")
+    out.append(f"{money.fmt(s.p25)} · {money.fmt(s.p50)} · {money.fmt(s.p75)}")
+    said = pricing.compare(price, s)
+    out.append(f" (p25 · median · p75): {said or s.basis}", style="dim")
+    return out

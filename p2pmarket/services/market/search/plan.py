@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from p2pmarket.models import User
+from p2pmarket.models import Condition, Listing, User
 from p2pmarket.services.market.search.query import (
     DECAY_KM,
     PREFIX_SCORE,
@@ -202,7 +202,30 @@ def _keep(
             c.credit = credit_of.get(c.seller_id)
         if query.min_credit is not None:
             kept = [c for c in kept if c.credit is not None and c.credit >= query.min_credit]
+    if query.condition is not None:
+        kept = _in_condition(session, kept, query.condition)
     if words and query.sort is Sort.best:
         for c in kept:
             c.text_score, c.where = text_score(words, c.title)
     return kept
+
+
+def conditions_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The condition each listing says (those saying none are left out)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Listing.id, Listing.condition).where(
+            col(Listing.id).in_(ids), col(Listing.condition).is_not(None)
+        )
+    )
+    return dict(rows.all())
+
+
+def _in_condition(session: Session, kept: list[Candidate], least: Condition) -> list[Candidate]:
+    """Goods said to be in `least` condition or better (Condition lists the best first)."""
+    order = list(Condition)
+    good_enough = {str(c) for c in order[: order.index(least) + 1]}
+    said = conditions_of(session, (c.id for c in kept))
+    return [c for c in kept if said.get(c.id) in good_enough]

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from p2pmarket import text as text_mod
 from p2pmarket.errors import Invalid
-from p2pmarket.models import Kind
+from p2pmarket.models import Condition, Kind
 from p2pmarket.services.market import catalog
 from p2pmarket.tokens import query_tokens, tokens
 
@@ -43,6 +43,8 @@ class Query:
     min_price: int | None = None
     max_price: int | None = None
     min_credit: int | None = None
+    # Goods said to be in this condition or better (new first); None: any listing.
+    condition: Condition | None = None
     sort: Sort = Sort.best
     page: int = 1
     page_size: int = PAGE_SIZE

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field, replace
 from sqlmodel import Session, col, select
 
 from p2pmarket.models import User
-from p2pmarket.services.market.search.plan import find, seller_credit
+from p2pmarket.services.market import pricing
+from p2pmarket.services.market.search.plan import conditions_of, find, seller_credit
 from p2pmarket.services.market.search.query import (
     BEYOND_MAX_KM,
     Candidate,
@@ -21,7 +22,7 @@ from p2pmarket.services.market.search.query import (
 )
 from p2pmarket.tokens import query_tokens
 
-# The "x% under the suggested price" of a result reads a smaller sample than `price suggest`.
+# The "x% under 14 similar …" of a result reads a smaller sample than `price suggest`.
 WHY_PRICE_CAP = 200
 
 
@@ -50,6 +51,8 @@ class Hit:
     distance: str
     credit: int | None
     why: str
+    # Goods: the condition the seller said (None: not said, or not goods).
+    condition: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -138,12 +141,15 @@ def page_results(
     ids = {c.seller_id for c in page}
     handles = seller_handles(session, ids)
     credit_of = seller_credit(session, ids)
+    said = conditions_of(session, (c.id for c in page))
     hits = []
     for c in page:
         c.credit = credit_of.get(c.seller_id)
         if words and not c.where:
             c.text_score, c.where = text_score(words, c.title)
         why = [c.where or "nearby", fmt_km(c.km).lstrip("~")]
+        if c.id in said:
+            why.append(pricing.condition_label(said[c.id]))
         if c.credit is not None:
             why.append(f"credit {c.credit}")
         hits.append(
@@ -159,6 +165,7 @@ def page_results(
                 distance=fmt_km(c.km),
                 credit=c.credit,
                 why=" · ".join(why),
+                condition=said.get(c.id),
             )
         )
     return Results(
@@ -178,29 +185,12 @@ def price_page(session: Session, clock, results: Results, *, lat: float, lon: fl
     The last part of each why; a page is found first and priced after (the bands take
     longest the first time a category shows up), so the search is never run twice.
     """
-    from p2pmarket.services.market import pricing
-
-    bands = pricing.suggest_cached(
-        session,
-        clock,
-        [(h.category, h.unit) for h in results.hits],
-        lat=lat,
-        lon=lon,
-        cap=WHY_PRICE_CAP,
+    bands = pricing.suggest_listings(
+        session, clock, [h.id for h in results.hits], lat=lat, lon=lon, cap=WHY_PRICE_CAP
     )
-    return replace(
-        results, hits=tuple(_priced(h, bands.get((h.category, h.unit))) for h in results.hits)
-    )
+    return replace(results, hits=tuple(_priced(h, bands.get(h.id)) for h in results.hits))
 
 
-def _priced(hit: Hit, band) -> Hit:
-    if band is None or not band.p50:
-        return hit
-    diff = round((hit.price - band.p50) * 100 / band.p50)
-    if diff <= -5:
-        said = f"{-diff}% under the suggested price"
-    elif diff >= 5:
-        said = f"{diff}% over the suggested price"
-    else:
-        said = "at the suggested price"
-    return replace(hit, why=f"{hit.why} · {said}")
+def _priced(hit: Hit, band: pricing.Suggestion | None) -> Hit:
+    said = pricing.compare(hit.price, band) if band is not None else None
+    return replace(hit, why=f"{hit.why} · {said}") if said else hit

@@ -1,0 +1,167 @@
+"""Comparables: the sales and listings like an item, found by the item's distinctive words.
+
+A title's words are the search tokens a person would type for it (tokens.query_tokens:
+folded latin words, Chinese bigrams), less a few words that say nothing about what the
+thing is. Each word weighs its rarity over the search index (log(1 + listings /
+listings holding it)), so 'metronome' or '节拍' counts for far more than 'used', 'kids' or
+'二手'; the rarest few are asked for. A listing of the same category and unit is alike
+when it holds at least LIKENESS_MIN of the item's word weight, and it votes with that
+share: an 'office chair' is most like other office chairs, less like any chair.
+
+The store finds the listings holding a word inside the search index, near first, each
+with its completed sales (store/ports.py PricePoints.alike).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from p2pmarket.geo import haversine_km
+from p2pmarket.models import ListingStatus
+from p2pmarket.store import ports
+from p2pmarket.tokens import query_tokens, tokens
+
+# The rarest this many words of a title are looked up.
+TERMS_MAX = 6
+# The head word (what the thing is) counts this many times its rarity.
+HEAD_WEIGHT = 2.0
+# A comparable holds at least this share of the item's word weight.
+LIKENESS_MIN = 0.5
+# Words that say how a thing is offered, not what it is (rarity alone would leave some
+# in: a small market has few listings saying 'barely').
+_FILLER_TEXT = (
+    "a an and the of for with in on at to from by or new used old good great nice fair"
+    " like very barely almost set pcs piece pieces one two three only size kids adult"
+    " inch inches cm mm kg"
+    " 二手 全新 九成 成新 八成 一个 一套 出售 转让 便宜"
+)
+FILLER = frozenset(_FILLER_TEXT.split())
+
+
+# Where the name of the thing ends: a title names its thing first, then says more
+# ("Office chair with armrests", "Wittner metronome, boxed", "办公椅 可升降").
+_FIRST_PART = re.compile(r"[,，;；(（/|:：]| - | with | for | and | in |\s{2,}", re.IGNORECASE)
+_WORDS = re.compile(r"\S+")
+
+
+def head(title: str) -> str | None:
+    """The word naming the thing (None: none found). Latin titles name it last in their
+    first part ("Small digital metronome, boxed"); Chinese ones in their first word group,
+    last ("人体工学办公椅 可升降": its last bigram)."""
+    part = _FIRST_PART.split(title, maxsplit=1)[0]
+    named = [_named(chunk) for chunk in _WORDS.findall(part)]
+    latin = [t for t in named if t and t.isascii()]
+    if latin:
+        return latin[-1]
+    return next((t for t in named if t), None)
+
+
+def _named(chunk: str) -> str | None:
+    found = [t for t in query_tokens(chunk) if _wordlike(t)]
+    return found[-1] if found else None
+
+
+def _wordlike(token: str) -> bool:
+    return token not in FILLER and len(token) > 1 and not any(c.isdigit() for c in token)
+
+
+@dataclass(frozen=True)
+class Words:
+    """An item's distinctive words, rarest first, and each one's weight; its head word
+    (what the thing is) weighs double and every comparable holds it."""
+
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    # Words of the title no listing holds yet (the rarest of all).
+    unheard: tuple[str, ...] = ()
+    head: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The word a person recognises the comparison by: the head, else the rarest known,
+        else the last unheard."""
+        return self.head or (self.terms + self.unheard[-1:] + ("",))[0]
+
+    def held(self, title: str) -> frozenset[str]:
+        """The item's words another title holds (none without the head word)."""
+        found = set(tokens(title))
+        if self.head is not None and self.head not in found:
+            return frozenset()
+        return frozenset(t for t in self.terms if t in found)
+
+    def likeness(self, held: frozenset[str]) -> float:
+        """The share of the item's word weight another title holds (0 to 1)."""
+        part = sum(w for t, w in zip(self.terms, self.weights, strict=True) if t in held)
+        return part / sum(self.weights)
+
+
+def distinctive(session: Session, title: str, *, listed: bool = False) -> Words:
+    """The title's rarest TERMS_MAX words that some listing holds, and its head word
+    among them when some listing holds it (no words: nothing to compare). `listed`: the
+    item is itself a listing, so a word must be held by another one too."""
+    candidates = [t for t in query_tokens(title) if _wordlike(t)]
+    if not candidates:
+        return Words((), ())
+    docs, indexed = ports.of(session).prices.vocabulary(session, candidates)
+    docs = {t: d - listed for t, d in docs.items() if d > listed}
+    weight = {t: math.log(1 + max(indexed, 1) / docs[t]) for t in candidates if t in docs}
+    named = head(title)
+    named = named if named in weight else None
+    if named is not None:
+        weight[named] *= HEAD_WEIGHT
+    rarest = sorted(weight, key=lambda t: (t != named, -weight[t]))[:TERMS_MAX]
+    unheard = tuple(t for t in candidates if t not in docs)
+    return Words(tuple(rarest), tuple(weight[t] for t in rarest), unheard, named)
+
+
+@dataclass(frozen=True)
+class Comparable:
+    """One vote on an item's price: a completed sale or a live listing like it."""
+
+    price: int
+    at: int
+    km: float
+    condition: str | None
+    sale: bool
+    likeness: float
+
+
+def around(
+    session: Session,
+    words: Words,
+    *,
+    category: str,
+    unit: str,
+    lat: float,
+    lon: float,
+    radius_km: float | None,
+    exclude: int | None,
+    cap: int,
+) -> list[Comparable]:
+    """Completed sales and active listings like the item within radius_km (None: anywhere)."""
+    if not words.terms:
+        return []
+    rows = ports.of(session).prices.alike(
+        session, category, unit, words.terms, lat, lon, radius_km, exclude, cap
+    )
+    found: list[Comparable] = []
+    # listing id -> (likeness, km); rows of one listing come together, one per sale.
+    alike: dict[int, tuple[float, float]] = {}
+    for lid, title, condition, status, price, at, plat, plon, sold, sold_at in rows:
+        if lid not in alike:
+            km = haversine_km(lat, lon, plat, plon)
+            held = words.held(title)
+            share = words.likeness(held) if held else 0.0
+            if radius_km is not None and km > radius_km:
+                share = 0.0
+            alike[lid] = (share, km)
+            if share >= LIKENESS_MIN and str(status) == ListingStatus.active:
+                found.append(Comparable(price, at, km, condition, False, share))
+        share, km = alike[lid]
+        if sold is not None and share >= LIKENESS_MIN:
+            found.append(Comparable(sold, sold_at, km, condition, True, share))
+    return found

@@ -1,0 +1,254 @@
+"""Suggested prices that know what the item is: comparables by distinctive words (#17)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from p2pmarket.models import Condition, Kind, Listing, Order, OrderStatus, Unit, User
+from p2pmarket.services.market import catalog, comparables, demo, pricing, search
+from tests.conftest import make_listing, make_user
+
+HOME = (31.2290, 121.4480)
+
+
+def _band(store, clock, title, category="musical-instruments", *, at=HOME, **kw):
+    with store.read() as session:
+        return pricing.suggest(
+            session,
+            clock,
+            category=category,
+            unit=Unit.item,
+            lat=at[0],
+            lon=at[1],
+            title=title,
+            **kw,
+        )
+
+
+def _goods(store, clock, seller, title, price, category="musical-instruments", **kw):
+    return make_listing(
+        store,
+        clock,
+        seller,
+        kind=Kind.goods,
+        title=title,
+        category=category,
+        unit=Unit.item,
+        price=price,
+        quantity=1,
+        **kw,
+    )
+
+
+@pytest.fixture
+def demo_market(store, clock):
+    demo.load_demo(store, clock)
+    with store.read() as session:
+        me = session.exec(select(User).where(User.handle == "demo")).one()
+    return store, (me.lat, me.lon)
+
+
+def test_a_metronome_on_the_demo_market_is_priced_among_metronomes(demo_market, clock):
+    store, home = demo_market
+    pianos = catalog.category("musical-instruments").prior[Unit.item]
+
+    got = _band(store, clock, "Wittner metronome", at=home)
+
+    assert got.against is not None and "similar 'metronome'" in got.against
+    assert got.n >= pricing.MIN_COMPARABLES and got.basis.startswith(got.against)
+    # The demo's metronomes sell for ¥50-¥220; the category's guide starts at ¥500.
+    assert 5_000 <= got.p25 <= got.p50 <= got.p75 <= 22_000 < pianos.p25
+    # ¥60 is now a claim against metronomes, not "96% under" a piano's price.
+    assert pricing.compare(6000, got).endswith(got.against)
+    assert pricing.verdict(6000, got) in {"low", "fair"}
+
+
+def test_an_office_chair_on_the_demo_market_is_priced_among_chairs(demo_market, clock):
+    store, home = demo_market
+
+    got = _band(store, clock, "Office chair", "furniture", at=home)
+
+    assert "similar 'chair'" in got.basis and got.against
+    # The demo's office chairs ask ¥200-¥1,200 (one Aeron, ¥4,500, is a chair too).
+    assert 20_000 <= got.p50 <= 120_000
+    assert pricing.verdict(35_000, got) == "fair"
+    assert pricing.verdict(450_000, got) == "high"  # an Aeron's price, against office chairs
+
+
+def test_an_item_with_no_comparables_says_so_and_claims_no_percentage(demo_market, clock):
+    store, home = demo_market
+
+    got = _band(store, clock, "Theremin", at=home)
+
+    assert got.against is None and got.n == 0
+    assert got.basis.startswith("no similar 'theremin' items yet; the category ranges ")
+    assert pricing.compare(6000, got) is None and pricing.verdict(6000, got) is None
+    # Its band is the category's, said as such.
+    with store.read() as session:
+        category = pricing.category_band(
+            session, clock, category="musical-instruments", unit="item", lat=home[0], lon=home[1]
+        )
+    assert (got.p25, got.p50, got.p75) == (category.p25, category.p50, category.p75)
+
+
+def test_too_few_comparables_name_how_many_and_fall_back(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    for price in (9000, 11000):
+        _goods(store, clock, seller, "Brass metronome", price)
+
+    got = _band(store, clock, "Metronome")
+
+    assert got.against is None and got.n == 0
+    assert got.basis.startswith("only 2 similar 'metronome' items across the market;")
+    assert "the category ranges" in got.basis
+
+
+def test_rare_words_outweigh_common_ones(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    for i in range(12):
+        _goods(store, clock, seller, f"Yamaha digital piano {i}", 300_000 + i)
+    for price in (8000, 9000, 10000, 12000):
+        _goods(store, clock, seller, "Mechanical metronome", price)
+
+    got = _band(store, clock, "Yamaha metronome")
+
+    # 'metronome' names the thing and is rare; 'yamaha' alone never makes a piano a metronome.
+    assert got.n == 4 and got.p75 <= 12_000
+    assert got.against == "4 similar 'metronome' listings within 3 km"
+
+
+def test_chinese_titles_find_chinese_comparables(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    for price in (6000, 7000, 8000, 9000):
+        _goods(store, clock, seller, "机械节拍器 钢琴练习用", price)
+    _goods(store, clock, seller, "雅马哈电钢琴", 300_000)
+
+    got = _band(store, clock, "二手节拍器")
+
+    assert got.n == 4 and got.p75 <= 9000
+    assert "similar '节拍'" in got.against or "similar '拍器'" in got.against
+
+
+def test_completed_sales_count_double_and_are_named(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    buyer = make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
+    for price in (10_000, 10_000, 10_000):
+        _goods(store, clock, seller, "Folding music stand", price)
+    sold = _goods(store, clock, seller, "Folding music stand", 30_000)
+    with store.write() as session:
+        session.add(
+            Order(
+                listing_id=sold.id,
+                title=sold.title,
+                buyer_id=buyer.id,
+                seller_id=seller.id,
+                kind=Kind.goods,
+                quantity=1,
+                unit_price=30_000,
+                amount=30_000,
+                status=OrderStatus.completed,
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+
+    got = _band(store, clock, "Music stand")
+
+    assert (got.n, got.sales, got.listings) == (5, 1, 4)
+    assert got.against == "5 similar 'stand' items (1 sold) within 3 km"
+    # One sale (weight 2) and its listing (1) against three listings at ¥100: p75 is the sale's.
+    assert got.p75 == 30_000 and got.p25 == 10_000
+
+
+def test_near_comparables_come_first(store, clock):
+    near = make_user(store, clock, "near", lat=HOME[0] + 0.01, lon=HOME[1])
+    far = make_user(store, clock, "far", lat=HOME[0] + 0.5, lon=HOME[1])
+    for price in (50_000, 51_000, 52_000, 53_000, 54_000):
+        _goods(store, clock, far, "Cello bow", price)
+    assert _band(store, clock, "Cello bow").radius_km is None
+    for price in (20_000, 21_000, 22_000, 23_000):
+        _goods(store, clock, near, "Cello bow", price)
+
+    got = _band(store, clock, "Cello bow")
+
+    assert got.radius_km == 3.0 and got.p75 <= 23_000
+
+
+def test_condition_moves_the_band_and_is_shown(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    for price in (10_000, 10_000, 10_000, 10_000):
+        _goods(store, clock, seller, "Violin case", price, condition=Condition.good)
+
+    good = _band(store, clock, "Violin case", condition=Condition.good)
+    new = _band(store, clock, "Violin case", condition=Condition.new)
+    parts = _band(store, clock, "Violin case", condition="for_parts")
+
+    assert good.p50 == 10_000 and good.basis.endswith("; good ×1.00")
+    assert new.p50 == round(10_000 * pricing.CONDITION_FACTORS["new"]) == 13_000
+    assert new.basis.endswith("; new ×1.30") and new.factor == 1.3
+    assert parts.p50 == 3_500 and "for parts ×0.35" in parts.basis
+    # Comparables in another condition are brought to good before the band is read.
+    for _ in range(4):
+        _goods(store, clock, seller, "Violin case", 8_000, condition=Condition.fair)
+    assert _band(store, clock, "Violin case", condition=Condition.good).p50 == 10_000
+
+
+def test_head_word_names_the_thing():
+    assert comparables.head("Wittner mechanical metronome, pyramid") == "metronome"
+    assert comparables.head("Office chair with armrests") == "chair"
+    assert comparables.head("Kids bike 16 inch with training wheels") == "bike"
+    assert comparables.head("人体工学办公椅 可升降") == "公椅"
+    assert comparables.head("!!!") is None
+
+
+def test_search_rows_and_price_suggest_show_the_same_band(demo_market, clock):
+    store, home = demo_market
+    with store.read() as session:
+        me = session.exec(select(User).where(User.handle == "demo")).one()
+        query = search.Query(text="metronome", lat=home[0], lon=home[1], radius_km=30)
+        found = search.search(session, clock, me, query)
+        assert found.hits
+        for hit in found.hits:
+            band = pricing.suggest_listings(session, clock, [hit.id], lat=home[0], lon=home[1])
+            listing = session.get(Listing, hit.id)
+            alone = pricing.suggest(
+                session,
+                clock,
+                category=listing.category,
+                unit=listing.unit,
+                lat=home[0],
+                lon=home[1],
+                title=listing.title,
+                condition=listing.condition,
+                exclude_listing=hit.id,
+            )
+            assert band[hit.id] == alone
+            said = pricing.compare(hit.price, alone)
+            assert (said is not None and hit.why.endswith(said)) or (
+                said is None and "%" not in hit.why
+            )
+
+
+def test_seeded_markets_give_item_types_their_own_level_and_sell(store, clock):
+    seeded = demo.seed_market(store, clock, users=40, listings=3000, seed=5, sales=200)
+    with store.read() as session:
+        sold = session.exec(select(Order).where(Order.status == OrderStatus.completed)).all()
+        goods = session.exec(select(Listing).where(Listing.kind == Kind.goods)).all()
+    assert seeded["sales"] == 200 and len(sold) == 200 and len({o.listing_id for o in sold}) == 200
+    assert {g.condition for g in goods} == {str(c) for c in Condition}
+    band = catalog.category("bicycles").prior[Unit.item]
+    levels = {demo.type_level(band, "bicycles", i) for i in range(8)}
+    assert len(levels) == 8 and max(levels) / min(levels) > 2
+
+
+@pytest.mark.sqlite_only  # the bench market is a SQLite file of its own
+def test_price_quality_beats_the_category_only_baseline(config, clock):
+    from p2pmarket.bench import prices
+
+    got = prices.price_quality(config, clock, listings=4000, sales=800, held_out=80)
+
+    assert got["held_out"] == 80 and got["with_comparables_pct"] > 50
+    ours, base = got["ours"], got["category_only"]
+    assert ours["mdape_pct"] < 0.75 * base["mdape_pct"]
+    assert 20 <= ours["inside_p25_p75_pct"] <= 80 and ours["inside_p10_p90_pct"] > 40
