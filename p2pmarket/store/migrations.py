@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -234,6 +234,21 @@ def _v8_signing_keys(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
 
 
+def _v9_offers(conn: Connection) -> None:
+    """v9: offers (haggling). A listing gets its offer floor and its "price firm" flag, and a
+    chat line may be an offer; the `offer` table is new (created after the migrations).
+    PostgreSQL keeps message kinds as an enum type, which learns the new value; SQLite
+    stores the name as text.
+    """
+    listing = models.Listing.__table__
+    floor = listing.c.offer_floor.type.compile(dialect=conn.dialect)
+    firm = listing.c.price_firm.type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE listing ADD COLUMN offer_floor {floor}"))
+    conn.execute(text(f"ALTER TABLE listing ADD COLUMN price_firm {firm} DEFAULT false NOT NULL"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TYPE messagekind ADD VALUE IF NOT EXISTS 'offer'"))
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -243,4 +258,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6_chains_per_owner,
     7: _v7_escrow_per_order,
     8: _v8_signing_keys,
+    9: _v9_offers,
 }
