@@ -22,7 +22,7 @@ from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
 from p2pmarket import money, text
-from p2pmarket.clock import Clock
+from p2pmarket.clock import Clock, countdown
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import (
@@ -57,6 +57,19 @@ class OfferState:
     quantity: int
     expires_at: int
     order_id: int | None
+    # Declined under the seller's floor, or expired: nobody decided.
+    automatic: bool = False
+
+    def state(self, now: int) -> str:
+        """Where it stands, in words: "open, 1d 23h left", "accepted: order #3"."""
+        if self.status == "open":
+            left = self.expires_at - now
+            return f"open, {countdown(left)} left" if left > 0 else "expired"
+        if self.status == "accepted":
+            return f"accepted: order #{self.order_id}"
+        if self.status == "declined" and self.automatic:
+            return "declined automatically"
+        return self.status
 
 
 @dataclass(frozen=True)
@@ -378,7 +391,13 @@ def _offer_states(session: Session, rows: list[Message]) -> dict[int, OfferState
     offers = session.exec(select(Offer).where(col(Offer.message_id).in_(ids))).all()
     return {
         o.message_id: OfferState(
-            o.id, str(o.status), o.unit_price, o.quantity, o.expires_at, o.order_id
+            o.id,
+            str(o.status),
+            o.unit_price,
+            o.quantity,
+            o.expires_at,
+            o.order_id,
+            automatic=o.decided_at is not None and o.decided_by is None,
         )
         for o in offers
     }

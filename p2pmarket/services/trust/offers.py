@@ -25,7 +25,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from p2pmarket import money, text
-from p2pmarket.clock import Clock, countdown, iso
+from p2pmarket.clock import Clock, iso
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Listing, ListingStatus, MessageKind, Offer, OfferStatus, User
@@ -84,15 +84,17 @@ class OfferView:
         return [name for name, step in TRANSITIONS.items() if step.actor == side]
 
     def state(self, now: int) -> str:
-        """Where it stands, in words: "open, 47h left", "accepted: order #3"."""
-        if self.status == OfferStatus.open:
-            left = self.expires_at - now
-            return f"open, {countdown(left)} left" if left > 0 else "expired"
-        if self.status == OfferStatus.accepted:
-            return f"accepted: order #{self.order_id}"
-        if self.status == OfferStatus.declined and self.automatic:
-            return "declined automatically"
-        return str(self.status)
+        """Where it stands, in words, as its line in the chat says it."""
+        line = chat.OfferState(
+            self.id,
+            self.status,
+            self.unit_price,
+            self.quantity,
+            self.expires_at,
+            self.order_id,
+            self.automatic,
+        )
+        return line.state(now)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -100,12 +102,13 @@ class OfferView:
 
 @dataclass(frozen=True)
 class OfferPolicy:
-    """What a seller set for offers on one listing."""
+    """What a seller set for offers on one listing (`floor` known only to them: `yours`)."""
 
     listing_id: int
     price: int
     floor: int | None
     firm: bool
+    yours: bool
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -465,5 +468,6 @@ def policy(session: Session, viewer: User, listing_id: int) -> OfferPolicy:
     listing = session.get(Listing, listing_id)
     if listing is None:
         raise Invalid("unknown_listing", f"No listing #{listing_id}.")
-    floor = listing.offer_floor if listing.seller_id == viewer.id else None
-    return OfferPolicy(listing.id, listing.price, floor, listing.price_firm)
+    yours = listing.seller_id == viewer.id
+    floor = listing.offer_floor if yours else None
+    return OfferPolicy(listing.id, listing.price, floor, listing.price_firm, yours)
