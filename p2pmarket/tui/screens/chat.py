@@ -38,6 +38,7 @@ class ChatScreen(OrderActions, MarketScreen):
         Binding("ctrl+o", "toggle_mode", "Chat/trade mode"),
         Binding("ctrl+r", "request", "Request payment"),
         Binding("ctrl+y", "pay", "Pay"),
+        Binding("ctrl+f", "answer_offer", "Answer offer"),
         Binding("ctrl+g", "report", "Report"),
         Binding("ctrl+b", "block", "Block"),
         Binding("ctrl+n", "new", "New chat"),
@@ -49,6 +50,7 @@ class ChatScreen(OrderActions, MarketScreen):
         self.view: chat.ConversationView | None = None
         self.payable: int | None = None
         self._shown: tuple[int | None, int] = (None, 0)  # (conversation, last message shown)
+        self._offer_states: tuple = ()  # where the offers on screen stood when drawn
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -118,7 +120,10 @@ class ChatScreen(OrderActions, MarketScreen):
         last = view.messages[-1].id if view.messages else 0
         shown_conv, shown_last = self._shown
         fresh = [m for m in view.messages if m.id > shown_last]
-        if shown_conv != view.id:
+        now = self.market.clock.now()
+        # An offer's line says where it stands now: when one moved, the log is redrawn.
+        states = tuple((m.id, m.offer.state(now)) for m in view.messages if m.offer)
+        if shown_conv != view.id or states != self._offer_states:
             log.clear()
             fresh = list(view.messages)
         for m in fresh:
@@ -130,8 +135,10 @@ class ChatScreen(OrderActions, MarketScreen):
             else:
                 out.append(f"({m.kind}) ", style="italic")
                 out.append_text(data(for_app(m.body), style="italic"))
+            if m.offer is not None:
+                out.append(f" [{m.offer.state(now)}]", style="bold")
             log.write(out)
-        self._shown = (view.id, last)
+        self._shown, self._offer_states = (view.id, last), states
         self._gate()
 
     def _gate(self) -> None:
@@ -241,6 +248,49 @@ class ChatScreen(OrderActions, MarketScreen):
             self.market.tell(f"Nothing to pay here: no accepted order waits. {self.view.money.why}")
             return
         self.run_order_action(self.payable, "pay")
+
+    def _offer_to_me(self) -> chat.MessageView | None:
+        """The newest line here announcing an offer still open for my answer."""
+        now = self.market.clock.now()
+        for m in reversed(self.view.messages if self.view else ()):
+            offer = m.offer
+            if offer and m.sender != self.actor.handle and offer.state(now).startswith("open"):
+                return m
+        return None
+
+    def action_answer_offer(self) -> None:
+        """Accept (it becomes an order to pay), decline or counter the offer waiting on me."""
+        from p2pmarket.tui.widgets.offer import AnswerOffer
+
+        line = self._offer_to_me()
+        if line is None:
+            self.market.tell("No open offer waits for your answer in this conversation.")
+            return
+        offer_id = line.offer.id
+
+        def answered(answer) -> None:
+            if answer is None:
+                return
+            done = self._with_other(
+                lambda _other: self.actor.answer_offer(
+                    offer_id,
+                    answer.step,
+                    unit_price=money.parse(answer.price) if answer.step == "counter" else None,
+                )
+            )
+            if done is None:
+                return
+            if answer.step == "accept":
+                self.market.tell(
+                    f"Offer #{offer_id} accepted: order #{done.order_id} for "
+                    f"{money.fmt(done.amount)}, ready for @{done.buyer} to pay."
+                )
+            elif answer.step == "counter":
+                self.market.tell(f"Countered with offer #{done.id}: {money.fmt(done.unit_price)}.")
+            else:
+                self.market.tell(f"Offer #{offer_id} declined.")
+
+        self.app.push_screen(AnswerOffer(data(for_app(line.body))), answered)
 
     def action_report(self) -> None:
         from p2pmarket.tui.widgets.ask import AskModal
