@@ -290,7 +290,9 @@ class ChatScreen(OrderActions, MarketScreen):
             else:
                 self.market.tell(f"Offer #{offer_id} declined.")
 
-        self.app.push_screen(AnswerOffer(data(for_app(line.body))), answered)
+        shown = data(for_app(line.body))
+        shown.append(f"\n{line.offer.state(self.market.clock.now())}", style="bold")
+        self.app.push_screen(AnswerOffer(shown), answered)
 
     def action_report(self) -> None:
         from p2pmarket.tui.widgets.ask import AskModal

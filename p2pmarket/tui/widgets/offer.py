@@ -26,7 +26,7 @@ _CSS = """
 }}
 {name} Input {{ margin: 0 0 1 0; }}
 {name} Horizontal {{ height: auto; align-horizontal: right; }}
-{name} Button {{ margin-left: 1; }}
+{name} Button {{ margin-left: 1; min-width: 10; }}
 """
 
 
