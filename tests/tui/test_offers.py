@@ -10,6 +10,7 @@ from p2pmarket.services.trust import chat
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.chat import ChatScreen
 from p2pmarket.tui.screens.listing import ListingScreen
+from p2pmarket.tui.widgets.confirm import ConfirmModal
 from p2pmarket.tui.widgets.offer import AnswerOffer, OfferForm
 from p2pmarket.tui.widgets.payment import PaymentModal
 from tests.tui.helpers import PASSPHRASE, SIZE, Trade, settle
@@ -73,6 +74,7 @@ async def test_offer_from_a_listing_accepted_in_chat_then_paid(store, config, cl
         log = _log(app)
         assert "(offer) bob offers ¥100.00 × 1" in log and "[open, 2d 0h left]" in log
         assert "[b]today?[/b]" in log  # a note is text, never markup
+        assert "p2pmarket" not in log
         await pilot.press("ctrl+f")
         await settle(pilot)
         assert not isinstance(app.screen, AnswerOffer), "bob's own offer is not his to answer"
@@ -85,6 +87,7 @@ async def test_offer_from_a_listing_accepted_in_chat_then_paid(store, config, cl
         done = app.actor.offer(made.id)
         assert done.status == "accepted" and done.order_id is not None
         assert f"[accepted: order #{done.order_id}]" in _log(app)
+        assert f"Pay with ctrl+y in this chat, or y on Orders (#{done.order_id})" in _log(app)
         order = app.actor.order(done.order_id)
         assert (order.status, order.amount) == ("accepted", 100_00)
 
@@ -136,6 +139,17 @@ async def test_counter_then_decline_in_chat(store, config, clock):
         await pilot.press("ctrl+f")
         await settle(pilot)
         assert isinstance(app.screen, ChatScreen)  # nothing left to answer
+
+        # ctrl+f on one's own open offer withdraws it, after asking.
+        await _offer_from_listing(app, pilot, trade, "70")
+        mine = max(app.actor.list_offers(), key=lambda o: o.id)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#confirm-yes")
+        await settle(pilot)
+        assert app.actor.offer(mine.id).status == "withdrawn"
+        assert "bob withdrew offer" in _log(app)
 
 
 async def test_a_refused_offer_is_a_notification_and_changes_nothing(store, config, clock):

@@ -193,7 +193,7 @@ def _check_open_count(session: Session, listing: Listing, buyer: User, settings:
         raise Refused(
             "too_many_offers",
             f"You have {count} open offers on listing #{listing.id}, the most at once; "
-            f"withdraw one (`p2pmarket offer withdraw ID`) or wait for an answer.",
+            "withdraw one (`p2pmarket offer withdraw ID`) or wait for an answer.",
         )
 
 
@@ -381,7 +381,7 @@ def _accept(
     line = (
         f"{actor.handle} accepted offer #{offer.id}: order #{order.id}, "
         f"{offer.quantity} × {money.fmt(offer.unit_price)} = {money.fmt(offer.amount)}. "
-        f"{buyer.handle} pays with `p2pmarket order pay {order.id}`."
+        f"Pay with `p2pmarket order pay {order.id} --as {buyer.handle}`."
     )
     chat.post(session, clock, actor, other, line, kind=MessageKind.offer, order_id=order.id)
     return verdict.warning

@@ -249,22 +249,23 @@ class ChatScreen(OrderActions, MarketScreen):
             return
         self.run_order_action(self.payable, "pay")
 
-    def _offer_to_me(self) -> chat.MessageView | None:
-        """The newest line here announcing an offer still open for my answer."""
+    def _open_offer(self, mine: bool) -> chat.MessageView | None:
+        """The newest line here announcing an offer still open: made by me, or to me."""
         now = self.market.clock.now()
         for m in reversed(self.view.messages if self.view else ()):
-            offer = m.offer
-            if offer and m.sender != self.actor.handle and offer.state(now).startswith("open"):
+            offer, by_me = m.offer, m.sender == self.actor.handle
+            if offer and by_me == mine and offer.state(now).startswith("open"):
                 return m
         return None
 
     def action_answer_offer(self) -> None:
-        """Accept (it becomes an order to pay), decline or counter the offer waiting on me."""
+        """Accept (it becomes an order to pay), decline or counter the offer waiting on me;
+        with none, withdraw my own open offer (after asking)."""
         from p2pmarket.tui.widgets.offer import AnswerOffer
 
-        line = self._offer_to_me()
+        line = self._open_offer(mine=False)
         if line is None:
-            self.market.tell("No open offer waits for your answer in this conversation.")
+            self._withdraw_mine()
             return
         offer_id = line.offer.id
 
@@ -293,6 +294,26 @@ class ChatScreen(OrderActions, MarketScreen):
         shown = data(for_app(line.body))
         shown.append(f"\n{line.offer.state(self.market.clock.now())}", style="bold")
         self.app.push_screen(AnswerOffer(shown), answered)
+
+    def _withdraw_mine(self) -> None:
+        from p2pmarket.tui.widgets.confirm import ConfirmModal
+
+        line = self._open_offer(mine=True)
+        if line is None:
+            self.market.tell("No open offer waits for an answer in this conversation.")
+            return
+        offer_id = line.offer.id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                done = self._with_other(
+                    lambda _other: self.actor.answer_offer(offer_id, "withdraw")
+                )
+                if done is not None:
+                    self.market.tell(f"Offer #{offer_id} withdrawn.")
+
+        question = f"Withdraw your offer #{offer_id}? It waits for @{self.other}'s answer."
+        self.app.push_screen(ConfirmModal(question, yes="Withdraw", no="Keep it"), answered)
 
     def action_report(self) -> None:
         from p2pmarket.tui.widgets.ask import AskModal
