@@ -10,6 +10,7 @@ from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import (
     ChatMode,
     Listing,
+    Message,
     Offer,
     OfferStatus,
     Order,
@@ -178,6 +179,10 @@ def test_offers_need_trade_mode_and_pass_the_money_lock(store, clock, trade):
         offer(store, clock, bob, listing.id, 50_00)
     assert exc.value.code == "blocked"
     assert len(rows(store, Offer)) == 1 and rows(store, Order) == []
+    # Declining stays possible; its line does not reach someone blocked.
+    lines = len(rows(store, Message))
+    assert answer(store, clock, lin, made.id, "decline").status == "declined"
+    assert len(rows(store, Message)) == lines
 
 
 def test_at_most_three_open_offers_per_listing(store, clock, trade):

@@ -30,7 +30,7 @@ from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Listing, ListingStatus, MessageKind, Offer, OfferStatus, User
 from p2pmarket.services.money import orders
-from p2pmarket.services.trust import chat, gate
+from p2pmarket.services.trust import chat, contacts, gate
 
 NOTE_MAX = 200
 STEPS = ("accept", "decline", "counter", "withdraw")
@@ -332,9 +332,11 @@ def respond(
     if step == "accept":
         warning = _accept(session, clock, settings, actor, other, offer, listing)
     else:
-        verb = "withdrew" if step == "withdraw" else "declined"
-        line = f"{actor.handle} {verb} offer #{offer.id}."
-        chat.post(session, clock, actor, other, line, kind=MessageKind.offer)
+        # Declining or withdrawing is always allowed; a block only keeps its line away.
+        if not contacts.blocked_between(session, actor.id, other.id):
+            verb = "withdrew" if step == "withdraw" else "declined"
+            line = f"{actor.handle} {verb} offer #{offer.id}."
+            chat.post(session, clock, actor, other, line, kind=MessageKind.offer)
     _close(session, offer, rule.target, actor, now)
     return _view(session, offer, warning)
 
