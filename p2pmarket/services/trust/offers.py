@@ -118,15 +118,26 @@ def _handles(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
 
 
-def _view(session: Session, offer: Offer, warning: str | None = None) -> OfferView:
-    people = {offer.buyer_id, offer.seller_id}
-    handles = _handles(session, people)
-    listing = session.get(Listing, offer.listing_id)
+def _titles(session: Session, ids: set[int]) -> dict[int, str]:
+    return dict(session.exec(select(Listing.id, Listing.title).where(col(Listing.id).in_(ids))))
+
+
+def _view(
+    session: Session,
+    offer: Offer,
+    warning: str | None = None,
+    *,
+    handles: dict[int, str] | None = None,
+    titles: dict[int, str] | None = None,
+) -> OfferView:
+    """`handles` and `titles`: read once for a list of offers (else read for this one)."""
+    handles = handles or _handles(session, {offer.buyer_id, offer.seller_id})
+    titles = titles or _titles(session, {offer.listing_id})
     to_id = offer.seller_id if offer.by_id == offer.buyer_id else offer.buyer_id
     return OfferView(
         id=offer.id,
         listing_id=offer.listing_id,
-        title=listing.title,
+        title=titles[offer.listing_id],
         buyer=handles[offer.buyer_id],
         seller=handles[offer.seller_id],
         by=handles[offer.by_id],
@@ -432,7 +443,9 @@ def list_offers(
     if listing_id is not None:
         query = query.where(Offer.listing_id == listing_id)
     rows = session.exec(query.order_by(col(Offer.id).desc()).limit(limit)).all()
-    return [_view(session, offer) for offer in rows]
+    handles = _handles(session, {o.buyer_id for o in rows} | {o.seller_id for o in rows})
+    titles = _titles(session, {o.listing_id for o in rows})
+    return [_view(session, o, handles=handles, titles=titles) for o in rows]
 
 
 def set_policy(
