@@ -119,7 +119,8 @@ def _handles(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def _titles(session: Session, ids: set[int]) -> dict[int, str]:
-    return dict(session.exec(select(Listing.id, Listing.title).where(col(Listing.id).in_(ids))))
+    query = select(Listing.id, Listing.title).where(col(Listing.id).in_(ids))
+    return dict(session.exec(query).all())
 
 
 def _view(
