@@ -47,6 +47,10 @@ class Settings:
         (30, 3, 5_000_00),
         (90, 10, None),
     )
+    # Offers (services/trust/offers.py): how long one stays open, and how many a buyer may
+    # have open on one listing at once.
+    offer_window: int = 2 * DAY
+    offers_open_per_listing: int = 3
     # Spam: the same text sent to this many strangers within the window is flagged.
     spam_recipients: int = 5
     spam_window: int = 1 * HOUR

@@ -126,6 +126,10 @@ class Listing(SQLModel, table=True):
     # A Condition's value, goods only; None: not said (skills and time, and goods listed
     # before conditions). Plain text, not an enum type: a column added by a migration.
     condition: str | None = Field(default=None, max_length=12)
+    # Offers (services/trust/offers.py): below the floor they are declined automatically;
+    # a firm price takes none. The floor is the seller's alone (never shown to buyers).
+    offer_floor: int | None = None
+    price_firm: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # The seller's public point, never their home (see geo.py).
     lat: float
     lon: float
@@ -338,6 +342,45 @@ class MessageKind(StrEnum):
     text = "text"
     system = "system"
     request = "request"
+    offer = "offer"
+
+
+class OfferStatus(StrEnum):
+    open = "open"
+    accepted = "accepted"
+    declined = "declined"
+    countered = "countered"
+    expired = "expired"
+    withdrawn = "withdrawn"
+
+
+class Offer(SQLModel, table=True):
+    """A price and quantity proposed for a listing, by its buyer or (a counter) its seller.
+
+    A counter is a new offer (`parent_id` the one it answers, which becomes countered), so
+    each row is one proposal and its fate. `message_id` is the chat line that announced it;
+    the chat shows the offer's state there. An accepted offer names its order.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True)
+    buyer_id: int = Field(foreign_key="user.id", index=True)
+    seller_id: int = Field(foreign_key="user.id", index=True)
+    # Who proposed it: the buyer, or the seller countering.
+    by_id: int = Field(foreign_key="user.id")
+    unit_price: int
+    quantity: int
+    amount: int
+    note: str = Field(default="", max_length=200)
+    status: OfferStatus = Field(default=OfferStatus.open, index=True)
+    parent_id: int | None = Field(default=None, foreign_key="offer.id")
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    created_at: int
+    expires_at: int = Field(index=True)
+    decided_at: int | None = None
+    # None when nobody decided: expired, or declined under the seller's floor.
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
 
 
 class CreditDimension(StrEnum):

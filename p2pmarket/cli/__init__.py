@@ -134,6 +134,7 @@ def _app(*, everything: bool) -> typer.Typer:
             market,
             migrate,
             money,
+            offers,
             records,
             trust,
             users,
@@ -144,6 +145,7 @@ def _app(*, everything: bool) -> typer.Typer:
         app.add_typer(bench.app, name="bench")
         app.add_typer(money.wallet_app, name="wallet")
         app.add_typer(money.order_app, name="order")
+        app.add_typer(offers.app, name="offer")
         market.register(app)
         records.register(app)
         trust.register(app)

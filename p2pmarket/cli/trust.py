@@ -59,7 +59,14 @@ def send(
     )
 
 
-def _render_conversation(view: chat.ConversationView) -> None:
+def _line(message: chat.MessageView, now: int) -> str:
+    """A message's text; an offer's line also says where the offer stands now."""
+    if message.offer is None:
+        return message.body
+    return f"{message.body} [{message.offer.state(now)}]"
+
+
+def _render_conversation(view: chat.ConversationView, now: int) -> None:
     facts = [f"{k}: {fact(k, v)}" for k, v in view.other.lines()]
     say(f"{view.other.handle} — {'; '.join(facts)}")
     say(f"Mode: {view.mode}. {view.money.why}")
@@ -73,7 +80,7 @@ def _render_conversation(view: chat.ConversationView) -> None:
                 m.id,
                 iso(m.at),
                 m.sender if m.kind == "text" else f"({m.kind})",
-                m.body,
+                _line(m, now),
             ]
             for m in view.messages
         ],
@@ -89,8 +96,9 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """Show the conversation with HANDLE (marks it read)."""
-    view = ctx_of(ctx).actor(as_).conversation(handle, limit=limit).view
-    emit(view.to_json(), as_json, lambda: _render_conversation(view))
+    c = ctx_of(ctx)
+    view = c.actor(as_).conversation(handle, limit=limit).view
+    emit(view.to_json(), as_json, lambda: _render_conversation(view, c.clock.now()))
 
 
 @chat_app.command("list")

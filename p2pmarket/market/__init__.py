@@ -20,6 +20,7 @@ from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
 from p2pmarket.errors import MarketError, Refused
 from p2pmarket.market.money import MoneyCases
+from p2pmarket.market.offers import OfferCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
@@ -30,7 +31,7 @@ from p2pmarket.services.money import orders
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
 from p2pmarket.services.records import audit, chain, seen, signing
 from p2pmarket.services.records.backups import daily_backup
-from p2pmarket.services.trust import accounts, chat
+from p2pmarket.services.trust import accounts, chat, offers
 from p2pmarket.store.engine import Store
 
 if TYPE_CHECKING:
@@ -95,7 +96,8 @@ class Market:
 
     def tick(self) -> list[int]:
         """Settle the order deadlines that have passed; the orders settled (DESIGN §3).
-        Checkpoint the chain heads when the last checkpoint is `checkpoint_every` old.
+        Expire the offers whose 48 h ran out. Checkpoint the chain heads when the last
+        checkpoint is `checkpoint_every` old.
 
         A cheap read first, so a face that ticks on every command or every 30 s writes
         only when a deadline or a checkpoint is due.
@@ -105,13 +107,16 @@ class Market:
         every = self.settings.checkpoint_every
         with self.store.read() as session:
             due = orders.anything_due(session, self.clock)
+            offers_due = offers.anything_due(session, self.clock)
             stale = chain.checkpoint_due(session, self.clock, every)
-        if not (due or stale):
+        if not (due or offers_due or stale):
             return []
 
         def work(session: Session) -> list[int]:
             if stale:
                 chain.checkpoint(session, self.clock)
+            if offers_due:
+                offers.expire(session, self.clock)
             return orders.tick(session, self.clock, self.settings) if due else []
 
         return self.store.transact(work)
@@ -169,5 +174,5 @@ class Market:
         return Actor(self, view)
 
 
-class Actor(MoneyCases, ShopCases, TrustCases, RecordCases):
+class Actor(MoneyCases, OfferCases, ShopCases, TrustCases, RecordCases):
     """A person acting in the market: every use case, each one transaction (see the bases)."""

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -245,6 +245,19 @@ def _v9_listing_condition(conn: Connection) -> None:
     column = listing.c.condition
     kind = column.type.compile(dialect=conn.dialect)
     conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+def _v10_offers(conn: Connection) -> None:
+    """v10: offers (haggling). A listing gets its offer floor and its "price firm" flag, and a
+    chat line may be an offer; the `offer` table is new (created after the migrations).
+    PostgreSQL keeps message kinds as an enum type, which learns the new value; SQLite
+    stores the name as text.
+    """
+    listing = models.Listing.__table__
+    floor = listing.c.offer_floor.type.compile(dialect=conn.dialect)
+    firm = listing.c.price_firm.type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE listing ADD COLUMN offer_floor {floor}"))
+    conn.execute(text(f"ALTER TABLE listing ADD COLUMN price_firm {firm} DEFAULT false NOT NULL"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TYPE messagekind ADD VALUE IF NOT EXISTS 'offer'"))
 
 
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
@@ -257,4 +270,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: _v7_escrow_per_order,
     8: _v8_signing_keys,
     9: _v9_listing_condition,
+    10: _v10_offers,
 }

@@ -35,6 +35,11 @@ _FORMS: list[tuple[re.Pattern, object]] = [
         re.compile(r"Pay with `p2pmarket order pay (\d+) --as \S+`"),
         r"Pay with ctrl+y in this chat, or y on Orders (#\1)",
     ),
+    (re.compile(r"with `p2pmarket order create (\d+)`"), r"with b on listing #\1"),
+    (
+        re.compile(r"\(`p2pmarket offer withdraw ID`\)"),
+        "(ctrl+f on your offer in the chat)",
+    ),
     (
         re.compile(r"with `p2pmarket privacy set credit on --as \S+`"),
         "on their Privacy screen (p)",

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
 from p2pmarket import money, text
-from p2pmarket.clock import Clock
+from p2pmarket.clock import Clock, countdown
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import (
@@ -32,6 +32,7 @@ from p2pmarket.models import (
     Listing,
     Message,
     MessageKind,
+    Offer,
     Order,
     SpamFlag,
     Tier,
@@ -47,6 +48,31 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True)
+class OfferState:
+    """Where the offer a line announced stands now (the line itself never changes)."""
+
+    id: int
+    status: str
+    unit_price: int
+    quantity: int
+    expires_at: int
+    order_id: int | None
+    # Declined under the seller's floor, or expired: nobody decided.
+    automatic: bool = False
+
+    def state(self, now: int) -> str:
+        """Where it stands, in words: "open, 1d 23h left", "accepted: order #3"."""
+        if self.status == "open":
+            left = self.expires_at - now
+            return f"open, {countdown(left)} left" if left > 0 else "expired"
+        if self.status == "accepted":
+            return f"accepted: order #{self.order_id}"
+        if self.status == "declined" and self.automatic:
+            return "declined automatically"
+        return self.status
+
+
+@dataclass(frozen=True)
 class MessageView:
     id: int
     sender: str
@@ -54,6 +80,7 @@ class MessageView:
     body: str
     at: int
     order_id: int | None
+    offer: OfferState | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -150,7 +177,8 @@ def _open(session: Session, clock: Clock, me: User, other: User) -> Conversation
     return conv
 
 
-def _check_reach(session: Session, sender: User, recipient: User) -> None:
+def check_reach(session: Session, sender: User, recipient: User) -> None:
+    """May `sender` write to `recipient` at all (neither blocked the other)? Refused if not."""
     if sender.id == recipient.id:
         raise Invalid("chat_self", "You can't message yourself.")
     if contacts.tier(session, recipient.id, sender.id) == Tier.blocked:
@@ -287,7 +315,7 @@ def send(
     listing_id: int | None = None,
     order_id: int | None = None,
 ) -> MessageView:
-    _check_reach(session, sender, recipient)
+    check_reach(session, sender, recipient)
     body = text.clean(body, field="message", max_len=text.MESSAGE_MAX, multiline=True)
     fp = fingerprint(body)
     long_enough = len(_NOT_WORD.sub("", body)) >= SPAM_MIN_CHARS
@@ -316,7 +344,7 @@ def set_mode(
     session: Session, clock: Clock, user: User, other: User, mode: ChatMode
 ) -> MessageView:
     """Either side switches; the switch is a line both sides see."""
-    _check_reach(session, user, other)
+    check_reach(session, user, other)
     conv = _open(session, clock, user, other)
     if conv.mode == mode:
         raise Refused(
@@ -338,11 +366,52 @@ def parse_mode(value: str) -> ChatMode:
         raise Invalid("mode_format", f"Mode {value[:20]!r} must be chat or trade.") from None
 
 
+def post(
+    session: Session,
+    clock: Clock,
+    sender: User,
+    recipient: User,
+    body: str,
+    *,
+    kind: MessageKind,
+    order_id: int | None = None,
+) -> MessageView:
+    """A line the market writes for `sender` (an offer, a step of one) in their conversation."""
+    conv = _open(session, clock, sender, recipient)
+    if order_id is not None:
+        conv.order_id = order_id
+    return _post(session, clock, conv, sender, recipient, body, kind=kind, order_id=order_id)
+
+
+def _offer_states(session: Session, rows: list[Message]) -> dict[int, OfferState]:
+    """The offers announced by these lines, as they stand now, by the line's id."""
+    ids = [m.id for m in rows if m.kind == MessageKind.offer]
+    if not ids:
+        return {}
+    offers = session.exec(select(Offer).where(col(Offer.message_id).in_(ids))).all()
+    return {
+        o.message_id: OfferState(
+            o.id,
+            str(o.status),
+            o.unit_price,
+            o.quantity,
+            o.expires_at,
+            o.order_id,
+            automatic=o.decided_at is not None and o.decided_by is None,
+        )
+        for o in offers
+    }
+
+
 def _views(session: Session, rows: list[Message]) -> list[MessageView]:
     ids = {m.sender_id for m in rows}
     handles = dict(session.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
+    offers = _offer_states(session, rows)
     return [
-        MessageView(m.id, handles[m.sender_id], str(m.kind), m.body, m.at, m.order_id) for m in rows
+        MessageView(
+            m.id, handles[m.sender_id], str(m.kind), m.body, m.at, m.order_id, offers.get(m.id)
+        )
+        for m in rows
     ]
 
 
@@ -481,7 +550,7 @@ def request_payment(
     note: str = "",
 ) -> PaymentRequest:
     """In trade mode, the seller asks the buyer to pay: an accepted order the buyer pays."""
-    _check_reach(session, seller, buyer)
+    check_reach(session, seller, buyer)
     verdict = gate.check_money(
         session,
         clock,

@@ -38,6 +38,7 @@ class ChatScreen(OrderActions, MarketScreen):
         Binding("ctrl+o", "toggle_mode", "Chat/trade mode"),
         Binding("ctrl+r", "request", "Request payment"),
         Binding("ctrl+y", "pay", "Pay"),
+        Binding("ctrl+f", "answer_offer", "Answer offer"),
         Binding("ctrl+g", "report", "Report"),
         Binding("ctrl+b", "block", "Block"),
         Binding("ctrl+n", "new", "New chat"),
@@ -49,6 +50,7 @@ class ChatScreen(OrderActions, MarketScreen):
         self.view: chat.ConversationView | None = None
         self.payable: int | None = None
         self._shown: tuple[int | None, int] = (None, 0)  # (conversation, last message shown)
+        self._offer_states: tuple = ()  # where the offers on screen stood when drawn
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -118,7 +120,10 @@ class ChatScreen(OrderActions, MarketScreen):
         last = view.messages[-1].id if view.messages else 0
         shown_conv, shown_last = self._shown
         fresh = [m for m in view.messages if m.id > shown_last]
-        if shown_conv != view.id:
+        now = self.market.clock.now()
+        # An offer's line says where it stands now: when one moved, the log is redrawn.
+        states = tuple((m.id, m.offer.state(now)) for m in view.messages if m.offer)
+        if shown_conv != view.id or states != self._offer_states:
             log.clear()
             fresh = list(view.messages)
         for m in fresh:
@@ -130,8 +135,10 @@ class ChatScreen(OrderActions, MarketScreen):
             else:
                 out.append(f"({m.kind}) ", style="italic")
                 out.append_text(data(for_app(m.body), style="italic"))
+            if m.offer is not None:
+                out.append(f" [{m.offer.state(now)}]", style="bold")
             log.write(out)
-        self._shown = (view.id, last)
+        self._shown, self._offer_states = (view.id, last), states
         self._gate()
 
     def _gate(self) -> None:
@@ -241,6 +248,72 @@ class ChatScreen(OrderActions, MarketScreen):
             self.market.tell(f"Nothing to pay here: no accepted order waits. {self.view.money.why}")
             return
         self.run_order_action(self.payable, "pay")
+
+    def _open_offer(self, mine: bool) -> chat.MessageView | None:
+        """The newest line here announcing an offer still open: made by me, or to me."""
+        now = self.market.clock.now()
+        for m in reversed(self.view.messages if self.view else ()):
+            offer, by_me = m.offer, m.sender == self.actor.handle
+            if offer and by_me == mine and offer.state(now).startswith("open"):
+                return m
+        return None
+
+    def action_answer_offer(self) -> None:
+        """Accept (it becomes an order to pay), decline or counter the offer waiting on me;
+        with none, withdraw my own open offer (after asking)."""
+        from p2pmarket.tui.widgets.offer import AnswerOffer
+
+        line = self._open_offer(mine=False)
+        if line is None:
+            self._withdraw_mine()
+            return
+        offer_id = line.offer.id
+
+        def answered(answer) -> None:
+            if answer is None:
+                return
+            done = self._with_other(
+                lambda _other: self.actor.answer_offer(
+                    offer_id,
+                    answer.step,
+                    unit_price=money.parse(answer.price) if answer.step == "counter" else None,
+                )
+            )
+            if done is None:
+                return
+            if answer.step == "accept":
+                self.market.tell(
+                    f"Offer #{offer_id} accepted: order #{done.order_id} for "
+                    f"{money.fmt(done.amount)}, ready for @{done.buyer} to pay."
+                )
+            elif answer.step == "counter":
+                self.market.tell(f"Countered with offer #{done.id}: {money.fmt(done.unit_price)}.")
+            else:
+                self.market.tell(f"Offer #{offer_id} declined.")
+
+        shown = data(for_app(line.body))
+        shown.append(f"\n{line.offer.state(self.market.clock.now())}", style="bold")
+        self.app.push_screen(AnswerOffer(shown), answered)
+
+    def _withdraw_mine(self) -> None:
+        from p2pmarket.tui.widgets.confirm import ConfirmModal
+
+        line = self._open_offer(mine=True)
+        if line is None:
+            self.market.tell("No open offer waits for an answer in this conversation.")
+            return
+        offer_id = line.offer.id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                done = self._with_other(
+                    lambda _other: self.actor.answer_offer(offer_id, "withdraw")
+                )
+                if done is not None:
+                    self.market.tell(f"Offer #{offer_id} withdrawn.")
+
+        question = f"Withdraw your offer #{offer_id}? It waits for @{self.other}'s answer."
+        self.app.push_screen(ConfirmModal(question, yes="Withdraw", no="Keep it"), answered)
 
     def action_report(self) -> None:
         from p2pmarket.tui.widgets.ask import AskModal

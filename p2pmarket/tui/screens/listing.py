@@ -23,6 +23,7 @@ class ListingScreen(MarketScreen):
     NAME = "Listing"
     BINDINGS: ClassVar = [
         Binding("b", "order", "Order"),
+        Binding("n", "offer", "Make offer"),
         Binding("w", "message", "Message seller"),
     ]
 
@@ -38,6 +39,7 @@ class ListingScreen(MarketScreen):
             yield Static("", id="listing-description")
             with Horizontal(id="listing-actions"):
                 yield Button("Order (b)", variant="primary", id="order")
+                yield Button("Offer (n)", id="offer")
                 yield Button("Message seller (w)", id="message")
             yield Static("", id="seller-badges")
             yield Static("", id="seller-facts")
@@ -83,6 +85,8 @@ class ListingScreen(MarketScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "order":
             self.action_order()
+        elif event.button.id == "offer":
+            self.action_offer()
         elif event.button.id == "message":
             self.action_message()
 
@@ -93,6 +97,41 @@ class ListingScreen(MarketScreen):
         if made is not None:
             self.market.tell(f"Order #{made.id} requested: waiting for @{made.seller} to accept.")
             self.market.open(OrdersScreen(focus_order=made.id))
+
+    def action_offer(self) -> None:
+        """Offer a price and quantity (trade mode with the seller); it shows in the chat."""
+        from p2pmarket.tui.screens.chat import ChatScreen
+        from p2pmarket.tui.widgets.offer import OfferForm
+
+        listing = self.listing
+        if listing is None:
+            return
+
+        def answered(terms) -> None:
+            if terms is None:
+                return
+            made = self.attempt(
+                lambda: self.actor.make_offer(
+                    listing.id, money.parse(terms.price), terms.quantity, terms.note
+                )
+            )
+            if made is None:
+                return
+            said = (
+                "declined automatically: the seller takes no offers this low"
+                if made.automatic
+                else f"open for 48 h, waiting for @{made.to}"
+            )
+            terms = f"{money.fmt(made.unit_price)} × {made.quantity}"
+            warning = f" Warning: {made.warning}" if made.warning else ""
+            self.market.tell(f"Offer #{made.id}: {terms}, {said}.{warning}")
+            self.market.open(ChatScreen(with_handle=listing.seller))
+
+        question = (
+            f"Your offer to @{listing.seller} for {listing.title} "
+            f"(listed at {money.fmt(listing.price)} per {listing.unit}, {listing.quantity} left)"
+        )
+        self.app.push_screen(OfferForm(question), answered)
 
     def action_message(self) -> None:
         from p2pmarket.tui.screens.chat import ChatScreen

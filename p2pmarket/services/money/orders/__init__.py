@@ -23,6 +23,7 @@ from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
 from p2pmarket.services.money.orders.steps import (
     act,
     create_order,
+    from_offer,
     parse_resolution,
     request_payment,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "anything_due",
     "create_order",
     "events",
+    "from_offer",
     "get_order",
     "list_orders",
     "old_escrow_to_split",

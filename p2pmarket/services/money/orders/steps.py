@@ -133,6 +133,38 @@ def request_payment(
     return _open(session, order, seller.id, "payment request")
 
 
+def from_offer(
+    session: Session,
+    clock: Clock,
+    listing: Listing,
+    buyer_id: int,
+    quantity: int,
+    unit_price: int,
+    *,
+    actor_id: int,
+    offer_id: int,
+) -> OrderView:
+    """The order an accepted offer becomes: at the offer's price and quantity, already
+    accepted by the seller, paid through the chat's money lock like a payment request."""
+    now = clock.now()
+    order = Order(
+        listing_id=listing.id,
+        title=listing.title,
+        buyer_id=buyer_id,
+        seller_id=listing.seller_id,
+        kind=listing.kind,
+        quantity=quantity,
+        unit_price=unit_price,
+        amount=money.check(unit_price * quantity),
+        status=OrderStatus.accepted,
+        via_chat=True,
+        created_at=now,
+        updated_at=now,
+    )
+    note = f"offer #{offer_id} accepted: {quantity} × {money.fmt(unit_price)}"
+    return _open(session, order, actor_id, note)
+
+
 def act(
     session: Session,
     clock: Clock,

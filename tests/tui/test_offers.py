@@ -1,0 +1,208 @@
+"""Offers through the screens: made from a listing, answered in the chat where the seller
+sees it (accept, counter, decline), then paid with the second confirmation."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, RichLog
+
+from p2pmarket.models import ChatMode, User
+from p2pmarket.services.trust import chat
+from p2pmarket.tui.app import MarketApp
+from p2pmarket.tui.screens.chat import ChatScreen
+from p2pmarket.tui.screens.listing import ListingScreen
+from p2pmarket.tui.widgets.confirm import ConfirmModal
+from p2pmarket.tui.widgets.offer import AnswerOffer, OfferForm
+from p2pmarket.tui.widgets.payment import PaymentModal
+from tests.tui.helpers import PASSPHRASE, SIZE, Trade, settle
+
+
+def _trade(store, clock) -> Trade:
+    trade = Trade(store, clock)
+    with store.write() as s:
+        bob, lin = s.get(User, trade.buyer.id), s.get(User, trade.seller.id)
+        chat.set_mode(s, clock, bob, lin, ChatMode.trade)
+    return trade
+
+
+def _as(app: MarketApp, handle: str) -> None:
+    signer = app.market.actor(handle, PASSPHRASE)
+    app.log_in(signer.user, signer)
+
+
+def _log(app) -> str:
+    return "\n".join(str(line.text) for line in app.screen.query_one("#chat-log", RichLog).lines)
+
+
+async def _offer_from_listing(app, pilot, trade, price: str, qty: str = "1", note: str = ""):
+    app.open(ListingScreen(trade.listing.id))
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    form = app.screen
+    assert isinstance(form, OfferForm)
+    form.query_one("#qty", Input).value = qty
+    form.query_one("#note", Input).value = note
+    form.query_one("#price", Input).value = price
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def _answer(app, pilot, button: str, price: str = "") -> None:
+    await pilot.press("ctrl+f")
+    await settle(pilot)
+    assert isinstance(app.screen, AnswerOffer)
+    app.screen.query_one("#counter-price", Input).value = price
+    await pilot.click(f"#{button}")
+    await settle(pilot)
+
+
+async def test_offer_from_a_listing_accepted_in_chat_then_paid(store, config, clock):
+    trade = _trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        _as(app, "bob")
+        await _offer_from_listing(app, pilot, trade, "100", note="[b]today?[/b]")
+        # The offer opens the conversation, where it is a line of its own with its state.
+        assert isinstance(app.screen, ChatScreen) and app.screen.other == "lin"
+        [made] = app.actor.list_offers()
+        assert (made.status, made.unit_price, made.quantity, made.note) == (
+            "open",
+            100_00,
+            1,
+            "[b]today?[/b]",
+        )
+        log = _log(app)
+        assert "(offer) bob offers ¥100.00 × 1" in log and "[open, 2d 0h left]" in log
+        assert "[b]today?[/b]" in log  # a note is text, never markup
+        assert "p2pmarket" not in log
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        assert not isinstance(app.screen, AnswerOffer), "bob's own offer is not his to answer"
+
+        # The seller sees it in the chat and accepts: an order at the offer's price.
+        _as(app, "lin")
+        app.open(ChatScreen(with_handle="bob"))
+        await settle(pilot)
+        await _answer(app, pilot, "accept")
+        done = app.actor.offer(made.id)
+        assert done.status == "accepted" and done.order_id is not None
+        assert f"[accepted: order #{done.order_id}]" in _log(app)
+        assert f"Pay with ctrl+y in this chat, or y on Orders (#{done.order_id})" in _log(app)
+        order = app.actor.order(done.order_id)
+        assert (order.status, order.amount) == ("accepted", 100_00)
+
+        # The buyer pays it from the chat, through the second confirmation.
+        _as(app, "bob")
+        app.open(ChatScreen(with_handle="lin"))
+        await settle(pilot)
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        assert isinstance(app.screen, PaymentModal)
+        assert app.screen.preview.amount == 100_00
+        app.screen.query_one("#pay-passphrase", Input).value = PASSPHRASE
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.actor.order(done.order_id).status == "paid"
+
+
+async def test_counter_then_decline_in_chat(store, config, clock):
+    trade = _trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        _as(app, "bob")
+        await _offer_from_listing(app, pilot, trade, "80", qty="2")
+        _as(app, "lin")
+        app.open(ChatScreen(with_handle="bob"))
+        await settle(pilot)
+        # No price: it asks for one. (2 × ¥90 stays under bob's ¥200 limit for a stranger.)
+        await _answer(app, pilot, "counter", price="")
+        assert isinstance(app.screen, AnswerOffer)
+        app.screen.query_one("#counter-price", Input).value = "90"
+        await pilot.click("#counter")
+        await settle(pilot)
+        first, counter = sorted(app.actor.list_offers(), key=lambda o: o.id)
+        assert (first.status, counter.status, counter.by, counter.unit_price, counter.quantity) == (
+            "countered",
+            "open",
+            "lin",
+            90_00,
+            2,
+        )
+        assert "[countered]" in _log(app)
+
+        _as(app, "bob")
+        app.open(ChatScreen(with_handle="lin"))
+        await settle(pilot)
+        await _answer(app, pilot, "decline")
+        assert app.actor.offer(counter.id).status == "declined"
+        assert "lin counters offer" in _log(app) and "[declined]" in _log(app)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        assert isinstance(app.screen, ChatScreen)  # nothing left to answer
+
+        # ctrl+f on one's own open offer withdraws it, after asking.
+        await _offer_from_listing(app, pilot, trade, "70")
+        mine = max(app.actor.list_offers(), key=lambda o: o.id)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#confirm-yes")
+        await settle(pilot)
+        assert app.actor.offer(mine.id).status == "withdrawn"
+        assert "bob withdrew offer" in _log(app)
+
+
+async def test_a_refused_offer_is_a_notification_and_changes_nothing(store, config, clock):
+    trade = _trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        _as(app, "bob")
+        await _offer_from_listing(app, pilot, trade, "abc")
+        assert isinstance(app.screen, ListingScreen)
+        await _offer_from_listing(app, pilot, trade, "100", qty="9")
+        assert isinstance(app.screen, ListingScreen)
+        notes = [str(n.message) for n in app._notifications]
+        assert any("not a plain amount" in n for n in notes), notes
+        assert any("has 2 left" in n for n in notes), notes
+        assert app.actor.list_offers() == []
+
+
+def test_offer_form_snapshot(snap_compare, store, config, clock):
+    trade = _trade(store, clock)
+
+    async def run_before(pilot) -> None:
+        pilot.app.open(ListingScreen(trade.listing.id))
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+
+    app = MarketApp(config=config, clock=clock, user="bob")
+    assert snap_compare(app, run_before=run_before, terminal_size=(80, 24))
+
+
+def _answer_before(trade: Trade):
+    """Bob offers on Lin's bike; Lin opens their chat and answers (ctrl+f)."""
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        bob = app.market.actor("bob", PASSPHRASE)
+        bob.make_offer(trade.listing.id, 100_00, 2, "Could I pick both up tonight?")
+        _as(app, "lin")
+        app.open(ChatScreen(with_handle="bob"))
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+
+    return run_before
+
+
+def test_answer_offer_snapshot_80x24(snap_compare, store, config, clock):
+    trade = _trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="lin")
+    assert snap_compare(app, run_before=_answer_before(trade), terminal_size=(80, 24))
+
+
+def test_answer_offer_snapshot_120x36(snap_compare, store, config, clock):
+    trade = _trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="lin")
+    assert snap_compare(app, run_before=_answer_before(trade), terminal_size=(120, 36))
