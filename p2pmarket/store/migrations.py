@@ -245,6 +245,8 @@ def _v9_listing_condition(conn: Connection) -> None:
     column = listing.c.condition
     kind = column.type.compile(dialect=conn.dialect)
     conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
+
+
 def _v10_offers(conn: Connection) -> None:
     """v10: offers (haggling). A listing gets its offer floor and its "price firm" flag, and a
     chat line may be an offer; the `offer` table is new (created after the migrations).
