@@ -152,3 +152,28 @@ def test_every_command_a_service_names_has_its_keys_in_the_app():
     forms = " ".join(pattern.pattern.replace("\\", "") for pattern, _ in remedies._FORMS)
     missing = {c for c in named if not c.startswith(CLI_ONLY) and c not in forms}
     assert named and not missing, missing
+
+
+async def test_the_orders_footer_offers_only_the_steps_that_apply_now(store, config, clock):
+    from p2pmarket.services.money import orders
+    from p2pmarket.tui.screens.orders import OrdersScreen
+    from tests.conftest import make_listing
+
+    bob = make_user(store, clock, "bob", verified=True)
+    lin = make_user(store, clock, "lin", verified=True)
+    listing = make_listing(store, clock, lin)
+    with store.write() as s:
+        made = orders.create_order(s, clock, s.get(User, bob.id), listing.id)
+        orders.act(s, clock, config.settings, s.get(User, lin.id), made.id, "accept")
+
+    def shown(app: MarketApp) -> set[str]:
+        return {b.binding.description for b in app.screen.active_bindings.values()}
+
+    app = MarketApp(config=config, clock=clock, user=bob.handle)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(OrdersScreen(focus_order=made.id))
+        await settle(pilot)
+        keys = shown(app)
+        assert {"Pay", "Cancel order"} <= keys
+        assert not keys & {"Accept", "Deliver", "Confirm", "Revoke", "Dispute", "Extend"}

@@ -33,9 +33,9 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("d", "order('deliver')", "Deliver"),
         Binding("f", "order('confirm')", "Confirm"),
         Binding("v", "order('revoke')", "Revoke"),
-        Binding("x", "order('cancel')", "Cancel order", show=False),
-        Binding("i", "order('dispute')", "Dispute", show=False),
-        Binding("n", "order('extend')", "Extend", show=False),
+        Binding("x", "order('cancel')", "Cancel order"),
+        Binding("i", "order('dispute')", "Dispute"),
+        Binding("n", "order('extend')", "Extend"),
         Binding("w", "message", "Message", show=False),
     ]
 
@@ -112,6 +112,12 @@ class OrdersScreen(OrderActions, MarketScreen):
     @on(OrderPanel.Chosen)
     def _chosen(self, message: OrderPanel.Chosen) -> None:
         self.run_order_action(message.order_id, message.action)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """An order step's key shows in the footer only where that step applies now."""
+        if action == "order":
+            return parameters[0] in self.allowed
+        return True
 
     def action_order(self, action: str) -> None:
         if self.current is not None:

@@ -18,16 +18,19 @@ class OrderActions:
     actions allowed now, and run one of them as the logged-in user."""
 
     current: OrderView | None
+    # What the logged-in user may do to `current` now: the footer offers only these.
+    allowed: tuple[str, ...] = ()
 
     def _show(self: MarketScreen, order_id: int | None) -> None:
         panel = self.query_one(OrderPanel)
         if order_id is None:
-            self.current = None
+            self.current, self.allowed = None, ()
             panel.show(None, [], 0)
-            return
-        now = self.actor.order_now(order_id)
-        self.current = now.order
-        panel.show(now.order, now.actions, self.market.clock.now())
+        else:
+            now = self.actor.order_now(order_id)
+            self.current, self.allowed = now.order, tuple(now.actions)
+            panel.show(now.order, now.actions, self.market.clock.now())
+        self.refresh_bindings()
 
     def run_order_action(self: MarketScreen, order_id: int, action: str) -> None:
         if action == "pay":
