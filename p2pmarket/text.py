@@ -70,3 +70,8 @@ def handle(text: str) -> str:
             "digits or underscores.",
         )
     return value
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 month', '3 months': a count and its noun, plural when it is not one."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

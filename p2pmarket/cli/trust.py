@@ -241,7 +241,7 @@ def credit_show(
             ["when", "dimension", "change", "score", "why"],
             [
                 [iso(e.at), e.dimension, f"{e.delta:+d}", e.score_after, e.reason]
-                for e in view.history
+                for e in reversed(view.history)  # newest first, as `history` and the TUI
             ],
         )
 

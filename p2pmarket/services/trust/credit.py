@@ -33,6 +33,7 @@ from importlib import resources
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
+from p2pmarket import text
 from p2pmarket.clock import DAY, Clock
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
@@ -307,7 +308,13 @@ def _age_point(user: User, now: int) -> _Point | None:
     value = min(rule["cap"], months * rule["points_per_month"])
     if value <= 0:
         return None
-    return _Point(T, "age", value, f"account {months} months old", user.created_at + months * MONTH)
+    return _Point(
+        T,
+        "age",
+        value,
+        f"account {text.counted(months, 'month')} old",
+        user.created_at + months * MONTH,
+    )
 
 
 def _social_points(session: Session, user: User) -> list[_Point]:

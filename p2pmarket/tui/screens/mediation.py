@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from p2pmarket import money
 from p2pmarket.errors import MarketError
+from p2pmarket.text import counted
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.order_actions import OrderActions
@@ -61,7 +62,10 @@ class MediationScreen(OrderActions, MarketScreen):
             note.update(plain(exc.message))
             return
         queue, reports = waiting.disputes, waiting.reports
-        note.update(f"{len(queue)} disputes and {len(reports)} reports wait for a mediator.")
+        note.update(
+            f"{counted(len(queue), 'dispute')} and {counted(len(reports), 'report')} "
+            "wait for a mediator."
+        )
         self.query_one("#disputes", MarketTable).refill(
             [
                 (
