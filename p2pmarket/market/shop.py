@@ -68,6 +68,7 @@ class HomeView:
     orders: tuple[attention.Waiting, ...]
     unread: tuple[chat.ConversationSummary, ...]
     deadlines: tuple[attention.Deadline, ...]
+    reminders: tuple[attention.Reminder, ...] = ()
 
     @property
     def waiting_on_me(self) -> int:
@@ -194,14 +195,14 @@ class ShopCases(ActorBase):
             balance = ledger.balance(session, me.id)
             waiting = attention.my_open_orders(session, me)
             chats = chat.list_conversations(session, me, limit=HOME_CHATS_MAX)
+        now = self.market.clock.now()
         return HomeView(
             shop=tuple(v for v in listings if v.status != "removed"),
             balance=balance,
             orders=tuple(waiting),
             unread=tuple(c for c in chats if c.unread),
-            deadlines=tuple(
-                attention.deadlines([w.order for w in waiting], self.market.clock.now())
-            ),
+            deadlines=tuple(attention.deadlines([w.order for w in waiting], now)),
+            reminders=tuple(attention.reminders([w.order for w in waiting], now)),
         )
 
     # -- finding things --------------------------------------------------------------------

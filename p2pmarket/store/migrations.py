@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -234,6 +234,16 @@ def _v8_signing_keys(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {column.name} {kind}"))
 
 
+def _v9_bookings(conn: Connection) -> None:
+    """v9: bookings. An order may hold a slot of its seller's time (`slot_start`,
+    `slot_end`); listings get weekly hours (`listing_hours`) and live slots claim their
+    5-minute blocks (`slot_claim`, one row per seller and block)."""
+    for name in ("slot_start", "slot_end"):
+        conn.exec_driver_sql(f"ALTER TABLE orders ADD COLUMN {name} INTEGER")
+    for model in (models.ListingHours, models.SlotClaim):
+        model.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -243,4 +253,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6_chains_per_owner,
     7: _v7_escrow_per_order,
     8: _v8_signing_keys,
+    9: _v9_bookings,
 }

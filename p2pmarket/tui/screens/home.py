@@ -106,6 +106,10 @@ class HomeScreen(MarketScreen):
             notes.append(f"{total} unread message{'s' * (total != 1)} from ")
             notes.append(", ".join(f"@{c.other}" for c in home.unread[:4]))
             notes.append("\n")
+        for r in home.reminders[:3]:
+            notes.append(f"Reminder ({r.which}): order #{r.order_id} starts in {r.starts_in} — ")
+            notes.append(line(r.title[:40]))
+            notes.append("\n")
         for d in home.deadlines[:4]:
             notes.append(f"Order #{d.order_id} {d.timer}: {d.left} — ")
             notes.append(line(d.title[:40]))

@@ -11,6 +11,7 @@ mediator resolves it: release, refund or split.
 - steps.py: opening an order and `act`, one handler per step
 - payments.py: paying into escrow, one order or a batch, and the preview before it
 - timers.py: deadlines that run out, in `tick`
+- slots.py: orders holding a slot of the seller's time (claims, late cancellation, reminders)
 - views.py: what the faces see of orders
 - old_escrow.py: a pre-v7 store's single escrow split per order
 
@@ -22,6 +23,7 @@ from p2pmarket.services.money.orders.payments import pay, pay_many, preview_paym
 from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
 from p2pmarket.services.money.orders.steps import (
     act,
+    book_slot,
     create_order,
     parse_resolution,
     request_payment,
@@ -46,6 +48,7 @@ __all__ = [
     "act",
     "allowed_actions",
     "anything_due",
+    "book_slot",
     "create_order",
     "events",
     "get_order",

@@ -21,6 +21,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money import ledger
+from p2pmarket.services.money.orders import slots
 from p2pmarket.services.records import chain
 from p2pmarket.services.trust import credit
 
@@ -105,6 +106,8 @@ def record(
     order.updated_at = at
     session.add(order)
     chain.append(session, event)
+    if order.slot_start is not None and to not in OPEN:
+        slots.release(session, order.id)
 
 
 def release(
@@ -178,7 +181,8 @@ _RESTOCK = (
 
 
 def restock(session: Session, order: Order) -> None:
-    if order.listing_id is None or order.status not in HELD:
+    # A booked slot takes no stock: its seller's time is held by its claim instead.
+    if order.listing_id is None or order.status not in HELD or order.slot_start is not None:
         return
     session.connection().execute(
         _RESTOCK, {"listing_id": order.listing_id, "quantity": order.quantity}

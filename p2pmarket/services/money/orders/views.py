@@ -56,6 +56,9 @@ class OrderView:
     timer_failed_at: int | None = None
     replayed: bool = False
     timeline: list[EventView] = field(default_factory=list)
+    # A booked slot of the seller's time (UTC seconds), or None.
+    slot_start: int | None = None
+    slot_end: int | None = None
 
     def countdowns(self, now: int) -> dict[str, str]:
         """Human countdowns for the timers that are running now."""
@@ -64,6 +67,8 @@ class OrderView:
         if self.timer_failed_at is not None:
             return {"timers": "stopped: a timer failed (the timeline says why)"}
         shown = {}
+        if self.slot_start is not None and self.status in OPEN and now < self.slot_start:
+            shown["slot starts"] = countdown(self.slot_start - now)
         if self.status == OrderStatus.paid and self.revoke_until and now < self.revoke_until:
             shown["revoke window"] = countdown(self.revoke_until - now)
         if self.status == OrderStatus.paid and self.deliver_by:
@@ -136,6 +141,8 @@ def view(
         timer_failed_at=order.timer_failed_at,
         replayed=replayed,
         timeline=events(session, order.id) if timeline else [],
+        slot_start=order.slot_start,
+        slot_end=order.slot_end,
     )
 
 
