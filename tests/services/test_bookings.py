@@ -15,6 +15,7 @@ from p2pmarket.models import Kind, Listing, Order, SlotClaim, Unit, User
 from p2pmarket.services.market import availability
 from p2pmarket.services.money import attention, ledger, orders
 from p2pmarket.services.money.orders import slots
+from p2pmarket.services.trust import credit
 from tests.conftest import make_listing, make_user
 
 SETTINGS = Settings()
@@ -83,6 +84,10 @@ class Bookings:
     def claims(self):
         with self.store.read() as s:
             return len(s.exec(select(SlotClaim)).all())
+
+
+def credit_score(session, user_id):
+    return credit.scores(session, user_id).transaction
 
 
 @pytest.fixture
@@ -337,3 +342,47 @@ def test_reminders_come_24_h_and_1_h_before_to_both_sides(b, store):
     assert seen[(HOUR, "bob")] == seen[(HOUR, "lin")] == [(o.id, "1 h")]
     assert seen[(1, "bob")] == [(o.id, "1 h")]
     assert seen[(0, "bob")] == seen[(0, "lin")] == []
+
+
+def test_the_seller_cancels_a_paid_booking_refunding_all_at_a_credit_cost(b, store):
+    b.hours(b.lesson, "mon-fri 09:00-12:00")
+    o = b.paid(b.lesson, "2026-11-04T09:00")
+    with store.read() as s:
+        before = credit_score(s, b.seller.id)
+        actions = orders.allowed_actions(
+            orders.get_order(s, s.get(User, b.seller.id), o.id), "lin", "member"
+        )
+    assert "cancel" in actions
+    b.clock.set(o.slot_start - HOUR)
+    done = b.act(b.seller, o.id, "cancel")
+    assert (done.status, b.balances(), b.claims()) == ("refunded", (100_000, 0), 0)
+    with store.read() as s:
+        assert credit_score(s, b.seller.id) < before
+
+
+def test_only_a_booked_slots_seller_cancels_a_paid_order(b, store, clock):
+    b.hours(b.lesson, "mon-fri 09:00-12:00")
+    o = b.paid(b.lesson, "2026-11-04T09:00")
+    with pytest.raises(Refused, match="the buyer may revoke it"):
+        b.act(b.buyer, o.id, "cancel")
+    plain = make_listing(store, clock, b.seller, title="Sheet music", quantity=3)
+    with store.write() as s:
+        p = orders.create_order(s, clock, s.get(User, b.buyer.id), plain.id)
+    b.act(b.seller, p.id, "accept")
+    b.act(b.buyer, p.id, "pay")
+    with pytest.raises(Refused, match="the buyer may revoke it"):
+        b.act(b.seller, p.id, "cancel")
+    with store.read() as s:
+        view = orders.get_order(s, s.get(User, b.seller.id), p.id)
+    assert "cancel" not in orders.allowed_actions(view, "lin", "member")
+
+
+def test_paying_a_booking_says_what_cancelling_costs(b, store):
+    b.hours(b.lesson, "mon-fri 09:00-12:00")
+    o = b.book(b.lesson, "2026-11-04T09:00")
+    b.act(b.seller, o.id, "accept")
+    with store.read() as s:
+        preview = orders.preview_payment(s, b.clock, SETTINGS, s.get(User, b.buyer.id), o.id)
+    assert "free until 2026-11-03 09:00 (UTC+08:00)" in preview.warning
+    assert "50% of the price goes to the seller" in preview.warning
+    assert preview.revoke_window == o.slot_start - b.clock.now()

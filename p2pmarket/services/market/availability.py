@@ -362,8 +362,9 @@ def check_slot(
     if any(w not in offered for w in wanted):
         raise Refused(
             "slot_outside_hours",
-            f"{when} for {count} × {hours.slot_minutes} min is not within the hours of "
-            f"listing #{listing_id} ({hours.week}).",
+            f"{when} for {count} × {hours.slot_minutes} min is not within the slots of "
+            f"listing #{listing_id}: {hours.slot_minutes}-minute slots from the start of its "
+            f"hours ({hours.week}).",
         )
     taken = _claimed(session, hours.seller_id, *claim_span(hours, start, end))
     if any(b in taken for b in blocks(claim_span(hours, start, end))):
@@ -374,7 +375,8 @@ def check_slot(
 def slot_taken(listing_id: int, when: str) -> Refused:
     return Refused(
         "slot_taken",
-        f"{when} is taken: the seller of listing #{listing_id} is booked then. Pick another "
+        f"{when} is taken: the seller of listing #{listing_id} is booked then (with the "
+        "buffers between bookings). Pick another "
         f"slot (p2pmarket listing slots {listing_id}).",
     )
 

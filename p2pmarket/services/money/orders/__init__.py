@@ -21,6 +21,7 @@ What the rest of the market calls is named here.
 from p2pmarket.services.money.orders.old_escrow import old_escrow_to_split, split_old_escrow
 from p2pmarket.services.money.orders.payments import pay, pay_many, preview_payment
 from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
+from p2pmarket.services.money.orders.slots import late_fee
 from p2pmarket.services.money.orders.steps import (
     act,
     book_slot,
@@ -52,6 +53,7 @@ __all__ = [
     "create_order",
     "events",
     "get_order",
+    "late_fee",
     "list_orders",
     "old_escrow_to_split",
     "parse_resolution",

@@ -22,6 +22,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money import ledger
+from p2pmarket.services.money.orders import slots
 from p2pmarket.services.money.orders.rules import (
     LISTING,
     TAKE,
@@ -69,6 +70,11 @@ def preview_payment(
     order = order_row(session, order_id)
     payee, warning = _payable(session, clock, settings, buyer, order)
     before = ledger.balance(session, buyer.id)
+    revoke_window = settings.revoke_window
+    if order.slot_start is not None:
+        revoke_window = max(0, order.slot_start - clock.now())
+        terms = slots.cancel_terms(order.slot_start, settings)
+        warning = f"{warning} {terms}" if warning else terms
     return PaymentPreview(
         order_id=order.id,
         title=order.title,
@@ -76,7 +82,7 @@ def preview_payment(
         to=payee.handle,
         balance_before=before,
         balance_after=before - order.amount,
-        revoke_window=settings.revoke_window,
+        revoke_window=revoke_window,
         warning=warning,
     )
 

@@ -51,6 +51,15 @@ def late_fee(slot_start: int, amount: int, now: int, settings: Settings) -> int:
     return amount * settings.late_cancel_percent // 100
 
 
+def cancel_terms(slot_start: int, settings: Settings) -> str:
+    """What cancelling a booked slot costs, said before paying for it."""
+    free_until = availability.local(slot_start - settings.free_cancel_before, settings.zone)
+    return (
+        f"This books a slot: cancelling is free until {free_until}; later "
+        f"{settings.late_cancel_percent}% of the price goes to the seller."
+    )
+
+
 def reminder(slot_start: int | None, now: int) -> str | None:
     """The reminder due now before a slot ('24 h' or '1 h'), or None."""
     if slot_start is None or now >= slot_start:

@@ -29,6 +29,7 @@ from p2pmarket.services.money.orders.rules import (
     check_actor,
     check_source,
     record,
+    refuse,
     release,
     settle_credit,
 )
@@ -218,6 +219,16 @@ def _accept(session, clock, settings, actor, order, now, **_):
 
 
 def _cancel(session, clock, settings, actor, order, now, **_):
+    if order.status == OrderStatus.paid:
+        if order.slot_start is None or actor.id != order.seller_id:
+            raise refuse(order, TRANSITIONS["cancel"], "cancel")
+        # The seller calls off a booked slot: the buyer gets everything back, and the
+        # refund counts against the seller's transaction credit like a missed delivery.
+        release(session, clock, order, "seller-cancel", to_seller=0)
+        record(
+            session, order, actor.id, now, OrderStatus.refunded, order.amount, "cancelled by seller"
+        )
+        return
     record(session, order, actor.id, now, OrderStatus.cancelled)
 
 

@@ -180,6 +180,9 @@ def allowed_actions(order: OrderView, me: str, role: str) -> list[str]:
             "party": me in (order.buyer, order.seller),
             "mediator": role == Role.mediator and me not in (order.buyer, order.seller),
         }
+        if action == "cancel" and order.status == OrderStatus.paid:
+            # A paid order is cancelled only by the seller of a booked slot.
+            who["party"] = order.slot_start is not None and me == order.seller
         if who[rule.actor] and not (action == "extend" and order.extended):
             actions.append(action)
     return actions
