@@ -16,7 +16,8 @@ from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, select
 
 from p2pmarket.clock import DAY, HOUR, MINUTE, Clock
 from p2pmarket.errors import Invalid, Refused
@@ -220,7 +221,7 @@ def _date(text: str) -> str:
         raise Invalid("day_off", f"{text!r} is not a date like 2026-12-25.") from exc
 
 
-def _view(row: ListingHours, seller_id: int, zone: str) -> Hours:
+def _view(row, seller_id: int, zone: str) -> Hours:
     week = {int(d): [tuple(r) for r in rs] for d, rs in json.loads(row.week).items()}
     return Hours(
         listing_id=row.listing_id,
@@ -236,25 +237,36 @@ def _view(row: ListingHours, seller_id: int, zone: str) -> Hours:
     )
 
 
+# A listing's hours and its seller in one Core read: the free-slot lookup runs per keystroke
+# of a week view and per booking, and the ORM's identity map costs more than the SQL here.
+_HOURS_TABLE, _LISTING_TABLE = ListingHours.__table__, Listing.__table__
+_HOURS = (
+    select(_HOURS_TABLE, _LISTING_TABLE.c.seller_id)
+    .join(_LISTING_TABLE, _LISTING_TABLE.c.id == _HOURS_TABLE.c.listing_id)
+    .where(_HOURS_TABLE.c.listing_id == bindparam("listing_id"))
+)
+_CLAIMED = select(SlotClaim.__table__.c.block).where(
+    SlotClaim.__table__.c.seller_id == bindparam("seller_id"),
+    SlotClaim.__table__.c.block.between(bindparam("first"), bindparam("last")),
+)
+
+
 def hours_of(session: Session, listing_id: int, zone: str) -> Hours | None:
     """A listing's hours, or None when it takes no bookings."""
-    row = session.get(ListingHours, listing_id)
-    if row is None:
-        return None
-    listing = session.get(Listing, listing_id)
-    return _view(row, listing.seller_id, zone)
+    row = session.connection().execute(_HOURS, {"listing_id": listing_id}).first()
+    return None if row is None else _view(row, row.seller_id, zone)
 
 
 def _bookable(session: Session, listing_id: int, zone: str) -> Hours:
+    hours = hours_of(session, listing_id, zone)
+    if hours is not None:
+        return hours
     if session.get(Listing, listing_id) is None:
         raise Invalid("unknown_listing", f"No listing #{listing_id}.")
-    hours = hours_of(session, listing_id, zone)
-    if hours is None:
-        raise Refused(
-            "no_hours",
-            f"Listing #{listing_id} takes no bookings: its seller has set no hours.",
-        )
-    return hours
+    raise Refused(
+        "no_hours",
+        f"Listing #{listing_id} takes no bookings: its seller has set no hours.",
+    )
 
 
 def claim_span(hours: Hours, start: int, end: int) -> tuple[int, int]:
@@ -262,7 +274,7 @@ def claim_span(hours: Hours, start: int, end: int) -> tuple[int, int]:
     return start - hours.buffer_before * MINUTE, end + hours.buffer_after * MINUTE
 
 
-def _candidates(hours: Hours, first: int, last: int) -> list[Slot]:
+def offered(hours: Hours, first: int, last: int) -> list[Slot]:
     """Every slot the weekly hours offer that starts in [first, last]."""
     zone = ZoneInfo(hours.zone)
     week = parse_week(hours.week)
@@ -293,14 +305,10 @@ def _horizon(hours: Hours, now: int) -> tuple[int, int]:
 
 def _claimed(session: Session, seller_id: int, first: int, last: int) -> set[int]:
     """The blocks of a seller's time held by live orders between two instants."""
-    rows = session.exec(
-        select(SlotClaim.block).where(
-            SlotClaim.seller_id == seller_id,
-            col(SlotClaim.block) >= first // BLOCK,
-            col(SlotClaim.block) <= last // BLOCK,
-        )
+    found = session.connection().execute(
+        _CLAIMED, {"seller_id": seller_id, "first": first // BLOCK, "last": last // BLOCK}
     )
-    return set(rows.all())
+    return set(found.scalars())
 
 
 def blocks(span: tuple[int, int]) -> range:
@@ -319,7 +327,7 @@ def free_slots(
     last = min(last, (since or now) + days * DAY)
     if last < first:
         return []
-    slots = _candidates(hours, first, last)
+    slots = offered(hours, first, last)
     if not slots:
         return []
     span = claim_span(hours, slots[0].start, slots[-1].end)
@@ -357,9 +365,8 @@ def check_slot(
     if day.isoformat() in hours.days_off:
         raise Refused("slot_day_off", f"{day.isoformat()} is a day off for listing #{listing_id}.")
     end = start + count * hours.slot
-    offered = {s.start for s in _candidates(hours, start, start + (count - 1) * hours.slot)}
-    wanted = [start + i * hours.slot for i in range(count)]
-    if any(w not in offered for w in wanted):
+    starts = {s.start for s in offered(hours, start, start + (count - 1) * hours.slot)}
+    if any(start + i * hours.slot not in starts for i in range(count)):
         raise Refused(
             "slot_outside_hours",
             f"{when} for {count} × {hours.slot_minutes} min is not within the slots of "
