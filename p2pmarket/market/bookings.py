@@ -7,7 +7,9 @@ nobody logged in (a listing's hours and free slots are public, like the listing)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from p2pmarket.market.base import ActorBase
 from p2pmarket.services.market import availability
@@ -29,6 +31,24 @@ class Week:
 
     def to_json(self) -> dict:
         return {"hours": self.hours.to_json(), "slots": [s.to_json() for s in self.slots]}
+
+    def grid(self, first: date, days: int = 7) -> tuple[list[date], list[str], dict]:
+        """The slots as a week view on the market's wall clock: its days, the times of day
+        any slot starts at, and (day, time) -> the free slot there."""
+        zone = ZoneInfo(self.hours.zone)
+        cells = {}
+        for slot in self.slots:
+            wall = datetime.fromtimestamp(slot.start, zone)
+            cells[(wall.date(), f"{wall:%H:%M}")] = slot
+        return (
+            [first + timedelta(days=i) for i in range(days)],
+            sorted({time for _, time in cells}),
+            cells,
+        )
+
+    def at(self, slot: availability.Slot) -> str:
+        """A slot's start as `book` reads it (with its offset)."""
+        return datetime.fromtimestamp(slot.start, ZoneInfo(self.hours.zone)).isoformat()
 
 
 class BookingCases(ActorBase):
@@ -88,6 +108,11 @@ def week(market: Market, listing_id: int, days: int = 7, since: str | None = Non
             session, market.clock, zone, listing_id, days=days, since=start
         )
         return Week(availability.hours_of(session, listing_id, zone), slots)
+
+
+def today(market: Market) -> date:
+    """The market's date now, on its wall clock."""
+    return datetime.fromtimestamp(market.clock.now(), ZoneInfo(market.settings.zone)).date()
 
 
 def local(market: Market, instant: int) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from p2pmarket.errors import Invalid
 from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Kind, ListingStatus, Unit, User
-from p2pmarket.services.market import catalog, pricing, search, shops
+from p2pmarket.services.market import availability, catalog, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
 from p2pmarket.services.trust import accounts, chat, feedback, privacy
 
@@ -43,6 +43,8 @@ class ListingPage:
     listing: shops.ListingView
     seller: privacy.PublicProfile
     reviews: tuple[feedback.ReviewView, ...]
+    # When it can be booked (a skill or time by the slot), or None: ordered as a whole.
+    hours: availability.Hours | None = None
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,8 @@ class ShopCases(ActorBase):
             seller = accounts.user_row(session, listing.seller)
             profile = privacy.public_profile(session, me.id, seller.id, self.market.clock)
             reviews = feedback.reviews_of(session, seller.id, limit=10)
-        return ListingPage(listing, profile, tuple(reviews))
+            hours = availability.hours_of(session, listing_id, self.market.settings.zone)
+        return ListingPage(listing, profile, tuple(reviews), hours)
 
 
 # -- nobody logged in ----------------------------------------------------------------------
