@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from p2pmarket.clock import DAY, HOUR, MINUTE, Clock
@@ -245,9 +246,14 @@ _HOURS = (
     .join(_LISTING_TABLE, _LISTING_TABLE.c.id == _HOURS_TABLE.c.listing_id)
     .where(_HOURS_TABLE.c.listing_id == bindparam("listing_id"))
 )
-_CLAIMED = select(SlotClaim.__table__.c.block).where(
-    SlotClaim.__table__.c.seller_id == bindparam("seller_id"),
-    SlotClaim.__table__.c.block.between(bindparam("first"), bindparam("last")),
+_CLAIMS = SlotClaim.__table__
+_HELD = (
+    select(func.min(_CLAIMS.c.block), func.max(_CLAIMS.c.block))
+    .where(
+        _CLAIMS.c.seller_id == bindparam("seller_id"),
+        _CLAIMS.c.block.between(bindparam("first"), bindparam("last")),
+    )
+    .group_by(_CLAIMS.c.order_id)
 )
 
 
@@ -281,14 +287,18 @@ def offered(hours: Hours, first: int, last: int) -> list[Slot]:
     offs = set(hours.days_off)
     day = datetime.fromtimestamp(first, zone).date()
     end_day = datetime.fromtimestamp(last, zone).date()
+    step = hours.slot_minutes
     slots = []
     while day <= end_day:
         if day.isoformat() not in offs:
             for a, b in week.get(day.weekday(), ()):
-                for m in range(a, b - hours.slot_minutes + 1, hours.slot_minutes):
-                    start = _instant(day, m, zone)
-                    if first <= start <= last:
-                        slots.append(Slot(start, start + hours.slot))
+                minutes = range(a, b - step + 1, step)
+                opens = _instant(day, a, zone)
+                if _instant(day, b, zone) - opens == (b - a) * MINUTE:
+                    starts = [opens + (m - a) * MINUTE for m in minutes]
+                else:  # the clocks move inside these hours: each slot on the wall clock
+                    starts = [_instant(day, m, zone) for m in minutes]
+                slots.extend(Slot(t, t + hours.slot) for t in starts if first <= t <= last)
         day += timedelta(days=1)
     return slots
 
@@ -303,12 +313,22 @@ def _horizon(hours: Hours, now: int) -> tuple[int, int]:
     return now + hours.notice_hours * HOUR, now + hours.window_days * DAY
 
 
-def _claimed(session: Session, seller_id: int, first: int, last: int) -> set[int]:
-    """The blocks of a seller's time held by live orders between two instants."""
+def _held(session: Session, seller_id: int, first: int, last: int) -> list[tuple[int, int]]:
+    """The seller's time held by live orders between two instants: (first block, end
+    block) per order, sorted. An order's claim is one run of blocks."""
     found = session.connection().execute(
-        _CLAIMED, {"seller_id": seller_id, "first": first // BLOCK, "last": last // BLOCK}
+        _HELD, {"seller_id": seller_id, "first": first // BLOCK, "last": last // BLOCK}
     )
-    return set(found.scalars())
+    return sorted((low, high + 1) for low, high in found)
+
+
+def _clear(span: tuple[int, int], held: list[tuple[int, int]]) -> bool:
+    """Does no held run of blocks overlap this span of time?"""
+    low, high = span[0] // BLOCK, (span[1] + BLOCK - 1) // BLOCK
+    # The runs are disjoint (one seller's claims never overlap), so sorted by start they
+    # are sorted by end too: only the last run starting before `high` can reach `low`.
+    i = bisect_left(held, (high, high))
+    return i == 0 or held[i - 1][1] <= low
 
 
 def blocks(span: tuple[int, int]) -> range:
@@ -331,10 +351,8 @@ def free_slots(
     if not slots:
         return []
     span = claim_span(hours, slots[0].start, slots[-1].end)
-    taken = _claimed(session, hours.seller_id, *span)
-    return [
-        s for s in slots if not any(b in taken for b in blocks(claim_span(hours, s.start, s.end)))
-    ]
+    held = _held(session, hours.seller_id, *span)
+    return [s for s in slots if _clear(claim_span(hours, s.start, s.end), held)]
 
 
 def check_slot(
@@ -373,8 +391,8 @@ def check_slot(
             f"listing #{listing_id}: {hours.slot_minutes}-minute slots from the start of its "
             f"hours ({hours.week}).",
         )
-    taken = _claimed(session, hours.seller_id, *claim_span(hours, start, end))
-    if any(b in taken for b in blocks(claim_span(hours, start, end))):
+    span = claim_span(hours, start, end)
+    if not _clear(span, _held(session, hours.seller_id, *span)):
         raise slot_taken(listing_id, when)
     return hours, Slot(start, end)
 
