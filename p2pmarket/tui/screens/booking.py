@@ -60,7 +60,8 @@ class BookingScreen(MarketScreen):
         head.append(str(line(self.title, 200)), style="bold")
         head.append(f"\n{money.fmt(self.price)} per slot of {h.slot_minutes} min · {h.week}")
         head.append(
-            f"\nNotice {h.notice_hours} h · up to {h.window_days} days ahead · times in {h.zone}",
+            f"\nWeek of {self.first:%Y-%m-%d} · notice {h.notice_hours} h · up to "
+            f"{h.window_days} days ahead · times in {h.zone}",
             style="dim",
         )
         self.query_one("#week-head", Static).update(head)
@@ -69,7 +70,7 @@ class BookingScreen(MarketScreen):
         table.clear(columns=True)
         table.add_column("", key="time")
         for day in self.days:
-            table.add_column(f"{day:%a %m-%d}", key=day.isoformat())
+            table.add_column(f"{day:%a} {day.day}", key=day.isoformat())
         for time in self.times:
             table.add_row(
                 time, *(FREE if (day, time) in self.cells else TAKEN for day in self.days)
