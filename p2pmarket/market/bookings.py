@@ -110,6 +110,12 @@ def week(market: Market, listing_id: int, days: int = 7, since: str | None = Non
         return Week(availability.hours_of(session, listing_id, zone), slots)
 
 
+def hours(market: Market, listing_id: int) -> availability.Hours | None:
+    """A listing's bookable hours, or None when it takes no bookings."""
+    with market.store.read() as session:
+        return availability.hours_of(session, listing_id, market.settings.zone)
+
+
 def today(market: Market) -> date:
     """The market's date now, on its wall clock."""
     return datetime.fromtimestamp(market.clock.now(), ZoneInfo(market.settings.zone)).date()

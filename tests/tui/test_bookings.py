@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlmodel import select
+from textual.widgets import Input
 
 from p2pmarket.models import Order, SlotClaim, User
 from p2pmarket.services.market import availability
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.booking import BookingScreen
+from p2pmarket.tui.screens.hours import HoursScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.widgets.confirm import ConfirmModal
@@ -70,3 +72,34 @@ async def test_a_lesson_is_booked_from_the_week_view(store, config, clock):
     with store.read() as s:
         assert len(s.exec(select(Order)).all()) == 1
         assert {c.order_id for c in s.exec(select(SlotClaim))} == {order.id}
+
+
+async def test_a_seller_sets_the_week_in_the_hours_editor(store, config, clock):
+    lesson = lesson_with_hours(store, clock)
+    app = MarketApp(config=config, clock=clock, user="lin")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#shop-table").focus()
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, HoursScreen)
+        form = app.screen
+        assert form.query_one("#week", Input).value == "mon-fri 09:00-12:00"
+        assert form.query_one("#buffer", Input).value == "15"
+        form.query_one("#week", Input).value = "mon-fry 09:00-12:00"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form, "a refused week keeps the form open"
+        form.query_one("#week", Input).value = "sat-sun 10:00-16:00"
+        form.query_one("#notice", Input).value = "24"
+        form.query_one("#off", Input).value = "2026-11-07"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, HoursScreen)
+    with store.read() as s:
+        hours = availability.hours_of(s, lesson.id, "Asia/Shanghai")
+    assert (hours.week, hours.notice_hours, hours.days_off) == (
+        "sat-sun 10:00-16:00",
+        24,
+        ["2026-11-07"],
+    )

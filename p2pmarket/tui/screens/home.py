@@ -29,6 +29,7 @@ class HomeScreen(MarketScreen):
         Binding("a", "add_listing", "Add listing"),
         Binding("e", "edit_listing", "Edit"),
         Binding("z", "pause_listing", "Pause/resume"),
+        Binding("b", "listing_hours", "Hours", show=False),
         Binding("x", "remove_listing", "Remove", show=False),
         Binding("w", "top_up", "Top up"),
     ]
@@ -127,6 +128,13 @@ class HomeScreen(MarketScreen):
         from p2pmarket.tui.screens.editor import EditorScreen
 
         self.market.open(EditorScreen())
+
+    def action_listing_hours(self) -> None:
+        from p2pmarket.tui.screens.hours import HoursScreen
+
+        listing_id = self._selected_listing()
+        if listing_id is not None:
+            self.market.open(HoursScreen(listing_id))
 
     def action_edit_listing(self) -> None:
         from p2pmarket.tui.screens.editor import EditorScreen
