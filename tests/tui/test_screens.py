@@ -92,12 +92,12 @@ def test_payment_modal_snapshot(snap_compare, market, config, clock):
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
 def test_booking_week_snapshot(snap_compare, market, config, clock, size):
-    """lin_piano's lesson from Sunday 17:00: the demo's paid lesson holds Monday 09:00."""
+    """lin_piano's adult lessons from Sunday 17:00: the demo's paid lesson holds Monday 18:00."""
     with market.read() as session:
         lesson = next(
             v
             for v in shops.list_listings(session, seller="lin_piano", limit=10)
-            if v.title == "Piano lessons for beginners"
+            if v.title.startswith("Adult piano lessons")
         )
 
     async def run_before(pilot) -> None:
