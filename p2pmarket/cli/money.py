@@ -164,6 +164,8 @@ def create(
     slot of a listing that takes bookings (see `p2pmarket listing slots ID`)."""
     if at is None and hours != 1:
         raise Invalid("hours_without_at", "--hours books slots in a row: give --at too.")
+    if at is not None and qty != 1:
+        raise Invalid("qty_with_at", "A slot is booked by --hours, not --qty.")
     c = ctx_of(ctx)
     actor = c.actor(as_)
     o = actor.book(listing_id, at, hours) if at is not None else actor.create_order(listing_id, qty)
