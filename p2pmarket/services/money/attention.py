@@ -14,6 +14,7 @@ from p2pmarket.clock import countdown
 from p2pmarket.models import User
 from p2pmarket.services.money import orders
 from p2pmarket.services.money.orders import slots
+from p2pmarket.services.money.orders.views import SLOT_STARTS
 
 # The actions that move an order forward; cancel, dispute and extend are always optional.
 NEXT_STEPS = ("accept", "pay", "deliver", "confirm", "resolve")
@@ -51,7 +52,8 @@ def deadlines(open_orders: list[orders.OrderView], now: int) -> list[Deadline]:
     out = []
     for o in open_orders:
         for timer, left in o.countdowns(now).items():
-            out.append(Deadline(o.id, o.title, timer, left))
+            if timer != SLOT_STARTS:
+                out.append(Deadline(o.id, o.title, timer, left))
     return out
 
 

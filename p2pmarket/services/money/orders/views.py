@@ -19,6 +19,10 @@ from p2pmarket.models import (
 )
 from p2pmarket.services.money.orders.rules import OPEN, TRANSITIONS
 
+# The countdown to a booked slot: shown with an order's timers, though nothing runs out
+# (Home announces it by its reminders instead of among the deadlines).
+SLOT_STARTS = "slot starts"
+
 
 @dataclass(frozen=True)
 class EventView:
@@ -68,7 +72,7 @@ class OrderView:
             return {"timers": "stopped: a timer failed (the timeline says why)"}
         shown = {}
         if self.slot_start is not None and self.status in OPEN and now < self.slot_start:
-            shown["slot starts"] = countdown(self.slot_start - now)
+            shown[SLOT_STARTS] = countdown(self.slot_start - now)
         if self.status == OrderStatus.paid and self.revoke_until and now < self.revoke_until:
             shown["revoke window"] = countdown(self.revoke_until - now)
         if self.status == OrderStatus.paid and self.deliver_by:
