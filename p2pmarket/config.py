@@ -57,6 +57,13 @@ class Settings:
     # How long a SQLite writer waits for another writer's lock before saying "busy": writers
     # take turns fairly (db.begin_immediate), so a longer wait means something is stuck.
     busy_timeout_s: float = 10.0
+    # Bookings: weekly hours are in the market's time zone; a booked slot's delivery
+    # deadline is its end plus the grace; the buyer cancels free until `free_cancel_before`
+    # the slot starts, later `late_cancel_percent` of the price goes to the seller.
+    zone: str = "Asia/Shanghai"
+    booking_grace: int = 2 * HOUR
+    free_cancel_before: int = 1 * DAY
+    late_cancel_percent: int = 50
 
 
 @dataclass(frozen=True)

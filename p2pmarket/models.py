@@ -137,6 +137,40 @@ class Listing(SQLModel, table=True):
     updated_at: int
 
 
+class ListingHours(SQLModel, table=True):
+    """When a skill or time listing can be booked (services/market/availability.py).
+
+    `week` is JSON: weekday (0 Monday) -> [[from, to], ...] in minutes after midnight in
+    the market's time zone; buffers in minutes, notice in seconds, `days_off` a JSON list
+    of ISO dates. Settings, not records: unchained, replaced whole by `listing hours`.
+    """
+
+    __tablename__ = "listing_hours"
+    listing_id: int = Field(foreign_key="listing.id", primary_key=True)
+    week: str
+    slot_minutes: int = 60
+    buffer_before: int = 0
+    buffer_after: int = 0
+    notice: int = 0
+    window_days: int = 30
+    days_off: str = "[]"
+    updated_at: int
+
+
+class SlotClaim(SQLModel, table=True):
+    """One 5-minute block of a seller's time held by a live booked order.
+
+    The primary key (seller, block) is what keeps two live orders of one seller from
+    overlapping, buffers included, on every dialect: the second claim of a block fails
+    in the store whatever the writers read before. Rows go when their order ends.
+    """
+
+    __tablename__ = "slot_claim"
+    seller_id: int = Field(foreign_key="user.id", primary_key=True)
+    block: int = Field(primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+
+
 class Contact(SQLModel, table=True):
     """How `owner` classifies `other`. No row means stranger."""
 
@@ -213,6 +247,9 @@ class Order(SQLModel, table=True):
     paused_at: int | None = None
     # When a timer's payout failed (a damaged store); the timeline says why. Not retried.
     timer_failed_at: int | None = None
+    # A booked slot of the seller's time (services/money/orders/slots.py); None otherwise.
+    slot_start: int | None = None
+    slot_end: int | None = None
 
 
 class OrderEvent(SQLModel, table=True):

@@ -6,7 +6,7 @@ import typer
 
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
-from p2pmarket.market import shop
+from p2pmarket.market import bookings, shop
 from p2pmarket.services.market import shops
 
 app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
@@ -194,5 +194,79 @@ def categories(as_json: bool = JsonOption) -> None:
                 [c.slug, f"{c.name} {c.name_zh}", ", ".join(c.kinds), ", ".join(c.units)]
                 for c in cats
             ],
+        ),
+    )
+
+
+@app.command("hours")
+def hours(
+    ctx: typer.Context,
+    listing_id: int,
+    week: str = typer.Argument(..., help='e.g. "mon-fri 09:00-18:00, sat 10:00-14:00".'),
+    as_: str = AsOption,
+    buffer: int = typer.Option(0, "--buffer", help="Minutes kept free after each booking."),
+    buffer_before: int = typer.Option(
+        0, "--buffer-before", help="Minutes kept free before each booking."
+    ),
+    notice: int = typer.Option(0, "--notice", help="Hours of notice a booking needs."),
+    window: int = typer.Option(30, "--window", help="How many days ahead one may book."),
+    slot: int | None = typer.Option(
+        None, "--slot", help="Minutes per session (a listing by the hour has 60)."
+    ),
+    off: list[str] = typer.Option([], "--off", help="A day off (2026-12-25); repeat it."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Set when a skill or time listing can be booked (replaces its week), in the market's
+    time zone."""
+    h = (
+        ctx_of(ctx)
+        .actor(as_)
+        .set_hours(
+            listing_id,
+            week,
+            slot_minutes=slot,
+            buffer_before=buffer_before,
+            buffer_after=buffer,
+            notice_hours=notice,
+            window_days=window,
+            days_off=off,
+        )
+    )
+    emit(h.to_json(), as_json, lambda: (say(f"Listing #{listing_id} takes bookings."), _hours(h)))
+
+
+def _hours(h) -> None:
+    say(f"Hours ({h.zone}): {h.week}")
+    say(
+        f"Slots of {h.slot_minutes} min; buffer {h.buffer_before} min before, "
+        f"{h.buffer_after} min after; notice {h.notice_hours} h; up to {h.window_days} days "
+        f"ahead; days off: {', '.join(h.days_off) or 'none'}."
+    )
+
+
+@app.command("slots")
+def slots(
+    ctx: typer.Context,
+    listing_id: int,
+    days: int = typer.Option(7, "--days", min=1, max=366, help="How many days to show."),
+    since: str | None = typer.Option(
+        None, "--from", help="From this day or time (2026-12-05), the market's clock."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """The free slots of a listing someone can book."""
+    market = ctx_of(ctx).market
+    w = bookings.week(market, listing_id, days, since)
+    emit(
+        w.to_json(),
+        as_json,
+        lambda: (
+            _hours(w.hours),
+            table(
+                ["free slot", "until"],
+                [[bookings.local(market, s.start), bookings.local(market, s.end)] for s in w.slots],
+            )
+            if w.slots
+            else say(f"No free slot in the next {days} days."),
         ),
     )

@@ -127,7 +127,8 @@ def demo_(
         as_json,
         lambda: say(
             f"Demo market loaded: {counts['users']} users, {counts['listings']} listings, "
-            f"{counts['orders']} orders, {counts['conversations']} conversations."
+            f"{counts['orders']} orders, {counts['conversations']} conversations, "
+            f"{counts.get('bookings', 0)} booked slots."
             if made.loaded
             else "Demo market already loaded."
         ),

@@ -11,6 +11,7 @@ from p2pmarket import money
 from p2pmarket.cli.context import AsOption, Ctx, JsonOption, ctx_of, emit, say, table
 from p2pmarket.clock import countdown, iso
 from p2pmarket.errors import Invalid, MarketError
+from p2pmarket.market import bookings
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
@@ -104,7 +105,8 @@ def show_wallet(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOpt
     )
 
 
-def _print_order(o: OrderView, now: int) -> None:
+def _print_order(c: Ctx, o: OrderView) -> None:
+    now = c.clock.now()
     table(
         ["order", "what", "buyer", "seller", "amount", "status", "timers"],
         [
@@ -119,6 +121,11 @@ def _print_order(o: OrderView, now: int) -> None:
             ]
         ],
     )
+    if o.slot_start is not None:
+        say(
+            f"Slot: {bookings.local(c.market, o.slot_start)} to "
+            f"{bookings.local(c.market, o.slot_end)}."
+        )
     if o.timeline:
         table(
             ["when", "who", "from", "to", "amount", "note"],
@@ -147,15 +154,28 @@ def create(
     listing_id: int,
     as_: str = AsOption,
     qty: int = typer.Option(1, "--qty", "--quantity"),
+    at: str | None = typer.Option(
+        None, "--at", help="Book the slot starting then (2026-12-05T10:00, the market's clock)."
+    ),
+    hours: int = typer.Option(1, "--hours", help="With --at: how many slots in a row."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Ask to buy a listing (the seller accepts, then you pay into escrow)."""
-    o = ctx_of(ctx).actor(as_).create_order(listing_id, qty)
+    """Ask to buy a listing (the seller accepts, then you pay into escrow); --at books a
+    slot of a listing that takes bookings (see `p2pmarket listing slots ID`)."""
+    if at is None and hours != 1:
+        raise Invalid("hours_without_at", "--hours books slots in a row: give --at too.")
+    if at is not None and qty != 1:
+        raise Invalid("qty_with_at", "A slot is booked by --hours, not --qty.")
+    c = ctx_of(ctx)
+    actor = c.actor(as_)
+    o = actor.book(listing_id, at, hours) if at is not None else actor.create_order(listing_id, qty)
+    slot = f" on {bookings.local(c.market, o.slot_start)}" if o.slot_start is not None else ""
     emit(
         o.to_json(),
         as_json,
         lambda: say(
-            f"Order #{o.id} requested: {o.title} for {money.fmt(o.amount)}; waiting for {o.seller}."
+            f"Order #{o.id} requested: {o.title}{slot} for {money.fmt(o.amount)}; "
+            f"waiting for {o.seller}."
         ),
     )
 
@@ -174,7 +194,7 @@ def _acted(c: Ctx, o: OrderView, as_json: bool) -> None:
                     else ""
                 )
             ),
-            _print_order(o, c.clock.now()),
+            _print_order(c, o),
         ),
     )
 
@@ -226,7 +246,11 @@ def _money_step(action: str, help_text: str) -> None:
 _simple("accept", "Seller: accept a requested order.")
 _simple("deliver", "Seller: mark a paid order delivered (starts the confirm window).")
 _money_step("confirm", "Buyer: confirm delivery; escrow is released to the seller.")
-_simple("cancel", "Either side: cancel before payment.")
+_simple(
+    "cancel",
+    "Either side: cancel before payment. The seller of a booked slot may cancel after "
+    "payment too: the buyer gets everything back.",
+)
 _money_step("revoke", "Buyer: take a payment back within the revoke window, before delivery.")
 _simple("dispute", "Either side: ask a mediator; pauses every timer.")
 _simple("extend", "Buyer: extend the confirm window once.")
@@ -370,4 +394,4 @@ def show(
     """One order with its timeline and countdowns."""
     c = ctx_of(ctx)
     o = c.actor(as_).order(order_id)
-    emit(o.to_json(), as_json, lambda: _print_order(o, c.clock.now()))
+    emit(o.to_json(), as_json, lambda: _print_order(c, o))

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
 from p2pmarket.errors import MarketError, Refused
+from p2pmarket.market.bookings import BookingCases
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.offers import OfferCases
 from p2pmarket.market.records import RecordCases
@@ -174,5 +175,5 @@ class Market:
         return Actor(self, view)
 
 
-class Actor(MoneyCases, OfferCases, ShopCases, TrustCases, RecordCases):
+class Actor(MoneyCases, OfferCases, BookingCases, ShopCases, TrustCases, RecordCases):
     """A person acting in the market: every use case, each one transaction (see the bases)."""

@@ -141,6 +141,10 @@ class MoneyCases(ActorBase):
         to_seller = None
         if resolution is not None:
             to_seller = {"release": order.amount, "refund": 0}.get(resolution, decision["split"])
+        elif action == "revoke" and order.slot_start is not None:
+            settings = self.market.settings
+            now = self.market.clock.now()
+            to_seller = orders.late_fee(order.slot_start, order.amount, now, settings)
         return previews.step(order, action, to_seller)
 
     # -- payments --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from p2pmarket.errors import Invalid
 from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Condition, Kind, ListingStatus, Unit, User
-from p2pmarket.services.market import catalog, pricing, search, shops
+from p2pmarket.services.market import availability, catalog, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
 from p2pmarket.services.trust import accounts, chat, feedback, privacy
 
@@ -46,6 +46,8 @@ class ListingPage:
     reviews: tuple[feedback.ReviewView, ...]
     # Its own band around the viewer, as its search row compares it.
     price: pricing.Suggestion | None = None
+    # When it can be booked (a skill or time by the slot), or None: ordered as a whole.
+    hours: availability.Hours | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class HomeView:
     orders: tuple[attention.Waiting, ...]
     unread: tuple[chat.ConversationSummary, ...]
     deadlines: tuple[attention.Deadline, ...]
+    reminders: tuple[attention.Reminder, ...] = ()
 
     @property
     def waiting_on_me(self) -> int:
@@ -203,14 +206,14 @@ class ShopCases(ActorBase):
             balance = ledger.balance(session, me.id)
             waiting = attention.my_open_orders(session, me)
             chats = chat.list_conversations(session, me, limit=HOME_CHATS_MAX)
+        now = self.market.clock.now()
         return HomeView(
             shop=tuple(v for v in listings if v.status != "removed"),
             balance=balance,
             orders=tuple(waiting),
             unread=tuple(c for c in chats if c.unread),
-            deadlines=tuple(
-                attention.deadlines([w.order for w in waiting], self.market.clock.now())
-            ),
+            deadlines=tuple(attention.deadlines([w.order for w in waiting], now)),
+            reminders=tuple(attention.reminders([w.order for w in waiting], now)),
         )
 
     # -- finding things --------------------------------------------------------------------
@@ -283,7 +286,8 @@ class ShopCases(ActorBase):
             band = pricing.suggest_listings(
                 session, self.market.clock, [listing_id], lat=me.lat, lon=me.lon
             )[listing_id]
-        return ListingPage(listing, profile, tuple(reviews), band)
+            hours = availability.hours_of(session, listing_id, self.market.settings.zone)
+        return ListingPage(listing, profile, tuple(reviews), price=band, hours=hours)
 
 
 # -- nobody logged in ----------------------------------------------------------------------

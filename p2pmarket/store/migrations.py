@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -262,6 +262,16 @@ def _v10_offers(conn: Connection) -> None:
         conn.execute(text("ALTER TYPE messagekind ADD VALUE IF NOT EXISTS 'offer'"))
 
 
+def _v11_bookings(conn: Connection) -> None:
+    """v11: bookings. An order may hold a slot of its seller's time (`slot_start`,
+    `slot_end`); listings get weekly hours (`listing_hours`) and live slots claim their
+    5-minute blocks (`slot_claim`, one row per seller and block)."""
+    for name in ("slot_start", "slot_end"):
+        conn.exec_driver_sql(f"ALTER TABLE orders ADD COLUMN {name} INTEGER")
+    for model in (models.ListingHours, models.SlotClaim):
+        model.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -273,4 +283,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: _v8_signing_keys,
     9: _v9_listing_condition,
     10: _v10_offers,
+    11: _v11_bookings,
 }

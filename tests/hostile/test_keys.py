@@ -24,6 +24,7 @@ from p2pmarket.errors import Refused
 from p2pmarket.models import AccountKind, Order, OrderEvent, Role, Transfer, User
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.records import audit
+from p2pmarket.services.trust import credit
 from p2pmarket.store.engine import Store
 from tests.cli.conftest import Cli
 from tests.conftest import PASSPHRASE, make_listing, make_user
@@ -196,7 +197,7 @@ def test_a_timer_failing_after_its_payout_is_rolled_back_whole(trade, monkeypatc
     broken, fine = trade.accepted(qty=2), trade.accepted(qty=1)
     with trade.store.write() as s:
         orders.pay_many(s, trade.clock, Settings(), s.get(User, trade.bob.id), [broken, fine])
-    recompute, calls = orders.credit.recompute, []
+    recompute, calls = credit.recompute, []
 
     def first_fails(*args, **kw):
         calls.append(args)
@@ -204,7 +205,7 @@ def test_a_timer_failing_after_its_payout_is_rolled_back_whole(trade, monkeypatc
             raise Refused("credit_broken", "The credit rules could not be read.")
         return recompute(*args, **kw)
 
-    monkeypatch.setattr(orders.credit, "recompute", first_fails)
+    monkeypatch.setattr(credit, "recompute", first_fails)
     trade.clock.advance(8 * DAY)
     with trade.store.write() as s:
         assert orders.tick(s, trade.clock, Settings()) == [fine]

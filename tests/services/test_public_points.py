@@ -178,7 +178,7 @@ def test_suggested_prices_weigh_listings_at_public_points(store, clock):
     for i in range(10):
         make_listing(store, clock, seller, price=20_000 + i * 100)
     with store.read() as session:
-        got = pricing.suggest(
+        got = pricing.category_band(
             session, clock, category="piano-lessons", unit=Unit.hour, lat=HOME[0], lon=HOME[1]
         )
     assert got.radius_km == 10.0 and got.n == 10

@@ -335,3 +335,34 @@ def test_a_person_remembers_only_the_chains_they_see(paid):
     assert ("ledger", wallets["lin"]) in mine and ("order_events", order_id) in mine
     assert ("keys", users["lin"]) in mine and ("keys", 0) in mine
     assert ("ledger", wallets["bob"]) not in mine and ("keys", users["bob"]) not in mine
+
+
+@pytest.fixture
+def booked(paid):
+    """As `paid`, and Bob also booked Lin's hourly lesson for Monday 10:00 in Shanghai."""
+    market, bob, lin, _ = paid
+    listing = make_listing(market.store, market.clock, lin.user, title="Booked lesson")
+    lin.set_hours(listing.id, "mon-fri 09:00-12:00")
+    order = bob.book(listing.id, "2026-11-02T10:00")
+    return market, order.id
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE orders SET slot_start = slot_start + 3600, slot_end = slot_end + 3600 "
+        "WHERE id = {order}",
+        "UPDATE orders SET slot_start = NULL, slot_end = NULL WHERE id = {order}",
+    ],
+    ids=["moved", "unbooked"],
+)
+def test_a_booked_slot_moved_or_dropped_fails_verify(booked, statement):
+    market, order_id = booked
+    _sql(market, statement.format(order=order_id))
+    problems = _report(market).problems
+    assert any(f"orders#{order_id}" in p.what for p in problems), problems
+
+
+def test_a_booked_slot_verifies_and_orders_without_one_digest_as_before(booked):
+    market, _ = booked
+    assert records.verify(market, full=True).ok

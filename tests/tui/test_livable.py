@@ -136,6 +136,7 @@ CLI_ONLY = (
     "p2pmarket migrate",
     "p2pmarket reindex",
     "p2pmarket restore",
+    "p2pmarket verify --accept",  # the operator accepting a damaged store, at a shell
 )
 
 

@@ -10,6 +10,7 @@ import pytest
 from p2pmarket.services.market import demo, shops
 from p2pmarket.services.money import orders
 from p2pmarket.tui.app import MarketApp
+from p2pmarket.tui.screens.booking import BookingScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
 from tests.tui.helpers import SIZE, settle
@@ -87,3 +88,20 @@ def test_payment_modal_snapshot(snap_compare, market, config, clock):
         await settle(pilot)
 
     assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def test_booking_week_snapshot(snap_compare, market, config, clock, size):
+    """lin_piano's adult lessons from Sunday 17:00: the demo's paid lesson holds Monday 18:00."""
+    with market.read() as session:
+        lesson = next(
+            v
+            for v in shops.list_listings(session, seller="lin_piano", limit=10)
+            if v.title.startswith("Adult piano lessons")
+        )
+
+    async def run_before(pilot) -> None:
+        pilot.app.open(BookingScreen(lesson.id, lesson.title, lesson.price))
+        await settle(pilot)
+
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)

@@ -29,7 +29,7 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services.market import catalog, pricing, search, shops
+from p2pmarket.services.market import availability, catalog, pricing, search, shops
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.trust import accounts, chat, feedback, operators
 from p2pmarket.store import ports
@@ -243,6 +243,7 @@ def load_demo(store: Store, clock: Clock) -> dict | None:
         )
         counts.update(replay_story(session, start, story, store.config.settings))
         orders.tick(session, clock, store.config.settings)
+        counts.update(book_slots(session, clock, data.get("bookings", {}), store.config.settings))
         session.add(Meta(key=DEMO_KEY, value=str(now)))
         return counts
 
@@ -290,6 +291,49 @@ def replay_story(session: Session, start: int, story: dict, settings: Settings) 
             feedback.review(session, clock, users[author], order.id, stars, body)
         made += 1
     return {"orders": made, "conversations": len(story.get("conversations", []))}
+
+
+def book_slots(session: Session, clock: Clock, bookings: dict, settings: Settings) -> dict:
+    """Weekly hours on the demo's lessons and walks, then slots booked from now on."""
+    users = {u.handle: u for u in session.exec(select(User))}
+
+    def listing_of(entry: dict) -> int:
+        return session.exec(
+            select(Listing.id).where(
+                Listing.seller_id == users[entry["seller"]].id, Listing.title == entry["listing"]
+            )
+        ).one()
+
+    for entry in bookings.get("hours", []):
+        availability.set_hours(
+            session,
+            clock,
+            users[entry["seller"]],
+            listing_of(entry),
+            entry["week"],
+            zone=settings.zone,
+            slot_minutes=entry.get("slot"),
+            buffer_after=entry.get("buffer", 0),
+            notice_hours=entry.get("notice", 0),
+            window_days=entry.get("window", 30),
+            days_off=entry.get("off", ()),
+        )
+    booked = 0
+    for entry in bookings.get("orders", []):
+        listing_id = listing_of(entry)
+        since = clock.now() + entry["ahead_h"] * 3600
+        free = availability.free_slots(session, clock, settings.zone, listing_id, since=since)
+        if not free:
+            continue
+        buyer, seller = users[entry["buyer"]], users[entry["seller"]]
+        order = orders.book_slot(
+            session, clock, settings, buyer, listing_id, free[0].start, entry["hours"]
+        )
+        for step in entry["steps"]:
+            actor = seller if step in ("accept", "deliver") else buyer
+            orders.act(session, clock, settings, actor, order.id, step)
+        booked += 1
+    return {"bookings": booked}
 
 
 def _handle(rng: random.Random, index: int) -> str:

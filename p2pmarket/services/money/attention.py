@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from p2pmarket.clock import countdown
 from p2pmarket.models import User
 from p2pmarket.services.money import orders
+from p2pmarket.services.money.orders import slots
+from p2pmarket.services.money.orders.views import SLOT_STARTS
 
 # The actions that move an order forward; cancel, dispute and extend are always optional.
 NEXT_STEPS = ("accept", "pay", "deliver", "confirm", "resolve")
@@ -49,8 +52,35 @@ def deadlines(open_orders: list[orders.OrderView], now: int) -> list[Deadline]:
     out = []
     for o in open_orders:
         for timer, left in o.countdowns(now).items():
-            out.append(Deadline(o.id, o.title, timer, left))
+            if timer != SLOT_STARTS:
+                out.append(Deadline(o.id, o.title, timer, left))
     return out
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A booked slot coming up: the reminder due now (24 h or 1 h before), to both sides."""
+
+    order_id: int
+    title: str
+    which: str
+    slot_start: int
+    starts_in: str
+
+
+def reminders(open_orders: list[orders.OrderView], now: int) -> list[Reminder]:
+    """The reminders due now for these orders' slots, soonest slot first.
+
+    There is no inbox yet: a reminder is derived from the slot and the clock, so it shows
+    (on Home and in `order list`) from 24 h before, says "1 h" from 1 h before, and goes
+    when the slot starts; nothing is stored or sent.
+    """
+    due = []
+    for o in open_orders:
+        which = slots.reminder(o.slot_start, now)
+        if which is not None:
+            due.append(Reminder(o.id, o.title, which, o.slot_start, countdown(o.slot_start - now)))
+    return sorted(due, key=lambda r: r.slot_start)
 
 
 def mediation_queue(session: Session, viewer: User) -> list[orders.OrderView]:

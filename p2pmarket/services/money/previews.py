@@ -37,13 +37,22 @@ def withdrawal(session: Session, user_id: int, amount: int) -> WithdrawalPreview
 def step(order: OrderView, action: str, to_seller: int | None = None) -> str | None:
     """The sentence to confirm before `action` on `order`; None if the step moves no money.
 
-    `to_seller` is a mediator's decision: the whole amount (release), 0 (refund) or a split.
+    `to_seller` is a mediator's decision: the whole amount (release), 0 (refund) or a split;
+    or what a buyer revoking a booked slot late leaves to the seller.
     """
     amount, head = money.fmt(order.amount), f"Order #{order.id} ({order.title})"
     if action == "confirm":
         return (
             f"{head}: confirm it was delivered. {amount} is released from escrow to "
             f"@{order.seller}; this can't be undone."
+        )
+    if action == "revoke" and order.slot_start is not None and to_seller:
+        cost = -credit.rules()["transaction"]["refund_revoked"]
+        return (
+            f"{head}: cancel the booking a day or less before its slot. {money.fmt(to_seller)} "
+            f"goes to @{order.seller} as the late-cancellation fee and "
+            f"{money.fmt(order.amount - to_seller)} back to you. Cancelling a paid order "
+            f"lowers your transaction credit by {cost}."
         )
     if action == "revoke":
         cost = -credit.rules()["transaction"]["refund_revoked"]

@@ -84,6 +84,9 @@ _COVERED_COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
     ),
 }
+# Covered only on the rows where they are set: a booked order's slot. Rows signed before
+# the column existed (every order without a slot) digest exactly as they did then.
+_COVERED_WHEN_SET: dict[str, tuple[str, ...]] = {"orders": ("slot_start", "slot_end")}
 
 
 # ------------------------------------------------------------------------------ keys
@@ -301,9 +304,10 @@ class _Facts:
         self.rows: dict[tuple[str, int], dict] = {}
         self._digests: dict[tuple[str, int], str] = {}
         tables = SQLModel.metadata.tables
-        for name, columns in _COVERED_COLUMNS.items():
+        for name, always in _COVERED_COLUMNS.items():
             table = tables[name]
-            query = select(table.c.id, *(table.c[c] for c in columns))
+            optional = _COVERED_WHEN_SET.get(name, ())
+            query = select(table.c.id, *(table.c[c] for c in always + optional))
             if ids is not None:
                 wanted = ids.get(name)
                 if not wanted:
@@ -311,7 +315,9 @@ class _Facts:
                 query = query.where(table.c.id.in_(wanted))
             for row in connection.execute(query).mappings():
                 self.rows[name, row["id"]] = {
-                    k: v.value if hasattr(v, "value") else v for k, v in row.items()
+                    k: v.value if hasattr(v, "value") else v
+                    for k, v in row.items()
+                    if not (v is None and k in optional)
                 }
 
     @classmethod

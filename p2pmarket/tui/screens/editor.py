@@ -100,7 +100,8 @@ class EditorScreen(MarketScreen):
             self.query_one("#condition", Select).value = view.condition
         self.query_one("#price", Input).value = money.plain(view.price)
         self.query_one("#quantity", Input).value = str(view.quantity)
-        self.query_one("#price", Input).focus()
+        # The price is what one edits most; the form stays at its top, the title in view.
+        self.query_one("#price", Input).focus(scroll_visible=False)
 
     def _draft(self) -> tuple:
         """Everything typed or chosen, to tell whether leaving would lose something."""

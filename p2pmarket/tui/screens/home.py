@@ -29,6 +29,7 @@ class HomeScreen(MarketScreen):
         Binding("a", "add_listing", "Add listing"),
         Binding("e", "edit_listing", "Edit"),
         Binding("z", "pause_listing", "Pause/resume"),
+        Binding("b", "listing_hours", "Hours", show=False),
         Binding("x", "remove_listing", "Remove", show=False),
         Binding("w", "top_up", "Top up"),
     ]
@@ -106,6 +107,10 @@ class HomeScreen(MarketScreen):
             notes.append(f"{total} unread message{'s' * (total != 1)} from ")
             notes.append(", ".join(f"@{c.other}" for c in home.unread[:4]))
             notes.append("\n")
+        for r in home.reminders[:3]:
+            notes.append(f"Reminder ({r.which}): order #{r.order_id} starts in {r.starts_in} — ")
+            notes.append(line(r.title[:40]))
+            notes.append("\n")
         for d in home.deadlines[:4]:
             notes.append(f"Order #{d.order_id} {d.timer}: {d.left} — ")
             notes.append(line(d.title[:40]))
@@ -123,6 +128,13 @@ class HomeScreen(MarketScreen):
         from p2pmarket.tui.screens.editor import EditorScreen
 
         self.market.open(EditorScreen())
+
+    def action_listing_hours(self) -> None:
+        from p2pmarket.tui.screens.hours import HoursScreen
+
+        listing_id = self._selected_listing()
+        if listing_id is not None:
+            self.market.open(HoursScreen(listing_id))
 
     def action_edit_listing(self) -> None:
         from p2pmarket.tui.screens.editor import EditorScreen

@@ -31,6 +31,7 @@ class ListingScreen(MarketScreen):
         super().__init__()
         self.listing_id = listing_id
         self.listing: shops.ListingView | None = None
+        self.bookable = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -55,11 +56,18 @@ class ListingScreen(MarketScreen):
         head = Text()
         head.append(str(line(v.title, 500)), style="bold")
         head.append(f"\n{money.fmt(v.price)} per {v.unit}", style="bold green")
-        head.append(f" · {v.kind} · {v.category} · {v.quantity} available · {v.status}")
+        self.bookable = page.hours is not None
+        if self.bookable:
+            head.append(f" · {v.kind} · {v.category} · {v.status}")
+        else:
+            head.append(f" · {v.kind} · {v.category} · {v.quantity} available · {v.status}")
         if v.condition:
             head.append(f" · {pricing.condition_label(v.condition)}")
         if page.price is not None:
             head.append_text(price_line(v.price, page.price))
+        if self.bookable:
+            head.append(f"\nBook a slot: {page.hours.week} ({page.hours.zone})")
+        self.query_one("#order", Button).label = "Book a slot (b)" if self.bookable else "Order (b)"
         self.query_one("#listing-head", Static).update(head)
         self.query_one("#listing-description", Static).update(
             data(v.description or "No description.", style="" if v.description else "dim")
@@ -91,7 +99,13 @@ class ListingScreen(MarketScreen):
             self.action_message()
 
     def action_order(self) -> None:
+        from p2pmarket.tui.screens.booking import BookingScreen
         from p2pmarket.tui.screens.orders import OrdersScreen
+
+        if self.bookable and self.listing is not None:
+            v = self.listing
+            self.market.open(BookingScreen(self.listing_id, v.title, v.price))
+            return
 
         made = self.attempt(lambda: self.actor.create_order(self.listing_id, 1))
         if made is not None:

@@ -14,6 +14,7 @@ from textual.widgets import Button, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
+from p2pmarket.market import bookings
 from p2pmarket.tui.plain import data, line
 
 if TYPE_CHECKING:
@@ -75,6 +76,12 @@ class OrderPanel(VerticalScroll):
         text.append(money.fmt(order.amount), style="bold")
         text.append(f" · buyer @{order.buyer} · seller @{order.seller}\nStatus: ")
         text.append(order.status.upper(), style="bold reverse")
+        if order.slot_start is not None:
+            market = self.app.market
+            text.append(
+                f"\nSlot: {bookings.local(market, order.slot_start)} to "
+                f"{bookings.local(market, order.slot_end)}"
+            )
         head.update(text)
         timers = order.countdowns(now)
         self.query_one("#order-timers", Static).update(

@@ -11,6 +11,7 @@ mediator resolves it: release, refund or split.
 - steps.py: opening an order and `act`, one handler per step
 - payments.py: paying into escrow, one order or a batch, and the preview before it
 - timers.py: deadlines that run out, in `tick`
+- slots.py: orders holding a slot of the seller's time (claims, late cancellation, reminders)
 - views.py: what the faces see of orders
 - old_escrow.py: a pre-v7 store's single escrow split per order
 
@@ -20,8 +21,10 @@ What the rest of the market calls is named here.
 from p2pmarket.services.money.orders.old_escrow import old_escrow_to_split, split_old_escrow
 from p2pmarket.services.money.orders.payments import pay, pay_many, preview_payment
 from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
+from p2pmarket.services.money.orders.slots import late_fee
 from p2pmarket.services.money.orders.steps import (
     act,
+    book_slot,
     create_order,
     from_offer,
     parse_resolution,
@@ -47,10 +50,12 @@ __all__ = [
     "act",
     "allowed_actions",
     "anything_due",
+    "book_slot",
     "create_order",
     "events",
     "from_offer",
     "get_order",
+    "late_fee",
     "list_orders",
     "old_escrow_to_split",
     "parse_resolution",

@@ -22,6 +22,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money import ledger
+from p2pmarket.services.money.orders import slots
 from p2pmarket.services.money.orders.rules import (
     LISTING,
     TAKE,
@@ -69,6 +70,11 @@ def preview_payment(
     order = order_row(session, order_id)
     payee, warning = _payable(session, clock, settings, buyer, order)
     before = ledger.balance(session, buyer.id)
+    revoke_window = settings.revoke_window
+    if order.slot_start is not None:
+        revoke_window = max(0, order.slot_start - clock.now())
+        terms = slots.cancel_terms(order.slot_start, settings)
+        warning = f"{warning} {terms}" if warning else terms
     return PaymentPreview(
         order_id=order.id,
         title=order.title,
@@ -76,7 +82,7 @@ def preview_payment(
         to=payee.handle,
         balance_before=before,
         balance_after=before - order.amount,
-        revoke_window=settings.revoke_window,
+        revoke_window=revoke_window,
         warning=warning,
     )
 
@@ -104,7 +110,7 @@ def pay(
     if postings.replay(stored, "pay", order.id, params) is not None:
         return view(session, order, replayed=True, users=(buyer,))
     payee, _ = _payable(session, clock, settings, buyer, order)
-    left = _stock(session, [order.listing_id]).get(order.listing_id)
+    left = _stock(session, [order.listing_id]).get(order.listing_id) if _stocked(order) else None
     if left is not None and left < order.quantity:
         raise _sold_out(order)
     postings.add(
@@ -146,8 +152,14 @@ def _paid(order, buyer: User, now: int, settings: Settings) -> tuple[dict, Order
         note="into escrow",
     )
     order.status, order.updated_at = OrderStatus.paid, now
-    order.revoke_until = now + settings.revoke_window
-    order.deliver_by = now + settings.delivery_deadline
+    if order.slot_start is None:
+        order.revoke_until = now + settings.revoke_window
+        order.deliver_by = now + settings.delivery_deadline
+    else:
+        # A booking may be cancelled until its slot starts (slots.late_fee says at what
+        # cost) and is delivered by the slot's end plus a grace.
+        order.revoke_until = order.slot_start
+        order.deliver_by = order.slot_end + settings.booking_grace
     paid = {
         "order_id": order.id,
         "now": now,
@@ -155,6 +167,11 @@ def _paid(order, buyer: User, now: int, settings: Settings) -> tuple[dict, Order
         "deliver": order.deliver_by,
     }
     return paid, event
+
+
+def _stocked(order) -> bool:
+    """Does paying take the listing's stock? A booked slot holds the seller's time instead."""
+    return order.slot_start is None
 
 
 def _sold_out(order) -> Refused:
@@ -311,7 +328,7 @@ class _Payments:
             return view(self.session, order, replayed=True, users=self._parties(order))
         _check_pay(order, self.buyer)
         self._gate(order)
-        left = self.stock.get(order.listing_id)
+        left = self.stock.get(order.listing_id) if _stocked(order) else None
         if left is not None and left < order.quantity:
             raise _sold_out(order)
         self.postings.add(

@@ -21,6 +21,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money import ledger
+from p2pmarket.services.money.orders import slots
 from p2pmarket.services.records import chain
 from p2pmarket.services.trust import credit
 
@@ -34,8 +35,11 @@ class Rule:
 
 TRANSITIONS: dict[str, Rule] = {
     "accept": Rule(frozenset({OrderStatus.requested}), "seller", OrderStatus.accepted),
+    # Paid, only a booked slot's seller may cancel (steps._cancel): refunded in full.
     "cancel": Rule(
-        frozenset({OrderStatus.requested, OrderStatus.accepted}), "party", OrderStatus.cancelled
+        frozenset({OrderStatus.requested, OrderStatus.accepted, OrderStatus.paid}),
+        "party",
+        OrderStatus.cancelled,
     ),
     "pay": Rule(frozenset({OrderStatus.accepted}), "buyer", OrderStatus.paid),
     "revoke": Rule(frozenset({OrderStatus.paid}), "buyer", OrderStatus.refunded),
@@ -105,6 +109,8 @@ def record(
     order.updated_at = at
     session.add(order)
     chain.append(session, event)
+    if order.slot_start is not None and to not in OPEN:
+        slots.release(session, order.id)
 
 
 def release(
@@ -178,7 +184,8 @@ _RESTOCK = (
 
 
 def restock(session: Session, order: Order) -> None:
-    if order.listing_id is None or order.status not in HELD:
+    # A booked slot takes no stock: its seller's time is held by its claim instead.
+    if order.listing_id is None or order.status not in HELD or order.slot_start is not None:
         return
     session.connection().execute(
         _RESTOCK, {"listing_id": order.listing_id, "quantity": order.quantity}
@@ -203,13 +210,17 @@ def check_actor(order: Order, rule: Rule, actor: User, action: str) -> None:
 
 
 def check_source(order: Order, rule: Rule, action: str) -> None:
-    if order.status in rule.sources:
-        return
+    if order.status not in rule.sources:
+        raise refuse(order, rule, action)
+
+
+def refuse(order: Order, rule: Rule, action: str) -> Refused:
+    """Why `action` can't be taken on `order` in its status."""
     why = _WHY_NOT.get((action, order.status))
     if why is None:
         allowed = " or ".join(sorted(rule.sources))
         why = f"it is {order.status}; {action} needs it to be {allowed}"
-    raise Refused(f"cannot_{action}", f"You can't {action} order #{order.id}: {why}.")
+    return Refused(f"cannot_{action}", f"You can't {action} order #{order.id}: {why}.")
 
 
 def settle_credit(session: Session, clock: Clock, settings: Settings, order: Order) -> None:

@@ -13,12 +13,15 @@ from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import (
     Kind,
     Listing,
+    ListingHours,
     ListingStatus,
     Order,
     OrderEvent,
     OrderStatus,
     User,
 )
+from p2pmarket.services.market import availability
+from p2pmarket.services.money.orders import slots
 from p2pmarket.services.money.orders.payments import pay
 from p2pmarket.services.money.orders.rules import (
     RESOLUTIONS,
@@ -26,6 +29,7 @@ from p2pmarket.services.money.orders.rules import (
     check_actor,
     check_source,
     record,
+    refuse,
     release,
     settle_credit,
 )
@@ -37,18 +41,13 @@ from p2pmarket.services.trust import contacts
 def create_order(
     session: Session, clock: Clock, buyer: User, listing_id: int, quantity: int = 1
 ) -> OrderView:
-    listing = session.get(Listing, listing_id)
-    if listing is None:
-        raise Invalid("unknown_listing", f"No listing #{listing_id}.")
-    if listing.seller_id == buyer.id:
-        raise Refused("own_listing", "You can't order from your own listing.")
-    if listing.status != ListingStatus.active:
+    listing = _orderable(session, buyer, listing_id)
+    if session.get(ListingHours, listing_id) is not None:
         raise Refused(
-            "listing_inactive",
-            f"Listing #{listing_id} is {listing.status}; it can be ordered only while active.",
+            "needs_slot",
+            f"Listing #{listing_id} is booked by time: pick a slot "
+            f"(p2pmarket listing slots {listing_id}, then order create {listing_id} --at …).",
         )
-    if contacts.blocked_between(session, buyer.id, listing.seller_id):
-        raise Refused("blocked", "You can't order from this seller: one of you blocked the other.")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise Invalid("quantity_range", "Quantity must be a whole number of at least 1.")
     if quantity > listing.quantity:
@@ -72,6 +71,58 @@ def create_order(
         updated_at=now,
     )
     return _open(session, order, buyer.id, f"{quantity} × {money.fmt(listing.price)}")
+
+
+def book_slot(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    buyer: User,
+    listing_id: int,
+    start: int,
+    count: int = 1,
+) -> OrderView:
+    """Ask for `count` consecutive slots of a listing from `start`: a requested order that
+    holds the seller's time (and its buffers) until it ends."""
+    listing = _orderable(session, buyer, listing_id)
+    hours, slot = availability.check_slot(session, clock, settings.zone, listing_id, start, count)
+    now = clock.now()
+    order = Order(
+        listing_id=listing.id,
+        title=listing.title,
+        buyer_id=buyer.id,
+        seller_id=listing.seller_id,
+        kind=listing.kind,
+        quantity=count,
+        unit_price=listing.price,
+        amount=money.check(listing.price * count),
+        status=OrderStatus.requested,
+        created_at=now,
+        updated_at=now,
+        slot_start=slot.start,
+        slot_end=slot.end,
+    )
+    when = availability.local(slot.start, settings.zone)
+    booked = _open(session, order, buyer.id, f"{count} × {money.fmt(listing.price)}, slot {when}")
+    slots.claim(session, order, hours)
+    return booked
+
+
+def _orderable(session: Session, buyer: User, listing_id: int) -> Listing:
+    """The listing `buyer` may order from, or why not."""
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise Invalid("unknown_listing", f"No listing #{listing_id}.")
+    if listing.seller_id == buyer.id:
+        raise Refused("own_listing", "You can't order from your own listing.")
+    if listing.status != ListingStatus.active:
+        raise Refused(
+            "listing_inactive",
+            f"Listing #{listing_id} is {listing.status}; it can be ordered only while active.",
+        )
+    if contacts.blocked_between(session, buyer.id, listing.seller_id):
+        raise Refused("blocked", "You can't order from this seller: one of you blocked the other.")
+    return listing
 
 
 def _open(session: Session, order: Order, actor_id: int, note: str) -> OrderView:
@@ -200,10 +251,23 @@ def _accept(session, clock, settings, actor, order, now, **_):
 
 
 def _cancel(session, clock, settings, actor, order, now, **_):
+    if order.status == OrderStatus.paid:
+        if order.slot_start is None or actor.id != order.seller_id:
+            raise refuse(order, TRANSITIONS["cancel"], "cancel")
+        # The seller calls off a booked slot: the buyer gets everything back, and the
+        # refund counts against the seller's transaction credit like a missed delivery.
+        release(session, clock, order, "seller-cancel", to_seller=0)
+        record(
+            session, order, actor.id, now, OrderStatus.refunded, order.amount, "cancelled by seller"
+        )
+        return
     record(session, order, actor.id, now, OrderStatus.cancelled)
 
 
 def _revoke(session, clock, settings, actor, order, now, **_):
+    if order.slot_start is not None:
+        _cancel_booking(session, clock, settings, actor, order, now)
+        return
     if now >= order.revoke_until:
         raise Refused(
             "revoke_window_closed",
@@ -214,13 +278,34 @@ def _revoke(session, clock, settings, actor, order, now, **_):
     record(session, order, actor.id, now, OrderStatus.refunded, order.amount, "revoked by buyer")
 
 
+def _cancel_booking(session, clock, settings, actor, order, now):
+    """The buyer cancels a paid booking: free until a day before the slot, then a share
+    of the price goes to the seller; once the slot began, only a dispute is left."""
+    if now >= order.slot_start:
+        raise Refused(
+            "slot_started",
+            f"You can't cancel order #{order.id}: its slot began at "
+            f"{availability.local(order.slot_start, settings.zone)}; open a dispute instead.",
+        )
+    fee = slots.late_fee(order.slot_start, order.amount, now, settings)
+    release(session, clock, order, "revoke", to_seller=fee)
+    note = "cancelled by buyer" + (
+        f" within {countdown(settings.free_cancel_before)} of the slot: "
+        f"{money.fmt(fee)} to the seller"
+        if fee
+        else ""
+    )
+    record(session, order, actor.id, now, OrderStatus.refunded, order.amount - fee, note)
+
+
 def _deliver(session, clock, settings, actor, order, now, **_):
     window = (
         settings.confirm_window_goods
         if order.kind == Kind.goods
         else settings.confirm_window_service
     )
-    order.confirm_by = now + window
+    # A booked slot's confirm window starts when the slot ends, not before.
+    order.confirm_by = max(now, order.slot_end or now) + window
     order.revoke_until = None
     record(session, order, actor.id, now, OrderStatus.delivered)
 

@@ -19,6 +19,10 @@ from p2pmarket.models import (
 )
 from p2pmarket.services.money.orders.rules import OPEN, TRANSITIONS
 
+# The countdown to a booked slot: shown with an order's timers, though nothing runs out
+# (Home announces it by its reminders instead of among the deadlines).
+SLOT_STARTS = "slot starts"
+
 
 @dataclass(frozen=True)
 class EventView:
@@ -56,6 +60,9 @@ class OrderView:
     timer_failed_at: int | None = None
     replayed: bool = False
     timeline: list[EventView] = field(default_factory=list)
+    # A booked slot of the seller's time (UTC seconds), or None.
+    slot_start: int | None = None
+    slot_end: int | None = None
 
     def countdowns(self, now: int) -> dict[str, str]:
         """Human countdowns for the timers that are running now."""
@@ -64,6 +71,8 @@ class OrderView:
         if self.timer_failed_at is not None:
             return {"timers": "stopped: a timer failed (the timeline says why)"}
         shown = {}
+        if self.slot_start is not None and self.status in OPEN and now < self.slot_start:
+            shown[SLOT_STARTS] = countdown(self.slot_start - now)
         if self.status == OrderStatus.paid and self.revoke_until and now < self.revoke_until:
             shown["revoke window"] = countdown(self.revoke_until - now)
         if self.status == OrderStatus.paid and self.deliver_by:
@@ -136,6 +145,8 @@ def view(
         timer_failed_at=order.timer_failed_at,
         replayed=replayed,
         timeline=events(session, order.id) if timeline else [],
+        slot_start=order.slot_start,
+        slot_end=order.slot_end,
     )
 
 
@@ -173,6 +184,9 @@ def allowed_actions(order: OrderView, me: str, role: str) -> list[str]:
             "party": me in (order.buyer, order.seller),
             "mediator": role == Role.mediator and me not in (order.buyer, order.seller),
         }
+        if action == "cancel" and order.status == OrderStatus.paid:
+            # A paid order is cancelled only by the seller of a booked slot.
+            who["party"] = order.slot_start is not None and me == order.seller
         if who[rule.actor] and not (action == "extend" and order.extended):
             actions.append(action)
     return actions

@@ -1,0 +1,70 @@
+"""Orders that hold a slot of the seller's time: the claim that keeps one seller's live
+slots apart, its release when the order ends, what a buyer's late cancellation costs,
+and the reminders before the slot.
+
+The claim is one `slot_claim` row per 5-minute block (availability.BLOCK) of the booked
+time and its buffers, keyed by (seller, block): a second live order over any of those
+blocks fails in the store itself, on SQLite and PostgreSQL alike, whatever its writer
+read before. Checking first (availability.check_slot) only makes the refusal readable.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from p2pmarket.clock import HOUR
+from p2pmarket.config import Settings
+from p2pmarket.models import Order, SlotClaim
+from p2pmarket.services.market import availability
+
+CLAIMS = SlotClaim.__table__
+# Reminders before a slot, latest first: (how long before, what it is called).
+REMINDERS = ((1 * HOUR, "1 h"), (24 * HOUR, "24 h"))
+
+
+def claim(session: Session, order: Order, hours: availability.Hours) -> None:
+    """Hold the seller's time for `order` (its slot and buffers), or refuse: taken."""
+    span = availability.claim_span(hours, order.slot_start, order.slot_end)
+    rows = [
+        {"seller_id": order.seller_id, "block": b, "order_id": order.id}
+        for b in availability.blocks(span)
+    ]
+    try:
+        with session.begin_nested():
+            session.connection().execute(insert(CLAIMS), rows)
+    except IntegrityError as exc:
+        when = availability.local(order.slot_start, hours.zone)
+        raise availability.slot_taken(hours.listing_id, when) from exc
+
+
+def release(session: Session, order_id: int) -> None:
+    """The order ended: its slot is free again."""
+    session.connection().execute(delete(CLAIMS).where(CLAIMS.c.order_id == order_id))
+
+
+def late_fee(slot_start: int, amount: int, now: int, settings: Settings) -> int:
+    """What a buyer cancelling a paid booking now leaves to the seller (0: free)."""
+    if now < slot_start - settings.free_cancel_before:
+        return 0
+    return amount * settings.late_cancel_percent // 100
+
+
+def cancel_terms(slot_start: int, settings: Settings) -> str:
+    """What cancelling a booked slot costs, said before paying for it."""
+    free_until = availability.local(slot_start - settings.free_cancel_before, settings.zone)
+    return (
+        f"This books a slot: cancelling is free until {free_until}; later "
+        f"{settings.late_cancel_percent}% of the price goes to the seller."
+    )
+
+
+def reminder(slot_start: int | None, now: int) -> str | None:
+    """The reminder due now before a slot ('24 h' or '1 h'), or None."""
+    if slot_start is None or now >= slot_start:
+        return None
+    for before, name in REMINDERS:
+        if now >= slot_start - before:
+            return name
+    return None
