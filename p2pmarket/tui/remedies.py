@@ -36,6 +36,7 @@ _FORMS: list[tuple[re.Pattern, object]] = [
         r"Pay with ctrl+y in this chat, or y on Orders (#\1)",
     ),
     (re.compile(r"with `p2pmarket order create (\d+)`"), r"with b on listing #\1"),
+    (re.compile(r"with `p2pmarket listing slots (\d+)`"), r"with b on listing #\1"),
     (
         re.compile(r"\(`p2pmarket offer withdraw ID`\)"),
         "(ctrl+f on your offer in the chat)",

@@ -281,3 +281,13 @@ def test_lists_show_my_offers_either_side(store, clock, trade):
     assert [o.id for o in mine] == [second.id, made.id]
     assert [o.id for o in theirs] == [second.id]
     assert theirs[0].state(clock.now()) == "open, 2d 0h left"
+
+
+def test_a_listing_booked_by_the_slot_takes_no_offers(store, clock, trade):
+    from p2pmarket.models import ListingHours
+
+    bob, _, listing = trade
+    with store.write() as s:
+        s.add(ListingHours(listing_id=listing.id, week="{}", updated_at=clock.now()))
+    with pytest.raises(Refused, match="booked by the slot"):
+        offer(store, clock, bob, listing.id, 120_00)

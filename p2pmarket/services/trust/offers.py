@@ -28,7 +28,15 @@ from p2pmarket import money, text
 from p2pmarket.clock import Clock, iso
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.models import Listing, ListingStatus, MessageKind, Offer, OfferStatus, User
+from p2pmarket.models import (
+    Listing,
+    ListingHours,
+    ListingStatus,
+    MessageKind,
+    Offer,
+    OfferStatus,
+    User,
+)
 from p2pmarket.services.money import orders
 from p2pmarket.services.trust import chat, contacts, gate
 
@@ -228,6 +236,12 @@ def _propose(
     amount = money.check(unit_price * quantity)
     note = text.clean(note, field="note", max_len=NOTE_MAX, required=False)
     chat.check_reach(session, by, to)
+    if session.get(ListingHours, listing.id) is not None:
+        raise Refused(
+            "offer_booked_listing",
+            f"Listing #{listing.id} is booked by the slot, at its price: pick a free slot "
+            f"with `p2pmarket listing slots {listing.id}`.",
+        )
     if by.id == buyer.id:
         if listing.price_firm:
             raise Refused(
