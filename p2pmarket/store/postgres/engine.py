@@ -47,7 +47,9 @@ def engine(url: str, *, writer: bool) -> Engine:
         url,
         pool_pre_ping=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
-        isolation_level="SERIALIZABLE" if writer else "READ COMMITTED",
+        # A read is one snapshot, as SQLite's deferred BEGIN gives: `verify` reading the
+        # checkpoints, then their heads, must not see a checkpoint committed in between.
+        isolation_level="SERIALIZABLE" if writer else "REPEATABLE READ",
     )
     if not writer:
         return eng
