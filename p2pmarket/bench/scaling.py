@@ -1,21 +1,23 @@
 """`bench pg` scaling: many clients paying at once on PostgreSQL, and chat beside them.
 
-For each number of clients, on one fresh database:
-- distinct pairs: client i pays its own seller i (disjoint wallets and escrows);
+For each number of clients, on one fresh database, every client is a process of its own
+(a store, one connection: as many CLI calls or terminals at once; threads would queue on
+Python's one interpreter lock instead of on the store):
+- distinct pairs: client i pays its own seller i (disjoint wallets and escrows), while
+  one more process sends chat messages;
 - hot wallet: every client pays from one buyer's wallet (one hot row: they collide);
 - serial: distinct pairs again under the old one-lock mode (every write transaction
-  first takes one market-wide advisory lock, READ COMMITTED), the naive baseline;
-- chat: one more client sends messages, alone and then while the distinct pairs pay,
-  timing each (p95).
-Each client is a thread with a store (one connection) of its own; a payment is one
-`Store.transact` unit of work, retried when PostgreSQL aborts it. Afterwards the ledger
-is checked: wallets below zero (overdrafts), payments acknowledged but not recorded
-(lost), orders paid more than once (duplicated).
+  first takes one market-wide advisory lock, READ COMMITTED), the naive baseline, with
+  the same chat beside it;
+- chat alone: the chat process with nobody paying.
+A payment is one `Store.transact` unit of work, retried when PostgreSQL aborts it; each
+is timed (p50/p95). Afterwards the ledger is checked: wallets below zero (overdrafts),
+payments acknowledged but not recorded (lost), orders paid more than once (duplicated).
 """
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,6 +28,9 @@ PRICE = 100
 # The old market-wide write lock, kept here only as the naive baseline.
 SERIAL_LOCK = 0x7032706D61726B74
 CHAT_ALONE = 40
+# Fork: a client inherits the imported code and starts at once (no pickling of the config).
+FORK = multiprocessing.get_context("fork")
+REPORT_TIMEOUT_S = 900
 
 
 def _serial(store) -> None:
@@ -60,13 +65,27 @@ def _setup(store, clock, clients: int, per_client: int) -> dict:
     return {**plans, "chat": talkers}
 
 
-def _pay_all(store, clock, buyer_id: int, ids: list[int], acked: list, refused: list) -> None:
+def _store(config, serial: bool):
+    from p2pmarket.store.engine import Store
+
+    store = Store.open(config)
+    if serial:
+        _serial(store)
+    return store
+
+
+def _payer(config, clock, serial: bool, buyer_id: int, ids: list[int], start, out) -> None:
+    """One client process: pay each order in its own unit of work; report what happened."""
     from p2pmarket.errors import MarketError
     from p2pmarket.models import User
     from p2pmarket.services.money import orders
 
+    store = _store(config, serial)
     settings = store.config.settings
+    acked, refused, took = [], [], []
+    start.wait()
     for order_id in ids:
+        began = time.perf_counter()
         try:
             store.transact(
                 lambda s, order_id=order_id: orders.pay(
@@ -76,45 +95,72 @@ def _pay_all(store, clock, buyer_id: int, ids: list[int], acked: list, refused: 
             acked.append(order_id)
         except MarketError as exc:
             refused.append(exc.code)
+        took.append((time.perf_counter() - began) * 1000)
+    store.close()
+    out.put(("pay", acked, refused, took))
 
 
-def _chat(store, clock, talkers: tuple[int, int], until: Callable[[int], bool]) -> list[float]:
+def _chatter(config, clock, serial: bool, talkers, start, stop, most: int | None, out) -> None:
+    """The chat process: send messages until `stop` is set (or `most` are sent), timing each."""
     from p2pmarket.models import User
     from p2pmarket.services.trust import chat
 
+    store = _store(config, serial)
+    settings = store.config.settings
     sender, recipient = talkers
-    settings, samples, i = store.config.settings, [], 0
-    while not until(i):
-        start = time.perf_counter()
+    took: list[float] = []
+    start.wait()
+    while not stop.is_set() and (most is None or len(took) < most):
+        began = time.perf_counter()
         store.transact(
-            lambda s, i=i: chat.send(
+            lambda s, i=len(took): chat.send(
                 s, clock, s.get(User, sender), s.get(User, recipient), f"m{i}", settings=settings
             )
         )
-        samples.append((time.perf_counter() - start) * 1000)
-        i += 1
-    return samples
+        took.append((time.perf_counter() - began) * 1000)
+    store.close()
+    out.put(("chat", took))
 
 
-def _run(stores, clock, plan: list, chat_store=None, talkers=None) -> dict:
-    """Every client pays its orders at once (a thread each); chat meanwhile if given."""
-    acked, refused = [], []
-    threads = [
-        threading.Thread(target=_pay_all, args=(store, clock, buyer, ids, acked, refused))
-        for store, (buyer, ids) in zip(stores, plan, strict=False)
+def _run(config, clock, plan: list, *, serial: bool = False, talkers=None, most=None) -> dict:
+    """Every client of `plan` pays its orders at once, a process each; chat beside them if
+    `talkers` are given (alone, sending `most` messages, when `plan` is empty)."""
+    start = FORK.Barrier(len(plan) + (talkers is not None) + 1)
+    stop, out = FORK.Event(), FORK.Queue()
+    procs = [
+        FORK.Process(target=_payer, args=(config, clock, serial, buyer, ids, start, out))
+        for buyer, ids in plan
     ]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    chat_ms = []
-    if chat_store is not None:
-        chat_ms = _chat(
-            chat_store, clock, talkers, lambda _: not any(t.is_alive() for t in threads)
+    if talkers is not None:
+        procs.append(
+            FORK.Process(
+                target=_chatter, args=(config, clock, serial, talkers, start, stop, most, out)
+            )
         )
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - start
-    return {"acked": acked, "refused": refused, "per_second": len(acked) / seconds, "chat": chat_ms}
+    for p in procs:
+        p.start()
+    start.wait()
+    began = time.perf_counter()
+    acked, refused, took, chat_ms = [], [], [], []
+    for _ in plan:
+        _, got, no, ms = out.get(timeout=REPORT_TIMEOUT_S)
+        acked += got
+        refused += no
+        took += ms
+    seconds = time.perf_counter() - began
+    if plan:  # chat alone stops by itself, after `most`
+        stop.set()
+    if talkers is not None:
+        chat_ms = out.get(timeout=REPORT_TIMEOUT_S)[1]
+    for p in procs:
+        p.join()
+    return {
+        "acked": acked,
+        "refused": refused,
+        "per_second": round(len(acked) / seconds, 1) if plan else 0.0,
+        "latency": percentiles(took or [0.0]),
+        "chat": percentiles(chat_ms or [0.0]),
+    }
 
 
 def _ledger_check(store, plans: list, acked: set[int]) -> dict:
@@ -158,36 +204,37 @@ def bench_scaling(
     rows = []
     for count in clients:
         per_client = max(5, payments // count)
-        url = db_url_for(f"scale{count}")
-        cfg = replace(config, db_url=url)
+        cfg = replace(config, db_url=db_url_for(f"scale{count}"))
         main = Store.open(cfg)
         plans = _setup(main, clock, count, per_client)
-        ours = [Store.open(cfg) for _ in range(count)]
-        serial = [Store.open(cfg) for _ in range(count)]
-        for store in serial:
-            _serial(store)
-        chatter = Store.open(cfg)
+        # No connection may cross a fork: the clients open their own.
+        main.close()
+        alone = _run(cfg, clock, [], talkers=plans["chat"], most=CHAT_ALONE)
+        distinct = _run(cfg, clock, plans["distinct"], talkers=plans["chat"])
+        hot = _run(cfg, clock, plans["hot"])
+        naive = _run(cfg, clock, plans["serial"], serial=True, talkers=plans["chat"])
+        acked = set(distinct["acked"] + hot["acked"] + naive["acked"])
+        main = Store.open(cfg)
         try:
-            alone = _chat(chatter, clock, plans["chat"], lambda i: i >= CHAT_ALONE)
-            distinct = _run(ours, clock, plans["distinct"], chatter, plans["chat"])
-            hot = _run(ours, clock, plans["hot"])
-            naive = _run(serial, clock, plans["serial"])
-            acked = set(distinct["acked"] + hot["acked"] + naive["acked"])
             check = _ledger_check(main, [plans["distinct"], plans["hot"], plans["serial"]], acked)
         finally:
-            for store in [main, chatter, *ours, *serial]:
-                store.close()
+            main.close()
         refused = distinct["refused"] + hot["refused"] + naive["refused"]
         rows.append(
             {
                 "clients": count,
                 "payments_per_client": per_client,
-                "payments_per_second": round(distinct["per_second"], 1),
-                "serial_payments_per_second": round(naive["per_second"], 1),
-                "hot_wallet_per_second": round(hot["per_second"], 1),
-                "chat_p95_ms_alone": percentiles(alone)["p95_ms"],
-                "chat_p95_ms_during_payments": percentiles(distinct["chat"] or [0.0])["p95_ms"],
-                "chat_messages_during_payments": len(distinct["chat"]),
+                "payments_per_second": distinct["per_second"],
+                "payment_ms": distinct["latency"],
+                "serial_payments_per_second": naive["per_second"],
+                "serial_payment_ms": naive["latency"],
+                "hot_wallet_per_second": hot["per_second"],
+                "hot_wallet_payment_ms": hot["latency"],
+                "chat_p95_ms_alone": alone["chat"]["p95_ms"],
+                "chat_ms_alone": alone["chat"],
+                "chat_p95_ms_during_payments": distinct["chat"]["p95_ms"],
+                "chat_ms_during_payments": distinct["chat"],
+                "chat_ms_during_serial_payments": naive["chat"],
                 "refused": {code: refused.count(code) for code in set(refused)},
                 **check,
             }

@@ -51,7 +51,9 @@ class ActorBase:
         A store that fails verify is read-only (Market.check_damage), but for accepting it."""
         if self.market.damage is not None and not damaged_ok:
             raise Refused("store_damaged", self.market.damage)
-        me = session.get(User, self.user.id)
+        # FOR NO KEY UPDATE: one person's writes queue on PostgreSQL (their limits and
+        # counts hold), while others may still insert rows that refer to them.
+        me = session.get(User, self.user.id, with_for_update={"key_share": True})
         passphrase, key = self._first_key_passphrase, self.key
         if passphrase is not None:
             if me.sealed_key:

@@ -4,9 +4,9 @@ SQLite writes run under BEGIN IMMEDIATE: the write lock is taken before the
 first read, so check-then-write (is the balance enough? then debit) cannot
 interleave with another writer. pysqlite's own transaction handling is turned
 off (isolation_level=None) and we emit BEGIN ourselves. On PostgreSQL
-(`--db postgresql+psycopg://…`) many write at once: each write transaction runs
-SERIALIZABLE and `transact` runs a unit of work again when PostgreSQL aborted it to
-keep it serialisable; see store/postgres/engine.py.
+(`--db postgresql+psycopg://…`) many write at once: each write transaction runs on
+one snapshot and locks the rows its checks stand on, and `transact` runs a unit of
+work again when PostgreSQL aborted it for a conflict; see store/postgres/engine.py.
 
 Over 500 lines: opening, guarding (the file lock restore swaps under), transacting and
 copying a store are one object's life; the SQLite-only halves may move to store/sqlite/.
@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,7 +33,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, select
 
 from p2pmarket import files, models
@@ -358,27 +358,34 @@ class Store:
             raise
         except OperationalError as exc:
             raise explain(exc, self.config) from exc
+        except IntegrityError as exc:
+            if self.config.is_sqlite:
+                raise
+            # PostgreSQL: another writer inserted the same unique key after this one's
+            # snapshot; `transact` runs the unit again, and it then sees the other's row.
+            raise explain(exc, self.config) from exc
         except OverflowError as exc:
             raise _too_large() from exc
 
     def transact(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one write transaction; its result once committed.
 
-        On PostgreSQL a transaction aborted to keep writers serialisable changed nothing,
+        On PostgreSQL a transaction aborted for a conflict with another writer changed nothing,
         so the whole of `work` (reads, checks and writes) runs again, up to `TRIES` times,
         then gives up with "busy". `work` must not act outside the store before it
         returns. SQLite's single writer never aborts one: there it runs once.
         """
-        from p2pmarket.store.postgres.engine import retryable
+        from p2pmarket.store.postgres import engine as db_pg
 
         attempt = 1
         while True:
+            turn = db_pg.queued(self._writer) if attempt > db_pg.QUEUE_AFTER else nullcontext()
             try:
-                with self.write() as session:
+                with turn, self.write() as session:
                     return work(session)
             except StoreFailure as failure:
                 # explain() has already made the last collision the "busy" sentence.
-                if attempt == TRIES or not retryable(failure.__cause__):
+                if attempt == TRIES or not db_pg.retryable(failure.__cause__):
                     raise
             time.sleep(random.uniform(0, min(RETRY_PAUSE_MAX_S, RETRY_PAUSE_S * 2**attempt)))
             attempt += 1

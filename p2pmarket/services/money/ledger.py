@@ -13,9 +13,9 @@ Keys belong to their actor. A key a person gives is stored in that person's spac
 write (`market_key`: "market:order:<id>:<operation>"). The stored key is unique, so
 two people may use the same text, and nobody can take a key the market will need.
 
-Callers run inside `store.write()` (BEGIN IMMEDIATE on SQLite, SERIALIZABLE on
-PostgreSQL), so the balance check and the debit cannot interleave with another
-writer; accounts are also read FOR UPDATE.
+Callers run inside `store.write()` (BEGIN IMMEDIATE on SQLite; on PostgreSQL one
+snapshot, and accounts read FOR UPDATE), so the balance check and the debit cannot
+interleave with another writer.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ class TransferResult:
 _ACCOUNT = Account.__table__
 _TRANSFER = Transfer.__table__
 _ACCOUNT_COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.kind, _ACCOUNT.c.balance)
-# FOR UPDATE is a no-op under SQLite's single writer. On PostgreSQL a SERIALIZABLE writer
-# is safe without it (store/postgres/engine.py); the row lock keeps the balance check safe
-# even for a writer at a weaker isolation level.
+# FOR UPDATE is a no-op under SQLite's single writer. On PostgreSQL it is what keeps the
+# balance check safe: a wallet changed by a writer after this one's snapshot aborts it, and
+# the unit of work runs again (store/postgres/engine.py).
 _WALLET = (
     select(*_ACCOUNT_COLUMNS).where(_ACCOUNT.c.user_id == bindparam("user_id")).with_for_update()
 )
