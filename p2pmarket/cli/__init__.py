@@ -55,12 +55,31 @@ def _usage_line(exc: Exception) -> str:
     return f"{what.rstrip('.')}. See `{where} --help`."
 
 
+# What --help names an option's value by (Typer's own words are `<str>`, `<int>`, `<bool>`).
+_VALUE_WORDS = {"str": "TEXT", "int": "NUMBER", "float": "NUMBER"}
+
+
+def _plain_help(command) -> None:
+    """Name every option's value in words, and a flag's not at all, unless it says its own."""
+    shown = command.get_help_option(typer.Context(command))
+    for param in [*command.params, *([shown] if shown else [])]:
+        if param.param_type_name == "option" and param.metavar is None:
+            if param.is_flag:
+                param.metavar = ""
+            else:
+                param.metavar = _VALUE_WORDS.get(param.bare_type())
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
 class _Group(TyperGroup):
     """Catches the domain's refusals once, at the edge."""
 
     def main(self, args=None, *rest, **options):
         # Checked before any parsing, so every command (and `run`) is covered at once.
         args = sys.argv[1:] if args is None else list(args)
+        if "--help" in args or len(args) < 2:  # the walk costs 0.2 s: only for help
+            _plain_help(self)
         bad = _undecodable(args)
         if bad is not None:
             error(bad.message)

@@ -40,3 +40,12 @@ def test_help_and_refusals_keep_their_exit_codes(demo_cli):
     assert "Usage" in demo_cli("wallet", "--help").stdout
     refused = demo_cli("wallet", "withdraw", "999999", "--as", "demo", code=1)
     assert refused.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("args", [("order", "create"), ("search",), ("listing", "add"), ()])
+def test_help_names_values_in_words(demo_cli, args):
+    shown = demo_cli(*args, "--help").stdout
+    options = shown[shown.index("Options") :]
+    # Typer's own labels are `<str>`, `<int>`, `<bool>`; a flag names no value at all.
+    assert "<str>" not in options and "<bool>" not in options and "<int>" not in options
+    assert "TEXT" in options
