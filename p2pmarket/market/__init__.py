@@ -32,7 +32,7 @@ from p2pmarket.services.money import orders
 # the faces call), which a `from p2pmarket.services import records` here would shadow.
 from p2pmarket.services.records import audit, chain, seen, signing
 from p2pmarket.services.records.backups import daily_backup
-from p2pmarket.services.trust import accounts, chat, offers
+from p2pmarket.services.trust import accounts, chat, credit, offers
 from p2pmarket.store.engine import Store
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ class Market:
     def tick(self) -> list[int]:
         """Settle the order deadlines that have passed; the orders settled (DESIGN §3).
         Expire the offers whose 48 h ran out. Checkpoint the chain heads when the last
-        checkpoint is `checkpoint_every` old.
+        checkpoint is `checkpoint_every` old, after writing the account-age credit time has
+        earned for everyone (credit.age_sweep: no score moves when someone reads it).
 
         A cheap read first, so a face that ticks on every command or every 30 s writes
         only when a deadline or a checkpoint is due.
@@ -115,6 +116,7 @@ class Market:
 
         def work(session: Session) -> list[int]:
             if stale:
+                credit.age_sweep(session, self.clock, self.settings)
                 chain.checkpoint(session, self.clock)
             if offers_due:
                 offers.expire(session, self.clock)

@@ -454,14 +454,10 @@ class RecordCases(ActorBase):
         return HistoryExport(self.handle, text, data["history_hash"])
 
     def credit_records(self) -> CreditRecords:
-        """My scores brought up to date, their history and my latest 200 money records."""
-
-        def work(session: Session, me: User):
-            credit.recompute(session, self.market.clock, me.id, self.market.settings)
+        """My scores as recorded, their history and my latest 200 money records."""
+        with self._read() as (session, me):
             return CreditRecords(
                 credit.scores(session, me.id),
                 credit.history(session, me.id, limit=10_000),
                 ledger.statement(session, me.id, limit=200),
             )
-
-        return self._write(work)

@@ -207,14 +207,11 @@ def tier_limits(market: Market) -> dict[str, int]:
 def _credit_report(
     market: Market, handle: str, limit: int, *, viewer_id: int | None
 ) -> credit.CreditReport:
-    # A write: the report brings the recorded history up to date first.
-    def work(session: Session):
+    with market.store.read() as session:
         user = accounts.user_row(session, handle)
         return credit.report(
             session, market.clock, market.settings, user, own=user.id == viewer_id, limit=limit
         )
-
-    return market.store.transact(work)
 
 
 def _payable(session: Session, me: User, order_id: int | None) -> int | None:

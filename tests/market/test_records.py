@@ -111,10 +111,12 @@ def test_export_is_of_ones_own_history_and_verifies_against_the_store(market, st
     assert csv_text.splitlines()[-1].endswith(made.history_hash)
 
 
-def test_credit_records_recompute_and_show_my_scores(market, store, clock):
+def test_credit_records_show_my_scores_as_the_tick_wrote_them(market, store, clock):
     make_user(store, clock, "amy")
     amy = market.trusted_actor("amy")
-    clock.advance(90 * DAY)  # the account's age counts: a change recomputing records
+    clock.advance(90 * DAY)  # the account's age counts once the tick has written it
+    assert amy.credit_records().history == []
+    market.tick()
     shown = amy.credit_records()
     assert [e.reason for e in shown.history] == ["account 3 months old"]
     assert shown.scores.transaction == shown.history[-1].score_after

@@ -105,3 +105,21 @@ def test_tier_limits_are_the_markets(config, clock):
     finally:
         store.close()
     assert limits == {"stranger": 50_00, "acquaintance": 2_000_00, "trusted": 9_000_00}
+
+
+def test_time_earns_account_age_credit_at_the_tick_for_everyone_never_on_a_read(market, amy_bob):
+    from p2pmarket.services.trust import credit
+    from p2pmarket.services.trust.credit import MONTH
+
+    amy, bob = amy_bob
+    before = {h: trust.credit_report(market, h).scores.transaction for h in ("amy", "bob")}
+    market.clock.advance(2 * MONTH + 1)
+    # A read moves nothing: every face shows the same recorded score at one moment.
+    assert amy.credit_report("bob").scores.transaction == before["bob"]
+    assert bob.credit_report("bob").scores.transaction == before["bob"]
+    market.tick()
+    after = {h: trust.credit_report(market, h).scores.transaction for h in ("amy", "bob")}
+    assert after == {h: score + 6 for h, score in before.items()}  # 3 points a month
+    assert "account 2 months old" in [e.reason for e in bob.credit_report("bob").history]
+    with market.store.read() as session:
+        assert credit.age_due(session, market.clock) == []  # written once

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
 
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import bindparam, case, func, or_
 from sqlmodel import Session, col, select
 
 from p2pmarket import text
@@ -478,6 +478,33 @@ def recompute(
     return appended
 
 
+def age_due(session: Session, clock: Clock) -> list[int]:
+    """The people whose account age earns more credit now than their history records: a
+    month has passed. The tick writes it for everyone (`age_sweep`), so time alone never
+    moves a score when someone reads it, and every face shows the same one."""
+    rule = rules()["transaction"]["account_age"]
+    earned = (clock.now() - col(User.created_at)) // MONTH * rule["points_per_month"]
+    recorded = (
+        select(func.coalesce(func.sum(CreditEvent.delta), 0))
+        .where(CreditEvent.user_id == User.id, CreditEvent.source == "age")
+        .scalar_subquery()
+    )
+    wanted = case((earned > rule["cap"], rule["cap"]), else_=earned)
+    return list(
+        session.exec(
+            select(User.id).where(User.created_at <= clock.now() - MONTH, wanted > recorded)
+        )
+    )
+
+
+def age_sweep(session: Session, clock: Clock, settings: Settings) -> int:
+    """Write the account-age credit that time has earned (`age_due`); how many people."""
+    due = age_due(session, clock)
+    for user_id in due:
+        recompute(session, clock, user_id, settings)
+    return len(due)
+
+
 def scores(session: Session, user_id: int) -> Scores:
     """The recorded scores (the last score_after in each dimension, else the base)."""
     result = {}
@@ -556,7 +583,8 @@ class CreditReport:
 def report(
     session: Session, clock: Clock, settings: Settings, user: User, *, own: bool, limit: int
 ) -> CreditReport:
-    """`user`'s scores, brought up to date, and their last `limit` events.
+    """`user`'s scores as recorded (the tick writes what time earns) and their last `limit`
+    events.
 
     Only to `user` themselves (`own`) unless they publish their credit.
     """
@@ -566,7 +594,6 @@ def report(
             f"{user.handle} does not publish their credit; they can with "
             f"`p2pmarket privacy set credit on --as {user.handle}`.",
         )
-    recompute(session, clock, user.id, settings)
     latest = history(
         session, user.id, limit=limit, offset=max(0, event_count(session, user.id) - limit)
     )
