@@ -157,7 +157,8 @@ def test_completed_sales_count_double_and_are_named(store, clock):
 
     assert (got.n, got.sales, got.listings) == (5, 1, 4)
     assert got.against == "5 similar 'stand' items (1 sold) within 3 km"
-    # One sale (weight 2) and its listing (1) against three listings at ¥100: p75 is the sale's.
+    # One sale (weight 2) and its listing (1) against three listings at ¥100: p75 is the
+    # sale's (spread for so few prices, but never past the dearest: pricing.predicted).
     assert got.p75 == 30_000 and got.p25 == 10_000
 
 

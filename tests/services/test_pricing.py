@@ -176,3 +176,17 @@ def test_listing_bands_are_reused_until_the_store_changes(store, clock, monkeypa
         make_listing(store, clock, seller, title="Piano lessons", price=30_000)  # a commit
     after = bands(views[0].id)[views[0].id]
     assert len(reads) == 3 and after.n == 10 and after.p75 > first.p75
+
+
+def test_a_band_from_few_prices_is_spread_wider_but_never_past_them():
+    from p2pmarket.services.market.pricing import predicted, weighted_quantiles
+
+    few = [(100, 1.0), (120, 1.0), (150, 1.0), (400, 1.0)]
+    p10, p25, p50, p75, p90 = predicted(few)
+    raw = weighted_quantiles(few, (0.1, 0.25, 0.5, 0.75, 0.9))
+    assert p50 == raw[2] and p25 <= raw[1] and p75 >= raw[3]
+    assert 100 <= p10 <= p25 < p75 <= p90 <= 400
+    many = [(100 + i, 1.0) for i in range(400)]
+    # Many prices: the spread is small (1 + 1/20) and the band barely moves.
+    spread, read = predicted(many), weighted_quantiles(many, (0.1, 0.25, 0.5, 0.75, 0.9))
+    assert all(abs(a - b) <= 0.05 * b for a, b in zip(spread, read, strict=True))

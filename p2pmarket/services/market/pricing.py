@@ -257,6 +257,26 @@ def _rank(condition: str | None) -> int:
     return list(CONDITION_FACTORS).index(condition or Condition.good)
 
 
+def predicted(points: list[tuple[float, float]]) -> list[float]:
+    """Where the next price like these falls (p10, p25, p50, p75, p90): the weighted
+    quantiles of `points`, spread around their median on a log scale by 1 + 1/sqrt(n),
+    n the points' effective number ((sum w)^2 / sum w^2), and never past the cheapest or
+    dearest of them. Quantiles read from a few prices sit closer together than the prices
+    to come (without it 42 % of held-out sales fell inside p25..p75 and 64 % inside
+    p10..p90; with it 50 % and 71 %: `bench price-quality`). Not for a category's band:
+    its many unlike prices are spread enough (49 % and 77 % as they are; spread, 57 % and
+    86 %)."""
+    total = sum(w for _, w in points)
+    spread = 1 + 1 / math.sqrt(total * total / sum(w * w for _, w in points))
+    quantiles = weighted_quantiles(points, WIDE)
+    mid, low, high = quantiles[2], min(p for p, _ in points), max(p for p, _ in points)
+    if mid <= 0:
+        return quantiles
+    # Never past the cheapest or dearest comparable: a few unlike ones (a kids' bike and a
+    # road bike) would otherwise spread into prices nobody asked.
+    return [min(high, max(low, mid * (q / mid) ** spread)) if q > 0 else q for q in quantiles]
+
+
 def _from_comparables(
     cat: Category,
     unit: Unit,
@@ -281,7 +301,7 @@ def _from_comparables(
             * CONDITION_STEP_WEIGHT ** abs(_rank(c.condition) - _rank(condition))
         )
         points.append((c.price / CONDITION_FACTORS.get(c.condition or Condition.good, 1.0), weight))
-    p10, p25, p50, p75, p90 = (round(p * factor) for p in weighted_quantiles(points, WIDE))
+    p10, p25, p50, p75, p90 = (round(p * factor) for p in predicted(points))
     sales = sum(c.sale for c in found)
     against = f"{_similar_count(len(found), sales, words.shown)} {_radius_text(radius)}"
     return Suggestion(
