@@ -84,7 +84,7 @@ class HomeView:
         return sum(c.unread for c in self.unread)
 
 
-def _centre(me: User, near: str | None, area: str | None) -> tuple[float, float, str]:
+def centre(me: User, near: str | None, area: str | None) -> tuple[float, float, str]:
     """Where a search or a price band is centred, and what to call it: home by default."""
     if near is not None and area is not None:
         raise Invalid("centre_twice", "Give --near or --area, not both.")
@@ -236,10 +236,10 @@ class ShopCases(ActorBase):
         query = search.check_query(query)
         _index_queued(self.market)
         with self._read() as (session, me):
-            lat, lon, centre = _centre(me, near, area)
+            lat, lon, place = centre(me, near, area)
             query = replace(query, lat=lat, lon=lon)
             results = search.search(
-                session, self.market.clock, me, query, centre=centre, compare_prices=priced
+                session, self.market.clock, me, query, centre=place, compare_prices=priced
             )
             if map_steps is None:
                 return Nearby(query, results)
@@ -263,7 +263,7 @@ class ShopCases(ActorBase):
         vote on its own price."""
         catalog.category(category)  # an unknown category is the first thing to hear about
         with self._read() as (session, me):
-            lat, lon, _ = _centre(me, near, area)
+            lat, lon, _ = centre(me, near, area)
             return pricing.suggest(
                 session,
                 self.market.clock,
