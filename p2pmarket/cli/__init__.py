@@ -130,6 +130,7 @@ def _app(*, everything: bool) -> typer.Typer:
         from p2pmarket.cli import (
             bench,
             discovery,
+            inbox,
             listings,
             market,
             migrate,
@@ -150,6 +151,7 @@ def _app(*, everything: bool) -> typer.Typer:
         records.register(app)
         trust.register(app)
         discovery.register(app)
+        inbox.register(app)
         migrate.register(app)
     return app
 
