@@ -15,7 +15,7 @@ from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Condition, Kind, ListingStatus, Unit, User
 from p2pmarket.services.market import availability, catalog, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
-from p2pmarket.services.trust import accounts, chat, feedback, privacy
+from p2pmarket.services.trust import accounts, chat, feedback, inbox, privacy
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -74,6 +74,8 @@ class HomeView:
     unread: tuple[chat.ConversationSummary, ...]
     deadlines: tuple[attention.Deadline, ...]
     reminders: tuple[attention.Reminder, ...] = ()
+    # Unread items in my inbox (as far as it was gathered: the TUI looks every few seconds).
+    inbox_unread: int = 0
 
     @property
     def waiting_on_me(self) -> int:
@@ -206,6 +208,7 @@ class ShopCases(ActorBase):
             balance = ledger.balance(session, me.id)
             waiting = attention.my_open_orders(session, me)
             chats = chat.list_conversations(session, me, limit=HOME_CHATS_MAX)
+            unread = inbox.unread(session, me.id)
         now = self.market.clock.now()
         return HomeView(
             shop=tuple(v for v in listings if v.status != "removed"),
@@ -214,6 +217,7 @@ class ShopCases(ActorBase):
             unread=tuple(c for c in chats if c.unread),
             deadlines=tuple(attention.deadlines([w.order for w in waiting], now)),
             reminders=tuple(attention.reminders([w.order for w in waiting], now)),
+            inbox_unread=unread,
         )
 
     # -- finding things --------------------------------------------------------------------

@@ -62,7 +62,7 @@ class ItemView:
     ref_id: int
     at: int
     read: bool
-    # The other person of a conversation (what opening a message item shows).
+    # Who a conversation or an offer is with (opening it shows your chat with them).
     other: str | None = None
 
     def to_json(self) -> dict:
@@ -431,20 +431,30 @@ def inbox(session: Session, user: User, *, unread_only: bool = False) -> InboxVi
     rows = session.exec(
         query.order_by(col(InboxItem.at).desc(), col(InboxItem.id).desc()).limit(LIST_MAX)
     ).all()
+    others = _others(session, user.id, rows)
+    items = tuple(_view(r, others.get((r.ref_kind, r.ref_id))) for r in rows)
+    return InboxView(items, unread(session, user.id))
+
+
+def _others(session: Session, me: int, rows: list[InboxItem]) -> dict[tuple[str, int], str]:
+    """Who each conversation or offer item is with: whose chat opening it shows."""
     convs = [r.ref_id for r in rows if r.ref_kind == "conversation"]
-    others: dict[int, str] = {}
-    if convs:
-        pairs = session.exec(
+    offers = [r.ref_id for r in rows if r.ref_kind == "offer"]
+    pairs = [
+        (("conversation", i), a, b)
+        for i, a, b in session.exec(
             select(Conversation.id, Conversation.a_id, Conversation.b_id).where(
                 col(Conversation.id).in_(convs)
             )
         ).all()
-        handles = _handles(session, {a if b == user.id else b for _, a, b in pairs})
-        others = {cid: handles[a if b == user.id else b] for cid, a, b in pairs}
-    items = tuple(
-        _view(r, others.get(r.ref_id) if r.ref_kind == "conversation" else None) for r in rows
-    )
-    return InboxView(items, unread(session, user.id))
+    ] + [
+        (("offer", i), a, b)
+        for i, a, b in session.exec(
+            select(Offer.id, Offer.buyer_id, Offer.seller_id).where(col(Offer.id).in_(offers))
+        ).all()
+    ]
+    handles = _handles(session, {b if a == me else a for _, a, b in pairs})
+    return {ref: handles[b if a == me else a] for ref, a, b in pairs}
 
 
 def newest_id(session: Session, user_id: int) -> int:
