@@ -23,30 +23,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class News:
-    """What a look at the inbox brought: the items new since, and how many are unread."""
+    """The unread items newer than the last one a face saw, how many are unread, and the
+    newest item's id (what the face has seen from now on)."""
 
     new: tuple[inbox.ItemView, ...]
     unread: int
+    newest: int
 
 
 class InboxCases(ActorBase):
     """The inbox use cases of `market.Actor`."""
 
-    def _gather(self) -> int | None:
-        """Gather my inbox when something is new; the item id it had before (None: nothing
-        gathered)."""
+    def _gather(self) -> None:
+        """Gather my inbox, if something is new (a store that fails verify stays as it is)."""
         if self.market.damage is not None:
-            return None
+            return
         with self._read() as (session, me):
             if not inbox.anything_new(session, me):
-                return None
-
-        def work(session: Session, me: User) -> int:
-            before = inbox.newest_id(session, me.id)
-            inbox.gather(session, self.market.clock, me)
-            return before
-
-        return self._write(work)
+                return
+        self._write(lambda session, me: inbox.gather(session, self.market.clock, me))
 
     def inbox(self, *, unread_only: bool = False) -> inbox.InboxView:
         """My inbox, newest first, gathered up to now."""
@@ -54,12 +49,14 @@ class InboxCases(ActorBase):
         with self._read() as (session, me):
             return inbox.inbox(session, me, unread_only=unread_only)
 
-    def inbox_news(self) -> News:
-        """Gather my inbox; the unread items it got now (what a face notifies about)."""
-        before = self._gather()
+    def inbox_news(self, seen: int | None = None) -> News:
+        """Gather my inbox; the unread items newer than item `seen` (None: none yet, the
+        first look), what a face notifies about wherever they were gathered."""
+        self._gather()
         with self._read() as (session, me):
-            new = inbox.since(session, me, before) if before is not None else ()
-            return News(tuple(new), inbox.unread(session, me.id))
+            new = inbox.since(session, me, seen) if seen is not None else ()
+            newest = inbox.newest_id(session, me.id)
+            return News(tuple(new), inbox.unread(session, me.id), newest)
 
     def read_item(self, item_id: int) -> inbox.ItemView:
         """Open an item of my inbox: read from now on."""

@@ -109,6 +109,8 @@ class MarketApp(App[None]):
         self._passphrase = passphrase
         self._draw_first = draw_first
         self._watcher = None
+        # The newest inbox item this session has seen (None: not looked yet).
+        self._inbox_seen: int | None = None
         # The home screen drawn before the store is open, filled in by log_in.
         self._frame: Screen | None = None
 
@@ -220,8 +222,9 @@ class MarketApp(App[None]):
         self.user, self._signer = user, signer
         self.sub_title = f"@{user.handle}"
         self.run_timers()
-        # What the inbox gathers at login is not news: only what arrives from now on is.
-        self.check_inbox(tell=False)
+        # What the inbox holds at login is not news: only what arrives from now on is.
+        self._inbox_seen = None
+        self.check_inbox()
         frame, self._frame = self._frame, None
         if frame is not None and frame in self.screen_stack:
             # The startup frame becomes the home screen; screens opened above it meanwhile
@@ -247,30 +250,32 @@ class MarketApp(App[None]):
             return 0
 
     @work(thread=True, exclusive=True, group="inbox")
-    def check_inbox(self, tell: bool = True) -> None:
-        """Gather the inbox of the person logged in; notify of what it got (unless `tell`
-        is False: the first look after logging in)."""
+    def check_inbox(self) -> None:
+        """Gather the inbox of the person logged in; notify of the items that arrived since
+        the last look (wherever they were gathered: this screen, another terminal)."""
         user = self.user
         if user is None:
             return
         try:
-            news = self.actor.inbox_news()
+            news = self.actor.inbox_news(self._inbox_seen)
         except MarketError:
-            return  # a busy or read-only store: the next look tries again
-        if news.new:
-            from p2pmarket.tui.screens.base import StoreChanged
+            return  # a busy store: the next look tries again
+        if self.user is not user:
+            return  # switched user meanwhile
+        self._inbox_seen = news.newest
+        if not news.new:
+            return
+        from p2pmarket.tui.screens.base import StoreChanged
 
-            self.call_from_thread(self.screen.post_message, StoreChanged())
-        if tell and news.new and self.user is user:
-            first = news.new[0].text
-            more = f" (+{len(news.new) - 1} more)" if len(news.new) > 1 else ""
-            self.call_from_thread(
-                self.notify,
-                for_app(first + more),
-                title=f"Inbox · {news.unread} unread (l)",
-                markup=False,
-                timeout=8,
-            )
+        self.call_from_thread(self.screen.post_message, StoreChanged())
+        more = f" (+{len(news.new) - 1} more)" if len(news.new) > 1 else ""
+        self.call_from_thread(
+            self.notify,
+            for_app(news.new[0].text + more),
+            title=f"Inbox · {news.unread} unread (l)",
+            markup=False,
+            timeout=8,
+        )
 
     def _poll_store(self) -> None:
         """Live screens re-read when any connection committed (PRAGMA data_version)."""

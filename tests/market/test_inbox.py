@@ -234,10 +234,12 @@ def test_read_state_per_item_and_read_all(people):
     assert lin.inbox().unread == 0
 
 
-def test_news_are_the_items_a_look_brought(people):
+def test_news_are_the_unread_items_after_the_last_seen_wherever_gathered(people):
     bob, lin, listing = people
-    assert lin.inbox_news().new == ()
+    first = lin.inbox_news()
+    assert (first.new, first.newest) == ((), 0)
     bob.create_order(listing.id)
-    news = lin.inbox_news()
+    lin.inbox()  # gathered by another look (the inbox screen, the CLI)
+    news = lin.inbox_news(first.newest)
     assert [i.kind for i in news.new] == ["order"] and news.unread == 1
-    assert lin.inbox_news().new == ()
+    assert lin.inbox_news(news.newest).new == ()
