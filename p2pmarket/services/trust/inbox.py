@@ -378,14 +378,16 @@ def _gather_watches(session: Session, user: User) -> int:
 
 
 def _gather_searches(session: Session, user: User) -> int:
-    saved = session.exec(select(SavedSearch).where(SavedSearch.user_id == user.id)).all()
     newest = session.exec(select(func.max(Listing.id))).one() or 0
+    saved = session.exec(
+        select(SavedSearch).where(SavedSearch.user_id == user.id, SavedSearch.seen_id < newest)
+    ).all()
+    if not saved:
+        return 0
+    found, last = search.find_new(session, user, [(saved_query(s.query), s.seen_id) for s in saved])
     added = 0
-    for s in saved:
-        if s.seen_id >= newest:
-            continue
-        hits, last = search.find_new(session, user, _query(s.query), s.seen_id)
-        s.seen_id = last
+    for s, hits in zip(saved, found, strict=True):
+        s.seen_id = max(s.seen_id, last)
         session.add(s)
         hits = hits[:HITS_PER_LOOK]
         listed = _listed_at(session, [c.id for c in hits])
@@ -508,7 +510,7 @@ def read_all(session: Session, user: User) -> int:
 _KEPT = tuple(f.name for f in fields(search.Query) if f.name not in ("page", "page_size"))
 
 
-def _query(stored: str) -> search.Query:
+def saved_query(stored: str) -> search.Query:
     saved = json.loads(stored)
     saved["kind"] = Kind(saved["kind"]) if saved.get("kind") else None
     saved["condition"] = Condition(saved["condition"]) if saved.get("condition") else None

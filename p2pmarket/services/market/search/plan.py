@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -135,23 +135,35 @@ def find(session: Session, me: User, query: Query) -> tuple[list[Candidate], boo
 
 
 def find_new(
-    session: Session, me: User, query: Query, after_id: int
-) -> tuple[list[Candidate], int]:
-    """A saved search run over the listings added since it last looked (id > after_id):
-    the ones it finds, nearest first, and the last listing id read (where the next look
-    starts).
+    session: Session, me: User, searches: Sequence[tuple[Query, int]]
+) -> tuple[list[list[Candidate]], int]:
+    """Saved searches run over the listings added since each last looked: per (query,
+    after_id), the new listings (id > after_id) it finds, nearest first; and the last
+    listing id read (where the next look starts).
 
     The same matches as `find` (active listings of others within the radius whose words
     the text prefixes, of the kind, category, prices, condition and credit asked), read
-    from the few new listings by id instead of from the index: a search saved once costs
-    nothing when listings are written, and a look costs as many rows as came since.
+    from the few new listings by id, once for all the searches, instead of from the index:
+    a saved search costs nothing when a listing is written, and a look costs as many rows
+    as came since.
     """
-    query = check_query(query)
-    rows = session.exec(
-        select(Listing).where(col(Listing.id) > after_id).order_by(col(Listing.id)).limit(NEW_MAX)
+    if not searches:
+        return [], 0
+    first = min(after for _, after in searches)
+    read = session.exec(
+        select(Listing).where(col(Listing.id) > first).order_by(col(Listing.id)).limit(NEW_MAX)
     ).all()
-    if not rows:
-        return [], after_id
+    last = read[-1].id if read else first
+    rows = [r for r in read if r.status == ListingStatus.active and r.seller_id != me.id]
+    blocked = contacts.blocked_by(session, me.id) if rows else set()
+    return [
+        _new_matches(session, check_query(q), after, rows, blocked) for q, after in searches
+    ], last
+
+
+def _new_matches(
+    session: Session, query: Query, after: int, rows: list[Listing], blocked: set[int]
+) -> list[Candidate]:
     words = query_tokens(query.text)
     kind = str(query.kind) if query.kind is not None else None
     low = query.min_price if query.min_price is not None else 0
@@ -159,8 +171,7 @@ def find_new(
     found = []
     for row in rows:
         if (
-            row.status != ListingStatus.active
-            or row.seller_id == me.id
+            row.id <= after
             or (kind is not None and str(row.kind) != kind)
             or (query.category is not None and row.category != query.category)
             or not low <= row.price <= high
@@ -181,9 +192,9 @@ def find_new(
                     km,
                 )
             )
-    kept = _keep(session, query, words, contacts.blocked_by(session, me.id), found)
+    kept = _keep(session, query, words, blocked, found) if found else []
     kept.sort(key=_sort_key(Sort.nearest))
-    return kept, rows[-1].id
+    return kept
 
 
 def _grow(query: Query, plan: _Plan, need: int, key, read) -> list[Candidate]:
