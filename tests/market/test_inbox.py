@@ -5,36 +5,17 @@ import pytest
 
 from p2pmarket.clock import HOUR
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.market import Market
-from p2pmarket.models import ChatMode, Kind, Role, Tier, Unit
+from p2pmarket.models import ChatMode, Kind, Tier, Unit
 from p2pmarket.services.market import search
-from tests.conftest import PASSPHRASE, make_listing, make_user
-
-
-@pytest.fixture
-def market(store, clock):
-    return Market(store, clock)
-
-
-@pytest.fixture
-def people(market):
-    """Bob buys from Lin (piano lessons, ¥150 an hour, 2 left); Bob holds ¥1,000."""
-    store, clock = market.store, market.clock
-    for handle in ("bob", "lin"):
-        make_user(store, clock, handle, verified=True, role=Role.member)
-    lin = market.actor("lin", PASSPHRASE)
-    listing = make_listing(store, clock, lin.user, quantity=2)
-    bob = market.actor("bob", PASSPHRASE)
-    bob.topup(100_000, "fund")
-    return bob, lin, listing
+from tests.conftest import make_listing
 
 
 def kinds(actor, kind=None):
     return [(i.kind, i.text) for i in actor.inbox().items if kind is None or i.kind == kind]
 
 
-def test_messages_of_one_conversation_gather_into_one_item_read_with_the_chat(people):
-    bob, lin, _ = people
+def test_messages_of_one_conversation_gather_into_one_item_read_with_the_chat(neighbours):
+    bob, lin, _ = neighbours
     bob.send_message("lin", "Is the piano still free?")
     bob.send_message("lin", "Saturday works for me.")
     box = lin.inbox()
@@ -52,8 +33,8 @@ def test_messages_of_one_conversation_gather_into_one_item_read_with_the_chat(pe
     ]
 
 
-def test_offers_and_counters_reach_the_other_side(people):
-    bob, lin, listing = people
+def test_offers_and_counters_reach_the_other_side(neighbours):
+    bob, lin, listing = neighbours
     bob.set_chat_mode("lin", ChatMode.trade)
     bob.set_tier("lin", Tier.acquaintance)
     made = bob.make_offer(listing.id, 120_00, quantity=2)
@@ -71,8 +52,8 @@ def test_offers_and_counters_reach_the_other_side(people):
     assert any(k == "order" and f"order #{done.order_id}" in t for k, t in texts)
 
 
-def test_every_step_of_an_order_tells_the_other_side(people):
-    bob, lin, listing = people
+def test_every_step_of_an_order_tells_the_other_side(neighbours):
+    bob, lin, listing = neighbours
     made = bob.create_order(listing.id)
     assert kinds(lin, "order") == [
         ("order", f"@bob ordered Piano lessons (order #{made.id}): accept or decline it.")
@@ -91,8 +72,8 @@ def test_every_step_of_an_order_tells_the_other_side(people):
     assert len(kinds(bob, "order")) == 2  # accepted, delivered: never its own steps
 
 
-def test_deadlines_are_told_a_day_before_they_end_once(people, market):
-    bob, lin, listing = people
+def test_deadlines_are_told_a_day_before_they_end_once(neighbours, market):
+    bob, lin, listing = neighbours
     made = bob.create_order(listing.id)
     lin.act(made.id, "accept")
     bob.pay(made.id)
@@ -120,8 +101,8 @@ def test_deadlines_are_told_a_day_before_they_end_once(people, market):
     )
 
 
-def test_slot_reminders_go_to_both_sides_24h_and_1h_before(people, market):
-    bob, lin, listing = people
+def test_slot_reminders_go_to_both_sides_24h_and_1h_before(neighbours, market):
+    bob, lin, listing = neighbours
     lin.set_hours(listing.id, "mon-sun 09:00-18:00")
     # 2026-11-03 10:00 in Shanghai is START + 41 h.
     booked = bob.book(listing.id, "2026-11-03T10:00")
@@ -153,8 +134,8 @@ def test_slot_reminders_go_to_both_sides_24h_and_1h_before(people, market):
     assert len(kinds(lin, "reminder")) == 2
 
 
-def test_a_saved_search_finds_listings_added_after_it(people, market):
-    bob, lin, _ = people
+def test_a_saved_search_finds_listings_added_after_it(neighbours, market):
+    bob, lin, _ = neighbours
     seen = bob.save_search("pianos", search.Query(text="pian", radius_km=5))
     assert (seen.name, seen.text, seen.radius_km) == ("pianos", "pian", 5)
     assert kinds(bob, "search") == []  # listings from before are not news
@@ -196,8 +177,8 @@ def test_a_saved_search_finds_listings_added_after_it(people, market):
         bob.unsave_search("pianos")
 
 
-def test_a_watched_listing_tells_of_a_price_drop_and_of_selling_out(people):
-    bob, lin, listing = people
+def test_a_watched_listing_tells_of_a_price_drop_and_of_selling_out(neighbours):
+    bob, lin, listing = neighbours
     bob.watch_listing(listing.id)
     lin.edit_listing(listing.id, price=16000)  # up: nothing to tell
     assert kinds(bob) == []
@@ -219,8 +200,8 @@ def test_a_watched_listing_tells_of_a_price_drop_and_of_selling_out(people):
         lin.watch_listing(listing.id)
 
 
-def test_read_state_per_item_and_read_all(people):
-    bob, lin, listing = people
+def test_read_state_per_item_and_read_all(neighbours):
+    bob, lin, listing = neighbours
     bob.send_message("lin", "Hi")
     bob.create_order(listing.id)
     box = lin.inbox()
@@ -234,8 +215,8 @@ def test_read_state_per_item_and_read_all(people):
     assert lin.inbox().unread == 0
 
 
-def test_news_are_the_unread_items_after_the_last_seen_wherever_gathered(people):
-    bob, lin, listing = people
+def test_news_are_the_unread_items_after_the_last_seen_wherever_gathered(neighbours):
+    bob, lin, listing = neighbours
     first = lin.inbox_news()
     assert (first.new, first.newest) == ((), 0)
     bob.create_order(listing.id)

@@ -535,6 +535,15 @@ def _saved_view(row: SavedSearch) -> SavedView:
     return SavedView(row.name, q["text"], q["radius_km"], filters, row.created_at)
 
 
+def _room(session: Session, model, user_id: int, most: int, full: Refused) -> None:
+    """Refuse with `full` when the person already has `most` rows of `model`."""
+    count = session.exec(
+        select(func.count()).select_from(model).where(model.user_id == user_id)
+    ).one()
+    if count >= most:
+        raise full
+
+
 def save_search(
     session: Session, clock: Clock, user: User, name: str, query: search.Query
 ) -> SavedView:
@@ -546,15 +555,17 @@ def save_search(
         select(SavedSearch).where(SavedSearch.user_id == user.id, SavedSearch.name == name)
     ).first()
     if row is None:
-        count = session.exec(
-            select(func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user.id)
-        ).one()
-        if count >= SAVED_MAX:
-            raise Refused(
+        _room(
+            session,
+            SavedSearch,
+            user.id,
+            SAVED_MAX,
+            Refused(
                 "too_many_saved",
                 f"You have {SAVED_MAX} saved searches, the most there may be: remove one "
                 "with `p2pmarket search unsave NAME`.",
-            )
+            ),
+        )
         newest = session.exec(select(func.max(Listing.id))).one() or 0
         row = SavedSearch(user_id=user.id, name=name, seen_id=newest, created_at=clock.now())
     row.query = _stored(query)
@@ -597,14 +608,11 @@ def watch(session: Session, clock: Clock, user: User, listing_id: int) -> WatchV
         raise Refused("own_listing", "You can't watch your own listing.")
     row = session.get(Watch, (user.id, listing_id))
     if row is None:
-        count = session.exec(
-            select(func.count()).select_from(Watch).where(Watch.user_id == user.id)
-        ).one()
-        if count >= WATCHES_MAX:
-            raise Refused(
-                "too_many_watches",
-                f"You watch {WATCHES_MAX} listings, the most there may be: unwatch one first.",
-            )
+        full = Refused(
+            "too_many_watches",
+            f"You watch {WATCHES_MAX} listings, the most there may be: unwatch one first.",
+        )
+        _room(session, Watch, user.id, WATCHES_MAX, full)
         row = Watch(
             user_id=user.id,
             listing_id=listing_id,
