@@ -7,6 +7,7 @@ from p2pmarket.clock import HOUR
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import ChatMode, Kind, Tier, Unit
 from p2pmarket.services.market import search
+from p2pmarket.services.trust import inbox
 from tests.conftest import make_listing
 
 
@@ -224,3 +225,19 @@ def test_news_are_the_unread_items_after_the_last_seen_wherever_gathered(neighbo
     news = lin.inbox_news(first.newest)
     assert [i.kind for i in news.new] == ["order"] and news.unread == 1
     assert lin.inbox_news(news.newest).new == ()
+
+
+def test_saved_searches_and_watches_are_bounded_and_names_are_data(neighbours):
+    bob = neighbours[0]
+    saved = bob.save_search("\x1b[31mred\u202e bikes", search.Query(text="bike"))
+    assert saved.name == "[31mred bikes"
+    for i in range(inbox.SAVED_MAX - 1):
+        bob.save_search(f"s{i}", search.Query(text="bike"))
+    with pytest.raises(Refused, match="50 saved searches, the most"):
+        bob.save_search("one more", search.Query(text="bike"))
+    # The same name again replaces the search: no room needed.
+    assert bob.save_search("s0", search.Query(text="piano", radius_km=9)).radius_km == 9
+    with pytest.raises(Invalid):
+        bob.save_search("x" * 41, search.Query(text="bike"))
+    with pytest.raises(Invalid, match="No listing #999"):
+        bob.watch_listing(999)

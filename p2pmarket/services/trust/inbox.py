@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-from sqlalchemy import func, update
+from sqlalchemy import String, cast, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
@@ -354,7 +354,8 @@ def _watch_changes(session: Session, user_id: int) -> list[tuple[Watch, Listing]
         .join(Listing, col(Listing.id) == col(Watch.listing_id))
         .where(
             Watch.user_id == user_id,
-            or_(Listing.price != Watch.price, Listing.status != Watch.status),
+            # The listing's status is an enum type on PostgreSQL, the watch's plain text.
+            or_(Listing.price != Watch.price, cast(Listing.status, String) != Watch.status),
         )
     ).all()
 
