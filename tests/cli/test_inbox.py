@@ -43,9 +43,10 @@ def test_a_saved_search_brings_new_listings_to_the_inbox(market):
         "search", "tandem", "--as", "demo", "--radius-km", "50", "--save", "tandems"
     )
     assert found["saved"]["name"] == "tandems" and found["saved"]["text"] == "tandem"
-    assert [s["name"] for s in market.json("search", "saved", "--as", "demo")] == ["tandems"]
+    assert "tandems" in [s["name"] for s in market.json("search", "saved", "--as", "demo")]
     added = market.json(*ADD, "--unit", "item", "--title", "Tandem bicycle", "--price", "900")
-    hits = [i for i in market.json("inbox", "--as", "demo")["items"] if i["kind"] == "search"]
+    items = market.json("inbox", "--as", "demo")["items"]
+    hits = [i for i in items if i["kind"] == "search" and "'tandems'" in i["text"]]
     assert [(h["ref"]["kind"], h["ref"]["id"]) for h in hits] == [("listing", added["id"])]
     assert "New for 'tandems'" in hits[0]["text"]
     assert "dropped" in market("search", "unsave", "tandems", "--as", "demo").stdout
@@ -57,14 +58,15 @@ def test_watching_a_listing_tells_of_a_price_drop(market):
     added = market.json(*ADD, "--unit", "item", "--title", "Folding bike", "--price", "500")
     lid = str(added["id"])
     assert "Watching #" in market("watch", lid, "--as", "demo").stdout
-    assert [w["listing_id"] for w in market.json("watch", "list", "--as", "demo")] == [int(lid)]
+    assert int(lid) in [w["listing_id"] for w in market.json("watch", "list", "--as", "demo")]
     market("listing", "edit", lid, "--as", "wang_bikes", "--price", "420")
-    drops = [i for i in market.json("inbox", "--as", "demo")["items"] if i["kind"] == "price_drop"]
+    items = market.json("inbox", "--as", "demo")["items"]
+    drops = [i for i in items if i["kind"] == "price_drop" and f"#{lid} " in i["text"]]
     assert [d["text"] for d in drops] == [
         f"Listing #{lid} Folding bike: price dropped from ¥500.00 to ¥420.00."
     ]
     market("unwatch", lid, "--as", "demo")
-    assert market.json("watch", "list", "--as", "demo") == []
+    assert int(lid) not in [w["listing_id"] for w in market.json("watch", "list", "--as", "demo")]
     out = market("watch", lid, "--as", "wang_bikes", code=1)
     assert "You can't watch your own listing." in out.output
 
