@@ -265,9 +265,7 @@ class MarketApp(App[None]):
         self._inbox_seen = news.newest
         if not news.new:
             return
-        from p2pmarket.tui.screens.base import StoreChanged
-
-        self.call_from_thread(self.screen.post_message, StoreChanged())
+        # Live screens re-read by themselves: the gathering was a commit the poll sees.
         more = f" (+{len(news.new) - 1} more)" if len(news.new) > 1 else ""
         self.call_from_thread(
             self.notify,

@@ -563,8 +563,7 @@ def save_search(
             SAVED_MAX,
             Refused(
                 "too_many_saved",
-                f"You have {SAVED_MAX} saved searches, the most there may be: remove one "
-                "with `p2pmarket search unsave NAME`.",
+                f"You have {SAVED_MAX} saved searches, the most there may be: drop one first.",
             ),
         )
         newest = session.exec(select(func.max(Listing.id))).one() or 0
@@ -589,8 +588,7 @@ def unsave(session: Session, user: User, name: str) -> SavedView:
     if row is None:
         raise Invalid(
             "unknown_saved_search",
-            f"You have no saved search named {text.strip_controls(name)[:NAME_MAX]!r} "
-            "(`p2pmarket search saved` lists them).",
+            f"You have no saved search named {text.strip_controls(name)[:NAME_MAX]!r}.",
         )
     view = _saved_view(row)
     session.delete(row)
