@@ -225,6 +225,12 @@ def test_news_are_the_unread_items_after_the_last_seen_wherever_gathered(neighbo
     news = lin.inbox_news(first.newest)
     assert [i.kind for i in news.new] == ["order"] and news.unread == 1
     assert lin.inbox_news(news.newest).new == ()
+    # A second line in a conversation still unread is news too (its item is replaced).
+    bob.send_message("lin", "Hi")
+    first_line = lin.inbox_news(news.newest)
+    bob.send_message("lin", "Still there?")
+    second = lin.inbox_news(first_line.newest)
+    assert [i.text for i in second.new] == ["@bob: Still there?"] and second.unread == 2
 
 
 def test_saved_searches_and_watches_are_bounded_and_names_are_data(neighbours):

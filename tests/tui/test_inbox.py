@@ -57,6 +57,10 @@ async def test_inbox_opens_what_an_item_is_about_and_reads_it(store, config, clo
         await settle(pilot)
         told = [n.message for n in app._notifications]
         assert any("@bob ordered City bike" in m for m in told)
+        for _ in range(30):  # the store poll (every 0.3 s) has the screen re-read
+            if next(r[0] for r in cells(table)) == "●":
+                break
+            await pilot.pause(0.1)
         assert next(r[0] for r in cells(table)) == "●"
         await pilot.press("a")
         await settle(pilot)

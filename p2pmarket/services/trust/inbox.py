@@ -248,22 +248,24 @@ def _gather_messages(session: Session, user: User, cursor: InboxCursor) -> int:
 
 
 def _message_item(session: Session, user: User, m: Message, sender: str) -> int:
-    """New lines of one conversation join its unread item, or start one."""
-    what = f"@{sender}: {_short(m.body)}"
-    item = session.exec(
+    """A new line of a conversation takes the place of its unread item (one per
+    conversation while unread, the newest line, as a new item: a face tells it)."""
+    stale = session.exec(
         select(InboxItem).where(
             InboxItem.user_id == user.id,
             InboxItem.kind == InboxKind.message,
             InboxItem.ref_id == m.conversation_id,
             col(InboxItem.read).is_(False),
         )
-    ).first()
-    if item is not None:
-        item.text, item.at = _short(what), m.at
-        session.add(item)
-        return 0
+    ).all()
+    what = f"@{sender}: {_short(m.body)}"
     conv = ("conversation", m.conversation_id)
-    return add(session, user.id, InboxKind.message, what, conv, m.at, f"line:{m.id}")
+    added = add(session, user.id, InboxKind.message, what, conv, m.at, f"line:{m.id}")
+    # Deleted after the new one is in: SQLite would give a deleted last id to the next row,
+    # and faces tell the items newer than the last id they saw.
+    for item in stale:
+        session.delete(item)
+    return added
 
 
 def _read_elsewhere(session: Session, user_id: int) -> list[InboxItem]:
