@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench search --listings $(LISTINGS)
 	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench price --listings $(LISTINGS)
 	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench tui --listings $(LISTINGS)
+	$(BIN)/p2pmarket --home "$(BENCH_HOME)" bench inbox --listings $(LISTINGS)
 
 # The suite on PostgreSQL: P2PMARKET_TEST_PG=postgresql+psycopg://… (.ci/run starts a server).
 test-pg: install

@@ -538,3 +538,75 @@ class BackupLog(SQLModel, table=True):
     reason: str = Field(max_length=40)
     at: int
     size_bytes: int
+
+
+class InboxKind(StrEnum):
+    message = "message"
+    offer = "offer"
+    order = "order"
+    deadline = "deadline"
+    reminder = "reminder"
+    search = "search"
+    price_drop = "price_drop"
+    sold = "sold"
+
+
+class InboxItem(SQLModel, table=True):
+    """One thing that needs a person (services/trust/inbox.py), with its read state.
+
+    Gathered from the records (messages, order events) and from saved searches and
+    watched listings when their owner looks, or written by the market's tick (deadlines
+    soon, slot reminders). `key` names what it is about, so each is written once per
+    person. `ref_kind` and `ref_id` say what opening it shows: an order, a listing, an
+    offer or a conversation.
+    """
+
+    __tablename__ = "inbox_item"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index("ix_inbox_item_user_read", "user_id", "read"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    kind: str = Field(max_length=12)
+    text: str = Field(max_length=300)
+    ref_kind: str = Field(max_length=12)
+    ref_id: int
+    at: int
+    read: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    key: str = Field(max_length=80)
+
+
+class InboxCursor(SQLModel, table=True):
+    """How far a person's inbox has gathered the records: the last message and order
+    event looked at."""
+
+    __tablename__ = "inbox_cursor"
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    message_id: int = 0
+    event_id: int = 0
+
+
+class SavedSearch(SQLModel, table=True):
+    """A search a person saved by name: `query` is its JSON (text, place, radius,
+    filters). Listings newer than `seen_id` are the ones it has not looked at yet."""
+
+    __tablename__ = "saved_search"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=40)
+    query: str
+    seen_id: int = 0
+    created_at: int
+
+
+class Watch(SQLModel, table=True):
+    """A listing a person watches: its price and status when they last looked, so a
+    drop or a sale is told once."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", primary_key=True)
+    price: int
+    status: str = Field(max_length=12)
+    created_at: int

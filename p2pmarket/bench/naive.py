@@ -89,3 +89,23 @@ def naive_ids(session: Session, me: User, query: search.Query) -> list[int]:
     rows.sort()
     start = (query.page - 1) * query.page_size
     return [lid for _, lid in rows[start : start + query.page_size]]
+
+
+def match_saved_at_write(session: Session, listing_id: int) -> int:
+    """The naive plan for saved searches: as a listing is written, run every saved search
+    over it (the same matching as ours, done eagerly) and store each hit then; the hits."""
+    from sqlmodel import select
+
+    from p2pmarket.models import InboxKind, SavedSearch
+    from p2pmarket.services.trust import inbox
+
+    hits = 0
+    for saved in session.exec(select(SavedSearch)).all():
+        owner = session.get(User, saved.user_id)
+        query = inbox.saved_query(saved.query)
+        [found], _ = search.find_new(session, owner, [(query, listing_id - 1)])
+        for c in found:
+            what = f"New for '{saved.name}': #{c.id}"
+            key = f"hit:{saved.id}:{c.id}"
+            hits += inbox.add(session, owner.id, InboxKind.search, what, ("listing", c.id), 0, key)
+    return hits

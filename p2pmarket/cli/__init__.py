@@ -149,6 +149,7 @@ def _app(*, everything: bool) -> typer.Typer:
         from p2pmarket.cli import (
             bench,
             discovery,
+            inbox,
             listings,
             market,
             migrate,
@@ -169,6 +170,7 @@ def _app(*, everything: bool) -> typer.Typer:
         records.register(app)
         trust.register(app)
         discovery.register(app)
+        inbox.register(app)
         migrate.register(app)
     return app
 

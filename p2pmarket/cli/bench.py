@@ -369,3 +369,39 @@ def slots(
             f"seeding took {r['seeded_s']} s"
         ),
     )
+
+
+@app.command("inbox")
+def inbox_(
+    ctx: typer.Context,
+    listings: int = typer.Option(100_000, "--listings", min=1_000, max=10_000_000),
+    adds: int = typer.Option(200, "--adds", min=10, max=100_000, help="Listings written."),
+    saved: int = typer.Option(1000, "--saved", min=10, max=3000, help="Saved searches."),
+    reads: int = typer.Option(50, "--reads", min=5, max=10_000, help="Inbox reads timed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Writing a listing with and without 1,000 saved searches (ours: hits found lazily,
+    when their owner looks; naive: every search matched at write time), and an inbox read."""
+    from p2pmarket.bench.inbox import bench_inbox
+    from p2pmarket.cli.context import emit, say
+
+    r = _on_bench_market(
+        ctx, as_json, bench_inbox, listings=listings, adds=adds, saved=saved, reads=reads
+    )
+
+    def p95(name: str) -> str:
+        return f"p50 {r[name]['p50_ms']} ms, p95 {r[name]['p95_ms']} ms"
+
+    emit(
+        r,
+        as_json,
+        lambda: say(
+            f"listing add at {listings:,} listings: without saved searches "
+            f"{p95('add_without_saved')}; "
+            f"with {saved:,} saved searches (ours, lazy) {p95('add_with_saved')} "
+            f"({r['ratio_p95_with_vs_without']}× without); naive (matched at write) "
+            f"{p95('add_naive_with_saved')} ({r['ratio_p95_naive_vs_ours']}× ours at p95); "
+            f"inbox read ({r['reader_searches']} saved searches, {r['added_per_read']} new "
+            f"listings since the last look) {p95('inbox_read')}; peak RSS {r['peak_rss_mb']} MB"
+        ),
+    )

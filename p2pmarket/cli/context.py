@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
 from p2pmarket import money
@@ -167,3 +168,20 @@ def fact(field: str, value: object) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     return str(value)
+
+
+class DefaultGroup(TyperGroup):
+    """A group whose first word, unless it names one of its commands, belongs to its
+    default command: `search bike` is `search find bike`, while `search saved` is the
+    command `saved`. Subclasses name the default (`default_group`)."""
+
+    default = ""
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self.commands:
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+def default_group(command: str) -> type[DefaultGroup]:
+    return type(f"DefaultGroup_{command}", (DefaultGroup,), {"default": command})

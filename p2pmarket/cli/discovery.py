@@ -6,10 +6,24 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from p2pmarket import money
-from p2pmarket.cli.context import AsOption, JsonOption, console, ctx_of, emit, say, table
+from p2pmarket.cli.context import (
+    AsOption,
+    JsonOption,
+    console,
+    ctx_of,
+    default_group,
+    emit,
+    say,
+    table,
+)
 from p2pmarket.market import shop
 from p2pmarket.services.market import search, shops
 
+search_app = typer.Typer(
+    cls=default_group("find"),
+    help="Find listings near you; `search … --save NAME` keeps a search, `search saved` "
+    "lists yours, `search unsave NAME` drops one.",
+)
 price_app = typer.Typer(
     help="Suggested prices from nearby sales and listings.", no_args_is_help=True
 )
@@ -46,9 +60,17 @@ def search_command(
         help="best, nearest, cheapest or credit (published credit first, hidden last).",
     ),
     page: int = typer.Option(1, "--page"),
+    save: str | None = typer.Option(
+        None,
+        "--save",
+        metavar="NAME",
+        help="Also save this search as NAME: listings added later that it finds come to "
+        "your inbox (`search saved` lists them, `search unsave NAME` drops one).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Find listings near you (or near --near/--area), with a short why for each."""
+    """Find listings near you (or near --near/--area), with a short why for each
+    (`search saved` and `search unsave NAME`: your saved searches)."""
     c = ctx_of(ctx)
     query = search.Query(
         text=text,
@@ -62,9 +84,13 @@ def search_command(
         sort=search.parse_sort(sort),
         page=page,
     )
-    results = c.actor(as_).search(query, near=near, area=area).results
+    actor = c.actor(as_)
+    saved = actor.save_search(save, query, near=near, area=area) if save is not None else None
+    results = actor.search(query, near=near, area=area).results
 
     def render() -> None:
+        if saved is not None:
+            say(f"Saved search '{saved.name}': what it finds from now on comes to your inbox.")
         if not results.hits:
             say(results.nothing_found())
             return
@@ -80,7 +106,50 @@ def search_command(
         if results.has_more:
             say(f"More on --page {results.page + 1}.")
 
-    emit(results.to_json(), as_json, render)
+    found = results.to_json()
+    if saved is not None:
+        found["saved"] = saved.to_json()
+    emit(found, as_json, render)
+
+
+@search_app.command("saved")
+def saved_searches(
+    ctx: typer.Context,
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Your saved searches."""
+    saved = ctx_of(ctx).actor(as_).saved_searches()
+
+    def render() -> None:
+        if not saved:
+            say("No saved searches (`p2pmarket search WORDS --save NAME`).")
+            return
+        table(
+            ["name", "text", "radius", "filters"],
+            [
+                [
+                    s.name,
+                    s.text or "(anything)",
+                    f"{s.radius_km:g} km",
+                    ", ".join(f"{k} {v}" for k, v in s.filters.items()) or "-",
+                ]
+                for s in saved
+            ],
+        )
+
+    emit([s.to_json() for s in saved], as_json, render)
+
+
+@search_app.command("unsave")
+def unsave(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME"),
+    as_: str = AsOption,
+) -> None:
+    """Drop one of your saved searches."""
+    gone = ctx_of(ctx).actor(as_).unsave_search(name)
+    say(f"Saved search '{gone.name}' dropped.")
 
 
 @price_app.command("suggest")
@@ -136,6 +205,7 @@ def reindex(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("search")(search_command)
+    search_app.command("find", hidden=True)(search_command)
+    app.add_typer(search_app, name="search")
     app.add_typer(price_app, name="price")
     app.command("reindex")(reindex)

@@ -20,6 +20,7 @@ from p2pmarket.clock import Clock
 from p2pmarket.config import Config, Settings
 from p2pmarket.errors import MarketError, Refused
 from p2pmarket.market.bookings import BookingCases
+from p2pmarket.market.inbox import InboxCases
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.offers import OfferCases
 from p2pmarket.market.records import RecordCases
@@ -97,9 +98,11 @@ class Market:
 
     def tick(self) -> list[int]:
         """Settle the order deadlines that have passed; the orders settled (DESIGN §3).
-        Expire the offers whose 48 h ran out. Checkpoint the chain heads when the last
-        checkpoint is `checkpoint_every` old, after writing the account-age credit time has
-        earned for everyone (credit.age_sweep: no score moves when someone reads it).
+        Expire the offers whose 48 h ran out. Tell people, in their inbox, of deadlines
+        ending within a day and of booked slots 24 h and 1 h ahead. Checkpoint the chain
+        heads when the last checkpoint is `checkpoint_every` old, after writing the
+        account-age credit time has earned for everyone (credit.age_sweep: no score moves
+        when someone reads it).
 
         A cheap read first, so a face that ticks on every command or every 30 s writes
         only when a deadline or a checkpoint is due.
@@ -110,8 +113,9 @@ class Market:
         with self.store.read() as session:
             due = orders.anything_due(session, self.clock)
             offers_due = offers.anything_due(session, self.clock)
+            notices = orders.notices(session, self.clock, self.settings)
             stale = chain.checkpoint_due(session, self.clock, every)
-        if not (due or offers_due or stale):
+        if not (due or offers_due or notices or stale):
             return []
 
         def work(session: Session) -> list[int]:
@@ -120,7 +124,10 @@ class Market:
                 chain.checkpoint(session, self.clock)
             if offers_due:
                 offers.expire(session, self.clock)
-            return orders.tick(session, self.clock, self.settings) if due else []
+            settled = orders.tick(session, self.clock, self.settings) if due else []
+            if notices:
+                orders.notify(session, self.clock, self.settings)
+            return settled
 
         return self.store.transact(work)
 
@@ -177,5 +184,5 @@ class Market:
         return Actor(self, view)
 
 
-class Actor(MoneyCases, OfferCases, BookingCases, ShopCases, TrustCases, RecordCases):
+class Actor(MoneyCases, OfferCases, BookingCases, ShopCases, TrustCases, RecordCases, InboxCases):
     """A person acting in the market: every use case, each one transaction (see the bases)."""

@@ -15,7 +15,7 @@ from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Condition, Kind, ListingStatus, Unit, User
 from p2pmarket.services.market import availability, catalog, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
-from p2pmarket.services.trust import accounts, chat, feedback, privacy
+from p2pmarket.services.trust import accounts, chat, feedback, inbox, privacy
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -74,6 +74,8 @@ class HomeView:
     unread: tuple[chat.ConversationSummary, ...]
     deadlines: tuple[attention.Deadline, ...]
     reminders: tuple[attention.Reminder, ...] = ()
+    # Unread items in my inbox (as far as it was gathered: the TUI looks every few seconds).
+    inbox_unread: int = 0
 
     @property
     def waiting_on_me(self) -> int:
@@ -84,7 +86,7 @@ class HomeView:
         return sum(c.unread for c in self.unread)
 
 
-def _centre(me: User, near: str | None, area: str | None) -> tuple[float, float, str]:
+def centre(me: User, near: str | None, area: str | None) -> tuple[float, float, str]:
     """Where a search or a price band is centred, and what to call it: home by default."""
     if near is not None and area is not None:
         raise Invalid("centre_twice", "Give --near or --area, not both.")
@@ -206,6 +208,7 @@ class ShopCases(ActorBase):
             balance = ledger.balance(session, me.id)
             waiting = attention.my_open_orders(session, me)
             chats = chat.list_conversations(session, me, limit=HOME_CHATS_MAX)
+            unread = inbox.unread(session, me.id)
         now = self.market.clock.now()
         return HomeView(
             shop=tuple(v for v in listings if v.status != "removed"),
@@ -214,6 +217,7 @@ class ShopCases(ActorBase):
             unread=tuple(c for c in chats if c.unread),
             deadlines=tuple(attention.deadlines([w.order for w in waiting], now)),
             reminders=tuple(attention.reminders([w.order for w in waiting], now)),
+            inbox_unread=unread,
         )
 
     # -- finding things --------------------------------------------------------------------
@@ -236,10 +240,10 @@ class ShopCases(ActorBase):
         query = search.check_query(query)
         _index_queued(self.market)
         with self._read() as (session, me):
-            lat, lon, centre = _centre(me, near, area)
+            lat, lon, place = centre(me, near, area)
             query = replace(query, lat=lat, lon=lon)
             results = search.search(
-                session, self.market.clock, me, query, centre=centre, compare_prices=priced
+                session, self.market.clock, me, query, centre=place, compare_prices=priced
             )
             if map_steps is None:
                 return Nearby(query, results)
@@ -263,7 +267,7 @@ class ShopCases(ActorBase):
         vote on its own price."""
         catalog.category(category)  # an unknown category is the first thing to hear about
         with self._read() as (session, me):
-            lat, lon, _ = _centre(me, near, area)
+            lat, lon, _ = centre(me, near, area)
             return pricing.suggest(
                 session,
                 self.market.clock,

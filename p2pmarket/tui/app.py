@@ -3,8 +3,9 @@
 `MarketApp(home=..., user=..., clock=...)` is the factory tests build directly; a
 `user` given alone is already authenticated (tests, `demo --open`); with a `passphrase`
 (`p2pmarket run --user`) the startup worker checks it, and a refusal opens the login.
-The app holds routing, bindings, login state and the two timers every screen
-relies on: order deadlines (`orders.tick`) and the live-store poll.
+The app holds routing, bindings, login state and the timers every screen relies on:
+order deadlines (`orders.tick`), the live-store poll, and the inbox check that raises a
+notification when something new arrives for the person logged in.
 
 With `draw_first` (`p2pmarket run`), startup draws the home frame first and opens the
 store in a worker: the store brings SQLAlchemy, SQLModel and the tables (about as long
@@ -40,11 +41,14 @@ if TYPE_CHECKING:
 # Seconds between order-deadline runs and between cheap "did anyone commit?" probes.
 TICK_EVERY = 30.0
 POLL_EVERY = 0.3
+# Seconds between looks at the inbox of the person logged in (a cheap read when nothing is new).
+INBOX_EVERY = 5.0
 
 
 # Section name -> (module under p2pmarket.tui.screens, class).
 SCREENS: dict[str, tuple[str, str]] = {
     "home": ("home", "HomeScreen"),
+    "inbox": ("inbox", "InboxScreen"),
     "search": ("search", "SearchScreen"),
     "orders": ("orders", "OrdersScreen"),
     "chat": ("chat", "ChatScreen"),
@@ -71,6 +75,7 @@ class MarketApp(App[None]):
         Binding("o", "goto('orders')", "Orders"),
         Binding("c", "goto('chat')", "Chat"),
         Binding("r", "goto('credit')", "Credit"),
+        Binding("l", "goto('inbox')", "Inbox"),
         Binding("p", "goto('privacy')", "Privacy", show=False),
         Binding("t", "goto('contacts')", "Contacts", show=False),
         Binding("m", "goto('mediation')", "Mediation", show=False),
@@ -104,6 +109,8 @@ class MarketApp(App[None]):
         self._passphrase = passphrase
         self._draw_first = draw_first
         self._watcher = None
+        # The newest inbox item this session has seen (None: not looked yet).
+        self._inbox_seen: int | None = None
         # The home screen drawn before the store is open, filled in by log_in.
         self._frame: Screen | None = None
 
@@ -195,6 +202,7 @@ class MarketApp(App[None]):
         self._watcher = self.market.watcher()
         self.set_interval(POLL_EVERY, self._poll_store)
         self.set_interval(TICK_EVERY, self.run_timers)
+        self.set_interval(INBOX_EVERY, self.check_inbox)
 
     def on_unmount(self) -> None:
         if self._watcher is not None:
@@ -214,6 +222,9 @@ class MarketApp(App[None]):
         self.user, self._signer = user, signer
         self.sub_title = f"@{user.handle}"
         self.run_timers()
+        # What the inbox holds at login is not news: only what arrives from now on is.
+        self._inbox_seen = None
+        self.check_inbox()
         frame, self._frame = self._frame, None
         if frame is not None and frame in self.screen_stack:
             # The startup frame becomes the home screen; screens opened above it meanwhile
@@ -237,6 +248,32 @@ class MarketApp(App[None]):
         except MarketError as exc:
             self.refuse(exc)
             return 0
+
+    @work(thread=True, exclusive=True, group="inbox")
+    def check_inbox(self) -> None:
+        """Gather the inbox of the person logged in; notify of the items that arrived since
+        the last look (wherever they were gathered: this screen, another terminal)."""
+        user = self.user
+        if user is None:
+            return
+        try:
+            news = self.actor.inbox_news(self._inbox_seen)
+        except MarketError:
+            return  # a busy store: the next look tries again
+        if self.user is not user:
+            return  # switched user meanwhile
+        self._inbox_seen = news.newest
+        if not news.new:
+            return
+        # Live screens re-read by themselves: the gathering was a commit the poll sees.
+        more = f" (+{len(news.new) - 1} more)" if len(news.new) > 1 else ""
+        self.call_from_thread(
+            self.notify,
+            for_app(news.new[0].text + more),
+            title=f"Inbox · {news.unread} unread (l)",
+            markup=False,
+            timeout=8,
+        )
 
     def _poll_store(self) -> None:
         """Live screens re-read when any connection committed (PRAGMA data_version)."""

@@ -25,6 +25,7 @@ SHOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("chat", ("c",)),
     ("credit", ("r",)),
     ("privacy", ("p",)),
+    ("inbox", ("l",)),
 )
 
 

@@ -12,29 +12,18 @@ from p2pmarket import config as config_mod
 from p2pmarket.clock import HOUR, FixedClock
 from p2pmarket.errors import Refused
 from p2pmarket.market import Market, records
-from p2pmarket.models import ChatMode, Listing, Offer, Role, Tier
+from p2pmarket.models import ChatMode, Listing, Offer, Tier
 from p2pmarket.store.engine import Store
 from p2pmarket.store.migrations import SCHEMA_VERSION
-from tests.conftest import PASSPHRASE, START, make_listing, make_user
+from tests.conftest import START
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture
-def market(store, clock):
-    return Market(store, clock)
-
-
-@pytest.fixture
-def people(market):
+def people(neighbours):
     """Bob buys from Lin (two piano lessons at ¥150) in trade mode; Bob holds ¥1,000."""
-    store, clock = market.store, market.clock
-    for handle in ("bob", "lin"):
-        make_user(store, clock, handle, verified=True, role=Role.member)
-    lin = market.actor("lin", PASSPHRASE)
-    listing = make_listing(store, clock, lin.user, quantity=2)
-    bob = market.actor("bob", PASSPHRASE)
-    bob.topup(100_000, "fund")
+    bob, lin, listing = neighbours
     bob.set_chat_mode("lin", ChatMode.trade)
     bob.set_tier("lin", Tier.acquaintance)
     return bob, lin, listing

@@ -31,7 +31,7 @@ from p2pmarket.models import (
 )
 from p2pmarket.services.market import availability, catalog, pricing, search, shops
 from p2pmarket.services.money import ledger, orders
-from p2pmarket.services.trust import accounts, chat, feedback, operators
+from p2pmarket.services.trust import accounts, chat, feedback, inbox, operators
 from p2pmarket.store import ports
 from p2pmarket.store.engine import Store
 
@@ -244,6 +244,7 @@ def load_demo(store: Store, clock: Clock) -> dict | None:
         counts.update(replay_story(session, start, story, store.config.settings))
         orders.tick(session, clock, store.config.settings)
         counts.update(book_slots(session, clock, data.get("bookings", {}), store.config.settings))
+        counts.update(follow(session, FixedClock(now - DAY), data.get("follows", {})))
         session.add(Meta(key=DEMO_KEY, value=str(now)))
         return counts
 
@@ -291,6 +292,53 @@ def replay_story(session: Session, start: int, story: dict, settings: Settings) 
             feedback.review(session, clock, users[author], order.id, stars, body)
         made += 1
     return {"orders": made, "conversations": len(story.get("conversations", []))}
+
+
+def follow(session: Session, clock: Clock, follows: dict) -> dict:
+    """A day ago: the demo's person saved searches and watched listings; since then a
+    neighbour listed something one search finds and dropped a watched listing's price, so
+    their inbox has news when they first look."""
+    if not follows:
+        return {}
+    users = {u.handle: u for u in session.exec(select(User))}
+    me = users[follows["person"]]
+
+    def listing_of(entry: dict) -> Listing:
+        return session.exec(
+            select(Listing).where(
+                Listing.seller_id == users[entry["seller"]].id, Listing.title == entry["listing"]
+            )
+        ).one()
+
+    for saved in follows.get("searches", []):
+        fields = {k: v for k, v in saved.items() if k != "name"}
+        query = search.Query(lat=me.lat, lon=me.lon, **fields)
+        inbox.save_search(session, clock, me, saved["name"], query)
+    for watched in follows.get("watches", []):
+        inbox.watch(session, clock, me, listing_of(watched).id)
+    then = follows.get("then", {})
+    clock.advance(DAY // 2)
+    if "new_listing" in then:
+        entry = dict(then["new_listing"])
+        seller = users[entry.pop("seller")]
+        shops.add_listing(
+            session,
+            clock,
+            seller,
+            kind=shops.parse_kind(entry.pop("kind")),
+            unit=shops.parse_unit(entry.pop("unit")),
+            condition=shops.parse_condition(entry.pop("condition", None) or "good"),
+            **entry,
+        )
+    if "price_drop" in then:
+        drop = then["price_drop"]
+        shops.edit_listing(
+            session, clock, users[drop["seller"]], listing_of(drop).id, price=drop["price"]
+        )
+    return {
+        "saved_searches": len(follows.get("searches", [])),
+        "watches": len(follows.get("watches", [])),
+    }
 
 
 def book_slots(session: Session, clock: Clock, bookings: dict, settings: Settings) -> dict:

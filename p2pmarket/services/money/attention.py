@@ -71,9 +71,9 @@ class Reminder:
 def reminders(open_orders: list[orders.OrderView], now: int) -> list[Reminder]:
     """The reminders due now for these orders' slots, soonest slot first.
 
-    There is no inbox yet: a reminder is derived from the slot and the clock, so it shows
-    (on Home and in `order list`) from 24 h before, says "1 h" from 1 h before, and goes
-    when the slot starts; nothing is stored or sent.
+    Derived from the slot and the clock (the rule is `slots.reminder`), so Home shows it
+    from 24 h before, says "1 h" from 1 h before, and drops it when the slot starts; the
+    inbox keeps each as an item the market's tick writes once (orders/timers.py).
     """
     due = []
     for o in open_orders:

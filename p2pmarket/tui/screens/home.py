@@ -102,6 +102,8 @@ class HomeScreen(MarketScreen):
         self.query_one("#wallet", Static).update(wallet)
         notes = Text()
         notes.append("Notifications\n", style="bold")
+        if home.inbox_unread:
+            notes.append(f"Inbox: {home.inbox_unread} unread (l opens it)\n", style="bold")
         if home.unread:
             total = home.unread_messages
             notes.append(f"{total} unread message{'s' * (total != 1)} from ")

@@ -25,6 +25,7 @@ class ListingScreen(MarketScreen):
         Binding("b", "order", "Order"),
         Binding("n", "offer", "Make offer"),
         Binding("w", "message", "Message seller"),
+        Binding("f", "watch", "Watch"),
     ]
 
     def __init__(self, listing_id: int) -> None:
@@ -152,3 +153,18 @@ class ListingScreen(MarketScreen):
 
         if self.listing is not None:
             self.market.open(ChatScreen(with_handle=self.listing.seller))
+
+    def action_watch(self) -> None:
+        """Watch this listing (a price drop or its selling out comes to the inbox), or stop."""
+        watched = self.attempt(self.actor.watched)
+        if watched is None or self.listing is None:
+            return
+        if any(w.listing_id == self.listing_id for w in watched):
+            if self.attempt(lambda: self.actor.unwatch_listing(self.listing_id)) is None:
+                return
+            self.market.tell(f"No longer watching #{self.listing_id}.")
+            return
+        if self.attempt(lambda: self.actor.watch_listing(self.listing_id)) is not None:
+            self.market.tell(
+                f"Watching #{self.listing_id}: a price drop or its selling out comes to your inbox."
+            )

@@ -42,6 +42,7 @@ class SearchScreen(MarketScreen):
         Binding("ctrl+o", "cycle_sort", "Sort"),
         Binding("ctrl+l", "focus_results", "Results"),
         Binding("ctrl+f", "focus_query", "Search box"),
+        Binding("ctrl+s", "save_search", "Save search"),
     ]
 
     @dataclass
@@ -275,3 +276,27 @@ class SearchScreen(MarketScreen):
         select = self.query_one("#sort", Select)
         values = [v for _label, v in SORTS]
         select.value = values[(values.index(str(select.value)) + 1) % len(values)]
+
+    def action_save_search(self) -> None:
+        """Save what the box and filters ask now, by a name: what it finds later comes to
+        the inbox."""
+        from p2pmarket.tui.widgets.ask import AskModal
+
+        try:
+            query = self._query()
+        except MarketError as exc:
+            self.market.refuse(exc)
+            return
+
+        def named(name: str | None) -> None:
+            if not name:
+                return
+            saved = self.attempt(lambda: self.actor.save_search(name, query))
+            if saved is not None:
+                self.market.tell(
+                    f"Saved search '{saved.name}': new listings it finds come to your inbox (l)."
+                )
+
+        ask = "Save this search as (a name):"
+        name = query.text.strip()[:40] or "nearby"
+        self.app.push_screen(AskModal(ask, value=name), named)

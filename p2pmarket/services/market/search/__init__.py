@@ -10,7 +10,7 @@ and PostgreSQL's btree adapters), never in a scan of a large candidate set.
 """
 
 from p2pmarket.services.market.search.index import catch_up, pending, rebuild, resume, suspend
-from p2pmarket.services.market.search.plan import find, seller_credit
+from p2pmarket.services.market.search.plan import find, find_new, seller_credit
 from p2pmarket.services.market.search.query import (
     BEYOND_MAX_KM,
     PAGE_SIZE,
@@ -53,6 +53,7 @@ __all__ = [
     "catch_up",
     "check_query",
     "find",
+    "find_new",
     "fmt_km",
     "page_results",
     "parse_min_credit",

@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from p2pmarket.models import Condition, Listing, User
+from p2pmarket.geo import haversine_km
+from p2pmarket.models import Condition, Listing, ListingStatus, User
 from p2pmarket.services.market.search.query import (
     DECAY_KM,
     PREFIX_SCORE,
@@ -33,6 +34,10 @@ from p2pmarket.services.trust import contacts, credit
 from p2pmarket.store import ports
 from p2pmarket.store.ports import Area, TextPlan
 from p2pmarket.tokens import PRICE_BOUNDS, has_prefixes, price_bucket, query_tokens
+
+# A saved search looks at most this many new listings at a time (the oldest first); the
+# next look goes on from the last one read.
+NEW_MAX = 2_000
 
 # Growing the radius (see `_grow`): each step aims at GROW_AIM pages' worth of matches,
 # the first as if the place were as dense as a city centre (the bench market's centres
@@ -127,6 +132,69 @@ def find(session: Session, me: User, query: Query) -> tuple[list[Candidate], boo
     found.sort(key=key)
     start = (query.page - 1) * query.page_size
     return found[start : start + query.page_size], len(found) > start + query.page_size
+
+
+def find_new(
+    session: Session, me: User, searches: Sequence[tuple[Query, int]]
+) -> tuple[list[list[Candidate]], int]:
+    """Saved searches run over the listings added since each last looked: per (query,
+    after_id), the new listings (id > after_id) it finds, nearest first; and the last
+    listing id read (where the next look starts).
+
+    The same matches as `find` (active listings of others within the radius whose words
+    the text prefixes, of the kind, category, prices, condition and credit asked), read
+    from the few new listings by id, once for all the searches, instead of from the index:
+    a saved search costs nothing when a listing is written, and a look costs as many rows
+    as came since.
+    """
+    if not searches:
+        return [], 0
+    first = min(after for _, after in searches)
+    read = session.exec(
+        select(Listing).where(col(Listing.id) > first).order_by(col(Listing.id)).limit(NEW_MAX)
+    ).all()
+    last = read[-1].id if read else first
+    rows = [r for r in read if r.status == ListingStatus.active and r.seller_id != me.id]
+    blocked = contacts.blocked_by(session, me.id) if rows else set()
+    return [
+        _new_matches(session, check_query(q), after, rows, blocked) for q, after in searches
+    ], last
+
+
+def _new_matches(
+    session: Session, query: Query, after: int, rows: list[Listing], blocked: set[int]
+) -> list[Candidate]:
+    words = query_tokens(query.text)
+    kind = str(query.kind) if query.kind is not None else None
+    low = query.min_price if query.min_price is not None else 0
+    high = query.max_price if query.max_price is not None else math.inf
+    found = []
+    for row in rows:
+        if (
+            row.id <= after
+            or (kind is not None and str(row.kind) != kind)
+            or (query.category is not None and row.category != query.category)
+            or not low <= row.price <= high
+        ):
+            continue
+        km = haversine_km(query.lat, query.lon, row.lat, row.lon)
+        if km <= query.radius_km and has_prefixes(words, row.title, row.description):
+            found.append(
+                Candidate(
+                    row.id,
+                    row.title,
+                    row.description,
+                    str(row.kind),
+                    row.category,
+                    str(row.unit),
+                    row.price,
+                    row.seller_id,
+                    km,
+                )
+            )
+    kept = _keep(session, query, words, blocked, found) if found else []
+    kept.sort(key=_sort_key(Sort.nearest))
+    return kept
 
 
 def _grow(query: Query, plan: _Plan, need: int, key, read) -> list[Candidate]:

@@ -10,7 +10,7 @@ mediator resolves it: release, refund or split.
 - rules.py: the transition table, its guards, and the event and payout every step shares
 - steps.py: opening an order and `act`, one handler per step
 - payments.py: paying into escrow, one order or a batch, and the preview before it
-- timers.py: deadlines that run out, in `tick`
+- timers.py: deadlines that run out, in `tick`, and the inbox notices before they do
 - slots.py: orders holding a slot of the seller's time (claims, late cancellation, reminders)
 - views.py: what the faces see of orders
 - old_escrow.py: a pre-v7 store's single escrow split per order
@@ -30,7 +30,7 @@ from p2pmarket.services.money.orders.steps import (
     parse_resolution,
     request_payment,
 )
-from p2pmarket.services.money.orders.timers import anything_due, tick
+from p2pmarket.services.money.orders.timers import anything_due, notices, notify, tick
 from p2pmarket.services.money.orders.views import (
     EventView,
     OrderView,
@@ -57,6 +57,8 @@ __all__ = [
     "get_order",
     "late_fee",
     "list_orders",
+    "notices",
+    "notify",
     "old_escrow_to_split",
     "parse_resolution",
     "pay",
