@@ -22,6 +22,7 @@ from p2pmarket.errors import MarketError, Refused
 from p2pmarket.market.bookings import BookingCases
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.offers import OfferCases
+from p2pmarket.market.plans import PlanCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
@@ -175,5 +176,5 @@ class Market:
         return Actor(self, view)
 
 
-class Actor(MoneyCases, OfferCases, BookingCases, ShopCases, TrustCases, RecordCases):
+class Actor(MoneyCases, OfferCases, BookingCases, PlanCases, ShopCases, TrustCases, RecordCases):
     """A person acting in the market: every use case, each one transaction (see the bases)."""

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -272,6 +272,13 @@ def _v11_bookings(conn: Connection) -> None:
         model.__table__.create(conn, checkfirst=True)
 
 
+def _v12_plans(conn: Connection) -> None:
+    """v12: plans. A wish of several legs (`plans`) and its legs (`plan_legs`), each leg
+    naming its listing, slot and, once booked, its order."""
+    for model in (models.Plan, models.PlanLeg):
+        model.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -284,4 +291,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _v9_listing_condition,
     10: _v10_offers,
     11: _v11_bookings,
+    12: _v12_plans,
 }
