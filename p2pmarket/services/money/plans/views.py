@@ -162,13 +162,23 @@ class Shown:
             travel_minutes=row.travel_minutes,
             amount=row.amount,
             credit=self.credit.get(listing.seller_id),
-            price_vs=pricing.compare(listing.price, band) if band is not None else None,
+            price_vs=_price_vs(listing.price, band),
             order_id=row.order_id,
             status=self.status.get(row.order_id) if row.order_id is not None else None,
         )
 
     def _clock(self, instant: int) -> str:
         return f"{datetime.fromtimestamp(instant, ZoneInfo(self.zone)):%H:%M}"
+
+
+def _price_vs(price: int, band: pricing.Suggestion | None) -> str | None:
+    """A leg's price against similar ones nearby, else against the category's guide."""
+    if band is None:
+        return None
+    said = pricing.compare(price, band)
+    if said is not None:
+        return said
+    return f"{money.fmt(price)} against a guide of {money.fmt(band.p50)} per {band.unit}"
 
 
 def why(legs: tuple[LegView, ...]) -> str:
@@ -181,5 +191,7 @@ def why(legs: tuple[LegView, ...]) -> str:
         f"{sum(leg.travel_minutes for leg in legs)} min travelling",
         f"lowest credit {min(credits)}" if credits else "no seller publishes credit",
     ]
+    twice = sorted({leg.seller for leg in legs if [x.seller for x in legs].count(leg.seller) > 1})
+    parts += [f"{seller} does more than one leg" for seller in twice]
     priced = [f"{leg.wish} {leg.price_vs}" for leg in legs if leg.price_vs]
     return " · ".join(parts) + (f"; {'; '.join(priced)}" if priced else "")
