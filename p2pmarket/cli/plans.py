@@ -113,7 +113,10 @@ def book(
         booked = actor.book_plan(ref)
 
         def said() -> None:
-            say(f"Booked: {_title(booked)}. Every leg is paid into its own escrow.")
+            say(
+                f"Booked plan #{booked.id}: {booked.day} {booked.window}. Every leg is paid "
+                "into its own escrow."
+            )
             _legs_table(booked)
             say("Each leg is an order of its own: p2pmarket order show ID for its steps.")
 
@@ -206,11 +209,34 @@ def replace(
     pick: int = typer.Option(
         1, "--pick", metavar="N", help="Which replacement `plan show` lists (default: 1)."
     ),
+    confirm: bool = typer.Option(
+        False, "--confirm", help="The second confirmation: book and pay it now."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Fill a leg a seller cancelled with a replacement that still fits: booked and paid
-    now; the other legs stand."""
+    """Fill a leg a seller cancelled with a replacement that still fits, booked and paid
+    (with --confirm); the other legs stand. Without --confirm, shows it and moves nothing."""
     actor = ctx_of(ctx).actor(as_)
+    if not confirm:
+        options = actor.plan(plan_id).replacements.get(position, ())
+        chosen = options[pick - 1] if 1 <= pick <= len(options) else None
+        shown = {"replacement": chosen.to_json() if chosen else None, "confirmed": False}
+
+        def offered() -> None:
+            if chosen is None:
+                say(f"No replacement {pick} for leg {position}: p2pmarket plan show {plan_id}.")
+                return
+            say(
+                f"Pay {money.fmt(chosen.amount)} to {chosen.seller} for {chosen.title!r} "
+                f"({chosen.at}), in place of leg {position}."
+            )
+            say(
+                f"Nothing moved. To book: p2pmarket plan replace {plan_id} {position} "
+                f"--pick {pick} --as {actor.handle} --confirm"
+            )
+
+        emit(shown, as_json, offered)
+        return
     plan = actor.replace_leg(plan_id, position, pick)
 
     def render() -> None:

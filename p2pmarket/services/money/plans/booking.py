@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from p2pmarket.clock import Clock
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, MarketError, Refused
-from p2pmarket.models import Plan, PlanLeg, PlanStatus, User
+from p2pmarket.models import Listing, Plan, PlanLeg, PlanStatus, User
 from p2pmarket.services.market import availability
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.money.orders import slots
 from p2pmarket.services.money.plans import planner
-from p2pmarket.services.money.plans.fitting import Fitted
+from p2pmarket.services.money.plans.fitting import Fitted, travel_seconds
 from p2pmarket.services.money.plans.views import (
     LegRow,
     LegView,
@@ -155,17 +155,18 @@ def plan_view(
                 found[leg.position] = _replacement_views(
                     session, clock, settings, me, wish, origin, legs, leg, shown
                 )
-    credits = [leg.credit for leg in legs if leg.credit is not None]
+    live = tuple(leg for leg in legs if leg.status not in ENDED)
+    credits = [leg.credit for leg in live if leg.credit is not None]
     return PlanView(
         id=plan.id,
         number=plan.number,
         status=str(plan.status),
         day=wish.day,
         window=wish.window,
-        total=sum(leg.amount for leg in legs),
-        travel_minutes=sum(leg.travel_minutes for leg in legs),
+        total=sum(leg.amount for leg in live),
+        travel_minutes=sum(leg.travel_minutes for leg in live),
         lowest_credit=min(credits) if credits else None,
-        why=why(legs),
+        why=why(live),
         legs=legs,
         replacements=found,
     )
@@ -293,6 +294,17 @@ def preview(session: Session, clock: Clock, settings: Settings, me: User, ref: i
     return PlanPreview(shown, before, before - shown.total, slots.cancel_terms(first, settings))
 
 
+def _travel_after(session: Session, leg: PlanLeg, later: list[PlanLeg], shown: PlanView) -> None:
+    """The way from a replaced leg to the next leg still standing is a new way."""
+    standing = [each for each in later if shown.legs[each.position - 1].status not in ENDED]
+    if not standing:
+        return
+    here, there = session.get(Listing, leg.listing_id), session.get(Listing, standing[0].listing_id)
+    way = travel_seconds(here.lat, here.lon, there.lat, there.lon)
+    standing[0].travel_minutes = way // 60
+    session.add(standing[0])
+
+
 def replace(
     session: Session,
     clock: Clock,
@@ -334,8 +346,8 @@ def replace(
     leg.order_id = _book_leg(session, clock, settings, me, plan, leg)
     session.add(leg)
     _pay_legs(session, clock, settings, me, plan, [leg])
+    _travel_after(session, leg, [legs[p] for p in sorted(legs) if p > position], shown)
     plan.total = sum(each.amount for each in legs.values())
     session.add(plan)
     session.flush()
     return plan_view(session, clock, settings, me, plan, with_replacements=True)
-
