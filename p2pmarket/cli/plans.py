@@ -175,7 +175,7 @@ def show(
 
 @app.command("list")
 def list_(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
-    """Your booked plans and your waiting proposals, newest first."""
+    """Your waiting proposals (1 to 5), then your booked plans, newest first."""
     found = ctx_of(ctx).actor(as_).list_plans()
 
     def render() -> None:

@@ -69,15 +69,15 @@ class PlanCases(ActorBase):
         return self._write(work)
 
     def plan(self, ref: int) -> plans.PlanView:
-        """One plan of mine (or proposal `ref`), with replacements for a cancelled leg."""
+        """My plan #`ref` (else my proposal `ref`), with replacements for a cancelled leg."""
         with self._read() as (session, me):
-            found = plans.mine(session, me, ref)
+            found = plans.mine(session, me, ref, number_first=False)
             return plans.plan_view(
                 session, self.market.clock, self.market.settings, me, found, with_replacements=True
             )
 
     def list_plans(self) -> list[plans.PlanView]:
-        """My booked plans and waiting proposals, newest first."""
+        """My waiting proposals (1 to 5), then my booked plans, newest first."""
         with self._read() as (session, me):
             return plans.list_plans(session, self.market.clock, self.market.settings, me)
 

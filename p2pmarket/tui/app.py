@@ -52,6 +52,7 @@ SCREENS: dict[str, tuple[str, str]] = {
     "privacy": ("privacy", "PrivacyScreen"),
     "contacts": ("contacts", "ContactsScreen"),
     "mediation": ("mediation", "MediationScreen"),
+    "plan": ("plan", "PlanScreen"),
 }
 
 
@@ -71,6 +72,7 @@ class MarketApp(App[None]):
         Binding("o", "goto('orders')", "Orders"),
         Binding("c", "goto('chat')", "Chat"),
         Binding("r", "goto('credit')", "Credit"),
+        Binding("l", "goto('plan')", "Plan"),
         Binding("p", "goto('privacy')", "Privacy", show=False),
         Binding("t", "goto('contacts')", "Contacts", show=False),
         Binding("m", "goto('mediation')", "Mediation", show=False),

@@ -113,23 +113,25 @@ def _row(leg: PlanLeg) -> LegRow:
     )
 
 
-def mine(session: Session, me: User, ref: int) -> Plan:
-    """My proposal number `ref` of my last proposal, else my plan #`ref`."""
+def mine(session: Session, me: User, ref: int, *, number_first: bool = True) -> Plan:
+    """My proposal number `ref` of my last proposal, or my plan #`ref`: which is looked for
+    first is `number_first` (booking takes N from the last proposal; showing, a plan id)."""
     proposal = session.exec(
         select(Plan).where(
             Plan.buyer_id == me.id, Plan.status == PlanStatus.proposed, Plan.number == ref
         )
     ).first()
-    if proposal is not None:
-        return proposal
     plan = session.get(Plan, ref)
-    if plan is None or plan.buyer_id != me.id:
+    if plan is not None and plan.buyer_id != me.id:
+        plan = None
+    found = (proposal or plan) if number_first else (plan or proposal)
+    if found is None:
         raise Invalid(
             "unknown_plan",
             f"You have no proposal {ref} and no plan #{ref}: propose one first "
             "(p2pmarket plan propose …).",
         )
-    return plan
+    return found
 
 
 def plan_view(
@@ -213,9 +215,10 @@ def _replacement_views(session, clock, settings, me, wish, origin, legs, gone, s
 
 
 def list_plans(session: Session, clock: Clock, settings: Settings, me: User) -> list[PlanView]:
-    """My booked plans and my waiting proposals, newest first."""
-    found = select(Plan).where(Plan.buyer_id == me.id).order_by(col(Plan.id).desc())
-    return [plan_view(session, clock, settings, me, plan) for plan in session.exec(found)]
+    """My waiting proposals (1 to 5), then my booked plans, newest first."""
+    found = list(session.exec(select(Plan).where(Plan.buyer_id == me.id)))
+    found.sort(key=lambda p: (p.number is None, p.number or 0, -p.id))
+    return [plan_view(session, clock, settings, me, plan) for plan in found]
 
 
 def _book_leg(

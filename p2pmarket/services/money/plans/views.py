@@ -13,6 +13,7 @@ from p2pmarket.clock import Clock
 from p2pmarket.geo import haversine_km
 from p2pmarket.models import Listing, Order
 from p2pmarket.services.market import pricing, search
+from p2pmarket.services.money.orders import PaymentPreview
 
 # The price of each leg is compared with the band of this many similar points at most.
 PRICE_CAP = 200
@@ -86,6 +87,20 @@ class PlanPreview:
     balance_before: int
     balance_after: int
     terms: str
+
+    def payment(self, now: int) -> PaymentPreview:
+        """The plan as the one payment the second confirmation shows."""
+        sellers = ", ".join(dict.fromkeys(f"@{leg.seller}" for leg in self.plan.legs))
+        return PaymentPreview(
+            order_id=self.plan.id,
+            title=", ".join(leg.wish for leg in self.plan.legs) + f" on {self.plan.day}",
+            amount=self.plan.total,
+            to=sellers.removeprefix("@"),
+            balance_before=self.balance_before,
+            balance_after=self.balance_after,
+            revoke_window=max(0, min(leg.start for leg in self.plan.legs) - now),
+            warning=self.terms,
+        )
 
     def to_json(self) -> dict:
         return {
