@@ -109,37 +109,21 @@ def test_a_taken_slot_fails_the_whole_plan_and_says_propose_again(demo_cli):
 
 def test_an_empty_leg_and_bad_input_are_one_sentence(demo_cli):
     cli = demo_cli
+
+    def wish(legs: str, day: str, *more: str, code: int = 0):
+        return cli(
+            "plan", "propose", "--as", "demo", "--legs", legs, "--date", day, *more, code=code
+        )
+
     found = cli.json(
         "plan", "propose", "--as", "demo", "--legs", "tailoring", "--date", "2026-12-05"
     )
     assert found["plans"] == []
     assert found["unfilled"][0].startswith("1. No tailoring within 5 km")
-    bad = cli(
-        "plan",
-        "propose",
-        "--as",
-        "demo",
-        "--legs",
-        "cleaning",
-        "--date",
-        "2026-12-05",
-        "--from",
-        "18:00",
-        "--to",
-        "13:00",
-        code=2,
-    )
+    bad = wish("cleaning", "2026-12-05", "--from", "18:00", "--to", "13:00", code=2)
     assert flat(bad) == "error: The window 18:00–13:00 ends before it starts."
-    unknown = cli(
-        "plan",
-        "propose",
-        "--as",
-        "demo",
-        "--legs",
-        "cleaning",
-        "--date",
-        "5/12",
-        code=2,
-    )
+    unknown = wish("cleaning", "5/12", code=2)
     assert flat(unknown) == "error: '5/12' is not a day like 2026-12-05."
+    over = wish("cleaning", "2026-12-05", "--budget", "-3", code=2)
+    assert "error: " in flat(over)
     assert "<str>" not in cli("plan", "propose", "--help").stdout

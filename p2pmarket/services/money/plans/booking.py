@@ -8,6 +8,8 @@ which orders its legs became.
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
+
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
@@ -52,19 +54,8 @@ def propose(session: Session, clock: Clock, settings: Settings, me: User, wish: 
         )
         session.add(plan)
         session.flush()
-        for position, row in enumerate(_rows(wish, fitted), 1):
-            session.add(
-                PlanLeg(
-                    plan_id=plan.id,
-                    position=position,
-                    wish=row.wish,
-                    listing_id=row.listing_id,
-                    slot_start=row.start,
-                    slot_end=row.end,
-                    amount=row.amount,
-                    travel_minutes=row.travel_minutes,
-                )
-            )
+        for row in _rows(wish, fitted):
+            session.add(PlanLeg(plan_id=plan.id, **asdict(row)))
         session.flush()
         shown.append(plan_view(session, clock, settings, me, plan))
     return Proposals(tuple(shown), tuple(planned.unfilled))
@@ -76,8 +67,8 @@ def _rows(wish: Wish, fitted: Fitted, first: int = 1) -> list[LegRow]:
             position=first + i,
             wish=wish.legs[option.leg].label,
             listing_id=option.listing_id,
-            start=start,
-            end=start + option.length,
+            slot_start=start,
+            slot_end=start + option.length,
             travel_minutes=travel // 60,
             amount=option.amount,
         )
@@ -101,16 +92,7 @@ def _legs(session: Session, plan_id: int) -> list[PlanLeg]:
 
 
 def _row(leg: PlanLeg) -> LegRow:
-    return LegRow(
-        position=leg.position,
-        wish=leg.wish,
-        listing_id=leg.listing_id,
-        start=leg.slot_start,
-        end=leg.slot_end,
-        travel_minutes=leg.travel_minutes,
-        amount=leg.amount,
-        order_id=leg.order_id,
-    )
+    return LegRow(**{column.name: getattr(leg, column.name) for column in fields(LegRow)})
 
 
 def mine(session: Session, me: User, ref: int, *, number_first: bool = True) -> Plan:

@@ -137,12 +137,7 @@ def plans(
 ) -> list[Fitted]:
     """Up to `limit` plans, one option per leg (no listing twice), different sellers first,
     then cheapest, then least travelling; within `budget` when one is given."""
-    choices = [
-        c
-        for c in itertools.product(*options)
-        if len({o.listing_id for o in c}) == len(c)
-        and (budget is None or sum(o.amount for o in c) <= budget)
-    ]
+    choices = list(_choices(options, budget))
 
     def cost(choice: tuple[Option, ...]) -> tuple[bool, int]:
         return len({o.seller_id for o in choice}) < len(choice), sum(o.amount for o in choice)
@@ -155,6 +150,17 @@ def plans(
         fitted = (_best_order(c, origin, first, last, fixed_order) for c in group)
         found.extend(sorted((f for f in fitted if f is not None), key=Fitted.rank))
     return found[:limit]
+
+
+def _choices(
+    options: Sequence[Sequence[Option]], budget: int | None
+) -> Iterable[tuple[Option, ...]]:
+    """One option per leg, no listing twice, within the budget."""
+    for choice in itertools.product(*options):
+        if len({o.listing_id for o in choice}) < len(choice):
+            continue
+        if budget is None or sum(o.amount for o in choice) <= budget:
+            yield choice
 
 
 def brute_force(
@@ -170,11 +176,7 @@ def brute_force(
 
     The naive baseline `plans` is checked against (tests, `bench plan`), not a way to plan.
     """
-    for choice in itertools.product(*options):
-        if len({o.listing_id for o in choice}) < len(choice):
-            continue
-        if budget is not None and sum(o.amount for o in choice) > budget:
-            continue
+    for choice in _choices(options, budget):
         for order in [choice] if fixed_order else itertools.permutations(choice):
             for starts in itertools.product(*(o.starts for o in order)):
                 fitted = _check(order, starts, origin, first, last)

@@ -115,13 +115,14 @@ class PlanPreview:
 
 @dataclass(frozen=True)
 class LegRow:
-    """One leg to show, stored or not: which listing, when, how far, at what price."""
+    """One leg to show, stored or not: which listing, when, how far, at what price (the
+    columns of a PlanLeg but its plan's)."""
 
     position: int
     wish: str
     listing_id: int
-    start: int
-    end: int
+    slot_start: int
+    slot_end: int
     travel_minutes: int
     amount: int
     order_id: int | None = None
@@ -170,9 +171,9 @@ class Shown:
             listing_id=row.listing_id,
             title=listing.title,
             seller=self.handles.get(listing.seller_id, "?"),
-            start=row.start,
-            end=row.end,
-            at=f"{self._clock(row.start)}–{self._clock(row.end)}",
+            start=row.slot_start,
+            end=row.slot_end,
+            at=f"{self._clock(row.slot_start)}–{self._clock(row.slot_end)}",
             where=f"{search.fmt_km(km)} from {self.origin[2]}",
             travel_minutes=row.travel_minutes,
             amount=row.amount,
