@@ -35,6 +35,7 @@ from p2pmarket.services.money.plans.wish import Wish
 
 ENDED = ("refunded", "cancelled")
 PROPOSE_AGAIN = "propose again (p2pmarket plan propose …) for what is free now"
+SHOW_AGAIN = "p2pmarket plan show {id} lists what still fits"
 
 
 def propose(session: Session, clock: Clock, settings: Settings, me: User, wish: Wish) -> Proposals:
@@ -150,7 +151,7 @@ def plan_view(
         total=sum(leg.amount for leg in live),
         travel_minutes=sum(leg.travel_minutes for leg in live),
         lowest_credit=min(credits) if credits else None,
-        why=why(live),
+        why=why(live, wish.party),
         legs=legs,
         replacements=found,
     )
@@ -187,7 +188,18 @@ def _replacements(
     )
 
 
-def _replacement_views(session, clock, settings, me, wish, origin, legs, gone, shown):
+def _replacement_views(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    me: User,
+    wish: Wish,
+    origin: tuple[float, float, str],
+    legs: tuple[LegView, ...],
+    gone: LegView,
+    shown: Shown,
+) -> tuple[LegView, ...]:
+    """The replacements of a cancelled leg as the faces show them."""
     fits = _replacements(session, clock, settings, me, wish, origin, legs, gone, shown)
     rows = [_rows(wish, fitted, gone.position)[0] for fitted in fits]
     if not rows:
@@ -204,9 +216,17 @@ def list_plans(session: Session, clock: Clock, settings: Settings, me: User) -> 
 
 
 def _book_leg(
-    session: Session, clock: Clock, settings: Settings, me: User, plan: Plan, leg: PlanLeg
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    me: User,
+    plan: Plan,
+    leg: PlanLeg,
+    *,
+    replacing: bool = False,
 ) -> int:
-    """Book one leg's slot as an accepted order of the plan; the order's id."""
+    """Book one leg's slot as an accepted order of the plan (or in place of a cancelled
+    leg: `replacing`); the order's id."""
     hours = availability.hours_of(session, leg.listing_id, settings.zone)
     what = f"leg {leg.position} ({leg.wish}, {availability.local(leg.slot_start, settings.zone)})"
     try:
@@ -222,11 +242,12 @@ def _book_leg(
             if exc.code == "slot_taken"
             else f"can't be booked: {exc.message}"
         )
-        raise Refused(
-            "plan_leg_gone",
-            f"Plan #{plan.id} was not booked: {what} {said} Nothing was booked or paid; "
-            f"{PROPOSE_AGAIN}.",
-        ) from exc
+        refused = f"Plan #{plan.id} was not booked: {what} {said}"
+        then = PROPOSE_AGAIN
+        if replacing:
+            refused = f"Leg {leg.position} of plan #{plan.id} was not replaced: it {said}"
+            then = SHOW_AGAIN.format(id=plan.id)
+        raise Refused("plan_leg_gone", f"{refused} Nothing was booked or paid; {then}.") from exc
     return booked.id
 
 
@@ -328,7 +349,7 @@ def replace(
     leg = legs[position]
     leg.listing_id, leg.slot_start, leg.slot_end = chosen.listing_id, chosen.start, chosen.end
     leg.amount, leg.travel_minutes = chosen.amount, chosen.travel_minutes
-    leg.order_id = _book_leg(session, clock, settings, me, plan, leg)
+    leg.order_id = _book_leg(session, clock, settings, me, plan, leg, replacing=True)
     session.add(leg)
     _pay_legs(session, clock, settings, me, plan, [leg])
     _travel_after(session, leg, [legs[p] for p in sorted(legs) if p > position], shown)

@@ -197,13 +197,13 @@ def _price_vs(price: int, band: pricing.Suggestion | None) -> str | None:
     return f"{money.fmt(price)} against a guide of {money.fmt(band.p50)} per {band.unit}"
 
 
-def why(legs: tuple[LegView, ...]) -> str:
+def why(legs: tuple[LegView, ...], party: int = 1) -> str:
     """A plan in one line: what it costs, the time on the way, the least trusted seller,
     and each leg's price against what similar ones cost."""
     total = sum(leg.amount for leg in legs)
     credits = [leg.credit for leg in legs if leg.credit is not None]
     parts = [
-        f"{money.fmt(total)} in all",
+        f"{money.fmt(total)} in all" + (f" (a party of {party})" if party > 1 else ""),
         f"{sum(leg.travel_minutes for leg in legs)} min travelling",
         f"lowest credit {min(credits)}" if credits else "no seller publishes credit",
     ]
