@@ -188,8 +188,9 @@ def test_travel_time_between_places_is_respected(market):
 
 def test_budget_leaves_out_dearer_plans_and_says_the_cheapest(market):
     afternoon(market)
-    found = market.propose("babysitting, cooking-class", budget="260")
+    found = market.propose("babysitting, cooking-class", budget="260", party=2)
     assert [p.total for p in found.plans] == [25000, 26000]
+    assert found.plans[0].why.startswith("¥250.00 in all (a party of 2) · ")
     over = market.propose("babysitting, cooking-class", budget="200")
     assert over.plans == ()
     assert over.unfilled == (
