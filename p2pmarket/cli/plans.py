@@ -218,24 +218,21 @@ def replace(
     (with --confirm); the other legs stand. Without --confirm, shows it and moves nothing."""
     actor = ctx_of(ctx).actor(as_)
     if not confirm:
-        options = actor.plan(plan_id).replacements.get(position, ())
-        chosen = options[pick - 1] if 1 <= pick <= len(options) else None
-        shown = {"replacement": chosen.to_json() if chosen else None, "confirmed": False}
+        preview = actor.preview_replacement(plan_id, position, pick)
 
         def offered() -> None:
-            if chosen is None:
-                say(f"No replacement {pick} for leg {position}: p2pmarket plan show {plan_id}.")
-                return
+            say(f"Pay {money.fmt(preview.amount)} to {preview.to} for {preview.title}.")
+            say(str(preview.warning))
             say(
-                f"Pay {money.fmt(chosen.amount)} to {chosen.seller} for {chosen.title!r} "
-                f"({chosen.at}), in place of leg {position}."
+                f"Your balance: {money.fmt(preview.balance_before)} → "
+                f"{money.fmt(preview.balance_after)}."
             )
             say(
                 f"Nothing moved. To book: p2pmarket plan replace {plan_id} {position} "
                 f"--pick {pick} --as {actor.handle} --confirm"
             )
 
-        emit(shown, as_json, offered)
+        emit({**preview.to_json(), "confirmed": False}, as_json, offered)
         return
     plan = actor.replace_leg(plan_id, position, pick)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from p2pmarket.market.base import ActorBase
-from p2pmarket.services.money import plans
+from p2pmarket.services.money import orders, plans
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -80,6 +80,18 @@ class PlanCases(ActorBase):
         """My waiting proposals (1 to 5), then my booked plans, newest first."""
         with self._read() as (session, me):
             return plans.list_plans(session, self.market.clock, self.market.settings, me)
+
+    def preview_replacement(
+        self, plan_id: int, position: int, pick: int = 1
+    ) -> orders.PaymentPreview:
+        """What replacing a cancelled leg would pay; its checks run, nothing moves."""
+
+        def work(session: Session, me: User):
+            return plans.preview_replace(
+                session, self.market.clock, self.market.settings, me, plan_id, position, pick
+            )
+
+        return self._write(work)
 
     def replace_leg(self, plan_id: int, position: int, pick: int = 1) -> plans.PlanView:
         """Fill a cancelled leg of my booked plan with a replacement that still fits."""

@@ -9,7 +9,7 @@ from textual.widgets import Input
 
 from p2pmarket.models import Order, OrderStatus, Plan, User
 from p2pmarket.services.market import demo
-from p2pmarket.services.money import ledger
+from p2pmarket.services.money import ledger, orders
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.plan import PlanScreen
 from p2pmarket.tui.widgets.payment import PaymentModal
@@ -70,6 +70,25 @@ async def test_the_demo_wish_is_proposed_and_booked_in_one_payment(market, confi
             assert len(paid) == 3
             assert ledger.balance(s, me.id) == before - first.total
             assert s.get(Plan, first.id).status == "booked"
+
+        # The sitter calls their leg off: the day shows what still fits, e books it.
+        booked = screen.plans[first.id]
+        sitter = next(leg for leg in booked.legs if leg.wish == "babysitting")
+        with market.write() as s:
+            seller = s.exec(select(User).where(User.handle == sitter.seller)).one()
+            orders.act(s, clock, app.market.settings, seller, sitter.order_id, "cancel")
+        screen.reload()
+        await settle(pilot)
+        timeline = str(screen.query_one("#plan-timeline").render())
+        assert f"Leg {sitter.position} was cancelled and refunded. Still fitting:" in timeline
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, PaymentModal)
+        app.screen.query_one("#pay-passphrase", Input).value = PASSPHRASE
+        await pilot.press("enter")
+        await settle(pilot)
+        timeline = str(screen.query_one("#plan-timeline").render())
+        assert timeline.count(" paid") == 3 and "refunded" not in timeline
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])

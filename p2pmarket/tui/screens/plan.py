@@ -43,6 +43,7 @@ class PlanScreen(MarketScreen):
     BINDINGS: ClassVar = [
         Binding("ctrl+s", "propose", "Propose"),
         Binding("b", "book", "Book and pay"),
+        Binding("e", "replace", "Replace leg"),
     ]
 
     def __init__(self) -> None:
@@ -176,19 +177,55 @@ class PlanScreen(MarketScreen):
             )
         if plan.number:
             out.append("b books and pays every leg at once (all or none).", style="dim")
+        for position, options in self._replacements(plan).items():
+            out.append(f"Leg {position} was cancelled and refunded. Still fitting:\n")
+            for i, o in enumerate(options, 1):
+                out.append_text(data(f"  {i}. {o.at} {o.title} by @{o.seller}, {o.where}, "))
+                out.append(f"{money.fmt(o.amount)}\n")
+            out.append("e books and pays the first in its place.\n", style="dim")
         self.query_one("#plan-timeline", Static).update(out)
 
+    def _replacements(self, plan: PlanView) -> dict:
+        """A booked plan's cancelled legs and what still fits in their place."""
+        if plan.number is not None or not plan.cancelled:
+            return {}
+        detail = self.attempt(lambda: self.actor.plan(plan.id))
+        return detail.replacements if detail is not None else {}
+
+    def _selected(self) -> PlanView | None:
+        key = self.query_one("#plan-table", MarketTable).selected_key()
+        return self.plans.get(key) if key is not None else None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """b shows only on a proposal (a booked plan is booked already)."""
+        """b shows only on a proposal (a booked plan is booked already), e only on a
+        booked plan with a cancelled leg."""
+        plan = self._selected()
         if action == "book":
-            key = self.query_one("#plan-table", MarketTable).selected_key()
-            plan = self.plans.get(key) if key is not None else None
             return plan is not None and plan.number is not None
+        if action == "replace":
+            return plan is not None and plan.number is None and bool(plan.cancelled)
         return True
 
+    def action_replace(self) -> None:
+        plan = self._selected()
+        found = self._replacements(plan) if plan is not None else {}
+        if not found:
+            self.market.tell("Nothing else fits a cancelled leg of this plan now.")
+            return
+        position = next(iter(found))
+        payment = self.attempt(lambda: self.actor.preview_replacement(plan.id, position))
+        if payment is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.attempt(lambda: self.actor.replace_leg(plan.id, position)):
+                self.market.tell(f"Leg {position} of plan #{plan.id} replaced and paid.")
+                self.reload()
+
+        self.app.push_screen(PaymentModal(payment, self.actor.handle, what="Plan"), answered)
+
     def action_book(self) -> None:
-        key = self.query_one("#plan-table", MarketTable).selected_key()
-        plan = self.plans.get(key) if key is not None else None
+        plan = self._selected()
         if plan is None or plan.number is None:
             return
         preview = self.attempt(lambda: self.actor.preview_plan(plan.number))

@@ -13,6 +13,7 @@ from p2pmarket.services.money.plans.booking import (
     mine,
     plan_view,
     preview,
+    preview_replace,
     propose,
     replace,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "mine",
     "plan_view",
     "preview",
+    "preview_replace",
     "propose",
     "replace",
 ]

@@ -19,7 +19,7 @@ from p2pmarket.errors import Invalid, MarketError, Refused
 from p2pmarket.models import Listing, Plan, PlanLeg, PlanStatus, User
 from p2pmarket.services.market import availability
 from p2pmarket.services.money import ledger, orders
-from p2pmarket.services.money.orders import slots
+from p2pmarket.services.money.orders import PaymentPreview, slots
 from p2pmarket.services.money.plans import planner
 from p2pmarket.services.money.plans.fitting import Fitted, travel_seconds
 from p2pmarket.services.money.plans.views import (
@@ -357,3 +357,32 @@ def replace(
     session.add(plan)
     session.flush()
     return plan_view(session, clock, settings, me, plan, with_replacements=True)
+
+
+def preview_replace(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    me: User,
+    plan_id: int,
+    position: int,
+    pick: int = 1,
+) -> PaymentPreview:
+    """What replacing a cancelled leg would pay, its checks run and rolled back."""
+    trial = session.begin_nested()
+    try:
+        done = replace(session, clock, settings, me, plan_id, position, pick)
+    finally:
+        trial.rollback()
+    leg = done.legs[position - 1]
+    before = ledger.balance(session, me.id)
+    return PaymentPreview(
+        order_id=plan_id,
+        title=f"leg {position}: {leg.wish}, {leg.title} ({leg.at})",
+        amount=leg.amount,
+        to=leg.seller,
+        balance_before=before,
+        balance_after=before - leg.amount,
+        revoke_window=max(0, leg.start - clock.now()),
+        warning=slots.cancel_terms(leg.start, settings),
+    )
