@@ -128,10 +128,9 @@ def plan_view(
 ) -> PlanView:
     wish = Wish.loads(plan.wish)
     origin = planner.origin_of(me, wish)
-    shown = Shown(
-        session, clock, settings.zone, origin, [_row(leg) for leg in _legs(session, plan.id)]
-    )
-    legs = tuple(shown.leg(_row(leg)) for leg in _legs(session, plan.id))
+    rows = [_row(leg) for leg in _legs(session, plan.id)]
+    shown = Shown(session, clock, settings.zone, origin, rows)
+    legs = tuple(shown.leg(row) for row in rows)
     found = {}
     if with_replacements and plan.status == PlanStatus.booked:
         now = clock.now()
@@ -157,7 +156,7 @@ def plan_view(
     )
 
 
-def _replacements(
+def _replacement_views(
     session: Session,
     clock: Clock,
     settings: Settings,
@@ -167,9 +166,10 @@ def _replacements(
     legs: tuple[LegView, ...],
     gone: LegView,
     shown: Shown,
-) -> list[Fitted]:
-    """What can take a cancelled leg's place: after the live leg before it, in time to
-    reach the live leg after it, from a seller not already in the plan."""
+) -> tuple[LegView, ...]:
+    """A cancelled leg's replacements as the faces show them: listings free after the
+    live leg before it, in time to reach the live leg after it, from a seller not already
+    in the plan."""
     live = [leg for leg in legs if leg.status not in ENDED]
     before = [leg for leg in live if leg.end <= gone.start]
     after = [leg for leg in live if leg.start >= gone.end]
@@ -183,24 +183,9 @@ def _replacements(
         end = (place.lat, place.lon, after[0].start)
     index = [leg.label for leg in wish.legs].index(gone.wish)
     avoid = {shown.listings[leg.listing_id].seller_id for leg in legs}
-    return planner.replacements(
+    fits = planner.replacements(
         session, clock, settings.zone, me, wish, index, after=start, before=end, avoid=avoid
     )
-
-
-def _replacement_views(
-    session: Session,
-    clock: Clock,
-    settings: Settings,
-    me: User,
-    wish: Wish,
-    origin: tuple[float, float, str],
-    legs: tuple[LegView, ...],
-    gone: LegView,
-    shown: Shown,
-) -> tuple[LegView, ...]:
-    """The replacements of a cancelled leg as the faces show them."""
-    fits = _replacements(session, clock, settings, me, wish, origin, legs, gone, shown)
     rows = [_rows(wish, fitted, gone.position)[0] for fitted in fits]
     if not rows:
         return ()
