@@ -17,7 +17,8 @@ MAX_LEGS = 5
 MAX_PARTY = 20
 RADIUS_DEFAULT_KM = 5.0
 RADIUS_MAX_KM = 50.0
-LEG_MAX_CHARS = 60
+# The words of a leg; with its "×N" it fits plan_legs.wish (60 characters).
+LEG_MAX_CHARS = 50
 _TIMES = re.compile(r"^\s*(.*?)\s*[×xX*]\s*(\d{1,2})\s*$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 
