@@ -124,6 +124,8 @@ def test_an_empty_leg_and_bad_input_are_one_sentence(demo_cli):
     assert flat(bad) == "error: The window 18:00–13:00 ends before it starts."
     unknown = wish("cleaning", "5/12", code=2)
     assert flat(unknown) == "error: '5/12' is not a day like 2026-12-05."
+    nameless = wish("×3", "2026-12-05", code=2)
+    assert flat(nameless) == "error: '×3' names no leg: words first, e.g. babysitting ×2."
     over = wish("cleaning", "2026-12-05", "--budget", "-3", code=2)
     assert "error: " in flat(over)
     assert "<str>" not in cli("plan", "propose", "--help").stdout

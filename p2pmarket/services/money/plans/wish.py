@@ -81,7 +81,11 @@ def parse_legs(spec: str) -> tuple[LegWish, ...]:
 def _leg(part: str) -> LegWish:
     count = 1
     found = _TIMES.match(part)
-    if found is not None and found[1]:
+    if found is not None:
+        if not found[1]:
+            raise Invalid(
+                "plan_leg_words", f"{part!r} names no leg: words first, e.g. babysitting ×2."
+            )
         part, count = found[1], int(found[2])
     if not 1 <= count <= 12:
         raise Invalid("plan_leg_count", f"{part!r} ×{count}: a leg is 1 to 12 slots in a row.")
