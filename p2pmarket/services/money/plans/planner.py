@@ -69,7 +69,7 @@ class _Hit:
     lon: float
 
 
-def option_of(
+def _option(
     session: Session, clock: Clock, zone: str, wish: Wish, index: int, hit: _Hit
 ) -> Option | None:
     """A found listing as an option of leg `index` (None: it takes no bookings), with
@@ -152,7 +152,7 @@ def leg_options(
     kept: list[Option] = []
     for hit in _found(session, me, leg, lat, lon, wish.radius_km, search.Sort.cheapest):
         seen.matched += 1
-        option = option_of(session, clock, zone, wish, index, hit)
+        option = _option(session, clock, zone, wish, index, hit)
         if option is None:
             continue
         seen.bookable += 1
@@ -200,7 +200,7 @@ def _nearest_fit(
     lat, lon, _ = origin_of(me, wish)
     wider = min(search.RADIUS_MAX_KM, wish.radius_km * 4)
     for hit in _found(session, me, wish.legs[index], lat, lon, wider, search.Sort.nearest):
-        option = option_of(session, clock, zone, wish, index, hit)
+        option = _option(session, clock, zone, wish, index, hit)
         if option is not None and option.starts and _trusted(option, wish):
             return hit.found.km
     return None
