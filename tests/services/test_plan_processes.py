@@ -1,11 +1,7 @@
 """Eight real processes booking overlapping plans at once, on a real file: every plan is
 booked and paid whole or not at all, no slot is held twice, and the ledger verifies."""
 
-import os
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -14,9 +10,9 @@ from p2pmarket.config import Settings
 from p2pmarket.models import Kind, Order, OrderStatus, Plan, PlanLeg, SlotClaim, Unit, User
 from p2pmarket.services.market import availability
 from p2pmarket.services.money import ledger, plans
-from tests.conftest import PASSPHRASE, make_listing, make_user
+from tests.conftest import make_listing, make_user
+from tests.services.test_booking_processes import run_at_once
 
-ROOT = Path(__file__).resolve().parents[2]
 BUYERS = 8
 ZONE = Settings().zone
 
@@ -64,24 +60,11 @@ def test_eight_processes_booking_overlapping_plans_all_or_nothing(store, clock, 
             found = plans.propose(s, clock, Settings(), s.get(User, buyer.id), wish)
             assert len(found.plans) == 4
             wanted[buyer.id] = found.plans[n % 4]
-    env = {
-        **os.environ,
-        "P2PMARKET_PASSPHRASE": PASSPHRASE,
-        "PYTHONPATH": str(ROOT),
-        "P2PMARKET_NOW": str(clock.now()),
-    }
-    command = [sys.executable, "-m", "p2pmarket", "--home", str(config.home), "plan", "book"]
-    procs = [
-        subprocess.Popen(
-            [*command, str(n % 4 + 1), "--as", f"buyer{n}", "--confirm"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for n in range(BUYERS)
-    ]
-    results = [(p.wait(timeout=180), *p.communicate()) for p in procs]
+    results = run_at_once(
+        config,
+        clock,
+        [["plan", "book", str(n % 4 + 1), "--as", f"buyer{n}", "--confirm"] for n in range(BUYERS)],
+    )
     codes = Counter(code for code, _, _ in results)
     assert set(codes) <= {0, 1} and 1 <= codes[0] <= 2, results
     for code, out, err in results:
@@ -104,11 +87,5 @@ def test_eight_processes_booking_overlapping_plans_all_or_nothing(store, clock, 
                 assert made == [] and ledger.balance(s, buyer_id) == 100_000
         # The store's key keeps blocks apart; a block held twice would have failed it.
         assert len({(c.seller_id, c.block) for c in claims}) == len(claims)
-    checked = subprocess.run(
-        [sys.executable, "-m", "p2pmarket", "--home", str(config.home), "verify", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    [(code, out, err)] = run_at_once(config, clock, [["verify", "--json"]])
+    assert code == 0, out + err
