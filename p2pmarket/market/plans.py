@@ -27,7 +27,7 @@ class PlanCases(ActorBase):
         area: str | None = None,
         party: int = 1,
         budget: str | None = None,
-        min_credit: int | None = None,
+        min_credit: int | str | None = None,
         fixed_order: bool = False,
     ) -> plans.Wish:
         """A wish as typed (times on the market's wall clock), checked."""

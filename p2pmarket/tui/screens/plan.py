@@ -104,7 +104,6 @@ class PlanScreen(MarketScreen):
 
     @on(Input.Submitted)
     def action_propose(self) -> None:
-        credit = self._value("plan-credit")
         try:
             wish = self.actor.wish(
                 self._value("plan-legs") or "",
@@ -113,7 +112,7 @@ class PlanScreen(MarketScreen):
                 self._value("plan-to") or "21:00",
                 area=self._value("plan-area"),
                 budget=self._value("plan-budget"),
-                min_credit=int(credit) if credit and credit.isdigit() else None,
+                min_credit=self._value("plan-credit"),
             )
         except MarketError as exc:
             self.market.refuse(exc)

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from p2pmarket import money, text
 from p2pmarket.errors import Invalid, MarketError
-from p2pmarket.services.market import availability, catalog
+from p2pmarket.services.market import availability, catalog, search
 
 MAX_LEGS = 5
 MAX_PARTY = 20
@@ -117,11 +117,14 @@ def make_wish(
     area: str | None = None,
     party: int = 1,
     budget: str | None = None,
-    min_credit: int | None = None,
+    min_credit: int | str | None = None,
     fixed_order: bool = False,
     radius_km: float = RADIUS_DEFAULT_KM,
 ) -> Wish:
-    """Check and read a wish as typed in either face; times are the market's wall clock."""
+    """Check and read a wish as typed in either face; times are the market's wall clock
+    (`min_credit` may be the text of a form's field)."""
+    if isinstance(min_credit, str):
+        min_credit = search.parse_min_credit(min_credit)
     try:
         the_day = date.fromisoformat(day.strip())
     except ValueError as exc:
