@@ -389,8 +389,13 @@ def plan(
         if r["seeded"]:
             say(f"Seeded and indexed {listings:,} listings: {r['seeded']}")
         say(
-            f"{r['wish']} at {listings:,} listings ({r['listings_given_hours']:,} given hours "
-            f"now); plans found for {r['plans_found']} wishes."
+            f"{r['wish']} at {listings:,} listings ("
+            + (
+                f"{r['listings_given_hours']:,} of them given hours now"
+                if r["listings_given_hours"]
+                else "their hours given by an earlier run"
+            )
+            + f"); plans found for {r['plans_found']} wishes."
         )
         say(
             f"ours, the whole proposal: p50 {r['ours']['p50_ms']} ms, p95 {r['ours']['p95_ms']} "

@@ -2,8 +2,8 @@
 each listing's free slots that day), the plans that fit (fitting.py), and a sentence for
 each leg nobody can fill.
 
-Reads are bounded: each leg reads at most SCAN listings, cheapest first, and keeps the
-`per_leg(n)` cheapest that are free and trusted enough, so the choices stay about
+Reads are bounded: each leg reads the SCAN nearest matches, and keeps the `per_leg(n)`
+cheapest of them that are free and trusted enough, so the choices stay about
 CHOICES whatever the market's size; explaining an empty leg reads at most SCAN more.
 """
 
@@ -144,13 +144,15 @@ def _trusted(option: Option, wish: Wish) -> bool:
 def leg_options(
     session: Session, clock: Clock, zone: str, me: User, wish: Wish, index: int, keep: int
 ) -> LegOptions:
-    """The `keep` cheapest listings (then nearest) free for leg `index` and trusted
-    enough, within the wish's radius; or the sentence saying why there are none."""
+    """Of the SCAN nearest matches within the wish's radius, the `keep` cheapest (then
+    nearest) free for leg `index` and trusted enough; or the sentence saying why there
+    are none. Nearest first: the index finds them in a small circle, where the cheapest
+    of a whole city-centre radius means reading every match in it."""
     leg = wish.legs[index]
     lat, lon, _ = origin_of(me, wish)
     seen = _Seen()
-    kept: list[Option] = []
-    for hit in _found(session, me, leg, lat, lon, wish.radius_km, search.Sort.cheapest):
+    kept: list[tuple[int, float, Option]] = []
+    for hit in _found(session, me, leg, lat, lon, wish.radius_km, search.Sort.nearest):
         seen.matched += 1
         option = _option(session, clock, zone, wish, index, hit)
         if option is None:
@@ -162,11 +164,10 @@ def leg_options(
         if option.credit is not None:
             seen.best_credit = max(seen.best_credit or 0, option.credit)
         if _trusted(option, wish):
-            kept.append(option)
-            if len(kept) >= keep:
-                break
+            kept.append((option.amount, hit.found.km, option))
     if kept:
-        return LegOptions(leg, kept)
+        kept.sort(key=lambda k: k[:2])
+        return LegOptions(leg, [option for *_, option in kept[:keep]])
     return LegOptions(leg, [], _why_empty(session, clock, zone, me, wish, index, seen))
 
 
