@@ -610,3 +610,46 @@ class Watch(SQLModel, table=True):
     price: int
     status: str = Field(max_length=12)
     created_at: int
+
+
+class PlanStatus(StrEnum):
+    proposed = "proposed"
+    booked = "booked"
+
+
+class Plan(SQLModel, table=True):
+    """One wish turned into legs from several sellers (services/money/plans/).
+
+    A proposal waits with its `number` (1..5, among the buyer's latest proposals, which the
+    next proposal replaces); booking it makes one order per leg, all paid in one transaction.
+    `wish` is the request as JSON (its legs, day, window, area, budget, credit floor), so a
+    leg a seller cancels can be planned again in its place. Settings, not records: the
+    money and the steps are the orders' own chained events.
+    """
+
+    __tablename__ = "plans"
+    id: int | None = Field(default=None, primary_key=True)
+    buyer_id: int = Field(foreign_key="user.id", index=True)
+    # A PlanStatus value (plain text: no enum type to create on PostgreSQL).
+    status: str = Field(default=PlanStatus.proposed, max_length=12)
+    number: int | None = None
+    wish: str
+    total: int
+    travel_minutes: int
+    created_at: int
+
+
+class PlanLeg(SQLModel, table=True):
+    """One leg of a plan: the listing, its slot, and once booked, the order holding it."""
+
+    __tablename__ = "plan_legs"
+    plan_id: int = Field(foreign_key="plans.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    wish: str = Field(max_length=60)
+    listing_id: int = Field(foreign_key="listing.id")
+    slot_start: int
+    slot_end: int
+    amount: int
+    # Minutes on the way to this leg, from the starting area or the leg before it.
+    travel_minutes: int
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)

@@ -155,6 +155,7 @@ def _app(*, everything: bool) -> typer.Typer:
             migrate,
             money,
             offers,
+            plans,
             records,
             trust,
             users,
@@ -166,6 +167,7 @@ def _app(*, everything: bool) -> typer.Typer:
         app.add_typer(money.wallet_app, name="wallet")
         app.add_typer(money.order_app, name="order")
         app.add_typer(offers.app, name="offer")
+        app.add_typer(plans.app, name="plan")
         market.register(app)
         records.register(app)
         trust.register(app)

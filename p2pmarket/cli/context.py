@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws befo
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "P2PMARKET_NEW_PASSPHRASE"
 
-AsOption = typer.Option(..., "--as", help="Act as this user (passphrase from prompt or env).")
+AsOption = typer.Option(
+    ..., "--as", metavar="HANDLE", help="Act as this user (passphrase from prompt or env)."
+)
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 console = Console(highlight=False)

@@ -23,6 +23,7 @@ from p2pmarket.market.bookings import BookingCases
 from p2pmarket.market.inbox import InboxCases
 from p2pmarket.market.money import MoneyCases
 from p2pmarket.market.offers import OfferCases
+from p2pmarket.market.plans import PlanCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
@@ -184,5 +185,14 @@ class Market:
         return Actor(self, view)
 
 
-class Actor(MoneyCases, OfferCases, BookingCases, ShopCases, TrustCases, RecordCases, InboxCases):
+class Actor(
+    MoneyCases,
+    OfferCases,
+    BookingCases,
+    PlanCases,
+    ShopCases,
+    TrustCases,
+    RecordCases,
+    InboxCases,
+):
     """A person acting in the market: every use case, each one transaction (see the bases)."""

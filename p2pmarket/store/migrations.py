@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -280,6 +280,13 @@ def _v12_inbox(conn: Connection) -> None:
         model.__table__.create(conn, checkfirst=True)
 
 
+def _v13_plans(conn: Connection) -> None:
+    """v13: plans. A wish of several legs (`plans`) and its legs (`plan_legs`), each leg
+    naming its listing, slot and, once booked, its order."""
+    for model in (models.Plan, models.PlanLeg):
+        model.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -293,4 +300,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: _v10_offers,
     11: _v11_bookings,
     12: _v12_inbox,
+    13: _v13_plans,
 }

@@ -56,6 +56,7 @@ SCREENS: dict[str, tuple[str, str]] = {
     "privacy": ("privacy", "PrivacyScreen"),
     "contacts": ("contacts", "ContactsScreen"),
     "mediation": ("mediation", "MediationScreen"),
+    "plan": ("plan", "PlanScreen"),
 }
 
 
@@ -76,6 +77,7 @@ class MarketApp(App[None]):
         Binding("c", "goto('chat')", "Chat"),
         Binding("r", "goto('credit')", "Credit"),
         Binding("l", "goto('inbox')", "Inbox"),
+        Binding("P", "goto('plan')", "Plan"),
         Binding("p", "goto('privacy')", "Privacy", show=False),
         Binding("t", "goto('contacts')", "Contacts", show=False),
         Binding("m", "goto('mediation')", "Mediation", show=False),

@@ -17,6 +17,29 @@ ROOT = Path(__file__).resolve().parents[2]
 BUYERS = 16
 
 
+def run_at_once(config, clock, commands: list[list[str]]) -> list[tuple[int, str, str]]:
+    """Each command a `p2pmarket` process on the market's file, all started at once;
+    (exit code, stdout, stderr) of each."""
+    env = {
+        **os.environ,
+        "P2PMARKET_PASSPHRASE": PASSPHRASE,
+        "PYTHONPATH": str(ROOT),
+        "P2PMARKET_NOW": str(clock.now()),
+    }
+    base = [sys.executable, "-m", "p2pmarket", "--home", str(config.home)]
+    procs = [
+        subprocess.Popen(
+            [*base, *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for command in commands
+    ]
+    return [(p.wait(timeout=180), *p.communicate()) for p in procs]
+
+
 @pytest.mark.slow
 def test_sixteen_processes_booking_one_slot_exactly_one_wins(store, clock, config):
     seller = make_user(store, clock, "lin", verified=True)
@@ -27,25 +50,9 @@ def test_sixteen_processes_booking_one_slot_exactly_one_wins(store, clock, confi
         )
     for n in range(BUYERS):
         make_user(store, clock, f"buyer{n}", verified=True)
-    env = {
-        **os.environ,
-        "P2PMARKET_PASSPHRASE": PASSPHRASE,
-        "PYTHONPATH": str(ROOT),
-        "P2PMARKET_NOW": str(clock.now()),
-    }
-    command = [sys.executable, "-m", "p2pmarket", "--home", str(config.home), "order", "create"]
+    command = ["order", "create", str(lesson.id), "--at", "2026-11-02T10:00"]
     started = time.monotonic()
-    procs = [
-        subprocess.Popen(
-            [*command, str(lesson.id), "--at", "2026-11-02T10:00", "--as", f"buyer{n}"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for n in range(BUYERS)
-    ]
-    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    results = run_at_once(config, clock, [[*command, "--as", f"buyer{n}"] for n in range(BUYERS)])
     elapsed = time.monotonic() - started
     codes = sorted(code for code, _, _ in results)
     assert codes == [0] + [1] * (BUYERS - 1), results

@@ -340,7 +340,13 @@ def free_slots(
 ) -> list[Slot]:
     """The free slots of a listing from `since` (default now) for `days` days, within
     its notice and booking window, off its days off and clear of other live bookings."""
-    hours = _bookable(session, listing_id, zone)
+    return free_in(session, clock, _bookable(session, listing_id, zone), days=days, since=since)
+
+
+def free_in(
+    session: Session, clock: Clock, hours: Hours, *, days: int = 7, since=None
+) -> list[Slot]:
+    """`free_slots` of a listing whose hours were read already (a planner reads many)."""
     now = clock.now()
     first, last = _horizon(hours, now)
     first = max(first, since or now)

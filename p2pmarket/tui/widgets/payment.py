@@ -43,17 +43,19 @@ class PaymentModal(ModalScreen[bool]):
     """
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, preview: PaymentPreview, payer: str) -> None:
+    def __init__(self, preview: PaymentPreview, payer: str, what: str = "Order") -> None:
+        """`what` the payment is for: an order, or a plan paying every leg at once."""
         super().__init__()
         self.preview = preview
         self.payer = payer
+        self.what = what
 
     def compose(self) -> ComposeResult:
         p = self.preview
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="bold")
         facts.add_column()
-        facts.add_row("Order", line(f"#{p.order_id} {p.title}"))
+        facts.add_row(self.what, line(f"#{p.order_id} {p.title}"))
         facts.add_row("Amount", Text(money.fmt(p.amount)))
         facts.add_row("To", Text(f"@{p.to}"))
         facts.add_row(

@@ -81,9 +81,15 @@ def book_slot(
     listing_id: int,
     start: int,
     count: int = 1,
+    *,
+    plan_id: int | None = None,
 ) -> OrderView:
     """Ask for `count` consecutive slots of a listing from `start`: a requested order that
-    holds the seller's time (and its buffers) until it ends."""
+    holds the seller's time (and its buffers) until it ends.
+
+    A leg of a plan (`plan_id`) is prepaid with the plan's other legs at once: it opens
+    accepted, the seller's published free hours being their acceptance.
+    """
     listing = _orderable(session, buyer, listing_id)
     hours, slot = availability.check_slot(session, clock, settings.zone, listing_id, start, count)
     now = clock.now()
@@ -96,14 +102,17 @@ def book_slot(
         quantity=count,
         unit_price=listing.price,
         amount=money.check(listing.price * count),
-        status=OrderStatus.requested,
+        status=OrderStatus.requested if plan_id is None else OrderStatus.accepted,
         created_at=now,
         updated_at=now,
         slot_start=slot.start,
         slot_end=slot.end,
     )
     when = availability.local(slot.start, settings.zone)
-    booked = _open(session, order, buyer.id, f"{count} × {money.fmt(listing.price)}, slot {when}")
+    note = f"{count} × {money.fmt(listing.price)}, slot {when}"
+    if plan_id is not None:
+        note += f", leg of plan #{plan_id} (within the seller's free hours)"
+    booked = _open(session, order, buyer.id, note)
     slots.claim(session, order, hours)
     return booked
 
