@@ -12,6 +12,7 @@ from p2pmarket.cli.context import AsOption, Ctx, JsonOption, ctx_of, emit, say, 
 from p2pmarket.clock import countdown, iso
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.market import bookings
+from p2pmarket.services.money import orders
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
@@ -121,7 +122,16 @@ def _print_order(c: Ctx, o: OrderView) -> None:
             ]
         ],
     )
-    if o.slot_start is not None:
+    if o.deposit is not None:
+        say(
+            f"Rented {bookings.local(c.market, o.slot_start)} until "
+            f"{bookings.local(c.market, o.slot_end)}: {o.quantity} day(s) × "
+            f"{money.fmt(o.unit_price)}; deposit {money.fmt(o.deposit)}: "
+            f"{orders.deposit_state(o)}."
+        )
+        if o.claim_amount is not None:
+            say(f"Claim: {money.fmt(o.claim_amount)} — {o.claim_reason}")
+    elif o.slot_start is not None:
         say(
             f"Slot: {bookings.local(c.market, o.slot_start)} to "
             f"{bookings.local(c.market, o.slot_end)}."
@@ -158,18 +168,36 @@ def create(
         None, "--at", help="Book the slot starting then (2026-12-05T10:00, the market's clock)."
     ),
     hours: int = typer.Option(1, "--hours", help="With --at: how many slots in a row."),
+    first: str | None = typer.Option(
+        None, "--from", metavar="DAY", help="Rent goods by the day from this day (2026-12-05)."
+    ),
+    back: str | None = typer.Option(
+        None, "--to", metavar="DAY", help="With --from: the day it comes back (2026-12-07)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Ask to buy a listing (the seller accepts, then you pay into escrow); --at books a
-    slot of a listing that takes bookings (see `p2pmarket listing slots ID`)."""
+    slot of a listing that takes bookings (see `p2pmarket listing slots ID`); --from and
+    --to rent goods by the day (see `p2pmarket listing calendar ID`)."""
     if at is None and hours != 1:
         raise Invalid("hours_without_at", "--hours books slots in a row: give --at too.")
     if at is not None and qty != 1:
         raise Invalid("qty_with_at", "A slot is booked by --hours, not --qty.")
+    if (first is None) != (back is None) or (first is not None and (at or qty != 1)):
+        raise Invalid(
+            "period_options", "A rental takes --from and --to together (no --at, no --qty)."
+        )
     c = ctx_of(ctx)
     actor = c.actor(as_)
-    o = actor.book(listing_id, at, hours) if at is not None else actor.create_order(listing_id, qty)
+    if first is not None:
+        o = actor.rent(listing_id, first, back)
+    elif at is not None:
+        o = actor.book(listing_id, at, hours)
+    else:
+        o = actor.create_order(listing_id, qty)
     slot = f" on {bookings.local(c.market, o.slot_start)}" if o.slot_start is not None else ""
+    if o.deposit is not None:
+        slot = f" from {first} until {back} (deposit {money.fmt(o.deposit)} included)"
     emit(
         o.to_json(),
         as_json,
@@ -252,8 +280,50 @@ _simple(
     "payment too: the buyer gets everything back.",
 )
 _money_step("revoke", "Buyer: take a payment back within the revoke window, before delivery.")
-_simple("dispute", "Either side: ask a mediator; pauses every timer.")
+_simple("dispute", "Either side: ask a mediator; pauses every timer (a renter: of a claim).")
 _simple("extend", "Buyer: extend the confirm window once.")
+_simple("handover", "Owner: hand a paid rental over to the renter; the rental starts.")
+_money_step("return", "Owner: confirm the rented thing came back; the rent is released to you.")
+_money_step("accept-claim", "Renter: accept the owner's claim on the deposit.")
+
+
+@order_app.command("claim")
+def claim(
+    ctx: typer.Context,
+    order_id: int,
+    amount: str | None = typer.Argument(
+        None,
+        metavar="[AMOUNT]",
+        help="Yuan from the deposit; after a late return, default: the late days' rent.",
+    ),
+    reason: str | None = typer.Option(None, "--reason", metavar="TEXT", help="Why you claim."),
+    as_: str = AsOption,
+    confirm: bool = ConfirmOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Owner: claim part or all of a returned rental's deposit, once, within the claim
+    window. Without --confirm, shows what would happen."""
+    c = ctx_of(ctx)
+    actor = c.actor(as_)
+    decision = orders.Claim(money.parse(amount) if amount is not None else None, reason)
+    if confirm:
+        _acted(c, actor.act(order_id, "claim", decision), as_json)
+        return
+    sentence = actor.preview_step(order_id, "claim", claim=decision)
+    again = [str(order_id), *([amount] if amount else [])]
+    if reason:
+        again.append(f"--reason {reason!r}")
+    emit(
+        {"preview": sentence, "confirmed": False},
+        as_json,
+        lambda: (
+            say(sentence),
+            say(
+                f"Nothing moved. To claim: p2pmarket order claim {' '.join(again)} "
+                f"--as {actor.handle} --confirm"
+            ),
+        ),
+    )
 
 
 @order_app.command("pay")
