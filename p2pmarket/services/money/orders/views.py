@@ -22,6 +22,8 @@ from p2pmarket.services.money.orders.rules import OPEN, TRANSITIONS
 # The countdown to a booked slot: shown with an order's timers, though nothing runs out
 # (Home announces it by its reminders instead of among the deadlines).
 SLOT_STARTS = "slot starts"
+RENTAL_STARTS = "rental starts"
+STARTS = (SLOT_STARTS, RENTAL_STARTS)
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,14 @@ class OrderView:
         if self.timer_failed_at is not None:
             return {"timers": "stopped: a timer failed (the timeline says why)"}
         shown = {}
+        rental = self.deposit is not None
         if self.slot_start is not None and self.status in OPEN and now < self.slot_start:
-            shown[SLOT_STARTS] = countdown(self.slot_start - now)
+            shown[RENTAL_STARTS if rental else SLOT_STARTS] = countdown(self.slot_start - now)
         if self.status == OrderStatus.paid and self.revoke_until and now < self.revoke_until:
             shown["revoke window"] = countdown(self.revoke_until - now)
         if self.status == OrderStatus.paid and self.deliver_by:
-            shown["delivery deadline"] = countdown(self.deliver_by - now)
+            deadline = "handover deadline" if rental else "delivery deadline"
+            shown[deadline] = countdown(self.deliver_by - now)
         if self.status == OrderStatus.delivered and self.confirm_by:
             shown["auto-confirm"] = countdown(self.confirm_by - now)
         if self.status == OrderStatus.handed_over and self.slot_end:
