@@ -124,8 +124,8 @@ def _print_order(c: Ctx, o: OrderView) -> None:
     )
     if o.deposit is not None:
         say(
-            f"Rented {bookings.local(c.market, o.slot_start)} until "
-            f"{bookings.local(c.market, o.slot_end)}: {o.quantity} day(s) × "
+            f"Rented from {bookings.local(c.market, o.slot_start)[:10]}, back on "
+            f"{bookings.local(c.market, o.slot_end)[:10]}: {o.quantity} day(s) × "
             f"{money.fmt(o.unit_price)}; deposit {money.fmt(o.deposit)}: "
             f"{orders.deposit_state(o)}."
         )

@@ -129,9 +129,8 @@ def test_a_period_must_make_sense(market, first, back, error, words):
 
 
 def test_goods_by_the_day_need_a_period_and_only_they_take_one(market, store, clock):
-    with store.write() as s:
-        with pytest.raises(Refused, match="rented by the day: pick the days"):
-            orders.create_order(s, clock, s.get(User, market.renter.id), market.camera)
+    with store.write() as s, pytest.raises(Refused, match="rented by the day: pick the days"):
+        orders.create_order(s, clock, s.get(User, market.renter.id), market.camera)
     lesson = make_listing(store, clock, market.owner).id
     market.camera, camera = lesson, market.camera
     with pytest.raises(Refused, match="only goods by the day are rented"):
