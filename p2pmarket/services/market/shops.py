@@ -10,7 +10,7 @@ from p2pmarket import money, text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Condition, Kind, Listing, ListingStatus, Unit, User
-from p2pmarket.services.market import catalog, search
+from p2pmarket.services.market import availability, catalog, search
 
 QUANTITY_MAX = 10_000
 
@@ -62,6 +62,11 @@ class ListingView:
             condition=listing.condition,
             deposit=listing.deposit,
         )
+
+    @property
+    def rentable(self) -> bool:
+        """Goods by the day: rented for a period (availability.rentable)."""
+        return availability.rentable(self)
 
     def to_json(self) -> dict:
         return asdict(self)
