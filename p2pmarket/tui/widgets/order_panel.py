@@ -84,7 +84,13 @@ class OrderPanel(VerticalScroll):
         text = Text()
         text.append(f"Order #{order.id} ", style="bold")
         text.append(str(line(order.title, 500)), style="bold")
-        text.append(f"\n{order.quantity} × {money.fmt(order.unit_price)} = ")
+        if order.deposit is None:
+            text.append(f"\n{order.quantity} × {money.fmt(order.unit_price)} = ")
+        else:
+            text.append(
+                f"\n{order.quantity} day(s) × {money.fmt(order.unit_price)} + deposit "
+                f"{money.fmt(order.deposit)} = "
+            )
         text.append(money.fmt(order.amount), style="bold")
         text.append(f" · buyer @{order.buyer} · seller @{order.seller}\nStatus: ")
         text.append(order.status.upper(), style="bold reverse")
@@ -129,8 +135,7 @@ def _rental(market, order: OrderView) -> Text:
     text = Text()
     text.append(
         f"\nRented from {bookings.local(market, order.slot_start)[:10]}, back on "
-        f"{bookings.local(market, order.slot_end)[:10]} · rent "
-        f"{money.fmt(orders.rent(order))} + deposit {money.fmt(order.deposit)}"
+        f"{bookings.local(market, order.slot_end)[:10]}"
     )
     text.append("\nDeposit: ")
     text.append(orders.deposit_state(order), style="bold")

@@ -22,7 +22,7 @@ What the rest of the market calls is named here.
 
 from p2pmarket.services.money.orders.old_escrow import old_escrow_to_split, split_old_escrow
 from p2pmarket.services.money.orders.payments import pay, pay_many, preview_payment
-from p2pmarket.services.money.orders.rentals import Claim, deposit_state, late_claim, rent
+from p2pmarket.services.money.orders.rentals import Claim, deposit_state, rent
 from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
 from p2pmarket.services.money.orders.slots import late_fee
 from p2pmarket.services.money.orders.steps import (
@@ -61,7 +61,6 @@ __all__ = [
     "events",
     "from_offer",
     "get_order",
-    "late_claim",
     "late_fee",
     "list_orders",
     "old_escrow_to_split",
