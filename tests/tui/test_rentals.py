@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlmodel import select
 from textual.widgets import Input
 
-from p2pmarket.models import Kind, Unit, User
+from p2pmarket.models import Kind, Listing, Unit, User
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.listing import ListingScreen
@@ -152,3 +153,27 @@ async def test_the_owner_hands_over_takes_back_and_claims_the_renter_accepts(sto
         assert "Deposit: paid out" in str(app.screen.query_one("#order-head").render())
     with store.read() as s:
         assert ledger.balance(s, renter.id) == 200_000 - 30000 - 12000
+
+
+async def test_the_editor_asks_a_deposit_of_goods_by_the_day_only(store, config, clock):
+    make_user(store, clock, "gao", verified=True)
+    app = MarketApp(config=config, clock=clock, user="gao")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        editor = app.screen
+        assert not editor.query_one("#deposit").display  # goods by the item: no deposit
+        editor.query_one("#title", Input).value = "Tent, 3-person"
+        editor.query_one("#kind").value = "goods"
+        editor.query_one("#category").value = "camping-gear"
+        editor.query_one("#unit").value = "day"
+        editor.query_one("#price", Input).value = "40"
+        await settle(pilot)
+        assert editor.query_one("#deposit").display
+        editor.query_one("#deposit", Input).value = "300"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    with store.read() as s:
+        tent = s.exec(select(Listing).where(Listing.title == "Tent, 3-person")).one()
+    assert (tent.unit, tent.price, tent.deposit) == ("day", 4000, 30000)

@@ -111,11 +111,16 @@ def check_condition(kind: Kind, condition: Condition | None) -> Condition | None
     return condition
 
 
+def takes_deposit(kind: str, unit: str) -> bool:
+    """Goods rented by the day (availability.rentable) take a deposit."""
+    return kind == Kind.goods and unit == Unit.day
+
+
 def check_deposit(kind: Kind, unit: Unit, deposit: int | None) -> int | None:
     """Only goods rented by the day take a deposit (0 asks none)."""
     if deposit is None:
         return None
-    if kind != Kind.goods or unit != Unit.day:
+    if not takes_deposit(kind, unit):
         raise Invalid(
             "deposit_rentals_only",
             f"A deposit is for goods rented by the day; a {kind} listing by the {unit} "
