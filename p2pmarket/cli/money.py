@@ -176,9 +176,11 @@ def create(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Ask to buy a listing (the seller accepts, then you pay into escrow); --at books a
-    slot of a listing that takes bookings (see `p2pmarket listing slots ID`); --from and
-    --to rent goods by the day (see `p2pmarket listing calendar ID`)."""
+    """Ask to buy, book or rent a listing (the seller accepts, then you pay into escrow).
+
+    --at books a slot of a listing that takes bookings (see `p2pmarket listing slots ID`);
+    --from and --to rent goods by the day (see `p2pmarket listing calendar ID`).
+    """
     if at is None and hours != 1:
         raise Invalid("hours_without_at", "--hours books slots in a row: give --at too.")
     if at is not None and qty != 1:
@@ -293,7 +295,7 @@ def claim(
     order_id: int,
     amount: str | None = typer.Argument(
         None,
-        metavar="[AMOUNT]",
+        metavar="AMOUNT",
         help="Yuan from the deposit; after a late return, default: the late days' rent.",
     ),
     reason: str | None = typer.Option(None, "--reason", metavar="TEXT", help="Why you claim."),
@@ -301,8 +303,10 @@ def claim(
     confirm: bool = ConfirmOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Owner: claim part or all of a returned rental's deposit, once, within the claim
-    window. Without --confirm, shows what would happen."""
+    """Owner: claim part or all of a returned rental's deposit (once, within 48 h).
+
+    Without --confirm, shows what would happen and moves nothing.
+    """
     c = ctx_of(ctx)
     actor = c.actor(as_)
     decision = orders.Claim(money.parse(amount) if amount is not None else None, reason)
