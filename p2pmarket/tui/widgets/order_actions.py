@@ -66,7 +66,7 @@ class OrderActions:
             self._done(step)
             return
         self.app.push_screen(
-            ConfirmModal(sentence, yes=action.capitalize(), no="Back"),
+            ConfirmModal(sentence, yes=action.replace("-", " ").capitalize(), no="Back"),
             lambda yes: yes and self._done(step),
         )
 

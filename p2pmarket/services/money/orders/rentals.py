@@ -105,15 +105,11 @@ def claim_deposit(
 
 
 def accept_claim(session: Session, clock, settings: Settings, actor, order: Order, now: int, **_):
-    pay_claim(session, clock, order, actor.id, now, "claim accepted")
-
-
-def pay_claim(session: Session, clock, order: Order, actor_id, at: int, why: str) -> None:
     """The claim out of the deposit to the owner, the rest of it back to the renter."""
-    release(session, clock, order, "claim", to_seller=order.claim_amount, at=at)
+    release(session, clock, order, "claim", to_seller=order.claim_amount)
     back = order.deposit - order.claim_amount
-    note = f"{why}: {money.fmt(order.claim_amount)} to the owner, {money.fmt(back)} back"
-    record(session, order, actor_id, at, OrderStatus.completed, order.claim_amount, note)
+    note = f"claim accepted: {money.fmt(order.claim_amount)} to the owner, {money.fmt(back)} back"
+    record(session, order, actor.id, now, OrderStatus.completed, order.claim_amount, note)
 
 
 def deposit_state(order) -> str:

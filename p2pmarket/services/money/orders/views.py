@@ -94,7 +94,7 @@ class OrderView:
         if self.status == OrderStatus.returned and self.confirm_by:
             shown["deposit back"] = countdown(self.confirm_by - now)
         if self.status == OrderStatus.claimed and self.confirm_by:
-            shown["claim accepted"] = countdown(self.confirm_by - now)
+            shown["answer the claim"] = countdown(self.confirm_by - now)
         return shown
 
     def to_json(self) -> dict:
