@@ -238,12 +238,23 @@ def _simple(action: str, help_text: str) -> None:
         _acted(c, c.actor(as_).act(order_id, action), as_json)
 
 
-def _confirmed(ctx: typer.Context, as_: str, as_json: bool, command: str, *decision: str):
-    """A step that moves money, run only with --confirm: without it, what it would do."""
+def _confirmed(
+    ctx: typer.Context,
+    as_: str,
+    as_json: bool,
+    command: str,
+    *decision: str,
+    claim: orders.Claim | None = None,
+):
+    """A step that moves money, run only with --confirm: without it, what it would do.
+    `decision`: the order and the words that follow it, as typed (`claim`: a claim's)."""
     c = ctx_of(ctx)
     actor = c.actor(as_)
     order_id, action = int(decision[0]), command.split()[0]
-    sentence = actor.preview_step(order_id, action, *decision[1:])
+    if claim is None:
+        sentence = actor.preview_step(order_id, action, *decision[1:])
+    else:
+        sentence = actor.preview_step(order_id, action, claim=claim)
     emit(
         {"preview": sentence, "confirmed": False},
         as_json,
@@ -307,27 +318,14 @@ def claim(
 
     Without --confirm, shows what would happen and moves nothing.
     """
-    c = ctx_of(ctx)
-    actor = c.actor(as_)
     decision = orders.Claim(money.parse(amount) if amount is not None else None, reason)
-    if confirm:
-        _acted(c, actor.act(order_id, "claim", decision), as_json)
+    if not confirm:
+        typed = [str(order_id), *([amount] if amount else [])]
+        typed += [f"--reason {reason!r}"] if reason else []
+        _confirmed(ctx, as_, as_json, "claim", *typed, claim=decision)
         return
-    sentence = actor.preview_step(order_id, "claim", claim=decision)
-    again = [str(order_id), *([amount] if amount else [])]
-    if reason:
-        again.append(f"--reason {reason!r}")
-    emit(
-        {"preview": sentence, "confirmed": False},
-        as_json,
-        lambda: (
-            say(sentence),
-            say(
-                f"Nothing moved. To claim: p2pmarket order claim {' '.join(again)} "
-                f"--as {actor.handle} --confirm"
-            ),
-        ),
-    )
+    c = ctx_of(ctx)
+    _acted(c, c.actor(as_).act(order_id, "claim", decision), as_json)
 
 
 @order_app.command("pay")

@@ -14,15 +14,15 @@ from sqlmodel import col, select
 from p2pmarket import config as config_mod
 from p2pmarket.clock import HOUR, FixedClock
 from p2pmarket.errors import MarketError
-from p2pmarket.models import Account, Entry, Kind, Order, Role, Transfer, Unit, User
+from p2pmarket.models import Account, Entry, Order, Role, Transfer, User
 from p2pmarket.services.market import availability
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.money.orders.rules import HELD, held
 from p2pmarket.services.records import audit
 from p2pmarket.store.engine import Store
-from tests.conftest import START, fresh_config, make_listing, make_user
+from tests.conftest import START, fresh_config, make_user
+from tests.services.test_rentals import DEPOSIT, make_camera
 
-RENT, DEPOSIT = 10000, 30000
 # The step each side takes next in each status (a claim and a resolution take more).
 NEXT = {
     "requested": ("accept", "owner"),
@@ -47,18 +47,7 @@ class RentalMachine(RuleBasedStateMachine):
             make_user(self.store, self.clock, f"renter{i}", verified=True) for i in (0, 1)
         ]
         self.mediator = make_user(self.store, self.clock, "mei", role=Role.mediator, verified=True)
-        self.camera = make_listing(
-            self.store,
-            self.clock,
-            owner,
-            kind=Kind.goods,
-            title="Camera",
-            category="cameras",
-            unit=Unit.day,
-            price=RENT,
-            quantity=1,
-            deposit=DEPOSIT,
-        ).id
+        self.camera = make_camera(self.store, self.clock, owner).id
         with self.store.write() as s:
             for r in self.renters:
                 ledger.topup(s, self.clock, r.id, 1_000_000, f"fund-{r.id}")

@@ -21,6 +21,21 @@ SETTINGS = Settings()
 RENT, DEPOSIT = 15000, 30000
 
 
+def make_camera(store, clock, owner: User, **kw):
+    """A camera rented by the day: ¥150 a day, ¥300 deposit (or as `kw` says)."""
+    fields = {"title": "Sony A7 III", "price": RENT, "deposit": DEPOSIT, **kw}
+    return make_listing(
+        store,
+        clock,
+        owner,
+        kind=Kind.goods,
+        category="cameras",
+        unit=Unit.day,
+        quantity=1,
+        **fields,
+    )
+
+
 class Rentals:
     """An owner with a camera (¥150 a day, ¥300 deposit), a renter with money, a mediator."""
 
@@ -30,18 +45,7 @@ class Rentals:
         self.renter = make_user(store, clock, "bob", verified=True)
         self.other = make_user(store, clock, "amy", verified=True)
         self.mediator = make_user(store, clock, "mei", role=Role.mediator, verified=True)
-        self.camera = make_listing(
-            store,
-            clock,
-            self.owner,
-            kind=Kind.goods,
-            title="Sony A7 III",
-            category="cameras",
-            unit=Unit.day,
-            price=RENT,
-            quantity=1,
-            deposit=DEPOSIT,
-        ).id
+        self.camera = make_camera(store, clock, self.owner).id
         for who in (self.renter, self.other):
             with store.write() as s:
                 ledger.topup(s, clock, who.id, 500_000, f"fund-{who.id}")

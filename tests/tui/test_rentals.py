@@ -9,7 +9,7 @@ from datetime import date
 from sqlmodel import select
 from textual.widgets import Input
 
-from p2pmarket.models import Kind, Listing, Unit, User
+from p2pmarket.models import Listing, User
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.listing import ListingScreen
@@ -17,7 +17,8 @@ from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.screens.rental import RentalScreen
 from p2pmarket.tui.widgets.ask import AskModal
 from p2pmarket.tui.widgets.confirm import ConfirmModal
-from tests.conftest import make_listing, make_user
+from tests.conftest import make_user
+from tests.services.test_rentals import make_camera
 from tests.tui.helpers import SIZE, cells, settle
 
 
@@ -26,18 +27,7 @@ def camera_for_rent(store, clock):
     renter = make_user(store, clock, "bob", verified=True)
     with store.write() as s:
         ledger.topup(s, clock, renter.id, 200_000, "camera-fund")
-    camera = make_listing(
-        store,
-        clock,
-        owner,
-        kind=Kind.goods,
-        title="Sony A7 III",
-        category="cameras",
-        unit=Unit.day,
-        price=15000,
-        quantity=1,
-        deposit=30000,
-    )
+    camera = make_camera(store, clock, owner)
     return owner, renter, camera
 
 

@@ -7,21 +7,20 @@ from datetime import date, timedelta
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from p2pmarket import money
 from p2pmarket.market import bookings
 from p2pmarket.tui.plain import line
-from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.screens.booking import CalendarScreen
 from p2pmarket.tui.widgets.confirm import ConfirmModal
 
 WEEKS = 4
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-class RentalScreen(MarketScreen):
+class RentalScreen(CalendarScreen):
     NAME = "Rent by the day"
     BINDINGS: ClassVar = [
         Binding("enter", "pick", "Pick day"),
@@ -35,13 +34,6 @@ class RentalScreen(MarketScreen):
         self.monday: date | None = None
         self.calendar: bookings.Calendar | None = None
         self.first: date | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="week-head")
-        yield DataTable(id="week", cursor_type="cell", zebra_stripes=True)
-        yield Static("", id="week-note")
-        yield Footer()
 
     def reload(self) -> None:
         market = self.market.market

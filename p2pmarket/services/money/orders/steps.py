@@ -64,21 +64,7 @@ def create_order(
             "not_enough_quantity",
             f"Listing #{listing_id} has {listing.quantity} left; you asked for {quantity}.",
         )
-    amount = money.check(listing.price * quantity)
-    now = clock.now()
-    order = Order(
-        listing_id=listing.id,
-        title=listing.title,
-        buyer_id=buyer.id,
-        seller_id=listing.seller_id,
-        kind=listing.kind,
-        quantity=quantity,
-        unit_price=listing.price,
-        amount=amount,
-        status=OrderStatus.requested,
-        created_at=now,
-        updated_at=now,
-    )
+    order = _requested(clock, listing, buyer, quantity)
     return _open(session, order, buyer.id, f"{quantity} × {money.fmt(listing.price)}")
 
 
@@ -95,22 +81,7 @@ def book_slot(
     holds the seller's time (and its buffers) until it ends."""
     listing = _orderable(session, buyer, listing_id)
     hours, slot = availability.check_slot(session, clock, settings.zone, listing_id, start, count)
-    now = clock.now()
-    order = Order(
-        listing_id=listing.id,
-        title=listing.title,
-        buyer_id=buyer.id,
-        seller_id=listing.seller_id,
-        kind=listing.kind,
-        quantity=count,
-        unit_price=listing.price,
-        amount=money.check(listing.price * count),
-        status=OrderStatus.requested,
-        created_at=now,
-        updated_at=now,
-        slot_start=slot.start,
-        slot_end=slot.end,
-    )
+    order = _requested(clock, listing, buyer, count, slot_start=slot.start, slot_end=slot.end)
     when = availability.local(slot.start, settings.zone)
     booked = _open(session, order, buyer.id, f"{count} × {money.fmt(listing.price)}, slot {when}")
     slots.claim(session, order, hours)
@@ -131,19 +102,11 @@ def rent_item(
     listing = _orderable(session, renter, listing_id)
     period = availability.check_period(session, clock, settings.zone, listing, first, back)
     deposit = listing.deposit or 0
-    now = clock.now()
-    order = Order(
-        listing_id=listing.id,
-        title=listing.title,
-        buyer_id=renter.id,
-        seller_id=listing.seller_id,
-        kind=listing.kind,
-        quantity=period.days,
-        unit_price=listing.price,
-        amount=money.check(listing.price * period.days + deposit),
-        status=OrderStatus.requested,
-        created_at=now,
-        updated_at=now,
+    order = _requested(
+        clock,
+        listing,
+        renter,
+        period.days,
         slot_start=period.start,
         slot_end=period.end,
         deposit=deposit,
@@ -155,6 +118,26 @@ def rent_item(
     rented = _open(session, order, renter.id, note)
     slots.claim_days(session, order, period)
     return rented
+
+
+def _requested(clock: Clock, listing: Listing, buyer: User, quantity: int, **held) -> Order:
+    """A new order asking for `quantity` of a listing at its price (plus a rental's
+    deposit); `held`: the slot or period it holds, and a rental's deposit."""
+    now = clock.now()
+    return Order(
+        listing_id=listing.id,
+        title=listing.title,
+        buyer_id=buyer.id,
+        seller_id=listing.seller_id,
+        kind=listing.kind,
+        quantity=quantity,
+        unit_price=listing.price,
+        amount=money.check(listing.price * quantity + held.get("deposit", 0)),
+        status=OrderStatus.requested,
+        created_at=now,
+        updated_at=now,
+        **held,
+    )
 
 
 def _orderable(session: Session, buyer: User, listing_id: int) -> Listing:
