@@ -58,7 +58,7 @@ def step(order: OrderView, action: str, to_seller: int | None = None) -> str | N
     if action == "revoke" and order.slot_start is not None:
         cost = -credit.rules()["transaction"]["refund_revoked"]
         return (
-            f"{head}: cancel the booking a day or less before its slot. {money.fmt(to_seller)} "
+            f"{head}: cancel a day or less before it starts. {money.fmt(to_seller)} "
             f"goes to @{order.seller} as the late-cancellation fee and "
             f"{money.fmt(order.amount - to_seller)} back to you. Cancelling a paid order "
             f"lowers your transaction credit by {cost}."
