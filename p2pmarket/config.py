@@ -64,6 +64,12 @@ class Settings:
     booking_grace: int = 2 * HOUR
     free_cancel_before: int = 1 * DAY
     late_cancel_percent: int = 50
+    # Rentals: the owner may claim part of the deposit within `claim_window` of the return
+    # (else it goes back), the renter answers a claim within `claim_answer_window` (silence
+    # accepts); a return later than `late_return_grace` after the period costs late days.
+    claim_window: int = 2 * DAY
+    claim_answer_window: int = 2 * DAY
+    late_return_grace: int = 1 * DAY
 
 
 @dataclass(frozen=True)

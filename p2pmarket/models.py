@@ -66,6 +66,12 @@ class OrderStatus(StrEnum):
     refunded = "refunded"
     disputed = "disputed"
     resolved = "resolved"
+    # A rental (services/money/orders/rentals.py): the thing is with the renter; it came
+    # back (the rent is released, the deposit waits out the claim window); the owner
+    # claimed part of the deposit (the renter accepts or disputes).
+    handed_over = "handed_over"
+    returned = "returned"
+    claimed = "claimed"
 
 
 class SchemaVersion(SQLModel, table=True):
@@ -130,6 +136,8 @@ class Listing(SQLModel, table=True):
     # a firm price takes none. The floor is the seller's alone (never shown to buyers).
     offer_floor: int | None = None
     price_firm: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Goods rented by the day: what the renter leaves in escrow until the thing is back.
+    deposit: int | None = None
     # The seller's public point, never their home (see geo.py).
     lat: float
     lon: float
@@ -168,6 +176,17 @@ class SlotClaim(SQLModel, table=True):
     __tablename__ = "slot_claim"
     seller_id: int = Field(foreign_key="user.id", primary_key=True)
     block: int = Field(primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+
+
+class RentalClaim(SQLModel, table=True):
+    """One day of a rented thing held by a live rental order: as `SlotClaim` for a
+    seller's time, the primary key (listing, day) keeps two rentals of one item apart in
+    the store itself. `day` counts days since 1970-01-01 on the market's calendar."""
+
+    __tablename__ = "rental_claim"
+    listing_id: int = Field(foreign_key="listing.id", primary_key=True)
+    day: int = Field(primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
 
 
@@ -250,6 +269,12 @@ class Order(SQLModel, table=True):
     # A booked slot of the seller's time (services/money/orders/slots.py); None otherwise.
     slot_start: int | None = None
     slot_end: int | None = None
+    # A rental (services/money/orders/rentals.py): its deposit (None: not a rental), when
+    # the thing came back, and the owner's one claim on the deposit.
+    deposit: int | None = None
+    returned_at: int | None = None
+    claim_amount: int | None = None
+    claim_reason: str | None = Field(default=None, max_length=300)
 
 
 class OrderEvent(SQLModel, table=True):

@@ -13,6 +13,11 @@ app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
 
 
 CONDITION_HELP = "Goods only: new, like-new, good, fair or for-parts."
+DEPOSIT_HELP = "Goods by the day: the deposit a renter leaves, in yuan (0: none)."
+
+
+def _deposit(deposit: str | None) -> int | None:
+    return money.parse(deposit, allow_zero=True) if deposit is not None else None
 
 
 def _show(view: shops.ListingView) -> None:
@@ -33,6 +38,8 @@ def _show(view: shops.ListingView) -> None:
     )
     if view.condition:
         say(f"Condition: {view.condition.replace('_', ' ')}.")
+    if view.deposit:
+        say(f"Deposit: {money.fmt(view.deposit)}, back after the return.")
 
 
 @app.command("add")
@@ -47,6 +54,7 @@ def add(
     description: str = typer.Option("", "--description"),
     quantity: int = typer.Option(1, "--quantity", "--qty"),
     condition: str | None = typer.Option(None, "--condition", help=CONDITION_HELP),
+    deposit: str | None = typer.Option(None, "--deposit", metavar="YUAN", help=DEPOSIT_HELP),
     as_json: bool = JsonOption,
 ) -> None:
     """List something in your shop."""
@@ -63,6 +71,7 @@ def add(
         description=description,
         quantity=quantity,
         condition=condition_,
+        deposit=_deposit(deposit),
     )
     view, guide, verdict = listed.listing, listed.suggestion, listed.verdict
     data = {**view.to_json(), "suggested": {**guide.to_json(), "verdict": verdict}}
@@ -136,6 +145,7 @@ def edit(
     category: str | None = typer.Option(None, "--category"),
     unit: str | None = typer.Option(None, "--unit"),
     condition: str | None = typer.Option(None, "--condition", help=CONDITION_HELP),
+    deposit: str | None = typer.Option(None, "--deposit", metavar="YUAN", help=DEPOSIT_HELP),
     as_json: bool = JsonOption,
 ) -> None:
     """Change a listing you own."""
@@ -152,6 +162,7 @@ def edit(
         category=category,
         unit=unit_,
         condition=condition_,
+        deposit=_deposit(deposit),
     )
     emit(view.to_json(), as_json, lambda: _show(view))
 
@@ -268,5 +279,36 @@ def slots(
             )
             if w.slots
             else say(f"No free slot in the next {days} days."),
+        ),
+    )
+
+
+@app.command("calendar")
+def calendar(
+    ctx: typer.Context,
+    listing_id: int,
+    days: int = typer.Option(28, "--days", min=1, max=365, help="How many days to show."),
+    since: str | None = typer.Option(
+        None, "--from", metavar="DAY", help="From this day (2026-12-05); default today."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """The days a rentable listing (goods by the day) is free or rented."""
+    market = ctx_of(ctx).market
+    first = bookings.parse_day(since) if since else None
+    cal = bookings.calendar(market, listing_id, first, days)
+    taken = set(cal.taken)
+    emit(
+        cal.to_json(),
+        as_json,
+        lambda: (
+            say(
+                f"Listing #{listing_id}: {money.fmt(cal.price)} a day, deposit "
+                f"{money.fmt(cal.deposit)}."
+            ),
+            table(
+                ["day", ""],
+                [[f"{d:%a %Y-%m-%d}", "rented" if d in taken else "free"] for d in cal.dates()],
+            ),
         ),
     )

@@ -128,7 +128,7 @@ def demo_(
         lambda: say(
             f"Demo market loaded: {counts['users']} users, {counts['listings']} listings, "
             f"{counts['orders']} orders, {counts['conversations']} conversations, "
-            f"{counts.get('bookings', 0)} booked slots."
+            f"{counts.get('bookings', 0)} booked slots, {counts.get('rentals', 0)} rentals."
             if made.loaded
             else "Demo market already loaded."
         ),

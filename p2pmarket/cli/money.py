@@ -12,6 +12,7 @@ from p2pmarket.cli.context import AsOption, Ctx, JsonOption, ctx_of, emit, say, 
 from p2pmarket.clock import countdown, iso
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.market import bookings
+from p2pmarket.services.money import orders
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
@@ -121,7 +122,16 @@ def _print_order(c: Ctx, o: OrderView) -> None:
             ]
         ],
     )
-    if o.slot_start is not None:
+    if o.deposit is not None:
+        say(
+            f"Rented from {bookings.local(c.market, o.slot_start)[:10]}, back on "
+            f"{bookings.local(c.market, o.slot_end)[:10]}: {o.quantity} day(s) × "
+            f"{money.fmt(o.unit_price)}; deposit {money.fmt(o.deposit)}: "
+            f"{orders.deposit_state(o)}."
+        )
+        if o.claim_amount is not None:
+            say(f"Claim: {money.fmt(o.claim_amount)} — {o.claim_reason}")
+    elif o.slot_start is not None:
         say(
             f"Slot: {bookings.local(c.market, o.slot_start)} to "
             f"{bookings.local(c.market, o.slot_end)}."
@@ -158,18 +168,38 @@ def create(
         None, "--at", help="Book the slot starting then (2026-12-05T10:00, the market's clock)."
     ),
     hours: int = typer.Option(1, "--hours", help="With --at: how many slots in a row."),
+    first: str | None = typer.Option(
+        None, "--from", metavar="DAY", help="Rent goods by the day from this day (2026-12-05)."
+    ),
+    back: str | None = typer.Option(
+        None, "--to", metavar="DAY", help="With --from: the day it comes back (2026-12-07)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Ask to buy a listing (the seller accepts, then you pay into escrow); --at books a
-    slot of a listing that takes bookings (see `p2pmarket listing slots ID`)."""
+    """Ask to buy, book or rent a listing (the seller accepts, then you pay into escrow).
+
+    --at books a slot of a listing that takes bookings (see `p2pmarket listing slots ID`);
+    --from and --to rent goods by the day (see `p2pmarket listing calendar ID`).
+    """
     if at is None and hours != 1:
         raise Invalid("hours_without_at", "--hours books slots in a row: give --at too.")
     if at is not None and qty != 1:
         raise Invalid("qty_with_at", "A slot is booked by --hours, not --qty.")
+    if (first is None) != (back is None) or (first is not None and (at or qty != 1)):
+        raise Invalid(
+            "period_options", "A rental takes --from and --to together (no --at, no --qty)."
+        )
     c = ctx_of(ctx)
     actor = c.actor(as_)
-    o = actor.book(listing_id, at, hours) if at is not None else actor.create_order(listing_id, qty)
+    if first is not None:
+        o = actor.rent(listing_id, first, back)
+    elif at is not None:
+        o = actor.book(listing_id, at, hours)
+    else:
+        o = actor.create_order(listing_id, qty)
     slot = f" on {bookings.local(c.market, o.slot_start)}" if o.slot_start is not None else ""
+    if o.deposit is not None:
+        slot = f" from {first} until {back} (deposit {money.fmt(o.deposit)} included)"
     emit(
         o.to_json(),
         as_json,
@@ -208,12 +238,23 @@ def _simple(action: str, help_text: str) -> None:
         _acted(c, c.actor(as_).act(order_id, action), as_json)
 
 
-def _confirmed(ctx: typer.Context, as_: str, as_json: bool, command: str, *decision: str):
-    """A step that moves money, run only with --confirm: without it, what it would do."""
+def _confirmed(
+    ctx: typer.Context,
+    as_: str,
+    as_json: bool,
+    command: str,
+    *decision: str,
+    claim: orders.Claim | None = None,
+):
+    """A step that moves money, run only with --confirm: without it, what it would do.
+    `decision`: the order and the words that follow it, as typed (`claim`: a claim's)."""
     c = ctx_of(ctx)
     actor = c.actor(as_)
     order_id, action = int(decision[0]), command.split()[0]
-    sentence = actor.preview_step(order_id, action, *decision[1:])
+    if claim is None:
+        sentence = actor.preview_step(order_id, action, *decision[1:])
+    else:
+        sentence = actor.preview_step(order_id, action, claim=claim)
     emit(
         {"preview": sentence, "confirmed": False},
         as_json,
@@ -252,8 +293,39 @@ _simple(
     "payment too: the buyer gets everything back.",
 )
 _money_step("revoke", "Buyer: take a payment back within the revoke window, before delivery.")
-_simple("dispute", "Either side: ask a mediator; pauses every timer.")
+_simple("dispute", "Either side: ask a mediator; pauses every timer (a renter: of a claim).")
 _simple("extend", "Buyer: extend the confirm window once.")
+_simple("handover", "Owner: hand a paid rental over to the renter; the rental starts.")
+_money_step("return", "Owner: confirm the rented thing came back; the rent is released to you.")
+_money_step("accept-claim", "Renter: accept the owner's claim on the deposit.")
+
+
+@order_app.command("claim")
+def claim(
+    ctx: typer.Context,
+    order_id: int,
+    amount: str | None = typer.Argument(
+        None,
+        metavar="AMOUNT",
+        help="Yuan from the deposit; after a late return, default: the late days' rent.",
+    ),
+    reason: str | None = typer.Option(None, "--reason", metavar="TEXT", help="Why you claim."),
+    as_: str = AsOption,
+    confirm: bool = ConfirmOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Owner: claim part or all of a returned rental's deposit (once, within 48 h).
+
+    Without --confirm, shows what would happen and moves nothing.
+    """
+    decision = orders.Claim(money.parse(amount) if amount is not None else None, reason)
+    if not confirm:
+        typed = [str(order_id), *([amount] if amount else [])]
+        typed += [f"--reason {reason!r}"] if reason else []
+        _confirmed(ctx, as_, as_json, "claim", *typed, claim=decision)
+        return
+    c = ctx_of(ctx)
+    _acted(c, c.actor(as_).act(order_id, "claim", decision), as_json)
 
 
 @order_app.command("pay")

@@ -1,7 +1,8 @@
-"""Bookings: a seller's weekly hours, the free slots a buyer sees, booking a slot.
+"""Bookings: a seller's weekly hours, the free slots a buyer sees, booking a slot; and
+rentals: a rentable item's calendar of taken days, renting it for a period.
 
-`BookingCases` holds what a person does (set hours, book); the functions below it need
-nobody logged in (a listing's hours and free slots are public, like the listing).
+`BookingCases` holds what a person does (set hours, book, rent); the functions below it
+need nobody logged in (a listing's hours, free slots and calendar are public, like it).
 """
 
 from __future__ import annotations
@@ -51,6 +52,35 @@ class Week:
         return datetime.fromtimestamp(slot.start, ZoneInfo(self.hours.zone)).isoformat()
 
 
+@dataclass(frozen=True)
+class Calendar:
+    """A rentable listing's days from `first`: which are taken, what a day costs."""
+
+    listing_id: int
+    first: date
+    days: int
+    taken: list[date]
+    price: int
+    deposit: int
+
+    def to_json(self) -> dict:
+        return {
+            "listing_id": self.listing_id,
+            "first": self.first.isoformat(),
+            "days": self.days,
+            "taken": [d.isoformat() for d in self.taken],
+            "price": self.price,
+            "deposit": self.deposit,
+        }
+
+    def dates(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range(self.days)]
+
+    def cost(self, first: date, back: date) -> int:
+        """Rent for the days from `first` until `back`, plus the deposit."""
+        return self.price * (back - first).days + self.deposit
+
+
 class BookingCases(ActorBase):
     """The booking use cases of `market.Actor`."""
 
@@ -98,6 +128,32 @@ class BookingCases(ActorBase):
 
         return self._write(work)
 
+    def rent(self, listing_id: int, first: str, back: str) -> orders.OrderView:
+        """Ask to rent a listing of goods by the day from `first` until `back` (the return
+        day, ISO dates on the market's calendar): a requested order holding those days."""
+        first_day, back_day = availability.parse_day(first), availability.parse_day(back)
+
+        def work(session: Session, me: User):
+            return orders.rent_item(
+                session,
+                self.market.clock,
+                self.market.settings,
+                me,
+                listing_id,
+                first_day,
+                back_day,
+            )
+
+        return self._write(work)
+
+
+def calendar(market: Market, listing_id: int, first: date | None = None, days: int = 28):
+    """A rentable listing's taken days for `days` days from `first` (default today)."""
+    first = first or today(market)
+    with market.store.read() as session:
+        listing, taken = availability.rental_calendar(session, listing_id, first, days)
+        return Calendar(listing_id, first, days, sorted(taken), listing.price, listing.deposit or 0)
+
 
 def week(market: Market, listing_id: int, days: int = 7, since: str | None = None) -> Week:
     """A listing's hours and its free slots for `days` days from `since` (default now)."""
@@ -114,6 +170,11 @@ def hours(market: Market, listing_id: int) -> availability.Hours | None:
     """A listing's bookable hours, or None when it takes no bookings."""
     with market.store.read() as session:
         return availability.hours_of(session, listing_id, market.settings.zone)
+
+
+def parse_day(text: str) -> date:
+    """A day as the faces take it: 2026-12-05."""
+    return availability.parse_day(text)
 
 
 def today(market: Market) -> date:

@@ -96,35 +96,52 @@ class MoneyCases(ActorBase):
             order = orders.get_order(session, me, order_id)
             return OrderNow(order, orders.allowed_actions(order, me.handle, str(me.role)))
 
-    def act(self, order_id: int, action: str) -> orders.OrderView:
+    def act(
+        self, order_id: int, action: str, claim: orders.Claim | None = None
+    ) -> orders.OrderView:
         """One step of an order that needs nothing more than its name: accept, deliver,
-        confirm, cancel, revoke, dispute, extend (paying and resolving have their own)."""
+        confirm, cancel, revoke, dispute, extend, and a rental's handover, return and
+        accept-claim; or an owner's `claim` on a rental's deposit (paying and resolving
+        have their own)."""
 
         def work(session: Session, me: User):
             return orders.act(
-                session, self.market.clock, self.market.settings, me, order_id, action
+                session,
+                self.market.clock,
+                self.market.settings,
+                me,
+                order_id,
+                action,
+                claim=claim,
             )
 
         return self._write(work)
 
     def preview_step(
-        self, order_id: int, action: str, resolution: str | None = None, amount: str | None = None
+        self,
+        order_id: int,
+        action: str,
+        resolution: str | None = None,
+        amount: str | None = None,
+        *,
+        claim: orders.Claim | None = None,
     ) -> str | None:
         """The sentence to confirm before a step that moves money (None: it moves none).
 
         The step is tried and rolled back, so a preview refuses exactly what the step would
-        refuse (a closed revoke window, a split out of range) and moves nothing.
+        refuse (a closed revoke window, a split out of range, a claim above the deposit)
+        and moves nothing.
         """
-        decision = {}
+        decision = {"claim": claim}
         if resolution is not None:
             resolution, split = orders.parse_resolution(resolution, amount)
             decision = {"resolution": resolution, "split": split}
 
-        def work(session: Session, me: User) -> orders.OrderView:
+        def work(session: Session, me: User) -> tuple[orders.OrderView, orders.OrderView]:
             order = orders.get_order(session, me, order_id)
             trial = session.begin_nested()
             try:
-                orders.act(
+                after = orders.act(
                     session,
                     self.market.clock,
                     self.market.settings,
@@ -135,16 +152,19 @@ class MoneyCases(ActorBase):
                 )
             finally:
                 trial.rollback()
-            return order
+            return order, after
 
-        order = self._write(work)
+        order, after = self._write(work)
         to_seller = None
         if resolution is not None:
-            to_seller = {"release": order.amount, "refund": 0}.get(resolution, decision["split"])
+            held = order.deposit if order.returned_at is not None else order.amount
+            to_seller = {"release": held, "refund": 0}.get(resolution, decision["split"])
+        elif action == "claim":
+            to_seller = after.claim_amount
         elif action == "revoke" and order.slot_start is not None:
             settings = self.market.settings
             now = self.market.clock.now()
-            to_seller = orders.late_fee(order.slot_start, order.amount, now, settings)
+            to_seller = orders.late_fee(order.slot_start, orders.rent(order), now, settings)
         return previews.step(order, action, to_seller)
 
     # -- payments --------------------------------------------------------------------------

@@ -120,6 +120,7 @@ class ShopCases(ActorBase):
         description: str = "",
         quantity: int = 1,
         condition: Condition | None = None,
+        deposit: int | None = None,
     ) -> Listed:
         """List something in my shop; its price is judged against the band around my home."""
         clock = self.market.clock
@@ -137,6 +138,7 @@ class ShopCases(ActorBase):
                 description=description,
                 quantity=quantity,
                 condition=condition,
+                deposit=deposit,
             )
             guide = pricing.suggest(
                 session,
@@ -164,6 +166,7 @@ class ShopCases(ActorBase):
         category: str | None = None,
         unit: Unit | None = None,
         condition: Condition | None = None,
+        deposit: int | None = None,
     ) -> shops.ListingView:
         """Change a listing of mine (None: leave as is)."""
 
@@ -180,6 +183,7 @@ class ShopCases(ActorBase):
                 category=category,
                 unit=unit,
                 condition=condition,
+                deposit=deposit,
             )
 
         return self._write(work)

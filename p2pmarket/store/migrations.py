@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -287,6 +287,25 @@ def _v13_plans(conn: Connection) -> None:
         model.__table__.create(conn, checkfirst=True)
 
 
+def _v14_rentals(conn: Connection) -> None:
+    """v14: rentals. A listing of goods by the day may ask a deposit; an order may be a
+    rental (its deposit, when the thing came back, the owner's claim on the deposit) in
+    three new statuses; rented days are claimed per item (`rental_claim`). PostgreSQL
+    keeps order statuses as an enum type, which learns the new values."""
+    for table, name, kind in (
+        ("listing", "deposit", "INTEGER"),
+        ("orders", "deposit", "INTEGER"),
+        ("orders", "returned_at", "INTEGER"),
+        ("orders", "claim_amount", "INTEGER"),
+        ("orders", "claim_reason", "VARCHAR(300)"),
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    if conn.dialect.name == "postgresql":
+        for status in ("handed_over", "returned", "claimed"):
+            conn.execute(text(f"ALTER TYPE orderstatus ADD VALUE IF NOT EXISTS '{status}'"))
+    models.RentalClaim.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -301,4 +320,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     11: _v11_bookings,
     12: _v12_inbox,
     13: _v13_plans,
+    14: _v14_rentals,
 }

@@ -315,6 +315,18 @@ def test_a_buyer_cancels_free_until_a_day_before_then_half_goes_to_the_seller(b,
     assert ("to the seller" in note) == bool(to_seller)
 
 
+@pytest.mark.parametrize(("before", "costs"), [(DAY + MINUTE, False), (HOUR, True)])
+def test_a_free_cancellation_costs_the_buyer_no_credit_a_late_one_does(b, before, costs):
+    b.hours(b.lesson, "mon-fri 09:00-12:00")
+    o = b.paid(b.lesson, "2026-11-04T09:00")
+    b.clock.set(o.slot_start - before)
+    with b.store.read() as s:
+        score = credit_score(s, b.buyer.id)
+    b.act(b.buyer, o.id, "revoke")
+    with b.store.read() as s:
+        assert (credit_score(s, b.buyer.id) < score) == costs
+
+
 def test_a_started_slot_cannot_be_cancelled(b):
     b.hours(b.lesson, "mon-fri 09:00-12:00")
     o = b.paid(b.lesson, "2026-11-04T09:00")

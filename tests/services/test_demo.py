@@ -2,11 +2,13 @@ import json
 
 import pytest
 from sqlalchemy import func, text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from p2pmarket.errors import Invalid
-from p2pmarket.models import Listing, User
+from p2pmarket.models import Listing, Order, User
 from p2pmarket.services.market import catalog, demo
+from p2pmarket.services.money import orders
+from p2pmarket.services.records import audit
 from p2pmarket.store.engine import Store
 from tests.conftest import fresh_config
 
@@ -31,6 +33,31 @@ def test_demo_loads_once(store, clock):
     assert demo.load_demo(store, clock) is None
     with store.read() as session:
         assert session.exec(select(func.count()).select_from(User)).one() == first["users"]
+
+
+def test_demo_rents_out_things_with_deposits_one_rental_in_each_state(store, clock):
+    made = demo.load_demo(store, clock)
+    assert made["rentals"] == 5
+    with store.read() as session:
+        rentals = session.exec(select(Order).where(col(Order.deposit).is_not(None))).all()
+        deposits = session.exec(select(Listing.title).where(col(Listing.deposit) > 0)).all()
+        problems = audit.verify(session, pages=False).problems
+    assert {"Sony A7 III rental with 28-70 lens", "Tent rental, 3-person, waterproof"} <= set(
+        deposits
+    )
+    assert sorted(o.status for o in rentals) == sorted(
+        ["requested", "paid", "handed_over", "returned", "claimed"]
+    )
+    assert problems == []
+    assert demo.load_demo(store, clock) is None
+    with store.read() as session:  # the timers of the waiting deposits have not run out
+        assert (
+            session.exec(
+                select(func.count()).select_from(Order).where(col(Order.deposit).is_not(None))
+            ).one()
+            == 5
+        )
+        assert not orders.anything_due(session, clock)
 
 
 def _dump(store: Store) -> list:

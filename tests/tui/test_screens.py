@@ -9,10 +9,12 @@ import pytest
 
 from p2pmarket.services.market import demo, shops
 from p2pmarket.services.money import orders
+from p2pmarket.services.trust import accounts
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.booking import BookingScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
+from p2pmarket.tui.screens.rental import RentalScreen
 from tests.tui.helpers import SIZE, settle
 
 
@@ -102,6 +104,38 @@ def test_booking_week_snapshot(snap_compare, market, config, clock, size):
 
     async def run_before(pilot) -> None:
         pilot.app.open(BookingScreen(lesson.id, lesson.title, lesson.price))
+        await settle(pilot)
+
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def test_rental_order_snapshot(snap_compare, market, config, clock, size):
+    """The demo's claimed bike rental as its renter sees it: the deposit's claim, the
+    answer window, and only accept-claim and dispute in the footer."""
+    with market.read() as session:
+        mine = orders.list_orders(session, accounts.user_row(session, "demo").id, side="buying")
+    claimed = next(o for o in mine if o.status == "claimed")
+
+    async def run_before(pilot) -> None:
+        pilot.app.open(OrdersScreen(focus_order=claimed.id))
+        await settle(pilot)
+
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def test_rental_calendar_snapshot(snap_compare, market, config, clock, size):
+    """gao_camera's drone from Sunday 2026-11-01: the demo's rental holds three days."""
+    with market.read() as session:
+        drone = next(
+            v
+            for v in shops.list_listings(session, seller="gao_camera", limit=10)
+            if v.title.startswith("DJI Mini 3")
+        )
+
+    async def run_before(pilot) -> None:
+        pilot.app.open(RentalScreen(drone.id, drone.title))
         await settle(pilot)
 
     assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from p2pmarket.clock import DAY, HOUR, MINUTE, Clock
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.models import Kind, Listing, ListingHours, SlotClaim, Unit, User
+from p2pmarket.models import Kind, Listing, ListingHours, RentalClaim, SlotClaim, Unit, User
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A seller's time is claimed in blocks of this many seconds; hours, slots and buffers are
@@ -428,3 +428,117 @@ def parse_local(text: str, zone: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone_of(zone))
     return int(moment.timestamp())
+
+
+# -- rental periods ------------------------------------------------------------------------
+# Goods by the day are rented for whole days of the market's calendar: from the first
+# day's midnight to the return day's midnight. Each rented day of an item is claimed in
+# the store (orders/slots.py `claim_days`), as a booked slot claims its seller's blocks.
+MAX_RENTAL_DAYS = 90
+RENTAL_WINDOW_DAYS = 365
+_EPOCH = date(1970, 1, 1).toordinal()
+_RENTED = RentalClaim.__table__
+_TAKEN_DAYS = select(_RENTED.c.day).where(
+    _RENTED.c.listing_id == bindparam("listing_id"),
+    _RENTED.c.day.between(bindparam("first"), bindparam("last")),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days rented: from `first` to `back` (the return day, not rented)."""
+
+    first: date
+    back: date
+    start: int  # the first day's midnight (UTC seconds)
+    end: int  # the return day's midnight
+
+    @property
+    def days(self) -> int:
+        return (self.back - self.first).days
+
+    def day_numbers(self) -> range:
+        return range(day_number(self.first), day_number(self.back))
+
+
+def rentable(listing: Listing) -> bool:
+    """Goods by the day are rented for a period, never bought."""
+    return listing.kind == Kind.goods and listing.unit == Unit.day
+
+
+def day_number(day: date) -> int:
+    return day.toordinal() - _EPOCH
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise Invalid("bad_day", f"{text!r} is not a day like 2026-12-05.") from exc
+
+
+def today(clock: Clock, zone: str) -> date:
+    return datetime.fromtimestamp(clock.now(), zone_of(zone)).date()
+
+
+def period(first: date, back: date, zone: str) -> Period:
+    tz = zone_of(zone)
+    return Period(first, back, _instant(first, 0, tz), _instant(back, 0, tz))
+
+
+def taken_days(session: Session, listing_id: int, first: date, last: date) -> set[date]:
+    """The days between `first` and `last` (both in) that live rentals hold."""
+    found = session.connection().execute(
+        _TAKEN_DAYS,
+        {"listing_id": listing_id, "first": day_number(first), "last": day_number(last)},
+    )
+    return {date.fromordinal(n + _EPOCH) for n in found.scalars()}
+
+
+def rental_calendar(
+    session: Session, listing_id: int, first: date, days: int
+) -> tuple[Listing, set[date]]:
+    """A rentable listing and its days taken among the `days` days from `first`."""
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise Invalid("unknown_listing", f"No listing #{listing_id}.")
+    if not rentable(listing):
+        raise Refused(
+            "not_rentable", f"Listing #{listing_id} is not rented by the day; it has no calendar."
+        )
+    if not 1 <= days <= RENTAL_WINDOW_DAYS:
+        raise Invalid("calendar_days", f"Show 1 to {RENTAL_WINDOW_DAYS} days.")
+    return listing, taken_days(session, listing_id, first, first + timedelta(days=days - 1))
+
+
+def check_period(
+    session: Session, clock: Clock, zone: str, listing: Listing, first: date, back: date
+) -> Period:
+    """The rental of `listing` from `first` until `back` that a renter asked for, or why not."""
+    if not rentable(listing):
+        raise Refused(
+            "not_rentable",
+            f"Listing #{listing.id} is {listing.kind} by the {listing.unit}; only goods by the "
+            "day are rented for a period (leave --from and --to out).",
+        )
+    now = today(clock, zone)
+    if first < now:
+        raise Refused("period_past", f"{first.isoformat()} has passed; rent from today on.")
+    if back <= first:
+        raise Invalid("period_order", "The return day (--to) comes after the first day (--from).")
+    if (back - first).days > MAX_RENTAL_DAYS:
+        raise Invalid("period_long", f"A rental lasts at most {MAX_RENTAL_DAYS} days.")
+    if first > now + timedelta(days=RENTAL_WINDOW_DAYS):
+        raise Refused("period_window", f"Rentals start at most {RENTAL_WINDOW_DAYS} days ahead.")
+    taken = taken_days(session, listing.id, first, back - timedelta(days=1))
+    if taken:
+        raise period_taken(listing.id, min(taken))
+    return period(first, back, zone)
+
+
+def period_taken(listing_id: int, day: date) -> Refused:
+    return Refused(
+        "period_taken",
+        f"Listing #{listing_id} is rented on {day.isoformat()}; pick other days "
+        f"(p2pmarket listing calendar {listing_id}).",
+    )

@@ -7,6 +7,7 @@ import json
 import math
 import random
 from collections.abc import Callable
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from p2pmarket import files, geo, money
-from p2pmarket.clock import DAY, Clock, FixedClock
+from p2pmarket.clock import DAY, HOUR, Clock, FixedClock
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.models import (
@@ -207,6 +208,7 @@ def load_market(
                     if "condition" in entry
                     else None
                 ),
+                deposit=_field(entry, "deposit", int, where) if "deposit" in entry else None,
             )
         except MarketError as exc:
             raise type(exc)(exc.code, f"{where}: {exc.message}") from None
@@ -244,6 +246,7 @@ def load_demo(store: Store, clock: Clock) -> dict | None:
         counts.update(replay_story(session, start, story, store.config.settings))
         orders.tick(session, clock, store.config.settings)
         counts.update(book_slots(session, clock, data.get("bookings", {}), store.config.settings))
+        counts.update(rent_out(session, clock, data.get("rentals", {}), store.config.settings))
         counts.update(follow(session, FixedClock(now - DAY), data.get("follows", {})))
         session.add(Meta(key=DEMO_KEY, value=str(now)))
         return counts
@@ -382,6 +385,41 @@ def book_slots(session: Session, clock: Clock, bookings: dict, settings: Setting
             orders.act(session, clock, settings, actor, order.id, step)
         booked += 1
     return {"bookings": booked}
+
+
+def rent_out(session: Session, clock: Clock, rentals: dict, settings: Settings) -> dict:
+    """The demo's rentals, one in each state: each rented two days before its first day (or
+    three hours ago), paid an hour later, handed over on its first day at 09:00, back on
+    its return day at 10:00 and claimed on at 12:00, so the deposits still wait at now."""
+    users = {u.handle: u for u in session.exec(select(User))}
+    today = availability.today(clock, settings.zone)
+    rented = 0
+    for entry in rentals.get("orders", []):
+        renter, owner = users[entry["renter"]], users[entry["owner"]]
+        listing_id = session.exec(
+            select(Listing.id).where(
+                Listing.seller_id == owner.id, Listing.title == entry["listing"]
+            )
+        ).one()
+        first = today + timedelta(days=entry["from_d"])
+        back = first + timedelta(days=entry["days"])
+        period = availability.period(first, back, settings.zone)
+        when = FixedClock(min(clock.now() - 3 * HOUR, period.start - 2 * DAY + 9 * HOUR))
+        order = orders.rent_item(session, when, settings, renter, listing_id, first, back)
+        times = {
+            "accept": when.now() + HOUR,
+            "pay": when.now() + 2 * HOUR,
+            "handover": period.start + 9 * HOUR,
+            "return": period.end + 10 * HOUR,
+            "claim": period.end + 12 * HOUR,
+        }
+        for step in entry["steps"]:
+            when.set(times[step])
+            actor = renter if step == "pay" else owner
+            claim = orders.Claim(*entry["claim"]) if step == "claim" else None
+            orders.act(session, when, settings, actor, order.id, step, claim=claim)
+        rented += 1
+    return {"rentals": rented}
 
 
 def _handle(rng: random.Random, index: int) -> str:

@@ -10,7 +10,7 @@ from p2pmarket import money, text
 from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Condition, Kind, Listing, ListingStatus, Unit, User
-from p2pmarket.services.market import catalog, search
+from p2pmarket.services.market import availability, catalog, search
 
 QUANTITY_MAX = 10_000
 
@@ -41,6 +41,8 @@ class ListingView:
     updated_at: int
     # Goods only: new, like_new, good, fair or for_parts (None: not said).
     condition: str | None = None
+    # Goods by the day: what a renter leaves in escrow until the thing is back.
+    deposit: int | None = None
 
     @classmethod
     def of(cls, listing: Listing, seller: str) -> ListingView:
@@ -58,7 +60,13 @@ class ListingView:
             created_at=listing.created_at,
             updated_at=listing.updated_at,
             condition=listing.condition,
+            deposit=listing.deposit,
         )
+
+    @property
+    def rentable(self) -> bool:
+        """Goods by the day: rented for a period (availability.rentable)."""
+        return availability.rentable(self)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -103,6 +111,24 @@ def check_condition(kind: Kind, condition: Condition | None) -> Condition | None
     return condition
 
 
+def takes_deposit(kind: str, unit: str) -> bool:
+    """Goods rented by the day (availability.rentable) take a deposit."""
+    return kind == Kind.goods and unit == Unit.day
+
+
+def check_deposit(kind: Kind, unit: Unit, deposit: int | None) -> int | None:
+    """Only goods rented by the day take a deposit (0 asks none)."""
+    if deposit is None:
+        return None
+    if not takes_deposit(kind, unit):
+        raise Invalid(
+            "deposit_rentals_only",
+            f"A deposit is for goods rented by the day; a {kind} listing by the {unit} "
+            "takes none (leave --deposit out).",
+        )
+    return money.check(deposit, allow_zero=True)
+
+
 def parse_status(value: str) -> ListingStatus:
     try:
         return ListingStatus(value)
@@ -135,10 +161,12 @@ def add_listing(
     description: str = "",
     quantity: int = 1,
     condition: Condition | None = None,
+    deposit: int | None = None,
 ) -> ListingView:
     cat = catalog.category(category)
     catalog.check_listing_shape(cat, kind, unit)
     condition = check_condition(kind, condition)
+    deposit = check_deposit(kind, unit, deposit)
     now = clock.now()
     listing = Listing(
         seller_id=seller.id,
@@ -156,6 +184,7 @@ def add_listing(
         price=money.check(price),
         quantity=check_quantity(quantity),
         condition=str(condition) if condition else None,
+        deposit=deposit,
         lat=seller.public_lat,
         lon=seller.public_lon,
         created_at=now,
@@ -196,6 +225,7 @@ def edit_listing(
     category: str | None = None,
     unit: Unit | None = None,
     condition: Condition | None = None,
+    deposit: int | None = None,
 ) -> ListingView:
     listing = _own(session, seller, listing_id)
     if condition is not None:
@@ -220,6 +250,8 @@ def edit_listing(
         cat = catalog.category(category or listing.category)
         catalog.check_listing_shape(cat, listing.kind, unit or listing.unit)
         listing.category, listing.unit = cat.slug, unit or listing.unit
+    if deposit is not None:
+        listing.deposit = check_deposit(listing.kind, listing.unit, deposit)
     listing.updated_at = clock.now()
     session.add(listing)
     search.catch_up(session)

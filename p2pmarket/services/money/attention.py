@@ -14,10 +14,20 @@ from p2pmarket.clock import countdown
 from p2pmarket.models import User
 from p2pmarket.services.money import orders
 from p2pmarket.services.money.orders import slots
-from p2pmarket.services.money.orders.views import SLOT_STARTS
+from p2pmarket.services.money.orders.views import STARTS
 
-# The actions that move an order forward; cancel, dispute and extend are always optional.
-NEXT_STEPS = ("accept", "pay", "deliver", "confirm", "resolve")
+# The actions that move an order forward; cancel, dispute, extend and a claim on a
+# rental's deposit are always optional.
+NEXT_STEPS = (
+    "accept",
+    "pay",
+    "deliver",
+    "confirm",
+    "resolve",
+    "handover",
+    "return",
+    "accept-claim",
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ def deadlines(open_orders: list[orders.OrderView], now: int) -> list[Deadline]:
     out = []
     for o in open_orders:
         for timer, left in o.countdowns(now).items():
-            if timer != SLOT_STARTS:
+            if timer not in STARTS:
                 out.append(Deadline(o.id, o.title, timer, left))
     return out
 

@@ -310,6 +310,10 @@ class Postings:
             raise _conflict(key)
         return earlier
 
+    def available(self, account: Held) -> int:
+        """What `account` holds after the transfers queued so far."""
+        return self._balances.get(account.id, account.balance)
+
     def add(
         self,
         *,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from itertools import groupby
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from p2pmarket.clock import Clock
@@ -32,9 +32,9 @@ from p2pmarket.models import (
     Entry,
     Meta,
     Order,
-    OrderStatus,
 )
 from p2pmarket.services.money import ledger
+from p2pmarket.services.money.orders import HELD
 from p2pmarket.services.records import chain, signing
 from p2pmarket.services.trust import operators
 from p2pmarket.store.engine import integrity_problems
@@ -247,10 +247,10 @@ def _ledger_problems(session: Session) -> list[Problem]:
     ).all()
     for transfer_id in unbalanced:
         problems.append(Problem("ledger", "transfer", transfer_id, "its entries don't sum to zero"))
+    # A rental that came back holds only its deposit (its rent went to the owner).
+    in_escrow = case((col(Order.returned_at).is_(None), Order.amount), else_=Order.deposit)
     held = session.exec(
-        select(func.coalesce(func.sum(Order.amount), 0)).where(
-            col(Order.status).in_([OrderStatus.paid, OrderStatus.delivered, OrderStatus.disputed])
-        )
+        select(func.coalesce(func.sum(in_escrow), 0)).where(col(Order.status).in_(HELD))
     ).one()
     if held != totals.escrow:
         problems.append(

@@ -226,7 +226,12 @@ def _order_points(session: Session, user: User, settings: Settings) -> list[_Poi
                 )
         elif order.status == OrderStatus.refunded and paid_at is not None:
             revoked = last.actor_id == order.buyer_id
-            if revoked and not is_seller:
+            # Cancelling a booked slot (or a rental) early enough is free, credit included.
+            free = (
+                order.slot_start is not None
+                and last.at < order.slot_start - settings.free_cancel_before
+            )
+            if revoked and not is_seller and not free:
                 points.append(
                     _Point(
                         T,

@@ -347,7 +347,8 @@ def event_text(order_id: int, title: str, src: str, dst: str, who: str | None, n
             return f"@{who} ordered {what}: {_NEXT[dst]}."
         return f"@{who} {dst} {name}: {_NEXT[dst]}."
     by = f" by @{who}" if who else ""
-    return f"{name[0].upper()}{name[1:]} is {dst}{by}" + (f": {note}." if note else ".")
+    state = dst.replace("_", " ")
+    return f"{name[0].upper()}{name[1:]} is {state}{by}" + (f": {note}." if note else ".")
 
 
 def _watch_changes(session: Session, user_id: int) -> list[tuple[Watch, Listing]]:

@@ -1,4 +1,5 @@
-"""A week of a listing's free slots: pick one and book it (the CLI's `order create --at`)."""
+"""A week of a listing's free slots: pick one and book it (the CLI's `order create --at`).
+`CalendarScreen` is its layout (a head, a grid of days, a note), shared with rentals."""
 
 from __future__ import annotations
 
@@ -20,7 +21,18 @@ FREE = Text("free", style="bold green")
 TAKEN = Text("·", style="dim")
 
 
-class BookingScreen(MarketScreen):
+class CalendarScreen(MarketScreen):
+    """A head, a grid of days to move over, a note under it; the subclass fills them."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="week-head")
+        yield DataTable(id="week", cursor_type="cell", zebra_stripes=True)
+        yield Static("", id="week-note")
+        yield Footer()
+
+
+class BookingScreen(CalendarScreen):
     NAME = "Book a slot"
     BINDINGS: ClassVar = [
         Binding("enter", "book", "Book this slot"),
@@ -36,13 +48,6 @@ class BookingScreen(MarketScreen):
         self.cells: dict = {}
         self.days: list[date] = []
         self.times: list[str] = []
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="week-head")
-        yield DataTable(id="week", cursor_type="cell", zebra_stripes=True)
-        yield Static("", id="week-note")
-        yield Footer()
 
     def reload(self) -> None:
         market = self.market.market

@@ -73,6 +73,8 @@ class EditorScreen(MarketScreen):
                 yield TextInput(id="price", placeholder="e.g. 120 or 85.50")
                 yield Label("Quantity")
                 yield TextInput(id="quantity", value="1")
+                yield Label("Deposit (yuan), back after the return", id="deposit-label")
+                yield TextInput(id="deposit", placeholder="e.g. 300; empty: none")
             with Vertical(id="editor-side"):
                 yield PriceBand(id="band")
                 yield Button("Save", variant="primary", id="save")
@@ -81,6 +83,7 @@ class EditorScreen(MarketScreen):
     def on_mount(self) -> None:
         self.sub_title = "New listing" if self.listing_id is None else f"Edit #{self.listing_id}"
         self._fill()
+        self._deposit_shown()
         self._saved = self._draft()
 
     def _fill(self) -> None:
@@ -100,6 +103,8 @@ class EditorScreen(MarketScreen):
             self.query_one("#condition", Select).value = view.condition
         self.query_one("#price", Input).value = money.plain(view.price)
         self.query_one("#quantity", Input).value = str(view.quantity)
+        if view.deposit:
+            self.query_one("#deposit", Input).value = money.plain(view.deposit)
         # The price is what one edits most; the form stays at its top, the title in view.
         self.query_one("#price", Input).focus(scroll_visible=False)
 
@@ -118,6 +123,17 @@ class EditorScreen(MarketScreen):
             ConfirmModal(question, yes="Leave, lose it", no="Keep editing"),
             lambda leave: leave and go(),
         )
+
+    @on(Select.Changed, "#kind, #unit")
+    def _deposit_shown(self) -> None:
+        """Only goods rented by the day ask a deposit."""
+        shown = self._rented()
+        for wid in ("#deposit-label", "#deposit"):
+            self.query_one(wid).display = shown
+
+    def _rented(self) -> bool:
+        kind, unit = (self.query_one(f"#{w}", Select).value for w in ("kind", "unit"))
+        return shops.takes_deposit(str(kind), str(unit))
 
     # -- live price band -------------------------------------------------------------------
 
@@ -185,7 +201,9 @@ class EditorScreen(MarketScreen):
         if not (qty.isascii() and qty.isdigit()):
             raise Invalid("quantity_format", "Quantity must be a whole number, like 1 or 5.")
         condition = self.query_one("#condition", Select).value
+        deposit = value("deposit").strip() if self._rented() else ""
         return {
+            "deposit": money.parse(deposit, allow_zero=True) if deposit else None,
             "title": value("title"),
             "description": value("description"),
             "category": str(category),

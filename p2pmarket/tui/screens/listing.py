@@ -68,7 +68,10 @@ class ListingScreen(MarketScreen):
             head.append_text(price_line(v.price, page.price))
         if self.bookable:
             head.append(f"\nBook a slot: {page.hours.week} ({page.hours.zone})")
-        self.query_one("#order", Button).label = "Book a slot (b)" if self.bookable else "Order (b)"
+        if v.rentable:
+            head.append(f"\nRented by the day · deposit {money.fmt(v.deposit or 0)}")
+        label = "Book a slot (b)" if self.bookable else "Rent (b)" if v.rentable else "Order (b)"
+        self.query_one("#order", Button).label = label
         self.query_one("#listing-head", Static).update(head)
         self.query_one("#listing-description", Static).update(
             data(v.description or "No description.", style="" if v.description else "dim")
@@ -102,10 +105,14 @@ class ListingScreen(MarketScreen):
     def action_order(self) -> None:
         from p2pmarket.tui.screens.booking import BookingScreen
         from p2pmarket.tui.screens.orders import OrdersScreen
+        from p2pmarket.tui.screens.rental import RentalScreen
 
-        if self.bookable and self.listing is not None:
-            v = self.listing
+        v = self.listing
+        if self.bookable and v is not None:
             self.market.open(BookingScreen(self.listing_id, v.title, v.price))
+            return
+        if v is not None and v.rentable:
+            self.market.open(RentalScreen(self.listing_id, v.title))
             return
 
         made = self.attempt(lambda: self.actor.create_order(self.listing_id, 1))

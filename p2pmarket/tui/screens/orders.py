@@ -36,6 +36,10 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("x", "order('cancel')", "Cancel order"),
         Binding("i", "order('dispute')", "Dispute"),
         Binding("n", "order('extend')", "Extend"),
+        Binding("H", "order('handover')", "Hand over"),
+        Binding("b", "order('return')", "Came back"),
+        Binding("C", "order('claim')", "Claim deposit"),
+        Binding("e", "order('accept-claim')", "Accept claim"),
         Binding("w", "message", "Message", show=False),
     ]
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from p2pmarket import money
+from p2pmarket.services.money.orders import Claim
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ class OrderActions:
             self._pay(order_id)
         elif action == "resolve":
             self._resolve(order_id)
+        elif action == "claim":
+            self._claim(order_id)
         else:
             self._confirmed(order_id, action, lambda: self.actor.act(order_id, action))
 
@@ -46,12 +50,15 @@ class OrderActions:
         action: str,
         step: Callable[[], OrderView],
         *decision: str,
+        claim: Claim | None = None,
     ) -> None:
         """Run `step`; one that moves money first says what it will do and asks once."""
         from p2pmarket.tui.widgets.confirm import ConfirmModal
 
         # A 1-tuple, so a refused preview (None) differs from a step that moves no money.
-        preview = self.attempt(lambda: (self.actor.preview_step(order_id, action, *decision),))
+        preview = self.attempt(
+            lambda: (self.actor.preview_step(order_id, action, *decision, claim=claim),)
+        )
         if preview is None:
             return
         (sentence,) = preview
@@ -59,7 +66,7 @@ class OrderActions:
             self._done(step)
             return
         self.app.push_screen(
-            ConfirmModal(sentence, yes=action.capitalize(), no="Back"),
+            ConfirmModal(sentence, yes=action.replace("-", " ").capitalize(), no="Back"),
             lambda yes: yes and self._done(step),
         )
 
@@ -102,6 +109,35 @@ class OrderActions:
                 f"Resolve order #{order_id}: release, refund, or split AMOUNT "
                 "(the seller's part in yuan)",
                 placeholder="split 40",
+            ),
+            answered,
+        )
+
+    def _claim(self: MarketScreen, order_id: int) -> None:
+        from p2pmarket.tui.widgets.ask import AskModal
+
+        def answered(value: str | None) -> None:
+            # "120 scratched lens": the amount in yuan, then why; empty after a late
+            # return claims the late days (the services judge both).
+            if value is None:
+                return
+            amount, _, reason = value.strip().partition(" ")
+            claim = self.attempt(
+                lambda: Claim(money.parse(amount) if amount else None, reason or None)
+            )
+            if claim is not None:
+                self._confirmed(
+                    order_id,
+                    "claim",
+                    lambda: self.actor.act(order_id, "claim", claim),
+                    claim=claim,
+                )
+
+        self.app.push_screen(
+            AskModal(
+                f"Claim on the deposit of order #{order_id}: AMOUNT (yuan) and why — or "
+                "nothing after a late return, for the late days",
+                placeholder="120 scratched lens",
             ),
             answered,
         )

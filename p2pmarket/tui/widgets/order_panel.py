@@ -15,6 +15,7 @@ from textual.widgets import Button, Static
 from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.market import bookings
+from p2pmarket.services.money import orders
 from p2pmarket.tui.plain import data, line
 
 if TYPE_CHECKING:
@@ -30,8 +31,19 @@ LABELS = {
     "extend": "Extend confirm window",
     "dispute": "Open dispute",
     "resolve": "Resolve…",
+    "handover": "Hand over",
+    "return": "Came back",
+    "claim": "Claim deposit…",
+    "accept-claim": "Accept claim",
 }
-VARIANTS = {"pay": "warning", "confirm": "success", "accept": "primary", "deliver": "primary"}
+VARIANTS = {
+    "pay": "warning",
+    "confirm": "success",
+    "accept": "primary",
+    "deliver": "primary",
+    "handover": "primary",
+    "return": "success",
+}
 
 
 class OrderPanel(VerticalScroll):
@@ -72,11 +84,19 @@ class OrderPanel(VerticalScroll):
         text = Text()
         text.append(f"Order #{order.id} ", style="bold")
         text.append(str(line(order.title, 500)), style="bold")
-        text.append(f"\n{order.quantity} × {money.fmt(order.unit_price)} = ")
+        if order.deposit is None:
+            text.append(f"\n{order.quantity} × {money.fmt(order.unit_price)} = ")
+        else:
+            text.append(
+                f"\n{order.quantity} day(s) × {money.fmt(order.unit_price)} + deposit "
+                f"{money.fmt(order.deposit)} = "
+            )
         text.append(money.fmt(order.amount), style="bold")
         text.append(f" · buyer @{order.buyer} · seller @{order.seller}\nStatus: ")
         text.append(order.status.upper(), style="bold reverse")
-        if order.slot_start is not None:
+        if order.deposit is not None:
+            text.append_text(_rental(self.app.market, order))
+        elif order.slot_start is not None:
             market = self.app.market
             text.append(
                 f"\nSlot: {bookings.local(market, order.slot_start)} to "
@@ -108,3 +128,18 @@ class OrderPanel(VerticalScroll):
         if self.order is not None and event.button.name in LABELS:
             event.stop()
             self.post_message(self.Chosen(self.order.id, event.button.name))
+
+
+def _rental(market, order: OrderView) -> Text:
+    """A rental's days, its rent and where its deposit is (held, claimed, returned…)."""
+    text = Text()
+    text.append(
+        f"\nRented from {bookings.local(market, order.slot_start)[:10]}, back on "
+        f"{bookings.local(market, order.slot_end)[:10]}"
+    )
+    text.append("\nDeposit: ")
+    text.append(orders.deposit_state(order), style="bold")
+    if order.claim_amount is not None:
+        text.append(" · claim: ")
+        text.append_text(data(order.claim_reason or ""))
+    return text

@@ -11,7 +11,9 @@ mediator resolves it: release, refund or split.
 - steps.py: opening an order and `act`, one handler per step
 - payments.py: paying into escrow, one order or a batch, and the preview before it
 - timers.py: deadlines that run out, in `tick`, and the inbox notices before they do
-- slots.py: orders holding a slot of the seller's time (claims, late cancellation, reminders)
+- slots.py: orders holding a slot of the seller's time or a rented thing's days (claims,
+  late cancellation, reminders)
+- rentals.py: a rental's handover, return, claim on the deposit, and where the deposit is
 - views.py: what the faces see of orders
 - old_escrow.py: a pre-v7 store's single escrow split per order
 
@@ -20,6 +22,7 @@ What the rest of the market calls is named here.
 
 from p2pmarket.services.money.orders.old_escrow import old_escrow_to_split, split_old_escrow
 from p2pmarket.services.money.orders.payments import pay, pay_many, preview_payment
+from p2pmarket.services.money.orders.rentals import Claim, deposit_state, rent
 from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
 from p2pmarket.services.money.orders.slots import late_fee
 from p2pmarket.services.money.orders.steps import (
@@ -28,6 +31,7 @@ from p2pmarket.services.money.orders.steps import (
     create_order,
     from_offer,
     parse_resolution,
+    rent_item,
     request_payment,
 )
 from p2pmarket.services.money.orders.timers import anything_due, notices, notify, tick
@@ -44,6 +48,7 @@ from p2pmarket.services.money.orders.views import (
 __all__ = [
     "HELD",
     "TRANSITIONS",
+    "Claim",
     "EventView",
     "OrderView",
     "PaymentPreview",
@@ -52,6 +57,7 @@ __all__ = [
     "anything_due",
     "book_slot",
     "create_order",
+    "deposit_state",
     "events",
     "from_offer",
     "get_order",
@@ -64,6 +70,8 @@ __all__ = [
     "pay",
     "pay_many",
     "preview_payment",
+    "rent",
+    "rent_item",
     "request_payment",
     "split_old_escrow",
     "tick",

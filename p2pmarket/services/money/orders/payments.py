@@ -73,7 +73,7 @@ def preview_payment(
     revoke_window = settings.revoke_window
     if order.slot_start is not None:
         revoke_window = max(0, order.slot_start - clock.now())
-        terms = slots.cancel_terms(order.slot_start, settings)
+        terms = slots.cancel_terms(order.slot_start, settings, order.deposit)
         warning = f"{warning} {terms}" if warning else terms
     return PaymentPreview(
         order_id=order.id,
@@ -113,14 +113,7 @@ def pay(
     left = _stock(session, [order.listing_id]).get(order.listing_id) if _stocked(order) else None
     if left is not None and left < order.quantity:
         raise _sold_out(order)
-    postings.add(
-        key=stored,
-        kind="pay",
-        order_id=order.id,
-        actor_id=buyer.id,
-        legs=_pay_legs(session, ledger.wallet(session, buyer.id), order),
-        params=params,
-    )
+    _post(session, postings, stored, buyer, ledger.wallet(session, buyer.id), order, params)
     postings.flush()
     paid, event = _paid(order, buyer, clock.now(), settings)
     taken = {order.listing_id: order.quantity} if left is not None else {}
@@ -133,11 +126,34 @@ def _pay_key(buyer: User, order_id: int, key: str | None) -> str:
     return ledger.user_key(buyer.id, key) if key else ledger.market_key(order_id, "pay")
 
 
-def _pay_legs(session: Session, wallet: ledger.Held, order) -> list[tuple[ledger.Held, int]]:
-    return [
-        (wallet, -order.amount),
-        (ledger.escrow(session, order.id), order.amount),
-    ]
+def _post(
+    session: Session,
+    postings: ledger.Postings,
+    key: str,
+    buyer: User,
+    wallet: ledger.Held,
+    order,
+    params: dict,
+) -> None:
+    """Queue one payment: the price into the order's escrow, or a rental's rent and its
+    deposit as two postings (the deposit under the market's key for the order: once)."""
+    deposit = order.deposit or 0
+    if postings.available(wallet) < order.amount:  # both postings or neither
+        raise ledger.short(wallet.kind, postings.available(wallet), order.amount)
+    escrow = ledger.escrow(session, order.id)
+    parts = [(key, "pay", order.amount - deposit, params)]
+    if deposit:
+        deposit_key = ledger.market_key(order.id, "deposit")
+        parts.append((deposit_key, "deposit", deposit, {"buyer": buyer.id, "deposit": deposit}))
+    for part_key, kind, amount, part_params in parts:
+        postings.add(
+            key=part_key,
+            kind=kind,
+            order_id=order.id,
+            actor_id=buyer.id,
+            legs=[(wallet, -amount), (escrow, amount)],
+            params=part_params,
+        )
 
 
 def _paid(order, buyer: User, now: int, settings: Settings) -> tuple[dict, OrderEvent]:
@@ -331,14 +347,7 @@ class _Payments:
         left = self.stock.get(order.listing_id) if _stocked(order) else None
         if left is not None and left < order.quantity:
             raise _sold_out(order)
-        self.postings.add(
-            key=key,
-            kind="pay",
-            order_id=order.id,
-            actor_id=self.buyer.id,
-            legs=_pay_legs(self.session, self.wallet, order),
-            params=params,
-        )
+        _post(self.session, self.postings, key, self.buyer, self.wallet, order, params)
         if left is not None:
             self.stock[order.listing_id] = left - order.quantity
             self.taken[order.listing_id] = self.taken.get(order.listing_id, 0) + order.quantity

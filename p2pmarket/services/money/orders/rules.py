@@ -31,6 +31,7 @@ class Rule:
     sources: frozenset[OrderStatus]
     actor: str  # buyer | seller | party (either) | mediator
     target: OrderStatus | None  # None: decided by the resolution
+    rental: bool | None = None  # True: rentals only; False: never a rental; None: any order
 
 
 TRANSITIONS: dict[str, Rule] = {
@@ -43,26 +44,38 @@ TRANSITIONS: dict[str, Rule] = {
     ),
     "pay": Rule(frozenset({OrderStatus.accepted}), "buyer", OrderStatus.paid),
     "revoke": Rule(frozenset({OrderStatus.paid}), "buyer", OrderStatus.refunded),
-    "deliver": Rule(frozenset({OrderStatus.paid}), "seller", OrderStatus.delivered),
+    "deliver": Rule(frozenset({OrderStatus.paid}), "seller", OrderStatus.delivered, False),
     "confirm": Rule(frozenset({OrderStatus.delivered}), "buyer", OrderStatus.completed),
     "extend": Rule(frozenset({OrderStatus.delivered}), "buyer", OrderStatus.delivered),
     "dispute": Rule(
-        frozenset({OrderStatus.paid, OrderStatus.delivered}), "party", OrderStatus.disputed
+        frozenset(
+            {OrderStatus.paid, OrderStatus.delivered, OrderStatus.handed_over, OrderStatus.claimed}
+        ),
+        "party",
+        OrderStatus.disputed,
     ),
     "resolve": Rule(frozenset({OrderStatus.disputed}), "mediator", None),
+    # Rentals (rentals.py): the owner hands the thing over and confirms it came back (the
+    # rent is released); within the claim window the owner may claim part of the deposit,
+    # which the renter accepts or disputes.
+    "handover": Rule(frozenset({OrderStatus.paid}), "seller", OrderStatus.handed_over, True),
+    "return": Rule(frozenset({OrderStatus.handed_over}), "seller", OrderStatus.returned, True),
+    "claim": Rule(frozenset({OrderStatus.returned}), "seller", OrderStatus.claimed, True),
+    "accept-claim": Rule(frozenset({OrderStatus.claimed}), "buyer", OrderStatus.completed, True),
 }
 RESOLUTIONS = ("release", "refund", "split")
-OPEN = frozenset(
+# Orders whose money (all of it, or a returned rental's deposit) sits in their escrow.
+HELD = frozenset(
     {
-        OrderStatus.requested,
-        OrderStatus.accepted,
         OrderStatus.paid,
         OrderStatus.delivered,
         OrderStatus.disputed,
+        OrderStatus.handed_over,
+        OrderStatus.returned,
+        OrderStatus.claimed,
     }
 )
-# Orders whose money sits in their escrow.
-HELD = frozenset({OrderStatus.paid, OrderStatus.delivered, OrderStatus.disputed})
+OPEN = HELD | {OrderStatus.requested, OrderStatus.accepted}
 # Statuses after which the credit of both sides is recomputed.
 CREDIT_MOVES = frozenset(
     {OrderStatus.delivered, OrderStatus.completed, OrderStatus.refunded, OrderStatus.resolved}
@@ -84,6 +97,10 @@ _WHY_NOT: dict[tuple[str, OrderStatus], str] = {
     ("confirm", OrderStatus.paid): "the seller has not marked it delivered yet",
     ("cancel", OrderStatus.paid): "it is paid; the buyer may revoke it within the revoke window, "
     "or either side may open a dispute",
+    ("handover", OrderStatus.accepted): "the renter has not paid yet",
+    ("return", OrderStatus.paid): "it was not handed over yet",
+    ("claim", OrderStatus.handed_over): "the thing is not back yet; confirm its return first",
+    ("claim", OrderStatus.claimed): "the deposit was claimed already (one claim per rental)",
 }
 
 
@@ -109,8 +126,15 @@ def record(
     order.updated_at = at
     session.add(order)
     chain.append(session, event)
-    if order.slot_start is not None and to not in OPEN:
-        slots.release(session, order.id)
+    # A rented thing that came back frees its days, though the deposit still waits.
+    if order.slot_start is not None and (to not in OPEN or to == OrderStatus.returned):
+        slots.release(session, order)
+
+
+def held(order: Order) -> int:
+    """What the order's escrow holds: all it was paid, or once a rented thing came back
+    (its rent released to the owner), the deposit alone."""
+    return order.deposit if order.returned_at is not None else order.amount
 
 
 def release(
@@ -120,14 +144,17 @@ def release(
     operation: str,
     to_seller: int,
     at: int | None = None,
+    amount: int | None = None,
 ) -> None:
-    """Pay out the order's escrow: `to_seller` to the seller, the rest back to the buyer.
+    """Pay out what the order's escrow holds (`held`, or `amount` of it): `to_seller` to
+    the seller, the rest back to the buyer.
 
     The market's own key for `operation` makes it happen once per order, and no person
     can have taken that key before."""
     escrow = ledger.escrow(session, order.id)
-    to_buyer = order.amount - to_seller
-    legs = [(escrow, -order.amount)]
+    amount = held(order) if amount is None else amount
+    to_buyer = amount - to_seller
+    legs = [(escrow, -amount)]
     if to_seller:
         legs.append((ledger.wallet(session, order.seller_id), to_seller))
     if to_buyer:
@@ -210,6 +237,14 @@ def check_actor(order: Order, rule: Rule, actor: User, action: str) -> None:
 
 
 def check_source(order: Order, rule: Rule, action: str) -> None:
+    rental = order.deposit is not None
+    if rule.rental is not None and rule.rental != rental:
+        why = (
+            "it is a rental: the owner hands it over (handover) and confirms its return"
+            if rental
+            else "it is not a rental"
+        )
+        raise Refused(f"cannot_{action}", f"You can't {action} order #{order.id}: {why}.")
     if order.status not in rule.sources:
         raise refuse(order, rule, action)
 

@@ -4,6 +4,8 @@ step's handler, which records the event and moves the escrow."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlmodel import Session
 
 from p2pmarket import money, text
@@ -21,13 +23,14 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.market import availability
-from p2pmarket.services.money.orders import slots
+from p2pmarket.services.money.orders import rentals, slots
 from p2pmarket.services.money.orders.payments import pay
 from p2pmarket.services.money.orders.rules import (
     RESOLUTIONS,
     TRANSITIONS,
     check_actor,
     check_source,
+    held,
     record,
     refuse,
     release,
@@ -42,6 +45,12 @@ def create_order(
     session: Session, clock: Clock, buyer: User, listing_id: int, quantity: int = 1
 ) -> OrderView:
     listing = _orderable(session, buyer, listing_id)
+    if availability.rentable(listing):
+        raise Refused(
+            "needs_period",
+            f"Listing #{listing_id} is rented by the day: pick the days "
+            f"(order create {listing_id} --from 2026-12-05 --to 2026-12-07).",
+        )
     if session.get(ListingHours, listing_id) is not None:
         raise Refused(
             "needs_slot",
@@ -55,21 +64,7 @@ def create_order(
             "not_enough_quantity",
             f"Listing #{listing_id} has {listing.quantity} left; you asked for {quantity}.",
         )
-    amount = money.check(listing.price * quantity)
-    now = clock.now()
-    order = Order(
-        listing_id=listing.id,
-        title=listing.title,
-        buyer_id=buyer.id,
-        seller_id=listing.seller_id,
-        kind=listing.kind,
-        quantity=quantity,
-        unit_price=listing.price,
-        amount=amount,
-        status=OrderStatus.requested,
-        created_at=now,
-        updated_at=now,
-    )
+    order = _requested(clock, listing, buyer, quantity)
     return _open(session, order, buyer.id, f"{quantity} × {money.fmt(listing.price)}")
 
 
@@ -92,22 +87,9 @@ def book_slot(
     """
     listing = _orderable(session, buyer, listing_id)
     hours, slot = availability.check_slot(session, clock, settings.zone, listing_id, start, count)
-    now = clock.now()
-    order = Order(
-        listing_id=listing.id,
-        title=listing.title,
-        buyer_id=buyer.id,
-        seller_id=listing.seller_id,
-        kind=listing.kind,
-        quantity=count,
-        unit_price=listing.price,
-        amount=money.check(listing.price * count),
-        status=OrderStatus.requested if plan_id is None else OrderStatus.accepted,
-        created_at=now,
-        updated_at=now,
-        slot_start=slot.start,
-        slot_end=slot.end,
-    )
+    order = _requested(clock, listing, buyer, count, slot_start=slot.start, slot_end=slot.end)
+    if plan_id is not None:
+        order.status = OrderStatus.accepted
     when = availability.local(slot.start, settings.zone)
     note = f"{count} × {money.fmt(listing.price)}, slot {when}"
     if plan_id is not None:
@@ -115,6 +97,58 @@ def book_slot(
     booked = _open(session, order, buyer.id, note)
     slots.claim(session, order, hours)
     return booked
+
+
+def rent_item(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    renter: User,
+    listing_id: int,
+    first: date,
+    back: date,
+) -> OrderView:
+    """Ask to rent a listing of goods by the day from `first` until `back` (the return
+    day): a requested order for the rent of every day plus the deposit, holding the days."""
+    listing = _orderable(session, renter, listing_id)
+    period = availability.check_period(session, clock, settings.zone, listing, first, back)
+    deposit = listing.deposit or 0
+    order = _requested(
+        clock,
+        listing,
+        renter,
+        period.days,
+        slot_start=period.start,
+        slot_end=period.end,
+        deposit=deposit,
+    )
+    note = (
+        f"rent {period.first.isoformat()} to {period.back.isoformat()}: {period.days} × "
+        f"{money.fmt(listing.price)} + deposit {money.fmt(deposit)}"
+    )
+    rented = _open(session, order, renter.id, note)
+    slots.claim_days(session, order, period)
+    return rented
+
+
+def _requested(clock: Clock, listing: Listing, buyer: User, quantity: int, **held) -> Order:
+    """A new order asking for `quantity` of a listing at its price (plus a rental's
+    deposit); `held`: the slot or period it holds, and a rental's deposit."""
+    now = clock.now()
+    return Order(
+        listing_id=listing.id,
+        title=listing.title,
+        buyer_id=buyer.id,
+        seller_id=listing.seller_id,
+        kind=listing.kind,
+        quantity=quantity,
+        unit_price=listing.price,
+        amount=money.check(listing.price * quantity + held.get("deposit", 0)),
+        status=OrderStatus.requested,
+        created_at=now,
+        updated_at=now,
+        **held,
+    )
 
 
 def _orderable(session: Session, buyer: User, listing_id: int) -> Listing:
@@ -236,6 +270,7 @@ def act(
     key: str | None = None,
     resolution: str | None = None,
     split: int | None = None,
+    claim: rentals.Claim | None = None,
 ) -> OrderView:
     """Apply one transition from TRANSITIONS as `actor`."""
     if action not in TRANSITIONS:
@@ -249,7 +284,16 @@ def act(
     check_source(order, rule, action)
     handler = _HANDLERS[action]
     loaded = handler(
-        session, clock, settings, actor, order, now, key=key, resolution=resolution, split=split
+        session,
+        clock,
+        settings,
+        actor,
+        order,
+        now,
+        key=key,
+        resolution=resolution,
+        split=split,
+        claim=claim or rentals.Claim(),
     )
     settle_credit(session, clock, settings, order)
     return view(session, order, users=(actor, *(loaded or ())))
@@ -296,7 +340,7 @@ def _cancel_booking(session, clock, settings, actor, order, now):
             f"You can't cancel order #{order.id}: its slot began at "
             f"{availability.local(order.slot_start, settings.zone)}; open a dispute instead.",
         )
-    fee = slots.late_fee(order.slot_start, order.amount, now, settings)
+    fee = slots.late_fee(order.slot_start, rentals.rent(order), now, settings)
     release(session, clock, order, "revoke", to_seller=fee)
     note = "cancelled by buyer" + (
         f" within {countdown(settings.free_cancel_before)} of the slot: "
@@ -359,11 +403,12 @@ def parse_resolution(resolution: str, amount: str | None = None) -> tuple[str, i
 def _resolve(session, clock, settings, actor, order, now, resolution, split, **_):
     if resolution not in RESOLUTIONS:
         raise Invalid("resolution", "A resolution is release, refund or split AMOUNT.")
-    to_seller = {"release": order.amount, "refund": 0}.get(resolution, split)
-    if resolution == "split" and (split is None or not 0 < split < order.amount):
+    amount = held(order)
+    to_seller = {"release": amount, "refund": 0}.get(resolution, split)
+    if resolution == "split" and (split is None or not 0 < split < amount):
         raise Invalid(
             "split_range",
-            f"A split gives the seller more than 0 and less than {money.fmt(order.amount)}.",
+            f"A split gives the seller more than 0 and less than {money.fmt(amount)}.",
         )
     target = {
         "release": OrderStatus.completed,
@@ -380,7 +425,7 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
         target,
         to_seller,
         f"mediator: {resolution} ({money.fmt(to_seller)} to seller, "
-        f"{money.fmt(order.amount - to_seller)} to buyer)",
+        f"{money.fmt(amount - to_seller)} to buyer)",
     )
 
 
@@ -394,4 +439,8 @@ _HANDLERS = {
     "extend": _extend,
     "dispute": _dispute,
     "resolve": _resolve,
+    "handover": rentals.hand_over,
+    "return": rentals.take_back,
+    "claim": rentals.claim_deposit,
+    "accept-claim": rentals.accept_claim,
 }

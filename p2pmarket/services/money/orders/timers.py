@@ -1,4 +1,5 @@
-"""Deadlines that run out: a missed delivery refunds, an unconfirmed delivery completes.
+"""Deadlines that run out: a missed delivery refunds, an unconfirmed delivery completes, a
+returned rental's deposit goes back when no claim came, an unanswered claim is accepted.
 They run in `tick`, never in a background thread, so moving the clock is all a test needs.
 
 The tick also tells people what is coming: a day before a revoke window, a delivery
@@ -7,6 +8,7 @@ an item in the inbox (`notify`), each written once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, or_, select
@@ -21,8 +23,11 @@ from p2pmarket.models import (
 )
 from p2pmarket.services.market import availability
 from p2pmarket.services.money.orders import slots
-from p2pmarket.services.money.orders.rules import OPEN, record, release, settle_credit
+from p2pmarket.services.money.orders.rules import OPEN, held, record, release, settle_credit
 from p2pmarket.services.trust import inbox
+
+# The statuses whose timer runs out at `confirm_by`.
+_CONFIRM_BY = (OrderStatus.delivered, OrderStatus.returned, OrderStatus.claimed)
 
 
 def _due(now: int):
@@ -31,7 +36,7 @@ def _due(now: int):
         col(Order.timer_failed_at).is_(None),
         or_(
             (Order.status == OrderStatus.paid) & (col(Order.deliver_by) <= now),
-            (Order.status == OrderStatus.delivered) & (col(Order.confirm_by) <= now),
+            col(Order.status).in_(_CONFIRM_BY) & (col(Order.confirm_by) <= now),
         ),
     )
 
@@ -45,7 +50,7 @@ def anything_due(session: Session, clock: Clock) -> bool:
 class Timer:
     operation: str  # the market's key for its payout
     deadline: str  # the Order field it runs out at
-    to_seller: bool  # the whole amount to the seller, or all back to the buyer
+    to_seller: Callable[[Order], int]  # the seller's share of what the escrow holds
     target: OrderStatus
     note: str
     what: str  # named in the timeline when it fails
@@ -56,7 +61,7 @@ TIMERS: dict[OrderStatus, Timer] = {
     OrderStatus.paid: Timer(
         "deadline-refund",
         "deliver_by",
-        False,
+        lambda order: 0,
         OrderStatus.refunded,
         "delivery deadline missed: refunded",
         "the refund for the missed delivery deadline",
@@ -64,23 +69,40 @@ TIMERS: dict[OrderStatus, Timer] = {
     OrderStatus.delivered: Timer(
         "auto-release",
         "confirm_by",
-        True,
+        held,
         OrderStatus.completed,
         "confirm window ended: released to seller",
         "the release at the end of the confirm window",
+    ),
+    OrderStatus.returned: Timer(
+        "deposit-return",
+        "confirm_by",
+        lambda order: 0,
+        OrderStatus.completed,
+        "no claim within the claim window: deposit returned to the renter",
+        "returning the deposit at the end of the claim window",
+    ),
+    OrderStatus.claimed: Timer(
+        "claim",
+        "confirm_by",
+        lambda order: order.claim_amount,
+        OrderStatus.completed,
+        "the renter did not answer the claim in time: accepted",
+        "paying the claim at the end of the answer window",
     ),
 }
 
 
 def _expire(session: Session, clock: Clock, settings: Settings, order: Order, timer: Timer) -> None:
     at = getattr(order, timer.deadline)
-    release(session, clock, order, timer.operation, order.amount if timer.to_seller else 0, at=at)
-    record(session, order, None, at, timer.target, order.amount, timer.note)
+    amount = held(order)
+    release(session, clock, order, timer.operation, timer.to_seller(order), at=at)
+    record(session, order, None, at, timer.target, amount, timer.note)
     settle_credit(session, clock, settings, order)
 
 
 def tick(session: Session, clock: Clock, settings: Settings) -> list[int]:
-    """Run the timers that are due: missed delivery refunds, unconfirmed delivery completes.
+    """Run the timers that are due (TIMERS).
 
     Deterministic: each expiry is recorded at its deadline, not at the moment tick ran.
     Every command runs this first, so one order must never stop the others: each settles

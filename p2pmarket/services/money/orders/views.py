@@ -22,6 +22,8 @@ from p2pmarket.services.money.orders.rules import OPEN, TRANSITIONS
 # The countdown to a booked slot: shown with an order's timers, though nothing runs out
 # (Home announces it by its reminders instead of among the deadlines).
 SLOT_STARTS = "slot starts"
+RENTAL_STARTS = "rental starts"
+STARTS = (SLOT_STARTS, RENTAL_STARTS)
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,14 @@ class OrderView:
     timer_failed_at: int | None = None
     replayed: bool = False
     timeline: list[EventView] = field(default_factory=list)
-    # A booked slot of the seller's time (UTC seconds), or None.
+    # A booked slot of the seller's time, or a rental's period (UTC seconds), or None.
     slot_start: int | None = None
     slot_end: int | None = None
+    # A rental's deposit (None: no rental), its return and the owner's claim.
+    deposit: int | None = None
+    returned_at: int | None = None
+    claim_amount: int | None = None
+    claim_reason: str | None = None
 
     def countdowns(self, now: int) -> dict[str, str]:
         """Human countdowns for the timers that are running now."""
@@ -71,14 +78,23 @@ class OrderView:
         if self.timer_failed_at is not None:
             return {"timers": "stopped: a timer failed (the timeline says why)"}
         shown = {}
+        rental = self.deposit is not None
         if self.slot_start is not None and self.status in OPEN and now < self.slot_start:
-            shown[SLOT_STARTS] = countdown(self.slot_start - now)
+            shown[RENTAL_STARTS if rental else SLOT_STARTS] = countdown(self.slot_start - now)
         if self.status == OrderStatus.paid and self.revoke_until and now < self.revoke_until:
             shown["revoke window"] = countdown(self.revoke_until - now)
         if self.status == OrderStatus.paid and self.deliver_by:
-            shown["delivery deadline"] = countdown(self.deliver_by - now)
+            deadline = "handover deadline" if rental else "delivery deadline"
+            shown[deadline] = countdown(self.deliver_by - now)
         if self.status == OrderStatus.delivered and self.confirm_by:
             shown["auto-confirm"] = countdown(self.confirm_by - now)
+        if self.status == OrderStatus.handed_over and self.slot_end:
+            key = "due back" if now < self.slot_end else "overdue by"
+            shown[key] = countdown(abs(self.slot_end - now))
+        if self.status == OrderStatus.returned and self.confirm_by:
+            shown["deposit back"] = countdown(self.confirm_by - now)
+        if self.status == OrderStatus.claimed and self.confirm_by:
+            shown["answer the claim"] = countdown(self.confirm_by - now)
         return shown
 
     def to_json(self) -> dict:
@@ -147,6 +163,10 @@ def view(
         timeline=events(session, order.id) if timeline else [],
         slot_start=order.slot_start,
         slot_end=order.slot_end,
+        deposit=order.deposit,
+        returned_at=order.returned_at,
+        claim_amount=order.claim_amount,
+        claim_reason=order.claim_reason,
     )
 
 
@@ -175,8 +195,9 @@ def no_order(order_id: int) -> Invalid:
 def allowed_actions(order: OrderView, me: str, role: str) -> list[str]:
     """What the user with handle `me` may do to this order now (offered as buttons)."""
     actions = []
+    rental = order.deposit is not None
     for action, rule in TRANSITIONS.items():
-        if order.status not in rule.sources:
+        if order.status not in rule.sources or rule.rental not in (None, rental):
             continue
         who = {
             "buyer": me == order.buyer,
