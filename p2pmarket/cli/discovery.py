@@ -8,7 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from p2pmarket import money
 from p2pmarket.cli.context import AsOption, JsonOption, console, ctx_of, emit, say, table
 from p2pmarket.market import shop
-from p2pmarket.services.market import search, shops
+from p2pmarket.services.market import photos, search, shops
 
 price_app = typer.Typer(
     help="Suggested prices from nearby sales and listings.", no_args_is_help=True
@@ -71,11 +71,19 @@ def search_command(
         table(
             ["#", "title", "price", "seller", "distance", "why"],
             [
-                [h.id, h.title, f"{money.fmt(h.price)}/{h.unit}", h.seller, h.distance, h.why]
+                [
+                    h.id,
+                    f"{h.title} {photos.MARK}" if h.has_photos else h.title,
+                    f"{money.fmt(h.price)}/{h.unit}",
+                    h.seller,
+                    h.distance,
+                    h.why,
+                ]
                 for h in results.hits
             ],
             title=f"page {results.page} · within {radius_km:g} km of {results.centre} · "
-            f"{results.sort}",
+            f"{results.sort}"
+            + (f" · {photos.MARK} has photos" if any(h.has_photos for h in results.hits) else ""),
         )
         if results.has_more:
             say(f"More on --page {results.page + 1}.")

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -272,6 +272,14 @@ def _v11_bookings(conn: Connection) -> None:
         model.__table__.create(conn, checkfirst=True)
 
 
+def _v12_photos_and_handovers(conn: Connection) -> None:
+    """v12: listings get photos (`listing_photo`: the sha256 of each stored file) and goods
+    orders say how they change hands (`handover`: a meet-up or shipping, proposed and
+    agreed). Both tables are new."""
+    for model in (models.ListingPhoto, models.Handover):
+        model.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -284,4 +292,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _v9_listing_condition,
     10: _v10_offers,
     11: _v11_bookings,
+    12: _v12_photos_and_handovers,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
@@ -11,6 +12,9 @@ from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Condition, Kind, Listing, ListingStatus, Unit, User
 from p2pmarket.services.market import catalog, search
+
+if TYPE_CHECKING:
+    from p2pmarket.services.market.photos import PhotoView
 
 QUANTITY_MAX = 10_000
 
@@ -41,6 +45,8 @@ class ListingView:
     updated_at: int
     # Goods only: new, like_new, good, fair or for_parts (None: not said).
     condition: str | None = None
+    # Filled where a listing is shown whole (services/market/photos.py), else empty.
+    photos: tuple[PhotoView, ...] = ()
 
     @classmethod
     def of(cls, listing: Listing, seller: str) -> ListingView:
@@ -174,7 +180,7 @@ def listing_row(session: Session, listing_id: int) -> Listing:
     return listing
 
 
-def _own(session: Session, seller: User, listing_id: int) -> Listing:
+def own_listing(session: Session, seller: User, listing_id: int) -> Listing:
     listing = listing_row(session, listing_id)
     if listing.seller_id != seller.id:
         raise Refused("not_your_listing", f"Listing #{listing_id} belongs to another seller.")
@@ -197,7 +203,7 @@ def edit_listing(
     unit: Unit | None = None,
     condition: Condition | None = None,
 ) -> ListingView:
-    listing = _own(session, seller, listing_id)
+    listing = own_listing(session, seller, listing_id)
     if condition is not None:
         listing.condition = str(check_condition(listing.kind, condition))
     if title is not None:
@@ -230,7 +236,7 @@ def change_status(
     session: Session, clock: Clock, seller: User, listing_id: int, move: str
 ) -> ListingView:
     allowed_from, target = _STATUS_MOVES[move]
-    listing = _own(session, seller, listing_id)
+    listing = own_listing(session, seller, listing_id)
     if listing.status not in allowed_from:
         raise Refused(
             "status_move", f"Listing #{listing_id} is {listing.status}; it can't {move} from there."

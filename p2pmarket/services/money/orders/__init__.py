@@ -12,12 +12,14 @@ mediator resolves it: release, refund or split.
 - payments.py: paying into escrow, one order or a batch, and the preview before it
 - timers.py: deadlines that run out, in `tick`
 - slots.py: orders holding a slot of the seller's time (claims, late cancellation, reminders)
+- handover.py: how goods change hands (a meet-up at a landmark, or shipping), agreed
 - views.py: what the faces see of orders
 - old_escrow.py: a pre-v7 store's single escrow split per order
 
 What the rest of the market calls is named here.
 """
 
+from p2pmarket.services.money.orders import handover
 from p2pmarket.services.money.orders.old_escrow import old_escrow_to_split, split_old_escrow
 from p2pmarket.services.money.orders.payments import pay, pay_many, preview_payment
 from p2pmarket.services.money.orders.rules import HELD, TRANSITIONS
@@ -55,6 +57,7 @@ __all__ = [
     "events",
     "from_offer",
     "get_order",
+    "handover",
     "late_fee",
     "list_orders",
     "old_escrow_to_split",
