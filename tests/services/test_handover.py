@@ -8,7 +8,6 @@ from sqlmodel import select
 from p2pmarket.clock import DAY, HOUR
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Handover, Kind, OrderEvent, User
-from p2pmarket.services.market import availability
 from p2pmarket.services.money import orders
 from p2pmarket.services.money.orders import handover
 from p2pmarket.services.records import audit
@@ -20,7 +19,6 @@ ZONE = SETTINGS.zone
 @pytest.fixture
 def trade(store, clock):
     return Market(store, clock, kind=Kind.goods)
-
 
 
 def meet(trade, who, order_id, *, ahead=2 * DAY, place="temple-gate", area=None):
