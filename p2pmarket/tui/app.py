@@ -90,8 +90,11 @@ class MarketApp(App[None]):
         clock: Clock | None = None,
         passphrase: str | None = None,
         draw_first: bool = False,
+        graphics: bool = False,
     ) -> None:
-        """`draw_first`: show the home frame, then open the store in a worker (`run`)."""
+        """`draw_first`: show the home frame, then open the store in a worker (`run`).
+        `graphics`: the terminal draws photos in pixels (tui/widgets/photo.py), else in
+        half-cell blocks."""
         super().__init__()
         self.config = config or config_mod.resolve(home=home)
         self.clock = clock or SystemClock()
@@ -103,6 +106,7 @@ class MarketApp(App[None]):
         self._initial_user = user
         self._passphrase = passphrase
         self._draw_first = draw_first
+        self.graphics = graphics
         self._watcher = None
         # The home screen drawn before the store is open, filled in by log_in.
         self._frame: Screen | None = None

@@ -69,23 +69,27 @@ class Prepared:
         return hashlib.sha256(self.thumb).hexdigest()
 
 
-def _not_image(path: Path) -> Refused:
-    return Refused("photo_not_image", f"{path} is not an image: give a {WHAT}.")
+def _not_image(name: str) -> Refused:
+    return Refused("photo_not_image", f"{name} is not an image: give a {WHAT}.")
 
 
-def _bomb(path: Path, pixels: int | None = None) -> Refused:
+def _bomb(name: str, pixels: int | None = None) -> Refused:
     size = f" ({pixels:,} pixels)" if pixels else ""
     return Refused(
         "photo_too_many_pixels",
-        f"{path} unpacks to too many pixels{size}; a photo has at most {PIXELS_MAX:,}.",
+        f"{name} unpacks to too many pixels{size}; a photo has at most {PIXELS_MAX:,}.",
     )
 
 
 def prepare(path: Path) -> Prepared:
     """The file at `path` as a safe photo, or a one-line refusal."""
+    return prepare_bytes(files.read_bytes(Path(path), cap=FILE_MAX, what=WHAT), str(path))
+
+
+def prepare_bytes(raw: bytes, name: str) -> Prepared:
+    """Image bytes (from the file `name`) as a safe photo, or a one-line refusal."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    raw = files.read_bytes(Path(path), cap=FILE_MAX, what=WHAT)
     # Pillow warns past its own limit and raises past twice it; both are refusals here.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -93,15 +97,15 @@ def prepare(path: Path) -> Prepared:
             image = Image.open(io.BytesIO(raw), formats=FORMATS)
             width, height = image.size
             if width * height > PIXELS_MAX:
-                raise _bomb(path, width * height)
+                raise _bomb(name, width * height)
             image.draft("RGB", (LONGEST_SIDE, LONGEST_SIDE))  # JPEG: decode at a smaller scale
             image = ImageOps.exif_transpose(image)  # upright as taken, before EXIF goes
             image.thumbnail((LONGEST_SIDE, LONGEST_SIDE))
             pixels = _flatten(image)
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-            raise _bomb(path) from None
+            raise _bomb(name) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-            raise _not_image(path) from None
+            raise _not_image(name) from None
     thumb = pixels.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
     return Prepared(_jpeg(pixels), _jpeg(thumb), pixels.width, pixels.height)
