@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from p2pmarket.errors import MarketError
 from p2pmarket.market.base import ActorBase
-from p2pmarket.services.market import availability, catalog
+from p2pmarket.services.market import availability
 from p2pmarket.services.money import attention, ledger, orders, previews
 from p2pmarket.services.trust import feedback
 
@@ -101,12 +101,16 @@ class MoneyCases(ActorBase):
 
     # -- how goods change hands ------------------------------------------------------------
 
-    def meeting_area(self, order_id: int, area: str | None = None) -> catalog.Area:
-        """The area a meet-up for this order of mine is at (the seller's, unless named), with
-        its landmarks to pick from."""
+    def meeting_places(
+        self, order_id: int, area: str | None = None
+    ) -> orders.handover.MeetingPlaces:
+        """The area a meet-up for this order of mine is at (the seller's, unless named), its
+        landmarks to pick from, and a time to start from."""
         with self._read() as (session, me):
             orders.get_order(session, me, order_id)  # mine, or refused
-            return orders.handover.meeting_area(session, order_id, area)
+            return orders.handover.meeting_places(
+                session, self.market.clock, self.market.settings.zone, order_id, area
+            )
 
     def propose_meet(
         self, order_id: int, at: str, place: str, area: str | None = None

@@ -36,6 +36,9 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("x", "order('cancel')", "Cancel order"),
         Binding("i", "order('dispute')", "Dispute"),
         Binding("n", "order('extend')", "Extend"),
+        Binding("l", "order('meet')", "Meet-up"),
+        Binding("b", "order('ship')", "Ship"),
+        Binding("e", "order('agree')", "Agree handover"),
         Binding("w", "message", "Message", show=False),
     ]
 

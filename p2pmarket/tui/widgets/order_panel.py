@@ -30,6 +30,9 @@ LABELS = {
     "extend": "Extend confirm window",
     "dispute": "Open dispute",
     "resolve": "Resolve…",
+    "meet": "Propose meet-up…",
+    "ship": "Ship…",
+    "agree": "Agree handover",
 }
 VARIANTS = {"pay": "warning", "confirm": "success", "accept": "primary", "deliver": "primary"}
 
@@ -82,6 +85,14 @@ class OrderPanel(VerticalScroll):
                 f"\nSlot: {bookings.local(market, order.slot_start)} to "
                 f"{bookings.local(market, order.slot_end)}"
             )
+        if order.handover is not None:
+            h = order.handover
+            text.append("\nHandover: ")
+            text.append_text(data(h.describe(self.app.market.settings.zone)))
+            if h.agreed:
+                text.append(" · agreed", style="bold green")
+            else:
+                text.append(f" · proposed by @{h.proposed_by}, not agreed yet", style="yellow")
         head.update(text)
         timers = order.countdowns(now)
         self.query_one("#order-timers", Static).update(

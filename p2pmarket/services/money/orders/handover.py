@@ -8,7 +8,9 @@ state, what the faces show.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -224,6 +226,19 @@ def actions(order: OrderView, me: str) -> list[str]:
     return found + (["agree"] if may_agree(order.handover, me) else [])
 
 
-def meeting_area(session: Session, order_id: int, area: str | None = None) -> catalog.Area:
+@dataclass(frozen=True)
+class MeetingPlaces:
+    """What a meet-up form offers: the area's landmarks, and a time to start from."""
+
+    area: catalog.Area
+    suggested_at: str  # tomorrow 15:00 on the market's clock, as --at takes it
+
+
+def meeting_places(
+    session: Session, clock: Clock, zone: str, order_id: int, area: str | None = None
+) -> MeetingPlaces:
     """Where a meet-up for this order is proposed by default (with its landmarks)."""
-    return _area_of(session, order_row(session, order_id), area)
+    tomorrow = datetime.fromtimestamp(clock.now(), ZoneInfo(zone)).date() + timedelta(days=1)
+    return MeetingPlaces(
+        _area_of(session, order_row(session, order_id), area), f"{tomorrow.isoformat()}T15:00"
+    )
