@@ -202,7 +202,7 @@ class ShopCases(ActorBase):
         file goes too once no listing shows it."""
 
         def work(session: Session, me: User):
-            return photos.detach(session, self.market.clock, me, listing_id, which)
+            return photos.detach(session, me, listing_id, which)
 
         removed, unused = self._write(work)
         if unused:

@@ -212,15 +212,11 @@ def attach(
         )
         session.add(row)
         rows.append(row)
-    listing.updated_at = now
-    session.add(listing)
     session.flush()
     return [_view(r) for r in rows]
 
 
-def detach(
-    session: Session, clock: Clock, seller: User, listing_id: int, which: str
-) -> tuple[PhotoView, bool]:
+def detach(session: Session, seller: User, listing_id: int, which: str) -> tuple[PhotoView, bool]:
     """Remove one photo of a listing of mine: `which` is its number as listed (1, 2, …)
     or the start of its sha256. Also whether no listing shows that file any more."""
     listing = own_listing(session, seller, listing_id)
@@ -241,8 +237,6 @@ def detach(
             else f"Listing #{listing_id} has no photos.",
         )
     session.delete(row)
-    listing.updated_at = clock.now()
-    session.add(listing)
     session.flush()
     others = session.exec(
         select(func.count()).select_from(ListingPhoto).where(ListingPhoto.sha256 == row.sha256)

@@ -64,6 +64,8 @@ class VerifyReport:
     # Rows whose signature checked, and rows from before anyone (or the market) had a key.
     signed: int = 0
     unsigned_legacy: int = 0
+    # Listing photos whose files were hashed (not chained rows: files named by their hash).
+    photos_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -77,6 +79,7 @@ class VerifyReport:
             "rows_checked": self.rows_checked,
             "signed": self.signed,
             "unsigned_legacy": self.unsigned_legacy,
+            "photos_checked": self.photos_checked,
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -296,17 +299,16 @@ def verify(
     signed = signing.check(session.connection(), market_key, marks if since else None)
     problems.extend(Problem("signatures", *found) for found in signed.problems)
     problems.extend(_ledger_problems(session))
-    if photo_dir is not None:
-        rows = photos.all_photos(session)
-        found = photos.problems(rows, photo_dir)
-        problems.extend(Problem("photos", "listing_photo", row, what) for row, what in found)
-        checked["photos"] = len(rows)
+    pictured = photos.all_photos(session) if photo_dir is not None else []
+    found = photos.problems(pictured, photo_dir) if photo_dir is not None else []
+    problems.extend(Problem("photos", "listing_photo", row, what) for row, what in found)
     return VerifyReport(
         rows_checked=checked,
         problems=problems,
         since=since.id if since else None,
         signed=signed.signed,
         unsigned_legacy=signed.legacy,
+        photos_checked=len(pictured),
     )
 
 
