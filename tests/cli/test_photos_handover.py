@@ -11,32 +11,34 @@ from tests.services.test_photos import jpeg_with_gps, png_claiming
 def test_photos_from_the_command_line(demo_cli, tmp_path):
     cli = demo_cli
     photo = jpeg_with_gps(tmp_path / "bike.jpg")
-    added = cli.json("listing", "photo", "add", "1", str(photo), str(photo), "--as", "demo")
+    # Listing 3, demo's sheet music, has no demo photo.
+    assert cli.json("listing", "show", "3")["photos"] == []
+    added = cli.json("listing", "photo", "add", "3", str(photo), str(photo), "--as", "demo")
     [stored] = added["photos"]
-    shown = cli.json("listing", "show", "1")["photos"]
+    shown = cli.json("listing", "show", "3")["photos"]
     assert [(p["sha256"], p["width"], p["height"]) for p in shown] == [
         (stored["sha256"], 1024, 768)
     ]
     with Image.open(cli.home / "photos" / f"{stored['sha256']}.jpg") as image:
         assert not image.getexif()
 
-    rows = cli("search", "folding bike", "--radius-km", "10", "--as", "wang_bikes").stdout
-    assert "Folding bike" in rows and "* has photos" in rows
+    rows = cli("search", "sheet music", "--radius-km", "10", "--as", "wang_bikes").stdout
+    assert "Piano sheet music" in rows and "* has photos" in rows
 
     text = tmp_path / "x.jpg"
     text.write_text("hello")
     for bad, code in ((text, 1), (png_claiming(tmp_path / "b.png", 9_000, 9_000), 1)):
-        result = cli("listing", "photo", "add", "1", str(bad), "--as", "demo", code=code)
+        result = cli("listing", "photo", "add", "3", str(bad), "--as", "demo", code=code)
         assert len(result.output.strip().splitlines()) == 1
     assert (
         "not an image"
-        in cli("listing", "photo", "add", "1", str(text), "--as", "demo", code=1).output
+        in cli("listing", "photo", "add", "3", str(text), "--as", "demo", code=1).output
     )
-    cli("listing", "photo", "add", "1", str(photo), "--as", "wang_bikes", code=1)
+    cli("listing", "photo", "add", "3", str(photo), "--as", "wang_bikes", code=1)
 
-    removed = cli.json("listing", "photo", "remove", "1", "1", "--as", "demo")
+    removed = cli.json("listing", "photo", "remove", "3", "1", "--as", "demo")
     assert removed["removed"]["sha256"] == stored["sha256"]
-    assert cli.json("listing", "show", "1")["photos"] == []
+    assert cli.json("listing", "show", "3")["photos"] == []
 
 
 def test_meet_up_agreed_from_the_command_line(demo_cli):

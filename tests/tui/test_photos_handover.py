@@ -24,7 +24,15 @@ SIZES = [(80, 24), (120, 36)]
 
 @pytest.fixture
 def trade(store, clock):
-    return Trade(store, clock)
+    """bob buys lin's bike; both seen at fixed public points (the distance a snapshot shows
+    is the same whatever random draws other tests made)."""
+    made = Trade(store, clock)
+    with store.write() as s:
+        for user, point in ((made.buyer, (31.2290, 121.4480)), (made.seller, (31.2330, 121.4480))):
+            row = s.get(User, user.id)
+            row.public_lat, row.public_lon = point
+            s.add(row)
+    return made
 
 
 def _picture(tmp_path, title="City bike"):
