@@ -37,7 +37,7 @@ CONDITIONS = [
 ]
 
 
-def _title(hit: search.Hit) -> Text:
+def title_cell(hit: search.Hit) -> Text:
     """A result's title, marked when it has photos (the mark stays when the title is cut)."""
     if not hit.has_photos:
         return line(hit.title, 32)
@@ -225,7 +225,7 @@ class SearchScreen(MarketScreen):
                 (
                     h.id,
                     (
-                        _title(h),
+                        title_cell(h),
                         f"{money.fmt(h.price)}/{h.unit}",
                         line(f"@{h.seller}"),
                         h.distance,
