@@ -131,16 +131,17 @@ def propose_meet(
         )
     where = _area_of(session, order, area)
     spot = catalog.landmark(where, place)
-    row = Handover(
-        order_id=order.id,
-        method=HandoverMethod.meet,
+    return _propose(
+        session,
+        order,
+        actor,
+        now,
+        zone,
+        HandoverMethod.meet,
         area=where.slug,
         landmark=spot.key,
         meet_at=at,
-        proposed_by=actor.id,
-        updated_at=now,
     )
-    return _propose(session, order, actor, row, now, zone)
 
 
 def propose_ship(
@@ -155,21 +156,21 @@ def propose_ship(
             "propose a meet-up instead, or ask the seller to ship.",
         )
     note = text.clean(tracking, field="tracking note", max_len=TRACKING_MAX)
-    now = clock.now()
-    row = Handover(
-        order_id=order.id,
-        method=HandoverMethod.ship,
-        tracking=note,
-        proposed_by=actor.id,
-        updated_at=now,
-    )
-    return _propose(session, order, actor, row, now, zone)
+    return _propose(session, order, actor, clock.now(), zone, HandoverMethod.ship, tracking=note)
 
 
 def _propose(
-    session: Session, order: Order, actor: User, row: Handover, now: int, zone: str
+    session: Session,
+    order: Order,
+    actor: User,
+    now: int,
+    zone: str,
+    method: HandoverMethod,
+    **where: object,
 ) -> HandoverView:
-    """Put `row` in place of any earlier proposal, and record it on the order's chain."""
+    """Put this proposal in place of any earlier one (agreed or not), and record it on the
+    order's chain."""
+    row = Handover(order_id=order.id, method=method, proposed_by=actor.id, updated_at=now, **where)
     session.merge(row)
     session.flush()
     shown = handover_of(session, order)
