@@ -93,6 +93,8 @@ def _write_verified(store: Store, dest: Path) -> None:
         _copy_photos(_photo_names(partial), store.config.photo_dir, photo_dir_of(dest))
         os.replace(partial, dest)
     except (OSError, sqlite3.Error) as exc:
+        # No half-copied photos beside a backup that was not written (the names are new).
+        shutil.rmtree(photo_dir_of(dest), ignore_errors=True)
         raise _not_written(dest, exc) from None
     finally:
         for suffix in ("", "-journal"):
