@@ -90,6 +90,12 @@ class Config:
         return self.home / "backups"
 
     @property
+    def photo_dir(self) -> Path:
+        """Listing photos, each file named by the sha256 of its bytes (in home whatever the
+        store: a PostgreSQL market keeps them beside its key)."""
+        return self.home / "photos"
+
+    @property
     def shown_db_url(self) -> str:
         """The store URL as printed: a password in it is masked."""
         from sqlalchemy.engine import make_url

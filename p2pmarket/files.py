@@ -144,9 +144,11 @@ def private_dir(path: Path) -> Path:
     return private(path)
 
 
-def write_private(path: Path, text: str) -> None:
-    """`text` written to `path`, a file its owner's alone from the moment it exists."""
+def write_private(path: Path, content: str | bytes) -> None:
+    """`content` (text or bytes) written to `path`, a file its owner's alone from the
+    moment it exists."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
+    binary = isinstance(content, bytes)
+    with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as out:
+        out.write(content)
     private(path)  # an existing file keeps its mode through O_CREAT

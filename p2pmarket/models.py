@@ -292,6 +292,42 @@ class OrderEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class ListingPhoto(SQLModel, table=True):
+    """A photo of a listing: its re-encoded file in the market home, named by the sha256 of
+    its bytes (services/market/photos.py); `verify` finds a file missing or altered."""
+
+    __tablename__ = "listing_photo"
+    __table_args__ = (UniqueConstraint("listing_id", "sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True)
+    sha256: str = Field(max_length=64)
+    width: int
+    height: int
+    thumb_sha256: str = Field(max_length=64)
+    added_at: int
+
+
+class HandoverMethod(StrEnum):
+    meet = "meet"
+    ship = "ship"
+
+
+class Handover(SQLModel, table=True):
+    """How a goods order changes hands, as last proposed (and maybe agreed): a meet-up at a
+    public landmark at a time, or shipping with the seller's tracking note. Each proposal
+    and agreement is also an event on the order's chain (what verify holds it to)."""
+
+    order_id: int = Field(foreign_key="orders.id", primary_key=True)
+    method: HandoverMethod
+    area: str = Field(default="", max_length=40)
+    landmark: str = Field(default="", max_length=40)
+    meet_at: int | None = None
+    tracking: str = Field(default="", max_length=120)
+    proposed_by: int = Field(foreign_key="user.id")
+    agreed_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_at: int
+
+
 class OperatorEvent(SQLModel, table=True):
     """Append-only, hash-chained: every act of the market's operator (who, what, whom, when).
 

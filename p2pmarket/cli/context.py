@@ -71,6 +71,7 @@ class Ctx:
     def run_tui(self, handle: str | None, passphrase: str | None = None) -> None:
         """Open the TUI; `handle` skips the login screen (checked with `passphrase` when given)."""
         from p2pmarket.tui.app import MarketApp
+        from p2pmarket.tui.widgets.photo import detect_graphics
 
         MarketApp(
             config=self.config,
@@ -78,6 +79,7 @@ class Ctx:
             user=handle,
             passphrase=passphrase,
             draw_first=True,
+            graphics=detect_graphics(),
         ).run()
 
     @staticmethod

@@ -17,7 +17,7 @@ from p2pmarket.cli.context import (
     table,
 )
 from p2pmarket.market import shop
-from p2pmarket.services.market import search, shops
+from p2pmarket.services.market import photos, search, shops
 
 search_app = typer.Typer(
     cls=default_group("find"),
@@ -97,11 +97,19 @@ def search_command(
         table(
             ["#", "title", "price", "seller", "distance", "why"],
             [
-                [h.id, h.title, f"{money.fmt(h.price)}/{h.unit}", h.seller, h.distance, h.why]
+                [
+                    h.id,
+                    f"{h.title} {photos.MARK}" if h.has_photos else h.title,
+                    f"{money.fmt(h.price)}/{h.unit}",
+                    h.seller,
+                    h.distance,
+                    h.why,
+                ]
                 for h in results.hits
             ],
             title=f"page {results.page} · within {radius_km:g} km of {results.centre} · "
-            f"{results.sort}",
+            f"{results.sort}"
+            + (f" · {photos.MARK} has photos" if any(h.has_photos for h in results.hits) else ""),
         )
         if results.has_more:
             say(f"More on --page {results.page + 1}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from p2pmarket import money
@@ -10,6 +12,8 @@ from p2pmarket.market import bookings, shop
 from p2pmarket.services.market import shops
 
 app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
+photo_app = typer.Typer(help="A listing's photos (at most 6).", no_args_is_help=True)
+app.add_typer(photo_app, name="photo")
 
 
 CONDITION_HELP = "Goods only: new, like-new, good, fair or for-parts."
@@ -40,6 +44,15 @@ def _show(view: shops.ListingView) -> None:
         say(f"Condition: {view.condition.replace('_', ' ')}.")
     if view.deposit:
         say(f"Deposit: {money.fmt(view.deposit)}, back after the return.")
+    if view.photos:
+        _photos(view.photos)
+
+
+def _photos(photos) -> None:
+    table(
+        ["photo", "sha256", "size"],
+        [[n, p.sha256, f"{p.width}×{p.height}"] for n, p in enumerate(photos, 1)],
+    )
 
 
 @app.command("add")
@@ -179,6 +192,43 @@ def _status_command(move: str, help_text: str) -> None:
 _status_command("pause", "Hide a listing from search for now.")
 _status_command("resume", "Show a paused listing again.")
 _status_command("remove", "Take a listing down for good.")
+
+
+@photo_app.command("add")
+def photo_add(
+    ctx: typer.Context,
+    listing_id: int,
+    files: list[Path] = typer.Argument(..., metavar="FILE...", help="JPEG, PNG, WebP or GIF."),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add photos to a listing you own: metadata (EXIF, GPS) is stripped, each is resized
+    and stored once, by its hash."""
+    photos = ctx_of(ctx).actor(as_).add_photos(listing_id, files)
+    emit(
+        {"listing_id": listing_id, "photos": [p.to_json() for p in photos]},
+        as_json,
+        lambda: (say(f"Listing #{listing_id} has {len(photos)} photo(s)."), _photos(photos)),
+    )
+
+
+@photo_app.command("remove")
+def photo_remove(
+    ctx: typer.Context,
+    listing_id: int,
+    photo: str = typer.Argument(
+        ..., metavar="PHOTO", help="Its number (as `listing show` lists it) or sha256 start."
+    ),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove a photo from a listing you own."""
+    removed = ctx_of(ctx).actor(as_).remove_photo(listing_id, photo)
+    emit(
+        {"listing_id": listing_id, "removed": removed.to_json()},
+        as_json,
+        lambda: say(f"Removed photo {removed.sha256[:12]}… from listing #{listing_id}."),
+    )
 
 
 @app.command("categories")

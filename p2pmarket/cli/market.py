@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -139,14 +140,23 @@ def demo_(
 
 
 def areas(as_json: bool = JsonOption) -> None:
-    """The neighbourhoods of the market's city."""
+    """The neighbourhoods of the market's city, and their landmarks to meet at."""
     places = list(catalog.areas().values())
     emit(
-        {"areas": [vars(a) for a in places]},
+        {"areas": [asdict(a) for a in places]},
         as_json,
         lambda: table(
-            ["slug", "name", "lat", "lon"],
-            [[a.slug, f"{a.name} {a.name_zh}", a.lat, a.lon] for a in places],
+            ["slug", "name", "lat", "lon", "landmarks (order meet --place)"],
+            [
+                [
+                    a.slug,
+                    f"{a.name} {a.name_zh}",
+                    a.lat,
+                    a.lon,
+                    ", ".join(m.key for m in a.landmarks),
+                ]
+                for a in places
+            ],
         ),
     )
 

@@ -136,6 +136,10 @@ def _print_order(c: Ctx, o: OrderView) -> None:
             f"Slot: {bookings.local(c.market, o.slot_start)} to "
             f"{bookings.local(c.market, o.slot_end)}."
         )
+    if o.handover is not None:
+        h = o.handover
+        state = "agreed" if h.agreed else f"proposed by {h.proposed_by}, not agreed yet"
+        say(f"Handover: {h.describe(c.market.settings.zone)} ({state}).")
     if o.timeline:
         table(
             ["when", "who", "from", "to", "amount", "note"],
@@ -326,6 +330,63 @@ def claim(
         return
     c = ctx_of(ctx)
     _acted(c, c.actor(as_).act(order_id, "claim", decision), as_json)
+
+
+@order_app.command("meet")
+def meet(
+    ctx: typer.Context,
+    order_id: int,
+    as_: str = AsOption,
+    at: str = typer.Option(
+        ..., "--at", metavar="TIME", help="When (2026-12-05T15:00, the market's clock)."
+    ),
+    place: str = typer.Option(
+        ..., "--place", metavar="LANDMARK", help="A landmark's key (`p2pmarket areas` lists them)."
+    ),
+    area: str | None = typer.Option(
+        None, "--area", metavar="AREA", help="The landmark's area (default: the seller's)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Either side of a goods order: propose meeting at a public landmark at a time; the
+    other side agrees (`order agree`). A new proposal replaces the last."""
+    c = ctx_of(ctx)
+    _handover(c, c.actor(as_).propose_meet(order_id, at, place, area), as_json)
+
+
+@order_app.command("ship")
+def ship(
+    ctx: typer.Context,
+    order_id: int,
+    as_: str = AsOption,
+    tracking: str = typer.Option(
+        ..., "--tracking", metavar="NOTE", help="Carrier and tracking number, for the buyer."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Seller of a goods order: ship it, with a tracking note; the buyer agrees."""
+    c = ctx_of(ctx)
+    _handover(c, c.actor(as_).propose_ship(order_id, tracking), as_json)
+
+
+@order_app.command("agree")
+def agree(
+    ctx: typer.Context, order_id: int, as_: str = AsOption, as_json: bool = JsonOption
+) -> None:
+    """Agree to the other side's proposal of how the order changes hands."""
+    c = ctx_of(ctx)
+    _handover(c, c.actor(as_).agree_handover(order_id), as_json)
+
+
+def _handover(c: Ctx, o: OrderView, as_json: bool) -> None:
+    h = o.handover
+    other = o.seller if h.proposed_by == o.buyer else o.buyer
+    done = "Agreed" if h.agreed else f"Proposed (waiting for {other} to agree)"
+    emit(
+        o.to_json(),
+        as_json,
+        lambda: say(f"{done}: order #{o.id}, {h.describe(c.market.settings.zone)}."),
+    )
 
 
 @order_app.command("pay")

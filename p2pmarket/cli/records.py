@@ -18,6 +18,8 @@ def _report(report: records.VerifyReport, as_json: bool) -> None:
     def render() -> None:
         checked = ", ".join(f"{n} {c:,}" for n, c in report.rows_checked.items())
         checked += f"; signed {report.signed:,}, unsigned legacy {report.unsigned_legacy:,}"
+        if report.photos_checked:
+            checked += f"; photo files {report.photos_checked:,}"
         if report.since is not None:
             checked += f"; rows after checkpoint #{report.since}, checked clean before"
         if report.ok:

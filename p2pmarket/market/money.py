@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from p2pmarket.errors import MarketError
 from p2pmarket.market.base import ActorBase
+from p2pmarket.services.market import availability
 from p2pmarket.services.money import attention, ledger, orders, previews
 from p2pmarket.services.trust import feedback
 
@@ -91,10 +92,68 @@ class MoneyCases(ActorBase):
             return orders.get_order(session, me, order_id)
 
     def order_now(self, order_id: int) -> OrderNow:
-        """One order with its timeline and the actions I may take on it now."""
+        """One order with its timeline and the actions I may take on it now (its steps,
+        then how it changes hands: meet, ship, agree)."""
         with self._read() as (session, me):
             order = orders.get_order(session, me, order_id)
-            return OrderNow(order, orders.allowed_actions(order, me.handle, str(me.role)))
+            steps = orders.allowed_actions(order, me.handle, str(me.role))
+            return OrderNow(order, steps + orders.handover.actions(order, me.handle))
+
+    # -- how goods change hands ------------------------------------------------------------
+
+    def meeting_places(
+        self, order_id: int, area: str | None = None
+    ) -> orders.handover.MeetingPlaces:
+        """The area a meet-up for this order of mine is at (the seller's, unless named), its
+        landmarks to pick from, and a time to start from."""
+        with self._read() as (session, me):
+            orders.get_order(session, me, order_id)  # mine, or refused
+            return orders.handover.meeting_places(
+                session, self.market.clock, self.market.settings.zone, order_id, area
+            )
+
+    def propose_meet(
+        self, order_id: int, at: str, place: str, area: str | None = None
+    ) -> orders.OrderView:
+        """Propose meeting at a landmark (its key) at `at` (2026-12-05T15:00, the market's
+        clock); the other side agrees."""
+        zone = self.market.settings.zone
+        when = availability.parse_local(at, zone)
+
+        def work(session: Session, me: User):
+            orders.handover.propose_meet(
+                session, self.market.clock, zone, me, order_id, at=when, place=place, area=area
+            )
+            return orders.get_order(session, me, order_id)
+
+        return self._write(work)
+
+    def propose_ship(self, order_id: int, tracking: str) -> orders.OrderView:
+        """As the seller: ship it, with a tracking note; the buyer agrees."""
+
+        def work(session: Session, me: User):
+            orders.handover.propose_ship(
+                session,
+                self.market.clock,
+                self.market.settings.zone,
+                me,
+                order_id,
+                tracking=tracking,
+            )
+            return orders.get_order(session, me, order_id)
+
+        return self._write(work)
+
+    def agree_handover(self, order_id: int) -> orders.OrderView:
+        """Agree to the other side's proposal of how the order changes hands."""
+
+        def work(session: Session, me: User):
+            orders.handover.agree(
+                session, self.market.clock, self.market.settings.zone, me, order_id
+            )
+            return orders.get_order(session, me, order_id)
+
+        return self._write(work)
 
     def act(
         self, order_id: int, action: str, claim: orders.Claim | None = None

@@ -329,7 +329,9 @@ def verify(market: Market, *, full: bool = False) -> VerifyReport:
     )
     with market.store.read() as session:
         since = None if full else audit.last_verified(session)
-        report = audit.verify(session, since, public_hex(market.key))
+        report = audit.verify(
+            session, since, public_hex(market.key), photo_dir=market.config.photo_dir
+        )
     if report.ok and checkpoint is not None:
         market.store.transact(lambda session: audit.mark_verified(session, checkpoint))
     return report
@@ -449,7 +451,7 @@ class RecordCases(ActorBase):
         if self.handle != handle.strip().lower():
             raise Refused("export_other", "You can export only your own history.")
         with self._read() as (session, me):
-            data = export.export_history(session, me)
+            data = export.export_history(session, me, self.market.config.photo_dir)
         text = export.export_csv(data) if fmt == "csv" else export.export_json(data)
         return HistoryExport(self.handle, text, data["history_hash"])
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from p2pmarket.errors import Invalid
 from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Condition, Kind, ListingStatus, Unit, User
-from p2pmarket.services.market import availability, catalog, pricing, search, shops
+from p2pmarket.services.market import availability, catalog, photos, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
 from p2pmarket.services.trust import accounts, chat, feedback, inbox, privacy
 
@@ -188,6 +189,32 @@ class ShopCases(ActorBase):
 
         return self._write(work)
 
+    def add_photos(self, listing_id: int, paths: list[Path]) -> tuple[photos.PhotoView, ...]:
+        """Add photos from files to a listing of mine: each decoded, stripped of metadata,
+        resized and stored by its hash (or refused in one sentence); all its photos after."""
+        with self._read() as (session, me):
+            shops.own_listing(session, me, listing_id)  # before decoding anything
+        made = photos.prepare_all(paths)
+        for prepared in made:
+            photos.store_files(self.market.config.photo_dir, prepared)
+
+        def work(session: Session, me: User):
+            return photos.attach(session, self.market.clock, me, listing_id, made)
+
+        return tuple(self._write(work))
+
+    def remove_photo(self, listing_id: int, which: str) -> photos.PhotoView:
+        """Remove a photo of a listing of mine (its number, or the start of its sha256); its
+        file goes too once no listing shows it."""
+
+        def work(session: Session, me: User):
+            return photos.detach(session, me, listing_id, which)
+
+        removed, unused = self._write(work)
+        if unused:
+            photos.delete_files(self.market.config.photo_dir, removed)
+        return removed
+
     def move_listing(self, listing_id: int, move: str) -> shops.ListingView:
         """pause, resume or remove a listing of mine."""
 
@@ -287,7 +314,7 @@ class ShopCases(ActorBase):
     def listing_page(self, listing_id: int) -> ListingPage:
         """A listing and its seller as I may see them: published facts, badges, reviews."""
         with self._read() as (session, me):
-            listing = shops.get_listing(session, listing_id)
+            listing = _with_photos(session, shops.get_listing(session, listing_id))
             seller = accounts.user_row(session, listing.seller)
             profile = privacy.public_profile(session, me.id, seller.id, self.market.clock)
             reviews = feedback.reviews_of(session, seller.id, limit=10)
@@ -326,8 +353,18 @@ def listings(
 
 
 def listing(market: Market, listing_id: int) -> shops.ListingView:
+    """One listing, with its photos."""
     with market.store.read() as session:
-        return shops.get_listing(session, listing_id)
+        return _with_photos(session, shops.get_listing(session, listing_id))
+
+
+def _with_photos(session: Session, view: shops.ListingView) -> shops.ListingView:
+    return replace(view, photos=photos.photos_of(session, view.id))
+
+
+def photo_file(market: Market, photo: photos.PhotoView, *, thumb: bool = False) -> Path:
+    """Where a listing photo's file is (what the TUI draws)."""
+    return photos.path_of(market.config.photo_dir, photo.thumb_sha256 if thumb else photo.sha256)
 
 
 def categories() -> list[catalog.Category]:

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -306,6 +306,14 @@ def _v14_rentals(conn: Connection) -> None:
     models.RentalClaim.__table__.create(conn, checkfirst=True)
 
 
+def _v15_photos_and_handovers(conn: Connection) -> None:
+    """v15: listings get photos (`listing_photo`: the sha256 of each stored file) and goods
+    orders say how they change hands (`handover`: a meet-up or shipping, proposed and
+    agreed). Both tables are new."""
+    for model in (models.ListingPhoto, models.Handover):
+        model.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -321,4 +329,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     12: _v12_inbox,
     13: _v13_plans,
     14: _v14_rentals,
+    15: _v15_photos_and_handovers,
 }

@@ -70,6 +70,8 @@ class MarketApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "p2pmarket"
     COMMANDS: ClassVar = App.COMMANDS | {ScreenCommands}
+    # A screen narrower than 100 columns has the class -narrow (side panes fold away).
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar = [
         Binding("h", "goto('home')", "Home"),
         Binding("s", "goto('search')", "Search"),
@@ -97,8 +99,11 @@ class MarketApp(App[None]):
         clock: Clock | None = None,
         passphrase: str | None = None,
         draw_first: bool = False,
+        graphics: bool = False,
     ) -> None:
-        """`draw_first`: show the home frame, then open the store in a worker (`run`)."""
+        """`draw_first`: show the home frame, then open the store in a worker (`run`).
+        `graphics`: the terminal draws photos in pixels (tui/widgets/photo.py), else in
+        half-cell blocks."""
         super().__init__()
         self.config = config or config_mod.resolve(home=home)
         self.clock = clock or SystemClock()
@@ -110,6 +115,7 @@ class MarketApp(App[None]):
         self._initial_user = user
         self._passphrase = passphrase
         self._draw_first = draw_first
+        self.graphics = graphics
         self._watcher = None
         # The newest inbox item this session has seen (None: not looked yet).
         self._inbox_seen: int | None = None

@@ -224,8 +224,7 @@ IN_NAMESPACE = textwrap.dedent(
     src, mnt, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     writes, reads = json.loads(sys.argv[4]), json.loads(sys.argv[5])
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
-    for name in os.listdir(src):
-        shutil.copy2(os.path.join(src, name), mnt)
+    shutil.copytree(src, mnt, dirs_exist_ok=True)  # the store, and its photos folder
 
     from typer.testing import CliRunner
     from p2pmarket.cli import app
@@ -317,8 +316,7 @@ NEW_DAY = textwrap.dedent(
     import json, os, shutil, subprocess, sys
     src, mnt = sys.argv[1], sys.argv[2]
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
-    for name in os.listdir(src):
-        shutil.copy2(os.path.join(src, name), mnt)
+    shutil.copytree(src, mnt, dirs_exist_ok=True)  # the store, and its photos folder
 
     from typer.testing import CliRunner
     from p2pmarket.cli import app
@@ -381,8 +379,8 @@ def test_a_failing_daily_backup_warns_once_and_never_blocks_a_command(home, tmp_
         assert "backup was not made" in run["err"] and "full" in run["err"], run
     assert manual["code"] == 1 and manual["out"] == ""
     _one_clear_line(manual["err"], "full", "no backup was written")
-    # No 0-byte or partial file: only the first day's backup.
-    assert seen["left_full"] == ["market-20261101-daily.db"]
+    # No 0-byte or partial file (nor photos folder): only the first day's backup.
+    assert seen["left_full"] == ["market-20261101-daily.db", "market-20261101-daily.photos"]
     show, manual = seen["unwritable"]
     assert show["code"] == 0 and json.loads(show["out"]) == wallet, show
     assert show["err"].startswith("warning: ") and "Cannot write in" in show["err"], show

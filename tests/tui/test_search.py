@@ -12,7 +12,7 @@ from p2pmarket.services.market import demo, search
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens import search as search_screen
-from p2pmarket.tui.screens.search import SearchScreen
+from p2pmarket.tui.screens.search import SearchScreen, title_cell
 from tests.tui.helpers import SIZE, cells, settle
 
 
@@ -29,7 +29,7 @@ def _service_page(store, clock, handle: str, text: str) -> list[tuple[str, str]]
         me = session.exec(select(User).where(User.handle == handle)).one()
         query = search.Query(text=text, radius_km=10, lat=me.lat, lon=me.lon)
         hits = search.search(session, clock, me, query).hits
-        return [(str(line(h.title, 32)), str(line(h.why, 48))) for h in hits]
+        return [(str(title_cell(h)), str(line(h.why, 48))) for h in hits]
 
 
 async def _open_search(app, pilot) -> SearchScreen:

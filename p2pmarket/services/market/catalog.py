@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from p2pmarket.errors import Invalid
+from p2pmarket import text
+from p2pmarket.errors import Invalid, Refused
+from p2pmarket.geo import haversine_km
 from p2pmarket.models import Kind, Unit
 
 
@@ -31,6 +33,14 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Landmark:
+    """A public place to meet in an area (a station exit, a park gate): never a home."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Area:
     slug: str
     name: str
@@ -38,6 +48,7 @@ class Area:
     lat: float
     lon: float
     density: int
+    landmarks: tuple[Landmark, ...] = ()
 
 
 def _read(name: str) -> dict:
@@ -71,6 +82,7 @@ def areas() -> dict[str, Area]:
             lat=raw["lat"],
             lon=raw["lon"],
             density=raw.get("density", 5),
+            landmarks=tuple(Landmark(m["key"], m["name"]) for m in raw.get("landmarks", ())),
         )
         for raw in _read("areas.json")["areas"]
     }
@@ -92,6 +104,24 @@ def category(text: str) -> Category:
 
 def area(text: str) -> Area:
     return _lookup(areas(), text, "area", "`p2pmarket areas` lists them")
+
+
+def nearest_area(lat: float, lon: float) -> Area:
+    return min(areas().values(), key=lambda a: haversine_km(lat, lon, a.lat, a.lon))
+
+
+def landmark(place: Area, key: str) -> Landmark:
+    """The landmark `key` of an area, or a refusal naming the area's landmarks."""
+    wanted = key.strip().lower()
+    for found in place.landmarks:
+        if found.key == wanted:
+            return found
+    valid = ", ".join(m.key for m in place.landmarks)
+    raise Refused(
+        "unknown_landmark",
+        f"No landmark {text.strip_controls(key)[:40]!r} in {place.name}; its landmarks are: "
+        f"{valid}.",
+    )
 
 
 def check_listing_shape(cat: Category, kind: Kind, unit: Unit) -> None:

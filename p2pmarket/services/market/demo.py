@@ -30,7 +30,7 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services.market import availability, catalog, pricing, search, shops
+from p2pmarket.services.market import availability, catalog, demo_photos, pricing, search, shops
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.trust import accounts, chat, feedback, inbox, operators
 from p2pmarket.store import ports
@@ -248,6 +248,9 @@ def load_demo(store: Store, clock: Clock) -> dict | None:
         counts.update(book_slots(session, clock, data.get("bookings", {}), store.config.settings))
         counts.update(rent_out(session, clock, data.get("rentals", {}), store.config.settings))
         counts.update(follow(session, FixedClock(now - DAY), data.get("follows", {})))
+        counts["photos"] = demo_photos.seed(
+            session, clock, store.config.photo_dir, data.get("listings", [])
+        )
         session.add(Meta(key=DEMO_KEY, value=str(now)))
         return counts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
@@ -11,6 +12,9 @@ from p2pmarket.clock import Clock
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Condition, Kind, Listing, ListingStatus, Unit, User
 from p2pmarket.services.market import availability, catalog, search
+
+if TYPE_CHECKING:
+    from p2pmarket.services.market.photos import PhotoView
 
 QUANTITY_MAX = 10_000
 
@@ -43,6 +47,8 @@ class ListingView:
     condition: str | None = None
     # Goods by the day: what a renter leaves in escrow until the thing is back.
     deposit: int | None = None
+    # Filled where a listing is shown whole (services/market/photos.py), else empty.
+    photos: tuple[PhotoView, ...] = ()
 
     @classmethod
     def of(cls, listing: Listing, seller: str) -> ListingView:
@@ -203,7 +209,7 @@ def listing_row(session: Session, listing_id: int) -> Listing:
     return listing
 
 
-def _own(session: Session, seller: User, listing_id: int) -> Listing:
+def own_listing(session: Session, seller: User, listing_id: int) -> Listing:
     listing = listing_row(session, listing_id)
     if listing.seller_id != seller.id:
         raise Refused("not_your_listing", f"Listing #{listing_id} belongs to another seller.")
@@ -227,7 +233,7 @@ def edit_listing(
     condition: Condition | None = None,
     deposit: int | None = None,
 ) -> ListingView:
-    listing = _own(session, seller, listing_id)
+    listing = own_listing(session, seller, listing_id)
     if condition is not None:
         listing.condition = str(check_condition(listing.kind, condition))
     if title is not None:
@@ -262,7 +268,7 @@ def change_status(
     session: Session, clock: Clock, seller: User, listing_id: int, move: str
 ) -> ListingView:
     allowed_from, target = _STATUS_MOVES[move]
-    listing = _own(session, seller, listing_id)
+    listing = own_listing(session, seller, listing_id)
     if listing.status not in allowed_from:
         raise Refused(
             "status_move", f"Listing #{listing_id} is {listing.status}; it can't {move} from there."

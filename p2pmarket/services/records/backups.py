@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -24,6 +25,7 @@ from p2pmarket.models import (
     Meta,
     User,
 )
+from p2pmarket.services.market import photos
 from p2pmarket.services.records import chain
 from p2pmarket.services.records.audit import VerifyReport, verify
 from p2pmarket.store.engine import Store, check_file, swap_in
@@ -88,14 +90,52 @@ def _write_verified(store: Store, dest: Path) -> None:
                 f"was written. Restore an earlier one with `p2pmarket restore "
                 f"{store.config.backup_dir}/<file>`.",
             )
+        _copy_photos(_photo_names(partial), store.config.photo_dir, photo_dir_of(dest))
         os.replace(partial, dest)
     except (OSError, sqlite3.Error) as exc:
+        # No half-copied photos beside a backup that was not written (the names are new).
+        shutil.rmtree(photo_dir_of(dest), ignore_errors=True)
         raise _not_written(dest, exc) from None
     finally:
         for suffix in ("", "-journal"):
             # On a read-only filesystem even removing a missing file fails (EROFS).
             with suppress(OSError):
                 Path(f"{partial}{suffix}").unlink(missing_ok=True)
+
+
+def photo_dir_of(backup: Path) -> Path:
+    """Where a backup's photo files are: a folder beside it (market-….db → market-….photos)."""
+    return backup.with_suffix(".photos")
+
+
+def _photo_names(db: Path) -> set[str]:
+    """The photo files a SQLite copy's rows name (read from the copy: exactly its photos)."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT sha256, thumb_sha256 FROM listing_photo").fetchall()
+    except sqlite3.OperationalError:
+        return set()  # a store from before photos (schema v12) has no such table
+    finally:
+        connection.close()
+    return {sha for row in rows for sha in row}
+
+
+def _copy_photos(names: set[str], source: Path, dest: Path) -> None:
+    """Copy the named photo files from `source` into `dest`, private: only those whose
+    bytes hash to their name (a missing or altered one stays behind, and verify says so)."""
+    if not names:
+        return
+    files.private_dir(dest)
+    for sha in sorted(names):
+        target = photos.path_of(dest, sha)
+        if photos.file_sha256(target) == sha:
+            continue
+        try:
+            data = files.read_bytes(photos.path_of(source, sha), cap=photos.FILE_MAX, what="photo")
+        except Invalid:
+            continue
+        if hashlib.sha256(data).hexdigest() == sha:
+            files.write_private(target, data)
 
 
 def _not_written(dest: Path, exc: OSError | sqlite3.Error) -> StoreFailure:
@@ -154,14 +194,19 @@ def daily_backup(store: Store, clock: Clock) -> BackupView | None:
         ).all()
         for old in dailies[store.config.settings.backups_kept :]:
             Path(old.path).unlink(missing_ok=True)
+            shutil.rmtree(photo_dir_of(Path(old.path)), ignore_errors=True)
             session.delete(old)
     return made
 
 
 @contextmanager
-def _verified_copy(config: Config, path: Path) -> Iterator[tuple[Path, VerifyReport]]:
+def _verified_copy(
+    config: Config, path: Path, photo_dir: Path, *, carry_photos: bool = False
+) -> Iterator[tuple[Path, VerifyReport]]:
     """A copy of the backup (never the file itself) beside the live store, and its verify
-    report (chains, ledger, integrity_check); the copy is deleted on the way out."""
+    report (chains, ledger, integrity_check, its photos' files in `photo_dir`); the copy
+    is deleted on the way out. `carry_photos`: first copy the backup's photo files into
+    `photo_dir` (named by their hashes: nothing there is replaced)."""
     path = Path(path)
     files.check(path, cap=BACKUP_MAX_BYTES, what="backup (a .db file)")
     if not locks.is_sqlite(path):
@@ -182,10 +227,12 @@ def _verified_copy(config: Config, path: Path) -> Iterator[tuple[Path, VerifyRep
             raise StoreFailure(
                 "backup_unreadable", f"{path} is not a readable store: {exc}."
             ) from None
+        if carry_photos:
+            _copy_photos(_photo_names(probe), photo_dir_of(path), photo_dir)
         store = Store.open(replace(config, db_url=f"sqlite:///{probe}", home=Path(tmp)))
         try:
             with store.read() as session:
-                report = verify(session)
+                report = verify(session, photo_dir=photo_dir)
         finally:
             store.close()
         yield probe, report
@@ -194,8 +241,12 @@ def _verified_copy(config: Config, path: Path) -> Iterator[tuple[Path, VerifyRep
 
 
 def check_backup(config: Config, path: Path) -> VerifyReport:
-    """Verify a backup through a copy of it."""
-    with _verified_copy(config, path) as (_probe, report):
+    """Verify a backup through a copy of it (its photos beside it, or else in the home)."""
+    beside = photo_dir_of(Path(path))
+    with _verified_copy(config, path, beside if beside.is_dir() else config.photo_dir) as (
+        _probe,
+        report,
+    ):
         return report
 
 
@@ -214,7 +265,7 @@ def restore(config: Config, clock: Clock, path: Path) -> Path | None:
     moved aside as it is (it may be corrupt, empty or missing). Running p2pmarkets lose no
     acknowledged write (store/engine.swap_in). Returns where the previous store was kept
     (None when there was none)."""
-    with _verified_copy(config, path) as (incoming, report):
+    with _verified_copy(config, path, config.photo_dir, carry_photos=True) as (incoming, report):
         if not report.ok:
             first = report.problems[0]
             raise Refused(

@@ -4,6 +4,8 @@ heads), `verify_export` against the store, and the history the faces show.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import hashlib
 import io
@@ -23,12 +25,15 @@ from p2pmarket.models import (
     CreditDimension,
     CreditEvent,
     Entry,
+    Listing,
+    ListingPhoto,
     Order,
     OrderEvent,
     Review,
     Transfer,
     User,
 )
+from p2pmarket.services.market import photos
 from p2pmarket.services.records.audit import Problem, VerifyReport, verify
 
 # A sanity cap on files a person names: far above any real market, far below a disk.
@@ -57,8 +62,36 @@ def _checkpoint(session: Session) -> dict | None:
     return {"id": latest.id, "hash": latest.hash} if latest else None
 
 
-def export_history(session: Session, user: User) -> dict:
-    """A user's whole history with every row's hash and the chain heads (an outside anchor)."""
+def _photos(session: Session, user: User, photo_dir: Path) -> list[dict]:
+    """The photos of the user's listings, each with its JPEG bytes (base64): an export
+    carries what the market home holds of them. A file missing from the home is left out
+    (verify names it)."""
+    rows = session.exec(
+        select(ListingPhoto)
+        .join(Listing, col(Listing.id) == col(ListingPhoto.listing_id))
+        .where(Listing.seller_id == user.id)
+        .order_by(col(ListingPhoto.id))
+    ).all()
+    carried = []
+    for row in rows:
+        path = photos.path_of(photo_dir, row.sha256)
+        if photos.file_sha256(path) != row.sha256:
+            continue
+        carried.append(
+            {
+                "listing_id": row.listing_id,
+                "sha256": row.sha256,
+                "width": row.width,
+                "height": row.height,
+                "jpeg_base64": base64.b64encode(path.read_bytes()).decode("ascii"),
+            }
+        )
+    return carried
+
+
+def export_history(session: Session, user: User, photo_dir: Path | None = None) -> dict:
+    """A user's whole history with every row's hash and the chain heads (an outside anchor),
+    and (with `photo_dir`) the photos of their listings."""
     order_rows = session.exec(
         select(Order)
         .where((Order.buyer_id == user.id) | (Order.seller_id == user.id))
@@ -159,6 +192,7 @@ def export_history(session: Session, user: User) -> dict:
         "payments": payments,
         "credit_events": credit_events,
         "reviews": reviews,
+        "photos": _photos(session, user, photo_dir) if photo_dir is not None else [],
         "chain_heads": _chain_heads(session, chains),
         "checkpoint": _checkpoint(session),
     }
@@ -284,6 +318,10 @@ def verify_export(session: Session, data: dict) -> VerifyReport:
                     "the store's row differs from the exported one",
                 )
             )
+    problems += [
+        Problem("photos", "listing_photo", None, f"the exported photo {sha[:12]}… was altered")
+        for sha in _altered_photos(data.get("photos", []))
+    ]
     for name, head in data.get("chain_heads", {}).items():
         kind_name, _, owner = name.partition(":")
         kind = BY_NAME.get(kind_name)
@@ -318,6 +356,20 @@ def verify_export(session: Session, data: dict) -> VerifyReport:
         rows_checked={**store_report.rows_checked, "exported": len(rows)},
         problems=problems + store_report.problems,
     )
+
+
+def _altered_photos(carried: list) -> list[str]:
+    """The sha256 of each exported photo whose bytes no longer hash to it."""
+    altered = []
+    for item in carried:
+        sha = str(item.get("sha256", "")) if isinstance(item, dict) else ""
+        try:
+            data = base64.b64decode(str(item.get("jpeg_base64", "")), validate=True)
+        except (AttributeError, binascii.Error, ValueError):
+            data = b""
+        if hashlib.sha256(data).hexdigest() != sha:
+            altered.append(sha)
+    return altered
 
 
 def history(session: Session, user: User, *, limit: int = 200) -> list[dict]:

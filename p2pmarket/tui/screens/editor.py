@@ -3,8 +3,10 @@ condition) and a live low / fair / high verdict when similar items exist."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -18,7 +20,7 @@ from p2pmarket import money
 from p2pmarket.errors import Invalid, MarketError
 from p2pmarket.market import shop
 from p2pmarket.models import Condition, Kind, Unit
-from p2pmarket.services.market import pricing, shops
+from p2pmarket.services.market import photos, pricing, shops
 from p2pmarket.text import strip_controls
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
@@ -75,6 +77,8 @@ class EditorScreen(MarketScreen):
                 yield TextInput(id="quantity", value="1")
                 yield Label("Deposit (yuan), back after the return", id="deposit-label")
                 yield TextInput(id="deposit", placeholder="e.g. 300; empty: none")
+                yield Label("Photos to add (files; quote a path with spaces)", id="photos-label")
+                yield TextInput(id="photo-files", placeholder="~/Pictures/bike.jpg")
             with Vertical(id="editor-side"):
                 yield PriceBand(id="band")
                 yield Button("Save", variant="primary", id="save")
@@ -105,8 +109,22 @@ class EditorScreen(MarketScreen):
         self.query_one("#quantity", Input).value = str(view.quantity)
         if view.deposit:
             self.query_one("#deposit", Input).value = money.plain(view.deposit)
+        self._count_photos(len(view.photos))
         # The price is what one edits most; the form stays at its top, the title in view.
         self.query_one("#price", Input).focus(scroll_visible=False)
+
+    def _count_photos(self, count: int) -> None:
+        self.query_one("#photos-label", Label).update(
+            f"Photos: {count} of {photos.PHOTOS_MAX}; add files (quote a path with spaces)"
+        )
+
+    def _photo_files(self) -> list[Path]:
+        raw = self.query_one("#photo-files", Input).value
+        try:
+            words = shlex.split(raw)
+        except ValueError:
+            raise Invalid("photo_paths", "Close the quote around a photo's path.") from None
+        return [Path(w).expanduser() for w in words]
 
     def _draft(self) -> tuple:
         """Everything typed or chosen, to tell whether leaving would lose something."""
@@ -222,8 +240,18 @@ class EditorScreen(MarketScreen):
                 return self.actor.add_listing(kind=kind, **fields).listing
             return self.actor.edit_listing(self.listing_id, **fields)
 
+        files = self.attempt(self._photo_files)
+        if files is None:
+            return
         view = self.attempt(save)
-        if view is not None:
-            self._saved = self._draft()
-            self.market.tell(f"Saved listing #{view.id}: {view.title}")
-            self.market.action_back()
+        if view is None:
+            return
+        self.listing_id = view.id  # saved: a refused photo below leaves an edit of it
+        self.sub_title = f"Edit #{view.id}"
+        shown = self.attempt(lambda: self.actor.add_photos(view.id, files)) if files else ()
+        self._saved = self._draft()
+        if shown is None:
+            return
+        added = f" with {len(shown)} photo(s)" if files else ""
+        self.market.tell(f"Saved listing #{view.id}{added}: {view.title}")
+        self.market.action_back()

@@ -7,11 +7,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Header, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
+from p2pmarket.market import shop
 from p2pmarket.services.market import pricing, shops
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
@@ -26,6 +27,7 @@ class ListingScreen(MarketScreen):
         Binding("n", "offer", "Make offer"),
         Binding("w", "message", "Message seller"),
         Binding("f", "watch", "Watch"),
+        Binding("greater_than_sign", "next_photo", "Next photo"),
     ]
 
     def __init__(self, listing_id: int) -> None:
@@ -33,11 +35,13 @@ class ListingScreen(MarketScreen):
         self.listing_id = listing_id
         self.listing: shops.ListingView | None = None
         self.bookable = False
+        self.photo_index = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="listing"):
             yield Static("", id="listing-head")
+            yield Vertical(id="listing-photo")
             yield Static("", id="listing-description")
             with Horizontal(id="listing-actions"):
                 yield Button("Order (b)", variant="primary", id="order")
@@ -53,6 +57,7 @@ class ListingScreen(MarketScreen):
         if page is None:
             return
         self.listing = v = page.listing
+        self.refresh_bindings()
         profile, reviews = page.seller, page.reviews
         head = Text()
         head.append(str(line(v.title, 500)), style="bold")
@@ -73,6 +78,7 @@ class ListingScreen(MarketScreen):
         label = "Book a slot (b)" if self.bookable else "Rent (b)" if v.rentable else "Order (b)"
         self.query_one("#order", Button).label = label
         self.query_one("#listing-head", Static).update(head)
+        self._show_photo()
         self.query_one("#listing-description", Static).update(
             data(v.description or "No description.", style="" if v.description else "dim")
         )
@@ -93,6 +99,38 @@ class ListingScreen(MarketScreen):
         if not reviews:
             out.append("No reviews yet.", style="dim")
         self.query_one("#seller-reviews", Static).update(out)
+
+    def _show_photo(self) -> None:
+        """The current photo, drawn (textual-image), and which of how many it is."""
+        from p2pmarket.tui.widgets.photo import photo
+
+        box = self.query_one("#listing-photo", Vertical)
+        box.remove_children()
+        shown = self.listing.photos if self.listing else ()
+        box.display = bool(shown)
+        if not shown:
+            return
+        self.photo_index %= len(shown)
+        current = shown[self.photo_index]
+        path = shop.photo_file(self.market.market, current)
+        box.mount(photo(path, graphics=self.app.graphics, id="photo"))
+        more = " · f: next" if len(shown) > 1 else ""
+        box.mount(
+            Static(
+                Text(f"Photo {self.photo_index + 1} of {len(shown)}{more}", style="dim"),
+                id="photo-caption",
+            )
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The "next photo" key shows only for a listing with more than one."""
+        if action == "next_photo":
+            return self.listing is not None and len(self.listing.photos) > 1
+        return True
+
+    def action_next_photo(self) -> None:
+        self.photo_index += 1
+        self._show_photo()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "order":

@@ -40,6 +40,9 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("b", "order('return')", "Came back"),
         Binding("C", "order('claim')", "Claim deposit"),
         Binding("e", "order('accept-claim')", "Accept claim"),
+        Binding("M", "order('meet')", "Meet-up"),
+        Binding("S", "order('ship')", "Ship"),
+        Binding("A", "order('agree')", "Agree handover"),
         Binding("w", "message", "Message", show=False),
     ]
 

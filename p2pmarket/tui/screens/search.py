@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +18,7 @@ from p2pmarket import money
 from p2pmarket.errors import MarketError
 from p2pmarket.market import shop
 from p2pmarket.models import Condition, Kind
-from p2pmarket.services.market import search
+from p2pmarket.services.market import photos, search
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.table import MarketTable
@@ -34,6 +35,13 @@ SORTS = [
 CONDITIONS = [
     (c.value.replace("_", " ") + ("" if c is Condition.new else "+"), c.value) for c in Condition
 ]
+
+
+def title_cell(hit: search.Hit) -> Text:
+    """A result's title, marked when it has photos (the mark stays when the title is cut)."""
+    if not hit.has_photos:
+        return line(hit.title, 32)
+    return line(hit.title, 30).append(f" {photos.MARK}", style="bold")
 
 
 class SearchScreen(MarketScreen):
@@ -79,11 +87,12 @@ class SearchScreen(MarketScreen):
             yield TextInput(placeholder="min credit", id="min-credit")
             yield Select(CONDITIONS, prompt="condition", id="condition")
             yield Select(SORTS, value="best", allow_blank=False, id="sort")
+        # Above the results, full width: the count and "widen the radius" are always seen.
+        yield Static("", id="search-status")
         with Horizontal(id="search-body"):
             yield MarketTable(id="results")
             with Vertical(id="search-side"):
                 yield ResultMap("", id="map")
-                yield Static("", id="search-status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -218,7 +227,7 @@ class SearchScreen(MarketScreen):
                 (
                     h.id,
                     (
-                        line(h.title, 32),
+                        title_cell(h),
                         f"{money.fmt(h.price)}/{h.unit}",
                         line(f"@{h.seller}"),
                         h.distance,
@@ -247,9 +256,10 @@ class SearchScreen(MarketScreen):
             self._set_status(results.nothing_found())
             return
         more = " · more beyond this page" if results.has_more else ""
+        pictured = f" · {photos.MARK} has photos" if any(h.has_photos for h in results.hits) else ""
         self._set_status(
             f"{len(results.hits)} results within {results.radius_km:g} km of "
-            f"{results.centre} · {results.sort}{more}"
+            f"{results.centre} · {results.sort}{more}{pictured}"
         )
 
     def _set_status(self, text: str) -> None:

@@ -41,6 +41,12 @@ class OrderActions:
             self._resolve(order_id)
         elif action == "claim":
             self._claim(order_id)
+        elif action == "meet":
+            self._meet(order_id)
+        elif action == "ship":
+            self._ship(order_id)
+        elif action == "agree":
+            self._handover(lambda: self.actor.agree_handover(order_id))
         else:
             self._confirmed(order_id, action, lambda: self.actor.act(order_id, action))
 
@@ -138,6 +144,49 @@ class OrderActions:
                 f"Claim on the deposit of order #{order_id}: AMOUNT (yuan) and why — or "
                 "nothing after a late return, for the late days",
                 placeholder="120 scratched lens",
+            ),
+            answered,
+        )
+
+    # -- how goods change hands ------------------------------------------------------------
+
+    def _handover(self: MarketScreen, step: Callable[[], OrderView]) -> None:
+        """Propose or agree how the order changes hands; say where that left it."""
+        done = self.attempt(step)
+        if done is not None:
+            h = done.handover
+            state = "agreed" if h.agreed else "proposed, waiting for the other side"
+            self.market.tell(
+                f"Order #{done.id}: {h.describe(self.market.market.settings.zone)} ({state})."
+            )
+            self.reload()
+
+    def _meet(self: MarketScreen, order_id: int) -> None:
+        from p2pmarket.tui.widgets.meetup import MeetUpForm
+
+        places = self.attempt(lambda: self.actor.meeting_places(order_id))
+        if places is None:
+            return
+
+        def chosen(meet) -> None:
+            if meet is not None:
+                self._handover(
+                    lambda: self.actor.propose_meet(order_id, meet.at, meet.place, meet.area)
+                )
+
+        self.app.push_screen(MeetUpForm(order_id, places.area, at=places.suggested_at), chosen)
+
+    def _ship(self: MarketScreen, order_id: int) -> None:
+        from p2pmarket.tui.widgets.ask import AskModal
+
+        def answered(tracking: str | None) -> None:
+            if tracking is not None:
+                self._handover(lambda: self.actor.propose_ship(order_id, tracking))
+
+        self.app.push_screen(
+            AskModal(
+                f"Ship order #{order_id}: the carrier and tracking number, for the buyer",
+                placeholder="SF Express SF1234567890",
             ),
             answered,
         )

@@ -35,6 +35,9 @@ LABELS = {
     "return": "Came back",
     "claim": "Claim deposit…",
     "accept-claim": "Accept claim",
+    "meet": "Propose meet-up…",
+    "ship": "Ship…",
+    "agree": "Agree handover",
 }
 VARIANTS = {
     "pay": "warning",
@@ -102,6 +105,14 @@ class OrderPanel(VerticalScroll):
                 f"\nSlot: {bookings.local(market, order.slot_start)} to "
                 f"{bookings.local(market, order.slot_end)}"
             )
+        if order.handover is not None:
+            h = order.handover
+            text.append("\nHandover: ")
+            text.append_text(data(h.describe(self.app.market.settings.zone)))
+            if h.agreed:
+                text.append(" · agreed", style="bold green")
+            else:
+                text.append(f" · proposed by @{h.proposed_by}, not agreed yet", style="yellow")
         head.update(text)
         timers = order.countdowns(now)
         self.query_one("#order-timers", Static).update(

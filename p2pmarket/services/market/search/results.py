@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from sqlmodel import Session, col, select
 
-from p2pmarket.models import User
+from p2pmarket.models import ListingPhoto, User
 from p2pmarket.services.market import pricing
 from p2pmarket.services.market.search.plan import conditions_of, find, seller_credit
 from p2pmarket.services.market.search.query import (
@@ -53,6 +53,7 @@ class Hit:
     why: str
     # Goods: the condition the seller said (None: not said, or not goods).
     condition: str | None = None
+    has_photos: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -126,6 +127,14 @@ def seller_handles(session: Session, seller_ids: Iterable[int]) -> dict[int, str
     return dict(session.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
 
 
+def with_photos(session: Session, listing_ids: set[int]) -> set[int]:
+    """Which of these listings have a photo (one query for a page)."""
+    if not listing_ids:
+        return set()
+    query = select(ListingPhoto.listing_id).where(col(ListingPhoto.listing_id).in_(listing_ids))
+    return set(session.exec(query.distinct()).all())
+
+
 def page_results(
     session: Session,
     query: Query,
@@ -142,6 +151,7 @@ def page_results(
     handles = seller_handles(session, ids)
     credit_of = seller_credit(session, ids)
     said = conditions_of(session, (c.id for c in page))
+    pictured = with_photos(session, {c.id for c in page})
     hits = []
     for c in page:
         c.credit = credit_of.get(c.seller_id)
@@ -166,6 +176,7 @@ def page_results(
                 credit=c.credit,
                 why=" · ".join(why),
                 condition=said.get(c.id),
+                has_photos=c.id in pictured,
             )
         )
     return Results(

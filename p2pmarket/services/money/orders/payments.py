@@ -29,14 +29,10 @@ from p2pmarket.services.money.orders.rules import (
     TRANSITIONS,
     check_actor,
     check_source,
-)
-from p2pmarket.services.money.orders.views import (
-    OrderView,
-    PaymentPreview,
     no_order,
     order_row,
-    view,
 )
+from p2pmarket.services.money.orders.views import OrderView, PaymentPreview, view
 from p2pmarket.services.records import chain
 from p2pmarket.services.trust import gate
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from p2pmarket.clock import Clock
 from p2pmarket.config import Settings
-from p2pmarket.errors import Refused
+from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import (
     Listing,
     ListingStatus,
@@ -217,6 +217,17 @@ def restock(session: Session, order: Order) -> None:
     session.connection().execute(
         _RESTOCK, {"listing_id": order.listing_id, "quantity": order.quantity}
     )
+
+
+def order_row(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise no_order(order_id)
+    return order
+
+
+def no_order(order_id: int) -> Invalid:
+    return Invalid("unknown_order", f"No order #{order_id}.")
 
 
 def check_actor(order: Order, rule: Rule, actor: User, action: str) -> None:

@@ -31,12 +31,13 @@ from p2pmarket.services.money.orders.rules import (
     check_actor,
     check_source,
     held,
+    order_row,
     record,
     refuse,
     release,
     settle_credit,
 )
-from p2pmarket.services.money.orders.views import OrderView, order_row, view
+from p2pmarket.services.money.orders.views import OrderView, view
 from p2pmarket.services.records import chain
 from p2pmarket.services.trust import contacts
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from sqlmodel import Session, col, select
 
 from p2pmarket.clock import countdown
-from p2pmarket.errors import Invalid, Refused
+from p2pmarket.errors import Refused
 from p2pmarket.models import (
     Order,
     OrderEvent,
@@ -17,7 +17,8 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services.money.orders.rules import OPEN, TRANSITIONS
+from p2pmarket.services.money.orders.handover import HandoverView, handover_of
+from p2pmarket.services.money.orders.rules import OPEN, TRANSITIONS, order_row
 
 # The countdown to a booked slot: shown with an order's timers, though nothing runs out
 # (Home announces it by its reminders instead of among the deadlines).
@@ -70,6 +71,8 @@ class OrderView:
     returned_at: int | None = None
     claim_amount: int | None = None
     claim_reason: str | None = None
+    # Goods: how it changes hands, as proposed or agreed (None: not yet, or not goods).
+    handover: HandoverView | None = None
 
     def countdowns(self, now: int) -> dict[str, str]:
         """Human countdowns for the timers that are running now."""
@@ -167,6 +170,7 @@ def view(
         returned_at=order.returned_at,
         claim_amount=order.claim_amount,
         claim_reason=order.claim_reason,
+        handover=handover_of(session, order) if timeline else None,
     )
 
 
@@ -179,17 +183,6 @@ def events(session: Session, order_id: int) -> list[EventView]:
         EventView(e.id, e.at, names.get(e.actor_id), e.from_status, e.to_status, e.amount, e.note)
         for e in rows
     ]
-
-
-def order_row(session: Session, order_id: int) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise no_order(order_id)
-    return order
-
-
-def no_order(order_id: int) -> Invalid:
-    return Invalid("unknown_order", f"No order #{order_id}.")
 
 
 def allowed_actions(order: OrderView, me: str, role: str) -> list[str]:
