@@ -1,32 +1,25 @@
 """Random markets, random acts, random clock jumps: the ledger invariants hold after every step."""
 
-import tempfile
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 from sqlalchemy import func
 from sqlmodel import select
 
-from p2pmarket import config as config_mod
-from p2pmarket.clock import DAY, HOUR, FixedClock
-from p2pmarket.errors import MarketError
+from p2pmarket.clock import DAY, HOUR
 from p2pmarket.models import Kind, Order, OrderStatus, Role, Unit, User
 from p2pmarket.services.money import ledger, orders
-from p2pmarket.store.engine import Store
-from tests.conftest import START, fresh_config, make_listing, make_user
+from tests.conftest import make_listing, make_user
+from tests.services.machine import MarketMachine
 
 ACTIONS = ["accept", "pay", "deliver", "confirm", "cancel", "revoke", "dispute", "extend"]
 
 
-class LedgerMachine(RuleBasedStateMachine):
+class LedgerMachine(MarketMachine):
     @initialize()
     def open_market(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.store = Store.open(fresh_config(Path(self.dir.name)))
-        self.clock = FixedClock(START)
-        self.settings = config_mod.Settings()
+        self.open_store()
         self.users = [make_user(self.store, self.clock, f"user{i}") for i in range(3)]
         self.mediator = make_user(self.store, self.clock, "mediator", role=Role.mediator)
         self.listings = [
@@ -47,17 +40,6 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         )
         self.topped = 0
-
-    def teardown(self):
-        self.store.close()
-        self.dir.cleanup()
-
-    def _try(self, fn):
-        try:
-            with self.store.write() as s:
-                return fn(s)
-        except MarketError:
-            return None
 
     @rule(who=st.integers(0, 2), amount=st.integers(1, 40_000), key=st.integers(0, 5))
     def topup(self, who, amount, key):

@@ -2,13 +2,10 @@
 more than its quantity through offers and orders together, an expired offer is never
 accepted, and an order made from an offer is at exactly the offer's price and quantity."""
 
-import tempfile
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
@@ -17,14 +14,13 @@ from hypothesis.stateful import (
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from p2pmarket import config as config_mod
-from p2pmarket.clock import HOUR, FixedClock
+from p2pmarket.clock import HOUR
 from p2pmarket.errors import MarketError, Refused
 from p2pmarket.models import ChatMode, Listing, Offer, OfferStatus, Order, OrderStatus, Tier, User
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.trust import chat, contacts, offers
-from p2pmarket.store.engine import Store
-from tests.conftest import START, fresh_config, make_listing, make_user
+from tests.conftest import make_listing, make_user
+from tests.services.machine import MarketMachine
 
 STOCK = 3
 # Orders whose stock is taken (paid and after, until a full refund puts it back).
@@ -37,13 +33,10 @@ SOLD = (
 STEPS = ["accept", "decline", "counter", "withdraw"]
 
 
-class OfferMachine(RuleBasedStateMachine):
+class OfferMachine(MarketMachine):
     @initialize()
     def open_market(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.store = Store.open(fresh_config(Path(self.dir.name)))
-        self.clock = FixedClock(START)
-        self.settings = config_mod.Settings()
+        self.open_store()
         self.seller = make_user(self.store, self.clock, "seller", verified=True)
         self.buyers = [
             make_user(self.store, self.clock, f"buyer{i}", verified=True) for i in range(2)
@@ -61,19 +54,8 @@ class OfferMachine(RuleBasedStateMachine):
         self.offer_ids: list[int] = []
         self.order_ids: list[int] = []
 
-    def teardown(self):
-        self.store.close()
-        self.dir.cleanup()
-
     def _people(self) -> list[User]:
         return [self.seller, *self.buyers]
-
-    def _try(self, fn):
-        try:
-            with self.store.write() as s:
-                return fn(s)
-        except MarketError:
-            return None
 
     @rule(who=st.integers(0, 1), price=st.integers(1, 80_00), qty=st.integers(1, STOCK + 1))
     def make_offer(self, who, price, qty):
