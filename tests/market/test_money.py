@@ -4,15 +4,9 @@ import pytest
 from sqlmodel import select
 
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.market import Market
 from p2pmarket.models import Entry, OrderEvent, Role, Transfer
 from p2pmarket.services.money import ledger
 from tests.conftest import PASSPHRASE, make_listing, make_user
-
-
-@pytest.fixture
-def market(store, clock):
-    return Market(store, clock)
 
 
 @pytest.fixture

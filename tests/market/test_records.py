@@ -8,15 +8,10 @@ import pytest
 
 from p2pmarket.clock import DAY
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.market import Market, records
+from p2pmarket.market import records
 from p2pmarket.models import Role, User
 from p2pmarket.services.trust import operators
 from tests.conftest import PASSPHRASE, make_user
-
-
-@pytest.fixture
-def market(store, clock):
-    return Market(store, clock)
 
 
 def _add(market, handle, **kw):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.market import Market, shop
+from p2pmarket.market import shop
 from p2pmarket.models import Kind, Listing, ListingStatus, Unit
 from p2pmarket.services.market import catalog, search
 from p2pmarket.services.money import ledger
@@ -13,11 +13,6 @@ from p2pmarket.services.trust import privacy
 from tests.conftest import make_listing, make_user
 
 HOME = (31.2290, 121.4480)
-
-
-@pytest.fixture
-def market(store, clock) -> Market:
-    return Market(store, clock)
 
 
 def _seller_nearby(store, clock, handle="lin"):

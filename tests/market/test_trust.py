@@ -15,11 +15,6 @@ from tests.services.trust_helpers import completed, person
 
 
 @pytest.fixture
-def market(store, clock):
-    return Market(store, clock)
-
-
-@pytest.fixture
 def amy_bob(market, store, clock):
     """Two verified people who may trade; amy sells, bob pays."""
     person(store, clock, "amy")
