@@ -369,8 +369,11 @@ def test_a_failing_daily_backup_warns_once_and_never_blocks_a_command(home, tmp_
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
-    wallet = json.loads(seen["before"]["out"])
+    assert seen["before"]["code"] == 0
     *shows, manual = seen["nearly_full"]
+    # A new day's timers may move money (a rental's deposit comes back): the day's own
+    # first answer is the one every later read that day repeats.
+    wallet = json.loads(shows[0]["out"])
     for run in shows:
         # The command's own output, then one warning line; every new use tries again.
         assert run["crash"] is None and run["code"] == 0, run
@@ -382,7 +385,7 @@ def test_a_failing_daily_backup_warns_once_and_never_blocks_a_command(home, tmp_
     # No 0-byte or partial file (nor photos folder): only the first day's backup.
     assert seen["left_full"] == ["market-20261101-daily.db", "market-20261101-daily.photos"]
     show, manual = seen["unwritable"]
-    assert show["code"] == 0 and json.loads(show["out"]) == wallet, show
+    assert show["code"] == 0 and json.loads(show["out"])["handle"] == "demo", show
     assert show["err"].startswith("warning: ") and "Cannot write in" in show["err"], show
     assert manual["code"] == 1
     _one_clear_line(manual["err"], "Cannot write in", "no backup was written")
