@@ -112,6 +112,9 @@ def test_time_earns_account_age_credit_at_the_tick_for_everyone_never_on_a_read(
     # A read moves nothing: every face shows the same recorded score at one moment.
     assert amy.credit_report("bob").scores.transaction == before["bob"]
     assert bob.credit_report("bob").scores.transaction == before["bob"]
+    with market.store.read() as session:  # both are due; a sweep takes at most `limit`
+        due = credit.age_due(session, market.clock)
+        assert len(due) == 2 and credit.age_due(session, market.clock, limit=1) == due[:1]
     market.tick()
     after = {h: trust.credit_report(market, h).scores.transaction for h in ("amy", "bob")}
     assert after == {h: score + 6 for h, score in before.items()}  # 3 points a month

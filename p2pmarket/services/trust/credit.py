@@ -483,10 +483,16 @@ def recompute(
     return appended
 
 
-def age_due(session: Session, clock: Clock) -> list[int]:
+# At most this many people's age credit is written per sweep: a market upgraded from
+# recompute-on-read has everyone due at once, and the tick runs before a CLI command.
+AGE_SWEEP_MAX = 200
+
+
+def age_due(session: Session, clock: Clock, limit: int = AGE_SWEEP_MAX) -> list[int]:
     """The people whose account age earns more credit now than their history records: a
-    month has passed. The tick writes it for everyone (`age_sweep`), so time alone never
-    moves a score when someone reads it, and every face shows the same one."""
+    month has passed (the first `limit`). The tick writes it for everyone (`age_sweep`),
+    so time alone never moves a score when someone reads it, and every face shows the
+    same one."""
     rule = rules()["transaction"]["account_age"]
     earned = (clock.now() - col(User.created_at)) // MONTH * rule["points_per_month"]
     recorded = (
@@ -497,7 +503,10 @@ def age_due(session: Session, clock: Clock) -> list[int]:
     wanted = case((earned > rule["cap"], rule["cap"]), else_=earned)
     return list(
         session.exec(
-            select(User.id).where(User.created_at <= clock.now() - MONTH, wanted > recorded)
+            select(User.id)
+            .where(User.created_at <= clock.now() - MONTH, wanted > recorded)
+            .order_by(col(User.id))
+            .limit(limit)
         )
     )
 
