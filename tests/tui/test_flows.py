@@ -98,6 +98,7 @@ async def test_list_search_order_pay_deliver_confirm(store, config, clock):
         await settle(pilot)
         assert isinstance(app.screen, ListingScreen)
         await _act(pilot, "b")
+        await _act(pilot, "enter")  # how many: the 1 it offers
         assert isinstance(app.screen, OrdersScreen)
         order = app.screen.current
         assert order.status == "requested" and order.buyer == "bob"
@@ -162,6 +163,7 @@ async def _order_accept_and_pay(app, pilot, trade) -> int:
     app.open(ListingScreen(trade.listing.id))
     await settle(pilot)
     await _act(pilot, "b")
+    await _act(pilot, "enter")  # how many: the 1 it offers
     order_id = app.screen.current.id
     _as(app, "lin")
     app.open(OrdersScreen(focus_order=order_id))

@@ -178,3 +178,42 @@ async def test_the_orders_footer_offers_only_the_steps_that_apply_now(store, con
         keys = shown(app)
         assert {"Pay", "Cancel order"} <= keys
         assert not keys & {"Accept", "Deliver", "Confirm", "Revoke", "Dispute", "Extend"}
+
+
+async def test_ordering_an_hourly_skill_asks_how_many_and_says_the_total(store, config, clock):
+    """#13 item 14: b asks the quantity (hours here); a bad one is one line, nothing made."""
+    from sqlmodel import select
+
+    from p2pmarket.models import Order
+    from p2pmarket.tui.screens.listing import ListingScreen
+    from p2pmarket.tui.widgets.ask import AskModal
+    from tests.conftest import make_listing
+
+    make_user(store, clock, "bob", verified=True)
+    lin = make_user(store, clock, "lin", verified=True)
+    listing = make_listing(store, clock, lin, price=28_000, quantity=5)  # ¥280 an hour
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open(ListingScreen(listing.id))
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, AskModal)
+        question = str(app.screen.query_one("#ask-question").render())
+        assert "how many (hours)?" in question and "¥280.00 per hour, 5 left" in question
+        app.screen.query_one(Input).value = "9"
+        await pilot.press("enter")
+        await settle(pilot)
+        with store.read() as s:
+            assert s.exec(select(Order)).all() == []  # 9 > 5 left: refused, nothing made
+        await pilot.press("b")
+        await settle(pilot)
+        app.screen.query_one(Input).value = "2"
+        await pilot.press("enter")
+        await settle(pilot)
+        with store.read() as s:
+            (order,) = s.exec(select(Order)).all()
+        assert (order.quantity, order.amount) == (2, 56_000)
+        told = [n.message for n in app._notifications]
+        assert any("2 × ¥280.00 = ¥560.00" in m for m in told), told

@@ -153,10 +153,29 @@ class ListingScreen(MarketScreen):
             self.market.open(RentalScreen(self.listing_id, v.title))
             return
 
-        made = self.attempt(lambda: self.actor.create_order(self.listing_id, 1))
-        if made is not None:
-            self.market.tell(f"Order #{made.id} requested: waiting for @{made.seller} to accept.")
-            self.market.open(OrdersScreen(focus_order=made.id))
+        if v is None:
+            return
+        from p2pmarket.tui.widgets.ask import AskModal
+        from p2pmarket.tui.widgets.offer import parse_quantity
+
+        def asked(count: str | None) -> None:
+            quantity = None if count is None else self.attempt(lambda: parse_quantity(count))
+            if quantity is None:
+                return
+            made = self.attempt(lambda: self.actor.create_order(self.listing_id, quantity))
+            if made is not None:
+                self.market.tell(
+                    f"Order #{made.id} requested: {made.quantity} × {money.fmt(made.unit_price)}"
+                    f" = {money.fmt(made.amount)}. When @{made.seller} accepts, you pay it "
+                    "(y on Orders, with a second confirmation)."
+                )
+                self.market.open(OrdersScreen(focus_order=made.id))
+
+        question = (
+            f"Order from @{v.seller}: how many ({v.unit}s)? {money.fmt(v.price)} per {v.unit}, "
+            f"{v.quantity} left. The seller accepts first; you pay after."
+        )
+        self.app.push_screen(AskModal(question, placeholder="1", value="1"), asked)
 
     def action_offer(self) -> None:
         """Offer a price and quantity (trade mode with the seller); it shows in the chat."""

@@ -41,7 +41,7 @@ class OfferTerms:
 
 def parse_quantity(value: str) -> int:
     value = value.strip() or "1"
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise Invalid("quantity_format", f"Quantity {value[:20]!r} must be a whole number ≥ 1.")
     return int(value)
 
