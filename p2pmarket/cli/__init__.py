@@ -56,7 +56,7 @@ def _usage_line(exc: Exception) -> str:
 
 
 # What --help names an option's value by (Typer's own words are `<str>`, `<int>`, `<bool>`).
-_VALUE_WORDS = {"str": "TEXT", "int": "NUMBER", "float": "NUMBER"}
+_VALUE_WORDS = {"str": "TEXT", "int": "NUMBER", "float": "NUMBER", "Path": "PATH"}
 
 
 def _plain_help(command) -> None:

@@ -20,6 +20,7 @@ SHOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("home", ()),
     ("search", ("s", "tab", "backspace", "1", "0", "shift+tab", *"bike")),
     ("listing", ("s", "tab", "backspace", "1", "0", "shift+tab", *"piano", "enter", "enter")),
+    ("photo", ("s", "tab", "backspace", "1", "0", "shift+tab", *"road bike", "enter", "enter")),
     ("editor", ("e",)),
     ("orders", ("o",)),
     ("chat", ("c",)),
