@@ -34,6 +34,7 @@ Live updates. Every committed write transaction sends NOTIFY on `CHANNEL`;
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,6 +52,11 @@ RETRYABLE = frozenset({"40001", "40P01", "23505"})
 QUEUE_AFTER = 3
 QUEUE_LOCK = 0x7032706D71756575  # "p2pmqueu"
 CHANNEL = "p2pmarket"
+# psycopg logs "error ignored terminating <Pipeline>: pipeline aborted" when a statement
+# in a batch fails (a slot already claimed, a unique key raced): the failure itself comes
+# back as the exception the services turn into one sentence; without a handler Python
+# would print the log line on stderr before it.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 CONNECT_TIMEOUT_S = 10
 # A writer waiting longer than this for a row lock gives up ("store busy").
 LOCK_TIMEOUT_MS = 30_000
