@@ -4,6 +4,7 @@ power through a column no chain holds; a rolled-back store is noticed at the nex
 
 import shutil
 import sqlite3
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from p2pmarket.errors import Refused
 from p2pmarket.market import Market, records
 from p2pmarket.models import Account, Entry, KeyEvent, Role, Signature, Transfer, User
 from p2pmarket.services.money import ledger
+from p2pmarket.services.records import signing
 from p2pmarket.store.engine import Store
 from p2pmarket.store.migrations import SCHEMA_VERSION
 from tests.conftest import PASSPHRASE, make_listing, make_user
@@ -267,8 +269,6 @@ def test_a_market_key_minted_in_the_store_is_reported(paid):
     market, *_ = paid
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from p2pmarket.services.records import signing
-
     with market.store.write() as s:
         signing.publish_market_key(s, market.clock, Ed25519PrivateKey.generate())
     problems = _report(market).problems
@@ -366,3 +366,18 @@ def test_a_booked_slot_moved_or_dropped_fails_verify(booked, statement):
 def test_a_booked_slot_verifies_and_orders_without_one_digest_as_before(booked):
     market, _ = booked
     assert records.verify(market, full=True).ok
+
+
+def _public_of_market_key(home: str) -> str:
+    return signing.public_hex(signing.market_key(Path(home)))
+
+
+def test_processes_opening_a_new_home_at_once_share_one_whole_key(tmp_path):
+    """Eight processes make the market's key at the same moment: none reads a half-written
+    file (CI once saw 'MalformedFraming' from 16 processes booking a slot), all get one key."""
+    home = tmp_path / "home"
+    with ProcessPoolExecutor(8) as pool:
+        keys = set(pool.map(_public_of_market_key, [str(home)] * 32))
+    assert len(keys) == 1
+    assert [p.name for p in home.iterdir()] == [signing.KEY_FILE]  # no drafts left behind
+    assert (home / signing.KEY_FILE).stat().st_mode & 0o777 == 0o600

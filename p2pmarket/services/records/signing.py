@@ -27,6 +27,7 @@ import base64
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,7 +230,12 @@ def change_passphrase(
 
 
 def market_key(home: Path) -> Ed25519PrivateKey:
-    """The market's private key from its key file, made (mode 0600) on first use."""
+    """The market's private key from its key file, made (mode 0600) on first use.
+
+    The key is written whole to a private temporary file and then linked into place,
+    so a process opening the market at the same moment sees no file or the whole key,
+    never a half-written one; when two make one at once, the first link wins.
+    """
     path = home / KEY_FILE
     if not path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
@@ -239,18 +245,21 @@ def market_key(home: Path) -> Ed25519PrivateKey:
         )
         try:
             home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it meanwhile: use theirs
+            fd, draft = tempfile.mkstemp(dir=home, prefix=".market-key-")  # mode 0600
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process made it meanwhile: use theirs
+            finally:
+                os.unlink(draft)
         except OSError as exc:
             raise StoreFailure(
                 "market_key_unwritable",
                 f"Cannot make the market's key {path}: {exc.strerror}. "
                 "Make the folder writable or pass --home DIR.",
             ) from exc
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise Refused("market_key_bad", f"{path} holds no Ed25519 key; move it away and retry.")
