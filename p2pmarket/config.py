@@ -98,9 +98,19 @@ class Config:
     @property
     def shown_db_url(self) -> str:
         """The store URL as printed: a password in it is masked."""
+        if "@" not in self.db_url:  # no credentials (a SQLite file): nothing to mask
+            return self.db_url
         from sqlalchemy.engine import make_url
 
         return make_url(self.db_url).render_as_string(hide_password=True)
+
+    def where(self) -> dict[str, str]:
+        """Where the market's data lives; the store is not opened (nor created) for it."""
+        return {
+            "home": str(self.home),
+            "db_url": self.shown_db_url,
+            "backup_dir": str(self.backup_dir),
+        }
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 from p2pmarket.errors import StoreFailure
 
+# How far a search looks unless told (the CLI shows it in --help before loading search).
+RADIUS_DEFAULT_KM = 3.0
 EARTH_KM = 6371.0088
 EARTH_M = 6_371_008.8
 KM_PER_DEG = math.pi * EARTH_KM / 180

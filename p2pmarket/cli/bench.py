@@ -207,6 +207,37 @@ def price_quality(
     emit(result, as_json, render)
 
 
+@app.command("cli")
+def cli(
+    repeat: int = typer.Option(5, "--repeat", min=1, max=100),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """How long commands take to start and answer, beside `python -c pass`."""
+    from p2pmarket.bench.cli import bench_cli
+    from p2pmarket.cli.context import emit, say, table
+
+    result = bench_cli(repeat)
+
+    def render() -> None:
+        table(
+            ["command", "p50 ms", "p95 ms", "CPU p50 ms", "× python", "goal ms"],
+            [
+                [
+                    name,
+                    row["p50_ms"],
+                    row["p95_ms"],
+                    row["cpu_p50_ms"],
+                    row["x_python"],
+                    row.get("goal_ms", ""),
+                ]
+                for name, row in result["commands"].items()
+            ],
+        )
+        say(f"{result['repeat']} runs each, one process per run, on a demo market.")
+
+    emit(result, as_json, render)
+
+
 @app.command("tui")
 def tui(
     ctx: typer.Context,

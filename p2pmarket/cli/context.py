@@ -3,6 +3,7 @@ the clock, who is acting, and how results are printed (rich for people, JSON for
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -24,6 +25,18 @@ from p2pmarket.text import strip_all, strip_controls
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws before it
     from p2pmarket.market import Actor, Market
+
+
+class Later:
+    """A module imported at its first use, not when the CLI starts: `--help` and `where`
+    wait for none of the store's code (SQLAlchemy and the services cost a second)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
 
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
 NEW_PASSPHRASE_ENV = "P2PMARKET_NEW_PASSPHRASE"

@@ -9,6 +9,7 @@ from p2pmarket import money
 from p2pmarket.cli.context import (
     AsOption,
     JsonOption,
+    Later,
     console,
     ctx_of,
     default_group,
@@ -16,8 +17,12 @@ from p2pmarket.cli.context import (
     say,
     table,
 )
-from p2pmarket.market import shop
-from p2pmarket.services.market import photos, search, shops
+from p2pmarket.geo import RADIUS_DEFAULT_KM
+
+shop = Later("p2pmarket.market.shop")
+photos = Later("p2pmarket.services.market.photos")
+search = Later("p2pmarket.services.market.search")
+shops = Later("p2pmarket.services.market.shops")
 
 search_app = typer.Typer(
     cls=default_group("find"),
@@ -38,7 +43,7 @@ def search_command(
     as_: str = AsOption,
     near: str | None = NearOption,
     area: str | None = AreaOption,
-    radius_km: float = typer.Option(search.RADIUS_DEFAULT_KM, "--radius-km", help="Up to 500."),
+    radius_km: float = typer.Option(RADIUS_DEFAULT_KM, "--radius-km", help="Up to 500."),
     kind: str | None = typer.Option(None, "--kind", help="goods, skill or time."),
     category: str | None = typer.Option(None, "--category"),
     min_price: str | None = typer.Option(None, "--min-price", help="In yuan."),

@@ -7,9 +7,11 @@ from pathlib import Path
 import typer
 
 from p2pmarket import money
-from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
-from p2pmarket.market import bookings, shop
-from p2pmarket.services.market import shops
+from p2pmarket.cli.context import AsOption, JsonOption, Later, ctx_of, emit, say, table
+
+bookings = Later("p2pmarket.market.bookings")
+shop = Later("p2pmarket.market.shop")
+shops = Later("p2pmarket.services.market.shops")
 
 app = typer.Typer(help="Add, edit and browse listings.", no_args_is_help=True)
 photo_app = typer.Typer(help="A listing's photos (at most 6).", no_args_is_help=True)

@@ -9,9 +9,10 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from p2pmarket.cli.context import JsonOption, console, ctx_of, emit, say, table
-from p2pmarket.market import records
-from p2pmarket.services.market import catalog
+from p2pmarket.cli.context import JsonOption, Later, console, ctx_of, emit, say, table
+
+records = Later("p2pmarket.market.records")
+catalog = Later("p2pmarket.services.market.catalog")
 
 
 def init(
@@ -39,7 +40,7 @@ def init(
 
 def where(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Print where the market's data lives (home, store, backups)."""
-    data = records.where(ctx_of(ctx).config).to_json()
+    data = ctx_of(ctx).config.where()
     emit(data, as_json, lambda: table(["what", "where"], [[k, v] for k, v in data.items()]))
 
 

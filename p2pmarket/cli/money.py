@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING
 import typer
 
 from p2pmarket import money
-from p2pmarket.cli.context import AsOption, Ctx, JsonOption, ctx_of, emit, say, table
+from p2pmarket.cli.context import AsOption, Ctx, JsonOption, Later, ctx_of, emit, say, table
 from p2pmarket.clock import countdown, iso
 from p2pmarket.errors import Invalid, MarketError
-from p2pmarket.market import bookings
-from p2pmarket.services.money import orders
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
     from p2pmarket.services.money.ledger import Moved
     from p2pmarket.services.money.orders import OrderView
+
+bookings = Later("p2pmarket.market.bookings")
+orders = Later("p2pmarket.services.money.orders")
 
 wallet_app = typer.Typer(help="Your wallet: top up, withdraw, show.", no_args_is_help=True)
 order_app = typer.Typer(help="Orders and escrow.", no_args_is_help=True)

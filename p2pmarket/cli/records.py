@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 
 from p2pmarket import files
-from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, say, table
+from p2pmarket.cli.context import AsOption, JsonOption, Later, ctx_of, emit, say, table
 from p2pmarket.clock import iso
 from p2pmarket.errors import Invalid, Refused
-from p2pmarket.market import records
+
+records = Later("p2pmarket.market.records")
 
 
 def _report(report: records.VerifyReport, as_json: bool) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import typer
 
 from p2pmarket import money
-from p2pmarket.cli.context import AsOption, JsonOption, ctx_of, emit, fact, say, table
+from p2pmarket.cli.context import AsOption, JsonOption, Later, ctx_of, emit, fact, say, table
 from p2pmarket.clock import iso
-from p2pmarket.market.trust import credit_report
-from p2pmarket.services.trust import chat, contacts, privacy
+
+trust = Later("p2pmarket.market.trust")
+chat = Later("p2pmarket.services.trust.chat")
+contacts = Later("p2pmarket.services.trust.contacts")
+privacy = Later("p2pmarket.services.trust.privacy")
 
 contact_app = typer.Typer(help="Classify people: blocked, stranger, acquaintance, trusted.")
 chat_app = typer.Typer(help="Conversations, chat/trade mode, payment requests.")
@@ -231,7 +234,7 @@ def credit_show(
     """HANDLE's two credit scores and the events behind them (if they publish credit)."""
     c = ctx_of(ctx)
     if as_ is None:
-        view = credit_report(c.market, handle, limit=limit)
+        view = trust.credit_report(c.market, handle, limit=limit)
     else:
         view = c.actor(as_).credit_report(handle, limit=limit)
 

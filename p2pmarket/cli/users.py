@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from p2pmarket.cli.context import Ctx, JsonOption, ctx_of, emit, fact, say, table
+from p2pmarket.cli.context import Ctx, JsonOption, Later, ctx_of, emit, fact, say, table
 from p2pmarket.clock import iso
-from p2pmarket.market import Actor, records
+
+if TYPE_CHECKING:
+    from p2pmarket.market import Actor
+
+records = Later("p2pmarket.market.records")
 
 app = typer.Typer(
     help="Add, list and show users; the operator verifies them and grants roles.",

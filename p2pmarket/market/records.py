@@ -170,21 +170,6 @@ def set_role(market: Market, handle: str, role: Role, by: ActorBase | None) -> O
 
 
 @dataclass(frozen=True)
-class Where:
-    home: str
-    db_url: str
-    backup_dir: str
-
-    def to_json(self) -> dict:
-        return {"home": self.home, "db_url": self.db_url, "backup_dir": self.backup_dir}
-
-
-def where(config: Config) -> Where:
-    """Where the market's data lives; the store is not opened (nor created) for it."""
-    return Where(str(config.home), config.shown_db_url, str(config.backup_dir))
-
-
-@dataclass(frozen=True)
 class Setup:
     home: str
     db_url: str

@@ -8,11 +8,11 @@ from enum import StrEnum
 
 from p2pmarket import text as text_mod
 from p2pmarket.errors import Invalid
+from p2pmarket.geo import RADIUS_DEFAULT_KM
 from p2pmarket.models import Condition, Kind
 from p2pmarket.services.market import catalog
 from p2pmarket.tokens import query_tokens, tokens
 
-RADIUS_DEFAULT_KM = 3.0
 RADIUS_MAX_KM = 500.0
 # How far an empty search looks for the nearest match to tell about (bounded: it runs on
 # every keystroke that finds nothing).
