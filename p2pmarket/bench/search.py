@@ -70,6 +70,12 @@ def bench_market(config, clock, listings: int, progress=None):
         with store.write() as session:
             if search.pending(session):
                 search.catch_up(session, progress)
+    # What the market's daily tick does: condition factors learned from the sales.
+    from p2pmarket.services.market import conditions
+
+    with store.write() as session:
+        if conditions.due(session, clock):
+            conditions.learn(session, clock)
     return store, seeded
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from p2pmarket.models import Condition, Kind, Listing, Order, OrderStatus, Unit, User
-from p2pmarket.services.market import catalog, comparables, demo, pricing, search
+from p2pmarket.services.market import catalog, comparables, conditions, demo, pricing, search
 from tests.conftest import make_listing, make_user
 
 HOME = (31.2290, 121.4480)
@@ -185,10 +185,12 @@ def test_condition_moves_the_band_and_is_shown(store, clock):
     new = _band(store, clock, "Violin case", condition=Condition.new)
     parts = _band(store, clock, "Violin case", condition="for_parts")
 
-    assert good.p50 == 10_000 and good.basis.endswith("; good ×1.00")
-    assert new.p50 == round(10_000 * pricing.CONDITION_FACTORS["new"]) == 13_000
-    assert new.basis.endswith("; new ×1.30") and new.factor == 1.3
-    assert parts.p50 == 3_500 and "for parts ×0.35" in parts.basis
+    assert good.p50 == 10_000 and good.basis.endswith("; good: ×1.00")
+    assert new.p50 == round(10_000 * conditions.CONFIGURED["new"]) == 13_000
+    # No sales to learn from: the configured factor, said as such.
+    assert new.basis.endswith("; new: ×1.30 by default (no sales to learn from)")
+    assert new.factor == 1.3 and new.factor_sales == 0
+    assert parts.p50 == 3_500 and "for parts: ×0.35 by default" in parts.basis
     # Comparables in another condition are brought to good before the band is read.
     for _ in range(4):
         _goods(store, clock, seller, "Violin case", 8_000, condition=Condition.fair)

@@ -60,6 +60,17 @@ def head(title: str) -> str | None:
     return next((t for t in named if t), None)
 
 
+def thing(title: str) -> tuple[str, ...]:
+    """The words naming the thing, in order: those of the title's first part that say what
+    it is ("Road bike, almost new" -> ('road', 'bike')); of a Chinese title, its first word
+    group ("公路车 九成新" -> ('公路', '路车')). () when none do."""
+    part = _FIRST_PART.split(title, maxsplit=1)[0]
+    first = part.split(maxsplit=1)[:1]
+    if first and not first[0].isascii():
+        part = first[0]
+    return tuple(dict.fromkeys(t for t in query_tokens(part) if _wordlike(t)))
+
+
 def _named(chunk: str) -> str | None:
     found = [t for t in query_tokens(chunk) if _wordlike(t)]
     return found[-1] if found else None
@@ -85,6 +96,13 @@ class Words:
         """The word a person recognises the comparison by: the head, else the rarest known,
         else the last unheard."""
         return self.head or (self.terms + self.unheard[-1:] + ("",))[0]
+
+    @property
+    def asked(self) -> tuple[str, ...]:
+        """The words the store looks listings up by: the head alone when there is one
+        (every comparable holds it, so listings found by the other words alone would be
+        read only to be dropped), else every word."""
+        return (self.head,) if self.head is not None else self.terms
 
     def held(self, title: str) -> frozenset[str]:
         """The item's words another title holds (none without the head word)."""
@@ -146,7 +164,7 @@ def around(
     if not words.terms:
         return []
     rows = ports.of(session).prices.alike(
-        session, category, unit, words.terms, lat, lon, radius_km, exclude, cap
+        session, category, unit, words.asked, lat, lon, radius_km, exclude, cap
     )
     found: list[Comparable] = []
     # listing id -> (likeness, km); rows of one listing come together, one per sale.
