@@ -5,20 +5,29 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from p2pmarket.models import Condition, Kind, Listing, Order, OrderStatus, Unit, User
+from p2pmarket.models import (
+    Condition,
+    Kind,
+    Listing,
+    ListingStatus,
+    Order,
+    OrderStatus,
+    Unit,
+    User,
+)
 from p2pmarket.services.market import catalog, comparables, conditions, demo, pricing, search
 from tests.conftest import make_listing, make_user
 
 HOME = (31.2290, 121.4480)
 
 
-def _band(store, clock, title, category="musical-instruments", *, at=HOME, **kw):
+def _band(store, clock, title, category="musical-instruments", *, at=HOME, unit=Unit.item, **kw):
     with store.read() as session:
         return pricing.suggest(
             session,
             clock,
             category=category,
-            unit=Unit.item,
+            unit=unit,
             lat=at[0],
             lon=at[1],
             title=title,
@@ -34,7 +43,7 @@ def _goods(store, clock, seller, title, price, category="musical-instruments", *
         kind=Kind.goods,
         title=title,
         category=category,
-        unit=Unit.item,
+        unit=kw.pop("unit", Unit.item),
         price=price,
         quantity=1,
         **kw,
@@ -255,3 +264,53 @@ def test_price_quality_beats_the_category_only_baseline(config, clock):
     ours, base = got["ours"], got["category_only"]
     assert ours["mdape_pct"] < 0.75 * base["mdape_pct"]
     assert 20 <= ours["inside_p25_p75_pct"] <= 80 and ours["inside_p10_p90_pct"] > 40
+
+
+def _bikes(store, clock, seller, titles, unit=Unit.item, category="bicycles"):
+    return [_goods(store, clock, seller, title, 50_000, category, unit=unit) for title in titles]
+
+
+def test_items_of_the_word_in_another_category_or_unit_are_named_not_denied(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    _bikes(store, clock, seller, ["Road bike"] * 4)
+    _bikes(store, clock, seller, ["Road bike"] * 2, unit=Unit.day)
+
+    chair = _band(store, clock, "Bike", "furniture")
+    by_item = _band(store, clock, "Road bike", "bicycles", unit=Unit.item)
+    # Nothing of the word listed per hour of a lesson: both other places are named.
+    lesson = _band(store, clock, "Bike", "piano-lessons", unit=Unit.hour)
+
+    assert chair.basis.startswith(
+        "no 'bike' items in furniture per item (4 in bicycles per item, 2 in bicycles per day);"
+    )
+    assert by_item.against is not None  # four road bikes per item are its comparables
+    assert lesson.basis.startswith("no 'bike' items in piano-lessons per hour (4 in bicycles")
+    assert chair.against is None and pricing.compare(50_000, chair) is None
+
+
+def test_items_of_the_word_too_unlike_or_idle_say_why_they_are_not_used(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    kids = _bikes(store, clock, seller, ["Kids bike"] * 3)
+    _bikes(store, clock, seller, ["Carbon racing helmet"], category="sports-equipment")
+
+    unlike = _band(store, clock, "Carbon racing bike", "bicycles")
+
+    assert unlike.basis.startswith(
+        "3 'bike' items in bicycles per item, none sharing enough of this title's words;"
+    )
+    assert unlike.against is None and unlike.n == 0
+    with store.write() as session:
+        for view in kids[:2]:
+            session.get(Listing, view.id).status = ListingStatus.paused
+
+    idle = _band(store, clock, "Kids bike", "bicycles")
+    mixed = _band(store, clock, "Carbon racing bike", "bicycles")
+
+    # One kids' bike is still active: too few, said as before.
+    assert idle.basis.startswith("only 1 similar 'bike' item across the market;")
+    with store.write() as session:
+        session.get(Listing, kids[2].id).status = ListingStatus.paused
+    assert _band(store, clock, "Kids bike", "bicycles").basis.startswith(
+        "3 'bike' items in bicycles per item, none active or sold;"
+    )
+    assert mixed.basis.startswith("3 'bike' items in bicycles per item, none sharing enough")

@@ -194,7 +194,7 @@ def suggest(
     condition = str(condition) if condition else None
     factors = conditions.factors(session, cat.slug)
     words = comparables.distinctive(session, title, listed=exclude_listing is not None)
-    found: list[comparables.Comparable] = []
+    found = comparables.Found([])
     if words.terms:
         for radius in RADII_KM:
             found = comparables.around(
@@ -208,9 +208,9 @@ def suggest(
                 exclude=exclude_listing,
                 cap=min(cap, COMPARABLES_CAP),
             )
-            if len(found) >= MIN_COMPARABLES:
+            if len(found.comparables) >= MIN_COMPARABLES:
                 return _from_comparables(
-                    cat, unit_, words, found, radius, factors, condition, clock.now()
+                    cat, unit_, words, found.comparables, radius, factors, condition, clock.now()
                 )
     guide = category_band(
         session,
@@ -222,7 +222,46 @@ def suggest(
         exclude_listing=exclude_listing,
         cap=cap,
     )
-    return _category_only(guide, words, len(found), factors, condition, bool(title.strip()))
+    said = _why_not(session, cat, unit_, words, found, exclude_listing, bool(title.strip()))
+    return _category_only(guide, said, factors, condition)
+
+
+def _why_not(
+    session: Session,
+    cat: Category,
+    unit: Unit,
+    words: comparables.Words,
+    found: comparables.Found,
+    exclude: int | None,
+    titled: bool,
+) -> str:
+    """Why an item has too few comparables even across the market, as the basis says it:
+    how many it has, else what holds its word and why none is used."""
+    few, word = len(found.comparables), words.shown
+    if few:
+        return f"only {few} similar '{word}' {_items(few)} across the market"
+    if found.unlike or found.idle:
+        unlike, idle = found.unlike, found.idle
+        held = f"{unlike + idle} '{word}' {_items(unlike + idle)} in {cat.slug} per {unit}"
+        if not idle:
+            return f"{held}, none sharing enough of this title's words"
+        if not unlike:
+            return f"{held}, none active or sold"
+        return (
+            f"{held}: {unlike} share{'s' * (unlike == 1)} too few of this title's words, "
+            f"{idle} {'is' if idle == 1 else 'are'} neither active nor sold"
+        )
+    if holders := comparables.elsewhere(session, words, exclude):
+        shown = [f"{n} in {category} per {per}" for category, per, n in holders[:2]]
+        more = ", …" if len(holders) > 2 else ""
+        return f"no '{word}' items in {cat.slug} per {unit} ({', '.join(shown)}{more})"
+    if word:
+        return f"no similar '{word}' items yet"
+    return "no words of the title to compare by" if titled else "no title to compare by"
+
+
+def _items(n: int) -> str:
+    return "item" if n == 1 else "items"
 
 
 def category_band(
@@ -322,12 +361,7 @@ def _from_comparables(
 
 
 def _category_only(
-    guide: Suggestion,
-    words: comparables.Words,
-    few: int,
-    factors: dict[str, conditions.Factor],
-    condition: str | None,
-    titled: bool,
+    guide: Suggestion, said: str, factors: dict[str, conditions.Factor], condition: str | None
 ) -> Suggestion:
     """Too few comparables: the category's band, moved to the condition, saying so."""
     cat = catalog.category(guide.category)
@@ -336,14 +370,6 @@ def _category_only(
     p25, p50, p75 = (round(p * factor) for p in (guide.p25, guide.p50, guide.p75))
     p10, p90 = (None if p is None else round(p * factor) for p in (guide.p10, guide.p90))
     ranges = f"the category ranges {money.fmt(p25)}–{money.fmt(p75)} ({guide.basis})"
-    if few:
-        said = f"only {few} similar '{words.shown}' item{'s' * (few != 1)} across the market"
-    elif words.shown:
-        said = f"no similar '{words.shown}' items yet"
-    elif titled:
-        said = "no words of the title to compare by"
-    else:
-        said = "no title to compare by"
     return replace(
         guide,
         p10=p10,
