@@ -56,7 +56,7 @@ FAIR_SLACK = 0.05
 SAMPLE_CAP = 1000
 # At most this many listings like an item are read per radius step (the rarest words'
 # first): plenty for three quantiles, and a common word at 1M listings stays fast.
-COMPARABLES_CAP = 300
+COMPARABLES_CAP = 200
 
 
 @dataclass(frozen=True)
