@@ -8,9 +8,9 @@ import pytest
 
 from p2pmarket.clock import DAY
 from p2pmarket.market import Market
-from p2pmarket.models import Condition, Kind, Order, OrderStatus, Unit
+from p2pmarket.models import Condition, Unit
 from p2pmarket.services.market import comparables, conditions, demo, pricing
-from tests.conftest import make_listing, make_user
+from tests.conftest import make_goods, make_sale, make_user
 
 HOME = (31.2290, 121.4480)
 # Each thing's good price; like new, it sells for exactly twice that here.
@@ -18,34 +18,8 @@ BIKES = {"Road bike": 100_000, "Kids scooter": 30_000, "Child seat": 20_000}
 
 
 def _sell(store, clock, seller, buyer, title, price, condition, category="bicycles"):
-    listing = make_listing(
-        store,
-        clock,
-        seller,
-        kind=Kind.goods,
-        title=title,
-        category=category,
-        unit=Unit.item,
-        price=price,
-        quantity=1,
-        condition=condition,
-    )
-    with store.write() as session:
-        session.add(
-            Order(
-                listing_id=listing.id,
-                title=title,
-                buyer_id=buyer.id,
-                seller_id=seller.id,
-                kind=Kind.goods,
-                quantity=1,
-                unit_price=price,
-                amount=price,
-                status=OrderStatus.completed,
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
-        )
+    listing = make_goods(store, clock, seller, title, price, category, condition=condition)
+    make_sale(store, clock, listing, buyer, price)
 
 
 @pytest.fixture
