@@ -145,6 +145,19 @@ class Listing(SQLModel, table=True):
     updated_at: int
 
 
+class ConditionFactor(SQLModel, table=True):
+    """What goods in one condition sold for against the same thing in good condition, per
+    category: derived from completed sales once a day (services/market/conditions.py)."""
+
+    __tablename__ = "condition_factor"
+    category: str = Field(primary_key=True, max_length=40)
+    condition: str = Field(primary_key=True, max_length=12)
+    # The median ratio in thousandths (1150: ×1.15), and how many sales voted for it.
+    permille: int
+    sales: int
+    learned_at: int
+
+
 class ListingHours(SQLModel, table=True):
     """When a skill or time listing can be booked (services/market/availability.py).
 

@@ -16,7 +16,7 @@ import pytest
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import FixedClock, parse_instant
-from p2pmarket.models import Kind, Unit, User
+from p2pmarket.models import Kind, Listing, Order, OrderStatus, Unit, User
 from p2pmarket.services.market import shops
 from p2pmarket.services.trust import accounts
 from p2pmarket.store.engine import Store
@@ -187,3 +187,42 @@ def make_listing(store: Store, clock, seller: User, **kw) -> shops.ListingView:
     fields.update(kw)
     with store.write() as session:
         return shops.add_listing(session, clock, session.get(User, seller.id), **fields)
+
+
+def make_goods(
+    store: Store, clock, seller: User, title: str, price: int, category="musical-instruments", **kw
+) -> shops.ListingView:
+    """One item of goods for sale (per item unless `unit` says otherwise)."""
+    kw.setdefault("unit", Unit.item)
+    return make_listing(
+        store,
+        clock,
+        seller,
+        kind=Kind.goods,
+        title=title,
+        category=category,
+        price=price,
+        quantity=1,
+        **kw,
+    )
+
+
+def make_sale(store: Store, clock, listing: shops.ListingView, buyer: User, price: int) -> None:
+    """A completed order of `listing` at `price`: a price point (the row alone, as seeded
+    markets hold them), not a trade with its events."""
+    with store.write() as session:
+        session.add(
+            Order(
+                listing_id=listing.id,
+                title=listing.title,
+                buyer_id=buyer.id,
+                seller_id=session.get(Listing, listing.id).seller_id,
+                kind=Kind.goods,
+                quantity=1,
+                unit_price=price,
+                amount=price,
+                status=OrderStatus.completed,
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )

@@ -52,7 +52,7 @@ def price_quality(
 
     from p2pmarket.config import DB_FILE
     from p2pmarket.models import Listing, Order, OrderStatus
-    from p2pmarket.services.market import demo, pricing
+    from p2pmarket.services.market import conditions, demo, pricing
     from p2pmarket.store.engine import Store
 
     home = config.home / "bench" / f"quality-{listings}-{sales}"
@@ -82,6 +82,9 @@ def price_quality(
             ):
                 order.status = OrderStatus.refunded
                 session.add(order)
+        with store.write() as session:
+            # The factors are learned without the held-out sales, as the daily tick would.
+            conditions.learn(session, clock)
         truth, ours, base, kinds, ours_ms, base_ms = [], [], [], [], [], []
         with store.read() as session:
             for _, listing_id, paid in chosen:

@@ -153,13 +153,17 @@ def price(
     result = _on_bench_market(
         ctx, as_json, search_bench.bench_price, listings=listings, repeat=repeat
     )
+    load = result["load_average"]
     emit(
         result,
         as_json,
         lambda: say(
-            f"price suggest at {listings:,} listings: ours p50 {result['ours']['p50_ms']} ms, "
-            f"p95 {result['ours']['p95_ms']} ms; naive p50 {result['naive']['p50_ms']} ms, "
+            f"price suggest at {listings:,} listings and {result['completed_sales']:,} "
+            f"completed sales: ours p50 {result['ours']['p50_ms']} ms, "
+            f"p95 {result['ours']['p95_ms']} ms (CPU p50 {result['ours_cpu']['p50_ms']} ms, "
+            f"p95 {result['ours_cpu']['p95_ms']} ms); naive p50 {result['naive']['p50_ms']} ms, "
             f"p95 {result['naive']['p95_ms']} ms (×{result['ratio_p95']}); "
+            f"load average {load['before']:.1f} → {load['after']:.1f} on {load['cores']} cores; "
             f"peak RSS {result['peak_rss_mb']} MB"
         ),
     )

@@ -17,6 +17,7 @@ from p2pmarket.cli.context import (
     say,
     table,
 )
+from p2pmarket.errors import Invalid
 from p2pmarket.geo import RADIUS_DEFAULT_KM
 
 shop = Later("p2pmarket.market.shop")
@@ -168,11 +169,21 @@ def unsave(
 @price_app.command("suggest")
 def suggest(
     ctx: typer.Context,
-    category: str = typer.Option(..., "--category"),
-    unit: str = typer.Option(..., "--unit", help="item, hour, session or day."),
-    title: str = typer.Option("", "--title", help="What it is: similar items are compared."),
+    category: str | None = typer.Option(None, "--category", metavar="SLUG"),
+    unit: str | None = typer.Option(
+        None, "--unit", metavar="UNIT", help="item, hour, session or day."
+    ),
+    title: str = typer.Option(
+        "", "--title", metavar="TEXT", help="What it is: similar items are compared."
+    ),
     condition: str | None = typer.Option(
-        None, "--condition", help="Goods: new, like-new, good, fair or for-parts."
+        None, "--condition", metavar="K", help="Goods: new, like-new, good, fair or for-parts."
+    ),
+    listing: int | None = typer.Option(
+        None,
+        "--listing",
+        metavar="ID",
+        help="A listing's own band, as its page and search row show it (instead of the above).",
     ),
     as_: str = AsOption,
     near: str | None = NearOption,
@@ -181,13 +192,22 @@ def suggest(
 ) -> None:
     """A fair price band (p25 / p50 / p75) for an item near you: from similar sales and
     listings when there are enough, else the category's (the basis says which)."""
-    unit_ = shops.parse_unit(unit)
-    condition_ = shops.parse_condition(condition) if condition is not None else None
-    result = (
-        ctx_of(ctx)
-        .actor(as_)
-        .suggest_price(category, unit_, title=title, condition=condition_, near=near, area=area)
-    )
+    described = category is not None or unit is not None or title or condition is not None
+    if listing is not None and described:
+        raise Invalid(
+            "suggest_twice", "Give --listing ID, or describe the item with --category and --unit."
+        )
+    actor = ctx_of(ctx).actor(as_)
+    if listing is not None:
+        result = actor.suggest_listing_price(listing, near=near, area=area)
+    elif category is None or unit is None:
+        raise Invalid("suggest_what", "Give --category and --unit (and --title), or --listing ID.")
+    else:
+        unit_ = shops.parse_unit(unit)
+        condition_ = shops.parse_condition(condition) if condition is not None else None
+        result = actor.suggest_price(
+            category, unit_, title=title, condition=condition_, near=near, area=area
+        )
     emit(
         result.to_json(),
         as_json,

@@ -28,6 +28,7 @@ from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
 from p2pmarket.models import User
+from p2pmarket.services.market import conditions
 from p2pmarket.services.money import orders
 
 # Not `records`: that name is the submodule market.records (RecordCases and the functions
@@ -103,7 +104,8 @@ class Market:
         ending within a day and of booked slots 24 h and 1 h ahead. Checkpoint the chain
         heads when the last checkpoint is `checkpoint_every` old, after writing the
         account-age credit time has earned for everyone (credit.age_sweep: no score moves
-        when someone reads it).
+        when someone reads it). Once a day, learn the condition factors of suggested prices
+        from the completed sales (conditions.learn: derived data).
 
         A cheap read first, so a face that ticks on every command or every 30 s writes
         only when a deadline or a checkpoint is due.
@@ -116,7 +118,8 @@ class Market:
             offers_due = offers.anything_due(session, self.clock)
             notices = orders.notices(session, self.clock, self.settings)
             stale = chain.checkpoint_due(session, self.clock, every)
-        if not (due or offers_due or notices or stale):
+            learn = conditions.due(session, self.clock)
+        if not (due or offers_due or notices or stale or learn):
             return []
 
         def work(session: Session) -> list[int]:
@@ -128,6 +131,8 @@ class Market:
             settled = orders.tick(session, self.clock, self.settings) if due else []
             if notices:
                 orders.notify(session, self.clock, self.settings)
+            if learn:
+                conditions.learn(session, self.clock)
             return settled
 
         return self.store.transact(work)

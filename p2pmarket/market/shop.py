@@ -311,6 +311,18 @@ class ShopCases(ActorBase):
                 exclude_listing=exclude_listing,
             )
 
+    def suggest_listing_price(
+        self, listing_id: int, *, near: str | None = None, area: str | None = None
+    ) -> pricing.Suggestion:
+        """A listing's own band around my home (or `near` / `area`): its title, category,
+        unit and condition, without its own vote; what its page and its search row show."""
+        with self._read() as (session, me):
+            shops.listing_row(session, listing_id)  # an unknown listing is refused first
+            lat, lon, _ = centre(me, near, area)
+            return pricing.suggest_listings(
+                session, self.market.clock, [listing_id], lat=lat, lon=lon
+            )[listing_id]
+
     def listing_page(self, listing_id: int) -> ListingPage:
         """A listing and its seller as I may see them: published facts, badges, reviews."""
         with self._read() as (session, me):

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -314,6 +314,13 @@ def _v15_photos_and_handovers(conn: Connection) -> None:
         model.__table__.create(conn, checkfirst=True)
 
 
+def _v16_condition_factors(conn: Connection) -> None:
+    """v16: condition factors learned from completed sales (`condition_factor`: per category
+    and condition, the median price ratio against good and how many sales voted). A new
+    table of derived data; the next tick learns it."""
+    models.ConditionFactor.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -330,4 +337,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     13: _v13_plans,
     14: _v14_rentals,
     15: _v15_photos_and_handovers,
+    16: _v16_condition_factors,
 }

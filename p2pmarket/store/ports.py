@@ -137,6 +137,13 @@ class PricePoints(Protocol):
         Each with its completed sales (a row per sale)."""
         ...
 
+    def holders(
+        self, session: Session, term: str, exclude: int | None, cap: int
+    ) -> list[tuple[str, str, int]]:
+        """Active listings holding the term (a whole token), any category: (category, unit,
+        how many) of the first `cap` the index holds, most first; `exclude` left out."""
+        ...
+
 
 class Changes(Protocol):
     """Whether anyone committed since the last call (never blocks)."""

@@ -39,7 +39,7 @@ def test_price_suggest_and_listing_add_verdict(demo_cli):
         *("--title", "Brass metronome", "--condition", "like-new", "--as", "demo"),
     )
     assert item["n"] >= 4 and item["p75"] < 30_000 and item["condition"] == "like_new"
-    assert "similar 'metronome'" in item["basis"] and "like new ×1.15" in item["basis"]
+    assert "similar 'metronome'" in item["basis"] and "like new: ×1.15 by default" in item["basis"]
 
     def add(title, price, *more):
         return demo_cli(

@@ -5,40 +5,34 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from p2pmarket.models import Condition, Kind, Listing, Order, OrderStatus, Unit, User
-from p2pmarket.services.market import catalog, comparables, demo, pricing, search
-from tests.conftest import make_listing, make_user
+from p2pmarket.models import (
+    Condition,
+    Kind,
+    Listing,
+    ListingStatus,
+    Order,
+    OrderStatus,
+    Unit,
+    User,
+)
+from p2pmarket.services.market import catalog, comparables, conditions, demo, pricing, search
+from tests.conftest import make_goods, make_sale, make_user
 
 HOME = (31.2290, 121.4480)
 
 
-def _band(store, clock, title, category="musical-instruments", *, at=HOME, **kw):
+def _band(store, clock, title, category="musical-instruments", *, at=HOME, unit=Unit.item, **kw):
     with store.read() as session:
         return pricing.suggest(
             session,
             clock,
             category=category,
-            unit=Unit.item,
+            unit=unit,
             lat=at[0],
             lon=at[1],
             title=title,
             **kw,
         )
-
-
-def _goods(store, clock, seller, title, price, category="musical-instruments", **kw):
-    return make_listing(
-        store,
-        clock,
-        seller,
-        kind=Kind.goods,
-        title=title,
-        category=category,
-        unit=Unit.item,
-        price=price,
-        quantity=1,
-        **kw,
-    )
 
 
 @pytest.fixture
@@ -95,7 +89,7 @@ def test_an_item_with_no_comparables_says_so_and_claims_no_percentage(demo_marke
 def test_too_few_comparables_name_how_many_and_fall_back(store, clock):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     for price in (9000, 11000):
-        _goods(store, clock, seller, "Brass metronome", price)
+        make_goods(store, clock, seller, "Brass metronome", price)
 
     got = _band(store, clock, "Metronome")
 
@@ -107,9 +101,9 @@ def test_too_few_comparables_name_how_many_and_fall_back(store, clock):
 def test_rare_words_outweigh_common_ones(store, clock):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     for i in range(12):
-        _goods(store, clock, seller, f"Yamaha digital piano {i}", 300_000 + i)
+        make_goods(store, clock, seller, f"Yamaha digital piano {i}", 300_000 + i)
     for price in (8000, 9000, 10000, 12000):
-        _goods(store, clock, seller, "Mechanical metronome", price)
+        make_goods(store, clock, seller, "Mechanical metronome", price)
 
     got = _band(store, clock, "Yamaha metronome")
 
@@ -121,8 +115,8 @@ def test_rare_words_outweigh_common_ones(store, clock):
 def test_chinese_titles_find_chinese_comparables(store, clock):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     for price in (6000, 7000, 8000, 9000):
-        _goods(store, clock, seller, "机械节拍器 钢琴练习用", price)
-    _goods(store, clock, seller, "雅马哈电钢琴", 300_000)
+        make_goods(store, clock, seller, "机械节拍器 钢琴练习用", price)
+    make_goods(store, clock, seller, "雅马哈电钢琴", 300_000)
 
     got = _band(store, clock, "二手节拍器")
 
@@ -134,24 +128,9 @@ def test_completed_sales_count_double_and_are_named(store, clock):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     buyer = make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
     for price in (10_000, 10_000, 10_000):
-        _goods(store, clock, seller, "Folding music stand", price)
-    sold = _goods(store, clock, seller, "Folding music stand", 30_000)
-    with store.write() as session:
-        session.add(
-            Order(
-                listing_id=sold.id,
-                title=sold.title,
-                buyer_id=buyer.id,
-                seller_id=seller.id,
-                kind=Kind.goods,
-                quantity=1,
-                unit_price=30_000,
-                amount=30_000,
-                status=OrderStatus.completed,
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
-        )
+        make_goods(store, clock, seller, "Folding music stand", price)
+    sold = make_goods(store, clock, seller, "Folding music stand", 30_000)
+    make_sale(store, clock, sold, buyer, 30_000)
 
     got = _band(store, clock, "Music stand")
 
@@ -166,10 +145,10 @@ def test_near_comparables_come_first(store, clock):
     near = make_user(store, clock, "near", lat=HOME[0] + 0.01, lon=HOME[1])
     far = make_user(store, clock, "far", lat=HOME[0] + 0.5, lon=HOME[1])
     for price in (50_000, 51_000, 52_000, 53_000, 54_000):
-        _goods(store, clock, far, "Cello bow", price)
+        make_goods(store, clock, far, "Cello bow", price)
     assert _band(store, clock, "Cello bow").radius_km is None
     for price in (20_000, 21_000, 22_000, 23_000):
-        _goods(store, clock, near, "Cello bow", price)
+        make_goods(store, clock, near, "Cello bow", price)
 
     got = _band(store, clock, "Cello bow")
 
@@ -179,19 +158,21 @@ def test_near_comparables_come_first(store, clock):
 def test_condition_moves_the_band_and_is_shown(store, clock):
     seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
     for price in (10_000, 10_000, 10_000, 10_000):
-        _goods(store, clock, seller, "Violin case", price, condition=Condition.good)
+        make_goods(store, clock, seller, "Violin case", price, condition=Condition.good)
 
     good = _band(store, clock, "Violin case", condition=Condition.good)
     new = _band(store, clock, "Violin case", condition=Condition.new)
     parts = _band(store, clock, "Violin case", condition="for_parts")
 
-    assert good.p50 == 10_000 and good.basis.endswith("; good ×1.00")
-    assert new.p50 == round(10_000 * pricing.CONDITION_FACTORS["new"]) == 13_000
-    assert new.basis.endswith("; new ×1.30") and new.factor == 1.3
-    assert parts.p50 == 3_500 and "for parts ×0.35" in parts.basis
+    assert good.p50 == 10_000 and good.basis.endswith("; good: ×1.00")
+    assert new.p50 == round(10_000 * conditions.CONFIGURED["new"]) == 13_000
+    # No sales to learn from: the configured factor, said as such.
+    assert new.basis.endswith("; new: ×1.30 by default (no sales to learn from)")
+    assert new.factor == 1.3 and new.factor_sales == 0
+    assert parts.p50 == 3_500 and "for parts: ×0.35 by default" in parts.basis
     # Comparables in another condition are brought to good before the band is read.
     for _ in range(4):
-        _goods(store, clock, seller, "Violin case", 8_000, condition=Condition.fair)
+        make_goods(store, clock, seller, "Violin case", 8_000, condition=Condition.fair)
     assert _band(store, clock, "Violin case", condition=Condition.good).p50 == 10_000
 
 
@@ -253,3 +234,55 @@ def test_price_quality_beats_the_category_only_baseline(config, clock):
     ours, base = got["ours"], got["category_only"]
     assert ours["mdape_pct"] < 0.75 * base["mdape_pct"]
     assert 20 <= ours["inside_p25_p75_pct"] <= 80 and ours["inside_p10_p90_pct"] > 40
+
+
+def _bikes(store, clock, seller, titles, unit=Unit.item, category="bicycles"):
+    return [
+        make_goods(store, clock, seller, title, 50_000, category, unit=unit) for title in titles
+    ]
+
+
+def test_items_of_the_word_in_another_category_or_unit_are_named_not_denied(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    _bikes(store, clock, seller, ["Road bike"] * 4)
+    _bikes(store, clock, seller, ["Road bike"] * 2, unit=Unit.day)
+
+    chair = _band(store, clock, "Bike", "furniture")
+    by_item = _band(store, clock, "Road bike", "bicycles", unit=Unit.item)
+    # Nothing of the word listed per hour of a lesson: both other places are named.
+    lesson = _band(store, clock, "Bike", "piano-lessons", unit=Unit.hour)
+
+    assert chair.basis.startswith(
+        "no 'bike' items in furniture per item (4 in bicycles per item, 2 in bicycles per day);"
+    )
+    assert by_item.against is not None  # four road bikes per item are its comparables
+    assert lesson.basis.startswith("no 'bike' items in piano-lessons per hour (4 in bicycles")
+    assert chair.against is None and pricing.compare(50_000, chair) is None
+
+
+def test_items_of_the_word_too_unlike_or_idle_say_why_they_are_not_used(store, clock):
+    seller = make_user(store, clock, "seller", lat=HOME[0], lon=HOME[1])
+    kids = _bikes(store, clock, seller, ["Kids bike"] * 3)
+    _bikes(store, clock, seller, ["Carbon racing helmet"], category="sports-equipment")
+
+    unlike = _band(store, clock, "Carbon racing bike", "bicycles")
+
+    assert unlike.basis.startswith(
+        "3 'bike' items in bicycles per item, none sharing enough of this title's words;"
+    )
+    assert unlike.against is None and unlike.n == 0
+    with store.write() as session:
+        for view in kids[:2]:
+            session.get(Listing, view.id).status = ListingStatus.paused
+
+    idle = _band(store, clock, "Kids bike", "bicycles")
+    mixed = _band(store, clock, "Carbon racing bike", "bicycles")
+
+    # One kids' bike is still active: too few, said as before.
+    assert idle.basis.startswith("only 1 similar 'bike' item across the market;")
+    with store.write() as session:
+        session.get(Listing, kids[2].id).status = ListingStatus.paused
+    assert _band(store, clock, "Kids bike", "bicycles").basis.startswith(
+        "3 'bike' items in bicycles per item, none active or sold;"
+    )
+    assert mixed.basis.startswith("3 'bike' items in bicycles per item, none sharing enough")

@@ -333,7 +333,7 @@ async def test_editor_band_follows_the_title_and_the_condition(store, config, cl
         editor.query_one("#condition").value = "for_parts"
         await settle(pilot)
         assert band.suggestion.p50 == round(good * 0.35)
-        assert "for parts ×0.35" in " ".join(str(band.render()).split())
+        assert "for parts: ×0.35 by default" in " ".join(str(band.render()).split())
         # A title like nothing listed: no verdict, and the band says why.
         editor.query_one("#title", Input).value = "Theremin"
         await settle(pilot)

@@ -31,6 +31,9 @@ TERMS_MAX = 6
 HEAD_WEIGHT = 2.0
 # A comparable holds at least this share of the item's word weight.
 LIKENESS_MIN = 0.5
+# With no comparables, at most this many listings holding the word are read to say where
+# they are instead.
+HOLDERS_MAX = 1000
 # Words that say how a thing is offered, not what it is (rarity alone would leave some
 # in: a small market has few listings saying 'barely').
 _FILLER_TEXT = (
@@ -60,6 +63,17 @@ def head(title: str) -> str | None:
     return next((t for t in named if t), None)
 
 
+def thing(title: str) -> tuple[str, ...]:
+    """The words naming the thing, in order: those of the title's first part that say what
+    it is ("Road bike, almost new" -> ('road', 'bike')); of a Chinese title, its first word
+    group ("公路车 九成新" -> ('公路', '路车')). () when none do."""
+    part = _FIRST_PART.split(title, maxsplit=1)[0]
+    first = part.split(maxsplit=1)[:1]
+    if first and not first[0].isascii():
+        part = first[0]
+    return tuple(dict.fromkeys(t for t in query_tokens(part) if _wordlike(t)))
+
+
 def _named(chunk: str) -> str | None:
     found = [t for t in query_tokens(chunk) if _wordlike(t)]
     return found[-1] if found else None
@@ -85,6 +99,13 @@ class Words:
         """The word a person recognises the comparison by: the head, else the rarest known,
         else the last unheard."""
         return self.head or (self.terms + self.unheard[-1:] + ("",))[0]
+
+    @property
+    def asked(self) -> tuple[str, ...]:
+        """The words the store looks listings up by: the head alone when there is one
+        (every comparable holds it, so listings found by the other words alone would be
+        read only to be dropped), else every word."""
+        return (self.head,) if self.head is not None else self.terms
 
     def held(self, title: str) -> frozenset[str]:
         """The item's words another title holds (none without the head word)."""
@@ -130,6 +151,18 @@ class Comparable:
     likeness: float
 
 
+@dataclass(frozen=True)
+class Found:
+    """The sales and listings like an item in one radius step, and how many listings of
+    its category and unit holding its words were read but not used, and why."""
+
+    comparables: list[Comparable]
+    # Holding under LIKENESS_MIN of the item's word weight (or not its head word).
+    unlike: int = 0
+    # Alike, but neither active nor ever sold.
+    idle: int = 0
+
+
 def around(
     session: Session,
     words: Words,
@@ -141,27 +174,42 @@ def around(
     radius_km: float | None,
     exclude: int | None,
     cap: int,
-) -> list[Comparable]:
+) -> Found:
     """Completed sales and active listings like the item within radius_km (None: anywhere)."""
     if not words.terms:
-        return []
+        return Found([])
     rows = ports.of(session).prices.alike(
-        session, category, unit, words.terms, lat, lon, radius_km, exclude, cap
+        session, category, unit, words.asked, lat, lon, radius_km, exclude, cap
     )
     found: list[Comparable] = []
     # listing id -> (likeness, km); rows of one listing come together, one per sale.
     alike: dict[int, tuple[float, float]] = {}
+    used: set[int] = set()
+    unlike = 0
     for lid, title, condition, status, price, at, plat, plon, sold, sold_at in rows:
         if lid not in alike:
             km = haversine_km(lat, lon, plat, plon)
+            if radius_km is not None and km > radius_km:
+                alike[lid] = (0.0, km)  # outside this step's circle: the next step's
+                continue
             held = words.held(title)
             share = words.likeness(held) if held else 0.0
-            if radius_km is not None and km > radius_km:
-                share = 0.0
             alike[lid] = (share, km)
+            unlike += share < LIKENESS_MIN
             if share >= LIKENESS_MIN and str(status) == ListingStatus.active:
                 found.append(Comparable(price, at, km, condition, False, share))
+                used.add(lid)
         share, km = alike[lid]
         if sold is not None and share >= LIKENESS_MIN:
             found.append(Comparable(sold, sold_at, km, condition, True, share))
-    return found
+            used.add(lid)
+    idle = sum(share >= LIKENESS_MIN and lid not in used for lid, (share, _) in alike.items())
+    return Found(found, unlike, idle)
+
+
+def elsewhere(session: Session, words: Words, exclude: int | None) -> list[tuple[str, str, int]]:
+    """Where active listings holding the item's word the basis names lie: (category, unit,
+    how many), most first (about HOLDERS_MAX read)."""
+    if not words.shown or words.shown not in words.terms:
+        return []
+    return ports.of(session).prices.holders(session, words.shown, exclude, HOLDERS_MAX)

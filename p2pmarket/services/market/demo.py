@@ -30,7 +30,14 @@ from p2pmarket.models import (
     Role,
     User,
 )
-from p2pmarket.services.market import availability, catalog, demo_photos, pricing, search, shops
+from p2pmarket.services.market import (
+    availability,
+    catalog,
+    conditions,
+    demo_photos,
+    search,
+    shops,
+)
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.trust import accounts, chat, feedback, inbox, operators
 from p2pmarket.store import ports
@@ -470,14 +477,17 @@ def seed_market(
     progress: Progress | None = None,
     batch: int = 20_000,
     sales: int = 0,
+    factors: dict[str, float] | None = None,
 ) -> dict:
     """A deterministic synthetic market: the same seed on the same store gives the same rows.
 
     Each category's item types ('road bike', '折叠车') have their own price level
     (`type_level`), goods their condition. `sales` completed orders of seeded listings
     are added as price points (rows only, without the order events of a real trade:
-    for benchmarks of reading sales, not for `verify`).
+    for benchmarks of reading sales, not for `verify`). `factors`: what each condition
+    asks against good (default: the configured factors).
     """
+    factors = factors or conditions.CONFIGURED
     if users < 0 or listings < 0:
         raise Invalid("seed_counts", "Counts of users and listings must be zero or more.")
     rng = random.Random(seed)
@@ -564,7 +574,7 @@ def seed_market(
             which = rng.randrange(len(words))
             title = f"{words[which]}{' ' if chinese else ', '}{tag}" if tag else words[which]
             condition = rng.choice(list(Condition)) if kind == Kind.goods else None
-            factor = pricing.CONDITION_FACTORS[condition] if condition else 1.0
+            factor = factors[condition] if condition else 1.0
             level = type_level(cat.prior[unit], cat.slug, which)
             lat, lon = places[seller_id]
             created = now - rng.randint(0, 365) * DAY

@@ -4,10 +4,11 @@ An item's band comes first from its comparables (comparables.py): completed sale
 (weight 2) and active listings (weight 1) of the same category and unit that share its
 distinctive words, each weighted by how alike it is (squared), by distance (1 at the centre, 1/2
 at `scale`), by recency (half-life 90 days) and, for goods, by how near its condition
-is. Prices are brought to one condition first (CONDITION_FACTORS) and the band is moved
-to the item's own. With fewer than MIN_COMPARABLES the radius widens (3 km, 10 km, the
-whole market); still short, the band is the category's and the basis says so, and no
-price is then called under or over it (`against` is None).
+is. Prices are brought to one condition first (each condition's factor, learned from the
+category's sales or configured: conditions.py) and the band is moved to the item's own.
+With fewer than MIN_COMPARABLES the radius widens (3 km, 10 km, the whole market);
+still short, the band is the category's and the basis says so, and no price is then
+called under or over it (`against` is None).
 
 The category band: completed orders and active listings of the same category and unit
 around the place, with the same ladder; when even the whole market is thin it leans on
@@ -32,23 +33,13 @@ from p2pmarket.clock import DAY, Clock
 from p2pmarket.errors import Invalid
 from p2pmarket.geo import haversine_km
 from p2pmarket.models import Condition, Kind, Listing, Unit
-from p2pmarket.services.market import catalog, comparables
+from p2pmarket.services.market import catalog, comparables, conditions
 from p2pmarket.services.market.catalog import Band, Category
 from p2pmarket.store import ports
 
 MIN_POINTS = 10
 # Fewer comparables than this, even across the market: the category's band.
 MIN_COMPARABLES = 4
-# Prices of goods in each condition against the same thing in good condition (configured,
-# shown in the basis): a band read from comparables in mixed conditions is brought to
-# "good" and then moved to the item's own. Not said counts as good.
-CONDITION_FACTORS: dict[str, float] = {
-    Condition.new: 1.3,
-    Condition.like_new: 1.15,
-    Condition.good: 1.0,
-    Condition.fair: 0.8,
-    Condition.for_parts: 0.35,
-}
 # A comparable one condition step away (good vs fair) votes 0.8 as much, two steps 0.64
 # (its price is already brought to the item's condition; nearer conditions still know more).
 CONDITION_STEP_WEIGHT = 0.8
@@ -63,9 +54,10 @@ WIDE = (0.1, 0.25, 0.5, 0.75, 0.9)
 FAIR_SLACK = 0.05
 # At most about this many listing points are read per suggestion (see _points).
 SAMPLE_CAP = 1000
-# At most this many listings like an item are read per radius step (the rarest words'
-# first): plenty for three quantiles, and a common word at 1M listings stays fast.
-COMPARABLES_CAP = 300
+# At most this many listings like an item are read per radius step (by its head word, else
+# the rarest words first): plenty for three quantiles, and a common word at 1M listings stays
+# fast (reading 300 took a third more CPU time in `bench price`).
+COMPARABLES_CAP = 200
 
 
 @dataclass(frozen=True)
@@ -85,6 +77,8 @@ class Suggestion:
     against: str | None = None
     condition: str | None = None
     factor: float = 1.0
+    # The sales the condition's factor was learned from (0: the configured default).
+    factor_sales: int = 0
     # The wider band (p10, p90) where the band was read from data points (None: a guide).
     p10: int | None = None
     p90: int | None = None
@@ -199,8 +193,9 @@ def suggest(
     category's (and then the basis says why). Without a title: the category's."""
     cat, unit_ = _checked(category, unit)
     condition = str(condition) if condition else None
+    factors = conditions.factors(session, cat.slug)
     words = comparables.distinctive(session, title, listed=exclude_listing is not None)
-    found: list[comparables.Comparable] = []
+    found = comparables.Found([])
     if words.terms:
         for radius in RADII_KM:
             found = comparables.around(
@@ -214,8 +209,10 @@ def suggest(
                 exclude=exclude_listing,
                 cap=min(cap, COMPARABLES_CAP),
             )
-            if len(found) >= MIN_COMPARABLES:
-                return _from_comparables(cat, unit_, words, found, radius, condition, clock.now())
+            if len(found.comparables) >= MIN_COMPARABLES:
+                return _from_comparables(
+                    cat, unit_, words, found.comparables, radius, factors, condition, clock.now()
+                )
     guide = category_band(
         session,
         clock,
@@ -226,7 +223,46 @@ def suggest(
         exclude_listing=exclude_listing,
         cap=cap,
     )
-    return _category_only(guide, words, len(found), condition, bool(title.strip()))
+    said = _why_not(session, cat, unit_, words, found, exclude_listing, bool(title.strip()))
+    return _category_only(guide, said, factors, condition)
+
+
+def _why_not(
+    session: Session,
+    cat: Category,
+    unit: Unit,
+    words: comparables.Words,
+    found: comparables.Found,
+    exclude: int | None,
+    titled: bool,
+) -> str:
+    """Why an item has too few comparables even across the market, as the basis says it:
+    how many it has, else what holds its word and why none is used."""
+    few, word = len(found.comparables), words.shown
+    if few:
+        return f"only {few} similar '{word}' {_items(few)} across the market"
+    if found.unlike or found.idle:
+        unlike, idle = found.unlike, found.idle
+        held = f"{unlike + idle} '{word}' {_items(unlike + idle)} in {cat.slug} per {unit}"
+        if not idle:
+            return f"{held}, none sharing enough of this title's words"
+        if not unlike:
+            return f"{held}, none active or sold"
+        return (
+            f"{held}: {unlike} share{'s' * (unlike == 1)} too few of this title's words, "
+            f"{idle} {'is' if idle == 1 else 'are'} neither active nor sold"
+        )
+    if holders := comparables.elsewhere(session, words, exclude):
+        shown = [f"{n} in {category} per {per}" for category, per, n in holders[:2]]
+        more = ", …" if len(holders) > 2 else ""
+        return f"no '{word}' items in {cat.slug} per {unit} ({', '.join(shown)}{more})"
+    if word:
+        return f"no similar '{word}' items yet"
+    return "no words of the title to compare by" if titled else "no title to compare by"
+
+
+def _items(n: int) -> str:
+    return "item" if n == 1 else "items"
 
 
 def category_band(
@@ -254,7 +290,7 @@ def category_band(
 
 
 def _rank(condition: str | None) -> int:
-    return list(CONDITION_FACTORS).index(condition or Condition.good)
+    return list(conditions.CONFIGURED).index(condition or Condition.good)
 
 
 def predicted(points: list[tuple[float, float]]) -> list[float]:
@@ -283,13 +319,14 @@ def _from_comparables(
     words: comparables.Words,
     found: list[comparables.Comparable],
     radius: float | None,
+    factors: dict[str, conditions.Factor],
     condition: str | None,
     now: int,
 ) -> Suggestion:
     """The band of the comparables, each price brought to the item's condition."""
     scale = (radius or 30.0) / 2
     decay = math.log(2) / (HALF_LIFE_DAYS * DAY)
-    factor = CONDITION_FACTORS.get(condition or Condition.good, 1.0)
+    own = factors[condition or Condition.good]
     points = []
     for c in found:
         weight = (
@@ -300,8 +337,8 @@ def _from_comparables(
             / (1 + (c.km / scale) ** 2)
             * CONDITION_STEP_WEIGHT ** abs(_rank(c.condition) - _rank(condition))
         )
-        points.append((c.price / CONDITION_FACTORS.get(c.condition or Condition.good, 1.0), weight))
-    p10, p25, p50, p75, p90 = (round(p * factor) for p in predicted(points))
+        points.append((c.price / _factor(factors, c.condition), weight))
+    p10, p25, p50, p75, p90 = (round(p * own.value) for p in predicted(points))
     sales = sum(c.sale for c in found)
     against = f"{_similar_count(len(found), sales, words.shown)} {_radius_text(radius)}"
     return Suggestion(
@@ -314,32 +351,26 @@ def _from_comparables(
         sales,
         len(found) - sales,
         radius,
-        against + _condition_text(cat, condition, factor),
+        against + _condition_text(cat, condition, own),
         against,
         condition,
-        factor,
+        own.value,
+        own.sales if own.learned_from is not None else 0,
         p10,
         p90,
     )
 
 
 def _category_only(
-    guide: Suggestion, words: comparables.Words, few: int, condition: str | None, titled: bool
+    guide: Suggestion, said: str, factors: dict[str, conditions.Factor], condition: str | None
 ) -> Suggestion:
     """Too few comparables: the category's band, moved to the condition, saying so."""
     cat = catalog.category(guide.category)
-    factor = CONDITION_FACTORS.get(condition or Condition.good, 1.0)
+    own = factors[condition or Condition.good]
+    factor = own.value
     p25, p50, p75 = (round(p * factor) for p in (guide.p25, guide.p50, guide.p75))
     p10, p90 = (None if p is None else round(p * factor) for p in (guide.p10, guide.p90))
     ranges = f"the category ranges {money.fmt(p25)}–{money.fmt(p75)} ({guide.basis})"
-    if few:
-        said = f"only {few} similar '{words.shown}' item{'s' * (few != 1)} across the market"
-    elif words.shown:
-        said = f"no similar '{words.shown}' items yet"
-    elif titled:
-        said = "no words of the title to compare by"
-    else:
-        said = "no title to compare by"
     return replace(
         guide,
         p10=p10,
@@ -348,17 +379,24 @@ def _category_only(
         p75=p75,
         p90=p90,
         n=0,
-        basis=f"{said}; {ranges}{_condition_text(cat, condition, factor)}",
+        basis=f"{said}; {ranges}{_condition_text(cat, condition, own)}",
         against=None,
         condition=condition,
         factor=factor,
+        factor_sales=own.sales if own.learned_from is not None else 0,
     )
 
 
-def _condition_text(cat: Category, condition: str | None, factor: float) -> str:
+def _condition_text(cat: Category, condition: str | None, own: conditions.Factor) -> str:
     if Kind.goods not in cat.kinds or condition is None:
         return ""
-    return f"; {condition_label(condition)} ×{factor:.2f}"
+    return f"; {own.text()}"
+
+
+def _factor(factors: dict[str, conditions.Factor], condition: str | None) -> float:
+    """A comparable's condition factor (not said, or not a condition: good)."""
+    found = factors.get(condition or Condition.good)
+    return found.value if found is not None else 1.0
 
 
 def _similar_count(n: int, sales: int, word: str) -> str:

@@ -101,6 +101,20 @@ class PgPricePoints:
                     return [row for rows in found.values() for row in rows]
         return [row for rows in found.values() for row in rows]
 
+    def holders(
+        self, session: Session, term: str, exclude: int | None, cap: int
+    ) -> list[tuple[str, str, int]]:
+        raw = session.connection().connection.dbapi_connection
+        rows = raw.execute(
+            "SELECT l.category, l.unit::text, count(*) FROM (SELECT key FROM search_posting"
+            " WHERE term = %(term)s LIMIT %(cap)s) AS p"
+            f" JOIN listing l ON l.id = (p.key & {ID_MASK})"
+            " WHERE l.status = 'active' AND l.id <> %(exclude)s"
+            " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+            {"term": term, "cap": cap, "exclude": exclude or 0},
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
 
 def _pair_rows(raw, category, unit, lat, lon, radius_km, exclude, cap):
     where = "l.category = %(category)s AND l.unit = %(unit)s"

@@ -197,3 +197,16 @@ class SqlitePricePoints:
                 if len(found) >= cap:
                     return [row for rows in found.values() for row in rows]
         return [row for rows in found.values() for row in rows]
+
+    def holders(
+        self, session: Session, term: str, exclude: int | None, cap: int
+    ) -> list[tuple[str, str, int]]:
+        raw = session.connection().connection.dbapi_connection
+        return raw.execute(
+            "SELECT l.category, l.unit, count(*) FROM (SELECT rowid FROM search_fts"
+            " WHERE search_fts MATCH ? LIMIT ?) AS f"
+            f" CROSS JOIN listing l ON l.id = (f.rowid & {ID_MASK})"
+            " WHERE l.status = 'active' AND l.id <> ?"
+            " GROUP BY l.category, l.unit ORDER BY count(*) DESC, l.category, l.unit",
+            (f'words : "{term}"', cap, exclude or 0),
+        ).fetchall()

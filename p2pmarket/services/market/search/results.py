@@ -22,9 +22,6 @@ from p2pmarket.services.market.search.query import (
 )
 from p2pmarket.tokens import query_tokens
 
-# The "x% under 14 similar …" of a result reads a smaller sample than `price suggest`.
-WHY_PRICE_CAP = 200
-
 
 def round_km(km: float) -> float:
     """Distances are shown rounded, never exact: 0.1 km steps under 10 km, then whole km."""
@@ -194,11 +191,10 @@ def price_page(session: Session, clock, results: Results, *, lat: float, lon: fl
     """A found page with each price compared with its suggested band around (lat, lon).
 
     The last part of each why; a page is found first and priced after (the bands take
-    longest the first time a category shows up), so the search is never run twice.
+    longest the first time a category shows up), so the search is never run twice. Each
+    band is the one `price suggest --listing` and the listing's page give around (lat, lon).
     """
-    bands = pricing.suggest_listings(
-        session, clock, [h.id for h in results.hits], lat=lat, lon=lon, cap=WHY_PRICE_CAP
-    )
+    bands = pricing.suggest_listings(session, clock, [h.id for h in results.hits], lat=lat, lon=lon)
     return replace(results, hits=tuple(_priced(h, bands.get(h.id)) for h in results.hits))
 
 
