@@ -294,3 +294,18 @@ async def test_offers_tab_declines_and_withdraws(store, config, clock, step):
         assert cells(app.screen.query_one("#offers")) == []
         notes = [str(n.message) for n in app._notifications]
         assert any(f"Offer #{made.id} {app.actor.offer(made.id).status}." in n for n in notes)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def test_offers_tab_snapshot(snap_compare, store, config, clock, size):
+    trade = _trade(store, clock)
+
+    async def run_before(pilot) -> None:
+        bob = pilot.app.market.actor("bob", PASSPHRASE)
+        bob.make_offer(trade.listing.id, 100_00, 2, "Could I pick both up tonight?")
+        clock.advance(3600)
+        _as(pilot.app, "lin")
+        await _offers_tab(pilot.app, pilot)
+
+    app = MarketApp(config=config, clock=clock, user="lin")
+    assert snap_compare(app, run_before=run_before, terminal_size=size)

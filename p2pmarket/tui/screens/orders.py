@@ -154,7 +154,7 @@ class OrdersScreen(OrderActions, MarketScreen):
                 "your price per unit (yuan)?"
             )
             self.app.push_screen(
-                AskModal(question, placeholder=money.fmt(o.unit_price).lstrip("¥")),
+                AskModal(question, placeholder=money.plain(o.unit_price)),
                 lambda price: price and self._answer(o, "counter", price),
             )
         elif step == "accept":
