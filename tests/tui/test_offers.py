@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, RichLog, TabbedContent
 
+from p2pmarket.market import Market
 from p2pmarket.models import ChatMode, User
 from p2pmarket.services.trust import chat
 from p2pmarket.tui.app import MarketApp
@@ -309,3 +310,31 @@ def test_offers_tab_snapshot(snap_compare, store, config, clock, size):
 
     app = MarketApp(config=config, clock=clock, user="lin")
     assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+async def test_the_listing_says_price_firm_or_offers_welcome_and_its_seller_the_floor(
+    store, config, clock
+):
+    trade = _trade(store, clock)
+    lin = Market(store, clock).actor("lin", PASSPHRASE)
+    lin.set_offer_policy(trade.listing.id, floor=90_00)
+    app = MarketApp(config=config, clock=clock, user="bob")
+
+    async def head() -> str:
+        app.open(ListingScreen(trade.listing.id))
+        await settle(pilot)
+        return str(app.screen.query_one("#listing-head").content)
+
+    async with app.run_test(size=SIZE) as pilot:
+        _as(app, "bob")
+        shown = await head()
+        assert shown.endswith("\nOffers welcome (n).") and "declined" not in shown
+        _as(app, "lin")
+        assert "offers below ¥90.00 are declined automatically" in await head()
+        assert app.screen.query_one("#offer").disabled  # no offers on your own listing
+        lin.set_offer_policy(trade.listing.id, firm=True)
+        _as(app, "bob")
+        assert "Price firm: no offers." in await head()
+        assert app.screen.query_one("#offer").disabled
+        keys = {b.binding.key for b in app.screen.active_bindings.values() if b.enabled}
+        assert "n" not in keys and "b" in keys

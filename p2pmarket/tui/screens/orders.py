@@ -47,6 +47,7 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("S", "order('ship')", "Ship"),
         Binding("A", "order('agree')", "Agree handover"),
         Binding("w", "message", "Message", show=False),
+        Binding("O", "offers_tab", "Offers"),
     ]
 
     def __init__(self, focus_order: int | None = None) -> None:
@@ -138,6 +139,13 @@ class OrdersScreen(OrderActions, MarketScreen):
     @on(OrderPanel.Chosen)
     def _chosen(self, message: OrderPanel.Chosen) -> None:
         self.run_order_action(message.order_id, message.action)
+
+    def action_offers_tab(self) -> None:
+        """The Offers tab, and from it back to Buying."""
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "tab-buying" if tabs.active == "tab-offers" else "tab-offers"
+        if tabs.active == "tab-buying":
+            self.query_one("#buying", MarketTable).focus()
 
     @on(OffersPane.Chosen)
     def _offer_chosen(self, message: OffersPane.Chosen) -> None:
