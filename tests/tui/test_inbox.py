@@ -10,7 +10,7 @@ from textual.widgets import Input, Select, Static
 from p2pmarket.clock import HOUR
 from p2pmarket.market import Market
 from p2pmarket.models import Kind, Unit
-from p2pmarket.services.market import demo, search
+from p2pmarket.services.market import catalog, demo, search
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.chat import ChatScreen
 from p2pmarket.tui.screens.inbox import InboxScreen
@@ -193,6 +193,22 @@ async def test_a_saved_search_puts_back_its_kind_and_sort(store, config, clock):
             "best",
         )
         assert screen.query_one("#category", Select).value is Select.NULL
+        assert "of home" in str(screen.query_one("#search-status", Static).content)
+
+
+async def test_a_saved_search_centred_elsewhere_runs_there(store, config, clock):
+    Trade(store, clock)
+    bob = Market(store, clock).trusted_actor("bob")
+    bob.save_search("pudong", search.Query(text="bike", radius_km=2), area="lujiazui")
+    place = catalog.area("lujiazui")
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open(SearchScreen(saved="pudong"))
+        await settle(pilot)
+        status = str(app.screen.query_one("#search-status", Static).content)
+        assert f"of {place.lat:.3f},{place.lon:.3f}" in status, status
+        # The bike near home (~10 km from there) is not within its 2 km.
+        assert cells(app.screen.query_one("#results", MarketTable)) == []
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])

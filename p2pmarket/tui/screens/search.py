@@ -146,11 +146,11 @@ class SearchScreen(MarketScreen):
             )
         )
 
-    @staticmethod
-    def _key(query: search.Query) -> tuple:
-        """Queries with equal keys have equal results (the text matters only as tokens)."""
+    def _key(self, query: search.Query) -> tuple:
+        """Queries with equal keys have equal results (the text matters only as tokens; the
+        centre is home unless a saved search placed it elsewhere)."""
         rest = tuple(v for k, v in vars(query).items() if k != "text")
-        return (search.query_tokens(query.text), *rest)
+        return (search.query_tokens(query.text), self._near, *rest)
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -346,7 +346,6 @@ class SearchScreen(MarketScreen):
             return
         q = opened.query
         self._near, self._new = opened.near, opened.new
-        self._shown_key = None  # same words, maybe another centre: search again
         fields = {
             "q": q.text,
             "radius": f"{q.radius_km:g}",
