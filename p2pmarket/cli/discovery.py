@@ -132,7 +132,7 @@ def saved_searches(
     as_: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Your saved searches."""
+    """Your saved searches, each with its hits you have not seen."""
     saved = ctx_of(ctx).actor(as_).saved_searches()
 
     def render() -> None:
@@ -140,13 +140,14 @@ def saved_searches(
             say("No saved searches (`p2pmarket search WORDS --save NAME`).")
             return
         table(
-            ["name", "text", "radius", "filters"],
+            ["name", "text", "radius", "filters", "new hits"],
             [
                 [
                     s.name,
                     s.text or "(anything)",
                     f"{s.radius_km:g} km",
                     ", ".join(f"{k} {v}" for k, v in s.filters.items()) or "-",
+                    str(s.new_hits),
                 ]
                 for s in saved
             ],

@@ -88,8 +88,16 @@ class InboxCases(ActorBase):
         return self._write(work)
 
     def saved_searches(self) -> list[inbox.SavedView]:
+        """My saved searches, each with its hits I have not seen (gathered up to now)."""
+        self._gather()
         with self._read() as (session, me):
             return inbox.saved_searches(session, me)
+
+    def open_saved_search(self, name: str) -> inbox.OpenedSearch:
+        """A saved search to run again, with the listings it found since my last look
+        (their inbox items read from now on)."""
+        self._gather()
+        return self._write(lambda session, me: inbox.open_saved(session, me, name))
 
     def unsave_search(self, name: str) -> inbox.SavedView:
         return self._write(lambda session, me: inbox.unsave(session, me, name))

@@ -16,7 +16,7 @@ from p2pmarket.market.base import ActorBase
 from p2pmarket.models import Condition, Kind, ListingStatus, Unit, User
 from p2pmarket.services.market import availability, catalog, photos, pricing, search, shops
 from p2pmarket.services.money import attention, ledger
-from p2pmarket.services.trust import accounts, chat, feedback, inbox, privacy
+from p2pmarket.services.trust import accounts, chat, feedback, inbox, offers, privacy
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -49,6 +49,8 @@ class ListingPage:
     price: pricing.Suggestion | None = None
     # When it can be booked (a skill or time by the slot), or None: ordered as a whole.
     hours: availability.Hours | None = None
+    # Price firm or open to offers (and, for its seller only, the floor).
+    policy: offers.OfferPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,8 @@ class ShopCases(ActorBase):
                 session, self.market.clock, [listing_id], lat=me.lat, lon=me.lon
             )[listing_id]
             hours = availability.hours_of(session, listing_id, self.market.settings.zone)
-        return ListingPage(listing, profile, tuple(reviews), price=band, hours=hours)
+            policy = offers.policy(session, me, listing_id)
+        return ListingPage(listing, profile, tuple(reviews), price=band, hours=hours, policy=policy)
 
 
 # -- nobody logged in ----------------------------------------------------------------------

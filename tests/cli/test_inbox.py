@@ -49,6 +49,10 @@ def test_a_saved_search_brings_new_listings_to_the_inbox(market):
     hits = [i for i in items if i["kind"] == "search" and "'tandems'" in i["text"]]
     assert [(h["ref"]["kind"], h["ref"]["id"]) for h in hits] == [("listing", added["id"])]
     assert "New for 'tandems'" in hits[0]["text"]
+    [tandems] = [
+        s for s in market.json("search", "saved", "--as", "demo") if s["name"] == "tandems"
+    ]
+    assert tandems["new_hits"] == 1  # gathered, not yet seen
     assert "dropped" in market("search", "unsave", "tandems", "--as", "demo").stdout
     out = market("search", "unsave", "tandems", "--as", "demo", code=2)
     assert "no saved search named 'tandems'" in out.output

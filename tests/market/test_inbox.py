@@ -247,3 +247,33 @@ def test_saved_searches_and_watches_are_bounded_and_names_are_data(neighbours):
         bob.save_search("x" * 41, search.Query(text="bike"))
     with pytest.raises(Invalid, match="No listing #999"):
         bob.watch_listing(999)
+
+
+def test_an_expired_offer_reaches_both_sides_once_from_the_tick(neighbours, market):
+    bob, lin, listing = neighbours
+    bob.set_chat_mode("lin", ChatMode.trade)
+    bob.set_tier("lin", Tier.acquaintance)
+    made = bob.make_offer(listing.id, 120_00)
+    market.clock.advance(48 * HOUR - 1)
+    market.tick()
+    assert kinds(bob, "offer") == []
+    market.clock.advance(1)
+    assert market.tick() == []  # no order settled: only the offer ran out
+    what = f"offer #{made.id} on listing #{listing.id} Piano lessons (¥120.00 × 1)"
+    assert kinds(bob, "offer") == [
+        ("offer", f"Your {what} expired unanswered: make a new one if you wish.")
+    ]
+    expired = [i for i in lin.inbox().items if "expired" in i.text]
+    assert [(i.text, i.ref_kind, i.ref_id, i.at, i.other) for i in expired] == [
+        (
+            f"@bob's {what} expired: you did not answer within 48 h.",
+            "offer",
+            made.id,
+            made.expires_at,
+            "bob",
+        )
+    ]
+    assert lin.offer(made.id).status == "expired"
+    market.clock.advance(HOUR)
+    market.tick()
+    assert len(kinds(bob, "offer")) == 1  # told once

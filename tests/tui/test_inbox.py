@@ -5,17 +5,23 @@ open; saving a search (ctrl+s) and watching a listing (f). Snapshots at 80×24 a
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
+from p2pmarket.clock import HOUR
 from p2pmarket.market import Market
-from p2pmarket.services.market import demo
+from p2pmarket.models import Kind, Unit
+from p2pmarket.services.market import catalog, demo, search
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.chat import ChatScreen
 from p2pmarket.tui.screens.inbox import InboxScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
+from p2pmarket.tui.screens.search import SearchScreen
 from p2pmarket.tui.widgets.ask import AskModal
+from p2pmarket.tui.widgets.confirm import ConfirmModal
+from p2pmarket.tui.widgets.saved_searches import SavedSearches
 from p2pmarket.tui.widgets.table import MarketTable
+from tests.conftest import make_listing
 from tests.tui.helpers import SIZE, Trade, cells, settle
 
 
@@ -101,4 +107,119 @@ def test_inbox_snapshot(snap_compare, store, config, clock, size):
         await settle(pilot)
 
     app = MarketApp(config=config, clock=clock, user="demo")
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+def _saved_with_a_new_hit(store, clock, trade: Trade):
+    """Bob saved two searches; a road bike was listed after them (a hit for 'bikes')."""
+    bob = Market(store, clock).trusted_actor("bob")
+    bob.save_search("bikes", search.Query(text="bike", radius_km=10, max_price=500_00))
+    bob.save_search("pianos", search.Query(text="piano", kind=Kind.goods))
+    clock.advance(HOUR)
+    return make_listing(
+        store,
+        clock,
+        trade.seller,
+        kind=Kind.goods,
+        title="Road bike, new tyres",
+        category="bicycles",
+        unit=Unit.item,
+        price=300_00,
+    )
+
+
+async def test_saved_searches_run_on_search_with_new_hits_marked_and_delete(store, config, clock):
+    trade = Trade(store, clock)
+    hit = _saved_with_a_new_hit(store, clock, trade)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l", "v")
+        await settle(pilot)
+        assert isinstance(app.screen, SavedSearches)
+        assert cells(app.screen.query_one("#saved", MarketTable)) == [
+            ["bikes", "'bike' within 10 km · up to ¥500.00", "1"],
+            ["pianos", "'piano' within 3 km · goods", "—"],
+        ]
+        await pilot.press("enter")
+        await settle(pilot)
+        # The search runs with its words, radius and filters; its new hit is marked.
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        values = {w: screen.query_one(f"#{w}", Input).value for w in ("q", "radius", "max-price")}
+        assert values == {"q": "bike", "radius": "10", "max-price": "500.00"}
+        rows = cells(screen.query_one("#results", MarketTable))
+        assert sorted(r[0] for r in rows) == ["City bike, barely used", "● Road bike, new tyres"]
+        status = str(screen.query_one("#search-status", Static).content)
+        assert status.endswith("· saved search 'bikes' · ● 1 new since your last look"), status
+        bob = Market(store, clock).trusted_actor("bob")
+        assert [(s.name, s.new_hits) for s in bob.saved_searches()] == [
+            ("bikes", 0),
+            ("pianos", 0),
+        ]
+        assert not any(i.ref_id == hit.id and not i.read for i in bob.inbox().items)
+
+        # From Search too (ctrl+g): delete one, asked once; the list comes back without it.
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert isinstance(app.screen, SavedSearches)
+        await pilot.press("down", "d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#confirm-yes")
+        await settle(pilot)
+        assert isinstance(app.screen, SavedSearches)
+        assert [r[0] for r in cells(app.screen.query_one("#saved", MarketTable))] == ["bikes"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+    assert [s.name for s in Market(store, clock).trusted_actor("bob").saved_searches()] == ["bikes"]
+
+
+async def test_a_saved_search_puts_back_its_kind_and_sort(store, config, clock):
+    trade = Trade(store, clock)
+    _saved_with_a_new_hit(store, clock, trade)
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open(SearchScreen(saved="pianos"))
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one("#q", Input).value == "piano"
+        assert (
+            screen.query_one("#kind", Select).value,
+            screen.query_one("#sort", Select).value,
+        ) == (
+            "goods",
+            "best",
+        )
+        assert screen.query_one("#category", Select).value is Select.NULL
+        assert "of home" in str(screen.query_one("#search-status", Static).content)
+
+
+async def test_a_saved_search_centred_elsewhere_runs_there(store, config, clock):
+    Trade(store, clock)
+    bob = Market(store, clock).trusted_actor("bob")
+    bob.save_search("pudong", search.Query(text="bike", radius_km=2), area="lujiazui")
+    place = catalog.area("lujiazui")
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=SIZE) as pilot:
+        app.open(SearchScreen(saved="pudong"))
+        await settle(pilot)
+        status = str(app.screen.query_one("#search-status", Static).content)
+        assert f"of {place.lat:.3f},{place.lon:.3f}" in status, status
+        # The bike near home (~10 km from there) is not within its 2 km.
+        assert cells(app.screen.query_one("#results", MarketTable)) == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def test_saved_searches_snapshot(snap_compare, store, config, clock, size):
+    trade = Trade(store, clock)
+    _saved_with_a_new_hit(store, clock, trade)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("l", "v")
+        await settle(pilot)
+
+    app = MarketApp(config=config, clock=clock, user="bob")
     assert snap_compare(app, run_before=run_before, terminal_size=size)

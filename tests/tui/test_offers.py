@@ -3,17 +3,21 @@ sees it (accept, counter, decline), then paid with the second confirmation."""
 
 from __future__ import annotations
 
-from textual.widgets import Input, RichLog
+import pytest
+from textual.widgets import Input, RichLog, TabbedContent
 
+from p2pmarket.market import Market
 from p2pmarket.models import ChatMode, User
 from p2pmarket.services.trust import chat
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.chat import ChatScreen
 from p2pmarket.tui.screens.listing import ListingScreen
+from p2pmarket.tui.screens.orders import OrdersScreen
+from p2pmarket.tui.widgets.ask import AskModal
 from p2pmarket.tui.widgets.confirm import ConfirmModal
 from p2pmarket.tui.widgets.offer import AnswerOffer, OfferForm
 from p2pmarket.tui.widgets.payment import PaymentModal
-from tests.tui.helpers import PASSPHRASE, SIZE, Trade, settle
+from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
 
 
 def _trade(store, clock) -> Trade:
@@ -206,3 +210,131 @@ def test_answer_offer_snapshot_120x36(snap_compare, store, config, clock):
     trade = _trade(store, clock)
     app = MarketApp(config=config, clock=clock, user="lin")
     assert snap_compare(app, run_before=_answer_before(trade), terminal_size=(120, 36))
+
+
+async def _offers_tab(app, pilot) -> list[list[str]]:
+    """Orders, then its Offers tab: the rows of the offers table."""
+    app.open(OrdersScreen())
+    await settle(pilot)
+    app.screen.query_one(TabbedContent).active = "tab-offers"
+    await settle(pilot)
+    return cells(app.screen.query_one("#offers"))
+
+
+async def test_offers_tab_counters_in_a_modal_and_the_counter_is_accepted(store, config, clock):
+    trade = _trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="lin")
+    async with app.run_test(size=SIZE) as pilot:
+        made = app.market.actor("bob", PASSPHRASE).make_offer(trade.listing.id, 80_00, 2)
+        _as(app, "lin")
+        rows = await _offers_tab(app, pilot)
+        assert rows == [
+            [
+                str(made.id),
+                "City bike, barely…",
+                "selling",
+                "@bob",
+                "¥80.00 × 2",
+                "open, 2d 0h left",
+            ]
+        ]
+        assert app.screen.focused is app.screen.query_one("#offers")
+        keys = {b.binding.key for b in app.screen.active_bindings.values() if b.enabled}
+        assert {"a", "x", "n"} <= keys and "W" not in keys  # lin may answer, not withdraw
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, AskModal)
+        app.screen.query_one(Input).value = "90"
+        await pilot.press("enter")
+        await settle(pilot)
+        first, counter = sorted(app.actor.list_offers(), key=lambda o: o.id)
+        assert (first.status, counter.status, counter.by, counter.unit_price) == (
+            "countered",
+            "open",
+            "lin",
+            90_00,
+        )
+        assert cells(app.screen.query_one("#offers"))[0][:5] == [
+            str(counter.id),
+            "City bike, barely…",
+            "selling",
+            "@bob",
+            "¥90.00 × 2",
+        ]
+
+        # Bob accepts lin's counter from his own offers tab, asked once.
+        _as(app, "bob")
+        rows = await _offers_tab(app, pilot)
+        assert [r[:3] for r in rows] == [[str(counter.id), "City bike, barely…", "buying"]]
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.click("#confirm-yes")
+        await settle(pilot)
+        done = app.actor.offer(counter.id)
+        assert done.status == "accepted"
+        order = app.actor.order(done.order_id)
+        assert (order.status, order.amount, order.quantity) == ("accepted", 180_00, 2)
+        # The order it became is shown on the Buying tab, ready to pay; no offer is open.
+        assert app.screen.query_one(TabbedContent).active == "tab-buying"
+        assert app.screen.current.id == done.order_id
+        assert cells(app.screen.query_one("#offers")) == []
+
+
+@pytest.mark.parametrize("step", ["decline", "withdraw"])
+async def test_offers_tab_declines_and_withdraws(store, config, clock, step):
+    trade = _trade(store, clock)
+    app = MarketApp(config=config, clock=clock, user="lin")
+    async with app.run_test(size=SIZE) as pilot:
+        made = app.market.actor("bob", PASSPHRASE).make_offer(trade.listing.id, 80_00)
+        _as(app, "lin" if step == "decline" else "bob")
+        await _offers_tab(app, pilot)
+        await pilot.press("x" if step == "decline" else "W")
+        await settle(pilot)
+        assert app.actor.offer(made.id).status == ("declined" if step == "decline" else "withdrawn")
+        assert cells(app.screen.query_one("#offers")) == []
+        notes = [str(n.message) for n in app._notifications]
+        assert any(f"Offer #{made.id} {app.actor.offer(made.id).status}." in n for n in notes)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def test_offers_tab_snapshot(snap_compare, store, config, clock, size):
+    trade = _trade(store, clock)
+
+    async def run_before(pilot) -> None:
+        bob = pilot.app.market.actor("bob", PASSPHRASE)
+        bob.make_offer(trade.listing.id, 100_00, 2, "Could I pick both up tonight?")
+        clock.advance(3600)
+        _as(pilot.app, "lin")
+        await _offers_tab(pilot.app, pilot)
+
+    app = MarketApp(config=config, clock=clock, user="lin")
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+async def test_the_listing_says_price_firm_or_offers_welcome_and_its_seller_the_floor(
+    store, config, clock
+):
+    trade = _trade(store, clock)
+    lin = Market(store, clock).actor("lin", PASSPHRASE)
+    lin.set_offer_policy(trade.listing.id, floor=90_00)
+    app = MarketApp(config=config, clock=clock, user="bob")
+
+    async def head() -> str:
+        app.open(ListingScreen(trade.listing.id))
+        await settle(pilot)
+        return str(app.screen.query_one("#listing-head").content)
+
+    async with app.run_test(size=SIZE) as pilot:
+        _as(app, "bob")
+        shown = await head()
+        assert shown.endswith("\nOffers welcome (n).") and "declined" not in shown
+        _as(app, "lin")
+        assert "offers below ¥90.00 are declined automatically" in await head()
+        assert app.screen.query_one("#offer").disabled  # no offers on your own listing
+        lin.set_offer_policy(trade.listing.id, firm=True)
+        _as(app, "bob")
+        assert "Price firm: no offers." in await head()
+        assert app.screen.query_one("#offer").disabled
+        keys = {b.binding.key for b in app.screen.active_bindings.values() if b.enabled}
+        assert "n" not in keys and "b" in keys

@@ -92,9 +92,22 @@ class SavedView:
     radius_km: float
     filters: dict
     created_at: int
+    # Its hits in my inbox not yet seen (gathered, unread; opening the search sees them).
+    new_hits: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OpenedSearch:
+    """A saved search to run again: its query, where it is centred when not at home
+    ("LAT,LON"), and the listings it found since my last look (newest first)."""
+
+    name: str
+    query: search.Query
+    near: str | None
+    new: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -529,14 +542,32 @@ def _stored(query: search.Query) -> str:
     return json.dumps(kept, ensure_ascii=False, sort_keys=True)
 
 
-def _saved_view(row: SavedSearch) -> SavedView:
+def _saved_view(row: SavedSearch, new_hits: int = 0) -> SavedView:
     q = json.loads(row.query)
     filters = {
         k: v
         for k, v in q.items()
         if k not in ("text", "radius_km", "lat", "lon") and v is not None and k != "sort"
     }
-    return SavedView(row.name, q["text"], q["radius_km"], filters, row.created_at)
+    return SavedView(row.name, q["text"], q["radius_km"], filters, row.created_at, new_hits)
+
+
+def _unread_hits(session: Session, user_id: int) -> dict[int, list[InboxItem]]:
+    """My unread saved-search hits, by the saved search that found them (its id is in the
+    item's key, `hit:SEARCH:LISTING`)."""
+    rows = session.exec(
+        select(InboxItem)
+        .where(
+            InboxItem.user_id == user_id,
+            InboxItem.kind == InboxKind.search,
+            col(InboxItem.read).is_(False),
+        )
+        .order_by(col(InboxItem.at).desc(), col(InboxItem.id).desc())
+    ).all()
+    found: dict[int, list[InboxItem]] = {}
+    for item in rows:
+        found.setdefault(int(item.key.split(":")[1]), []).append(item)
+    return found
 
 
 def _room(session: Session, model, user_id: int, most: int, full: Refused) -> None:
@@ -578,13 +609,15 @@ def save_search(
 
 
 def saved_searches(session: Session, user: User) -> list[SavedView]:
+    """My saved searches by name, each with how many of its hits I have not seen."""
     rows = session.exec(
         select(SavedSearch).where(SavedSearch.user_id == user.id).order_by(col(SavedSearch.name))
     ).all()
-    return [_saved_view(r) for r in rows]
+    hits = _unread_hits(session, user.id)
+    return [_saved_view(r, len(hits.get(r.id, ()))) for r in rows]
 
 
-def unsave(session: Session, user: User, name: str) -> SavedView:
+def _saved_row(session: Session, user: User, name: str) -> SavedSearch:
     row = session.exec(
         select(SavedSearch).where(SavedSearch.user_id == user.id, SavedSearch.name == name)
     ).first()
@@ -593,6 +626,23 @@ def unsave(session: Session, user: User, name: str) -> SavedView:
             "unknown_saved_search",
             f"You have no saved search named {text.strip_controls(name)[:NAME_MAX]!r}.",
         )
+    return row
+
+
+def open_saved(session: Session, user: User, name: str) -> OpenedSearch:
+    """Run a saved search again: its query, and its unseen hits, read from now on."""
+    row = _saved_row(session, user, name)
+    query = saved_query(row.query)
+    near = None if (query.lat, query.lon) == (user.lat, user.lon) else f"{query.lat},{query.lon}"
+    new = _unread_hits(session, user.id).get(row.id, [])
+    for item in new:
+        item.read = True
+        session.add(item)
+    return OpenedSearch(row.name, query, near, tuple(i.ref_id for i in new))
+
+
+def unsave(session: Session, user: User, name: str) -> SavedView:
+    row = _saved_row(session, user, name)
     view = _saved_view(row)
     session.delete(row)
     return view

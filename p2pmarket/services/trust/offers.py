@@ -25,10 +25,11 @@ from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
 from p2pmarket import money, text
-from p2pmarket.clock import Clock, iso
+from p2pmarket.clock import HOUR, Clock, iso
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import (
+    InboxKind,
     Listing,
     ListingHours,
     ListingStatus,
@@ -38,7 +39,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money import orders
-from p2pmarket.services.trust import chat, contacts, gate
+from p2pmarket.services.trust import chat, contacts, gate, inbox
 
 NOTE_MAX = 200
 STEPS = ("accept", "decline", "counter", "withdraw")
@@ -430,13 +431,32 @@ def anything_due(session: Session, clock: Clock) -> bool:
 
 
 def expire(session: Session, clock: Clock) -> list[int]:
-    """Mark the open offers whose window ended expired, at their deadline; their ids."""
-    expired = []
-    for offer in session.exec(_due(clock.now()).order_by(col(Offer.id))).all():
+    """Mark the open offers whose window ended expired, at their deadline, and tell both
+    sides in their inbox; their ids."""
+    due = session.exec(_due(clock.now()).order_by(col(Offer.id))).all()
+    handles = _handles(session, {o.by_id for o in due})
+    titles = _titles(session, {o.listing_id for o in due})
+    for offer in due:
         offer.status, offer.decided_at = OfferStatus.expired, offer.expires_at
         session.add(offer)
-        expired.append(offer.id)
-    return expired
+        _tell_expired(session, offer, handles[offer.by_id], titles[offer.listing_id])
+    return [o.id for o in due]
+
+
+def _tell_expired(session: Session, offer: Offer, by: str, title: str) -> None:
+    """An expired offer is an item for both sides: the one who made it and the one who let
+    it run out (nobody's chat says so, the tick did it)."""
+    to_id = offer.seller_id if offer.by_id == offer.buyer_id else offer.buyer_id
+    terms = f"{money.fmt(offer.unit_price)} × {offer.quantity}"
+    hours = (offer.expires_at - offer.created_at) // HOUR
+    what = f"offer #{offer.id} on listing #{offer.listing_id} {text.strip_controls(title)[:60]}"
+    told = {
+        offer.by_id: f"Your {what} ({terms}) expired unanswered: make a new one if you wish.",
+        to_id: f"@{by}'s {what} ({terms}) expired: you did not answer within {hours} h.",
+    }
+    ref, key = ("offer", offer.id), f"expired:{offer.id}"
+    for user_id, line in told.items():
+        inbox.add(session, user_id, InboxKind.offer, line, ref, offer.expires_at, key)
 
 
 def get_offer(session: Session, viewer: User, offer_id: int) -> OfferView:

@@ -37,6 +37,7 @@ class InboxScreen(MarketScreen):
     LIVE = True
     BINDINGS: ClassVar = [
         Binding("a", "read_all", "Mark all read"),
+        Binding("v", "saved_searches", "Saved searches"),
     ]
 
     def __init__(self) -> None:
@@ -59,7 +60,7 @@ class InboxScreen(MarketScreen):
             return
         self._items = {i.id: i for i in box.items}
         self.query_one("#inbox-summary", Static).update(
-            f"Inbox — {box.unread} unread · enter opens · a: mark all read"
+            f"Inbox — {box.unread} unread · enter opens · a: mark all read · v: saved searches"
             if box.items
             else "Inbox — nothing yet: messages, offers, order changes, deadlines, reminders, "
             "saved-search hits and price drops come here."
@@ -93,6 +94,13 @@ class InboxScreen(MarketScreen):
         if count is not None:
             self.market.tell(f"Marked {count} items read." if count else "Nothing was unread.")
             self.reload()
+
+    def action_saved_searches(self) -> None:
+        """My saved searches: run one on the Search screen, or delete one."""
+        from p2pmarket.tui.screens.search import SearchScreen
+        from p2pmarket.tui.widgets.saved_searches import choose_saved
+
+        choose_saved(self, lambda name: self.market.open(SearchScreen(saved=name)))
 
 
 def _screen_for(item: ItemView) -> MarketScreen:

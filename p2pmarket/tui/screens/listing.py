@@ -14,10 +14,22 @@ from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.market import shop
 from p2pmarket.services.market import pricing, shops
+from p2pmarket.services.trust import offers
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.price_band import price_line
 from p2pmarket.tui.widgets.profile import badges, profile_facts
+
+
+def offer_rules(policy: offers.OfferPolicy) -> str:
+    """Price firm or offers welcome; its seller also reads the floor (buyers never do)."""
+    if policy.firm:
+        return "Price firm: no offers." if not policy.yours else "Price firm: you take no offers."
+    if not policy.yours:
+        return "Offers welcome (n)."
+    if policy.floor is None:
+        return "Offers welcome: no floor set."
+    return f"Offers welcome: offers below {money.fmt(policy.floor)} are declined automatically."
 
 
 class ListingScreen(MarketScreen):
@@ -34,6 +46,7 @@ class ListingScreen(MarketScreen):
         super().__init__()
         self.listing_id = listing_id
         self.listing: shops.ListingView | None = None
+        self.policy: offers.OfferPolicy | None = None
         self.bookable = False
         self.photo_index = 0
 
@@ -57,6 +70,7 @@ class ListingScreen(MarketScreen):
         if page is None:
             return
         self.listing = v = page.listing
+        self.policy = None if page.hours is not None else page.policy
         self.refresh_bindings()
         profile, reviews = page.seller, page.reviews
         head = Text()
@@ -73,6 +87,9 @@ class ListingScreen(MarketScreen):
             head.append_text(price_line(v.price, page.price))
         if self.bookable:
             head.append(f"\nBook a slot: {page.hours.week} ({page.hours.zone})")
+        elif self.policy is not None:
+            head.append(f"\n{offer_rules(self.policy)}", style="dim")
+        self.query_one("#offer", Button).disabled = not self.check_action("offer", ())
         if v.rentable:
             head.append(f"\nRented by the day · deposit {money.fmt(v.deposit or 0)}")
         label = "Book a slot (b)" if self.bookable else "Rent (b)" if v.rentable else "Order (b)"
@@ -123,9 +140,12 @@ class ListingScreen(MarketScreen):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The "next photo" key shows only for a listing with more than one."""
+        """The "next photo" key shows only for a listing with more than one; "make offer"
+        only for someone else's listing that takes offers."""
         if action == "next_photo":
             return self.listing is not None and len(self.listing.photos) > 1
+        if action == "offer":
+            return not (self.policy and (self.policy.firm or self.policy.yours))
         return True
 
     def action_next_photo(self) -> None:

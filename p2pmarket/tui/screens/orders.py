@@ -1,4 +1,5 @@
-"""Orders: buying and selling tabs, each order's timeline and countdowns, the actions allowed now.
+"""Orders: buying and selling tabs, each order's timeline and countdowns, the actions allowed now;
+an offers tab beside them, with my open offers either side and their answers.
 
 Paying always goes through the second-confirmation modal (PaymentModal).
 """
@@ -16,12 +17,14 @@ from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
 from p2pmarket import money
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.offers_pane import OffersPane
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
     from p2pmarket.services.money.orders import OrderView
+    from p2pmarket.services.trust.offers import OfferView
 
 
 class OrdersScreen(OrderActions, MarketScreen):
@@ -44,6 +47,7 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("S", "order('ship')", "Ship"),
         Binding("A", "order('agree')", "Agree handover"),
         Binding("w", "message", "Message", show=False),
+        Binding("O", "offers_tab", "Offers"),
     ]
 
     def __init__(self, focus_order: int | None = None) -> None:
@@ -59,6 +63,8 @@ class OrdersScreen(OrderActions, MarketScreen):
                     yield MarketTable(id="buying")
                 with TabPane("Selling", id="tab-selling"):
                     yield MarketTable(id="selling")
+                with TabPane("Offers", id="tab-offers"):
+                    yield OffersPane(id="offers-pane")
             yield OrderPanel(id="order-panel")
         yield Footer()
 
@@ -88,10 +94,13 @@ class OrdersScreen(OrderActions, MarketScreen):
                     for o in found
                 ]
             )
+        self.query_one(OffersPane).show(
+            self.actor.list_offers(open_only=True), self.actor.handle, self.market.clock.now()
+        )
         if self.focus_order is not None:
             self._focus(self.focus_order, sides)
             self.focus_order = None
-        self._show(self._table().selected_key())
+        self._show_current()
 
     def _focus(self, order_id: int, sides: dict) -> None:
         for side, found in sides.items():
@@ -103,9 +112,18 @@ class OrdersScreen(OrderActions, MarketScreen):
                     table.focus()
                     return
 
-    def _table(self) -> MarketTable:
+    def _table(self) -> MarketTable | None:
+        """The orders table shown (None: the offers tab, whose pane says the rest)."""
         active = self.query_one(TabbedContent).active or "tab-buying"
+        if active == "tab-offers":
+            return None
         return self.query_one(f"#{active.removeprefix('tab-')}", MarketTable)
+
+    def _show_current(self) -> None:
+        table = self._table()
+        # The offers tab takes the whole width: its pane shows the offer, not an order.
+        self.query_one("#orders").set_class(table is None, "offers")
+        self._show(table.selected_key() if table is not None else None)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -114,11 +132,74 @@ class OrdersScreen(OrderActions, MarketScreen):
 
     @on(TabbedContent.TabActivated)
     def _tab(self) -> None:
-        self._show(self._table().selected_key())
+        self._show_current()
+        if self._table() is None:
+            self.query_one("#offers", MarketTable).focus()  # where its keys work
 
     @on(OrderPanel.Chosen)
     def _chosen(self, message: OrderPanel.Chosen) -> None:
         self.run_order_action(message.order_id, message.action)
+
+    def action_offers_tab(self) -> None:
+        """The Offers tab, and from it back to Buying."""
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "tab-buying" if tabs.active == "tab-offers" else "tab-offers"
+        if tabs.active == "tab-buying":
+            self.query_one("#buying", MarketTable).focus()
+
+    @on(OffersPane.Chosen)
+    def _offer_chosen(self, message: OffersPane.Chosen) -> None:
+        """Accept (asked once: it becomes an order), decline, withdraw, or counter with a
+        price asked in a modal."""
+        from p2pmarket.tui.widgets.ask import AskModal
+        from p2pmarket.tui.widgets.confirm import ConfirmModal
+
+        o, step = message.offer, message.step
+        terms = f"{money.fmt(o.unit_price)} × {o.quantity} = {money.fmt(o.amount)}"
+        if step == "counter":
+            question = (
+                f"Counter @{o.by}'s offer #{o.id} ({terms}) for {o.title}: "
+                "your price per unit (yuan)?"
+            )
+            self.app.push_screen(
+                AskModal(question, placeholder=money.plain(o.unit_price)),
+                lambda price: price and self._answer(o, "counter", price),
+            )
+        elif step == "accept":
+            payer = "you" if o.buyer == self.actor.handle else f"@{o.buyer}"
+            question = (
+                f"Accept offer #{o.id} ({terms}) for {o.title}? It becomes an order at this "
+                f"price, for {payer} to pay."
+            )
+            self.app.push_screen(
+                ConfirmModal(question, yes="Accept", no="Back"),
+                lambda yes: yes and self._answer(o, "accept"),
+            )
+        else:
+            self._answer(o, step)
+
+    def _answer(self, o: OfferView, step: str, price: str | None = None) -> None:
+        done = self.attempt(
+            lambda: self.actor.answer_offer(
+                o.id, step, unit_price=money.parse(price) if price is not None else None
+            )
+        )
+        if done is None:
+            return
+        if step == "accept":
+            self.market.tell(
+                f"Offer #{o.id} accepted: order #{done.order_id} for {money.fmt(done.amount)}, "
+                f"ready for @{done.buyer} to pay."
+            )
+            self.focus_order = done.order_id
+        elif step == "counter":
+            self.market.tell(
+                f"Countered with offer #{done.id}: {money.fmt(done.unit_price)} × "
+                f"{done.quantity}, waiting for @{done.to}."
+            )
+        else:
+            self.market.tell(f"Offer #{o.id} {done.status}.")
+        self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """An order step's key shows in the footer only where that step applies now."""

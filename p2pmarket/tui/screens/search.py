@@ -31,17 +31,23 @@ SORTS = [
     ("cheapest", "cheapest"),
     ("best credit", "credit"),
 ]
+# Marks a result the saved search being run found since my last look.
+NEW_MARK = "●"
 # Goods in this condition or better ("good+": good, like new or new).
 CONDITIONS = [
     (c.value.replace("_", " ") + ("" if c is Condition.new else "+"), c.value) for c in Condition
 ]
 
 
-def title_cell(hit: search.Hit) -> Text:
-    """A result's title, marked when it has photos (the mark stays when the title is cut)."""
+def title_cell(hit: search.Hit, *, new: bool = False) -> Text:
+    """A result's title, marked when it has photos (the mark stays when the title is cut),
+    and when a saved search found it since my last look."""
+    cell = Text(f"{NEW_MARK} ", style="bold") if new else Text()
     if not hit.has_photos:
-        return line(hit.title, 32)
-    return line(hit.title, 30).append(f" {photos.MARK}", style="bold")
+        return cell.append_text(line(hit.title, 30 if new else 32))
+    return cell.append_text(line(hit.title, 28 if new else 30)).append(
+        f" {photos.MARK}", style="bold"
+    )
 
 
 class SearchScreen(MarketScreen):
@@ -51,6 +57,7 @@ class SearchScreen(MarketScreen):
         Binding("ctrl+l", "focus_results", "Results"),
         Binding("ctrl+f", "focus_query", "Search box"),
         Binding("ctrl+s", "save_search", "Save search"),
+        Binding("ctrl+g", "saved_searches", "Saved searches"),
     ]
 
     @dataclass
@@ -61,8 +68,13 @@ class SearchScreen(MarketScreen):
         # The why compares each price with its suggested band (the second, slower pass).
         priced: bool = False
 
-    def __init__(self) -> None:
+    def __init__(self, saved: str | None = None) -> None:
         super().__init__()
+        # A saved search to run on opening (by name), the one run (its name); where it is
+        # centred when not at home, and the listings it found since my last look (marked).
+        self._open_first, self._saved = saved, None
+        self._near: str | None = None
+        self._new: tuple[int, ...] = ()
         self._generation = 0
         self.results: search.Results | None = None
         # What the box asks for now, what a worker is computing, what the table shows
@@ -100,6 +112,8 @@ class SearchScreen(MarketScreen):
             "title", "price", "seller", "distance", "credit", "why"
         )
         self.query_one("#q", Input).focus()
+        if self._open_first is not None:
+            self.run_saved(self._open_first)
         self.run_search()
 
     # -- searching -------------------------------------------------------------------------
@@ -132,11 +146,11 @@ class SearchScreen(MarketScreen):
             )
         )
 
-    @staticmethod
-    def _key(query: search.Query) -> tuple:
-        """Queries with equal keys have equal results (the text matters only as tokens)."""
+    def _key(self, query: search.Query) -> tuple:
+        """Queries with equal keys have equal results (the text matters only as tokens; the
+        centre is home unless a saved search placed it elsewhere)."""
         rest = tuple(v for k, v in vars(query).items() if k != "text")
-        return (search.query_tokens(query.text), *rest)
+        return (search.query_tokens(query.text), self._near, *rest)
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -181,7 +195,9 @@ class SearchScreen(MarketScreen):
         """
         worker = get_current_worker()
         try:
-            found = self.actor.search(query, priced=False, map_steps=ResultMap.ROWS // 2)
+            found = self.actor.search(
+                query, near=self._near, priced=False, map_steps=ResultMap.ROWS // 2
+            )
         except MarketError as exc:
             self.post_message(self.Found(key, None, error=exc.message))
             return
@@ -227,7 +243,7 @@ class SearchScreen(MarketScreen):
                 (
                     h.id,
                     (
-                        title_cell(h),
+                        title_cell(h, new=h.id in self._new),
                         f"{money.fmt(h.price)}/{h.unit}",
                         line(f"@{h.seller}"),
                         h.distance,
@@ -257,9 +273,12 @@ class SearchScreen(MarketScreen):
             return
         more = " · more beyond this page" if results.has_more else ""
         pictured = f" · {photos.MARK} has photos" if any(h.has_photos for h in results.hits) else ""
+        new = f" · {NEW_MARK} {len(self._new)} new since your last look" if self._new else ""
+        if self._saved is not None:
+            new = f" · saved search '{self._saved}'{new}"
         self._set_status(
             f"{len(results.hits)} results within {results.radius_km:g} km of "
-            f"{results.centre} · {results.sort}{more}{pictured}"
+            f"{results.centre} · {results.sort}{more}{pictured}{new}"
         )
 
     def _set_status(self, text: str) -> None:
@@ -310,3 +329,43 @@ class SearchScreen(MarketScreen):
         ask = "Save this search as (a name):"
         name = query.text.strip()[:40] or "nearby"
         self.app.push_screen(AskModal(ask, value=name), named)
+
+    # -- saved searches --------------------------------------------------------------------
+
+    def action_saved_searches(self) -> None:
+        """My saved searches: run one here, or delete one."""
+        from p2pmarket.tui.widgets.saved_searches import choose_saved
+
+        choose_saved(self, self.run_saved)
+
+    def run_saved(self, name: str) -> None:
+        """Fill the box and filters with a saved search (its centre too) and run it; the
+        listings it found since my last look are marked, and seen from now on."""
+        opened = self.attempt(lambda: self.actor.open_saved_search(name))
+        if opened is None:
+            return
+        q = opened.query
+        self._near, self._new = opened.near, opened.new
+        fields = {
+            "q": q.text,
+            "radius": f"{q.radius_km:g}",
+            "min-price": money.plain(q.min_price) if q.min_price is not None else "",
+            "max-price": money.plain(q.max_price) if q.max_price is not None else "",
+            "min-credit": "" if q.min_credit is None else str(q.min_credit),
+        }
+        for wid, value in fields.items():
+            self.query_one(f"#{wid}", Input).value = value
+        choices = {
+            "kind": q.kind.value if q.kind else None,
+            "category": q.category,
+            "condition": q.condition.value if q.condition else None,
+        }
+        for wid, value in choices.items():
+            select = self.query_one(f"#{wid}", Select)
+            if value is None:
+                select.clear()
+            else:
+                select.value = value
+        self.query_one("#sort", Select).value = str(q.sort)
+        self._saved = opened.name
+        self.run_search()
