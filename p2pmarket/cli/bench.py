@@ -401,6 +401,9 @@ def slots(
             f"past and {r['live_bookings']} live bookings: ours p50 {r['ours']['p50_ms']} ms, "
             f"p95 {r['ours']['p95_ms']} ms; naive p50 {r['naive']['p50_ms']} ms, p95 "
             f"{r['naive']['p95_ms']} ms ({r['ratio_p95_naive_vs_ours']}× slower at p95); "
+            f"ours in CPU time p50 {r['ours_cpu']['p50_ms']} ms, p95 {r['ours_cpu']['p95_ms']} "
+            f"ms (target ≤ 5); load average {r['load_average']['before']}→"
+            f"{r['load_average']['after']} on {r['load_average']['cores']} cores; "
             f"seeding took {r['seeded_s']} s"
         ),
     )
