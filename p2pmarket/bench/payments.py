@@ -5,6 +5,7 @@ Each benchmark returns a plain dict (printed by `p2pmarket bench …`, or as --j
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import time
@@ -34,6 +35,13 @@ def wall_and_cpu_ms(fn: Callable[[], object]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
     return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+
+
+def load_since(before: float) -> dict:
+    """The machine's 1-minute load average when a bench began (`before`, os.getloadavg()[0])
+    and now, beside its cores: what its wall times were measured under."""
+    now = os.getloadavg()[0]
+    return {"before": round(before, 2), "after": round(now, 2), "cores": os.cpu_count()}
 
 
 def peak_rss_mb() -> float:

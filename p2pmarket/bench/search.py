@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from p2pmarket.bench.payments import peak_rss_mb, percentiles, time_ms
+from p2pmarket.bench.payments import load_since, peak_rss_mb, percentiles, time_ms
 
 BENCH_SEED = 7
 # (kind, text, filters): the fixed query mix, run around dense and sparse centres.
@@ -160,7 +160,7 @@ def bench_price(config, clock, *, listings: int, repeat: int = 40, progress=None
     store, seeded = bench_market(config, clock, listings, progress)
     cats = list(catalog.categories().values())
     ours, cpu, naive = [], [], []
-    load = [os.getloadavg()[0]]
+    load = os.getloadavg()[0]
     try:
         with store.read() as session:
             raw = session.connection().connection.dbapi_connection
@@ -196,7 +196,7 @@ def bench_price(config, clock, *, listings: int, repeat: int = 40, progress=None
                     )
     finally:
         store.close()
-    load.append(os.getloadavg()[0])
+    load = load_since(load)
     o, n = percentiles(ours), percentiles(naive)
     return {
         "listings": listings,
@@ -206,6 +206,6 @@ def bench_price(config, clock, *, listings: int, repeat: int = 40, progress=None
         "ours_cpu": percentiles(cpu),
         "naive": n,
         "ratio_p95": round(n["p95_ms"] / max(o["p95_ms"], 1e-3), 1),
-        "load_average": {"before": load[0], "after": load[1], "cores": os.cpu_count()},
+        "load_average": load,
         "peak_rss_mb": peak_rss_mb(),
     }

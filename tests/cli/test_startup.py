@@ -39,3 +39,16 @@ def test_a_command_still_reaches_the_store(tmp_path):
     subprocess.run([*run, "init"], capture_output=True, text=True, check=True)
     out = subprocess.run([*run, "where", "--json"], capture_output=True, text=True, check=True)
     assert str(tmp_path) in out.stdout and (tmp_path / "market.db").exists()
+
+
+def test_bench_cli_times_each_command_beside_python(cli):
+    """`bench cli`: every command ran to its end (a failing one stops the bench), each
+    with wall and CPU time and its ratio to `python -c pass`; the goals are named."""
+    result = cli.json("bench", "cli", "--repeat", "1")
+    rows = result["commands"]
+    assert rows["python -c pass"]["x_python"] == 1.0
+    assert rows["p2pmarket --help"]["goal_ms"] == rows["p2pmarket where"]["goal_ms"] == 300.0
+    for name, row in rows.items():
+        assert row["n"] == 1 and row["p50_ms"] > 0 and row["cpu_p50_ms"] >= 0, name
+    # A command that opens the store and searches costs more than one that doesn't.
+    assert rows["p2pmarket search lesson"]["cpu_p50_ms"] > rows["p2pmarket where"]["cpu_p50_ms"]
