@@ -97,6 +97,9 @@ class MoneyCases(ActorBase):
         with self._read() as (session, me):
             order = orders.get_order(session, me, order_id)
             steps = orders.allowed_actions(order, me.handle, str(me.role))
+            market = self.market
+            if orders.disputes.can_state(session, market.clock, market.settings, me, order_id):
+                steps.append("statement")
             return OrderNow(order, steps + orders.handover.actions(order, me.handle))
 
     # -- how goods change hands ------------------------------------------------------------
@@ -253,6 +256,56 @@ class MoneyCases(ActorBase):
             return orders.pay_many(session, self.market.clock, self.market.settings, me, order_ids)
 
         return self._write(work)
+
+    # -- disputes --------------------------------------------------------------------------
+
+    def open_dispute(
+        self, order_id: int, reason: str, attach: tuple[int, ...] = ()
+    ) -> orders.OrderView:
+        """Ask a mediator, with a one-line reason and lines of our chat (message ids)
+        attached; every timer pauses."""
+        opening = orders.disputes.Opening(reason, tuple(attach))
+
+        def work(session: Session, me: User):
+            return orders.act(
+                session,
+                self.market.clock,
+                self.market.settings,
+                me,
+                order_id,
+                "dispute",
+                opening=opening,
+            )
+
+        return self._write(work)
+
+    def dispute_lines(self, order_id: int) -> list[orders.disputes.ChatLine]:
+        """The recent lines of my chat with the other side of an order, to attach."""
+        with self._read() as (session, me):
+            return orders.disputes.recent_lines(session, me, order_id)
+
+    def add_statement(self, order_id: int, body: str) -> orders.disputes.CaseView:
+        """My one statement on a dispute of mine, within the statement window."""
+
+        def work(session: Session, me: User):
+            return orders.disputes.add_statement(
+                session, self.market.clock, self.market.settings, me, order_id, body
+            )
+
+        return self._write(work)
+
+    def dispute_case(self, order_id: int) -> orders.disputes.CaseView:
+        """A dispute's reason, attached lines, statements, timeline and both parties' credit."""
+        with self._read() as (session, me):
+            return orders.disputes.case(session, self.market.settings, me, order_id)
+
+    def decision(
+        self, order_id: int, resolution: str, amount: str | None = None
+    ) -> orders.disputes.Shares:
+        """Who would get what by deciding a dispute so (the mediator's form, as typed)."""
+        resolution, split = orders.parse_resolution(resolution, amount)
+        with self._read() as (session, me):
+            return orders.disputes.decision(session, me, order_id, resolution, split)
 
     # -- mediation -------------------------------------------------------------------------
 
