@@ -109,7 +109,7 @@ def test_dispute_and_mediator_split(accepted):
     oid = str(order["id"])
     cli("order", "pay", oid, "--as", "demo", "--confirm")
     seller_before = _balance(cli, listing["seller"])
-    cli("order", "dispute", oid, "--as", listing["seller"])
+    cli("order", "dispute", oid, "--reason", "The buyer never came", "--as", listing["seller"])
     assert cli.json("order", "list", "--as", "mei_mediator", "--side", "mediating")["orders"]
     cli("order", "resolve", oid, "split", "--as", "mei_mediator", code=2)
     said = cli.json("order", "resolve", oid, "split", "1", "--as", "mei_mediator")["preview"]

@@ -74,9 +74,7 @@ def test_opening_keeps_the_reason_as_data_and_attaches_only_the_pairs_lines(mark
     foreign = _say(market, stranger, market.seller, "hello lin")
     for bad in (foreign, 999_999):
         with pytest.raises(Refused, match=f"no message #{bad} in your chat with @lin"):
-            market.act(
-                market.buyer, o.id, "dispute", opening=Opening("broken", (mine, bad))
-            )
+            market.act(market.buyer, o.id, "dispute", opening=Opening("broken", (mine, bad)))
     hostile = "Broken\x1b[2J [red]screen[/red] \u202egnp.exe"
     disputed = market.act(
         market.buyer, o.id, "dispute", opening=Opening(hostile, (theirs, mine, mine))
@@ -94,9 +92,7 @@ def test_opening_keeps_the_reason_as_data_and_attaches_only_the_pairs_lines(mark
 
 def test_too_many_lines_are_refused(market):
     o = market.paid_order()
-    ids = tuple(
-        _say(market, market.buyer, market.seller, f"line number {n}") for n in range(11)
-    )
+    ids = tuple(_say(market, market.buyer, market.seller, f"line number {n}") for n in range(11))
     with pytest.raises(Invalid, match="at most 10 chat lines; you picked 11"):
         market.act(market.buyer, o.id, "dispute", opening=Opening("late", ids))
     with market.store.read() as s:
@@ -117,7 +113,7 @@ def test_one_statement_per_side_within_48_hours(market):
     assert [(s.author, s.text) for s in case.statements] == [
         ("lin", "It worked when it left.\nI have a video.")
     ]
-    with pytest.raises(Refused, match="already added your statement.*one per side"):
+    with pytest.raises(Refused, match=r"already added your statement.*one per side"):
         _state(market, market.seller, o.id, "and another thing")
     with pytest.raises(Refused, match="Only the buyer or the seller"):
         _state(market, market.mediator, o.id, "I am neutral")
@@ -127,9 +123,7 @@ def test_one_statement_per_side_within_48_hours(market):
     with pytest.raises(Refused, match="statement window of order #1 closed at"):
         _state(market, market.buyer, o.id, "too late")
     with market.store.read() as s:
-        assert not disputes.can_state(
-            s, market.clock, SETTINGS, s.get(User, market.buyer.id), o.id
-        )
+        assert not disputes.can_state(s, market.clock, SETTINGS, s.get(User, market.buyer.id), o.id)
     assert len(_case(market, market.buyer, o.id).statements) == 1
 
 
