@@ -21,6 +21,13 @@ def case_text(case: CaseView, now: int) -> Text:
     text.append("Dispute ", style="bold")
     text.append(f"opened by {opener} at {iso(case.opened_at)} · ")
     text.append(f"{money.fmt(case.held)} in escrow", style="bold")
+    text.append("\nCredit: ", style="bold")
+    text.append(
+        " · ".join(
+            f"@{who} transaction {s.transaction}, social {s.social}"
+            for who, s in case.credit.items()
+        )
+    )
     text.append("\nReason: ", style="bold")
     text.append_text(data(case.reason) if case.reason is not None else Text("(none given)"))
     if case.attached:
@@ -33,12 +40,6 @@ def case_text(case: CaseView, now: int) -> Text:
         side = "buyer" if party == case.order.buyer else "seller"
         text.append(f"\nStatement of @{party} ({side}): ", style="bold")
         text.append_text(data(said.text) if said is not None else Text("none", style="dim"))
-    text.append(f"\n{case.window(now)[0].upper()}{case.window(now)[1:]}.", style="italic")
-    text.append("\nCredit: ", style="bold")
-    text.append(
-        " · ".join(
-            f"@{who} transaction {s.transaction}, social {s.social}"
-            for who, s in case.credit.items()
-        )
-    )
+    window = case.window(now)
+    text.append(f"\n{window[0].upper()}{window[1:]}.", style="italic")
     return text
