@@ -159,12 +159,16 @@ class MoneyCases(ActorBase):
         return self._write(work)
 
     def act(
-        self, order_id: int, action: str, claim: orders.Claim | None = None
+        self,
+        order_id: int,
+        action: str,
+        claim: orders.Claim | None = None,
+        opening: orders.disputes.Opening | None = None,
     ) -> orders.OrderView:
         """One step of an order that needs nothing more than its name: accept, deliver,
-        confirm, cancel, revoke, dispute, extend, and a rental's handover, return and
-        accept-claim; or an owner's `claim` on a rental's deposit (paying and resolving
-        have their own)."""
+        confirm, cancel, revoke, extend, and a rental's handover, return and accept-claim;
+        or an owner's `claim` on a rental's deposit, or a dispute's `opening` (paying and
+        resolving have their own)."""
 
         def work(session: Session, me: User):
             return orders.act(
@@ -175,6 +179,7 @@ class MoneyCases(ActorBase):
                 order_id,
                 action,
                 claim=claim,
+                opening=opening,
             )
 
         return self._write(work)
@@ -264,20 +269,7 @@ class MoneyCases(ActorBase):
     ) -> orders.OrderView:
         """Ask a mediator, with a one-line reason and lines of our chat (message ids)
         attached; every timer pauses."""
-        opening = orders.disputes.Opening(reason, tuple(attach))
-
-        def work(session: Session, me: User):
-            return orders.act(
-                session,
-                self.market.clock,
-                self.market.settings,
-                me,
-                order_id,
-                "dispute",
-                opening=opening,
-            )
-
-        return self._write(work)
+        return self.act(order_id, "dispute", opening=orders.disputes.Opening(reason, attach))
 
     def dispute_lines(self, order_id: int) -> list[orders.disputes.ChatLine]:
         """The recent lines of my chat with the other side of an order, to attach."""
