@@ -12,6 +12,7 @@ from p2pmarket.services.money import orders
 from p2pmarket.services.money.orders.disputes import Opening
 from p2pmarket.services.records import audit
 from p2pmarket.services.trust import chat, inbox
+from p2pmarket.store.engine import Store
 from tests.conftest import make_user
 from tests.services.test_orders import SETTINGS, Market
 
@@ -188,3 +189,20 @@ def test_a_split_out_of_range_is_refused_by_the_form_and_the_step(market, split)
         disputes.decision(s, s.get(User, market.mediator.id), o.id, "split", split)
     with pytest.raises(Invalid, match="more than 0 and less than"):
         market.act(market.mediator, o.id, "resolve", resolution="split", split=split)
+
+
+def test_a_v15_store_gets_the_dispute_notes_table(market, config):
+    """v16 on a store from before it (SQLite and PostgreSQL): the table comes, and the
+    dispute of an order paid before the upgrade takes a reason and a statement."""
+    o = market.paid_order()
+    with market.store.write() as s:
+        s.exec(sql("DROP TABLE dispute_note"))
+        s.exec(sql("UPDATE schema_version SET version = 15"))
+    market.store.close()
+    market.store = Store.open(config)
+    assert market.store.schema_version() == 16
+    market.act(market.buyer, o.id, "dispute", opening=Opening("Broken"))
+    assert _state(market, market.seller, o.id, "Fine").statements[0].text == "Fine"
+    with market.store.read() as s:
+        assert audit.verify(s).ok
+    market.store.close()
