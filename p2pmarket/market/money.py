@@ -225,7 +225,7 @@ class MoneyCases(ActorBase):
         to_seller = None
         if resolution is not None:
             held = order.deposit if order.returned_at is not None else order.amount
-            to_seller = {"release": held, "refund": 0}.get(resolution, decision["split"])
+            to_seller = orders.disputes.shares(held, resolution, decision["split"]).to_seller
         elif action == "claim":
             to_seller = after.claim_amount
         elif action == "revoke" and order.slot_start is not None:

@@ -80,9 +80,6 @@ class Shares:
     def sentence(self) -> str:
         return f"buyer gets {money.fmt(self.to_buyer)}, seller gets {money.fmt(self.to_seller)}"
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class CaseView:
