@@ -3,6 +3,8 @@ attached, one statement per side within 48 h (time moved by the clock), both inb
 the notes chained and signed into verify, and the shares a mediator's decision gives."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text as sql
 
 from p2pmarket.clock import HOUR
@@ -206,3 +208,14 @@ def test_a_v15_store_gets_the_dispute_notes_table(market, config):
     with market.store.read() as s:
         assert audit.verify(s).ok
     market.store.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(held=st.integers(2, 10**9), data=st.data())
+def test_shares_always_add_up_to_what_the_escrow_holds(held, data):
+    split = data.draw(st.integers(1, held - 1))
+    for resolution, amount in (("release", None), ("refund", None), ("split", split)):
+        shares = disputes.shares(held, resolution, amount)
+        assert shares.to_buyer + shares.to_seller == held
+        assert min(shares.to_buyer, shares.to_seller) >= 0
+    assert disputes.shares(held, "split", split).to_seller == split
