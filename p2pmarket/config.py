@@ -70,6 +70,9 @@ class Settings:
     claim_window: int = 2 * DAY
     claim_answer_window: int = 2 * DAY
     late_return_grace: int = 1 * DAY
+    # Disputes: each party may add one statement within this long of the dispute opening
+    # (as Bisq's mediators ask).
+    statement_window: int = 2 * DAY
 
 
 @dataclass(frozen=True)

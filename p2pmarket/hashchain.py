@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 from p2pmarket.models import (
     Checkpoint,
     CreditEvent,
+    DisputeNote,
     Entry,
     KeyEvent,
     Message,
@@ -78,6 +79,7 @@ KINDS: tuple[ChainKind, ...] = (
     ChainKind("chat", Message, "conversation_id", "conversation"),
     ChainKind("checkpoints", Checkpoint, None),
     ChainKind("keys", KeyEvent, "user_id", "person"),
+    ChainKind("disputes", DisputeNote, "order_id", "order"),
 )
 KIND_OF: dict[type[SQLModel], ChainKind] = {k.model: k for k in KINDS}
 BY_NAME: dict[str, ChainKind] = {k.name: k for k in KINDS}

@@ -305,6 +305,26 @@ class OrderEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class DisputeNote(SQLModel, table=True):
+    """Append-only, hash-chained per order: what a party told the mediator of a dispute.
+
+    `kind` is "reason" (the opener's one line, with the chat lines they attached:
+    `attached`, a JSON list of message ids of the pair's conversation) or "statement"
+    (one per party, within the statement window after the dispute opened).
+    """
+
+    __tablename__ = "dispute_note"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    kind: str = Field(max_length=12)
+    text: str
+    attached: str = "[]"
+    at: int
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
 class ListingPhoto(SQLModel, table=True):
     """A photo of a listing: its re-encoded file in the market home, named by the sha256 of
     its bytes (services/market/photos.py); `verify` finds a file missing or altered."""

@@ -18,8 +18,13 @@ from p2pmarket import config as config_mod
 from p2pmarket.clock import FixedClock, parse_instant
 from p2pmarket.models import Kind, Listing, Order, OrderStatus, Unit, User
 from p2pmarket.services.market import shops
+from p2pmarket.services.money.orders.disputes import Opening
 from p2pmarket.services.trust import accounts
 from p2pmarket.store.engine import Store
+
+# A dispute opens with a reason (services/money/orders/disputes.py). Tests that run any
+# step by name pass it with every step; the other steps ignore it.
+DISPUTE = Opening("It did not arrive as described")
 
 START = parse_instant("2026-11-01T09:00:00")
 PASSPHRASE = "correct horse battery"

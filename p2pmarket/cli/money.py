@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from p2pmarket.market import Actor
     from p2pmarket.services.money.ledger import Moved
     from p2pmarket.services.money.orders import OrderView
+    from p2pmarket.services.money.orders.disputes import CaseView
 
 bookings = Later("p2pmarket.market.bookings")
 orders = Later("p2pmarket.services.money.orders")
@@ -298,11 +299,77 @@ _simple(
     "payment too: the buyer gets everything back.",
 )
 _money_step("revoke", "Buyer: take a payment back within the revoke window, before delivery.")
-_simple("dispute", "Either side: ask a mediator; pauses every timer (a renter: of a claim).")
 _simple("extend", "Buyer: extend the confirm window once.")
 _simple("handover", "Owner: hand a paid rental over to the renter; the rental starts.")
 _money_step("return", "Owner: confirm the rented thing came back; the rent is released to you.")
 _money_step("accept-claim", "Renter: accept the owner's claim on the deposit.")
+
+
+@order_app.command("dispute")
+def dispute(
+    ctx: typer.Context,
+    order_id: int,
+    reason: str | None = typer.Option(
+        None, "--reason", metavar="TEXT", help="What went wrong, in one line (needed)."
+    ),
+    attach: list[int] | None = typer.Option(
+        None,
+        "--attach",
+        metavar="MSG_ID",
+        help="A line of your chat with the other side for the mediator (repeat it; "
+        "`chat show HANDLE --json` gives the ids).",
+    ),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Either side: ask a mediator, with a reason; pauses every timer (a renter: of a
+    claim). Both sides may then add one statement within 48 h (order statement)."""
+    c = ctx_of(ctx)
+    actor = c.actor(as_)
+    if reason is None:
+        # The old form: the rules refuse it and say what to add.
+        _acted(c, actor.act(order_id, "dispute"), as_json)
+        return
+    _acted(c, actor.open_dispute(order_id, reason, tuple(attach or ())), as_json)
+
+
+@order_app.command("statement")
+def statement(
+    ctx: typer.Context,
+    order_id: int,
+    body: str = typer.Argument(..., metavar="TEXT", help="What you want the mediator to know."),
+    as_: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Either side of a dispute: your one statement, within 48 h of its opening."""
+    c = ctx_of(ctx)
+    case = c.actor(as_).add_statement(order_id, body)
+    emit(case.to_json(), as_json, lambda: (say("Statement added."), _print_case(c, case)))
+
+
+def _print_case(c: Ctx, case: CaseView) -> None:
+    """A dispute as the mediator reads it: reason, attached lines, statements, credit."""
+    now = c.clock.now()
+    opener = f"@{case.opened_by}" if case.opened_by else "a party"
+    say(f"Dispute on order #{case.order.id}, opened by {opener} at {iso(case.opened_at)}.")
+    say(f"Reason: {case.reason if case.reason is not None else '(none given)'}")
+    if case.attached:
+        table(
+            ["attached", "who", "when", "line"],
+            [[f"#{m.id}", f"@{m.sender}", iso(m.at), m.body] for m in case.attached],
+        )
+    for note in case.statements:
+        say(f"Statement by @{note.author} at {iso(note.at)}: {note.text}")
+    if not case.statements:
+        say("No statements yet.")
+    say(f"In escrow: {money.fmt(case.held)}; {case.window(now)}.")
+    say(
+        "Credit: "
+        + "; ".join(
+            f"@{who} transaction {s.transaction}, social {s.social}"
+            for who, s in case.credit.items()
+        )
+    )
 
 
 @order_app.command("claim")
@@ -527,5 +594,15 @@ def show(
 ) -> None:
     """One order with its timeline and countdowns."""
     c = ctx_of(ctx)
-    o = c.actor(as_).order(order_id)
-    emit(o.to_json(), as_json, lambda: _print_order(c, o))
+    actor = c.actor(as_)
+    o = actor.order(order_id)
+    disputed = any(e.to_status == "disputed" for e in o.timeline)
+    case = actor.dispute_case(order_id) if disputed else None
+    data = o.to_json() | ({"dispute": case.to_json()} if case is not None else {})
+
+    def shown() -> None:
+        _print_order(c, o)
+        if case is not None:
+            _print_case(c, case)
+
+    emit(data, as_json, shown)

@@ -97,6 +97,9 @@ class MoneyCases(ActorBase):
         with self._read() as (session, me):
             order = orders.get_order(session, me, order_id)
             steps = orders.allowed_actions(order, me.handle, str(me.role))
+            market = self.market
+            if orders.disputes.can_state(session, market.clock, market.settings, me, order_id):
+                steps.append("statement")
             return OrderNow(order, steps + orders.handover.actions(order, me.handle))
 
     # -- how goods change hands ------------------------------------------------------------
@@ -156,12 +159,16 @@ class MoneyCases(ActorBase):
         return self._write(work)
 
     def act(
-        self, order_id: int, action: str, claim: orders.Claim | None = None
+        self,
+        order_id: int,
+        action: str,
+        claim: orders.Claim | None = None,
+        opening: orders.disputes.Opening | None = None,
     ) -> orders.OrderView:
         """One step of an order that needs nothing more than its name: accept, deliver,
-        confirm, cancel, revoke, dispute, extend, and a rental's handover, return and
-        accept-claim; or an owner's `claim` on a rental's deposit (paying and resolving
-        have their own)."""
+        confirm, cancel, revoke, extend, and a rental's handover, return and accept-claim;
+        or an owner's `claim` on a rental's deposit, or a dispute's `opening` (paying and
+        resolving have their own)."""
 
         def work(session: Session, me: User):
             return orders.act(
@@ -172,6 +179,7 @@ class MoneyCases(ActorBase):
                 order_id,
                 action,
                 claim=claim,
+                opening=opening,
             )
 
         return self._write(work)
@@ -217,7 +225,7 @@ class MoneyCases(ActorBase):
         to_seller = None
         if resolution is not None:
             held = order.deposit if order.returned_at is not None else order.amount
-            to_seller = {"release": held, "refund": 0}.get(resolution, decision["split"])
+            to_seller = orders.disputes.shares(held, resolution, decision["split"]).to_seller
         elif action == "claim":
             to_seller = after.claim_amount
         elif action == "revoke" and order.slot_start is not None:
@@ -253,6 +261,43 @@ class MoneyCases(ActorBase):
             return orders.pay_many(session, self.market.clock, self.market.settings, me, order_ids)
 
         return self._write(work)
+
+    # -- disputes --------------------------------------------------------------------------
+
+    def open_dispute(
+        self, order_id: int, reason: str, attach: tuple[int, ...] = ()
+    ) -> orders.OrderView:
+        """Ask a mediator, with a one-line reason and lines of our chat (message ids)
+        attached; every timer pauses."""
+        return self.act(order_id, "dispute", opening=orders.disputes.Opening(reason, attach))
+
+    def dispute_lines(self, order_id: int) -> list[orders.disputes.ChatLine]:
+        """The recent lines of my chat with the other side of an order, to attach."""
+        with self._read() as (session, me):
+            return orders.disputes.recent_lines(session, me, order_id)
+
+    def add_statement(self, order_id: int, body: str) -> orders.disputes.CaseView:
+        """My one statement on a dispute of mine, within the statement window."""
+
+        def work(session: Session, me: User):
+            return orders.disputes.add_statement(
+                session, self.market.clock, self.market.settings, me, order_id, body
+            )
+
+        return self._write(work)
+
+    def dispute_case(self, order_id: int) -> orders.disputes.CaseView:
+        """A dispute's reason, attached lines, statements, timeline and both parties' credit."""
+        with self._read() as (session, me):
+            return orders.disputes.case(session, self.market.settings, me, order_id)
+
+    def decision(
+        self, order_id: int, resolution: str, amount: str | None = None
+    ) -> orders.disputes.Shares:
+        """Who would get what by deciding a dispute so (the mediator's form, as typed)."""
+        resolution, split = orders.parse_resolution(resolution, amount)
+        with self._read() as (session, me):
+            return orders.disputes.decision(session, me, order_id, resolution, split)
 
     # -- mediation -------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from sqlmodel import select
 from p2pmarket import geo, hashchain, models
 from p2pmarket.errors import StoreFailure
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 # The `meta` row naming the market's operator (a user id); services/trust/operators.py owns it.
 OPERATOR_KEY = "operator"
 
@@ -115,9 +115,10 @@ def _v5_public_points(conn: Connection) -> None:
         conn.execute(text("DELETE FROM search_version"))
 
 
-# The chains a v5 store has (or gets at v6): the key records' chain and the signature
-# table come later (v8 and the tables made after the migrations), so v6 leaves them be.
-_V6_KINDS = tuple(k for k in hashchain.KINDS if k.name != "keys")
+# The chains a v5 store has (or gets at v6): the key records' chain, the signature table
+# and the disputes' notes come later (v8, v17 and the tables made after the migrations),
+# so v6 leaves them be.
+_V6_KINDS = tuple(k for k in hashchain.KINDS if k.name not in ("keys", "disputes"))
 
 
 def _v6_chains_per_owner(conn: Connection) -> None:
@@ -321,6 +322,12 @@ def _v16_condition_factors(conn: Connection) -> None:
     models.ConditionFactor.__table__.create(conn, checkfirst=True)
 
 
+def _v17_dispute_notes(conn: Connection) -> None:
+    """v17: a dispute's reason (with the chat lines attached to it) and each party's
+    statement are rows of `dispute_note`, a new table chained per order."""
+    models.DisputeNote.__table__.create(conn, checkfirst=True)
+
+
 # Forward migrations: MIGRATIONS[n] takes a store at version n-1 to version n.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_backup_log,
@@ -338,4 +345,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     14: _v14_rentals,
     15: _v15_photos_and_handovers,
     16: _v16_condition_factors,
+    17: _v17_dispute_notes,
 }

@@ -104,12 +104,38 @@ def test_revoke_outside_the_window_is_refused(accepted):
     assert cli.json("order", "revoke", oid, "--as", "demo", "--confirm")["status"] == "refunded"
 
 
-def test_dispute_and_mediator_split(accepted):
+def test_dispute_with_a_reason_a_statement_and_a_mediator_split(accepted):
     cli, order, listing = accepted
-    oid = str(order["id"])
+    oid, seller = str(order["id"]), listing["seller"]
     cli("order", "pay", oid, "--as", "demo", "--confirm")
-    seller_before = _balance(cli, listing["seller"])
-    cli("order", "dispute", oid, "--as", listing["seller"])
+    seller_before = _balance(cli, seller)
+    line = cli.json("chat", "send", "demo", "Where are you? [b]I wait[/b]", "--as", seller)
+    old = cli("order", "dispute", oid, "--as", seller, code=2)
+    assert f"A dispute needs a reason: say in one line what went wrong (order dispute {oid} " in (
+        old.output
+    )
+    foreign = cli(
+        "order", "dispute", oid, "--reason", "x", "--attach", "99999", "--as", seller, code=1
+    )
+    assert "no message #99999 in your chat with @demo" in foreign.output
+    assert cli.json("order", "show", oid, "--as", "demo")["status"] == "paid"
+    reason = ("--reason", "The buyer never came", "--attach", str(line["id"]))
+    assert cli.json("order", "dispute", oid, *reason, "--as", seller)["status"] == "disputed"
+    later = {"P2PMARKET_NOW": "2026-11-03T08:59:00"}  # 47 h 59 min after the opening
+    said = cli("order", "statement", oid, "I was there at [red]nine[/red]", "--as", "demo", **later)
+    assert "Statement by @demo" in said.output and "I was there at [red]nine[/red]" in said.output
+    again = cli("order", "statement", oid, "And again", "--as", "demo", code=1, **later)
+    assert "one per side" in again.output
+    closed = {"P2PMARKET_NOW": "2026-11-03T09:00:00"}
+    late = cli("order", "statement", oid, "Me too", "--as", seller, code=1, **closed)
+    assert "statement window of order" in late.output
+    case = cli.json("order", "show", oid, "--as", "mei_mediator")["dispute"]
+    assert (case["opened_by"], case["reason"]) == (seller, "The buyer never came")
+    assert [m["body"] for m in case["attached"]] == ["Where are you? [b]I wait[/b]"]
+    assert [(s["author"], s["text"]) for s in case["statements"]] == [
+        ("demo", "I was there at [red]nine[/red]")
+    ]
+    assert set(case["credit"]) == {"demo", seller}
     assert cli.json("order", "list", "--as", "mei_mediator", "--side", "mediating")["orders"]
     cli("order", "resolve", oid, "split", "--as", "mei_mediator", code=2)
     said = cli.json("order", "resolve", oid, "split", "1", "--as", "mei_mediator")["preview"]

@@ -104,7 +104,7 @@ def test_squatted_market_keys_stop_nothing(trade):
     assert (
         cli.json("order", "revoke", str(revoke), "--as", "bob", "--confirm")["status"] == "refunded"
     )
-    cli("order", "dispute", str(resolve), "--as", "bob")
+    cli("order", "dispute", str(resolve), "--reason", "Broken", "--as", "bob")
     split = cli.json("order", "resolve", str(resolve), "split", "20", "--as", "mei", "--confirm")
     assert split["status"] == "resolved"
     cli("order", "deliver", str(auto), "--as", "lin")

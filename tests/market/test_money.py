@@ -137,7 +137,7 @@ def test_a_mediator_resolves_as_typed(people, words, amount, seller_gets, status
     bob, lin, mei, _ = people
     order_id = _accepted(people)
     bob.pay(order_id)
-    lin.act(order_id, "dispute")
+    lin.open_dispute(order_id, "It did not arrive")
     assert [o.id for o in mei.mediation_queue().disputes] == [order_id]
     with pytest.raises(Refused, match="for mediators"):
         bob.mediation_queue()
@@ -151,7 +151,7 @@ def test_split_needs_the_sellers_share(people):
     bob, _, mei, _ = people
     order_id = _accepted(people)
     bob.pay(order_id)
-    bob.act(order_id, "dispute")
+    bob.open_dispute(order_id, "It did not arrive")
     with pytest.raises(Invalid, match="split needs the seller's share"):
         mei.resolve(order_id, "split")
     with pytest.raises(Invalid, match="more than 0 and less than"):

@@ -45,6 +45,8 @@ def _play(config, ids: list[int], script: list[tuple[str, int]], start) -> None:
                     actor.resolve(ids[index], name)
                 elif name == "pay":
                     actor.pay(ids[index])
+                elif name == "dispute":
+                    actor.open_dispute(ids[index], "It did not arrive")
                 else:
                     actor.act(ids[index], name)
             except MarketError:

@@ -6,7 +6,7 @@ from p2pmarket.errors import Refused
 from p2pmarket.models import User
 from p2pmarket.services.money import attention
 from p2pmarket.services.trust import privacy
-from tests.conftest import make_listing, make_user
+from tests.conftest import DISPUTE, make_listing, make_user
 from tests.services.test_orders import Market
 
 
@@ -35,7 +35,7 @@ def test_waiting_on_me_follows_the_state_machine(store, clock):
 def test_mediation_queue_is_for_mediators_and_skips_their_own(store, clock):
     market = Market(store, clock)
     o = market.paid_order()
-    market.act(market.buyer, o.id, "dispute")
+    market.act(market.buyer, o.id, "dispute", opening=DISPUTE)
     with store.read() as s:
         queue = attention.mediation_queue(s, s.get(User, market.mediator.id))
         assert [q.id for q in queue] == [o.id]

@@ -13,7 +13,7 @@ from p2pmarket.models import Kind, Order, SlotClaim, Unit, User
 from p2pmarket.services.market import availability
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.money.orders.rules import OPEN
-from tests.conftest import make_listing, make_user
+from tests.conftest import DISPUTE, make_listing, make_user
 from tests.services.machine import MarketMachine
 
 ZONE = "Asia/Shanghai"
@@ -95,7 +95,7 @@ class BookingMachine(MarketMachine):
             if step == "cancel" and index % 2:
                 actor_id = order.seller_id
             actor = s.get(User, actor_id)
-            return orders.act(s, self.clock, self.settings, actor, order_id, step)
+            return orders.act(s, self.clock, self.settings, actor, order_id, step, opening=DISPUTE)
 
         done = self._try(go)
         event(f"{step} {'done' if done else 'refused'}")
@@ -120,7 +120,8 @@ class BookingMachine(MarketMachine):
                 "delivered": ("confirm", order.buyer_id),
                 "disputed": ("dispute", order.buyer_id),
             }[order.status]
-            return orders.act(s, self.clock, self.settings, s.get(User, side), order_id, step)
+            actor = s.get(User, side)
+            return orders.act(s, self.clock, self.settings, actor, order_id, step, opening=DISPUTE)
 
         done = self._try(go)
         event(f"advance {'done' if done else 'refused'}")

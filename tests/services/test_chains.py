@@ -26,8 +26,8 @@ pytestmark = pytest.mark.sqlite_only
 
 V5 = Path(__file__).resolve().parents[1] / "fixtures" / "market-v5.db"
 CHAINED = [k for k in KINDS if k.name != "checkpoints"]
-# The kinds a v5 store holds (key records came with signatures, v8).
-IN_V5 = [k for k in CHAINED if k.name != "keys"]
+# The kinds a v5 store holds (key records came with signatures, v8; disputes' notes, v17).
+IN_V5 = [k for k in CHAINED if k.name not in ("keys", "disputes")]
 TABLES = {k.name: k.model.__tablename__ for k in KINDS}
 
 
@@ -135,6 +135,8 @@ def test_every_tamper_in_every_chain_kind_is_named(upgraded, clock, kind, tamper
     if kind.name == "keys":  # signed records (#20) came after v5: a person makes two
         market = Market(upgraded, clock)
         market.actor("demo", "market-demo-2026").rotate_key("market-demo-2026")
+    if kind.name == "disputes":  # v17: a reason and a statement on a paid order
+        _a_dispute_with_a_statement(Market(upgraded, clock))
     assert not _problems(upgraded)
     # A checkpoint saw every chain whole: deleting its last rows now shows.
     _checkpoint(upgraded, clock)
@@ -152,6 +154,17 @@ def test_every_tamper_in_every_chain_kind_is_named(upgraded, clock, kind, tamper
     assert (kind.label(owner), table, named) in {(p.chain, p.table, p.row_id) for p in problems}, (
         problems
     )
+
+
+def _a_dispute_with_a_statement(market: Market) -> None:
+    raw = _raw(market.store)
+    order_id, buyer, seller = raw.execute(
+        "SELECT o.id, b.handle, s.handle FROM orders o JOIN user b ON b.id = o.buyer_id "
+        "JOIN user s ON s.id = o.seller_id WHERE o.status = 'paid' ORDER BY o.id LIMIT 1"
+    ).fetchone()
+    raw.close()
+    market.actor(buyer, "market-demo-2026").open_dispute(order_id, "It never came")
+    market.actor(seller, "market-demo-2026").add_statement(order_id, "It is on its way")
 
 
 def test_a_shortened_chain_with_its_head_moved_back_needs_the_checkpoint(upgraded, clock):

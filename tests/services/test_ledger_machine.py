@@ -1,6 +1,5 @@
 """Random markets, random acts, random clock jumps: the ledger invariants hold after every step."""
 
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
@@ -10,7 +9,7 @@ from sqlmodel import select
 from p2pmarket.clock import DAY, HOUR
 from p2pmarket.models import Kind, Order, OrderStatus, Role, Unit, User
 from p2pmarket.services.money import ledger, orders
-from tests.conftest import make_listing, make_user
+from tests.conftest import DISPUTE, make_listing, make_user
 from tests.services.machine import MarketMachine
 
 ACTIONS = ["accept", "pay", "deliver", "confirm", "cancel", "revoke", "dispute", "extend"]
@@ -111,7 +110,15 @@ class LedgerMachine(MarketMachine):
         else:
             actor = self.users[data.draw(st.integers(0, 2))].id
         self._try(
-            lambda s: orders.act(s, self.clock, self.settings, s.get(User, actor), order_id, action)
+            lambda s: orders.act(
+                s,
+                self.clock,
+                self.settings,
+                s.get(User, actor),
+                order_id,
+                action,
+                opening=DISPUTE,
+            )
         )
 
     @precondition(lambda self: self._order_ids())

@@ -2,7 +2,6 @@
 more than its quantity through offers and orders together, an expired offer is never
 accepted, and an order made from an offer is at exactly the offer's price and quantity."""
 
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (

@@ -9,7 +9,7 @@ from p2pmarket.models import OperatorEvent, Role, User
 from p2pmarket.services.money import orders
 from p2pmarket.services.records import audit
 from p2pmarket.services.trust import operators
-from tests.conftest import make_user
+from tests.conftest import DISPUTE, make_user
 from tests.services.test_orders import Market
 
 
@@ -89,12 +89,12 @@ def test_mediators_see_only_disputes_they_are_not_part_of(store, clock):
     other = make_user(store, clock, "ann", role=Role.mediator, verified=True)
     m.topup(m.mediator, 100_000)
     foreign = m.paid_order()
-    m.act(m.buyer, foreign.id, "dispute")
+    m.act(m.buyer, foreign.id, "dispute", opening=DISPUTE)
     with store.write() as s:  # the mediator mei buys too, and disputes her own order
         own = orders.create_order(s, clock, s.get(User, m.mediator.id), m.listing.id)
     m.act(m.seller, own.id, "accept")
     m.act(m.mediator, own.id, "pay")
-    m.act(m.mediator, own.id, "dispute")
+    m.act(m.mediator, own.id, "dispute", opening=DISPUTE)
     quiet = m.paid_order()  # never disputed: no mediator's business
     with store.read() as s:
         assert [o.id for o in orders.list_orders(s, m.mediator.id, side="mediating")] == [

@@ -9,7 +9,7 @@ from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Kind, Listing, ListingStatus, OrderEvent, Role, Unit, User
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.records import audit
-from tests.conftest import make_listing, make_user
+from tests.conftest import DISPUTE, make_listing, make_user
 
 SETTINGS = Settings()
 
@@ -198,7 +198,7 @@ def test_buyer_extends_confirm_window_once(market):
 
 def test_dispute_pauses_timers_and_mediator_splits(market):
     o = market.paid_order()
-    market.act(market.seller, o.id, "dispute")
+    market.act(market.seller, o.id, "dispute", opening=DISPUTE)
     market.clock.advance(30 * DAY)
     assert market.tick() == []
     with pytest.raises(Refused, match="mediator"):
@@ -219,7 +219,7 @@ def test_dispute_pauses_timers_and_mediator_splits(market):
 )
 def test_mediator_release_or_refund(market, resolution, status, seller_gets):
     o = market.paid_order()
-    market.act(market.buyer, o.id, "dispute")
+    market.act(market.buyer, o.id, "dispute", opening=DISPUTE)
     done = market.act(market.mediator, o.id, "resolve", resolution=resolution)
     assert done.status == status
     assert market.balances()[1] == seller_gets

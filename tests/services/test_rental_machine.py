@@ -15,7 +15,7 @@ from p2pmarket.services.market import availability
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.money.orders.rules import HELD, held
 from p2pmarket.services.records import audit
-from tests.conftest import make_user
+from tests.conftest import DISPUTE, make_user
 from tests.services.machine import MarketMachine
 from tests.services.test_rentals import DEPOSIT, make_camera
 
@@ -106,7 +106,14 @@ class RentalMachine(MarketMachine):
                 kw["resolution"] = ("release", "refund", "split")[how]
                 kw["split"] = share if how == 2 else None
             return orders.act(
-                s, self.clock, self.settings, s.get(User, actor_id), order_id, step, **kw
+                s,
+                self.clock,
+                self.settings,
+                s.get(User, actor_id),
+                order_id,
+                step,
+                opening=DISPUTE,
+                **kw,
             )
 
         for _ in range(steps):
@@ -124,7 +131,8 @@ class RentalMachine(MarketMachine):
         def go(s):
             order = s.get(Order, order_id)
             actor = order.seller_id if step == "cancel" else order.buyer_id
-            return orders.act(s, self.clock, self.settings, s.get(User, actor), order_id, step)
+            who = s.get(User, actor)
+            return orders.act(s, self.clock, self.settings, who, order_id, step, opening=DISPUTE)
 
         event(f"{step} {'done' if self._try(go) else 'refused'}")
 

@@ -15,7 +15,7 @@ from p2pmarket.models import Kind, RentalClaim, Role, Transfer, Unit, User
 from p2pmarket.services.market import availability
 from p2pmarket.services.money import ledger, orders
 from p2pmarket.services.records import audit
-from tests.conftest import make_listing, make_user
+from tests.conftest import DISPUTE, make_listing, make_user
 
 SETTINGS = Settings()
 RENT, DEPOSIT = 15000, 30000
@@ -235,7 +235,7 @@ def test_silence_accepts_a_claim_after_48_h(market):
 def test_a_disputed_claim_goes_to_the_mediator_who_splits_the_deposit(market):
     o = market.returned()
     market.act(market.owner, o.id, "claim", claim=orders.Claim(DEPOSIT, "lens broken"))
-    disputed = market.act(market.renter, o.id, "dispute")
+    disputed = market.act(market.renter, o.id, "dispute", opening=DISPUTE)
     assert (disputed.status, disputed.paused) == ("disputed", True)
     market.clock.advance(5 * DAY)
     assert market.tick() == []  # a dispute pauses the answer window

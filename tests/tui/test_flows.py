@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from textual.widgets import Input, RichLog
+from textual.widgets import Input, RadioSet, RichLog
 
 from p2pmarket.clock import HOUR
 from p2pmarket.models import Kind, Unit
@@ -16,6 +16,8 @@ from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.mediation import MediationScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.widgets.confirm import ConfirmModal
+from p2pmarket.tui.widgets.decision import DecisionForm
+from p2pmarket.tui.widgets.dispute import DisputeModal
 from p2pmarket.tui.widgets.payment import PaymentModal
 from tests.conftest import make_listing, make_user
 from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
@@ -200,13 +202,27 @@ async def test_buyer_revokes_within_the_window(store, config, clock):
 
 
 @pytest.mark.slow
-async def test_dispute_resolved_by_a_mediator_with_a_split(store, config, clock):
+async def test_dispute_with_a_reason_a_statement_and_a_mediators_split(store, config, clock):
+    """bob opens a dispute with a reason and a chat line attached, lin adds her statement,
+    and the mediator reads both and splits with the form, which says who gets what."""
     trade = Trade(store, clock)
     app = MarketApp(config=config, clock=clock, user="bob")
     async with app.run_test(size=SIZE) as pilot:
         order_id = await _order_accept_and_pay(app, pilot, trade)
+        app.market.actor("lin", PASSPHRASE).send_message("bob", "Bike is [b]perfect[/b]")
+        app.market.actor("bob", PASSPHRASE).send_message("lin", "See you Sunday")
         await _act(pilot, "i")
+        modal = app.screen
+        assert isinstance(modal, DisputeModal)
+        await _act(pilot, "enter")  # no reason yet: refused, nothing changes
+        assert app.screen.current.status == "paid"
+        await _act(pilot, "i")
+        await pilot.press(*"Chain is rusted", "tab")
+        await _act(pilot, "space")  # the first line: lin's
+        await pilot.click("#dispute-open")
+        await settle(pilot)
         assert app.screen.current.status == "disputed"
+        assert "T" in footer_keys(app)  # bob may add a statement too
 
         # A member is told the queue is for mediators.
         app.action_goto("mediation")
@@ -214,21 +230,53 @@ async def test_dispute_resolved_by_a_mediator_with_a_split(store, config, clock)
         assert "for mediators" in str(app.screen.query_one("#mediation-note").render())
         assert app.screen.query_one("#disputes").row_count == 0  # nothing foreign shown
 
+        _as(app, "lin")
+        app.open(OrdersScreen(focus_order=order_id))
+        await settle(pilot)
+        await _act(pilot, "T")
+        app.screen.query_one(Input).value = "It was fine when he rode it away"
+        await _act(pilot, "enter")
+        assert "T" not in footer_keys(app)  # one statement per side
+
         _as(app, "mei")
         app.action_goto("mediation")
         await settle(pilot)
         assert isinstance(app.screen, MediationScreen)
         assert cells(app.screen.query_one("#disputes"))[0][0] == str(order_id)
+        case = " ".join(str(app.screen.query_one("#dispute-case").render()).split())
+        assert "opened by @bob" in case and "Reason: Chain is rusted" in case
+        assert "@lin: Bike is [b]perfect[/b]" in case and "See you Sunday" not in case
+        assert "Statement of @lin (seller): It was fine when he rode it away" in case
+        assert "Statement of @bob (buyer): none" in case and "Credit: @bob transaction" in case
         await _act(pilot, "v")
-        app.screen.query_one(Input).value = "split 40"
-        await pilot.press("enter")
+        form = app.screen
+        assert isinstance(form, DecisionForm)
+        assert _shares(form) == "Buyer gets ¥0.00, seller gets ¥120.00."
+        form.query_one(RadioSet).action_next_button()
+        form.query_one(RadioSet).action_next_button()
+        await pilot.press("enter")  # split
         await settle(pilot)
-        said = await _confirm(pilot)
-        assert "¥40.00 to the seller @lin and ¥80.00 back to the buyer @bob" in said
+        assert _shares(form) == "Type the seller's share in yuan; the buyer gets the rest."
+        form.query_one("#decision-amount", Input).value = "130"
+        await settle(pilot)
+        assert _shares(form) == "A split gives the seller more than 0 and less than ¥120.00."
+        form.query_one("#decision-amount", Input).value = "40"
+        await settle(pilot)
+        assert _shares(form) == "Buyer gets ¥80.00, seller gets ¥40.00."
+        await pilot.click("#decision-decide")
+        await settle(pilot)
         assert app.screen.query_one("#disputes").row_count == 0
     with store.read() as s:
         assert ledger.balance(s, trade.seller.id) == 4_000
         assert ledger.balance(s, trade.buyer.id) == 100_000 - 4_000
+
+
+def _shares(form: DecisionForm) -> str:
+    return " ".join(str(form.query_one("#decision-shares").render()).split())
+
+
+def footer_keys(app: MarketApp) -> set[str]:
+    return {b.binding.key for b in app.screen.active_bindings.values() if b.enabled}
 
 
 async def test_a_message_sent_in_one_app_appears_in_the_other_within_a_second(

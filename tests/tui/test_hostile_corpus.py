@@ -31,7 +31,7 @@ from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.editor import EditorScreen
 from p2pmarket.tui.screens.listing import ListingScreen
-from tests.conftest import START, make_listing, make_user
+from tests.conftest import DISPUTE, START, make_listing, make_user
 from tests.hostile.corpus import HOSTILE, forbidden_in
 from tests.tui.helpers import SIZE, settle
 
@@ -124,7 +124,7 @@ def market_home(tmp_path_factory):
             elif i < REVIEWED + 8:
                 orders.act(s, clock, settings, her, order.id, "accept")
                 orders.act(s, clock, settings, me, order.id, "pay")
-                orders.act(s, clock, settings, me, order.id, "dispute")
+                orders.act(s, clock, settings, me, order.id, "dispute", opening=DISPUTE)
     store.close()
     return home
 

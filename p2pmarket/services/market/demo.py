@@ -298,9 +298,14 @@ def replay_story(session: Session, start: int, story: dict, settings: Settings) 
             "revoke": buyer,
             "dispute": buyer,
         }
+        # A dispute opens with the story's reason; the other side may answer it.
+        opening = orders.disputes.Opening(event.get("dispute_reason", ""))
         for step in event["steps"]:
             clock.advance(3 * 3600)
-            orders.act(session, clock, settings, actors[step], order.id, step)
+            orders.act(session, clock, settings, actors[step], order.id, step, opening=opening)
+        for author, body in event.get("statements", []):
+            clock.advance(5 * 3600)
+            orders.disputes.add_statement(session, clock, settings, users[author], order.id, body)
         for author, stars, body in event.get("reviews", []):
             feedback.review(session, clock, users[author], order.id, stars, body)
         made += 1

@@ -1,4 +1,6 @@
-"""The mediation queue: disputed orders to resolve (release, refund, split) and open reports."""
+"""The mediation queue: disputed orders to resolve and open reports. A dispute shows its case
+(reason, attached chat lines, both statements, both parties' credit) above its timeline;
+`v` opens the decision form (release, refund or split, showing who gets what)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from p2pmarket.errors import MarketError
 from p2pmarket.text import counted
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.dispute_case import case_text
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 from p2pmarket.tui.widgets.table import MarketTable
@@ -45,7 +48,9 @@ class MediationScreen(OrderActions, MarketScreen):
                 yield MarketTable(id="disputes")
                 yield Static("Open reports", classes="section-title")
                 yield MarketTable(id="reports")
-            yield OrderPanel(id="order-panel")
+            with Vertical(id="mediation-side"):
+                yield Static("", id="dispute-case")
+                yield OrderPanel(id="order-panel")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -91,6 +96,13 @@ class MediationScreen(OrderActions, MarketScreen):
             ]
         )
         self._show(self.query_one("#disputes", MarketTable).selected_key())
+
+    def _show(self, order_id: int | None) -> None:
+        super()._show(order_id)
+        box = self.query_one("#dispute-case", Static)
+        case = None if order_id is None else self.attempt(lambda: self.actor.dispute_case(order_id))
+        box.update(case_text(case, self.market.clock.now()) if case is not None else "")
+        box.display = case is not None
 
     @on(DataTable.RowHighlighted, "#disputes")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

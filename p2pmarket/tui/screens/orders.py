@@ -38,6 +38,7 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("v", "order('revoke')", "Revoke"),
         Binding("x", "order('cancel')", "Cancel order"),
         Binding("i", "order('dispute')", "Dispute"),
+        Binding("T", "order('statement')", "Statement"),
         Binding("n", "order('extend')", "Extend"),
         Binding("H", "order('handover')", "Hand over"),
         Binding("b", "order('return')", "Came back"),

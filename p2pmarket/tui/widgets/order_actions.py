@@ -39,6 +39,10 @@ class OrderActions:
             self._pay(order_id)
         elif action == "resolve":
             self._resolve(order_id)
+        elif action == "dispute":
+            self._dispute(order_id)
+        elif action == "statement":
+            self._statement(order_id)
         elif action == "claim":
             self._claim(order_id)
         elif action == "meet":
@@ -97,24 +101,60 @@ class OrderActions:
         self.app.push_screen(PaymentModal(previews[0], self.actor.handle), confirmed)
 
     def _resolve(self: MarketScreen, order_id: int) -> None:
+        """The decision form: it shows who gets what as the mediator picks, and is the one
+        confirmation before the money moves."""
+        from p2pmarket.tui.widgets.decision import DecisionForm
+
+        case = self.attempt(lambda: self.actor.dispute_case(order_id))
+        if case is None:
+            return
+
+        def decided(choice: tuple[str, str | None] | None) -> None:
+            if choice is not None:
+                self._done(lambda: self.actor.resolve(order_id, *choice))
+
+        self.app.push_screen(
+            DecisionForm(
+                order_id,
+                case.held,
+                lambda resolution, amount: self.actor.decision(order_id, resolution, amount),
+            ),
+            decided,
+        )
+
+    def _dispute(self: MarketScreen, order_id: int) -> None:
+        from p2pmarket.tui.widgets.dispute import DisputeModal
+
+        lines = self.attempt(lambda: self.actor.dispute_lines(order_id))
+        if lines is None or self.current is None:
+            return
+        me = self.actor.handle
+        other = self.current.seller if self.current.buyer == me else self.current.buyer
+
+        def opened(opening) -> None:
+            if opening is not None:
+                self._done(
+                    lambda: self.actor.open_dispute(order_id, opening.reason, opening.attach)
+                )
+
+        self.app.push_screen(DisputeModal(order_id, other, lines), opened)
+
+    def _statement(self: MarketScreen, order_id: int) -> None:
         from p2pmarket.tui.widgets.ask import AskModal
 
-        def answered(value: str | None) -> None:
-            # "split 40": the resolution, then the seller's part (the parser judges both).
-            words = (value or "").lower().split()
-            if words:
-                self._confirmed(
-                    order_id,
-                    "resolve",
-                    lambda: self.actor.resolve(order_id, words[0], *words[1:2]),
-                    *words[:2],
-                )
+        def answered(body: str | None) -> None:
+            if body is None:
+                return
+            case = self.attempt(lambda: self.actor.add_statement(order_id, body))
+            if case is not None:
+                self.market.tell(f"Your statement is on the dispute of order #{order_id}.")
+                self.reload()
 
         self.app.push_screen(
             AskModal(
-                f"Resolve order #{order_id}: release, refund, or split AMOUNT "
-                "(the seller's part in yuan)",
-                placeholder="split 40",
+                f"Your statement for the mediator of order #{order_id} (one per side, "
+                "within 48 h of the dispute opening)",
+                placeholder="What happened, as you saw it",
             ),
             answered,
         )

@@ -14,6 +14,8 @@ mediator resolves it: release, refund or split.
 - slots.py: orders holding a slot of the seller's time or a rented thing's days (claims,
   late cancellation, reminders)
 - rentals.py: a rental's handover, return, claim on the deposit, and where the deposit is
+- disputes.py: a dispute's reason, attached chat lines and statements, and the shares a
+  mediator's decision gives
 - handover.py: how goods change hands (a meet-up at a landmark, or shipping), agreed
 - views.py: what the faces see of orders
 - old_escrow.py: a pre-v7 store's single escrow split per order
@@ -21,7 +23,7 @@ mediator resolves it: release, refund or split.
 What the rest of the market calls is named here.
 """
 
-from p2pmarket.services.money.orders import handover
+from p2pmarket.services.money.orders import disputes, handover
 from p2pmarket.services.money.orders.old_escrow import old_escrow_to_split, split_old_escrow
 from p2pmarket.services.money.orders.payments import pay, pay_many, preview_payment
 from p2pmarket.services.money.orders.rentals import Claim, deposit_state, rent
@@ -60,6 +62,7 @@ __all__ = [
     "book_slot",
     "create_order",
     "deposit_state",
+    "disputes",
     "events",
     "from_offer",
     "get_order",

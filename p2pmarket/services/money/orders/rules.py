@@ -112,7 +112,7 @@ def record(
     to: OrderStatus,
     amount: int = 0,
     note: str = "",
-) -> None:
+) -> OrderEvent:
     event = OrderEvent(
         order_id=order.id,
         actor_id=actor_id,
@@ -129,6 +129,7 @@ def record(
     # A rented thing that came back frees its days, though the deposit still waits.
     if order.slot_start is not None and (to not in OPEN or to == OrderStatus.returned):
         slots.release(session, order)
+    return event
 
 
 def held(order: Order) -> int:

@@ -23,10 +23,9 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.market import availability
-from p2pmarket.services.money.orders import rentals, slots
+from p2pmarket.services.money.orders import disputes, rentals, slots
 from p2pmarket.services.money.orders.payments import pay
 from p2pmarket.services.money.orders.rules import (
-    RESOLUTIONS,
     TRANSITIONS,
     check_actor,
     check_source,
@@ -272,6 +271,7 @@ def act(
     resolution: str | None = None,
     split: int | None = None,
     claim: rentals.Claim | None = None,
+    opening: disputes.Opening | None = None,
 ) -> OrderView:
     """Apply one transition from TRANSITIONS as `actor`."""
     if action not in TRANSITIONS:
@@ -295,6 +295,7 @@ def act(
         resolution=resolution,
         split=split,
         claim=claim or rentals.Claim(),
+        opening=opening,
     )
     settle_credit(session, clock, settings, order)
     return view(session, order, users=(actor, *(loaded or ())))
@@ -387,10 +388,8 @@ def _extend(session, clock, settings, actor, order, now, **_):
     )
 
 
-def _dispute(session, clock, settings, actor, order, now, **_):
-    order.disputed_from = order.status
-    order.paused_at = now
-    record(session, order, actor.id, now, OrderStatus.disputed, note=f"from {order.status}")
+def _dispute(session, clock, settings, actor, order, now, opening, **_):
+    disputes.open_case(session, settings, actor, order, now, opening)
 
 
 def parse_resolution(resolution: str, amount: str | None = None) -> tuple[str, int | None]:
@@ -402,15 +401,8 @@ def parse_resolution(resolution: str, amount: str | None = None) -> tuple[str, i
 
 
 def _resolve(session, clock, settings, actor, order, now, resolution, split, **_):
-    if resolution not in RESOLUTIONS:
-        raise Invalid("resolution", "A resolution is release, refund or split AMOUNT.")
-    amount = held(order)
-    to_seller = {"release": amount, "refund": 0}.get(resolution, split)
-    if resolution == "split" and (split is None or not 0 < split < amount):
-        raise Invalid(
-            "split_range",
-            f"A split gives the seller more than 0 and less than {money.fmt(amount)}.",
-        )
+    decided = disputes.shares(held(order), resolution, split)
+    to_seller = decided.to_seller
     target = {
         "release": OrderStatus.completed,
         "refund": OrderStatus.refunded,
@@ -426,7 +418,7 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
         target,
         to_seller,
         f"mediator: {resolution} ({money.fmt(to_seller)} to seller, "
-        f"{money.fmt(amount - to_seller)} to buyer)",
+        f"{money.fmt(decided.to_buyer)} to buyer)",
     )
 
 

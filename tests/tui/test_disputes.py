@@ -1,0 +1,57 @@
+"""Snapshots of a dispute on the demo market at 80×24 and 120×36: the modal that opens one
+(a reason typed, a chat line picked), the mediator's view of the demo's dispute (its
+reason, the seller's statement, both parties' credit, the timeline) and the decision form
+splitting it. The flow itself is asserted in test_flows.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from p2pmarket.services.market import demo
+from p2pmarket.services.money import orders
+from p2pmarket.services.trust import accounts
+from p2pmarket.tui.app import MarketApp
+from p2pmarket.tui.screens.orders import OrdersScreen
+from tests.tui.helpers import settle
+
+SIZES = [(80, 24), (120, 36)]
+
+
+@pytest.fixture
+def market(store, clock):
+    demo.load_demo(store, clock)
+    return store
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_dispute_modal_snapshot(snap_compare, market, config, clock, size):
+    """demo disputes the dog walk sara_dogs was paid for, picking her first chat line."""
+    with market.read() as session:
+        mine = orders.list_orders(session, accounts.user_row(session, "demo").id, side="buying")
+    walk = next(o for o in mine if o.status == "paid" and o.seller == "sara_dogs")
+
+    async def run_before(pilot) -> None:
+        pilot.app.open(OrdersScreen(focus_order=walk.id))
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        await pilot.press(*"She never came on Tuesday", "tab", "space")
+        await settle(pilot)
+
+    app = MarketApp(config=config, clock=clock, user="demo")
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("deciding", [False, True], ids=["case", "form"])
+def test_mediator_view_snapshot(snap_compare, market, config, clock, size, deciding):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        if deciding:
+            await pilot.press("v", "down", "down", "enter", "tab", *"40")
+            await settle(pilot)
+
+    app = MarketApp(config=config, clock=clock, user="mei_mediator")
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
