@@ -19,7 +19,8 @@ FILLED_TEXT = b"My shop"
 
 
 def _run_in_terminal(home: str, handle: str, passphrase: str, timeout: float = 20.0):
-    """`p2pmarket run --user` in a pseudo-terminal: seconds until the frame, and the data, show.
+    """`p2pmarket run --user` in a pseudo-terminal: seconds until the frame, and the data, show,
+    then from ctrl+q until the process has ended.
 
     What a person waits for: the command's own imports and passphrase check, Textual's
     start and the bytes written to a real terminal (120×34).
@@ -52,41 +53,110 @@ def _run_in_terminal(home: str, handle: str, passphrase: str, timeout: float = 2
                 frame = now
             if FILLED_TEXT in seen:
                 filled = now
+        quitting = time.perf_counter()
         os.write(fd, b"\x11")  # ctrl+q
-        deadline = time.perf_counter() + 5
+        deadline = quitting + 5
         while os.waitpid(pid, os.WNOHANG) == (0, 0):
             if time.perf_counter() > deadline:
                 os.kill(pid, 9)
-            time.sleep(0.05)
+            time.sleep(0.005)
+        quit_s = time.perf_counter() - quitting
     finally:
         os.close(fd)
     if frame is None or filled is None:
         raise RuntimeError(f"p2pmarket run showed no home screen: {seen[-400:]!r}")
-    return frame, filled
+    return frame, filled, quit_s
 
 
-def time_to_first_screen(repeat: int = 3) -> dict:
-    """`p2pmarket run --user` → home frame on the terminal (p50_ms), then filled (ready)."""
+# The app's own section keys, each timed from key press to its screen shown with its data.
+SECTIONS = {
+    "s": "Search",
+    "o": "Orders",
+    "c": "Chat",
+    "r": "Credit",
+    "l": "Inbox",
+    "P": "Plan",
+    "p": "Privacy",
+    "t": "Contacts",
+    "h": "Home",
+}
+
+
+def _demo_home(tmp: str) -> None:
     from p2pmarket import config as config_mod
     from p2pmarket.clock import SystemClock
     from p2pmarket.services.market import demo
     from p2pmarket.store.engine import Store
 
-    samples, ready = [], []
+    store = Store.open(config_mod.resolve(home=Path(tmp)))
+    demo.load_demo(store, SystemClock())
+    store.close()
+
+
+def time_to_first_screen(repeat: int = 3) -> dict:
+    """`p2pmarket run --user` → home frame on the terminal (p50_ms), then filled (ready), and
+    ctrl+q → the process gone (quit)."""
+    from p2pmarket.services.market import demo
+
+    samples, ready, quits = [], [], []
     with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
-        config = config_mod.resolve(home=Path(tmp))
-        store = Store.open(config)
-        demo.load_demo(store, SystemClock())
-        store.close()
+        _demo_home(tmp)
         for _ in range(repeat):
-            frame, filled = _run_in_terminal(tmp, demo.DEMO_USER, demo.demo_data()["passphrase"])
+            frame, filled, quit_s = _run_in_terminal(
+                tmp, demo.DEMO_USER, demo.demo_data()["passphrase"]
+            )
             samples.append(frame * 1000)
             ready.append(filled * 1000)
+            quits.append(quit_s * 1000)
     return {
         "samples_ms": [round(s, 1) for s in samples],
         **percentiles(samples),
         "ready_samples_ms": [round(s, 1) for s in ready],
         "ready": percentiles(ready),
+        "quit": percentiles(quits),
+    }
+
+
+async def _switch_through(app, rounds: int, timeout: float = 10.0) -> dict[str, list[float]]:
+    """Per section key: ms from the key press until its screen is on top, drawn, with its
+    workers (the store reads) done."""
+    async with app.run_test(size=(120, 34)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        times: dict[str, list[float]] = {key: [] for key in SECTIONS}
+        for _ in range(rounds):
+            for key in SECTIONS:
+                app.set_focus(None)  # a screen that focuses a field (Plan) keeps letters
+                before = app.screen
+                started = time.perf_counter()
+                await pilot.press(key)
+                while app.screen is before:
+                    if time.perf_counter() - started > timeout:
+                        raise RuntimeError(f"{key!r} did not open {SECTIONS[key]}")
+                    await pilot.pause()
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                times[key].append((time.perf_counter() - started) * 1000)
+        return times
+
+
+def screen_switches(rounds: int = 3) -> dict:
+    """Each section key on the demo market, a few rounds: p50/p95 per screen and overall."""
+    from p2pmarket import config as config_mod
+    from p2pmarket.clock import SystemClock
+    from p2pmarket.services.market import demo
+    from p2pmarket.tui.app import MarketApp
+
+    with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
+        _demo_home(tmp)
+        app = MarketApp(
+            config=config_mod.resolve(home=Path(tmp)), clock=SystemClock(), user=demo.DEMO_USER
+        )
+        times = asyncio.run(_switch_through(app, rounds))
+    every = [t for samples in times.values() for t in samples]
+    return {
+        "screens": {SECTIONS[key]: percentiles(samples) for key, samples in times.items()},
+        **percentiles(every),
     }
 
 
@@ -147,6 +217,7 @@ def search_as_you_type(config, clock, *, listings: int, words: str, progress=Non
 def bench_tui(config, clock, *, listings: int, words: str = "piano lessons", progress=None):
     return {
         "first_screen": time_to_first_screen(),
+        "screen_switch": screen_switches(),
         "search_as_you_type": search_as_you_type(
             config, clock, listings=listings, words=words, progress=progress
         ),

@@ -255,12 +255,17 @@ def tui(
 
     result = _on_bench_market(ctx, as_json, tui_bench.bench_tui, listings=listings, words=words)
     first, typing = result["first_screen"], result["search_as_you_type"]
+    switch = result["screen_switch"]
     emit(
         result,
         as_json,
         lambda: say(
             f"first screen of `p2pmarket run --user` in a terminal: p50 {first['p50_ms']} ms "
             f"(target ≤ 1000), filled with the user's data p50 {first['ready']['p50_ms']} ms; "
+            f"quit (ctrl+q to the process gone) p50 {first['quit']['p50_ms']} ms (target ≤ 300); "
+            f"a section key to its screen with its data: p50 {switch['p50_ms']} ms, p95 "
+            f"{switch['p95_ms']} ms (target ≤ 150; slowest p95: "
+            f"{max(switch['screens'].items(), key=lambda kv: kv[1]['p95_ms'])[0]}); "
             f"search as you type at {listings:,} listings, key press to results on screen: "
             f"p50 {typing['p50_ms']} ms, p95 {typing['p95_ms']} ms (target ≤ 100); with "
             f"prices compared in the why: p50 {typing['priced']['p50_ms']} ms, "
