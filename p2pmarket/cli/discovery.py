@@ -95,13 +95,14 @@ def search_command(
             say(results.nothing_found())
             return
         table(
-            ["#", "title", "price", "seller", "distance", "why"],
+            ["#", "title", "price", "seller", "reviews", "distance", "why"],
             [
                 [
                     h.id,
                     f"{h.title} {photos.MARK}" if h.has_photos else h.title,
                     f"{money.fmt(h.price)}/{h.unit}",
                     h.seller,
+                    h.rated(),
                     h.distance,
                     h.why,
                 ]

@@ -85,7 +85,8 @@ class MarketApp(App[None]):
         Binding("m", "goto('mediation')", "Mediation", show=False),
         Binding("u", "switch_user", "Switch user", show=False),
         Binding("slash", "focus_search", "Find", show=False),
-        Binding("question_mark", "help", "Help"),
+        # Shown first in each market screen's footer (screens/base.py); here for the login.
+        Binding("question_mark", "help", "Help", show=False),
         Binding("ctrl+t", "toggle_dark", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False),
     ]

@@ -7,8 +7,10 @@ mediator upholds it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from p2pmarket import text
@@ -109,6 +111,31 @@ def reviews_of(session: Session, user_id: int, *, limit: int = 50) -> list[Revie
         .limit(limit)
     )
     return [ReviewView(r.id, r.order_id, h, subject.handle, r.stars, r.text, r.at) for r, h in rows]
+
+
+@dataclass(frozen=True)
+class Rating:
+    """What reviews say of someone: the average stars (one decimal) and how many."""
+
+    stars: float
+    count: int
+
+    def said(self) -> str:
+        """'★4.7 (12)'."""
+        return f"★{self.stars:.1f} ({self.count})"
+
+
+def ratings(session: Session, user_ids: Iterable[int]) -> dict[int, Rating]:
+    """The rating of each of these people who has reviews (one query for a page)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Review.subject_id, func.avg(Review.stars), func.count())
+        .where(col(Review.subject_id).in_(ids))
+        .group_by(col(Review.subject_id))
+    )
+    return {uid: Rating(round(float(avg), 1), count) for uid, avg, count in rows}
 
 
 def _report_view(session: Session, row: Report) -> ReportView:
