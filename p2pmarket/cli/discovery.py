@@ -95,14 +95,13 @@ def search_command(
             say(results.nothing_found())
             return
         table(
-            ["#", "title", "price", "seller", "reviews", "distance", "why"],
+            ["#", "title", "price", "seller", "distance", "why"],
             [
                 [
                     h.id,
                     f"{h.title} {photos.MARK}" if h.has_photos else h.title,
                     f"{money.fmt(h.price)}/{h.unit}",
-                    h.seller,
-                    h.rated(),
+                    f"{h.seller}\n{h.rated()}",
                     h.distance,
                     h.why,
                 ]

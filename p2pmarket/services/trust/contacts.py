@@ -25,8 +25,8 @@ class LastTrade:
     at: int
 
     def said(self) -> str:
-        """'#12 City bike · completed 2026-11-20'."""
-        return f"#{self.order_id} {self.title} · {self.status} {iso(self.at)[:10]}"
+        """'completed 2026-11-20 · #12 City bike' (where it stands first: titles get cut)."""
+        return f"{self.status} {iso(self.at)[:10]} · #{self.order_id} {self.title}"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ class MarketScreen(Screen[None]):
     LIVE: ClassVar[bool] = False
     # Shown in the header and the command palette.
     NAME: ClassVar[str] = ""
+    # The section this one was opened from by its key (app.action_goto): Escape goes there.
+    came_from: str | None = None
     # Help comes first in every screen's footer: at 80 columns the keys after the screen's
     # own are cut, and help lists them all. While a text field has focus ? is typed, and
     # the footer shows f1 instead.

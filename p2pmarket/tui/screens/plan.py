@@ -27,12 +27,12 @@ if TYPE_CHECKING:
     from p2pmarket.services.money.plans import PlanView, Proposals
 
 WISH = "babysitting, cooking-class, photography"
-# The form's fields under the legs: id, placeholder (widths in app.tcss).
+# The form's fields under the legs: id, label (in the border; widths in app.tcss).
 FIELDS = (
     ("plan-date", "day"),
     ("plan-from", "from"),
     ("plan-to", "to"),
-    ("plan-budget", "budget"),
+    ("plan-budget", "budget ¥"),
     ("plan-credit", "credit ≥"),
     ("plan-area", "area"),
 )
@@ -57,8 +57,10 @@ class PlanScreen(MarketScreen):
             value=WISH, placeholder="legs, e.g. babysitting ×2, cleaning", id="plan-legs"
         )
         with Horizontal(id="plan-form"):
-            for field_id, placeholder in FIELDS:
-                yield TextInput(placeholder=placeholder, id=field_id)
+            for field_id, label in FIELDS:
+                field = TextInput(placeholder=label, id=field_id)
+                field.border_title = label
+                yield field
         yield MarketTable(id="plan-table")
         with VerticalScroll(id="plan-day"):
             yield Static("", id="plan-timeline")
