@@ -38,6 +38,7 @@ LABELS = {
     "meet": "Propose meet-up…",
     "ship": "Ship…",
     "agree": "Agree handover",
+    "review": "Review…",
 }
 VARIANTS = {
     "pay": "warning",
