@@ -55,8 +55,6 @@ def _keys(*keys):
         ("search", ("s", "tab", "backspace", *"10", "shift+tab", *"bike")),
         ("editor", ("e",)),
         ("home", ()),
-        ("inbox", ("l",)),
-        ("plan", ("P",)),
     ],
 )
 def test_screen_snapshot(snap_compare, market, config, clock, name, keys, size):
