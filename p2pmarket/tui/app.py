@@ -93,6 +93,7 @@ class MarketApp(App[None]):
         Binding("slash", "focus_search", "Find", show=False),
         # Shown first in each market screen's footer (screens/base.py); here for the login.
         Binding("question_mark", "help", "Help", show=False),
+        Binding("f1", "help", "Help, also while typing in a field", show=False),
         Binding("ctrl+t", "toggle_dark", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False),
     ]

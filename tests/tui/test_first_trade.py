@@ -54,12 +54,15 @@ async def _log_in(pilot, handle: str) -> None:
     assert isinstance(pilot.app.screen, HomeScreen) and pilot.app.user.handle == handle
 
 
-async def _open_my_move(pilot) -> None:
-    """From home, the open order that waits on me: tab to the orders, enter."""
+async def _my_move(pilot, handle: str, key: str) -> None:
+    """As `handle`, from home, the open order that waits on me (tab to the orders, enter),
+    then `key`: that order's step."""
+    await _log_in(pilot, handle)
     await _type(pilot, "", "tab")
     assert pilot.app.focused.id == "home-orders"
     await _type(pilot, "", "enter")
     assert isinstance(pilot.app.screen, OrdersScreen)
+    await _key(pilot, key)
 
 
 async def _review(pilot, words: str) -> None:
@@ -110,16 +113,11 @@ async def test_a_first_trade_at_80x24_by_the_keys_on_screen(store, config, clock
         assert (order.status, order.amount) == ("requested", 9_000)
 
         # The seller accepts it from home.
-        await _log_in(pilot, "lin")
-        await _open_my_move(pilot)
-        assert app.screen.current.id == order.id
-        await _key(pilot, "a")
-        assert app.screen.current.status == "accepted"
+        await _my_move(pilot, "lin", "a")
+        assert (app.screen.current.id, app.screen.current.status) == (order.id, "accepted")
 
         # The buyer pays: the second confirmation asks for the passphrase.
-        await _log_in(pilot, "bob")
-        await _open_my_move(pilot)
-        await _key(pilot, "y")
+        await _my_move(pilot, "bob", "y")
         assert isinstance(app.screen, PaymentModal)
         assert isinstance(app.focused, Input)
         await _type(pilot, PASSPHRASE, "enter")
@@ -128,13 +126,9 @@ async def test_a_first_trade_at_80x24_by_the_keys_on_screen(store, config, clock
             assert ledger.balance(s, trade.buyer.id) == 100_000 - 9_000
 
         # The seller delivers; the buyer confirms (it releases money: asked once) and reviews.
-        await _log_in(pilot, "lin")
-        await _open_my_move(pilot)
-        await _key(pilot, "d")
+        await _my_move(pilot, "lin", "d")
         assert app.screen.current.status == "delivered"
-        await _log_in(pilot, "bob")
-        await _open_my_move(pilot)
-        await _key(pilot, "f")
+        await _my_move(pilot, "bob", "f")
         assert isinstance(app.screen, ConfirmModal)
         await _type(pilot, "", "tab", "enter")
         assert app.screen.current.status == "completed"

@@ -28,6 +28,13 @@ def market(store, clock):
     return store
 
 
+async def _pressed(pilot, *keys: str) -> None:
+    """The app settled, then `keys` pressed and settled again."""
+    await settle(pilot)
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
 def _footer_keys(app) -> list[FooterKey]:
     """The footer's keys a person can see: inside the screen's width."""
     width = app.screen.size.width
@@ -38,25 +45,20 @@ def _footer_keys(app) -> list[FooterKey]:
 async def test_help_is_in_every_footer_at_80_columns(market, config, clock, key):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:
-        await settle(pilot)
-        await pilot.press(key)
-        await settle(pilot)
+        await _pressed(pilot, key)
         shown = _footer_keys(app)
         assert shown and shown[0].description == "Help", [k.description for k in shown]
         # ? while no field has focus; f1 (never typed into a field) while one has.
         typing = isinstance(app.focused, Input)
         assert shown[0].key == ("f1" if typing else "question_mark")
-        await pilot.press(shown[0].key)
-        await settle(pilot)
+        await _pressed(pilot, shown[0].key)
         assert isinstance(app.screen, HelpModal)
 
 
 async def test_help_names_keys_as_typed_and_escape_once(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await settle(pilot)
+        await _pressed(pilot, "question_mark")
         console = Console(width=76, record=True, file=io.StringIO())
         console.print(app.screen.query_one("Static").content)
         text = " ".join(console.export_text().split())
@@ -81,9 +83,7 @@ async def test_home_at_80x24_shows_six_shop_rows_and_the_orders(market, config, 
 async def test_search_filters_have_labels_and_the_map_a_legend(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
+        await _pressed(pilot, "s")
         screen = app.screen
         labels = {w.id: w.border_title for w in screen.query("#filters > Input")}
         assert labels == {
@@ -99,9 +99,7 @@ async def test_search_filters_have_labels_and_the_map_a_legend(market, config, c
         assert status.region.width >= 78  # a full-width line, not a narrow column
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
+        await _pressed(pilot, "s")
         legend = " ".join(str(app.screen.query_one("#map").render()).split())
         assert "@ me" in legend and "1–9 results by rank" in legend and "› beyond" in legend
 
@@ -109,23 +107,16 @@ async def test_search_filters_have_labels_and_the_map_a_legend(market, config, c
 async def test_escape_from_a_section_goes_back_where_one_came_from(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await settle(pilot)
-        await pilot.press("c")
-        await settle(pilot)
+        await _pressed(pilot, "o")
+        await _pressed(pilot, "c")
         assert isinstance(app.screen, ChatScreen)
-        await pilot.press("escape")
-        await settle(pilot)
+        await _pressed(pilot, "escape")
         assert isinstance(app.screen, OrdersScreen)
-        await pilot.press("escape")
-        await settle(pilot)
+        await _pressed(pilot, "escape")
         assert isinstance(app.screen, HomeScreen)
         # From home, a section goes back home.
-        await pilot.press("c")
-        await settle(pilot)
-        await pilot.press("escape")
-        await settle(pilot)
+        await _pressed(pilot, "c")
+        await _pressed(pilot, "escape")
         assert isinstance(app.screen, HomeScreen)
 
 
@@ -136,9 +127,7 @@ async def test_the_editor_offers_the_categories_of_the_listings_kind(market, con
     every = catalog.categories()
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:
-        await settle(pilot)
-        await pilot.press("a")
-        await settle(pilot)
+        await _pressed(pilot, "a")
         category = app.screen.query_one("#category", Select)
         goods = offered(category)
         assert "bicycles" in goods and all("goods" in every[s].kinds for s in goods)
@@ -156,9 +145,7 @@ async def test_contacts_list_trading_partners_as_strangers_with_the_last_trade(
 ):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:
-        await settle(pilot)
-        await pilot.press("t")
-        await settle(pilot)
+        await _pressed(pilot, "t")
         rows = {r[1]: r for r in cells(app.screen.query_one("#contacts"))}
     # demo set no tier for anyone, yet every person they traded with is listed.
     assert rows["@wang_bikes"][2:4] == ["stranger", "—"]
