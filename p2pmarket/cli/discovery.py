@@ -107,7 +107,7 @@ def search_command(
                     h.id,
                     f"{h.title} {photos.MARK}" if h.has_photos else h.title,
                     f"{money.fmt(h.price)}/{h.unit}",
-                    h.seller,
+                    f"{h.seller}\n{h.rated()}",
                     h.distance,
                     h.why,
                 ]

@@ -32,13 +32,22 @@ def set_tier(
 
 @contact_app.command("list")
 def contact_list(ctx: typer.Context, as_: str = AsOption, as_json: bool = JsonOption) -> None:
-    """Everyone you classified."""
+    """Everyone you classified or traded with, with your last trade."""
     rows = ctx_of(ctx).actor(as_).contacts()
     emit(
         {"contacts": [r.to_json() for r in rows]},
         as_json,
         lambda: table(
-            ["handle", "tier", "since"], [[r.handle, r.tier, iso(r.updated_at)] for r in rows]
+            ["handle", "tier", "since", "last trade"],
+            [
+                [
+                    r.handle,
+                    r.tier,
+                    iso(r.updated_at) if r.updated_at else "-",
+                    r.last_trade.said() if r.last_trade else "-",
+                ]
+                for r in rows
+            ],
         ),
     )
 

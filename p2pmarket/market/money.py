@@ -93,14 +93,17 @@ class MoneyCases(ActorBase):
 
     def order_now(self, order_id: int) -> OrderNow:
         """One order with its timeline and the actions I may take on it now (its steps,
-        then how it changes hands: meet, ship, agree)."""
+        then how it changes hands: meet, ship, agree; once completed, my review)."""
         with self._read() as (session, me):
             order = orders.get_order(session, me, order_id)
             steps = orders.allowed_actions(order, me.handle, str(me.role))
             market = self.market
             if orders.disputes.can_state(session, market.clock, market.settings, me, order_id):
                 steps.append("statement")
-            return OrderNow(order, steps + orders.handover.actions(order, me.handle))
+            steps += orders.handover.actions(order, me.handle)
+            if feedback.reviewable(session, me.id, order_id):
+                steps.append("review")
+            return OrderNow(order, steps)
 
     # -- how goods change hands ------------------------------------------------------------
 

@@ -60,6 +60,12 @@ SCREENS: dict[str, tuple[str, str]] = {
 }
 
 
+def _section_of(screen: Screen) -> str | None:
+    """The section name of `screen` (None: a detail, a modal, the login)."""
+    classes = {cls.__name__ for cls in type(screen).__mro__}
+    return next((name for name, (_module, cls) in SCREENS.items() if cls in classes), None)
+
+
 def _screen(name: str) -> type[Screen]:
     # Imported on first use: startup pays only for the screen it shows.
     module, cls = SCREENS[name]
@@ -85,7 +91,9 @@ class MarketApp(App[None]):
         Binding("m", "goto('mediation')", "Mediation", show=False),
         Binding("u", "switch_user", "Switch user", show=False),
         Binding("slash", "focus_search", "Find", show=False),
-        Binding("question_mark", "help", "Help"),
+        # Shown first in each market screen's footer (screens/base.py); here for the login.
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f1", "help", "Help, also while typing in a field", show=False),
         Binding("ctrl+t", "toggle_dark", "Light/dark", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False),
     ]
@@ -308,19 +316,30 @@ class MarketApp(App[None]):
         self.push_screen(screen)
 
     def action_goto(self, name: str) -> None:
+        """Open a section; Escape there goes back to the section it was opened from."""
         if self.user is None:
             return
+        left = _section_of(self.screen)
+        self._leave(lambda: self._show_section(name, came_from=left))
 
-        def go() -> None:
-            while len(self.screen_stack) > 2:
-                self.pop_screen()
-            if name != "home":
-                self.push_screen(_screen(name)())
-
-        self._leave(go)
+    def _show_section(self, name: str, *, came_from: str | None = None) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if name == "home":
+            return
+        screen = _screen(name)()
+        if came_from not in (None, "home", name):
+            screen.came_from = came_from
+        self.push_screen(screen)
 
     def action_back(self) -> None:
-        if len(self.screen_stack) > 2:
+        if len(self.screen_stack) <= 2:
+            return
+        came_from = getattr(self.screen, "came_from", None)
+        if came_from is not None and len(self.screen_stack) == 3:
+            # A section opened from another: back there (fresh), not home.
+            self._leave(lambda: self._show_section(came_from))
+        else:
             self._leave(self.pop_screen)
 
     def _leave(self, go: Callable[[], object]) -> None:

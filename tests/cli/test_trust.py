@@ -66,7 +66,12 @@ def test_contacts_block_and_reach(market):
     assert cli.json("contact", "set-tier", "amy", "blocked", "--as", "bob")["tier"] == "blocked"
     cli("contact", "set-tier", "amy", "friend", "--as", "bob", code=2)
     assert cli.json("contact", "list", "--as", "bob")["contacts"] == [
-        {"handle": "amy", "tier": "blocked", "updated_at": pytest.approx(0, abs=10**10)}
+        {
+            "handle": "amy",
+            "tier": "blocked",
+            "updated_at": pytest.approx(0, abs=10**10),
+            "last_trade": None,
+        }
     ]
     assert (
         "does not take messages" in cli("chat", "send", "bob", "hi", "--as", "amy", code=1).output

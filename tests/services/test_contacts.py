@@ -2,10 +2,11 @@
 
 import pytest
 
+from p2pmarket.clock import HOUR
 from p2pmarket.errors import Invalid
 from p2pmarket.models import Tier, User
 from p2pmarket.services.trust import contacts
-from tests.services.trust_helpers import person
+from tests.services.trust_helpers import completed, paid, person
 
 
 def test_tiers_default_to_stranger_and_can_be_set(store, clock):
@@ -27,3 +28,21 @@ def test_tiers_default_to_stranger_and_can_be_set(store, clock):
             contacts.set_tier(s, clock, me, me, Tier.trusted)
     with pytest.raises(Invalid):
         contacts.parse_tier("friend")
+
+
+def test_people_one_traded_with_are_listed_as_strangers_with_the_last_trade(store, clock):
+    amy, bo, cy, dee = (person(store, clock, h) for h in ("amy", "bob", "cyd", "dee"))
+    completed(store, clock, amy, bo)  # amy bought from bob
+    clock.advance(HOUR)
+    last = paid(store, clock, bo, amy, 50_00)  # then bob from amy: the newest counts
+    completed(store, clock, cy, dee)  # not amy's
+    with store.write() as s:
+        me = s.get(User, amy.id)
+        contacts.set_tier(s, clock, me, s.get(User, cy.id), Tier.trusted)
+        listed = {c.handle: c for c in contacts.list_contacts(s, me)}
+    assert list(listed) == ["bob", "cyd"]  # strangers first, then trusted; dee is not amy's
+    bob = listed["bob"]
+    assert (bob.tier, bob.updated_at) == ("stranger", None)  # never classified
+    assert (bob.last_trade.order_id, bob.last_trade.status) == (last, "paid")
+    assert bob.last_trade.said().startswith("paid ") and f"#{last} " in bob.last_trade.said()
+    assert listed["cyd"].last_trade is None and listed["cyd"].updated_at == clock.now()

@@ -122,6 +122,18 @@ def test_repeated_reviews_from_the_same_person_count_less(store, clock):
     assert _scores(store, seller).social == 650 + 10 + 5 + 2  # round(2.5) == 2
 
 
+def test_ratings_average_the_stars_and_count_the_reviews_of_each_person(store, clock):
+    seller, a, b = (person(store, clock, h) for h in ("seller", "amy", "bob"))
+    for who, stars in ((a, 5), (b, 4), (a, 4)):
+        done = completed(store, clock, who, seller)
+        with store.write() as s:
+            feedback.review(s, clock, s.get(User, who.id), done, stars, "ok")
+    with store.read() as s:
+        rated = feedback.ratings(s, [seller.id, a.id, b.id])
+    assert rated == {seller.id: feedback.Rating(4.3, 3)}  # 13 / 3; no one reviewed amy or bob
+    assert rated[seller.id].said() == "★4.3 (3)"
+
+
 def test_one_report_per_reporter_and_only_upheld_ones_count(store, clock):
     target, reporter = person(store, clock, "target"), person(store, clock, "reporter")
     other = person(store, clock, "other")

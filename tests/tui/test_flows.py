@@ -95,7 +95,7 @@ async def test_list_search_order_pay_deliver_confirm(store, config, clock):
         await settle(pilot)
         rows = cells(app.screen.query_one("#results"))
         assert rows and "Kids bike with helmet" in rows[0][0]
-        assert rows[0][3].startswith(("<", "~"))  # a rounded distance, never a spot
+        assert rows[0][4].startswith(("<", "~"))  # a rounded distance, never a spot
         await pilot.press("enter", "enter")
         await settle(pilot)
         assert isinstance(app.screen, ListingScreen)

@@ -39,10 +39,3 @@ async def test_switch_user_returns_home_as_the_other_user(store, config, clock):
         assert isinstance(app.screen, HomeScreen)
         assert app.user.handle == "lin_piano"
         assert len(app.screen_stack) == 2
-
-
-def test_home_snapshot(snap_compare, store, config, clock):
-    demo.load_demo(store, clock)
-    assert snap_compare(
-        MarketApp(config=config, clock=clock, user="demo"), run_before=settle, terminal_size=SIZE
-    )

@@ -218,9 +218,9 @@ async def show_row(pilot, selector: str, needle: str) -> None:
 async def _home(pilot) -> None:
     app = pilot.app
     shop = {row[1] for row in table_cells(app, "#shop-table")}
-    assert {str(line(stored(title(i), 120), 60)) for i in range(N)} <= shop
+    assert {str(line(stored(title(i), 120), 34)) for i in range(N)} <= shop
     opened = {row[1] for row in table_cells(app, "#home-orders")}
-    assert str(line(stored(title(REVIEWED), 120), 40)) in opened
+    assert str(line(stored(title(REVIEWED), 120), 30)) in opened
     await show_row(pilot, "#shop-table", MARKUP)
     assert f"t01 {MARKUP}" in screen_text(app)
 

@@ -1,4 +1,5 @@
-"""A snapshot per screen (fixed size, fixed clock, the demo market, no blinking cursor).
+"""A snapshot per screen at 80×24 and 120×36 (fixed clock, the demo market, no blinking
+cursor).
 
 State is asserted first in the Pilot tests; these pin what a person sees.
 """
@@ -12,10 +13,14 @@ from p2pmarket.services.money import orders
 from p2pmarket.services.trust import accounts
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.booking import BookingScreen
+from p2pmarket.tui.screens.hours import HoursScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.screens.rental import RentalScreen
-from tests.tui.helpers import SIZE, settle
+from tests.tui.helpers import settle
+
+# Every screen at the smallest size it must work at and at a roomy one.
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
 
 
 @pytest.fixture
@@ -37,6 +42,7 @@ def _keys(*keys):
     return run_before
 
 
+@SIZES
 @pytest.mark.parametrize(
     ("name", "keys"),
     [
@@ -48,25 +54,29 @@ def _keys(*keys):
         ("help", ("question_mark",)),
         ("search", ("s", "tab", "backspace", *"10", "shift+tab", *"bike")),
         ("editor", ("e",)),
+        ("home", ()),
     ],
 )
-def test_screen_snapshot(snap_compare, market, config, clock, name, keys):
-    assert snap_compare(_app(config, clock), run_before=_keys(*keys), terminal_size=SIZE)
+def test_screen_snapshot(snap_compare, market, config, clock, name, keys, size):
+    assert snap_compare(_app(config, clock), run_before=_keys(*keys), terminal_size=size)
 
 
-def test_login_snapshot(snap_compare, market, config, clock):
+@SIZES
+def test_login_snapshot(snap_compare, market, config, clock, size):
     assert snap_compare(
-        MarketApp(config=config, clock=clock), run_before=settle, terminal_size=SIZE
+        MarketApp(config=config, clock=clock), run_before=settle, terminal_size=size
     )
 
 
-def test_mediation_snapshot(snap_compare, market, config, clock):
+@SIZES
+def test_mediation_snapshot(snap_compare, market, config, clock, size):
     assert snap_compare(
-        _app(config, clock, user="mei_mediator"), run_before=_keys("m"), terminal_size=SIZE
+        _app(config, clock, user="mei_mediator"), run_before=_keys("m"), terminal_size=size
     )
 
 
-def test_listing_snapshot(snap_compare, market, config, clock):
+@SIZES
+def test_listing_snapshot(snap_compare, market, config, clock, size):
     with market.read() as session:
         listing = shops.list_listings(session, seller="lin_piano", limit=1)[0]
 
@@ -74,10 +84,11 @@ def test_listing_snapshot(snap_compare, market, config, clock):
         pilot.app.open(ListingScreen(listing.id))
         await settle(pilot)
 
-    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)
 
 
-def test_payment_modal_snapshot(snap_compare, market, config, clock):
+@SIZES
+def test_payment_modal_snapshot(snap_compare, market, config, clock, size):
     async def run_before(pilot) -> None:
         app = pilot.app
         with app.market.store.read() as session:
@@ -89,10 +100,10 @@ def test_payment_modal_snapshot(snap_compare, market, config, clock):
         await pilot.press("y")
         await settle(pilot)
 
-    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+@SIZES
 def test_booking_week_snapshot(snap_compare, market, config, clock, size):
     """lin_piano's adult lessons from Sunday 17:00: the demo's paid lesson holds Monday 18:00."""
     with market.read() as session:
@@ -109,7 +120,7 @@ def test_booking_week_snapshot(snap_compare, market, config, clock, size):
     assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+@SIZES
 def test_rental_order_snapshot(snap_compare, market, config, clock, size):
     """The demo's claimed bike rental as its renter sees it: the deposit's claim, the
     answer window, and only accept-claim and dispute in the footer."""
@@ -124,7 +135,7 @@ def test_rental_order_snapshot(snap_compare, market, config, clock, size):
     assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+@SIZES
 def test_rental_calendar_snapshot(snap_compare, market, config, clock, size):
     """gao_camera's drone from Sunday 2026-11-01: the demo's rental holds three days."""
     with market.read() as session:
@@ -136,6 +147,20 @@ def test_rental_calendar_snapshot(snap_compare, market, config, clock, size):
 
     async def run_before(pilot) -> None:
         pilot.app.open(RentalScreen(drone.id, drone.title))
+        await settle(pilot)
+
+    assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)
+
+
+@SIZES
+def test_hours_snapshot(snap_compare, market, config, clock, size):
+    """The demo's weekly hours for one of their time listings."""
+    with market.read() as session:
+        mine = shops.list_listings(session, seller="demo", limit=20)
+    timed = next(v for v in mine if v.kind != "goods")
+
+    async def run_before(pilot) -> None:
+        pilot.app.open(HoursScreen(timed.id))
         await settle(pilot)
 
     assert snap_compare(_app(config, clock), run_before=run_before, terminal_size=size)

@@ -24,12 +24,12 @@ def market(store, clock, monkeypatch):
     return store
 
 
-def _service_page(store, clock, handle: str, text: str) -> list[tuple[str, str]]:
+def _service_page(store, clock, handle: str, text: str) -> list[tuple[str, str, str]]:
     with store.read() as session:
         me = session.exec(select(User).where(User.handle == handle)).one()
         query = search.Query(text=text, radius_km=10, lat=me.lat, lon=me.lon)
         hits = search.search(session, clock, me, query).hits
-        return [(str(title_cell(h)), str(line(h.why, 48))) for h in hits]
+        return [(str(title_cell(h)), h.rated(), str(line(h.why, 48))) for h in hits]
 
 
 async def _open_search(app, pilot) -> SearchScreen:
@@ -56,9 +56,11 @@ async def test_typed_query_ends_with_the_services_page_and_priced_why(market, co
     async with app.run_test(size=SIZE) as pilot:
         screen = await _bike_search(app, pilot)
         expected = _service_page(market, clock, "demo", "bike")
-        assert expected and any("% over" in why or "% under" in why for _title, why in expected)
+        assert expected and any("% over" in why or "% under" in why for *_, why in expected)
+        # The seller's stars and review count, as the service counts them.
+        assert {rated for _, rated, _ in expected} >= {"★5.0 (1)", "no reviews"}
         rows = cells(screen.query_one("#results"))
-        assert [(r[0], r[5]) for r in rows] == expected
+        assert [(r[0], r[3], r[6]) for r in rows] == expected
         assert screen.priced_generation == screen.shown_generation == screen._generation
 
 
@@ -76,7 +78,7 @@ async def test_same_words_keep_the_page_and_a_changed_page_replaces_it(market, c
         await settle(pilot)
         after = cells(table)
         expected = _service_page(market, clock, "demo", "bike tune")
-        assert [r[0] for r in after] == [t for t, _why in expected] != [r[0] for r in before]
+        assert [r[0] for r in after] == [t for t, *_ in expected] != [r[0] for r in before]
 
 
 async def test_nothing_nearby_tells_how_far_to_widen(market, config, clock):
@@ -114,7 +116,7 @@ async def test_a_keystroke_searches_once_and_prices_the_page_it_found(
             assert screen.priced_generation == screen._generation
         assert len(finds) == 4  # the prices were compared without searching again
         rows = cells(screen.query_one("#results"))
-        assert [(r[0], r[5]) for r in rows] == _service_page(market, clock, "demo", "bike")
+        assert [(r[0], r[3], r[6]) for r in rows] == _service_page(market, clock, "demo", "bike")
 
 
 async def test_a_minimum_credit_that_is_not_a_number_is_refused_with_a_sentence(

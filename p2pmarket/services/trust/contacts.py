@@ -4,21 +4,38 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import bindparam, union
+from sqlalchemy import bindparam, case, func, or_, union
 from sqlmodel import Session, col, select
 
-from p2pmarket.clock import Clock
+from p2pmarket.clock import Clock, iso
 from p2pmarket.errors import Invalid
-from p2pmarket.models import Contact, Tier, User
+from p2pmarket.models import Contact, Order, Tier, User
 
 TIER_HELP = "blocked, stranger, acquaintance or trusted"
+_TIER_ORDER = [str(t) for t in Tier]
+
+
+@dataclass(frozen=True)
+class LastTrade:
+    """The newest order between two people, either side buying."""
+
+    order_id: int
+    title: str
+    status: str
+    at: int
+
+    def said(self) -> str:
+        """'completed 2026-11-20 · #12 City bike' (where it stands first: titles get cut)."""
+        return f"{self.status} {iso(self.at)[:10]} · #{self.order_id} {self.title}"
 
 
 @dataclass(frozen=True)
 class ContactView:
     handle: str
     tier: str
-    updated_at: int
+    # When the tier was set; None: never classified (a stranger one has traded with).
+    updated_at: int | None
+    last_trade: LastTrade | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -93,11 +110,42 @@ def set_tier(session: Session, clock: Clock, owner: User, other: User, new: Tier
 
 
 def list_contacts(session: Session, owner: User) -> list[ContactView]:
-    """Everyone `owner` classified (strangers with a row included), by tier then handle."""
-    rows = session.exec(
-        select(Contact, User.handle)
-        .join(User, col(User.id) == col(Contact.other_id))
-        .where(Contact.owner_id == owner.id)
-        .order_by(col(Contact.tier), col(User.handle))
+    """Everyone `owner` classified or traded with (those never classified are strangers),
+    each with the last trade between them, by tier then handle."""
+    classified = {
+        handle: row
+        for row, handle in session.exec(
+            select(Contact, User.handle)
+            .join(User, col(User.id) == col(Contact.other_id))
+            .where(Contact.owner_id == owner.id)
+        )
+    }
+    traded = last_trades(session, owner.id)
+    views = []
+    for handle in classified.keys() | traded.keys():
+        row = classified.get(handle)
+        views.append(
+            ContactView(
+                handle=handle,
+                tier=str(row.tier if row else Tier.stranger),
+                updated_at=row.updated_at if row else None,
+                last_trade=traded.get(handle),
+            )
+        )
+    return sorted(views, key=lambda v: (_TIER_ORDER.index(v.tier), v.handle))
+
+
+def last_trades(session: Session, owner_id: int) -> dict[str, LastTrade]:
+    """The newest order with each person `owner_id` has ordered from or sold to, by handle."""
+    other = case((col(Order.buyer_id) == owner_id, col(Order.seller_id)), else_=col(Order.buyer_id))
+    newest = (
+        select(func.max(Order.id))
+        .where(or_(col(Order.buyer_id) == owner_id, col(Order.seller_id) == owner_id))
+        .group_by(other)
     )
-    return [ContactView(handle=h, tier=str(c.tier), updated_at=c.updated_at) for c, h in rows]
+    rows = session.exec(
+        select(Order, User.handle)
+        .join(User, col(User.id) == other)
+        .where(col(Order.id).in_(newest))
+    )
+    return {h: LastTrade(o.id, o.title, str(o.status), o.updated_at) for o, h in rows}

@@ -7,8 +7,10 @@ mediator upholds it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from p2pmarket import text
@@ -65,25 +67,9 @@ def review(
         raise Invalid("stars_range", "Stars must be a whole number 1..5.")
     body = text.clean(body, field="review", max_len=REVIEW_MAX, multiline=True)
     order = session.get(Order, order_id)
-    if order is None or author.id not in (order.buyer_id, order.seller_id):
-        raise Invalid("unknown_order", f"You have no order #{order_id}.")
-    paid = session.exec(
-        select(OrderEvent.id).where(
-            OrderEvent.order_id == order_id, OrderEvent.to_status == OrderStatus.paid
-        )
-    ).first()
-    if order.status != OrderStatus.completed or paid is None:
-        raise Refused(
-            "review_not_completed",
-            f"Order #{order_id} is {order.status}; reviews open once a paid order is completed.",
-        )
-    exists = session.exec(
-        select(Review.id).where(Review.order_id == order_id, Review.author_id == author.id)
-    ).first()
-    if exists is not None:
-        raise Refused(
-            "review_exists", f"You already reviewed order #{order_id}; one review per side."
-        )
+    refusal = _unreviewable(session, author.id, order, order_id)
+    if refusal is not None:
+        raise refusal
     subject_id = order.seller_id if author.id == order.buyer_id else order.buyer_id
     row = Review(
         order_id=order_id,
@@ -99,6 +85,37 @@ def review(
     return ReviewView(row.id, order_id, author.handle, subject.handle, stars, body, row.at)
 
 
+def reviewable(session: Session, author_id: int, order_id: int) -> bool:
+    """May `author_id` review order `order_id` now (a side of it, completed and paid, once)?"""
+    return _unreviewable(session, author_id, session.get(Order, order_id), order_id) is None
+
+
+def _unreviewable(
+    session: Session, author_id: int, order: Order | None, order_id: int
+) -> Invalid | Refused | None:
+    """Why `author_id` may not review the order (None: they may)."""
+    if order is None or author_id not in (order.buyer_id, order.seller_id):
+        return Invalid("unknown_order", f"You have no order #{order_id}.")
+    paid = session.exec(
+        select(OrderEvent.id).where(
+            OrderEvent.order_id == order_id, OrderEvent.to_status == OrderStatus.paid
+        )
+    ).first()
+    if order.status != OrderStatus.completed or paid is None:
+        return Refused(
+            "review_not_completed",
+            f"Order #{order_id} is {order.status}; reviews open once a paid order is completed.",
+        )
+    exists = session.exec(
+        select(Review.id).where(Review.order_id == order_id, Review.author_id == author_id)
+    ).first()
+    if exists is not None:
+        return Refused(
+            "review_exists", f"You already reviewed order #{order_id}; one review per side."
+        )
+    return None
+
+
 def reviews_of(session: Session, user_id: int, *, limit: int = 50) -> list[ReviewView]:
     subject = session.get(User, user_id)
     rows = session.exec(
@@ -109,6 +126,31 @@ def reviews_of(session: Session, user_id: int, *, limit: int = 50) -> list[Revie
         .limit(limit)
     )
     return [ReviewView(r.id, r.order_id, h, subject.handle, r.stars, r.text, r.at) for r, h in rows]
+
+
+@dataclass(frozen=True)
+class Rating:
+    """What reviews say of someone: the average stars (one decimal) and how many."""
+
+    stars: float
+    count: int
+
+    def said(self) -> str:
+        """'★4.7 (12)'."""
+        return f"★{self.stars:.1f} ({self.count})"
+
+
+def ratings(session: Session, user_ids: Iterable[int]) -> dict[int, Rating]:
+    """The rating of each of these people who has reviews (one query for a page)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Review.subject_id, func.avg(Review.stars), func.count())
+        .where(col(Review.subject_id).in_(ids))
+        .group_by(col(Review.subject_id))
+    )
+    return {uid: Rating(round(float(avg), 1), count) for uid, avg, count in rows}
 
 
 def _report_view(session: Session, row: Report) -> ReportView:

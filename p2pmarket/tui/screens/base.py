@@ -29,7 +29,16 @@ class MarketScreen(Screen[None]):
     LIVE: ClassVar[bool] = False
     # Shown in the header and the command palette.
     NAME: ClassVar[str] = ""
-    BINDINGS: ClassVar = [Binding("escape", "app.back", "Back", show=False)]
+    # The section this one was opened from by its key (app.action_goto): Escape goes there.
+    came_from: str | None = None
+    # Help comes first in every screen's footer: at 80 columns the keys after the screen's
+    # own are cut, and help lists them all. While a text field has focus ? is typed, and
+    # the footer shows f1 instead.
+    BINDINGS: ClassVar = [
+        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("f1", "app.help", "Help"),
+        Binding("escape", "app.back", "Back", show=False),
+    ]
 
     @property
     def market(self) -> MarketApp:

@@ -35,10 +35,10 @@ class ChatScreen(OrderActions, MarketScreen):
     NAME = "Chat"
     LIVE = True
     BINDINGS: ClassVar = [
-        Binding("ctrl+o", "toggle_mode", "Chat/trade mode"),
-        Binding("ctrl+r", "request", "Request payment"),
+        Binding("ctrl+o", "toggle_mode", "Mode"),
+        Binding("ctrl+r", "request", "Request ¥"),
         Binding("ctrl+y", "pay", "Pay"),
-        Binding("ctrl+f", "answer_offer", "Answer offer"),
+        Binding("ctrl+f", "answer_offer", "Offer"),
         Binding("ctrl+g", "report", "Report"),
         Binding("ctrl+b", "block", "Block"),
         Binding("ctrl+n", "new", "New chat"),

@@ -45,7 +45,9 @@ class ContactsScreen(MarketScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#contacts", DataTable).add_columns("#", "handle", "tier", "since")
+        self.query_one("#contacts", DataTable).add_columns(
+            "#", "handle", "tier", "since", "last trade"
+        )
         limits = " · ".join(
             f"{tier} {money.fmt(limit)}" for tier, limit in tier_limits(self.market.market).items()
         )
@@ -58,7 +60,16 @@ class ContactsScreen(MarketScreen):
         self._rows = rows
         self.query_one("#contacts", MarketTable).refill(
             [
-                (i, (str(i + 1), line(f"@{r.handle}"), r.tier, iso(r.updated_at)[:10]))
+                (
+                    i,
+                    (
+                        str(i + 1),
+                        line(f"@{r.handle}"),
+                        r.tier,
+                        iso(r.updated_at)[:10] if r.updated_at else "—",
+                        line(r.last_trade.said(), 50) if r.last_trade else "—",
+                    ),
+                )
                 for i, r in enumerate(rows)
             ]
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -49,7 +50,7 @@ class EditorScreen(MarketScreen):
         self._band_key: tuple[str, str, str, str | None] | None = None
 
     def compose(self) -> ComposeResult:
-        cats = sorted(shop.categories(), key=lambda c: c.name)
+        self._categories = sorted(shop.categories(), key=lambda c: c.name)
         yield Header()
         with Horizontal(id="editor"):
             with VerticalScroll(id="editor-form"):
@@ -60,9 +61,7 @@ class EditorScreen(MarketScreen):
                 yield Label("Kind")
                 yield Select([(k.value, k.value) for k in Kind], id="kind", allow_blank=False)
                 yield Label("Category")
-                yield Select(
-                    [(line(c.name), c.slug) for c in cats], id="category", prompt="category"
-                )
+                yield Select(self._category_options(Kind.goods), id="category", prompt="category")
                 yield Label("Unit")
                 yield Select([(u.value, u.value) for u in Unit], id="unit", allow_blank=False)
                 yield Label("Condition (goods)")
@@ -101,6 +100,7 @@ class EditorScreen(MarketScreen):
         self.query_one("#description", Input).value = strip_controls(view.description)
         self.query_one("#kind", Select).value = view.kind
         self.query_one("#kind", Select).disabled = True
+        self._categories_for_kind()
         self.query_one("#category", Select).value = view.category
         self.query_one("#unit", Select).value = view.unit
         if view.condition:
@@ -141,6 +141,20 @@ class EditorScreen(MarketScreen):
             ConfirmModal(question, yes="Leave, lose it", no="Keep editing"),
             lambda leave: leave and go(),
         )
+
+    def _category_options(self, kind: str) -> list[tuple[Text, str]]:
+        return [(line(c.name), c.slug) for c in self._categories if kind in c.kinds]
+
+    @on(Select.Changed, "#kind")
+    def _categories_for_kind(self) -> None:
+        """Only the categories that take this kind of listing; a category chosen stays
+        when it takes the new kind too."""
+        category = self.query_one("#category", Select)
+        chosen = category.value
+        options = self._category_options(str(self.query_one("#kind", Select).value))
+        category.set_options(options)
+        if any(slug == chosen for _name, slug in options):
+            category.value = chosen
 
     @on(Select.Changed, "#kind, #unit")
     def _deposit_shown(self) -> None:

@@ -51,7 +51,7 @@ class HomeScreen(MarketScreen):
             "#", "title", "kind", "price", "qty", "status"
         )
         self.query_one("#home-orders", DataTable).add_columns(
-            "#", "title", "with", "amount", "status", "your move"
+            "#", "title", "your move", "status", "amount", "with"
         )
 
     def reload(self) -> None:
@@ -66,7 +66,7 @@ class HomeScreen(MarketScreen):
                     v.id,
                     (
                         str(v.id),
-                        line(v.title, 60),
+                        line(v.title, 34),
                         v.kind,
                         f"{money.fmt(v.price)}/{v.unit}",
                         str(v.quantity),
@@ -82,11 +82,11 @@ class HomeScreen(MarketScreen):
                     w.order.id,
                     (
                         str(w.order.id),
-                        line(w.order.title, 40),
-                        line("@" + (w.order.seller if w.order.buyer == handle else w.order.buyer)),
-                        money.fmt(w.order.amount),
-                        w.order.status,
+                        line(w.order.title, 30),
                         ", ".join(w.steps) or "—",
+                        w.order.status,
+                        money.fmt(w.order.amount),
+                        line("@" + (w.order.seller if w.order.buyer == handle else w.order.buyer)),
                     ),
                 )
                 for w in home.orders

@@ -47,6 +47,7 @@ class OrdersScreen(OrderActions, MarketScreen):
         Binding("M", "order('meet')", "Meet-up"),
         Binding("S", "order('ship')", "Ship"),
         Binding("A", "order('agree')", "Agree handover"),
+        Binding("R", "order('review')", "Review"),
         Binding("w", "message", "Message", show=False),
         Binding("O", "offers_tab", "Offers"),
     ]

@@ -27,14 +27,15 @@ if TYPE_CHECKING:
     from p2pmarket.services.money.plans import PlanView, Proposals
 
 WISH = "babysitting, cooking-class, photography"
-# The form's fields under the legs: id, placeholder (widths in app.tcss).
+# The form's fields under the legs: id, label (in the border), placeholder (widths in
+# app.tcss).
 FIELDS = (
-    ("plan-date", "day"),
-    ("plan-from", "from"),
-    ("plan-to", "to"),
-    ("plan-budget", "budget"),
-    ("plan-credit", "credit ≥"),
-    ("plan-area", "area"),
+    ("plan-date", "day", "YYYY-MM-DD"),
+    ("plan-from", "from", "13:00"),
+    ("plan-to", "to", "19:00"),
+    ("plan-budget", "budget ¥", "any"),
+    ("plan-credit", "credit ≥", "any"),
+    ("plan-area", "area", "near home"),
 )
 
 
@@ -57,8 +58,10 @@ class PlanScreen(MarketScreen):
             value=WISH, placeholder="legs, e.g. babysitting ×2, cleaning", id="plan-legs"
         )
         with Horizontal(id="plan-form"):
-            for field_id, placeholder in FIELDS:
-                yield TextInput(placeholder=placeholder, id=field_id)
+            for field_id, label, placeholder in FIELDS:
+                field = TextInput(placeholder=placeholder, id=field_id)
+                field.border_title = label
+                yield field
         yield MarketTable(id="plan-table")
         with VerticalScroll(id="plan-day"):
             yield Static("", id="plan-timeline")

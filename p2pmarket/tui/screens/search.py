@@ -39,15 +39,23 @@ CONDITIONS = [
 ]
 
 
-def title_cell(hit: search.Hit, *, new: bool = False) -> Text:
+# Each number filter's label, in its border (the placeholder goes once one types).
+LABELS = {
+    "radius": "radius km",
+    "min-price": "price ≥ ¥",
+    "max-price": "price ≤ ¥",
+    "min-credit": "credit ≥",
+}
+
+
+def title_cell(hit: search.Hit, width: int = 32, *, new: bool = False) -> Text:
     """A result's title, marked when it has photos (the mark stays when the title is cut),
     and when a saved search found it since my last look."""
     cell = Text(f"{NEW_MARK} ", style="bold") if new else Text()
+    width -= 2 if new else 0
     if not hit.has_photos:
-        return cell.append_text(line(hit.title, 30 if new else 32))
-    return cell.append_text(line(hit.title, 28 if new else 30)).append(
-        f" {photos.MARK}", style="bold"
-    )
+        return cell.append_text(line(hit.title, width))
+    return cell.append_text(line(hit.title, width - 2)).append(f" {photos.MARK}", style="bold")
 
 
 class SearchScreen(MarketScreen):
@@ -89,14 +97,14 @@ class SearchScreen(MarketScreen):
         yield Header()
         yield TextInput(placeholder="search nearby — words or the start of words", id="q")
         with Horizontal(id="filters"):
-            yield TextInput(value=f"{search.RADIUS_DEFAULT_KM:g}", placeholder="km", id="radius")
+            yield TextInput(value=f"{search.RADIUS_DEFAULT_KM:g}", placeholder="3", id="radius")
             yield Select([(k.value, k.value) for k in Kind], prompt="any kind", id="kind")
             yield Select(
                 [(line(c.name), c.slug) for c in cats], prompt="any category", id="category"
             )
-            yield TextInput(placeholder="min ¥", id="min-price")
-            yield TextInput(placeholder="max ¥", id="max-price")
-            yield TextInput(placeholder="min credit", id="min-credit")
+            yield TextInput(placeholder="any", id="min-price")
+            yield TextInput(placeholder="any", id="max-price")
+            yield TextInput(placeholder="350–950", id="min-credit")
             yield Select(CONDITIONS, prompt="condition", id="condition")
             yield Select(SORTS, value="best", allow_blank=False, id="sort")
         # Above the results, full width: the count and "widen the radius" are always seen.
@@ -108,8 +116,11 @@ class SearchScreen(MarketScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        for wid, label in LABELS.items():
+            self.query_one(f"#{wid}").border_title = label
+        # By priority: what fits 80 columns first, the why last (the listing shows it whole).
         self.query_one("#results", DataTable).add_columns(
-            "title", "price", "seller", "distance", "credit", "why"
+            "title", "price", "seller", "reviews", "distance", "credit", "why"
         )
         self.query_one("#q", Input).focus()
         if self._open_first is not None:
@@ -243,9 +254,12 @@ class SearchScreen(MarketScreen):
                 (
                     h.id,
                     (
-                        title_cell(h, new=h.id in self._new),
+                        title_cell(
+                            h, 24 if self.has_class("-narrow") else 32, new=h.id in self._new
+                        ),
                         f"{money.fmt(h.price)}/{h.unit}",
                         line(f"@{h.seller}"),
+                        h.rated(),
                         h.distance,
                         "—" if h.credit is None else str(h.credit),
                         line(h.why, 48),

@@ -39,14 +39,21 @@ class HelpModal(ModalScreen[None]):
         grid.add_column()
         name = getattr(self._under, "NAME", "") or "This screen"
         grid.add_row(Text(name, style="underline"), Text(""))
+        everywhere = {b.action.removeprefix("app.") for b in self.app.BINDINGS}
         for binding in _screen_bindings(self._under):
-            grid.add_row(Text(binding.key_display or binding.key), Text(binding.description))
+            if binding.action.removeprefix("app.") not in everywhere | {"back"}:
+                grid.add_row(self._key(binding), Text(binding.description))
         grid.add_row(Text(""), Text(""))
         grid.add_row(Text("Everywhere", style="underline"), Text(""))
         for binding in self.app.BINDINGS:
             if isinstance(binding, Binding):
-                grid.add_row(Text(binding.key), Text(binding.description))
+                grid.add_row(self._key(binding), Text(binding.description))
         grid.add_row(Text("ctrl+p"), Text("Command palette: every screen and action"))
         grid.add_row(Text("escape"), Text("Back"))
         with VerticalScroll():
             yield Static(grid)
+
+    def _key(self, binding: Binding) -> Text:
+        """'?', '/', 'ctrl+s': the key as a person types it, never its name."""
+        shown = binding.key_display or self.app.get_key_display(binding)
+        return Text(shown if len(shown) == 1 else binding.key)

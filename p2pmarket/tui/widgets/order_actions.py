@@ -51,6 +51,8 @@ class OrderActions:
             self._ship(order_id)
         elif action == "agree":
             self._handover(lambda: self.actor.agree_handover(order_id))
+        elif action == "review":
+            self._review(order_id)
         else:
             self._confirmed(order_id, action, lambda: self.actor.act(order_id, action))
 
@@ -99,6 +101,28 @@ class OrderActions:
                 self._done(lambda: self.actor.pay(order_id))
 
         self.app.push_screen(PaymentModal(previews[0], self.actor.handle), confirmed)
+
+    def _review(self: MarketScreen, order_id: int) -> None:
+        from p2pmarket.tui.widgets.ask import AskModal
+
+        def answered(value: str | None) -> None:
+            # "5 on time, friendly": the stars, then a few words (the service judges both).
+            if not value or not value.strip():
+                return
+            stars, _, words = value.strip().partition(" ")
+            count = int(stars) if stars.isascii() and stars.isdigit() else 0
+            done = self.attempt(lambda: self.actor.review(order_id, count, words))
+            if done is not None:
+                self.market.tell(f"Reviewed @{done.subject}: {'★' * done.stars}.")
+                self.reload()
+
+        self.app.push_screen(
+            AskModal(
+                f"Review order #{order_id}: stars 1–5, then a few words",
+                placeholder="5 on time, as described",
+            ),
+            answered,
+        )
 
     def _resolve(self: MarketScreen, order_id: int) -> None:
         """The decision form: it shows who gets what as the mediator picks, and is the one

@@ -39,6 +39,7 @@ LABELS = {
     "meet": "Propose meet-up…",
     "ship": "Ship…",
     "agree": "Agree handover",
+    "review": "Review…",
 }
 VARIANTS = {
     "pay": "warning",

@@ -49,5 +49,7 @@ class ResultMap(Static):
                     ch, style="bold reverse" if ch == "@" else "dim" if ch in "· " else "bold"
                 )
             out.append("\n")
-        out.append(f"@ me · one step ≈ {step_km:g} km · radius {radius_km:g} km", style="dim")
+        # The radius is in the status line above the results; the legend fits the pane.
+        out.append(f"@ me · one step ≈ {step_km:g} km\n", style="dim")
+        out.append("1–9 results by rank · + several\n› beyond the edge", style="dim")
         self.update(out, layout=layout)

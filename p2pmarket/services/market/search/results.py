@@ -20,6 +20,7 @@ from p2pmarket.services.market.search.query import (
     check_query,
     text_score,
 )
+from p2pmarket.services.trust import feedback
 from p2pmarket.tokens import query_tokens
 
 
@@ -51,9 +52,15 @@ class Hit:
     # Goods: the condition the seller said (None: not said, or not goods).
     condition: str | None = None
     has_photos: bool = False
+    # The seller's reviews: average stars and how many (None: no reviews yet).
+    rating: feedback.Rating | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def rated(self) -> str:
+        """'★4.7 (12)', or 'no reviews'."""
+        return self.rating.said() if self.rating else "no reviews"
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,7 @@ def page_results(
     credit_of = seller_credit(session, ids)
     said = conditions_of(session, (c.id for c in page))
     pictured = with_photos(session, {c.id for c in page})
+    rated = feedback.ratings(session, ids)
     hits = []
     for c in page:
         c.credit = credit_of.get(c.seller_id)
@@ -174,6 +182,7 @@ def page_results(
                 why=" · ".join(why),
                 condition=said.get(c.id),
                 has_photos=c.id in pictured,
+                rating=rated.get(c.seller_id),
             )
         )
     return Results(

@@ -1,0 +1,156 @@
+"""The app at 80×24 (#13 items 3, 13, 15): the keys a person needs are on screen, search's
+filters have labels, the map explains its marks, Escape goes back where one came from,
+the editor offers the categories of the listing's kind, Contacts lists trading partners."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, Select
+from textual.widgets._footer import FooterKey
+
+from p2pmarket.services.market import catalog, demo
+from p2pmarket.tui.app import MarketApp
+from p2pmarket.tui.screens.chat import ChatScreen
+from p2pmarket.tui.screens.home import HomeScreen
+from p2pmarket.tui.screens.orders import OrdersScreen
+from p2pmarket.tui.widgets.help import HelpModal
+from tests.tui.helpers import cells, settle
+
+NARROW = (80, 24)
+
+
+@pytest.fixture
+def market(store, clock):
+    demo.load_demo(store, clock)
+    return store
+
+
+async def _pressed(pilot, *keys: str) -> None:
+    """The app settled, then `keys` pressed and settled again."""
+    await settle(pilot)
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+def _footer_keys(app) -> list[FooterKey]:
+    """The footer's keys a person can see: inside the screen's width."""
+    width = app.screen.size.width
+    return [k for k in app.screen.query(FooterKey) if k.region.right <= width and k.region.width]
+
+
+@pytest.mark.parametrize("key", ["h", "s", "o", "c", "r", "l", "P", "p", "t"])
+async def test_help_is_in_every_footer_at_80_columns(market, config, clock, key):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, key)
+        shown = _footer_keys(app)
+        assert shown and shown[0].description == "Help", [k.description for k in shown]
+        # ? while no field has focus; f1 (never typed into a field) while one has.
+        typing = isinstance(app.focused, Input)
+        assert shown[0].key == ("f1" if typing else "question_mark")
+        await _pressed(pilot, shown[0].key)
+        assert isinstance(app.screen, HelpModal)
+
+
+async def test_help_names_keys_as_typed_and_escape_once(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "question_mark")
+        console = Console(width=76, record=True, file=io.StringIO())
+        console.print(app.screen.query_one("Static").content)
+        text = " ".join(console.export_text().split())
+    assert "slash" not in text and "question_mark" not in text
+    assert "/ Find" in text and "? Help" in text and "u Switch user" in text
+    assert text.count("escape Back") == 1
+
+
+async def test_home_at_80x24_shows_six_shop_rows_and_the_orders(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await settle(pilot)
+        shop = app.screen.query_one("#shop-table")
+        orders = app.screen.query_one("#home-orders")
+        assert shop.row_count >= 6
+        # The header row and six rows of the shop; the orders below with their next step.
+        assert shop.region.height >= 7 and orders.region.height >= 5
+        assert orders.ordered_columns[2].label.plain == "your move"
+        assert orders.region.bottom <= 23
+
+
+async def test_search_filters_have_labels_and_the_map_a_legend(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "s")
+        screen = app.screen
+        labels = {w.id: w.border_title for w in screen.query("#filters > Input")}
+        assert labels == {
+            "radius": "radius km",
+            "min-price": "price ≥ ¥",
+            "max-price": "price ≤ ¥",
+            "min-credit": "credit ≥",
+        }
+        # Every filter inside the screen (two rows of four), none cut at the edge.
+        assert all(w.region.right <= 80 for w in screen.query("#filters > *"))
+        assert screen.query_one("#search-side").display is False  # the map folds away
+        status = screen.query_one("#search-status")
+        assert status.region.width >= 78  # a full-width line, not a narrow column
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _pressed(pilot, "s")
+        legend = " ".join(str(app.screen.query_one("#map").render()).split())
+        assert "@ me" in legend and "1–9 results by rank" in legend and "› beyond" in legend
+
+
+async def test_escape_from_a_section_goes_back_where_one_came_from(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "o")
+        await _pressed(pilot, "c")
+        assert isinstance(app.screen, ChatScreen)
+        await _pressed(pilot, "escape")
+        assert isinstance(app.screen, OrdersScreen)
+        await _pressed(pilot, "escape")
+        assert isinstance(app.screen, HomeScreen)
+        # From home, a section goes back home.
+        await _pressed(pilot, "c")
+        await _pressed(pilot, "escape")
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_the_editor_offers_the_categories_of_the_listings_kind(market, config, clock):
+    def offered(select: Select) -> list[str]:
+        return [slug for _label, slug in select._options if slug is not Select.NULL]
+
+    every = catalog.categories()
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "a")
+        category = app.screen.query_one("#category", Select)
+        goods = offered(category)
+        assert "bicycles" in goods and all("goods" in every[s].kinds for s in goods)
+        assert len(goods) < len(every)
+        category.value = "bicycles"
+        app.screen.query_one("#kind", Select).value = "time"
+        await settle(pilot)
+        time = offered(category)
+        assert time and all("time" in every[s].kinds for s in time)
+        assert "bicycles" not in time and category.value is Select.NULL  # no longer fits
+
+
+async def test_contacts_list_trading_partners_as_strangers_with_the_last_trade(
+    market, config, clock
+):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "t")
+        rows = {r[1]: r for r in cells(app.screen.query_one("#contacts"))}
+    # demo set no tier for anyone, yet every person they traded with is listed.
+    assert rows["@wang_bikes"][2:4] == ["stranger", "—"]
+    assert (
+        rows["@wang_bikes"][4].startswith("claimed 2026-")
+        and "#19 City bike" in rows["@wang_bikes"][4]
+    )
+    assert rows["@chen_tutor"][4].startswith("completed ")
