@@ -9,13 +9,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from p2pmarket import money
 from p2pmarket.market import bookings
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.confirm import ConfirmModal
+from p2pmarket.tui.widgets.footer import MarketFooter
 
 FREE = Text("free", style="bold green")
 TAKEN = Text("·", style="dim")
@@ -29,7 +30,7 @@ class CalendarScreen(MarketScreen):
         yield Static("", id="week-head")
         yield DataTable(id="week", cursor_type="cell", zebra_stripes=True)
         yield Static("", id="week-note")
-        yield Footer()
+        yield MarketFooter()
 
 
 class BookingScreen(CalendarScreen):

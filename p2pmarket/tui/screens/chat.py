@@ -14,7 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Footer, Header, Input, RichLog, Static
+from textual.widgets import Button, DataTable, Header, Input, RichLog, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
@@ -22,6 +22,7 @@ from p2pmarket.models import ChatMode, Tier
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.remedies import for_app
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.profile import badges
 from p2pmarket.tui.widgets.table import MarketTable
@@ -69,7 +70,7 @@ class ChatScreen(OrderActions, MarketScreen):
                     yield Button("Report", id="report", compact=True)
                     yield Button("Block", id="block", variant="error", compact=True)
                 yield TextInput(placeholder="message — enter sends", id="chat-input")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         self.query_one("#conversations", DataTable).add_columns("with", "new", "mode", "last")

@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import Button, DataTable, Header, Input, Select, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
@@ -16,6 +16,7 @@ from p2pmarket.market.trust import tier_limits
 from p2pmarket.models import Tier
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
 
@@ -42,7 +43,7 @@ class ContactsScreen(MarketScreen):
             yield Button("Set tier", variant="primary", id="contact-set")
         yield Static("", id="tier-limits")
         yield MarketTable(id="contacts")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         self.query_one("#contacts", DataTable).add_columns(

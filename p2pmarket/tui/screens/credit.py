@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from p2pmarket import files, money
 from p2pmarket.clock import DAY, iso
@@ -20,6 +20,7 @@ from p2pmarket.errors import MarketError
 from p2pmarket.market import records
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class CreditScreen(MarketScreen):
                 yield MarketTable(id="credit-records")
             with TabPane("Money records", id="tab-money"):
                 yield MarketTable(id="money-records")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         self.query_one("#credit-records", DataTable).add_columns(

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Header, Input, Label, Select
+from textual.widgets import Button, Header, Input, Label, Select
 
 from p2pmarket import money
 from p2pmarket.errors import Invalid, MarketError
@@ -25,6 +25,7 @@ from p2pmarket.services.market import photos, pricing, shops
 from p2pmarket.text import strip_controls
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.price_band import PriceBand
 from p2pmarket.tui.widgets.text_input import TextInput
 
@@ -81,7 +82,7 @@ class EditorScreen(MarketScreen):
             with Vertical(id="editor-side"):
                 yield PriceBand(id="band")
                 yield Button("Save", variant="primary", id="save")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "New listing" if self.listing_id is None else f"Edit #{self.listing_id}"

@@ -11,11 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from p2pmarket import money
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:  # the store's modules load after the first frame (see tui/app.py)
@@ -44,7 +45,7 @@ class HomeScreen(MarketScreen):
             yield MarketTable(id="shop-table")
             yield Static("Orders", id="orders-summary", classes="section-title")
             yield MarketTable(id="home-orders")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         self.query_one("#shop-table", DataTable).add_columns(

@@ -8,11 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Label, Static
+from textual.widgets import Header, Label, Static
 
 from p2pmarket.errors import Invalid
 from p2pmarket.market import bookings
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.text_input import TextInput
 
 # The numbers of the form: (input id, label, default).
@@ -47,7 +48,7 @@ class HoursScreen(MarketScreen):
             yield Label("Days off (2026-12-25 2027-01-01)")
             yield TextInput(id="off", placeholder="none")
             yield Static("", id="hours-note")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

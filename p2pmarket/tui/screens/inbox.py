@@ -9,11 +9,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from p2pmarket.clock import iso
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class InboxScreen(MarketScreen):
         yield Header()
         yield Static("", id="inbox-summary", classes="section-title")
         yield MarketTable(id="inbox")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         self.query_one("#inbox", DataTable).add_columns("", "when", "kind", "what")

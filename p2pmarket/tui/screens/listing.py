@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Header, Static
 
 from p2pmarket import money
 from p2pmarket.clock import iso
@@ -17,6 +17,7 @@ from p2pmarket.services.market import pricing, shops
 from p2pmarket.services.trust import offers
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.price_band import price_line
 from p2pmarket.tui.widgets.profile import badges, profile_facts
 
@@ -63,7 +64,7 @@ class ListingScreen(MarketScreen):
             yield Static("", id="seller-badges")
             yield Static("", id="seller-facts")
             yield Static("", id="seller-reviews")
-        yield Footer()
+        yield MarketFooter()
 
     def reload(self) -> None:
         page = self.attempt(lambda: self.actor.listing_page(self.listing_id))

@@ -10,10 +10,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Static
+from textual.widgets import Button, Header, Input, Static
 
 from p2pmarket.errors import MarketError
 from p2pmarket.market import records
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.text_input import TextInput
 
 
@@ -35,7 +36,7 @@ class LoginScreen(Screen[None]):
             yield Button("Log in", variant="primary", id="login")
             yield Static("", id="login-error")
             yield Static("", id="demo-users")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         demo = records.demo_login(self.app.market)

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from p2pmarket import money
 from p2pmarket.errors import MarketError
@@ -18,6 +18,7 @@ from p2pmarket.text import counted
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.dispute_case import case_text
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 from p2pmarket.tui.widgets.table import MarketTable
@@ -51,7 +52,7 @@ class MediationScreen(OrderActions, MarketScreen):
             with Vertical(id="mediation-side"):
                 yield Static("", id="dispute-case")
                 yield OrderPanel(id="order-panel")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         self.query_one("#disputes", DataTable).add_columns(

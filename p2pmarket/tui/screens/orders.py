@@ -12,11 +12,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, TabbedContent, TabPane
 
 from p2pmarket import money
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.offers_pane import OffersPane
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
@@ -68,7 +69,7 @@ class OrdersScreen(OrderActions, MarketScreen):
                 with TabPane("Offers", id="tab-offers"):
                     yield OffersPane(id="offers-pane")
             yield OrderPanel(id="order-panel")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         for side in ("buying", "selling"):

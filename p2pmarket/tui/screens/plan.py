@@ -12,13 +12,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from p2pmarket import money
 from p2pmarket.errors import MarketError
 from p2pmarket.market import bookings
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.payment import PaymentModal
 from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
@@ -65,7 +66,7 @@ class PlanScreen(MarketScreen):
         yield MarketTable(id="plan-table")
         with VerticalScroll(id="plan-day"):
             yield Static("", id="plan-timeline")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -8,11 +8,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Label, Static, Switch
+from textual.widgets import Header, Label, Static, Switch
 
 from p2pmarket.services.trust import privacy
 from p2pmarket.tui.plain import plain
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.profile import badges, profile_facts
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class PrivacyScreen(MarketScreen):
                 yield Static("", id="privacy-note")
             with Vertical(id="privacy-preview", classes="card"):
                 yield Static("", id="preview")
-        yield Footer()
+        yield MarketFooter()
 
     def reload(self) -> None:
         self._draw(self.actor.privacy())

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
 from p2pmarket import money
@@ -21,6 +21,7 @@ from p2pmarket.models import Condition, Kind
 from p2pmarket.services.market import photos, search
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
+from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
 from p2pmarket.tui.widgets.textmap import ResultMap
@@ -113,7 +114,7 @@ class SearchScreen(MarketScreen):
             yield MarketTable(id="results")
             with Vertical(id="search-side"):
                 yield ResultMap("", id="map")
-        yield Footer()
+        yield MarketFooter()
 
     def on_mount(self) -> None:
         for wid, label in LABELS.items():
