@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from textual.dom import NoScreen
 from textual.widgets import Footer
 
 
@@ -24,7 +25,10 @@ class MarketFooter(Footer):
         )
 
     async def recompose(self) -> None:
-        keys = self._keys()
+        try:
+            keys = self._keys()
+        except NoScreen:  # its screen was closed before the rebuild came round
+            return
         if keys != self._drawn:
             self._drawn = keys
             await super().recompose()
