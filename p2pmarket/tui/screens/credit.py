@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -193,7 +194,7 @@ class CreditScreen(MarketScreen):
         widget = self.query_one("#credit-plot", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
-        plt.title("Credit over time (days since joining)")
+        plt.title("Credit over time")
         joined = self.market.user.created_at
         for dimension, colour in (("transaction", "blue"), ("social", "magenta")):
             points = [e for e in self.history if e.dimension == dimension]
@@ -206,6 +207,13 @@ class CreditScreen(MarketScreen):
                     color=colour,
                     marker="braille",
                 )
+        if self.history:  # the x axis in dates (UTC, as every time shown), not day numbers
+            first, last = min(e.at for e in self.history), max(e.at for e in self.history)
+            moments = sorted({first + (last - first) * i // 3 for i in range(4)})
+            plt.xticks(
+                [round((t - joined) / DAY, 2) for t in moments],
+                [datetime.fromtimestamp(t, UTC).strftime("%b %d") for t in moments],
+            )
         plt.ylim(350, 950)
         widget.refresh()
 
