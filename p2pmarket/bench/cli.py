@@ -13,9 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from p2pmarket.bench.payments import percentiles
+from p2pmarket.bench.payments import demo_home, percentiles
 
 # What each command is waited for against (#13: `--help` and `where` ≤ 0.3 s).
 GOAL_MS = {"p2pmarket --help": 300.0, "p2pmarket where": 300.0}
@@ -34,16 +33,11 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def bench_cli(repeat: int = 5) -> dict:
     """p50/p95 wall and p50 CPU per command, each with its ratio to `python -c pass`."""
-    from p2pmarket import config as config_mod
-    from p2pmarket.clock import SystemClock
     from p2pmarket.services.market import demo
-    from p2pmarket.store.engine import Store
 
     p2pmarket = [sys.executable, "-m", "p2pmarket"]
     with tempfile.TemporaryDirectory(prefix="p2pmarket-cli-bench-") as home:
-        store = Store.open(config_mod.resolve(home=Path(home)))
-        demo.load_demo(store, SystemClock())
-        store.close()
+        demo_home(home)
         env = {
             **os.environ,
             "P2PMARKET_HOME": home,

@@ -49,6 +49,19 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def demo_home(home: str) -> None:
+    """The hand-written demo market loaded into the (new) market folder `home`: what the
+    benches that start the real CLI or TUI run against."""
+    from p2pmarket import config as config_mod
+    from p2pmarket.clock import SystemClock
+    from p2pmarket.services.market import demo
+    from p2pmarket.store.engine import Store
+
+    store = Store.open(config_mod.resolve(home=Path(home)))
+    demo.load_demo(store, SystemClock())
+    store.close()
+
+
 def bench_user(session, clock, handle: str):
     """A verified person at one fixed place, cheap to hash: a payer or payee of a bench."""
     from p2pmarket.models import User

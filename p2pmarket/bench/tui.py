@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from p2pmarket.bench.payments import percentiles
+from p2pmarket.bench.payments import demo_home, percentiles
 
 # The home frame has its section titles before any data; the filled home names the user.
 FRAME_TEXT = b"Orders"
@@ -82,17 +82,6 @@ SECTIONS = {
 }
 
 
-def _demo_home(tmp: str) -> None:
-    from p2pmarket import config as config_mod
-    from p2pmarket.clock import SystemClock
-    from p2pmarket.services.market import demo
-    from p2pmarket.store.engine import Store
-
-    store = Store.open(config_mod.resolve(home=Path(tmp)))
-    demo.load_demo(store, SystemClock())
-    store.close()
-
-
 def time_to_first_screen(repeat: int = 3) -> dict:
     """`p2pmarket run --user` → home frame on the terminal (p50_ms), then filled (ready), and
     ctrl+q → the process gone (quit)."""
@@ -100,7 +89,7 @@ def time_to_first_screen(repeat: int = 3) -> dict:
 
     samples, ready, quits = [], [], []
     with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
-        _demo_home(tmp)
+        demo_home(tmp)
         for _ in range(repeat):
             frame, filled, quit_s = _run_in_terminal(
                 tmp, demo.DEMO_USER, demo.demo_data()["passphrase"]
@@ -117,7 +106,7 @@ def time_to_first_screen(repeat: int = 3) -> dict:
     }
 
 
-async def _switch_through(app, rounds: int, timeout: float = 10.0) -> dict[str, list[float]]:
+async def switch_through(app, rounds: int, timeout: float = 10.0) -> dict[str, list[float]]:
     """Per section key: ms from the key press until its screen is on top, drawn, with its
     workers (the store reads) done."""
     async with app.run_test(size=(120, 34)) as pilot:
@@ -148,11 +137,11 @@ def screen_switches(rounds: int = 3) -> dict:
     from p2pmarket.tui.app import MarketApp
 
     with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
-        _demo_home(tmp)
+        demo_home(tmp)
         app = MarketApp(
             config=config_mod.resolve(home=Path(tmp)), clock=SystemClock(), user=demo.DEMO_USER
         )
-        times = asyncio.run(_switch_through(app, rounds))
+        times = asyncio.run(switch_through(app, rounds))
     every = [t for samples in times.values() for t in samples]
     return {
         "screens": {SECTIONS[key]: percentiles(samples) for key, samples in times.items()},

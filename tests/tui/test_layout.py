@@ -154,3 +154,14 @@ async def test_contacts_list_trading_partners_as_strangers_with_the_last_trade(
         and "#19 City bike" in rows["@wang_bikes"][4]
     )
     assert rows["@chen_tutor"][4].startswith("completed ")
+
+
+async def test_every_section_key_leaves_every_section(market, config, clock):
+    """Each section key, from each section, pressed as soon as the last one opened (as
+    `bench tui` does): leaving never asks a closing screen for its keys (the Plan screen's
+    keys read its table, gone by then: a crash)."""
+    from p2pmarket.bench.tui import SECTIONS, switch_through
+
+    app = MarketApp(config=config, clock=clock, user="demo")
+    times = await switch_through(app, rounds=1)
+    assert set(times) == set(SECTIONS) and all(len(t) == 1 for t in times.values())

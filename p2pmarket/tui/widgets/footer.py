@@ -26,9 +26,13 @@ class MarketFooter(Footer):
 
     async def recompose(self) -> None:
         try:
-            keys = self._keys()
+            if self.screen is not self.app.screen:
+                # Its screen is closing (or covered): its widgets may be going, and its
+                # keys would be asked of them (check_action). Shown again, it rebuilds.
+                return
         except NoScreen:  # its screen was closed before the rebuild came round
             return
+        keys = self._keys()
         if keys != self._drawn:
             self._drawn = keys
             await super().recompose()
