@@ -6,12 +6,13 @@ Lives in the TUI package because it drives the real app headless with Pilot.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from p2pmarket.bench.payments import demo_home, percentiles
+from p2pmarket.bench.payments import demo_home, load_since, percentiles
 
 # The home frame has its section titles before any data; the filled home names the user.
 FRAME_TEXT = b"Orders"
@@ -106,18 +107,19 @@ def time_to_first_screen(repeat: int = 3) -> dict:
     }
 
 
-async def switch_through(app, rounds: int, timeout: float = 10.0) -> dict[str, list[float]]:
-    """Per section key: ms from the key press until its screen is on top, drawn, with its
-    workers (the store reads) done."""
+async def switch_through(app, rounds: int, timeout: float = 10.0) -> dict[str, list[tuple]]:
+    """Per section key: (wall ms, CPU ms) from the key press until its screen is on top,
+    drawn, with its workers (the store reads) done. The first round opens each screen for
+    the first time; later rounds show the kept screens again."""
     async with app.run_test(size=(120, 34)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        times: dict[str, list[float]] = {key: [] for key in SECTIONS}
+        times: dict[str, list[tuple]] = {key: [] for key in SECTIONS}
         for _ in range(rounds):
             for key in SECTIONS:
                 app.set_focus(None)  # a screen that focuses a field (Plan) keeps letters
                 before = app.screen
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 await pilot.press(key)
                 while app.screen is before:
                     if time.perf_counter() - started > timeout:
@@ -125,27 +127,42 @@ async def switch_through(app, rounds: int, timeout: float = 10.0) -> dict[str, l
                     await pilot.pause()
                 await app.workers.wait_for_complete()
                 await pilot.pause()
-                times[key].append((time.perf_counter() - started) * 1000)
+                times[key].append(
+                    (
+                        (time.perf_counter() - started) * 1000,
+                        (time.process_time() - cpu) * 1000,
+                    )
+                )
         return times
 
 
-def screen_switches(rounds: int = 3) -> dict:
-    """Each section key on the demo market, a few rounds: p50/p95 per screen and overall."""
+def screen_switches(rounds: int = 4) -> dict:
+    """Each section key on the demo market, a few rounds: wall p50/p95 per screen shown
+    again and overall (with CPU time), and the first opening of each apart."""
     from p2pmarket import config as config_mod
     from p2pmarket.clock import SystemClock
     from p2pmarket.services.market import demo
     from p2pmarket.tui.app import MarketApp
 
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
         demo_home(tmp)
         app = MarketApp(
             config=config_mod.resolve(home=Path(tmp)), clock=SystemClock(), user=demo.DEMO_USER
         )
         times = asyncio.run(switch_through(app, rounds))
-    every = [t for samples in times.values() for t in samples]
+    again = [t for samples in times.values() for t in samples[1:]]
+    first = [samples[0] for samples in times.values()]
     return {
-        "screens": {SECTIONS[key]: percentiles(samples) for key, samples in times.items()},
-        **percentiles(every),
+        "screens": {
+            SECTIONS[key]: percentiles([wall for wall, _cpu in samples[1:]])
+            for key, samples in times.items()
+        },
+        **percentiles([wall for wall, _cpu in again]),
+        "cpu": percentiles([cpu for _wall, cpu in again]),
+        "first_open": percentiles([wall for wall, _cpu in first]),
+        "first_open_cpu": percentiles([cpu for _wall, cpu in first]),
+        "load": load_since(load),
     }
 
 

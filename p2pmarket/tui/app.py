@@ -129,6 +129,8 @@ class MarketApp(App[None]):
         self._inbox_seen: int | None = None
         # The home screen drawn before the store is open, filled in by log_in.
         self._frame: Screen | None = None
+        # Each section's screen once built, kept for the person logged in (_section).
+        self._sections: dict[str, Screen] = {}
 
     @property
     def market(self) -> Market:
@@ -196,6 +198,10 @@ class MarketApp(App[None]):
             self.call_from_thread(
                 self.notify, warning, title="Backup", severity="warning", markup=False, timeout=10
             )
+        # The sections' code, loaded while the person reads the home screen: a section's
+        # first opening then only builds it.
+        for name in SCREENS:
+            _screen(name)
 
     def _initial_login(self, handle: str) -> tuple[accounts.UserView, Actor | None]:
         if self._passphrase is None:
@@ -253,6 +259,9 @@ class MarketApp(App[None]):
         home = _screen("home")()
         while len(self.screen_stack) > 1:
             self.pop_screen()
+        for name in self._sections:  # the last person's screens hold their data
+            self.uninstall_screen(f"section:{name}")
+        self._sections.clear()
         self.push_screen(home)
 
     # -- the two timers --------------------------------------------------------------------
@@ -323,14 +332,31 @@ class MarketApp(App[None]):
         self._leave(lambda: self._show_section(name, came_from=left))
 
     def _show_section(self, name: str, *, came_from: str | None = None) -> None:
-        while len(self.screen_stack) > 2:
+        # The stack: the default screen, home, a section, the details opened from it.
+        while len(self.screen_stack) > 3 or (name == "home" and len(self.screen_stack) > 2):
             self.pop_screen()
         if name == "home":
             return
-        screen = _screen(name)()
-        if came_from not in (None, "home", name):
-            screen.came_from = came_from
-        self.push_screen(screen)
+        screen = self._section(name)
+        screen.came_from = came_from if came_from not in ("home", name) else None
+        if screen is self.screen:
+            screen.reload()
+        elif len(self.screen_stack) == 3:
+            # One section for another: home stays under them, not shown, not re-read.
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def _section(self, name: str) -> Screen:
+        """The section's screen, built the first time it is opened and kept (installed) while
+        the same person is logged in: opened again it re-reads its data (on resume) and
+        keeps where the person was, instead of building and styling every widget anew
+        (bench tui: screen switch)."""
+        screen = self._sections.get(name)
+        if screen is None:
+            screen = self._sections[name] = _screen(name)()
+            self.install_screen(screen, f"section:{name}")
+        return screen
 
     def action_back(self) -> None:
         if len(self.screen_stack) <= 2:

@@ -1,8 +1,10 @@
 from textual.widgets import DataTable, Input, Static
 
 from p2pmarket.services.market import demo
+from p2pmarket.services.trust import accounts
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.home import HomeScreen
+from tests.conftest import make_goods
 from tests.tui.helpers import SIZE, settle
 
 
@@ -39,3 +41,41 @@ async def test_switch_user_returns_home_as_the_other_user(store, config, clock):
         assert isinstance(app.screen, HomeScreen)
         assert app.user.handle == "lin_piano"
         assert len(app.screen_stack) == 2
+
+
+async def test_a_section_is_kept_while_the_same_person_is_logged_in(store, config, clock):
+    """A section key shows the same screen again, as it was left (the words typed in
+    search), reading what changed meanwhile; another person logging in gets new screens."""
+    demo.load_demo(store, clock)
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        searching = app.screen
+        await pilot.press(*"gramophone")
+        await settle(pilot)
+        status = searching.query_one("#search-status", Static)
+        assert "Nothing found" in str(status.content) and "nearest" not in str(status.content)
+        await pilot.press("escape", "o")  # leave the field, then Orders
+        await settle(pilot)
+        assert len(app.screen_stack) == 3  # home stays under the section shown
+        # Meanwhile a neighbour lists one, a little farther than the radius.
+        with store.read() as session:
+            lin = accounts.user_row(session, "lin_piano")
+        make_goods(store, clock, lin, "Gramophone, wind-up", 30000)
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.screen is searching
+        assert searching.query_one("#q", Input).value == "gramophone"
+        assert "the nearest is ~4.2 km away" in str(status.content)  # lin's, read anew
+        await pilot.press("escape", "u")
+        await pilot.pause()
+        app.screen.query_one("#handle", Input).value = "lin_piano"
+        app.screen.query_one("#passphrase", Input).value = demo.demo_data()["passphrase"]
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.screen is not searching
+        assert app.screen.query_one("#q", Input).value == ""

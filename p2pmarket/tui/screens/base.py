@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -31,6 +32,8 @@ class MarketScreen(Screen[None]):
     NAME: ClassVar[str] = ""
     # The section this one was opened from by its key (app.action_goto): Escape goes there.
     came_from: str | None = None
+    # The theme this screen's widgets were last styled in (None: not yet shown).
+    _theme_styled: str | None = None
     # Help comes first in every screen's footer: at 80 columns the keys after the screen's
     # own are cut, and help lists them all. While a text field has focus ? is typed, and
     # the footer shows f1 instead.
@@ -67,7 +70,12 @@ class MarketScreen(Screen[None]):
         """Leave this screen by `go()`; a screen holding unsaved work asks first."""
         go()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Shown again (the app keeps each section's screen): Textual would restyle every
+        # widget in case the styles changed meanwhile, and here only a theme changes them.
+        if self._theme_styled == self.app.theme:
+            event.refresh_styles = False
+        self._theme_styled = self.app.theme
         if self.market.user is not None:
             self.reload()
 

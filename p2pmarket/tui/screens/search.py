@@ -130,6 +130,11 @@ class SearchScreen(MarketScreen):
 
     # -- searching -------------------------------------------------------------------------
 
+    def reload(self) -> None:
+        """Shown again (the app keeps it): the same words and filters, read anew."""
+        self._shown_key = None
+        self.run_search()
+
     def _query(self) -> search.Query:
         def number(wid: str) -> str:
             return self.query_one(f"#{wid}", Input).value.strip()

@@ -17,12 +17,18 @@ from textual.widgets import Footer
 class MarketFooter(Footer):
     _drawn: Hashable = None
 
-    def _keys(self) -> Hashable:
-        """What compose would draw: each binding shown, enabled or not, and its words."""
-        return self.show_command_palette, tuple(
-            (b.key, b.action, b.description, b.show, b.group, enabled, tooltip)
+    def _keys(self) -> tuple[Hashable, dict[tuple[str, str], bool]]:
+        """What compose would draw (each binding shown, and its words), and whether each
+        key is enabled: a field taking focus disables the keys that would leave the screen,
+        and a focused field's hidden keys come and go with the focus, unseen."""
+        shown = [
+            (b, enabled, tooltip)
             for _node, b, enabled, tooltip in self.screen.active_bindings.values()
-        )
+            if b.show
+        ]
+        drawn = tuple((b.key, b.action, b.description, b.group, tip) for b, _e, tip in shown)
+        enabled = {(b.key, b.action): e for b, e, _tip in shown}
+        return (self.show_command_palette, drawn), enabled
 
     async def recompose(self) -> None:
         try:
@@ -32,7 +38,12 @@ class MarketFooter(Footer):
                 return
         except NoScreen:  # its screen was closed before the rebuild came round
             return
-        keys = self._keys()
-        if keys != self._drawn:
-            self._drawn = keys
+        drawn, enabled = self._keys()
+        if drawn != self._drawn:
+            self._drawn = drawn
             await super().recompose()
+            return
+        # The same keys: only dim or light those whose state changed (a new key costs
+        # its styling, ~10 ms each).
+        for footer_key in self.query("FooterKey"):
+            footer_key.disabled = not enabled.get((footer_key.key, footer_key.action), True)

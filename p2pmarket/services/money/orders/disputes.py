@@ -27,7 +27,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.money.orders.rules import RESOLUTIONS, held, order_row, record
-from p2pmarket.services.money.orders.views import OrderView, get_order
+from p2pmarket.services.money.orders.views import OrderView, get_order, handles
 from p2pmarket.services.records import chain
 from p2pmarket.services.trust import credit, inbox
 
@@ -231,14 +231,8 @@ def recent_lines(session: Session, viewer: User, order_id: int) -> list[ChatLine
 
 
 def _lines(session: Session, rows: list[Message]) -> list[ChatLine]:
-    handles = _handles(session, {m.sender_id for m in rows})
-    return [ChatLine(m.id, handles[m.sender_id], m.body, m.at) for m in rows]
-
-
-def _handles(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.exec(select(User.id, User.handle).where(col(User.id).in_(ids))).all())
+    names = handles(session, {m.sender_id for m in rows})
+    return [ChatLine(m.id, names[m.sender_id], m.body, m.at) for m in rows]
 
 
 def _tell(session: Session, user_id: int, what: str, order_id: int, at: int, key: str) -> None:
@@ -338,7 +332,7 @@ def case(session: Session, settings: Settings, viewer: User, order_id: int) -> C
     if order.disputed_from is None:
         raise Refused("not_disputed", f"Order #{order_id} has no dispute.")
     notes = _notes(session, order_id)
-    handles = _handles(session, {n.author_id for n in notes})
+    names = handles(session, {n.author_id for n in notes})
     reason = next((n for n in notes if n.kind == REASON), None)
     attached: list[ChatLine] = []
     if reason is not None:
@@ -351,12 +345,12 @@ def case(session: Session, settings: Settings, viewer: User, order_id: int) -> C
     scores = credit.scores_for(session, (order.buyer_id, order.seller_id))
     return CaseView(
         order=view,
-        opened_by=handles[reason.author_id] if reason is not None else _opener(view),
+        opened_by=names[reason.author_id] if reason is not None else _opener(view),
         opened_at=opened,
         reason=reason.text if reason is not None else None,
         attached=attached,
         statements=[
-            NoteView(handles[n.author_id], n.text, n.at) for n in notes if n.kind == STATEMENT
+            NoteView(names[n.author_id], n.text, n.at) for n in notes if n.kind == STATEMENT
         ],
         statement_until=opened + settings.statement_window,
         held=held(order),

@@ -3,7 +3,7 @@ preview, a person's orders, and one order only its parties (or its mediator) may
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from sqlmodel import Session, col, select
@@ -121,11 +121,15 @@ class PaymentPreview:
         return asdict(self)
 
 
-def _handles(
-    session: Session, ids: Iterable[int | None], users: Iterable[User] = ()
+def handles(
+    session: Session,
+    ids: Iterable[int | None],
+    users: Iterable[User] = (),
+    known: Mapping[int, str] | None = None,
 ) -> dict[int, str]:
-    """Handles by user id; `users` the caller has loaded already cost no query."""
-    names = {u.id: u.handle for u in users}
+    """Handles by user id, in one query; the `users` the caller has loaded already and the
+    handles it `known`s cost none."""
+    names = {**(known or {}), **{u.id: u.handle for u in users}}
     missing = {i for i in ids if i is not None and i not in names}
     if missing:
         rows = session.exec(select(User.id, User.handle).where(col(User.id).in_(missing)))
@@ -140,9 +144,11 @@ def view(
     replayed: bool = False,
     timeline=False,
     users: Iterable[User] = (),
+    names: Mapping[int, str] | None = None,
 ) -> OrderView:
-    """What screens see of an order. `users`: parties already loaded (no query for them)."""
-    names = _handles(session, (order.buyer_id, order.seller_id), users)
+    """What screens see of an order. `users` (rows) and `names` (handles by id): parties
+    already loaded (no query for them)."""
+    names = handles(session, (order.buyer_id, order.seller_id), users, names)
     return OrderView(
         id=order.id,
         listing_id=order.listing_id,
@@ -178,7 +184,7 @@ def events(session: Session, order_id: int) -> list[EventView]:
     rows = session.exec(
         select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
     ).all()
-    names = _handles(session, (e.actor_id for e in rows))
+    names = handles(session, (e.actor_id for e in rows))
     return [
         EventView(e.id, e.at, names.get(e.actor_id), e.from_status, e.to_status, e.amount, e.note)
         for e in rows
@@ -233,7 +239,8 @@ def list_orders(
     if open_only:
         query = query.where(col(Order.status).in_(OPEN))
     rows = session.exec(query.order_by(col(Order.id).desc())).all()
-    return [view(session, o) for o in rows]
+    names = handles(session, (i for o in rows for i in (o.buyer_id, o.seller_id)))
+    return [view(session, o, names=names) for o in rows]
 
 
 def get_order(session: Session, viewer: User, order_id: int) -> OrderView:
