@@ -495,3 +495,7 @@ def plan(
             )
 
     emit(r, as_json, render)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="bench")

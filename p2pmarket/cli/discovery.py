@@ -38,6 +38,7 @@ NearOption = typer.Option(None, "--near", help="Centre as LAT,LON (default: your
 AreaOption = typer.Option(None, "--area", help="Centre on an area (see `p2pmarket areas`).")
 
 
+@search_app.command("find", hidden=True)
 def search_command(
     ctx: typer.Context,
     text: str = typer.Argument("", help="Words or the start of words; empty browses nearby."),
@@ -239,7 +240,6 @@ def reindex(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    search_app.command("find", hidden=True)(search_command)
     app.add_typer(search_app, name="search")
     app.add_typer(price_app, name="price")
     app.command("reindex")(reindex)

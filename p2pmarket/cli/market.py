@@ -107,6 +107,17 @@ def load(
     )
 
 
+def run(
+    ctx: typer.Context,
+    user: str | None = typer.Option(None, "--user", help="Log in as this user."),
+) -> None:
+    """Open the terminal app."""
+    c = ctx_of(ctx)
+    c.need_terminal("run")
+    # The app checks the passphrase after drawing its first frame (the store loads then).
+    c.run_tui(user, c.passphrase(user) if user else None)
+
+
 def demo_(
     ctx: typer.Context,
     reset: bool = typer.Option(False, "--reset", help="Back up, wipe and reload the demo."),
@@ -173,6 +184,7 @@ def screenshots(
 
 
 def register(app: typer.Typer) -> None:
+    app.command("run")(run)
     app.command("init")(init)
     app.command("where")(where)
     app.command("seed")(seed)
