@@ -6,8 +6,11 @@ import sys
 
 import pytest
 
+from p2pmarket import cli
+
+# pydantic too: Typer would build a validator of it for every text option (cli/__init__.py).
 STORE_CODE = (
-    "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel')"
+    "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'sqlmodel', 'pydantic')"
     " or m in ('p2pmarket.store.engine', 'p2pmarket.models')"
     " or m.startswith(('p2pmarket.services', 'p2pmarket.market'))]\n"
 )
@@ -34,6 +37,33 @@ def test_help_and_where_load_no_store(tmp_path, argv):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("LOADED"), out.stdout[-300:]
     assert not (tmp_path / "market.db").exists()  # where opens (and makes) no store
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("argv", "modules"),
+    [
+        (["where"], ["market"]),
+        (["listing", "show", "--help"], ["listings"]),
+        (["order", "pay", "--help"], ["money"]),
+        (["--help"], sorted(set(cli.COMMANDS.values()))),  # each summary from its module
+    ],
+)
+def test_a_command_imports_its_own_module_only(tmp_path, argv, modules):
+    code = (
+        "import sys\n"
+        "import p2pmarket.cli as cli\n"
+        f"sys.argv = ['p2pmarket', '--home', {str(tmp_path)!r}, *{argv!r}]\n"
+        "try:\n"
+        "    cli.main()\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "print('LOADED', *sorted(m for m in sys.modules if m.startswith('p2pmarket.cli.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = out.stdout.strip().splitlines()[-1].split()[1:]
+    shared = ["p2pmarket.cli.context", "p2pmarket.cli.lazy"]
+    assert loaded == sorted([*shared, *(f"p2pmarket.cli.{m}" for m in modules)])
 
 
 @pytest.mark.sqlite_only
