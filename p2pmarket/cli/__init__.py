@@ -11,6 +11,7 @@ import gc
 import importlib
 import re
 import sys
+from collections.abc import Callable
 
 import typer
 from typer.core import TyperGroup
@@ -68,7 +69,9 @@ class _AsTyped:
     parsed. Typer checks every value with a pydantic validator it builds on first use, also
     that a str is a str, or an absent option's None: importing pydantic and building them is
     0.2 s of `where`, which has no other use for pydantic. Numbers, choices and paths keep
-    Typer's checks (and their sentences)."""
+    Typer's checks (and their sentences). Typer keeps a parameter's checker in
+    `_runtime_param`, built when still None (tests/cli/test_startup.py sees pydantic load
+    if that changes)."""
 
     @staticmethod
     def coerce(value, param, ctx):
@@ -134,7 +137,7 @@ COMMANDS = {
 
 
 @functools.cache
-def registered(module: str) -> dict:
+def _registered(module: str) -> dict[str, Callable[[], lazy.Command]]:
     """What p2pmarket/cli/`module`.py registers, by name, each as the call that builds it."""
     app = typer.Typer()
     importlib.import_module(f"p2pmarket.cli.{module}").register(app)
@@ -201,7 +204,7 @@ def _root(
 
 
 def _command(module: str, name: str):
-    return registered(module)[name]()
+    return _registered(module)[name]()
 
 
 app = typer.Typer(

@@ -27,7 +27,9 @@ class Commands(Mapping[str, Command]):
     """A group's commands by name, in the order they were registered; each is built (and
     finished) the first time it is looked up. Asking whether a name is one builds nothing."""
 
-    def __init__(self, builds: dict[str, Callable[[], Command]], finish) -> None:
+    def __init__(
+        self, builds: dict[str, Callable[[], Command]], finish: Callable[[Command], None]
+    ) -> None:
         self._builds = builds
         self._built: dict[str, Command] = {}
         self._finish = finish
