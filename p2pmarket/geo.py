@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 from dataclasses import dataclass
 
 from p2pmarket.errors import StoreFailure
@@ -55,7 +54,7 @@ def public_point(lat: float, lon: float, rng: random.Random | None = None) -> tu
     `rng` only for synthetic markets (the demo, seeding) that must replay the same
     rows; real people's offsets come from the operating system's randomness.
     """
-    rng = rng or secrets.SystemRandom()
+    rng = rng or random.SystemRandom()  # what secrets.SystemRandom is
     bearing = rng.uniform(0.0, 2 * math.pi)
     return moved(lat, lon, bearing, rng.uniform(OFFSET_MIN_M, OFFSET_MAX_M))
 

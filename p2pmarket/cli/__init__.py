@@ -6,15 +6,19 @@ one clear line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import gc
+import importlib
 import re
 import sys
+from collections.abc import Callable
 
 import typer
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket.cli.context import Ctx, ctx_of, error, warn
+from p2pmarket.cli import lazy
+from p2pmarket.cli.context import Ctx, error, warn
 from p2pmarket.errors import Invalid, MarketError
 
 
@@ -60,8 +64,23 @@ def _usage_line(exc: Exception) -> str:
 _VALUE_WORDS = {"str": "TEXT", "int": "NUMBER", "float": "NUMBER", "Path": "PATH"}
 
 
-def _plain_help(command) -> None:
-    """Name every option's value in words, and a flag's not at all, unless it says its own."""
+class _AsTyped:
+    """A text option's value as typed (argv and the environment hold text), a flag's as
+    parsed. Typer checks every value with a pydantic validator it builds on first use, also
+    that a str is a str, or an absent option's None: importing pydantic and building them is
+    0.2 s of `where`, which has no other use for pydantic. Numbers, choices and paths keep
+    Typer's checks (and their sentences). Typer keeps a parameter's checker in
+    `_runtime_param`, built when still None (tests/cli/test_startup.py sees pydantic load
+    if that changes)."""
+
+    @staticmethod
+    def coerce(value, param, ctx):
+        return value
+
+
+def _finish(command) -> None:
+    """Name every option's value in words, and a flag's not at all, unless it says its own;
+    take text and flags as typed."""
     shown = command.get_help_option(typer.Context(command))
     for param in [*command.params, *([shown] if shown else [])]:
         if param.param_type_name == "option" and param.metavar is None:
@@ -69,18 +88,77 @@ def _plain_help(command) -> None:
                 param.metavar = ""
             else:
                 param.metavar = _VALUE_WORDS.get(param.bare_type())
-    for sub in getattr(command, "commands", {}).values():
-        _plain_help(sub)
+        typed = param.type_descriptor
+        if typed.parameter_info.parser is None and (
+            typed.annotation is str or (typed.annotation is bool and param.is_flag)
+        ):
+            param._runtime_param = _AsTyped
+
+
+# Every command, by the module of p2pmarket/cli whose register() adds it, in the order --help
+# lists them: a command imports and builds its own module's commands only (cli/lazy.py).
+COMMANDS = {
+    "run": "market",
+    "init": "market",
+    "where": "market",
+    "seed": "market",
+    "load": "market",
+    "demo": "market",
+    "areas": "market",
+    "screenshots": "market",
+    "verify": "records",
+    "backup": "records",
+    "restore": "records",
+    "export": "records",
+    "verify-export": "records",
+    "history": "records",
+    "review": "trust",
+    "report": "trust",
+    "profile": "trust",
+    "reindex": "discovery",
+    "unwatch": "inbox",
+    "migrate": "migrate",
+    "user": "users",
+    "listing": "listings",
+    "bench": "bench",
+    "wallet": "money",
+    "order": "money",
+    "offer": "offers",
+    "plan": "plans",
+    "contact": "trust",
+    "chat": "trust",
+    "privacy": "trust",
+    "credit": "trust",
+    "search": "discovery",
+    "price": "discovery",
+    "inbox": "inbox",
+    "watch": "inbox",
+}
+
+
+@functools.cache
+def _registered(module: str) -> dict[str, Callable[[], lazy.Command]]:
+    """What p2pmarket/cli/`module`.py registers, by name, each as the call that builds it."""
+    app = typer.Typer()
+    importlib.import_module(f"p2pmarket.cli.{module}").register(app)
+    return _build.builds(app)
 
 
 class _Group(TyperGroup):
-    """Catches the domain's refusals once, at the edge."""
+    """The root: its commands are built when named; catches the domain's refusals once,
+    at the edge."""
+
+    def __init__(self, *args, **options) -> None:
+        super().__init__(*args, **options)
+        _finish(self)
+        self.commands = lazy.Commands(
+            {name: functools.partial(_command, module, name) for name, module in COMMANDS.items()},
+            _finish,
+        )
 
     def main(self, args=None, *rest, **options):
         # Checked before any parsing, so every command (and `run`) is covered at once.
         args = sys.argv[1:] if args is None else list(args)
-        if "--help" in args or len(args) < 2:  # the walk costs 0.2 s: only for help
-            _plain_help(self)
         bad = _undecodable(args)
         if bad is not None:
             error(bad.message)
@@ -125,93 +203,24 @@ def _root(
     ctx.obj = Ctx(config=config_mod.resolve(home=home, db=db), clock=config_mod.clock_from_env())
 
 
-def run(
-    ctx: typer.Context,
-    user: str | None = typer.Option(None, "--user", help="Log in as this user."),
-) -> None:
-    """Open the terminal app."""
-    c = ctx_of(ctx)
-    c.need_terminal("run")
-    # The app checks the passphrase after drawing its first frame (the store loads then).
-    c.run_tui(user, c.passphrase(user) if user else None)
+def _command(module: str, name: str):
+    return _registered(module)[name]()
 
 
-def _app(*, everything: bool) -> typer.Typer:
-    app = typer.Typer(
-        cls=_Group,
-        help="p2pmarket: a local-first, peer-to-peer marketplace in your terminal.",
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-        add_completion=False,
-    )
-    app.callback()(_root)
-    app.command("run")(run)
-    if everything:
-        from p2pmarket.cli import (
-            bench,
-            discovery,
-            inbox,
-            listings,
-            market,
-            migrate,
-            money,
-            offers,
-            plans,
-            records,
-            trust,
-            users,
-        )
-
-        app.add_typer(users.app, name="user")
-        app.add_typer(listings.app, name="listing")
-        app.add_typer(bench.app, name="bench")
-        app.add_typer(money.wallet_app, name="wallet")
-        app.add_typer(money.order_app, name="order")
-        app.add_typer(offers.app, name="offer")
-        app.add_typer(plans.app, name="plan")
-        market.register(app)
-        records.register(app)
-        trust.register(app)
-        discovery.register(app)
-        inbox.register(app)
-        migrate.register(app)
-    return app
-
-
-def __getattr__(name: str) -> typer.Typer:
-    # `from p2pmarket.cli import app`: every command (tests, and main for all but `run`).
-    if name == "app":
-        globals()["app"] = app = _app(everything=True)
-        return app
-    raise AttributeError(name)
-
-
-def _command(args: list[str]) -> str | None:
-    """The command named in `args` (skipping the root options and their values)."""
-    root = typer.main.get_command(_app(everything=False))
-    valued = {
-        name
-        for param in root.params
-        if param.param_type_name == "option" and not param.is_flag
-        for name in param.opts
-    }
-    words = iter(args)
-    for word in words:
-        if word in valued:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
+app = typer.Typer(
+    cls=_Group,
+    help="p2pmarket: a local-first, peer-to-peer marketplace in your terminal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.callback()(_root)
+_build = lazy.Builder(app, _finish)
 
 
 def main() -> None:
     try:
-        # `run` loads none of the other commands, nor the store they import: a person sees
-        # the app's first frame sooner (bench tui).
-        if _command(sys.argv[1:]) == "run":
-            _app(everything=False)()
-        else:
-            __getattr__("app")()
+        app()
     finally:
         # The command is done (its store closed, its output written): the interpreter's
         # last garbage collections would walk every SQLAlchemy, pydantic and Textual object

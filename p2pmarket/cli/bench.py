@@ -237,7 +237,11 @@ def cli(
                 for name, row in result["commands"].items()
             ],
         )
-        say(f"{result['repeat']} runs each, one process per run, on a demo market.")
+        load = " ".join(f"{n:.1f}" for n in result["load_average"])
+        say(
+            f"{result['repeat']} runs each (after one untimed), one process per run, on a demo "
+            f"market; load average {load}."
+        )
 
     emit(result, as_json, render)
 
@@ -500,3 +504,7 @@ def plan(
             )
 
     emit(r, as_json, render)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="bench")

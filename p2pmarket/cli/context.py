@@ -24,6 +24,8 @@ from p2pmarket.errors import Invalid
 from p2pmarket.text import strip_all, strip_controls
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads on first use: `run` draws before it
+    from rich.progress import Progress
+
     from p2pmarket.market import Actor, Market
 
 
@@ -170,6 +172,15 @@ def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -
     for row in rows:
         grid.add_row(*(Text(strip_controls(str(cell))) for cell in row))
     console.print(grid)
+
+
+def progress_bar(label: str, as_json: bool) -> Progress:
+    """A bar for long work, with its count and time (none under --json). rich.progress
+    loads here, when the work starts, not with every command."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, disable=as_json)
 
 
 def fact(field: str, value: object) -> str:

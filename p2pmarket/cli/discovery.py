@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from p2pmarket import money
 from p2pmarket.cli.context import (
     AsOption,
     JsonOption,
     Later,
-    console,
     ctx_of,
     default_group,
     emit,
+    progress_bar,
     say,
     table,
 )
@@ -38,6 +37,7 @@ NearOption = typer.Option(None, "--near", help="Centre as LAT,LON (default: your
 AreaOption = typer.Option(None, "--area", help="Centre on an area (see `p2pmarket areas`).")
 
 
+@search_app.command("find", hidden=True)
 def search_command(
     ctx: typer.Context,
     text: str = typer.Argument("", help="Words or the start of words; empty browses nearby."),
@@ -223,14 +223,7 @@ def suggest(
 def reindex(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """Rebuild the search index from the listings (it is derived data)."""
     c = ctx_of(ctx)
-    with Progress(
-        TextColumn("indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=as_json,
-    ) as bar:
+    with progress_bar("indexing", as_json) as bar:
         task = bar.add_task("index", total=None)
         count = shop.reindex(
             c.market, progress=lambda done, total: bar.update(task, completed=done, total=total)
@@ -239,7 +232,6 @@ def reindex(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    search_app.command("find", hidden=True)(search_command)
     app.add_typer(search_app, name="search")
     app.add_typer(price_app, name="price")
     app.command("reindex")(reindex)

@@ -364,3 +364,7 @@ def calendar(
             ),
         ),
     )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="listing")

@@ -7,9 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from p2pmarket.cli.context import JsonOption, Later, console, ctx_of, emit, say, table
+from p2pmarket.cli.context import JsonOption, Later, ctx_of, emit, progress_bar, say, table
 
 records = Later("p2pmarket.market.records")
 catalog = Later("p2pmarket.services.market.catalog")
@@ -55,15 +54,7 @@ def seed(
     """Fill the market with a deterministic synthetic crowd (same seed, same rows)."""
     c = ctx_of(ctx)
     records.check_area(area)
-    with Progress(
-        TextColumn("seeding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=as_json,
-        transient=False,
-    ) as bar:
+    with progress_bar("seeding", as_json) as bar:
         task = bar.add_task("seed", total=users + listings)
         start = time.perf_counter()
         result = records.seed(
@@ -105,6 +96,17 @@ def load(
         as_json,
         lambda: say(f"Loaded {counts['users']} users and {counts['listings']} listings."),
     )
+
+
+def run(
+    ctx: typer.Context,
+    user: str | None = typer.Option(None, "--user", help="Log in as this user."),
+) -> None:
+    """Open the terminal app."""
+    c = ctx_of(ctx)
+    c.need_terminal("run")
+    # The app checks the passphrase after drawing its first frame (the store loads then).
+    c.run_tui(user, c.passphrase(user) if user else None)
 
 
 def demo_(
@@ -173,6 +175,7 @@ def screenshots(
 
 
 def register(app: typer.Typer) -> None:
+    app.command("run")(run)
     app.command("init")(init)
     app.command("where")(where)
     app.command("seed")(seed)

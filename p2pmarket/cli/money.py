@@ -606,3 +606,8 @@ def show(
             _print_case(c, case)
 
     emit(data, as_json, shown)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(wallet_app, name="wallet")
+    app.add_typer(order_app, name="order")

@@ -191,3 +191,7 @@ def policy(
             firm=firm,
         )
     emit(found.to_json(), as_json, lambda: _policy_said(found))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="offer")

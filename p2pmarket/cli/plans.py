@@ -241,3 +241,7 @@ def replace(
         _legs_table(plan)
 
     emit(plan.to_json(), as_json, render)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="plan")

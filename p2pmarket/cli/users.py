@@ -171,3 +171,7 @@ def rotate_key(
     actor = c.actor(as_)
     public = actor.rotate_key(c.passphrase(actor.handle))
     say(f"{actor.handle} signs with a new key now ({public[:16]}…).")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="user")
