@@ -18,7 +18,7 @@ from sqlmodel import Session, SQLModel
 from p2pmarket import hashchain
 from p2pmarket.clock import Clock
 from p2pmarket.hashchain import GENESIS, KIND_OF, KINDS
-from p2pmarket.models import ChainHead, Checkpoint, CheckpointHead
+from p2pmarket.models import ChainHead, Checkpoint, CheckpointHead, Signature
 
 
 def digest(prev_hash: str, row: SQLModel) -> str:
@@ -29,7 +29,14 @@ def digest(prev_hash: str, row: SQLModel) -> str:
 # heads are written only here, so reading through the connection (no autoflush) sees
 # everything this transaction appended.
 _HEADS = ChainHead.__table__
-_KEY = tuple_(_HEADS.c.kind, _HEADS.c.owner_id)
+# The heads of the chains being appended to, locked in key order (one statement, built
+# once: the keys are bound as an expanding tuple IN, not compiled anew each append).
+_LOCK_HEADS = (
+    select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
+    .where(tuple_(_HEADS.c.kind, _HEADS.c.owner_id).in_(bindparam("keys", expanding=True)))
+    .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
+    .with_for_update()
+)
 _MOVE_HEAD = (
     update(_HEADS)
     .where(_HEADS.c.kind == bindparam("k"), _HEADS.c.owner_id == bindparam("o"))
@@ -54,6 +61,7 @@ _SET_HASH = {
     .values(prev_hash=bindparam("row_prev"), hash=bindparam("row_hash"))
     for k in KINDS
 }
+_SIGNATURES = insert(Signature.__table__)
 
 
 def append(session: Session, row: SQLModel) -> SQLModel:
@@ -64,6 +72,8 @@ def append(session: Session, row: SQLModel) -> SQLModel:
 def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     """Add `rows`, in order, each to the end of its owner's chain (row.account_id, …).
 
+    The rows may be of several tables (a payment's ledger entries and its order's event):
+    one append per transaction reads and moves all its heads with one statement each.
     Only the heads of the chains the rows belong to are read (FOR UPDATE, in key order, so
     two writers lock shared heads in the same order) and moved. The hash covers the id,
     which the database assigns: the rows are inserted, then their hashes set. Core
@@ -78,12 +88,7 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     connection = session.connection()
     found = {
         (k, o): (last_id, last_hash)
-        for k, o, last_id, last_hash in connection.execute(
-            select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
-            .where(_KEY.in_(keys))
-            .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
-            .with_for_update()
-        )
+        for k, o, last_id, last_hash in connection.execute(_LOCK_HEADS, {"keys": keys})
     }
     tips = {key: found.get(key, (0, GENESIS))[1] for key in keys}
     by_model: dict[type[SQLModel], list[SQLModel]] = {}
@@ -112,8 +117,9 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     # Who acts signs what they append (services/records/signing.py puts the signers there).
     signers = session.info.get("signers")
     if signers is not None:
-        for group in by_model.values():
-            signers.sign(connection, group)
+        signed = [s for group in by_model.values() for s in signers.sign(connection, group)]
+        if signed:
+            connection.execute(_SIGNATURES, signed)
     heads = [
         {"k": k, "o": o, "lid": last_id, "lhash": last_hash}
         for (k, o), (last_id, last_hash) in moved.items()
