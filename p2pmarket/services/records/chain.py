@@ -8,11 +8,12 @@ every head, so deleting a chain's last rows and moving its head back is caught t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlmodel import Session, SQLModel
 
 from p2pmarket import hashchain
@@ -29,14 +30,34 @@ def digest(prev_hash: str, row: SQLModel) -> str:
 # heads are written only here, so reading through the connection (no autoflush) sees
 # everything this transaction appended.
 _HEADS = ChainHead.__table__
-# The heads of the chains being appended to, locked in key order (one statement, built
-# once: the keys are bound as an expanding tuple IN, not compiled anew each append).
-_LOCK_HEADS = (
-    select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
-    .where(tuple_(_HEADS.c.kind, _HEADS.c.owner_id).in_(bindparam("keys", expanding=True)))
-    .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
-    .with_for_update()
-)
+HEADS_PER_READ = 200
+
+
+@functools.cache
+def _lock_heads(count: int) -> Select:
+    """The heads of `count` chains (keys bound as k0, o0, k1, o1 …), locked in key order.
+
+    ORed key lookups, not a tuple IN: SQLite answers a row-value IN by scanning every head,
+    and with a head per account, order and conversation each append would read the whole
+    market's. Built once per count (an append touches a handful of chains).
+    """
+    return (
+        select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
+        .where(
+            or_(
+                *(
+                    and_(
+                        _HEADS.c.kind == bindparam(f"k{i}"), _HEADS.c.owner_id == bindparam(f"o{i}")
+                    )
+                    for i in range(count)
+                )
+            )
+        )
+        .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
+        .with_for_update()
+    )
+
+
 _MOVE_HEAD = (
     update(_HEADS)
     .where(_HEADS.c.kind == bindparam("k"), _HEADS.c.owner_id == bindparam("o"))
@@ -86,10 +107,14 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     keyed = [(KIND_OF[type(row)], row) for row in rows]
     keys = sorted({(kind.name, kind.owner_of(row)) for kind, row in keyed})
     connection = session.connection()
-    found = {
-        (k, o): (last_id, last_hash)
-        for k, o, last_id, last_hash in connection.execute(_LOCK_HEADS, {"keys": keys})
-    }
+    found = {}
+    # In key order, a chunk at a time (SQLite bounds an expression's depth).
+    for start in range(0, len(keys), HEADS_PER_READ):
+        chunk = keys[start : start + HEADS_PER_READ]
+        params = {f"k{i}": k for i, (k, _) in enumerate(chunk)}
+        params.update((f"o{i}", o) for i, (_, o) in enumerate(chunk))
+        for k, o, last_id, last_hash in connection.execute(_lock_heads(len(chunk)), params):
+            found[k, o] = (last_id, last_hash)
     tips = {key: found.get(key, (0, GENESIS))[1] for key in keys}
     by_model: dict[type[SQLModel], list[SQLModel]] = {}
     for kind, row in keyed:
