@@ -20,6 +20,7 @@ from p2pmarket import hashchain
 from p2pmarket.clock import Clock
 from p2pmarket.hashchain import GENESIS, KIND_OF, KINDS
 from p2pmarket.models import ChainHead, Checkpoint, CheckpointHead, Signature
+from p2pmarket.store import ports
 
 
 def digest(prev_hash: str, row: SQLModel) -> str:
@@ -70,18 +71,7 @@ _NEW_HEAD = insert(_HEADS).values(
     last_hash=bindparam("lhash"),
     checkpointed_id=0,
 )
-_INSERTS = {
-    k.model: insert(k.model.__table__).returning(
-        k.model.__table__.c.id, sort_by_parameter_order=True
-    )
-    for k in KINDS
-}
-_SET_HASH = {
-    k.model: update(k.model.__table__)
-    .where(k.model.__table__.c.id == bindparam("row_id"))
-    .values(prev_hash=bindparam("row_prev"), hash=bindparam("row_hash"))
-    for k in KINDS
-}
+_INSERTS = {k.model: insert(k.model.__table__) for k in KINDS}
 _SIGNATURES = insert(Signature.__table__)
 
 
@@ -96,8 +86,9 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     The rows may be of several tables (a payment's ledger entries and its order's event):
     one append per transaction reads and moves all its heads with one statement each.
     Only the heads of the chains the rows belong to are read (FOR UPDATE, in key order, so
-    two writers lock shared heads in the same order) and moved. The hash covers the id,
-    which the database assigns: the rows are inserted, then their hashes set. Core
+    two writers lock shared heads in the same order) and moved. The hash covers the id:
+    the store gives the new rows their ids first (store/ports.py RowIds), so each row is
+    inserted once, whole (no UPDATE of its hash, no row-by-row RETURNING). Core
     statements, not the ORM's unit of work: the rows are written now, and no head is held
     as a stale object.
     """
@@ -115,30 +106,23 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
         params.update((f"o{i}", o) for i, (_, o) in enumerate(chunk))
         for k, o, last_id, last_hash in connection.execute(_lock_heads(len(chunk)), params):
             found[k, o] = (last_id, last_hash)
-    tips = {key: found.get(key, (0, GENESIS))[1] for key in keys}
     by_model: dict[type[SQLModel], list[SQLModel]] = {}
     for kind, row in keyed:
-        key = (kind.name, kind.owner_of(row))
-        row.prev_hash, row.hash = tips[key], ""
         by_model.setdefault(kind.model, []).append(row)
+    ids = ports.of(session).ids.reserve(
+        connection, {model.__tablename__: len(group) for model, group in by_model.items()}
+    )
     for model, group in by_model.items():
-        ids = connection.execute(
-            _INSERTS[model],
-            [{f: getattr(r, f) for f in model.model_fields if f != "id"} for r in group],
-        ).scalars()
-        for row, row_id in zip(group, ids, strict=True):
+        for row, row_id in zip(group, ids[model.__tablename__], strict=True):
             row.id = row_id
     moved: dict[tuple[str, int], tuple[int, str]] = {}
     for kind, row in keyed:
         key = (kind.name, kind.owner_of(row))
-        row.prev_hash = moved[key][1] if key in moved else tips[key]
+        row.prev_hash = moved[key][1] if key in moved else found.get(key, (0, GENESIS))[1]
         row.hash = digest(row.prev_hash, row)
         moved[key] = (row.id, row.hash)
     for model, group in by_model.items():
-        connection.execute(
-            _SET_HASH[model],
-            [{"row_id": r.id, "row_prev": r.prev_hash, "row_hash": r.hash} for r in group],
-        )
+        connection.execute(_INSERTS[model], [hashchain.row_fields(r) for r in group])
     # Who acts signs what they append (services/records/signing.py puts the signers there).
     signers = session.info.get("signers")
     if signers is not None:
