@@ -211,7 +211,7 @@ def explain(exc: Exception, config: Config) -> StoreFailure:
 def _ports(config: Config, engine: Engine) -> ports.Ports:
     """The dialect's adapters, chosen once per store (see store/ports.py)."""
     if config.is_sqlite:
-        from p2pmarket.store.sqlite.live import SqliteBulkLoad, SqliteChangeFeed
+        from p2pmarket.store.sqlite.live import SqliteBulkLoad, SqliteChangeFeed, SqliteRowIds
         from p2pmarket.store.sqlite.prices import SqlitePricePoints
         from p2pmarket.store.sqlite.search import SqliteSearchIndex
 
@@ -220,9 +220,10 @@ def _ports(config: Config, engine: Engine) -> ports.Ports:
             prices=SqlitePricePoints(),
             changes=SqliteChangeFeed(engine),
             bulk=SqliteBulkLoad(),
+            ids=SqliteRowIds(),
             backups=True,
         )
-    from p2pmarket.store.postgres.live import PgBulkLoad, PgChangeFeed
+    from p2pmarket.store.postgres.live import PgBulkLoad, PgChangeFeed, PgRowIds
     from p2pmarket.store.postgres.prices import PgPricePoints
     from p2pmarket.store.postgres.search import PgSearchIndex
 
@@ -231,6 +232,7 @@ def _ports(config: Config, engine: Engine) -> ports.Ports:
         prices=PgPricePoints(),
         changes=PgChangeFeed(engine),
         bulk=PgBulkLoad(),
+        ids=PgRowIds(),
         backups=False,
     )
 

@@ -9,11 +9,11 @@ steps, weights, timers) stay in services/ and are the same for both stores.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 Progress = Callable[[int, int], None]
@@ -167,12 +167,22 @@ class BulkLoad(Protocol):
         ...
 
 
+class RowIds(Protocol):
+    """Ids for rows before they are inserted: a chained row's hash covers its id, so the
+    row is written once, whole, instead of inserted and then given its hash."""
+
+    def reserve(self, connection: Connection, counts: Mapping[str, int]) -> dict[str, list[int]]:
+        """`counts[table]` new ids of each table, ascending, none used before."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ports:
     search: SearchIndex
     prices: PricePoints
     changes: ChangeFeed
     bulk: BulkLoad
+    ids: RowIds
     # Whether the store is one file `Store.backup` can copy.
     backups: bool
 

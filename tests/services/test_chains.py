@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import FixedClock
@@ -18,7 +18,7 @@ from p2pmarket.errors import StoreFailure
 from p2pmarket.hashchain import KINDS, ChainKind
 from p2pmarket.market import Market, records
 from p2pmarket.services.money import ledger
-from p2pmarket.services.records import audit, backups, chain
+from p2pmarket.services.records import audit, backups, chain, seen
 from p2pmarket.store.engine import Store
 from p2pmarket.store.migrations import SCHEMA_VERSION
 
@@ -229,6 +229,51 @@ def test_an_append_moves_only_its_own_chains_heads(upgraded, clock):
             )
         }
     assert moved == {("ledger", a) for a in accounts} and len(accounts) == 2
+
+
+def _head_read_plans(store, act) -> list[str]:
+    """SQLite's plan of every read of the chain heads that `act` sends to `store`."""
+    sent = []
+
+    def grab(_conn, _cursor, statement, params, *_):
+        if statement.lstrip().upper().startswith("SELECT") and "chain_head" in statement:
+            sent.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", grab)
+    try:
+        act()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", grab)
+    raw = _raw(store)
+    plans = [
+        " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+        for statement, params in sent
+    ]
+    raw.close()
+    return plans
+
+
+def test_an_append_and_a_persons_heads_look_heads_up_by_key_never_scan_them(upgraded, clock):
+    # A head per account, order and conversation: a scan would read the whole market's
+    # heads at every payment (72 ms of CPU a payment at 100k heads).
+    def act():
+        with upgraded.write() as s:
+            ledger.topup(s, clock, 1, 500, "by-key")
+            seen.heads(s, 1)
+
+    plans = _head_read_plans(upgraded, act)
+    assert len(plans) == 2
+    assert all("SCAN chain_head" not in plan and "chain_head" in plan for plan in plans), plans
+
+
+def test_heads_read_a_chunk_at_a_time_are_all_found(upgraded, clock, monkeypatch):
+    # A topup touches two chains: with one head a read, a head missed by a chunk would be
+    # inserted again (a duplicate key) or restart its chain (verify would name it).
+    monkeypatch.setattr(chain, "HEADS_PER_READ", 1)
+    for key in ("chunk-1", "chunk-2"):
+        with upgraded.write() as s:
+            ledger.topup(s, clock, 1, 500, key)
+    assert _problems(upgraded) == []
 
 
 def test_the_tick_checkpoints_at_most_every_so_often_and_backup_always(upgraded, config, tmp_path):

@@ -1,6 +1,7 @@
 """The order state machine and escrow, with time moved by the injected clock."""
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from p2pmarket.clock import DAY, HOUR
@@ -322,3 +323,28 @@ def test_a_batch_checks_each_payment_against_the_ones_before_it(store, clock):
     assert statuses == ["paid"] * 3 and market.balances() == (10000, 0, 90000)
     with pytest.raises(Refused, match="Not enough money"):
         market.act(market.buyer, last, "pay")
+
+
+def test_a_payment_reads_its_chain_heads_once_and_writes_each_chained_row_once(market):
+    # CPU per payment (#18): the ledger entries and the order's event are appended together
+    # (one read of the heads they move), each row inserted whole with its id and hash (no
+    # UPDATE of a chained row after its INSERT), and the chains still verify.
+    o = market.order()
+    market.act(market.seller, o.id, "accept")
+    sent = []
+
+    def grab(_conn, _cursor, statement, *_):
+        sent.append(" ".join(statement.split()).lower())
+
+    event.listen(market.store.engine, "before_cursor_execute", grab)
+    try:
+        market.act(market.buyer, o.id, "pay")
+    finally:
+        event.remove(market.store.engine, "before_cursor_execute", grab)
+    assert sum(s.startswith("select chain_head.") for s in sent) == 1
+    assert [s.split("(")[0] for s in sent if s.startswith("insert into ")].count(
+        "insert into entry "
+    ) == 1
+    assert not [s for s in sent if s.startswith(("update entry", "update orderevent"))]
+    with market.store.read() as s:
+        assert audit.verify(s).ok

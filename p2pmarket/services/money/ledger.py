@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Row, bindparam, func, insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from p2pmarket import money
 from p2pmarket.clock import Clock
@@ -349,10 +350,14 @@ class Postings:
         self._queued.append((row, legs))
         self._keys[key] = _Queued(None, kind, row["fingerprint"])
 
-    def flush(self) -> list[TransferResult]:
-        """Write what is queued; the results in the order the transfers were added."""
+    def flush(self, chained: Sequence[SQLModel] = ()) -> list[TransferResult]:
+        """Write what is queued; the results in the order the transfers were added.
+
+        `chained`: other rows to append to their chains with the entries (a payment's order
+        events), so the transaction reads and moves its chain heads once."""
         queued, self._queued = self._queued, []
         if not queued:
+            chain.append_all(self.session, chained)
             return []
         connection = self.session.connection()
         ids = connection.execute(_NEW_TRANSFERS, [row for row, _ in queued]).scalars().all()
@@ -382,7 +387,8 @@ class Postings:
                 )
                 for transfer_id, (row, legs) in zip(ids, queued, strict=True)
                 for account, delta in legs
-            ],
+            ]
+            + list(chained),
         )
         results = []
         for transfer_id, (row, legs) in zip(ids, queued, strict=True):

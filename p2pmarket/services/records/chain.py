@@ -8,17 +8,19 @@ every head, so deleting a chain's last rows and moving its head back is caught t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlmodel import Session, SQLModel
 
 from p2pmarket import hashchain
 from p2pmarket.clock import Clock
 from p2pmarket.hashchain import GENESIS, KIND_OF, KINDS
-from p2pmarket.models import ChainHead, Checkpoint, CheckpointHead
+from p2pmarket.models import ChainHead, Checkpoint, CheckpointHead, Signature
+from p2pmarket.store import ports
 
 
 def digest(prev_hash: str, row: SQLModel) -> str:
@@ -29,7 +31,34 @@ def digest(prev_hash: str, row: SQLModel) -> str:
 # heads are written only here, so reading through the connection (no autoflush) sees
 # everything this transaction appended.
 _HEADS = ChainHead.__table__
-_KEY = tuple_(_HEADS.c.kind, _HEADS.c.owner_id)
+HEADS_PER_READ = 200
+
+
+@functools.cache
+def _lock_heads(count: int) -> Select:
+    """The heads of `count` chains (keys bound as k0, o0, k1, o1 …), locked in key order.
+
+    ORed key lookups, not a tuple IN: SQLite answers a row-value IN by scanning every head,
+    and with a head per account, order and conversation each append would read the whole
+    market's. Built once per count (an append touches a handful of chains).
+    """
+    return (
+        select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
+        .where(
+            or_(
+                *(
+                    and_(
+                        _HEADS.c.kind == bindparam(f"k{i}"), _HEADS.c.owner_id == bindparam(f"o{i}")
+                    )
+                    for i in range(count)
+                )
+            )
+        )
+        .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
+        .with_for_update()
+    )
+
+
 _MOVE_HEAD = (
     update(_HEADS)
     .where(_HEADS.c.kind == bindparam("k"), _HEADS.c.owner_id == bindparam("o"))
@@ -42,18 +71,8 @@ _NEW_HEAD = insert(_HEADS).values(
     last_hash=bindparam("lhash"),
     checkpointed_id=0,
 )
-_INSERTS = {
-    k.model: insert(k.model.__table__).returning(
-        k.model.__table__.c.id, sort_by_parameter_order=True
-    )
-    for k in KINDS
-}
-_SET_HASH = {
-    k.model: update(k.model.__table__)
-    .where(k.model.__table__.c.id == bindparam("row_id"))
-    .values(prev_hash=bindparam("row_prev"), hash=bindparam("row_hash"))
-    for k in KINDS
-}
+_INSERTS = {k.model: insert(k.model.__table__) for k in KINDS}
+_SIGNATURES = insert(Signature.__table__)
 
 
 def append(session: Session, row: SQLModel) -> SQLModel:
@@ -64,9 +83,12 @@ def append(session: Session, row: SQLModel) -> SQLModel:
 def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     """Add `rows`, in order, each to the end of its owner's chain (row.account_id, …).
 
+    The rows may be of several tables (a payment's ledger entries and its order's event):
+    one append per transaction reads and moves all its heads with one statement each.
     Only the heads of the chains the rows belong to are read (FOR UPDATE, in key order, so
-    two writers lock shared heads in the same order) and moved. The hash covers the id,
-    which the database assigns: the rows are inserted, then their hashes set. Core
+    two writers lock shared heads in the same order) and moved. The hash covers the id:
+    the store gives the new rows their ids first (store/ports.py RowIds), so each row is
+    inserted once, whole (no UPDATE of its hash, no row-by-row RETURNING). Core
     statements, not the ORM's unit of work: the rows are written now, and no head is held
     as a stale object.
     """
@@ -76,44 +98,37 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     keyed = [(KIND_OF[type(row)], row) for row in rows]
     keys = sorted({(kind.name, kind.owner_of(row)) for kind, row in keyed})
     connection = session.connection()
-    found = {
-        (k, o): (last_id, last_hash)
-        for k, o, last_id, last_hash in connection.execute(
-            select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
-            .where(_KEY.in_(keys))
-            .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
-            .with_for_update()
-        )
-    }
-    tips = {key: found.get(key, (0, GENESIS))[1] for key in keys}
+    found = {}
+    # In key order, a chunk at a time (SQLite bounds an expression's depth).
+    for start in range(0, len(keys), HEADS_PER_READ):
+        chunk = keys[start : start + HEADS_PER_READ]
+        params = {f"k{i}": k for i, (k, _) in enumerate(chunk)}
+        params.update((f"o{i}", o) for i, (_, o) in enumerate(chunk))
+        for k, o, last_id, last_hash in connection.execute(_lock_heads(len(chunk)), params):
+            found[k, o] = (last_id, last_hash)
     by_model: dict[type[SQLModel], list[SQLModel]] = {}
     for kind, row in keyed:
-        key = (kind.name, kind.owner_of(row))
-        row.prev_hash, row.hash = tips[key], ""
         by_model.setdefault(kind.model, []).append(row)
+    ids = ports.of(session).ids.reserve(
+        connection, {model.__tablename__: len(group) for model, group in by_model.items()}
+    )
     for model, group in by_model.items():
-        ids = connection.execute(
-            _INSERTS[model],
-            [{f: getattr(r, f) for f in model.model_fields if f != "id"} for r in group],
-        ).scalars()
-        for row, row_id in zip(group, ids, strict=True):
+        for row, row_id in zip(group, ids[model.__tablename__], strict=True):
             row.id = row_id
     moved: dict[tuple[str, int], tuple[int, str]] = {}
     for kind, row in keyed:
         key = (kind.name, kind.owner_of(row))
-        row.prev_hash = moved[key][1] if key in moved else tips[key]
+        row.prev_hash = moved[key][1] if key in moved else found.get(key, (0, GENESIS))[1]
         row.hash = digest(row.prev_hash, row)
         moved[key] = (row.id, row.hash)
     for model, group in by_model.items():
-        connection.execute(
-            _SET_HASH[model],
-            [{"row_id": r.id, "row_prev": r.prev_hash, "row_hash": r.hash} for r in group],
-        )
+        connection.execute(_INSERTS[model], [hashchain.row_fields(r) for r in group])
     # Who acts signs what they append (services/records/signing.py puts the signers there).
     signers = session.info.get("signers")
     if signers is not None:
-        for group in by_model.values():
-            signers.sign(connection, group)
+        signed = [s for group in by_model.values() for s in signers.sign(connection, group)]
+        if signed:
+            connection.execute(_SIGNATURES, signed)
     heads = [
         {"k": k, "o": o, "lid": last_id, "lhash": last_hash}
         for (k, o), (last_id, last_hash) in moved.items()

@@ -65,7 +65,9 @@ def heads(session: Session, user_id: int | None = None) -> Heads:
         my_talks = select(talks.c.id).where(or_(talks.c.a_id == user_id, talks.c.b_id == user_id))
         query = query.where(
             or_(
-                h.c.owner_id == 0,  # one-chain kinds, and the market's key records
+                # One-chain kinds, and the market's key records. Every kind named, so that
+                # each term is a lookup on the heads' key: no write scans all the heads.
+                and_(h.c.kind.in_(list(BY_NAME)), h.c.owner_id == 0),
                 and_(h.c.kind == "ledger", h.c.owner_id.in_(my_accounts)),
                 and_(h.c.kind == "order_events", h.c.owner_id.in_(my_orders)),
                 and_(h.c.kind == "chat", h.c.owner_id.in_(my_talks)),

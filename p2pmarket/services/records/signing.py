@@ -37,7 +37,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from sqlalchemy import Connection, String, cast, func, insert, select
+from sqlalchemy import Connection, String, bindparam, cast, func, select
 from sqlmodel import Session, SQLModel
 
 from p2pmarket.clock import Clock
@@ -88,6 +88,19 @@ _COVERED_COLUMNS: dict[str, tuple[str, ...]] = {
 # Covered only on the rows where they are set: a booked order's slot. Rows signed before
 # the column existed (every order without a slot) digest exactly as they did then.
 _COVERED_WHEN_SET: dict[str, tuple[str, ...]] = {"orders": ("slot_start", "slot_end")}
+# The covered columns of every row (verify), and of some rows by id (signing: statements
+# built once, the ids bound as an expanding IN, for every chained row written).
+_FACTS_ALL = {
+    name: select(
+        SQLModel.metadata.tables[name].c.id,
+        *(SQLModel.metadata.tables[name].c[c] for c in always + _COVERED_WHEN_SET.get(name, ())),
+    )
+    for name, always in _COVERED_COLUMNS.items()
+}
+_FACTS_BY_ID = {
+    name: query.where(query.selected_columns.id.in_(bindparam("ids", expanding=True)))
+    for name, query in _FACTS_ALL.items()
+}
 
 
 # ------------------------------------------------------------------------------ keys
@@ -312,17 +325,15 @@ class _Facts:
     def __init__(self, connection: Connection, ids: Mapping[str, set[int]] | None = None):
         self.rows: dict[tuple[str, int], dict] = {}
         self._digests: dict[tuple[str, int], str] = {}
-        tables = SQLModel.metadata.tables
-        for name, always in _COVERED_COLUMNS.items():
-            table = tables[name]
+        for name in _COVERED_COLUMNS:
             optional = _COVERED_WHEN_SET.get(name, ())
-            query = select(table.c.id, *(table.c[c] for c in always + optional))
-            if ids is not None:
-                wanted = ids.get(name)
-                if not wanted:
-                    continue
-                query = query.where(table.c.id.in_(wanted))
-            for row in connection.execute(query).mappings():
+            if ids is None:
+                result = connection.execute(_FACTS_ALL[name])
+            elif ids.get(name):
+                result = connection.execute(_FACTS_BY_ID[name], {"ids": sorted(ids[name])})
+            else:
+                continue
+            for row in result.mappings():
                 self.rows[name, row["id"]] = {
                     k: v.value if hasattr(v, "value") else v
                     for k, v in row.items()
@@ -373,8 +384,9 @@ class Signers:
     market: Ed25519PrivateKey | None
     person: tuple[int, Ed25519PrivateKey] | None = None
 
-    def sign(self, connection: Connection, rows: list[SQLModel]) -> None:
-        """Sign freshly appended `rows` (of one table): called by chain.append_all."""
+    def sign(self, connection: Connection, rows: list[SQLModel]) -> list[dict]:
+        """The signatures of freshly appended `rows` (of one table), as `signature` rows:
+        chain.append_all writes those of all its tables with one statement."""
         table = type(rows[0]).__tablename__
         values = [{f: getattr(row, f) for f in type(row).model_fields} for row in rows]
         facts = _Facts.of_rows(connection, table, values)
@@ -416,8 +428,7 @@ class Signers:
                     "sig": key.sign(_message(table, value, covered)).hex(),
                 }
             )
-        if signed:
-            connection.execute(insert(Signature.__table__), signed)
+        return signed
 
 
 # -------------------------------------------------------------------------- checking

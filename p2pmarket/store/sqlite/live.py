@@ -1,10 +1,14 @@
 """What SQLite does its own way besides search and prices: telling a poller that someone
-committed (PRAGMA data_version) and loading many listings at once (the driver's executemany)."""
+committed (PRAGMA data_version), loading many listings at once (the driver's executemany)
+and the next ids of a table (one past its largest, under the one writer's lock)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+import functools
+from collections.abc import Mapping
+
+from sqlalchemy import Connection, Engine, Select, func, select
+from sqlmodel import Session, SQLModel
 
 
 class DataVersion:
@@ -55,3 +59,23 @@ class SqliteBulkLoad:
 
     def after_copy(self, session: Session) -> None:
         """SQLite's rowids follow the largest id by themselves."""
+
+
+@functools.cache
+def _last_ids(tables: tuple[str, ...]) -> Select:
+    columns = (SQLModel.metadata.tables[name].c.id for name in tables)
+    return select(*(select(func.coalesce(func.max(c), 0)).scalar_subquery() for c in columns))
+
+
+class SqliteRowIds:
+    """The ids SQLite itself would pick (no table is AUTOINCREMENT): one past the largest.
+    Every write transaction holds the one writer's lock (BEGIN IMMEDIATE) from its start,
+    so nobody else takes them before the rows are inserted."""
+
+    def reserve(self, connection: Connection, counts: Mapping[str, int]) -> dict[str, list[int]]:
+        tables = tuple(sorted(counts))
+        last = connection.execute(_last_ids(tables)).one()
+        return {
+            name: list(range(top + 1, top + 1 + counts[name]))
+            for name, top in zip(tables, last, strict=True)
+        }

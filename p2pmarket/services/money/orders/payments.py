@@ -33,7 +33,6 @@ from p2pmarket.services.money.orders.rules import (
     order_row,
 )
 from p2pmarket.services.money.orders.views import OrderView, PaymentPreview, view
-from p2pmarket.services.records import chain
 from p2pmarket.services.trust import gate
 
 
@@ -110,10 +109,9 @@ def pay(
     if left is not None and left < order.quantity:
         raise _sold_out(order)
     _post(session, postings, stored, buyer, ledger.wallet(session, buyer.id), order, params)
-    postings.flush()
     paid, event = _paid(order, buyer, clock.now(), settings)
     taken = {order.listing_id: order.quantity} if left is not None else {}
-    _write_paid(session, [paid], [event], taken)
+    _write_paid(session, postings, [paid], [event], taken)
     return view(session, order, users=(buyer, payee))
 
 
@@ -281,15 +279,20 @@ def _stock(session: Session, listing_ids: Iterable[int | None]) -> dict[int, int
 
 
 def _write_paid(
-    session: Session, paid: list[dict], events: list[OrderEvent], taken: dict[int, int]
+    session: Session,
+    postings: ledger.Postings,
+    paid: list[dict],
+    events: list[OrderEvent],
+    taken: dict[int, int],
 ) -> None:
-    """Write orders paid in memory (their money already posted): the stock they took,
-    their new status and deadlines, their events."""
+    """Write orders paid in memory: their money (`postings`), the stock they took, their
+    new status and deadlines, and their events (chained with the ledger entries: one
+    append moves every head the payments touch)."""
+    postings.flush(chained=events)
     connection = session.connection()
     if taken:
         connection.execute(TAKE, [{"listing_id": i, "quantity": q} for i, q in taken.items()])
     connection.execute(_MARK_PAID, paid)
-    chain.append_all(session, events)
     # Written with Core: an ORM copy of these rows loaded earlier would be stale.
     for model, ids in ((Order, [p["order_id"] for p in paid]), (Listing, taken)):
         for row_id in ids:
@@ -374,8 +377,7 @@ class _Payments:
         """Write every payment made so far: stock, ledger, orders, their events."""
         if not self.paid:
             return
-        self.postings.flush()
-        _write_paid(self.session, self.paid, self.events, self.taken)
+        _write_paid(self.session, self.postings, self.paid, self.events, self.taken)
         self.taken, self.paid, self.events = {}, [], []
 
 
