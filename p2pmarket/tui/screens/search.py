@@ -293,8 +293,9 @@ class SearchScreen(MarketScreen):
         new = f" · {NEW_MARK} {len(self._new)} new since your last look" if self._new else ""
         if self._saved is not None:
             new = f" · saved search '{self._saved}'{new}"
+        found = len(results.hits)
         self._set_status(
-            f"{len(results.hits)} results within {results.radius_km:g} km of "
+            f"{found} result{'s' * (found != 1)} within {results.radius_km:g} km of "
             f"{results.centre} · {results.sort}{more}{pictured}{new}"
         )
 
