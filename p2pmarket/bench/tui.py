@@ -21,7 +21,7 @@ FILLED_TEXT = b"My shop"
 
 def _run_in_terminal(home: str, handle: str, passphrase: str, timeout: float = 20.0):
     """`p2pmarket run --user` in a pseudo-terminal: seconds until the frame, and the data, show,
-    then from ctrl+q until the process has ended.
+    then from ctrl+q until the process has ended; and the CPU seconds the process used.
 
     What a person waits for: the command's own imports and passphrase check, Textual's
     start and the bytes written to a real terminal (120×34).
@@ -29,6 +29,7 @@ def _run_in_terminal(home: str, handle: str, passphrase: str, timeout: float = 2
     import fcntl
     import os
     import pty
+    import resource
     import select
     import struct
     import termios
@@ -36,6 +37,7 @@ def _run_in_terminal(home: str, handle: str, passphrase: str, timeout: float = 2
     env = {**os.environ, "P2PMARKET_PASSPHRASE": passphrase, "TERM": "xterm-256color"}
     command = [sys.executable, "-m", "p2pmarket", "--home", home, "run", "--user", handle]
     started = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     pid, fd = pty.fork()
     if pid == 0:  # the child: become the command
         os.execve(sys.executable, command, env)
@@ -66,7 +68,9 @@ def _run_in_terminal(home: str, handle: str, passphrase: str, timeout: float = 2
         os.close(fd)
     if frame is None or filled is None:
         raise RuntimeError(f"p2pmarket run showed no home screen: {seen[-400:]!r}")
-    return frame, filled, quit_s
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(getattr(ended, f) - getattr(children, f) for f in ("ru_utime", "ru_stime"))
+    return frame, filled, quit_s, cpu
 
 
 # The app's own section keys, each timed from key press to its screen shown with its data.
@@ -92,7 +96,7 @@ def time_to_first_screen(repeat: int = 3) -> dict:
     with tempfile.TemporaryDirectory(prefix="p2pmarket-tui-bench-") as tmp:
         demo_home(tmp)
         for _ in range(repeat):
-            frame, filled, quit_s = _run_in_terminal(
+            frame, filled, quit_s, _cpu = _run_in_terminal(
                 tmp, demo.DEMO_USER, demo.demo_data()["passphrase"]
             )
             samples.append(frame * 1000)
@@ -166,8 +170,9 @@ def screen_switches(rounds: int = 4) -> dict:
     }
 
 
-async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, list]:
-    """Per key press: ms until its results are painted, and until their prices are compared.
+async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, list, list]:
+    """Per key press: ms until its results are painted, and until their prices are compared;
+    and the process's CPU ms until they are painted (every thread: the worker's too).
 
     The clock starts before the key is sent and stops when the table's refresh after the
     update has run, so key handling, the worker, the table and the paint all count.
@@ -179,12 +184,16 @@ async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, l
         app.open(screen)
         await app.workers.wait_for_complete()
         await pilot.pause()
-        shown, priced = [], []
+        shown, priced, cpu = [], [], []
         for key in keys:
             # Every character typed into the box is one Input.Changed: one generation.
             wanted = screen._generation + 1
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             await pilot.press("space" if key == " " else key)
+            while screen.shown_generation < wanted:
+                screen.painted.clear()
+                await asyncio.wait_for(screen.painted.wait(), timeout)
+            cpu.append((time.process_time() - cpu_started) * 1000)
             while screen.priced_generation < wanted:
                 screen.painted.clear()
                 await asyncio.wait_for(screen.painted.wait(), timeout)
@@ -192,12 +201,16 @@ async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, l
             # Rows with their prices compared are rows too: the first paint of either counts.
             shown.append((min(t for t, _p in painted) - started) * 1000)
             priced.append((min(t for t, p in painted if p) - started) * 1000)
-        return shown, priced
+        return shown, priced, cpu
 
 
 def search_as_you_type(config, clock, *, listings: int, words: str, progress=None) -> dict:
-    """Each keystroke of `words` in the search box: ms until its results are on screen."""
+    """Each keystroke of `words` in the search box: ms until its results are on screen; and
+    `p2pmarket run --user` on that market until its home is filled."""
+    import os
+
     from p2pmarket.bench import search as search_bench
+    from p2pmarket.services.market import demo
     from p2pmarket.services.trust import accounts
     from p2pmarket.tui.app import MarketApp
 
@@ -206,17 +219,33 @@ def search_as_you_type(config, clock, *, listings: int, words: str, progress=Non
     with store.read() as session:
         handle = accounts.list_users(session, limit=1)[0].handle
     store.close()
+    load = os.getloadavg()[0]
     app = MarketApp(config=home, clock=clock, user=handle)
-    shown, priced = asyncio.run(_type_and_wait(app, words))
+    shown, priced, cpu = asyncio.run(_type_and_wait(app, words))
+    typed = load_since(load)
+    # The bench market's people have the demo passphrase.
+    runs = [
+        _run_in_terminal(str(home.home), handle, demo.demo_data()["passphrase"], timeout=60)
+        for _ in range(3)
+    ]
     return {
         "listings": listings,
         "seeded": seeded,
         "words": words,
         "per_key_ms": [round(s, 1) for s in shown],
         **percentiles(shown),
+        "cpu_per_key_ms": [round(c, 1) for c in cpu],
+        "cpu": percentiles(cpu),
+        "load": typed,
         # The why's "12% under the suggested price" follows in a second pass.
         "priced_per_key_ms": [round(s, 1) for s in priced],
         "priced": percentiles(priced),
+        # Its home, `p2pmarket run --user` in a terminal: frame, then filled, and CPU.
+        "home": {
+            "frame": percentiles([frame * 1000 for frame, *_ in runs]),
+            "filled": percentiles([filled * 1000 for _, filled, *_ in runs]),
+            "cpu": percentiles([cpu * 1000 for *_, cpu in runs]),
+        },
     }
 
 

@@ -261,28 +261,33 @@ class ShopCases(ActorBase):
         *,
         near: str | None = None,
         area: str | None = None,
-        priced: bool = True,
+        finished: bool = True,
         map_steps: int | None = None,
     ) -> Nearby:
         """One page of listings near my home (or `near` LAT,LON, or an `area`).
 
-        `priced`: each why also compares the price with its band (`compare_prices` adds
-        that to a page found without it). `map_steps`: where the results lie on a map
-        that many steps from its centre to its edge.
+        `finished` False: the page alone, found fast; `finish` adds the slower part (each
+        price against its band, how far the nearest match is when nothing was found).
+        `map_steps`: where the results lie on a map that many steps from its centre to
+        its edge.
         """
         query = search.check_query(query)
-        _index_queued(self.market)
         with self._read() as (session, me):
-            lat, lon, place = centre(me, near, area)
-            query = replace(query, lat=lat, lon=lon)
-            results = search.search(
-                session, self.market.clock, me, query, centre=place, compare_prices=priced
-            )
-            if map_steps is None:
-                return Nearby(query, results)
-            step_km = _map_step_km(query.radius_km, map_steps)
-            offsets = privacy.rough_offsets(session, me, [h.id for h in results.hits], step_km)
-        return Nearby(query, results, step_km, offsets)
+            # Listings written by other paths wait in a queue: indexed before a search reads
+            # (asked in the search's own read: typing pays for one transaction, not two).
+            if not search.pending(session):
+                return _nearby(
+                    session, self.market.clock, me, query, near, area, finished, map_steps
+                )
+        self.market.store.transact(search.catch_up)
+        with self._read() as (session, me):
+            return _nearby(session, self.market.clock, me, query, near, area, finished, map_steps)
+
+    def finish(self, found: Nearby) -> Nearby:
+        """A page found without its slower part (`search(finished=False)`), finished."""
+        with self._read() as (session, me):
+            results = search.finish(session, self.market.clock, me, found.query, found.results)
+        return replace(found, results=results)
 
     def suggest_price(
         self,
@@ -343,15 +348,6 @@ class ShopCases(ActorBase):
 # -- nobody logged in ----------------------------------------------------------------------
 
 
-def compare_prices(market: Market, found: Nearby) -> Nearby:
-    """A page already found, each why now comparing its price with the suggested band."""
-    with market.store.read() as session:
-        priced = search.price_page(
-            session, market.clock, found.results, lat=found.query.lat, lon=found.query.lon
-        )
-    return replace(found, results=priced)
-
-
 def listings(
     market: Market,
     *,
@@ -396,9 +392,21 @@ def reindex(market: Market, progress: Callable[[int, int], None] | None = None) 
     return market.store.transact(work)
 
 
-def _index_queued(market: Market) -> None:
-    """Listings written by other paths wait in a queue; index them before a search reads."""
-    with market.store.read() as session:
-        if not search.pending(session):
-            return
-    market.store.transact(search.catch_up)
+def _nearby(
+    session: Session,
+    clock,
+    me: User,
+    query: search.Query,
+    near: str | None,
+    area: str | None,
+    finished: bool,
+    map_steps: int | None,
+) -> Nearby:
+    lat, lon, place = centre(me, near, area)
+    query = replace(query, lat=lat, lon=lon)
+    results = search.search(session, clock, me, query, centre=place, finished=finished)
+    if map_steps is None:
+        return Nearby(query, results)
+    step_km = _map_step_km(query.radius_km, map_steps)
+    offsets = privacy.rough_offsets(session, me, [h.id for h in results.hits], step_km)
+    return Nearby(query, results, step_km, offsets)

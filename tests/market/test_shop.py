@@ -103,8 +103,8 @@ def test_a_page_priced_after_is_the_page_searched_with_prices(market, store, clo
     amy = market.trusted_actor("amy")
     query = search.Query(text="piano")
 
-    plain = amy.search(query, priced=False)
-    priced = shop.compare_prices(market, plain)
+    plain = amy.search(query, finished=False)
+    priced = amy.finish(plain)
 
     assert priced == amy.search(query)
     assert [h.id for h in priced.results.hits] == [h.id for h in plain.results.hits]
@@ -112,6 +112,31 @@ def test_a_page_priced_after_is_the_page_searched_with_prices(market, store, clo
         assert after.why.startswith(before.why + " · ")
         assert "4 similar 'lessons' listings within 3 km" in after.why
         assert "similar" not in before.why
+
+
+def test_an_empty_page_is_shown_first_and_told_how_far_the_nearest_is_after(
+    market, store, clock
+):
+    make_user(store, clock, "amy", lat=HOME[0], lon=HOME[1])
+    # About 4.4 km north of home (0.04° of latitude), outside the 3 km radius.
+    far_away = (HOME[0] + 0.04, HOME[1])
+    far = make_user(store, clock, "far", lat=far_away[0], lon=far_away[1], public=far_away)
+    make_listing(store, clock, far, title="Piano lessons at home")
+    amy = market.trusted_actor("amy")
+    query = search.Query(text="piano")
+
+    quick = amy.search(query, finished=False)
+    finished = amy.finish(quick)
+
+    assert quick.results.hits == () and quick.results.nearest_beyond_km is None
+    assert quick.results.nothing_found(finished=False) == (
+        "Nothing found within 3 km of home; looking further…"
+    )
+    assert finished == amy.search(query)
+    assert finished.results.nothing_found() == (
+        "Nothing found within 3 km of home; the nearest is ~4.4 km away: "
+        "widen the radius to 5 km."
+    )
 
 
 def test_search_centres_on_an_area_or_a_point_not_both(market, store, clock):

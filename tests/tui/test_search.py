@@ -150,3 +150,20 @@ async def test_condition_filter_keeps_goods_in_that_condition_or_better(market, 
     assert any("Aeron" in t for t in every) and not any("Aeron" in t for t in kept)
     assert any("Steelcase" in t for t in kept) and any("IKEA Markus" in t for t in kept)
     assert not any("Swivel" in t for t in kept) and kept < every
+
+
+async def test_an_empty_page_tells_how_far_the_nearest_match_is_once_finished(
+    market, config, clock
+):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_search(app, pilot)
+        screen.query_one("#radius", Input).value = "1"
+        await pilot.press(*"drone")
+        await settle(pilot)
+
+        # The page is shown before its look further out; the second pass finishes it.
+        assert screen.priced_generation == screen._generation
+        status = str(screen.query_one("#search-status").content)
+        assert status.startswith("Nothing found within 1 km of home; the nearest is ~")
+        assert status.endswith("widen the radius to 3 km.")

@@ -74,7 +74,8 @@ class SearchScreen(MarketScreen):
         key: tuple
         found: shop.Nearby | None
         error: str | None = None
-        # The why compares each price with its suggested band (the second, slower pass).
+        # Finished: each why compares the price with its band, an empty page says how far
+        # the nearest match is (the second, slower pass).
         priced: bool = False
 
     def __init__(self, saved: str | None = None) -> None:
@@ -206,14 +207,14 @@ class SearchScreen(MarketScreen):
 
     @work(thread=True, exclusive=True, group="search")
     def _search(self, query: search.Query, key: tuple) -> None:
-        """One page of results, without comparing prices (see `_compare`).
+        """One page of results, without its slower part (see `_compare`).
 
         A newer keystroke cancels this worker (same group): a stale page is not shown.
         """
         worker = get_current_worker()
         try:
             found = self.actor.search(
-                query, near=self._near, priced=False, map_steps=ResultMap.ROWS // 2
+                query, near=self._near, finished=False, map_steps=ResultMap.ROWS // 2
             )
         except MarketError as exc:
             self.post_message(self.Found(key, None, error=exc.message))
@@ -223,14 +224,16 @@ class SearchScreen(MarketScreen):
 
     @work(thread=True, exclusive=True, group="search")
     def _compare(self, found: shop.Nearby, key: tuple) -> None:
-        """The page on screen, each why now comparing its price with its suggested band.
+        """The page on screen, finished: each why now comparing its price with its band, or
+        an empty page telling how far the nearest match is.
 
         The bands take longest the first time a category shows up (later they come from a
-        cache), so results are shown without them first and priced once painted.
+        cache), and the look beyond an empty page is a search of 50 km, so a page is shown
+        without them first and finished once painted.
         """
         worker = get_current_worker()
         try:
-            priced = shop.compare_prices(self.market.market, found)
+            priced = self.actor.finish(found)
         except MarketError as exc:
             self.post_message(self.Found(key, None, error=exc.message))
             return
@@ -279,8 +282,7 @@ class SearchScreen(MarketScreen):
             results.radius_km,
             found.step_km,
         )
-        # An empty page has no prices to compare: no second pass.
-        priced = message.priced or not results.hits
+        priced = message.priced
         self._shown_key, self._shown_priced = message.key, priced
         self._show_status(results)
         self._shown(priced=priced)
@@ -289,15 +291,16 @@ class SearchScreen(MarketScreen):
 
     def _show_status(self, results: search.Results) -> None:
         if not results.hits and results.page == 1:
-            self._set_status(results.nothing_found())
+            self._set_status(results.nothing_found(finished=self._shown_priced))
             return
         more = " · more beyond this page" if results.has_more else ""
         pictured = f" · {photos.MARK} has photos" if any(h.has_photos for h in results.hits) else ""
         new = f" · {NEW_MARK} {len(self._new)} new since your last look" if self._new else ""
         if self._saved is not None:
             new = f" · saved search '{self._saved}'{new}"
+        found = len(results.hits)
         self._set_status(
-            f"{len(results.hits)} results within {results.radius_km:g} km of "
+            f"{found} result{'s' * (found != 1)} within {results.radius_km:g} km of "
             f"{results.centre} · {results.sort}{more}{pictured}{new}"
         )
 

@@ -1,11 +1,34 @@
-"""A DataTable with vim-style movement (hidden from the footer) and row keys as ints."""
+"""A DataTable with vim-style movement (hidden from the footer), row keys as ints, and
+cells drawn again only when what they show changed."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.style import Style
+from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+
+# Drawn cells kept (by place, content and style) before the memo starts over.
+CELLS_KEPT = 4096
+
+
+def _content_key(value: object) -> tuple | None:
+    """What a cell shows, hashable: equal keys draw equal cells (None: a renderable that
+    may change in place, drawn every time)."""
+    if isinstance(value, Text):
+        return (
+            value.plain,
+            value.style,
+            tuple(value.spans),
+            value.justify,
+            value.overflow,
+            value.no_wrap,
+        )
+    if isinstance(value, (str, int, float)):
+        return (type(value), value)
+    return None
 
 
 class MarketTable(DataTable):
@@ -18,6 +41,65 @@ class MarketTable(DataTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._drawn: dict[tuple, list] = {}
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list:
+        """A body cell as drawn before when its place, content and style are the same.
+
+        DataTable's own cache starts over at every change to any cell: a search page
+        replaced as one types, or its whys priced, drew every cell again (the most of
+        each keystroke's paint at 120 columns). The key holds all a cell's look depends
+        on; a theme or CSS change (notify_style_update) starts over. Header cells stay
+        DataTable's.
+        """
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        content = (
+            _content_key(self._data[row_key][column_key])
+            if row_index >= 0 and column_index >= 0
+            else None
+        )
+        if content is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        key = (
+            row_index,
+            column_index,
+            content,
+            self.rows[row_key].height,
+            base_style,
+            width,
+            cursor,
+            hover,
+            # What DataTable's watchers start its own cache over for.
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.fixed_rows,
+            self.fixed_columns,
+            self.cell_padding,
+            self.cursor_foreground_priority,
+            self.cursor_background_priority,
+            self._pseudo_class_state,
+        )
+        drawn = self._drawn.get(key)
+        if drawn is None:
+            if len(self._drawn) >= CELLS_KEPT:
+                self._drawn.clear()
+            drawn = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            self._drawn[key] = drawn
+        return drawn
+
+    def notify_style_update(self) -> None:
+        # A theme or CSS change redraws every cell.
+        super().notify_style_update()
+        self._drawn.clear()
 
     def selected_key(self) -> int | None:
         """The integer key of the row under the cursor (None when the table is empty)."""

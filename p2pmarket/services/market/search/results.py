@@ -82,9 +82,12 @@ class Results:
         data["hits"] = [h.to_json() for h in self.hits]
         return data
 
-    def nothing_found(self) -> str:
-        """The sentence for an empty first page: what was searched, and how far to widen."""
+    def nothing_found(self, *, finished: bool = True) -> str:
+        """The sentence for an empty first page: what was searched, and how far to widen
+        (`finished` False: the page was shown before its look further out)."""
         said = f"Nothing found within {self.radius_km:g} km of {self.centre}"
+        if not finished and self.radius_km < BEYOND_MAX_KM:
+            return f"{said}; looking further…"
         if self.nearest_beyond_km is None:
             return f"{said} (nor within {BEYOND_MAX_KM:g} km)."
         return (
@@ -100,16 +103,24 @@ def search(
     query: Query,
     *,
     centre: str = "home",
-    compare_prices: bool = True,
+    finished: bool = True,
 ) -> Results:
-    """One page of nearby listings for `me`, each with a rounded distance and a why."""
+    """One page of nearby listings for `me`, each with a rounded distance and a why.
+
+    `finished`: with the slower second part (`finish`) too; the TUI shows the page as
+    soon as it is found and finishes it after.
+    """
     query = check_query(query)
     page, has_more = find(session, me, query)
     results = page_results(session, query, page, has_more, centre)
+    return finish(session, clock, me, query, results) if finished else results
+
+
+def finish(session: Session, clock, me: User, query: Query, results: Results) -> Results:
+    """A found page's slower part: an empty first page learns how far the nearest match
+    is (a search of BEYOND_MAX_KM), and each price is compared with its band."""
     results = with_nearest_beyond(results, query, lambda wider: find(session, me, wider))
-    if compare_prices:
-        results = price_page(session, clock, results, lat=query.lat, lon=query.lon)
-    return results
+    return price_page(session, clock, results, lat=query.lat, lon=query.lon)
 
 
 def with_nearest_beyond(results: Results, query: Query, find_page) -> Results:
@@ -199,8 +210,8 @@ def page_results(
 def price_page(session: Session, clock, results: Results, *, lat: float, lon: float) -> Results:
     """A found page with each price compared with its suggested band around (lat, lon).
 
-    The last part of each why; a page is found first and priced after (the bands take
-    longest the first time a category shows up), so the search is never run twice. Each
+    The last part of each why; a page can be found first and priced after (the bands
+    take longest the first time a category shows up), so the search is never run twice. Each
     band is the one `price suggest --listing` and the listing's page give around (lat, lon).
     """
     bands = pricing.suggest_listings(session, clock, [h.id for h in results.hits], lat=lat, lon=lon)
