@@ -114,9 +114,7 @@ def test_a_page_priced_after_is_the_page_searched_with_prices(market, store, clo
         assert "similar" not in before.why
 
 
-def test_an_empty_page_is_shown_first_and_told_how_far_the_nearest_is_after(
-    market, store, clock
-):
+def test_an_empty_page_is_shown_first_and_told_how_far_the_nearest_is_after(market, store, clock):
     make_user(store, clock, "amy", lat=HOME[0], lon=HOME[1])
     # About 4.4 km north of home (0.04° of latitude), outside the 3 km radius.
     far_away = (HOME[0] + 0.04, HOME[1])
@@ -134,8 +132,7 @@ def test_an_empty_page_is_shown_first_and_told_how_far_the_nearest_is_after(
     )
     assert finished == amy.search(query)
     assert finished.results.nothing_found() == (
-        "Nothing found within 3 km of home; the nearest is ~4.4 km away: "
-        "widen the radius to 5 km."
+        "Nothing found within 3 km of home; the nearest is ~4.4 km away: widen the radius to 5 km."
     )
 
 
