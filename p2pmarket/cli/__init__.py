@@ -169,7 +169,10 @@ class _Group(TyperGroup):
         try:
             code = super().main(args, *rest, standalone_mode=False, **options)
         except UsageError as exc:
-            error(_usage_line(exc))
+            # A group named without a command has printed its help (as Typer itself tells
+            # that error apart: by its name): nothing more to say.
+            if type(exc).__name__ != "NoArgsIsHelpError":
+                error(_usage_line(exc))
             sys.exit(2)
         except typer.Abort:
             error("Stopped.")

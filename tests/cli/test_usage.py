@@ -36,6 +36,13 @@ def test_a_usage_mistake_is_one_line_with_where_help_is(demo_cli, args):
     assert demo_cli("wallet", "show", "--as", "demo", "--json").stdout == before
 
 
+@pytest.mark.parametrize("group", ["user", "listing", "order"])
+def test_a_group_named_alone_shows_its_help_and_nothing_else(demo_cli, group):
+    result = demo_cli(group, code=2)
+    assert "Commands" in result.output
+    assert "error" not in result.stderr
+
+
 def test_help_and_refusals_keep_their_exit_codes(demo_cli):
     assert "Usage" in demo_cli("wallet", "--help").stdout
     refused = demo_cli("wallet", "withdraw", "999999", "--as", "demo", code=1)
