@@ -79,3 +79,25 @@ def test_party_sees_the_case_on_the_orders_screen_snapshot(
 
     app = MarketApp(config=config, clock=clock, user="zhou_fixit")
     assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+async def test_mediator_reaches_the_case_and_the_timeline_at_80x24(market, config, clock):
+    """The case and the timeline scroll together in the order's pane, under the lists: the
+    case shows first, and the pane (Tab) scrolls on to the timeline's last step."""
+    app = MarketApp(config=config, clock=clock, user="mei_mediator")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        panel = screen.query_one("#order-panel")
+        case, timeline = screen.query_one("#order-case"), screen.query_one("#order-timeline")
+        assert "Reason: The fan is louder" in str(case.render())
+        assert panel.region.intersection(case.region).height > 0
+        assert panel.region.intersection(timeline.region).height == 0  # below, to scroll to
+        while screen.focused is not panel:
+            await pilot.press("tab")
+        await pilot.press("end")
+        await settle(pilot)
+        assert panel.scroll_y == panel.max_scroll_y > 0
+        assert panel.region.intersection(timeline.region).height > 0
