@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -167,7 +167,7 @@ def warn(message: str) -> None:
     err_console.print(Text(strip_controls(f"warning: {message}")))
 
 
-def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+def table(columns: list[str | Column], rows: list[list[Any]], title: str | None = None) -> None:
     grid = Table(*columns, title=title and strip_controls(title), title_justify="left")
     for row in rows:
         grid.add_row(*(Text(strip_controls(str(cell))) for cell in row))

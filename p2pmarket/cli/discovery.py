@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import typer
+from rich.table import Column
 
 from p2pmarket import money
 from p2pmarket.cli.context import (
     AsOption,
     JsonOption,
     Later,
+    console,
     ctx_of,
     default_group,
     emit,
@@ -100,20 +102,9 @@ def search_command(
         if not results.hits:
             say(results.nothing_found())
             return
-        table(
-            ["#", "title", "price", "seller", "distance", "why"],
-            [
-                [
-                    h.id,
-                    f"{h.title} {photos.MARK}" if h.has_photos else h.title,
-                    f"{money.fmt(h.price)}/{h.unit}",
-                    f"{h.seller}\n{h.rated()}",
-                    h.distance,
-                    h.why,
-                ]
-                for h in results.hits
-            ],
-            title=f"page {results.page} · within {radius_km:g} km of {results.centre} · "
+        _hits_table(
+            results.hits,
+            f"page {results.page} · within {radius_km:g} km of {results.centre} · "
             f"{results.sort}"
             + (f" · {photos.MARK} has photos" if any(h.has_photos for h in results.hits) else ""),
         )
@@ -124,6 +115,32 @@ def search_command(
     if saved is not None:
         found["saved"] = saved.to_json()
     emit(found, as_json, render)
+
+
+# Narrower than this, the results fold: each listing's why goes under its title and the
+# distance column (the why names the distance) is left out, so the words get the width.
+WIDE_TABLE = 120
+
+
+def _hits_table(hits: list, title: str) -> None:
+    """The results, a row each; the price never wraps."""
+    wide = console.width >= WIDE_TABLE
+    price = Column("price", no_wrap=True)
+    rows = []
+    for h in hits:
+        named = f"{h.title} {photos.MARK}" if h.has_photos else h.title
+        cost, seller = f"{money.fmt(h.price)}/{h.unit}", f"{h.seller}\n{h.rated()}"
+        rows.append(
+            [h.id, named, cost, seller, h.distance, h.why]
+            if wide
+            else [h.id, f"{named}\n{h.why}", cost, seller]
+        )
+    columns = (
+        ["#", "title", price, "seller", "distance", "why"]
+        if wide
+        else ["#", "title · why", price, "seller"]
+    )
+    table(columns, rows, title=title)
 
 
 @search_app.command("saved")

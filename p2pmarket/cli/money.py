@@ -596,8 +596,7 @@ def show(
     c = ctx_of(ctx)
     actor = c.actor(as_)
     o = actor.order(order_id)
-    disputed = any(e.to_status == "disputed" for e in o.timeline)
-    case = actor.dispute_case(order_id) if disputed else None
+    case = actor.dispute_case(order_id) if o.was_disputed else None
     data = o.to_json() | ({"dispute": case.to_json()} if case is not None else {})
 
     def shown() -> None:

@@ -26,6 +26,8 @@ class OrderNow:
 
     order: orders.OrderView
     actions: list[str]
+    # Once disputed: the reason, attached chat lines and statements (None: never disputed).
+    case: orders.disputes.CaseView | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ class MoneyCases(ActorBase):
 
     def order_now(self, order_id: int) -> OrderNow:
         """One order with its timeline and the actions I may take on it now (its steps,
-        then how it changes hands: meet, ship, agree; once completed, my review)."""
+        then how it changes hands: meet, ship, agree; once completed, my review), and its
+        dispute's case if it has been disputed."""
         with self._read() as (session, me):
             order = orders.get_order(session, me, order_id)
             steps = orders.allowed_actions(order, me.handle, str(me.role))
@@ -103,7 +106,12 @@ class MoneyCases(ActorBase):
             steps += orders.handover.actions(order, me.handle)
             if feedback.reviewable(session, me.id, order_id):
                 steps.append("review")
-            return OrderNow(order, steps)
+            case = (
+                orders.disputes.case(session, market.settings, me, order_id)
+                if order.was_disputed
+                else None
+            )
+            return OrderNow(order, steps, case)
 
     # -- how goods change hands ------------------------------------------------------------
 

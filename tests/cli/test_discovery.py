@@ -19,6 +19,24 @@ def test_search_human_output_and_browse(demo_cli):
     assert "within 3 km of jingan" in out
 
 
+@pytest.mark.parametrize("width", [80, 140])
+def test_search_table_keeps_what_matters_at_the_consoles_width(demo_cli, width):
+    """At 80 columns each listing's why goes under its title and the distance column (the
+    why names it) is left out; prices never wrap. At 140 every column has its own."""
+    ran = demo_cli.subprocess(
+        "search", "bike", "--as", "demo", "--radius-km", "20", COLUMNS=str(width)
+    )
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    header = next(line for line in lines if "price" in line)
+    assert ("distance" in header) == (width == 140)
+    assert ("title · why" in header) == (width == 80)
+    assert "¥1,650.00/item" in ran.stdout  # a long price, whole on one line
+    # The why of the e-bike, never squeezed to a word or two a line.
+    assert "similar 'bike' listings" in ran.stdout
+
+
 def test_nothing_nearby_says_how_far_to_widen(demo_cli):
     # The demo user lives in Jing'an; the nearest piano teacher is seen (at their public
     # point, the same on every demo load) about 4 km away.

@@ -79,6 +79,40 @@ def test_export_and_verify_export(traded_cli, tmp_path):
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.sqlite_only
+def test_export_carries_the_dispute_notes_and_verify_export_checks_them(demo_cli, tmp_path):
+    """zhou_fixit's export holds the case of the demo's dispute (the buyer's reason, his own
+    statement) and its chain's head; a rewritten note fails verify-export."""
+    out = tmp_path / "zhou.json"
+    demo_cli("export", "zhou_fixit", "--as", "zhou_fixit", "--out", str(out))
+    data = json.loads(out.read_text())
+    notes = data["dispute_notes"]
+    assert [(n["kind"], n["author"]) for n in notes] == [
+        ("reason", "qian_student"),
+        ("statement", "zhou_fixit"),
+    ]
+    order_id = notes[0]["order_id"]
+    assert notes[0]["text"].startswith("The fan is louder")
+    assert data["chain_heads"][f"disputes:{order_id}"]["last_id"] == notes[-1]["id"]
+    assert demo_cli.json("verify-export", str(out))["ok"] is True
+    csv_rows = demo_cli("export", "zhou_fixit", "--as", "zhou_fixit", "--format", "csv").stdout
+    assert f"dispute_note,{notes[0]['id']}," in csv_rows
+
+    # Someone rewrites the reason and its hash in the store: the export no longer matches.
+    db = sqlite3.connect(demo_cli.home / "market.db")
+    db.execute(
+        "UPDATE dispute_note SET text = 'It was fine', hash = ? WHERE id = ?",
+        ("0" * 64, notes[0]["id"]),
+    )
+    db.commit()
+    db.close()
+    found = demo_cli.json("verify-export", str(out), code=1)["problems"]
+    exported = [p for p in found if p["what"] == "the store's row differs from the exported one"]
+    assert [(p["chain"], p["table"], p["row_id"]) for p in exported] == [
+        ("disputes", "dispute_note", notes[0]["id"])
+    ]
+
+
 def test_the_store_backups_exports_and_their_folders_are_the_owners_alone(traded_cli, tmp_path):
     """They hold chats, passphrase hashes and histories: 0600 files in 0700 folders."""
     home = traded_cli.home

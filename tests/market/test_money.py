@@ -59,6 +59,21 @@ def test_order_now_offers_each_side_its_own_actions(people):
     assert lin.list_orders(side="buying") == []
 
 
+def test_order_now_carries_the_case_once_disputed_and_after_the_decision(people):
+    bob, lin, mei, _ = people
+    order_id = _accepted(people)
+    bob.pay(order_id)
+    assert bob.order_now(order_id).case is None
+    bob.open_dispute(order_id, "It did not arrive")
+    lin.add_statement(order_id, "I posted it on Monday")
+    for side in (bob, lin, mei):
+        case = side.order_now(order_id).case
+        assert (case.reason, case.opened_by) == ("It did not arrive", "bob")
+        assert [(s.author, s.text) for s in case.statements] == [("lin", "I posted it on Monday")]
+    mei.resolve(order_id, "refund")
+    assert bob.order_now(order_id).case.reason == "It did not arrive"
+
+
 def test_preview_and_pay_refuse_with_the_same_sentence(people):
     bob, lin, _, listing = people
     requested = bob.create_order(listing.id).id

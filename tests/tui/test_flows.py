@@ -237,13 +237,19 @@ async def test_dispute_with_a_reason_a_statement_and_a_mediators_split(store, co
         app.screen.query_one(Input).value = "It was fine when he rode it away"
         await _act(pilot, "enter")
         assert "T" not in footer_keys(app)  # one statement per side
+        # Each party reads the case on the order's pane, as the mediator will.
+        case = " ".join(str(app.screen.query_one("#order-case").render()).split())
+        assert "Reason: Chain is rusted" in case and "@lin: Bike is [b]perfect[/b]" in case
+        assert "Statement of @lin (seller): It was fine when he rode it away" in case
+        assert "Statement of @bob (buyer): none" in case
+        assert "Statements until 2026-11-03 09:00 UTC (in 2d 0h)" in case
 
         _as(app, "mei")
         app.action_goto("mediation")
         await settle(pilot)
         assert isinstance(app.screen, MediationScreen)
         assert cells(app.screen.query_one("#disputes"))[0][0] == str(order_id)
-        case = " ".join(str(app.screen.query_one("#dispute-case").render()).split())
+        case = " ".join(str(app.screen.query_one("#order-case").render()).split())
         assert "opened by @bob" in case and "Reason: Chain is rusted" in case
         assert "@lin: Bike is [b]perfect[/b]" in case and "See you Sunday" not in case
         assert "Statement of @lin (seller): It was fine when he rode it away" in case

@@ -8,7 +8,7 @@ import io
 
 import pytest
 from rich.console import Console
-from textual.widgets import Input, Select
+from textual.widgets import Button, Input, Select
 from textual.widgets._footer import FooterKey
 
 from p2pmarket.services.market import catalog, demo
@@ -78,6 +78,24 @@ async def test_home_at_80x24_shows_six_shop_rows_and_the_orders(market, config, 
         assert shop.region.height >= 7 and orders.region.height >= 5
         assert orders.ordered_columns[2].label.plain == "your move"
         assert orders.region.bottom <= 23
+
+
+async def test_chat_shows_its_five_buttons_whole_at_80_columns(market, config, clock):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "c")
+        row = app.screen.query_one("#chat-buttons")
+        buttons = list(row.query(Button))
+        assert [str(b.label) for b in buttons] == [
+            "Trade mode",
+            "Request ¥",
+            "Pay",
+            "Report",
+            "Block",
+        ]
+        for b in buttons:  # each whole inside the row, none cut or pushed off
+            assert b.region.width > 0, str(b.label)
+            assert b.region.intersection(row.content_region) == b.region, str(b.label)
 
 
 async def test_search_filters_have_labels_and_the_map_a_legend(market, config, clock):

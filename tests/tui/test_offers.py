@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, RichLog, TabbedContent
+from textual.widgets._footer import FooterKey
 
 from p2pmarket.market import Market
 from p2pmarket.models import ChatMode, User
@@ -241,6 +242,9 @@ async def test_offers_tab_counters_in_a_modal_and_the_counter_is_accepted(store,
         assert app.screen.focused is app.screen.query_one("#offers")
         keys = {b.binding.key for b in app.screen.active_bindings.values() if b.enabled}
         assert {"a", "x", "n"} <= keys and "W" not in keys  # lin may answer, not withdraw
+        # Help first, as on every screen: the pane's own keys follow it.
+        shown = [str(k.key_display) for k in app.screen.query(FooterKey)]
+        assert shown[:4] == ["?", "a", "x", "n"], shown
         await pilot.press("n")
         await settle(pilot)
         assert isinstance(app.screen, AskModal)

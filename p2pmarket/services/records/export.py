@@ -24,6 +24,7 @@ from p2pmarket.models import (
     Checkpoint,
     CreditDimension,
     CreditEvent,
+    DisputeNote,
     Entry,
     Listing,
     ListingPhoto,
@@ -178,9 +179,30 @@ def export_history(session: Session, user: User, photo_dir: Path | None = None) 
         }
         for r in review_rows
     ]
-    # The chains this history lies in: its orders', its wallet's, its credit's, its reviews'.
+    # The cases of their disputes: both parties' notes, as the mediator read them.
+    note_rows = session.exec(
+        select(DisputeNote)
+        .where(col(DisputeNote.order_id).in_([o["id"] for o in orders]))
+        .order_by(col(DisputeNote.id))
+    ).all()
+    dispute_notes = [
+        {
+            "id": n.id,
+            "at": n.at,
+            "order_id": n.order_id,
+            "author": handles[n.author_id],
+            "kind": n.kind,
+            "text": n.text,
+            "attached": json.loads(n.attached),
+            "hash": n.hash,
+        }
+        for n in note_rows
+    ]
+    # The chains this history lies in: its orders', its wallet's, its credit's, its reviews',
+    # its disputes'.
     chains = {("order_events", o["id"]) for o in orders}
     chains |= {("reviews", r.subject_id) for r in review_rows}
+    chains |= {("disputes", n.order_id) for n in note_rows}
     if wallet:
         chains.add(("ledger", wallet))
     if credit_events:
@@ -192,6 +214,7 @@ def export_history(session: Session, user: User, photo_dir: Path | None = None) 
         "payments": payments,
         "credit_events": credit_events,
         "reviews": reviews,
+        "dispute_notes": dispute_notes,
         "photos": _photos(session, user, photo_dir) if photo_dir is not None else [],
         "chain_heads": _chain_heads(session, chains),
         "checkpoint": _checkpoint(session),
@@ -262,6 +285,19 @@ def export_csv(data: dict) -> str:
                 r["hash"],
             ]
         )
+    for n in data["dispute_notes"]:
+        writer.writerow(
+            [
+                "dispute_note",
+                n["id"],
+                n["at"],
+                f"{n['kind']} by {n['author']}",
+                "",
+                n["order_id"],
+                "",
+                n["hash"],
+            ]
+        )
     for name, head in data["chain_heads"].items():
         writer.writerow(["chain_head", head["last_id"], "", name, "", "", "", head["last_hash"]])
     if data["checkpoint"]:
@@ -281,6 +317,7 @@ _EXPORTED = (
     ("ledger", "payments", Entry),
     ("credit_events", "credit_events", CreditEvent),
     ("reviews", "reviews", Review),
+    ("disputes", "dispute_notes", DisputeNote),
 )
 
 

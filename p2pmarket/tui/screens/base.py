@@ -13,6 +13,8 @@ from textual.screen import Screen
 from p2pmarket.errors import MarketError
 
 if TYPE_CHECKING:
+    from textual.screen import ActiveBinding
+
     from p2pmarket.market import Actor
     from p2pmarket.tui.app import MarketApp
 
@@ -42,6 +44,13 @@ class MarketScreen(Screen[None]):
         Binding("f1", "app.help", "Help"),
         Binding("escape", "app.back", "Back", show=False),
     ]
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys in force, help first: Textual lists a focused widget's own keys (the
+        offers pane's, a saved search's) before the screen's."""
+        found = super().active_bindings
+        return {k: b for k, b in found.items() if b.binding.action == "app.help"} | found
 
     @property
     def market(self) -> MarketApp:

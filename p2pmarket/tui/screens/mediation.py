@@ -1,5 +1,5 @@
-"""The mediation queue: disputed orders to resolve and open reports. A dispute shows its case
-(reason, attached chat lines, both statements, both parties' credit) above its timeline;
+"""The mediation queue: disputed orders to resolve and open reports. A dispute's pane shows its
+case (reason, attached chat lines, both statements, both parties' credit) above its timeline;
 `v` opens the decision form (release, refund or split, showing who gets what)."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from p2pmarket.errors import MarketError
 from p2pmarket.text import counted
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
-from p2pmarket.tui.widgets.dispute_case import case_text
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.order_panel import OrderPanel
@@ -49,9 +48,7 @@ class MediationScreen(OrderActions, MarketScreen):
                 yield MarketTable(id="disputes")
                 yield Static("Open reports", classes="section-title")
                 yield MarketTable(id="reports")
-            with Vertical(id="mediation-side"):
-                yield Static("", id="dispute-case")
-                yield OrderPanel(id="order-panel")
+            yield OrderPanel(id="order-panel")
         yield MarketFooter()
 
     def on_mount(self) -> None:
@@ -97,13 +94,6 @@ class MediationScreen(OrderActions, MarketScreen):
             ]
         )
         self._show(self.query_one("#disputes", MarketTable).selected_key())
-
-    def _show(self, order_id: int | None) -> None:
-        super()._show(order_id)
-        box = self.query_one("#dispute-case", Static)
-        case = None if order_id is None else self.attempt(lambda: self.actor.dispute_case(order_id))
-        box.update(case_text(case, self.market.clock.now()) if case is not None else "")
-        box.display = case is not None
 
     @on(DataTable.RowHighlighted, "#disputes")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

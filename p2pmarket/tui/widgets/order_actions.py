@@ -31,7 +31,7 @@ class OrderActions:
         else:
             now = self.actor.order_now(order_id)
             self.current, self.allowed = now.order, tuple(now.actions)
-            panel.show(now.order, now.actions, self.market.clock.now())
+            panel.show(now.order, now.actions, self.market.clock.now(), now.case)
         self.refresh_bindings()
 
     def run_order_action(self: MarketScreen, order_id: int, action: str) -> None:

@@ -1,4 +1,5 @@
-"""One order: parties, amount, running countdowns, the timeline, and the actions allowed now."""
+"""One order: parties, amount, running countdowns, the actions allowed now, a disputed order's
+case (the same text its mediator reads), and the timeline."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from p2pmarket.clock import iso
 from p2pmarket.market import bookings
 from p2pmarket.services.money import orders
 from p2pmarket.tui.plain import data, line
+from p2pmarket.tui.widgets.dispute_case import case_text
 
 if TYPE_CHECKING:
     from p2pmarket.services.money.orders import OrderView
+    from p2pmarket.services.money.orders.disputes import CaseView
 
 LABELS = {
     "accept": "Accept",
@@ -58,6 +61,7 @@ class OrderPanel(VerticalScroll):
     OrderPanel #order-timers { height: auto; color: $warning; margin-top: 1; }
     OrderPanel #order-actions { height: auto; margin: 1 0; }
     OrderPanel #order-actions Button { margin-right: 1; min-width: 10; }
+    OrderPanel #order-case { height: auto; margin-bottom: 1; }
     OrderPanel #order-timeline { height: auto; }
     """
 
@@ -74,13 +78,19 @@ class OrderPanel(VerticalScroll):
         yield Static("Select an order to see its timeline and what you can do.", id="order-head")
         yield Static("", id="order-timers")
         yield Horizontal(id="order-actions")
+        yield Static("", id="order-case")
         yield Static("", id="order-timeline")
 
-    def show(self, order: OrderView | None, actions: list[str], now: int) -> None:
+    def show(
+        self, order: OrderView | None, actions: list[str], now: int, case: CaseView | None = None
+    ) -> None:
         self.order = order
         head = self.query_one("#order-head", Static)
         box = self.query_one("#order-actions", Horizontal)
         box.remove_children()
+        shown_case = self.query_one("#order-case", Static)
+        shown_case.update(case_text(case, now) if case is not None else "")
+        shown_case.display = case is not None
         if order is None:
             head.update("Select an order to see its timeline and what you can do.")
             self.query_one("#order-timers", Static).update("")

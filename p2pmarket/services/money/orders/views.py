@@ -100,6 +100,11 @@ class OrderView:
             shown["answer the claim"] = countdown(self.confirm_by - now)
         return shown
 
+    @property
+    def was_disputed(self) -> bool:
+        """Disputed once (now, or decided since): its case stays readable."""
+        return any(e.to_status == OrderStatus.disputed for e in self.timeline)
+
     def to_json(self) -> dict:
         data = asdict(self)
         data["timeline"] = [e.to_json() for e in self.timeline]
