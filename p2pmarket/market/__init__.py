@@ -55,6 +55,8 @@ class Market:
             known = signing.market_key_known(session, self.key)
         if not known:
             store.transact(lambda session: signing.publish_market_key(session, clock, self.key))
+        with store.read() as session:
+            self.identity = seen.market_identity(session)
         self.check_damage()
 
     def check_damage(self) -> str | None:
@@ -167,7 +169,7 @@ class Market:
         A store behind what they last saw (rolled back) is a refusal, once: the heads they
         see now are remembered, so the next login goes on.
         """
-        last_seen = seen.last_seen(self.config, handle.strip().lower())
+        last_seen = seen.last_seen(self.config, self.identity, handle.strip().lower())
         with self.store.read() as session:
             view = accounts.authenticate(session, handle, passphrase)
             user = session.get(User, view.id)

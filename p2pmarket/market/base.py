@@ -68,7 +68,8 @@ class ActorBase:
     def remember_heads(self) -> None:
         """Keep the chain heads this person sees now on their side (services/records/seen.py)."""
         with self.market.store.read() as session:
-            seen.remember(self.market.config, self.user.handle, seen.heads(session, self.user.id))
+            heads = seen.heads(session, self.user.id)
+        seen.remember(self.market.config, self.market.identity, self.user.handle, heads)
 
     @property
     def handle(self) -> str:

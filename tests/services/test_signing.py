@@ -235,6 +235,32 @@ def test_a_rollback_is_reported_at_the_next_login_once(paid, tmp_path):
     market.actor("lin", PASSPHRASE)
 
 
+@pytest.mark.sqlite_only  # deletes the store's file and key, as a demo home is deleted
+def test_a_market_made_anew_in_the_same_place_is_not_a_rollback(paid, clock):
+    """A home deleted and made again holds another market, which nobody saw yet: logging in
+    goes on (no "older than what bob last saw"); that market rolled back is noticed."""
+    market, bob, *_ = paid
+    config = market.config
+    market.close()
+    for name in (config.sqlite_path.name, signing.KEY_FILE):
+        (config.home / name).unlink()
+    store = Store.open(config)
+    make_user(store, clock, "bob")
+    again = Market(store, clock)
+    assert again.identity != market.identity
+    bob = again.actor("bob", PASSPHRASE)
+    before = config.home / "before.db"
+    raw = sqlite3.connect(config.sqlite_path)
+    raw.backup(sqlite3.connect(before))
+    bob.topup(5_000, "after-the-copy")
+    old = sqlite3.connect(before)
+    old.backup(sqlite3.connect(config.sqlite_path))
+    with pytest.raises(Refused) as refused:
+        again.actor("bob", PASSPHRASE)
+    assert refused.value.code == "rolled_back"
+    again.close()
+
+
 def test_passphrase_change_and_key_rotation_keep_every_signature_verifiable(paid):
     market, bob, *_ = paid
     bob.change_passphrase(PASSPHRASE, "a new long passphrase")
@@ -331,7 +357,7 @@ def test_a_person_remembers_only_the_chains_they_see(paid):
 
     market, _, _, order_id = paid
     users, wallets, _ = _ids(market)
-    mine = seen.last_seen(market.config, "lin")
+    mine = seen.last_seen(market.config, market.identity, "lin")
     assert ("ledger", wallets["lin"]) in mine and ("order_events", order_id) in mine
     assert ("keys", users["lin"]) in mine and ("keys", 0) in mine
     assert ("ledger", wallets["bob"]) not in mine and ("keys", users["bob"]) not in mine

@@ -3,8 +3,9 @@
 Signatures stop forgery, not an older copy of the store put back (a payment undone by
 restoring yesterday's file) nor a store that stops growing for one person. Like TUF's
 snapshot and timestamp roles, the client remembers what it saw (in the user's config
-dir, one file per person and store) and, at the next login or `verify --as`, a store
-whose chain is shorter than that, or holds another row where they saw one, is reported.
+dir, one file per person and store: its place and the market it holds) and, at the next
+login or `verify --as`, a store whose chain is shorter than that, or holds another row
+where they saw one, is reported.
 """
 
 from __future__ import annotations
@@ -22,27 +23,40 @@ from sqlmodel import Session
 from p2pmarket import files
 from p2pmarket.config import Config
 from p2pmarket.hashchain import BY_NAME, GENESIS
-from p2pmarket.models import Account, ChainHead, Conversation, Order
+from p2pmarket.models import Account, ChainHead, Conversation, KeyEvent, Order
 
 # (chain kind, owner id) -> (last id, last hash), as chain_head holds them.
 Heads = dict[tuple[str, int], tuple[int, str]]
 
 
-def _store_dir(config: Config) -> Path:
-    return config.seen_dir / hashlib.sha256(config.db_url.encode()).hexdigest()[:16]
+def market_identity(session: Session) -> str:
+    """Which market a store holds: the hash of its first market key record. An older copy
+    of this market is the same market (its rollback is noticed); a market made anew in the
+    same place (a demo home deleted and seeded again) is another, which nobody saw yet."""
+    keys = KeyEvent.__table__
+    first = session.connection().execute(
+        select(keys.c.hash).where(keys.c.user_id.is_(None)).order_by(keys.c.id).limit(1)
+    )
+    return first.scalar() or GENESIS
 
 
-def _path(config: Config, handle: str) -> Path:
-    return _store_dir(config) / f"{handle}.json"
+def _place(config: Config) -> str:
+    return hashlib.sha256(config.db_url.encode()).hexdigest()[:16]
+
+
+def _path(config: Config, market: str, handle: str) -> Path:
+    return config.seen_dir / f"{_place(config)}-{market[:16]}" / f"{handle}.json"
 
 
 def set_aside(config: Config, suffix: str) -> None:
     """A restore is a rollback chosen on this machine: what people saw of the store it
     replaced goes aside with that store (`<dir>-<suffix>`), so their next login goes on."""
-    here = _store_dir(config)
-    # None kept yet; or, left in place, each person is told once.
-    with contextlib.suppress(OSError):
-        here.replace(here.with_name(f"{here.name}-{suffix}"))
+    # The markets kept at this place (`<place>-<market>`; those set aside have a suffix).
+    for here in config.seen_dir.glob(f"{_place(config)}-*"):
+        if here.name.count("-") == 1:
+            # None kept yet; or, left in place, each person is told once.
+            with contextlib.suppress(OSError):
+                here.replace(here.with_name(f"{here.name}-{suffix}"))
 
 
 def heads(session: Session, user_id: int | None = None) -> Heads:
@@ -78,8 +92,8 @@ def heads(session: Session, user_id: int | None = None) -> Heads:
     return {(kind, owner): (last_id, last_hash) for kind, owner, last_id, last_hash in rows}
 
 
-def remember(config: Config, handle: str, now: Heads) -> None:
-    path = _path(config, handle)
+def remember(config: Config, market: str, handle: str, now: Heads) -> None:
+    path = _path(config, market, handle)
     files.private_dir(path.parent)
     temp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers race
     heads = {f"{k}:{o}": head for (k, o), head in now.items()}
@@ -87,10 +101,10 @@ def remember(config: Config, handle: str, now: Heads) -> None:
     temp.replace(path)
 
 
-def last_seen(config: Config, handle: str) -> Heads:
+def last_seen(config: Config, market: str, handle: str) -> Heads:
     """Read before the store is: heads written by another process's commit are then in it."""
     try:
-        raw = json.loads(_path(config, handle).read_text())
+        raw = json.loads(_path(config, market, handle).read_text())
         found = {}
         for name, head in raw.items():
             kind, sep, owner = name.rpartition(":")
