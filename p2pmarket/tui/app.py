@@ -259,8 +259,9 @@ class MarketApp(App[None]):
         home = _screen("home")()
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        for name in self._sections:  # the last person's screens hold their data
+        for name, screen in self._sections.items():  # the last person's, with their data
             self.uninstall_screen(f"section:{name}")
+            screen.remove()
         self._sections.clear()
         self.push_screen(home)
 

@@ -36,6 +36,7 @@ class MarketScreen(Screen[None]):
     came_from: str | None = None
     # The theme this screen's widgets were last styled in (None: not yet shown).
     _theme_styled: str | None = None
+    _market: MarketApp | None = None
     # Help comes first in every screen's footer: at 80 columns the keys after the screen's
     # own are cut, and help lists them all. While a text field has focus ? is typed, and
     # the footer shows f1 instead.
@@ -54,7 +55,12 @@ class MarketScreen(Screen[None]):
 
     @property
     def market(self) -> MarketApp:
-        return self.app  # type: ignore[return-value]
+        """The app, also from a worker's thread once this screen is gone (a worker started by
+        a kept screen may finish after another person logged in and the screen was
+        removed: Textual finds the app through the screen's parent, then none)."""
+        if self._market is None:
+            self._market = self.app  # type: ignore[assignment]
+        return self._market
 
     @property
     def actor(self) -> Actor:

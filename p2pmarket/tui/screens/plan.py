@@ -129,7 +129,7 @@ class PlanScreen(MarketScreen):
         try:
             found = self.actor.propose_plans(wish)
         except MarketError as exc:
-            self.app.call_from_thread(self.market.refuse, exc)
+            self.market.call_from_thread(self.market.refuse, exc)
             return
         self.app.call_from_thread(self._proposed, found)
 
