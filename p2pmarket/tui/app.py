@@ -289,9 +289,11 @@ class MarketApp(App[None]):
         if self.user is not user:
             return  # switched user meanwhile
         self._inbox_seen = news.newest
+        # Live screens re-read now if the gathering committed (home's "Inbox: 3 unread"),
+        # not at the next poll.
+        self.call_from_thread(self._poll_store)
         if not news.new:
             return
-        # Live screens re-read by themselves: the gathering was a commit the poll sees.
         more = f" (+{len(news.new) - 1} more)" if len(news.new) > 1 else ""
         self.call_from_thread(
             self.notify,
