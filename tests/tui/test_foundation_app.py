@@ -26,18 +26,23 @@ async def test_login_then_home(store, config, clock):
         assert app.user.handle == "demo"
 
 
+async def _switch_user(pilot, handle: str) -> None:
+    """u, then the login form filled in as `handle` with the demo passphrase."""
+    await pilot.press("u")
+    await pilot.pause()
+    pilot.app.screen.query_one("#handle", Input).value = handle
+    pilot.app.screen.query_one("#passphrase", Input).value = demo.demo_data()["passphrase"]
+    await pilot.press("enter", "enter")
+    await settle(pilot)
+
+
 async def test_switch_user_returns_home_as_the_other_user(store, config, clock):
     demo.load_demo(store, clock)
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("o")
-        await pilot.press("u")
-        await pilot.pause()
-        app.screen.query_one("#handle", Input).value = "lin_piano"
-        app.screen.query_one("#passphrase", Input).value = demo.demo_data()["passphrase"]
-        await pilot.press("enter", "enter")
-        await settle(pilot)
+        await _switch_user(pilot, "lin_piano")
         assert isinstance(app.screen, HomeScreen)
         assert app.user.handle == "lin_piano"
         assert len(app.screen_stack) == 2
@@ -69,12 +74,8 @@ async def test_a_section_is_kept_while_the_same_person_is_logged_in(store, confi
         assert app.screen is searching
         assert searching.query_one("#q", Input).value == "gramophone"
         assert "the nearest is ~4.2 km away" in str(status.content)  # lin's, read anew
-        await pilot.press("escape", "u")
-        await pilot.pause()
-        app.screen.query_one("#handle", Input).value = "lin_piano"
-        app.screen.query_one("#passphrase", Input).value = demo.demo_data()["passphrase"]
-        await pilot.press("enter", "enter")
-        await settle(pilot)
+        await pilot.press("escape")
+        await _switch_user(pilot, "lin_piano")
         await pilot.press("s")
         await settle(pilot)
         assert app.screen is not searching
