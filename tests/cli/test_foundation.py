@@ -150,3 +150,15 @@ def test_seed_is_deterministic_through_the_cli(tmp_path):
         cli("seed", "--users", "30", "--listings", "200", "--seed", "5", **env)
         outs.append(cli.json("listing", "list", "--limit", "1000", **env)["listings"])
     assert outs[0] == outs[1] and len(outs[0]) == 200
+
+
+def test_a_seeded_market_passes_verify_and_stays_writable(tmp_path):
+    """Seeded people marked verified are the market's recorded acts: verify's replay of who
+    holds power agrees, so the store is not read-only after `seed`."""
+    cli = Cli(tmp_path / "m")
+    market = fresh_config(tmp_path / "m")
+    env = {} if market.is_sqlite else {"P2PMARKET_DB": market.db_url}
+    cli("seed", "--users", "20", "--listings", "30", **env)
+    assert cli("verify", **env).stdout.startswith("verify: OK")
+    listed = cli("user", "list", **env)
+    assert "fails verify" not in listed.stderr

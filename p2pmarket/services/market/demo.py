@@ -523,6 +523,7 @@ def seed_market(
         else:
             seller_ids, places = [], {}
         rows: list[dict] = []
+        verified: list[int] = []
         for offset in range(users):
             uid = first_user + offset
             home_area = rng.choices(all_areas, weights=area_weights)[0]
@@ -551,6 +552,8 @@ def seed_market(
                     "pub_member_since": True,
                 }
             )
+            if rows[-1]["verified"]:
+                verified.append(uid)
             seller_ids.append(uid)
             places[uid] = public
             if len(rows) >= batch:
@@ -566,6 +569,7 @@ def seed_market(
         if users:
             # Bulk rows skip create_user: a new market's first seeded user is its operator.
             operators.user_added(session, clock, session.get(User, first_user))
+            operators.vouch_seeded(session, clock, verified)
         # Bulk path: search triggers and indexes are rebuilt once, after the rows are in.
         after_id = search.suspend(session)
         for _ in range(listings):

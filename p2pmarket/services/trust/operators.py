@@ -10,6 +10,7 @@ chain (who, what, whom, when), so `verify` notices an act edited in the store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -57,6 +58,25 @@ def _record(
             detail=detail,
             at=clock.now(),
         ),
+    )
+
+
+def vouch_seeded(session: Session, clock: Clock, subject_ids: Sequence[int]) -> None:
+    """Synthetic people made verified in bulk (`p2pmarket seed`): each flag an act on the
+    record like any other, by the market itself (whoever holds its key seeds it), so the
+    replay of who holds power agrees with them (verify) and the store stays writable."""
+    chain.append_all(
+        session,
+        [
+            OperatorEvent(
+                actor_id=None,
+                action="verify",
+                subject_id=uid,
+                detail="synthetic person (seed)",
+                at=clock.now(),
+            )
+            for uid in subject_ids
+        ],
     )
 
 
