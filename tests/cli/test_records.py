@@ -79,7 +79,6 @@ def test_export_and_verify_export(traded_cli, tmp_path):
 
 
 @pytest.mark.sqlite_only
-@pytest.mark.sqlite_only
 def test_export_carries_the_dispute_notes_and_verify_export_checks_them(demo_cli, tmp_path):
     """zhou_fixit's export holds the case of the demo's dispute (the buyer's reason, his own
     statement) and its chain's head; a rewritten note fails verify-export."""
@@ -113,6 +112,7 @@ def test_export_carries_the_dispute_notes_and_verify_export_checks_them(demo_cli
     ]
 
 
+@pytest.mark.sqlite_only
 def test_the_store_backups_exports_and_their_folders_are_the_owners_alone(traded_cli, tmp_path):
     """They hold chats, passphrase hashes and histories: 0600 files in 0700 folders."""
     home = traded_cli.home
