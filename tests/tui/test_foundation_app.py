@@ -80,3 +80,23 @@ async def test_a_section_is_kept_while_the_same_person_is_logged_in(store, confi
         await settle(pilot)
         assert app.screen is not searching
         assert app.screen.query_one("#q", Input).value == ""
+
+
+async def test_a_kept_screen_shown_after_a_theme_change_wears_the_new_theme(store, config, clock):
+    """Shown again, a kept screen is not restyled, unless the theme changed meanwhile."""
+    demo.load_demo(store, clock)
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        orders = app.screen
+        dark = orders.query_one("MarketFooter").styles.background
+        await pilot.press("h", "ctrl+t")
+        await settle(pilot)
+        light = app.screen.query_one("MarketFooter").styles.background
+        assert light != dark
+        await pilot.press("o")
+        await settle(pilot)
+        assert app.screen is orders
+        assert orders.query_one("MarketFooter").styles.background == light
