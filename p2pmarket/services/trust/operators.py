@@ -62,7 +62,7 @@ def _record(
 
 
 def vouch_seeded(session: Session, clock: Clock, subject_ids: Sequence[int]) -> None:
-    """Synthetic people made verified in bulk (`p2pmarket seed`): each flag an act on the
+    """Synthetic people made verified in bulk (the seed command): each flag an act on the
     record like any other, by the market itself (whoever holds its key seeds it), so the
     replay of who holds power agrees with them (verify) and the store stays writable."""
     chain.append_all(
