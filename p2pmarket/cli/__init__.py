@@ -219,6 +219,7 @@ app = typer.Typer(
 )
 app.callback()(_root)
 _build = lazy.Builder(app, _finish)
+lazy.light_help()
 
 
 def main() -> None:

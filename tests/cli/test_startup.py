@@ -63,6 +63,26 @@ def test_a_command_imports_its_own_module_only(tmp_path, argv, modules):
 
 
 @pytest.mark.sqlite_only
+def test_help_imports_no_markdown_parser_yet_markdown_stays_real(tmp_path):
+    """Typer's rich help imports a markdown parser and a traceback renderer for modes this
+    CLI does not use (cli/lazy.py): `--help` loads neither, and after it `rich.markdown`
+    and what typer holds of it are the real ones."""
+    loaded = _loaded(tmp_path, ["listing", "--help"])
+    assert "typer.rich_utils" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("markdown_it", "pygments")] == []
+    assert "rich.markdown" not in loaded and "rich.traceback" not in loaded
+    code = (
+        "import sys\n"
+        "import p2pmarket.cli\n"
+        "import typer.rich_utils as help\n"
+        "import rich.markdown, rich.traceback\n"
+        "assert type(help.Markdown('# x')) is rich.markdown.Markdown\n"
+        "assert help.Traceback.from_exception == rich.traceback.Traceback.from_exception\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.sqlite_only
 def test_a_command_still_reaches_the_store(tmp_path):
     """The deferred modules load when used: `init` makes the store, `where` names it."""
     run = [sys.executable, "-m", "p2pmarket", "--home", str(tmp_path)]
