@@ -98,6 +98,21 @@ async def test_chat_shows_its_five_buttons_whole_at_80_columns(market, config, c
             assert b.region.intersection(row.content_region) == b.region, str(b.label)
 
 
+async def test_chat_wraps_messages_at_80_columns_and_after_a_resize(market, config, clock):
+    """A message is read whole: its lines wrap at the log's width (RichLog's default is to
+    render 78 columns, cut in a 52-column pane), also after the terminal grows or shrinks."""
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "c")
+        log = app.screen.query_one("#chat-log")
+        for size in (NARROW, (120, 36), NARROW):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert log.lines and log.virtual_size.width <= log.scrollable_content_region.width
+            widest = max(line.cell_length for line in log.lines)
+            assert widest <= log.scrollable_content_region.width, size
+
+
 async def test_search_filters_have_labels_and_the_map_a_legend(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:

@@ -61,7 +61,11 @@ class ChatScreen(OrderActions, MarketScreen):
                 yield MarketTable(id="conversations")
             with Vertical(id="chat-main"):
                 yield Static("Choose a conversation.", id="chat-header")
-                yield RichLog(id="chat-log", wrap=True, markup=False, highlight=False)
+                # Wrapped at the pane's width (RichLog's default renders 78 columns, cut in a
+                # narrower pane); a new width writes the lines again (on_resize).
+                yield RichLog(
+                    id="chat-log", wrap=True, markup=False, highlight=False, min_width=1
+                )
                 yield Static("", id="money-note")
                 with Horizontal(id="chat-buttons"):
                     yield Button("Trade mode", id="mode", compact=True)
@@ -75,6 +79,14 @@ class ChatScreen(OrderActions, MarketScreen):
     def on_mount(self) -> None:
         self.query_one("#conversations", DataTable).add_columns("with", "new", "mode", "last")
         (self.query_one("#chat-input") if self.other else self.query_one("#chat-to")).focus()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        if self.view is not None:
+            self._shown = (None, 0)
+            self._draw()
 
     # -- reading ---------------------------------------------------------------------------
 
