@@ -5,6 +5,7 @@ the editor offers the categories of the listing's kind, Contacts lists trading p
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -15,6 +16,7 @@ from p2pmarket.services.market import catalog, demo
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.chat import ChatScreen
 from p2pmarket.tui.screens.home import HomeScreen
+from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.widgets.help import HelpModal
 from tests.tui.helpers import cells, settle
@@ -111,6 +113,25 @@ async def test_chat_wraps_messages_at_80_columns_and_after_a_resize(market, conf
             assert log.lines and log.virtual_size.width <= log.scrollable_content_region.width
             widest = max(line.cell_length for line in log.lines)
             assert widest <= log.scrollable_content_region.width, size
+
+
+# A Python value printed for people: True/False/None, a dict or list repr, epoch seconds.
+PYTHON_VALUE = re.compile(r"\b(True|False|None)\b|\{'|\['|\b1[5-9]\d{8}\b")
+
+
+@pytest.mark.parametrize("keys", [["h"], ["s"], ["o"], ["c"], ["r"], ["l"], ["P"], ["p"], ["t"]])
+async def test_no_screen_shows_a_python_value(market, config, clock, keys):
+    """#13 item 8 on the screens as `test_readable` on the CLI: every section of the demo
+    market (and its first listing, opened from Search) in words, dates and money."""
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _pressed(pilot, *keys)
+        if keys == ["s"]:
+            for keys_typed in (*"dog", "enter", "enter"):  # found, then opened
+                await _pressed(pilot, keys_typed)
+            assert isinstance(app.screen, ListingScreen)
+        shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert not PYTHON_VALUE.search(shown), PYTHON_VALUE.search(shown).group(0)
 
 
 async def test_search_filters_have_labels_and_the_map_a_legend(market, config, clock):

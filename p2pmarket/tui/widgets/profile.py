@@ -34,7 +34,8 @@ def profile_facts(profile: privacy.PublicProfile) -> Table:
     grid.add_column(style="bold")
     grid.add_column()
     for label, value in profile.lines():
-        if label in ("blocked", "credit", "verified"):
+        # A distance is None in one's own preview: no viewer to measure from.
+        if label in ("blocked", "credit", "verified") or value is None:
             continue
         if label == "member_since":
             value = iso(value)[:10]
