@@ -200,7 +200,14 @@ async def test_contacts_list_trading_partners_as_strangers_with_the_last_trade(
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:
         await _pressed(pilot, "t")
-        rows = {r[1]: r for r in cells(app.screen.query_one("#contacts"))}
+        table = app.screen.query_one("#contacts")
+        rows = {r[1]: r for r in cells(table)}
+        # The list has focus, so its keys are in the footer and act on the person chosen.
+        assert app.focused is table
+        assert "Acquaintance" in [k.description for k in _footer_keys(app)]
+        first = cells(table)[0][1]
+        await _pressed(pilot, "2")
+        assert {r[1]: r[2] for r in cells(table)}[first] == "acquaintance", cells(table)
     # demo set no tier for anyone, yet every person they traded with is listed.
     assert rows["@wang_bikes"][2:4] == ["stranger", "—"]
     assert (

@@ -23,6 +23,8 @@ from p2pmarket.tui.widgets.text_input import TextInput
 
 class ContactsScreen(MarketScreen):
     NAME = "Contacts"
+    # The list first: its keys (1/2/3/0) in the footer; tab reaches the handle field.
+    AUTO_FOCUS = "#contacts"
     BINDINGS: ClassVar = [
         Binding("1", "tier('stranger')", "Stranger"),
         Binding("2", "tier('acquaintance')", "Acquaintance"),
