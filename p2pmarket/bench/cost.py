@@ -6,8 +6,10 @@ can at most run C / (CPU per payment) payments per second, so N clients are at m
 C × (wall per payment) / (CPU per payment) times as fast as one. This measures each
 term for one client: wall, client CPU (process time), the backends' CPU (/proc of the
 server's processes: the server must be on this machine, else those are None), the time
-either waited for a core (run queue, /proc/<pid>/schedstat), the round trips, and the
-same payments with `synchronous_commit = off` (the commit's fsync share of the wall).
+either waited for a core (run queue, /proc/<pid>/schedstat: on a machine others load,
+the wall less those waits is what one client would take alone, `wall_idle_ms`), the
+round trips, and the same payments with `synchronous_commit = off` (the commit's fsync
+share of the wall).
 Two paths: the bench's own (`orders.pay` in `Store.transact`, unsigned) and a person's
 payment through the Market layer (signed, their chain heads remembered).
 """
@@ -159,13 +161,18 @@ def bench_cost(dbs, workdir: Path, count: int, cores: int | None = None) -> dict
         }
         on, off = runs[True], runs[False]
         cpu = on["client_cpu_ms"] + (on["server_cpu_ms"] or 0.0)
+        # What one client's wall would be on an idle machine: less the time it and its
+        # backend waited for a core (others' load, which comes and goes).
+        idle = on["wall_ms"] - on["client_run_queue_ms"] - (on["server_run_queue_ms"] or 0.0)
         paths["signed" if signed else "bench"] = {
             **on,
             "cpu_ms": round(cpu, 2),
+            "wall_idle_ms": round(idle, 2),
             "commit_wait_ms": round(on["wall_ms"] - off["wall_ms"], 2),
             "without_fsync": off,
             # C cores run at most C / cpu payments a second; one client runs 1 / wall.
             "bound_many_to_one": round(cores * on["wall_ms"] / cpu, 2) if cpu else None,
+            "bound_many_to_one_idle": round(cores * idle / cpu, 2) if cpu else None,
             "payments_per_second_bound": round(cores * 1000 / cpu, 1) if cpu else None,
         }
     return {"cores": cores, "payments": count, **paths}

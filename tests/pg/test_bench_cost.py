@@ -25,5 +25,6 @@ def test_one_payment_is_measured_term_by_term_and_bounds_many_clients(pg_server,
         assert one["cpu_ms"] == round(one["client_cpu_ms"] + one["server_cpu_ms"], 2)
         assert one["bound_many_to_one"] == round(2 * one["wall_ms"] / one["cpu_ms"], 2)
         assert one["without_fsync"]["round_trips"] == one["round_trips"]
+        assert one["wall_idle_ms"] <= one["wall_ms"]
     # A person's payment signs what it appends and remembers the heads it moved.
     assert got["signed"]["round_trips"] > got["bench"]["round_trips"] > 0
