@@ -62,6 +62,9 @@ def demo_home(home: str) -> None:
     store.close()
 
 
+BENCH_PASSPHRASE = "bench-pass"
+
+
 def bench_user(session, clock, handle: str):
     """A verified person at one fixed place, cheap to hash: a payer or payee of a bench."""
     from p2pmarket.models import User
@@ -72,7 +75,7 @@ def bench_user(session, clock, handle: str):
         clock,
         handle=handle,
         real_name=handle,
-        passphrase="bench-pass",
+        passphrase=BENCH_PASSPHRASE,
         lat=31.23,
         lon=121.47,
         verified=True,
@@ -124,7 +127,7 @@ def bench_orders(session, clock, listing, seller, buyer, count: int) -> list[int
     return [o.id for o in rows]
 
 
-def _payment_market(workdir: Path, count: int, db_url: str | None = None):
+def payment_market(workdir: Path, count: int, db_url: str | None = None):
     """A durable store with one funded buyer and `count` accepted orders to pay."""
 
     from p2pmarket import config as config_mod
@@ -203,7 +206,7 @@ def bench_payments(
     for plan in ("single", "batched", "naive"):
         # db_url_for(plan): a fresh empty database per plan (bench_pg.py), else SQLite files.
         url = db_url_for(plan) if db_url_for else None
-        store, clock, buyer_id, ids, wallet_id = _payment_market(workdir / plan, count, url)
+        store, clock, buyer_id, ids, wallet_id = payment_market(workdir / plan, count, url)
         settings = store.config.settings
         statements = []
         event.listen(store.engine, "before_cursor_execute", _count_into(statements))

@@ -18,16 +18,21 @@ payments acknowledged but not recorded (lost), orders paid more than once (dupli
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from sqlalchemy import make_url
+
+from p2pmarket.bench.cost import Meter
 from p2pmarket.bench.payments import bench_lesson, bench_orders, bench_user, percentiles
 
 PRICE = 100
 # The old market-wide write lock, kept here only as the naive baseline.
 SERIAL_LOCK = 0x7032706D61726B74
 CHAT_ALONE = 40
+CHAT_NAME = "bench_chat"
 # Fork: a client inherits the imported code and starts at once (no pickling of the config).
 FORK = multiprocessing.get_context("fork")
 REPORT_TIMEOUT_S = 900
@@ -65,9 +70,13 @@ def _setup(store, clock, clients: int, per_client: int) -> dict:
     return {**plans, "chat": talkers}
 
 
-def _store(config, serial: bool):
+def _store(config, serial: bool, name: str | None = None):
+    """A client's store; `name` its connections' application_name (pg_stat_activity)."""
     from p2pmarket.store.engine import Store
 
+    if name is not None:
+        url = make_url(config.db_url).update_query_dict({"application_name": name})
+        config = replace(config, db_url=url.render_as_string(hide_password=False))
     store = Store.open(config)
     if serial:
         _serial(store)
@@ -83,7 +92,9 @@ def _payer(config, clock, serial: bool, buyer_id: int, ids: list[int], start, ou
     store = _store(config, serial)
     settings = store.config.settings
     acked, refused, took = [], [], []
+    meter = Meter(store)
     start.wait()
+    meter.start()
     for order_id in ids:
         began = time.perf_counter()
         try:
@@ -96,8 +107,9 @@ def _payer(config, clock, serial: bool, buyer_id: int, ids: list[int], start, ou
         except MarketError as exc:
             refused.append(exc.code)
         took.append((time.perf_counter() - began) * 1000)
+    costs = meter.per(len(ids))
     store.close()
-    out.put(("pay", acked, refused, took))
+    out.put(("pay", acked, refused, took, costs))
 
 
 def _chatter(config, clock, serial: bool, talkers, start, stop, most: int | None, out) -> None:
@@ -105,11 +117,13 @@ def _chatter(config, clock, serial: bool, talkers, start, stop, most: int | None
     from p2pmarket.models import User
     from p2pmarket.services.trust import chat
 
-    store = _store(config, serial)
+    store = _store(config, serial, CHAT_NAME)
     settings = store.config.settings
     sender, recipient = talkers
     took: list[float] = []
+    meter = Meter(store)
     start.wait()
+    meter.start()
     while not stop.is_set() and (most is None or len(took) < most):
         began = time.perf_counter()
         store.transact(
@@ -118,8 +132,9 @@ def _chatter(config, clock, serial: bool, talkers, start, stop, most: int | None
             )
         )
         took.append((time.perf_counter() - began) * 1000)
+    costs = meter.per(max(1, len(took)))
     store.close()
-    out.put(("chat", took))
+    out.put(("chat", took, costs))
 
 
 def _run(config, clock, plan: list, *, serial: bool = False, talkers=None, most=None) -> dict:
@@ -141,17 +156,20 @@ def _run(config, clock, plan: list, *, serial: bool = False, talkers=None, most=
         p.start()
     start.wait()
     began = time.perf_counter()
-    acked, refused, took, chat_ms = [], [], [], []
-    for _ in plan:
-        _, got, no, ms = out.get(timeout=REPORT_TIMEOUT_S)
-        acked += got
-        refused += no
-        took += ms
-    seconds = time.perf_counter() - began
-    if plan:  # chat alone stops by itself, after `most`
-        stop.set()
-    if talkers is not None:
-        chat_ms = out.get(timeout=REPORT_TIMEOUT_S)[1]
+    acked, refused, took, chat_ms, costs = [], [], [], [], []
+    chat_costs = None
+    with _Waits(config.db_url) as waits:
+        for _ in plan:
+            _, got, no, ms, cost = out.get(timeout=REPORT_TIMEOUT_S)
+            acked += got
+            refused += no
+            took += ms
+            costs.append(cost)
+        seconds = time.perf_counter() - began
+        if plan:  # chat alone stops by itself, after `most`
+            stop.set()
+        if talkers is not None:
+            _, chat_ms, chat_costs = out.get(timeout=REPORT_TIMEOUT_S)
     for p in procs:
         p.join()
     return {
@@ -160,7 +178,79 @@ def _run(config, clock, plan: list, *, serial: bool = False, talkers=None, most=
         "per_second": round(len(acked) / seconds, 1) if plan else 0.0,
         "latency": percentiles(took or [0.0]),
         "chat": percentiles(chat_ms or [0.0]),
+        "costs": _mean(costs),
+        "chat_costs": chat_costs,
+        "waits": waits.shares(),
     }
+
+
+def _mean(costs: list[dict]) -> dict | None:
+    """Each client's milliseconds per payment, averaged over the clients (None: unread)."""
+    if not costs:
+        return None
+    return {
+        key: None
+        if any(c[key] is None for c in costs)
+        else round(sum(c[key] for c in costs) / len(costs), 2)
+        for key in costs[0]
+    }
+
+
+class _Waits:
+    """What the chat's and the payers' server processes are doing, sampled every
+    `EVERY_S` from pg_stat_activity: on a core or waiting for one ("running"), waiting on
+    a lock of a row or transaction ("Lock:…"), on the WAL or the disk ("LWLock:…",
+    "IO:…"), on their client process ("Client:ClientRead", "idle": the client's Python or
+    its turn for a core); and how many processes the machine had runnable (/proc/loadavg)."""
+
+    EVERY_S = 0.02
+
+    def __init__(self, url: str) -> None:
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.seen: dict[str, dict[str, int]] = {"chat": {}, "payers": {}}
+        self.runnable: list[int] = []
+        self.done = threading.Event()
+
+    def __enter__(self) -> _Waits:
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.done.wait(self.EVERY_S):
+                rows = conn.execute(
+                    "SELECT application_name, state, wait_event_type, wait_event"
+                    " FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                ).fetchall()
+                for name, state, kind, what in rows:
+                    doing = (
+                        "running"
+                        if state == "active" and kind is None
+                        else (f"{kind}:{what}" if kind else str(state))
+                    )
+                    side = self.seen["chat" if name == CHAT_NAME else "payers"]
+                    side[doing] = side.get(doing, 0) + 1
+                with open("/proc/loadavg") as load:
+                    self.runnable.append(int(load.read().split()[3].split("/")[0]))
+
+    def shares(self) -> dict:
+        """Each side's share of samples per state (most first), and the runnable mean."""
+        shares = {}
+        for side, seen in self.seen.items():
+            total = sum(seen.values()) or 1
+            ranked = sorted(seen.items(), key=lambda kv: -kv[1])
+            shares[side] = {doing: round(n / total, 3) for doing, n in ranked}
+        runnable = self.runnable or [0]
+        shares["runnable_mean"] = round(sum(runnable) / len(runnable), 1)
+        return shares
 
 
 def _ledger_check(store, plans: list, acked: set[int]) -> dict:
@@ -235,6 +325,11 @@ def bench_scaling(
                 "chat_p95_ms_during_payments": distinct["chat"]["p95_ms"],
                 "chat_ms_during_payments": distinct["chat"],
                 "chat_ms_during_serial_payments": naive["chat"],
+                "cost_ms_per_payment": distinct["costs"],
+                "hot_wallet_cost_ms_per_payment": hot["costs"],
+                "chat_cost_ms_alone": alone["chat_costs"],
+                "chat_cost_ms_during_payments": distinct["chat_costs"],
+                "waits_during_payments": distinct["waits"],
                 "refused": {code: refused.count(code) for code in set(refused)},
                 **check,
             }

@@ -394,8 +394,58 @@ def pg(
             ],
             title="chat p95 ms beside them; the ledger afterwards",
         )
+        cost = result["payment_cost"]
+        table(
+            ["1 client", "wall (idle)", "CPU here", "CPU server", "fsync", "trips", "at most"],
+            [
+                [
+                    path,
+                    f"{c['wall_ms']} ({c['wall_idle_ms']})",
+                    c["client_cpu_ms"],
+                    "?" if c["server_cpu_ms"] is None else c["server_cpu_ms"],
+                    c["commit_wait_ms"],
+                    c["round_trips"],
+                    f"{c['payments_per_second_bound']}/s {c['bound_many_to_one_idle']}×",
+                ]
+                for path, c in (("unsigned", cost["bench"]), ("signed", cost["signed"]))
+            ],
+            title=(
+                f"ms per payment; on {cost['cores']} cores many clients are at most "
+                "cores × wall / CPU as fast as one (idle: less the waits for a core)"
+            ),
+        )
+        table(
+            [
+                "clients",
+                "pay CPU",
+                "chat CPU",
+                "chat queued",
+                "chat's server process",
+                "runnable",
+            ],
+            [_cost_row(r) for r in rows],
+            title=(
+                "ms per payment and per chat message (client / server): CPU, waiting for "
+                "a core; what chat's server process was doing while they paid"
+            ),
+        )
 
     emit(result, as_json, render)
+
+
+def _cost_row(row: dict) -> list:
+    """One scaling row's CPU per payment and per chat message, and what chat waited on."""
+    pay, chat = row["cost_ms_per_payment"], row["chat_cost_ms_during_payments"]
+    waits = row["waits_during_payments"]
+    top = ", ".join(f"{doing} {share:.0%}" for doing, share in list(waits["chat"].items())[:2])
+    return [
+        row["clients"],
+        f"{pay['client_cpu_ms']} / {pay['server_cpu_ms']}",
+        f"{chat['client_cpu_ms']} / {chat['server_cpu_ms']}",
+        f"{chat['client_run_queue_ms']} / {chat['server_run_queue_ms']}",
+        top,
+        waits["runnable_mean"],
+    ]
 
 
 @app.command("slots")

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from p2pmarket.errors import Refused
 from p2pmarket.models import User
-from p2pmarket.services.records import seen, signing
+from p2pmarket.services.records import chain, seen, signing
 from p2pmarket.services.trust import accounts
 
 if TYPE_CHECKING:
@@ -71,6 +71,12 @@ class ActorBase:
             heads = seen.heads(session, self.user.id)
         seen.remember(self.market.config, self.market.identity, self.user.handle, heads)
 
+    def _remember_moved(self, moved: seen.Heads) -> None:
+        """Add the heads a write of this person moved to what they remember: no read of the
+        store after each write (all their heads would grow with their orders)."""
+        if moved:
+            seen.remember_moved(self.market.config, self.market.identity, self.user.handle, moved)
+
     @property
     def handle(self) -> str:
         return self.user.handle
@@ -90,12 +96,18 @@ class ActorBase:
         set inside the unit, so a retried one signs with the same keys.
         """
 
+        moved: seen.Heads = {}
+
         def unit(session: Session) -> T:
-            return work(session, self.sign_in(session))
+            done = work(session, self.sign_in(session))
+            # The unit that commits is the last to run: a retried one starts afresh.
+            moved.clear()
+            moved.update(chain.moved_heads(session))
+            return done
 
         result = self.market.store.transact(unit)
         if self._first_key_passphrase is not None:
             self.key, self._first_key_passphrase = self._signing, None
         if self.key is not None:
-            self.remember_heads()
+            self._remember_moved(moved)
         return result

@@ -13,7 +13,16 @@ from sqlmodel import func, select
 from p2pmarket import config as config_mod
 from p2pmarket.errors import Refused
 from p2pmarket.market import Market, records
-from p2pmarket.models import Account, Entry, KeyEvent, Role, Signature, Transfer, User
+from p2pmarket.models import (
+    Account,
+    ChainHead,
+    Entry,
+    KeyEvent,
+    Role,
+    Signature,
+    Transfer,
+    User,
+)
 from p2pmarket.services.money import ledger
 from p2pmarket.services.records import signing
 from p2pmarket.store.engine import Store
@@ -361,6 +370,63 @@ def test_a_person_remembers_only_the_chains_they_see(paid):
     assert ("ledger", wallets["lin"]) in mine and ("order_events", order_id) in mine
     assert ("keys", users["lin"]) in mine and ("keys", 0) in mine
     assert ("ledger", wallets["bob"]) not in mine and ("keys", users["bob"]) not in mine
+
+
+def test_a_write_remembers_the_heads_it_moved_and_reads_no_other(paid, monkeypatch):
+    """After a write, what the person saw of the chains it moved is kept on their side,
+    without reading every head they see (that grows with their orders)."""
+    from p2pmarket.services.records import seen
+
+    market, bob, _, order_id = paid
+    _, wallets, _ = _ids(market)
+
+    def everything(*_args):
+        raise AssertionError("a write read all of a person's heads")
+
+    monkeypatch.setattr(seen, "heads", everything)
+    bob.act(order_id, "revoke")
+    with market.store.read() as s:
+        now = {(h.kind, h.owner_id): (h.last_id, h.last_hash) for h in s.exec(select(ChainHead))}
+        escrow = s.exec(select(Account.id).where(Account.order_id == order_id)).one()
+    mine = seen.last_seen(market.config, market.identity, "bob")
+    for key in (("ledger", wallets["bob"]), ("ledger", escrow), ("order_events", order_id)):
+        assert mine[key] == now[key]
+
+
+def test_a_remembered_head_cut_short_is_skipped(paid):
+    """A process killed while appending leaves part of a line: it is no head (else the
+    next login would call the store rewritten)."""
+    from p2pmarket.services.records import seen
+
+    market, *_ = paid
+    _, wallets, _ = _ids(market)
+    before = seen.last_seen(market.config, market.identity, "bob")
+    moves = seen._moves(seen._path(market.config, market.identity, "bob"))
+    with moves.open("a") as out:
+        out.write(f"ledger:{wallets['bob']} 999999 abc")
+    assert seen.last_seen(market.config, market.identity, "bob") == before
+    market.actor("bob", PASSPHRASE)
+
+
+def test_a_refund_appends_its_entries_and_event_together(paid):
+    """One append per transaction, as a payment: the heads of the wallet, the escrow and
+    the order's events are moved in one statement."""
+    from sqlalchemy import event
+
+    market, bob, _, order_id = paid
+    moves = []
+
+    def count(_conn, _cursor, statement, *_):
+        if statement.startswith("UPDATE chain_head"):
+            moves.append(statement)
+
+    event.listen(market.store.engine, "before_cursor_execute", count)
+    try:
+        bob.act(order_id, "revoke")
+    finally:
+        event.remove(market.store.engine, "before_cursor_execute", count)
+    assert len(moves) == 1
+    assert records.verify(market, full=True).ok
 
 
 @pytest.fixture

@@ -365,17 +365,22 @@ class Postings:
         for _, legs in queued:
             for account, delta in legs:
                 moves[account.id, account.kind] = moves.get((account.id, account.kind), 0) + delta
-        for (account_id, kind), delta in moves.items():
-            moved = connection.execute(
-                _MOVE, {"account_id": account_id, "account_kind": kind, "delta": delta}
+        # One statement for every account (one round trip on PostgreSQL: a pipeline).
+        moved = connection.execute(
+            _MOVE,
+            [
+                {"account_id": account_id, "account_kind": kind, "delta": delta}
+                for (account_id, kind), delta in moves.items()
+            ],
+        )
+        if moved.rowcount != len(moves):
+            # Only a remembered system account id can be stale (a restored older store).
+            _system_ids.pop(self.session.get_bind(), None)
+            accounts = ", ".join(f"{kind} #{account_id}" for account_id, kind in moves)
+            raise StoreFailure(
+                "ledger_account_missing",
+                f"An account of this transfer ({accounts}) is gone; nothing was moved. Retry.",
             )
-            if moved.rowcount != 1:
-                # Only a remembered system account id can be stale (a restored older store).
-                _system_ids.pop(self.session.get_bind(), None)
-                raise StoreFailure(
-                    "ledger_account_missing",
-                    f"The {kind} account #{account_id} is gone; nothing was moved. Retry.",
-                )
         chain.append_all(
             self.session,
             [

@@ -31,18 +31,21 @@ def digest(prev_hash: str, row: SQLModel) -> str:
 # heads are written only here, so reading through the connection (no autoflush) sees
 # everything this transaction appended.
 _HEADS = ChainHead.__table__
+# (chain kind, owner id) -> (last id, last hash), as chain_head holds them.
+Heads = dict[tuple[str, int], tuple[int, str]]
 HEADS_PER_READ = 200
 
 
 @functools.cache
-def _lock_heads(count: int) -> Select:
-    """The heads of `count` chains (keys bound as k0, o0, k1, o1 …), locked in key order.
+def _read_heads(count: int, lock: bool) -> Select:
+    """The heads of `count` chains (keys bound as k0, o0, k1, o1 …), in key order; `lock`:
+    FOR UPDATE, so two writers lock shared heads in the same order.
 
     ORed key lookups, not a tuple IN: SQLite answers a row-value IN by scanning every head,
     and with a head per account, order and conversation each append would read the whole
     market's. Built once per count (an append touches a handful of chains).
     """
-    return (
+    query = (
         select(_HEADS.c.kind, _HEADS.c.owner_id, _HEADS.c.last_id, _HEADS.c.last_hash)
         .where(
             or_(
@@ -55,8 +58,21 @@ def _lock_heads(count: int) -> Select:
             )
         )
         .order_by(_HEADS.c.kind, _HEADS.c.owner_id)
-        .with_for_update()
     )
+    return query.with_for_update() if lock else query
+
+
+def _heads(connection, keys: Sequence[tuple[str, int]], *, lock: bool) -> Heads:
+    """The heads of the chains `keys` (sorted) that have one."""
+    found = {}
+    # In key order, a chunk at a time (SQLite bounds an expression's depth).
+    for start in range(0, len(keys), HEADS_PER_READ):
+        chunk = keys[start : start + HEADS_PER_READ]
+        params = {f"k{i}": k for i, (k, _) in enumerate(chunk)}
+        params.update((f"o{i}", o) for i, (_, o) in enumerate(chunk))
+        for k, o, last_id, last_hash in connection.execute(_read_heads(len(chunk), lock), params):
+            found[k, o] = (last_id, last_hash)
+    return found
 
 
 _MOVE_HEAD = (
@@ -98,14 +114,7 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
     keyed = [(KIND_OF[type(row)], row) for row in rows]
     keys = sorted({(kind.name, kind.owner_of(row)) for kind, row in keyed})
     connection = session.connection()
-    found = {}
-    # In key order, a chunk at a time (SQLite bounds an expression's depth).
-    for start in range(0, len(keys), HEADS_PER_READ):
-        chunk = keys[start : start + HEADS_PER_READ]
-        params = {f"k{i}": k for i, (k, _) in enumerate(chunk)}
-        params.update((f"o{i}", o) for i, (_, o) in enumerate(chunk))
-        for k, o, last_id, last_hash in connection.execute(_lock_heads(len(chunk)), params):
-            found[k, o] = (last_id, last_hash)
+    found = _heads(connection, keys, lock=True)
     by_model: dict[type[SQLModel], list[SQLModel]] = {}
     for kind, row in keyed:
         by_model.setdefault(kind.model, []).append(row)
@@ -139,7 +148,16 @@ def append_all(session: Session, rows: Sequence[SQLModel]) -> list[SQLModel]:
         connection.execute(_NEW_HEAD, new)
     if old:
         connection.execute(_MOVE_HEAD, old)
+    session.info.setdefault("moved_chains", set()).update(moved)
     return rows
+
+
+def moved_heads(session: Session) -> Heads:
+    """The heads of the chains this transaction appended to, as they stand now (a savepoint
+    rolled back took its appends with it): what the person acting saw last of those
+    chains, read by their keys alone (no head of any other chain)."""
+    keys = sorted(session.info.get("moved_chains", ()))
+    return _heads(session.connection(), keys, lock=False) if keys else {}
 
 
 # ------------------------------------------------------------------------ checkpoints

@@ -24,9 +24,7 @@ from p2pmarket import files
 from p2pmarket.config import Config
 from p2pmarket.hashchain import BY_NAME, GENESIS
 from p2pmarket.models import Account, ChainHead, Conversation, KeyEvent, Order
-
-# (chain kind, owner id) -> (last id, last hash), as chain_head holds them.
-Heads = dict[tuple[str, int], tuple[int, str]]
+from p2pmarket.services.records.chain import Heads
 
 
 def market_identity(session: Session) -> str:
@@ -93,26 +91,72 @@ def heads(session: Session, user_id: int | None = None) -> Heads:
 
 
 def remember(config: Config, market: str, handle: str, now: Heads) -> None:
+    """What `handle` sees now, whole (at login): it replaces what they remembered."""
     path = _path(config, market, handle)
     files.private_dir(path.parent)
     temp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # writers race
     heads = {f"{k}:{o}": head for (k, o), head in now.items()}
     files.write_private(temp, json.dumps(heads, sort_keys=True))
     temp.replace(path)
+    # The writes since the last login are in it now.
+    with contextlib.suppress(OSError):
+        _moves(path).unlink()
+
+
+HASH_LENGTH = len(GENESIS)
+
+
+def _moves(path: Path) -> Path:
+    """Beside a person's heads: the heads their writes moved since, one line each."""
+    return path.with_suffix(".moves")
+
+
+def remember_moved(config: Config, market: str, handle: str, moved: Heads) -> None:
+    """Add `moved` (the heads one write moved) to what `handle` remembers: appended, one
+    line per head, so a write costs what it moved, not what the person ever saw (their
+    heads grow with their orders). One write() of O_APPEND: another process of theirs
+    appending at once interleaves whole lines; the next login folds them in."""
+    path = _path(config, market, handle)
+    files.private_dir(path.parent)
+    lines = "".join(f"{k}:{o} {i} {h}\n" for (k, o), (i, h) in sorted(moved.items()))
+    fd = os.open(_moves(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, lines.encode())
+    finally:
+        os.close(fd)
+
+
+def _chain_key(name: str) -> tuple[str, int] | None:
+    kind, sep, owner = name.rpartition(":")
+    # Else a file from before chains per owner: skipped.
+    return (kind, int(owner)) if sep and kind in BY_NAME and owner.isdigit() else None
 
 
 def last_seen(config: Config, market: str, handle: str) -> Heads:
-    """Read before the store is: heads written by another process's commit are then in it."""
+    """Read before the store is: heads written by another process's commit are then in it.
+    The heads of the last login, then each later write's (the newer head of a chain wins)."""
+    path = _path(config, market, handle)
+    found: Heads = {}
     try:
-        raw = json.loads(_path(config, market, handle).read_text())
-        found = {}
-        for name, head in raw.items():
-            kind, sep, owner = name.rpartition(":")
-            if sep and kind in BY_NAME:  # else a file from before chains per owner: skip it
-                found[kind, int(owner)] = (int(head[0]), str(head[1]))
-        return found
+        for name, head in json.loads(path.read_text()).items():
+            key = _chain_key(name)
+            if key is not None:
+                found[key] = (int(head[0]), str(head[1]))
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return {}
+        pass
+    try:
+        moves = _moves(path).read_text().splitlines()
+    except (OSError, ValueError):
+        moves = []
+    for line in moves:
+        name, _, rest = line.partition(" ")
+        last_id, _, last_hash = rest.partition(" ")
+        # A line cut short (the process killed mid-write) is no head.
+        whole = last_id.isdigit() and len(last_hash) == HASH_LENGTH
+        key = _chain_key(name) if whole else None
+        if key is not None and int(last_id) > found.get(key, (0, GENESIS))[0]:
+            found[key] = (int(last_id), last_hash)
+    return found
 
 
 def rolled_back(session: Session, seen: Heads, handle: str) -> str | None:

@@ -112,7 +112,11 @@ def record(
     to: OrderStatus,
     amount: int = 0,
     note: str = "",
+    payout: ledger.Postings | None = None,
 ) -> OrderEvent:
+    """Move `order` to `to` and append its event; with `payout` (what `release` queued),
+    the transfer's entries and the event go in one append (their chains' heads read and
+    moved once)."""
     event = OrderEvent(
         order_id=order.id,
         actor_id=actor_id,
@@ -125,7 +129,10 @@ def record(
     order.status = to
     order.updated_at = at
     session.add(order)
-    chain.append(session, event)
+    if payout is None:
+        chain.append(session, event)
+    else:
+        payout.flush([event])
     # A rented thing that came back frees its days, though the deposit still waits.
     if order.slot_start is not None and (to not in OPEN or to == OrderStatus.returned):
         slots.release(session, order)
@@ -146,9 +153,10 @@ def release(
     to_seller: int,
     at: int | None = None,
     amount: int | None = None,
-) -> None:
+) -> ledger.Postings:
     """Pay out what the order's escrow holds (`held`, or `amount` of it): `to_seller` to
-    the seller, the rest back to the buyer.
+    the seller, the rest back to the buyer. The transfer is checked and queued, not yet
+    written: pass what this returns to `record`, which writes it with the order's event.
 
     The market's own key for `operation` makes it happen once per order, and no person
     can have taken that key before."""
@@ -161,18 +169,14 @@ def release(
     if to_buyer:
         legs.append((ledger.wallet(session, order.buyer_id), to_buyer))
     kind = "release" if to_buyer == 0 else "refund" if to_seller == 0 else "split"
-    ledger.transfer(
-        session,
-        clock,
-        key=ledger.market_key(order.id, operation),
-        kind=kind,
-        legs=legs,
-        order_id=order.id,
-        params={"to_seller": to_seller, "to_buyer": to_buyer},
-        at=at,
-    )
+    key = ledger.market_key(order.id, operation)
+    params = {"to_seller": to_seller, "to_buyer": to_buyer}
+    payout = ledger.Postings(session, clock)
+    if payout.replay(key, kind, order.id, params) is None:
+        payout.add(key=key, kind=kind, legs=legs, order_id=order.id, params=params, at=at)
     if to_buyer == order.amount:
         restock(session, order)
+    return payout
 
 
 # A listing's stock moves in one statement each way (paying takes it, a full refund puts

@@ -311,10 +311,9 @@ def _cancel(session, clock, settings, actor, order, now, **_):
             raise refuse(order, TRANSITIONS["cancel"], "cancel")
         # The seller calls off a booked slot: the buyer gets everything back, and the
         # refund counts against the seller's transaction credit like a missed delivery.
-        release(session, clock, order, "seller-cancel", to_seller=0)
-        record(
-            session, order, actor.id, now, OrderStatus.refunded, order.amount, "cancelled by seller"
-        )
+        payout = release(session, clock, order, "seller-cancel", to_seller=0)
+        note = "cancelled by seller"
+        record(session, order, actor.id, now, OrderStatus.refunded, order.amount, note, payout)
         return
     record(session, order, actor.id, now, OrderStatus.cancelled)
 
@@ -329,8 +328,9 @@ def _revoke(session, clock, settings, actor, order, now, **_):
             f"You can't revoke order #{order.id}: the revoke window closed at "
             f"{iso(order.revoke_until)}; open a dispute instead.",
         )
-    release(session, clock, order, "revoke", to_seller=0)
-    record(session, order, actor.id, now, OrderStatus.refunded, order.amount, "revoked by buyer")
+    payout = release(session, clock, order, "revoke", to_seller=0)
+    note = "revoked by buyer"
+    record(session, order, actor.id, now, OrderStatus.refunded, order.amount, note, payout)
 
 
 def _cancel_booking(session, clock, settings, actor, order, now):
@@ -343,14 +343,14 @@ def _cancel_booking(session, clock, settings, actor, order, now):
             f"{availability.local(order.slot_start, settings.zone)}; open a dispute instead.",
         )
     fee = slots.late_fee(order.slot_start, rentals.rent(order), now, settings)
-    release(session, clock, order, "revoke", to_seller=fee)
+    payout = release(session, clock, order, "revoke", to_seller=fee)
     note = "cancelled by buyer" + (
         f" within {countdown(settings.free_cancel_before)} of the slot: "
         f"{money.fmt(fee)} to the seller"
         if fee
         else ""
     )
-    record(session, order, actor.id, now, OrderStatus.refunded, order.amount - fee, note)
+    record(session, order, actor.id, now, OrderStatus.refunded, order.amount - fee, note, payout)
 
 
 def _deliver(session, clock, settings, actor, order, now, **_):
@@ -366,8 +366,9 @@ def _deliver(session, clock, settings, actor, order, now, **_):
 
 
 def _confirm(session, clock, settings, actor, order, now, **_):
-    release(session, clock, order, "release", to_seller=order.amount)
-    record(session, order, actor.id, now, OrderStatus.completed, order.amount, "released to seller")
+    payout = release(session, clock, order, "release", to_seller=order.amount)
+    note = "released to seller"
+    record(session, order, actor.id, now, OrderStatus.completed, order.amount, note, payout)
 
 
 def _extend(session, clock, settings, actor, order, now, **_):
@@ -408,7 +409,7 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
         "refund": OrderStatus.refunded,
         "split": OrderStatus.resolved,
     }[resolution]
-    release(session, clock, order, "resolve", to_seller=to_seller)
+    payout = release(session, clock, order, "resolve", to_seller=to_seller)
     order.paused_at = None
     record(
         session,
@@ -419,6 +420,7 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
         to_seller,
         f"mediator: {resolution} ({money.fmt(to_seller)} to seller, "
         f"{money.fmt(decided.to_buyer)} to buyer)",
+        payout,
     )
 
 

@@ -96,8 +96,8 @@ TIMERS: dict[OrderStatus, Timer] = {
 def _expire(session: Session, clock: Clock, settings: Settings, order: Order, timer: Timer) -> None:
     at = getattr(order, timer.deadline)
     amount = held(order)
-    release(session, clock, order, timer.operation, timer.to_seller(order), at=at)
-    record(session, order, None, at, timer.target, amount, timer.note)
+    payout = release(session, clock, order, timer.operation, timer.to_seller(order), at=at)
+    record(session, order, None, at, timer.target, amount, timer.note, payout)
     settle_credit(session, clock, settings, order)
 
 
