@@ -142,7 +142,6 @@ def test_migrate_refuses_the_same_store_and_a_missing_source(config, tmp_path):
         records.migrate(config, f"sqlite:///{tmp_path}/none.db", f"sqlite:///{tmp_path}/b.db")
 
 
-
 def _tamper(store, statement):
     """An edit outside the market (no signature, no entry): what someone with the file does."""
     from sqlalchemy import text
@@ -180,9 +179,7 @@ def test_a_market_opened_unchecked_moves_nothing_until_checked_and_a_write_check
     assert later.wallet().balance == 10_000 + 7  # the tampering only: the top-up made nothing
 
 
-def test_a_row_damaged_after_the_last_clean_verify_is_caught_at_the_next_open(
-    clean, store, clock
-):
+def test_a_row_damaged_after_the_last_clean_verify_is_caught_at_the_next_open(clean, store, clock):
     from p2pmarket.market import Market
 
     clean.topup(2_500, "after-the-verify")
