@@ -180,7 +180,7 @@ class MarketApp(App[None]):
         from p2pmarket import market  # noqa: F401
 
         try:
-            # Verified once the home is filled (below): at 1M listings its check is ~1 s.
+            # Verified after the home is filled (below): at 1M listings its check is ~1 s CPU.
             self._open_market(check=False)
             user, signer = self._initial_login(handle)
         except MarketError as exc:
@@ -188,7 +188,11 @@ class MarketApp(App[None]):
             return
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user, signer)
-        # Until now its timers and the inbox's gathering waited (Market.checked): now.
+        # Verified once the filled home is painted (the check would share the GIL with that
+        # paint); until then its timers and the inbox's gathering waited (Market.checked).
+        painted = threading.Event()
+        self.call_from_thread(self.call_after_refresh, painted.set)
+        painted.wait(timeout=2)
         if self.market.check_damage() is None:
             self.call_from_thread(self._verified)
         else:  # read-only until restored or accepted
