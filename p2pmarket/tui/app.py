@@ -185,6 +185,8 @@ class MarketApp(App[None]):
             user, signer = self._initial_login(handle)
         except MarketError as exc:
             self.call_from_thread(self._start_at_login, exc)
+            if self._market is not None:  # opened, the person refused: checked for the next
+                self._market.check_damage()
             return
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user, signer)
