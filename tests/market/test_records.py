@@ -191,5 +191,5 @@ def test_a_row_damaged_after_the_last_clean_verify_is_caught_at_the_next_open(cl
     _tamper(store, "UPDATE entry SET amount = amount - 1 WHERE id = (SELECT max(id) FROM entry)")
     assert Market(store, clock).damage is None
     # A column no chain holds, on a row older than that verify: still checked whole.
-    _tamper(store, f"UPDATE user SET passphrase_hash = 'x' WHERE id = {clean.user.id}")
+    _tamper(store, f"UPDATE \"user\" SET passphrase_hash = 'x' WHERE id = {clean.user.id}")
     assert "passphrase hash" in Market(store, clock, check=False).damage
