@@ -12,6 +12,7 @@ is all of them; `base.ActorBase` gives each its transactions.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -45,8 +46,11 @@ if TYPE_CHECKING:
 class Market:
     """One open market store and the clock it runs on."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, check: bool = True) -> None:
         self.store, self.clock = store, clock
+        self._damage: str | None = None
+        self._checked = False
+        self._checking = threading.Lock()
         # The market's signing key lives in its home, never in the store (services/records/
         # signing.py says why); every write it makes is signed with it unless a person acts.
         self.key = signing.market_key(store.config.home)
@@ -57,19 +61,38 @@ class Market:
             store.transact(lambda session: signing.publish_market_key(session, clock, self.key))
         with store.read() as session:
             self.identity = seen.market_identity(session)
-        self.check_damage()
+        if check:
+            self.check_damage()
 
     def check_damage(self) -> str | None:
         """Verify what came after the last clean verify (fast): a store that fails it, with
         problems its operator has not accepted, is read-only; `damage` says why, in one
         sentence every face shows (None: it passes)."""
-        with self.store.read() as session:
-            self.damage = audit.damage(session, signing.public_hex(self.key))
-        return self.damage
+        with self._checking:
+            with self.store.read() as session:
+                self._damage = audit.damage(session, signing.public_hex(self.key))
+            self._checked = True
+        return self._damage
+
+    @property
+    def damage(self) -> str | None:
+        """Why this store is read-only (None: it passes verify); checked now if the market
+        was opened without checking and nothing has checked it since."""
+        with self._checking:
+            checked = self._checked
+        return self._damage if checked else self.check_damage()
+
+    @property
+    def checked(self) -> bool:
+        """Has verify run since the store opened? (Market.open(check=False) leaves it to
+        its opener: the TUI checks after the home screen shows.)"""
+        return self._checked
 
     @classmethod
-    def open(cls, config: Config, clock: Clock) -> Market:
+    def open(cls, config: Config, clock: Clock, *, check: bool = True) -> Market:
         """Open (creating or migrating) the store; a failure is a StoreFailure sentence.
+        `check`: verify it now (Market.check_damage); without, the first write verifies it
+        (a person's; the timers and the inbox's gathering wait for a check: `checked`).
 
         A store upgraded from before v7 then moves its single ESCROW into the orders'
         own escrow (a chained transfer, so the services make it, not the migration). The
@@ -77,7 +100,7 @@ class Market:
         """
         store = Store.open(config)
         try:
-            market = cls(store, clock)
+            market = cls(store, clock, check=check)
             with store.read() as session:
                 split = orders.old_escrow_to_split(session)
             if split:
@@ -112,8 +135,10 @@ class Market:
         A cheap read first, so a face that ticks on every command or every 30 s writes
         only when a deadline or a checkpoint is due.
         """
-        if self.damage is not None:
-            return []  # a store that fails verify moves no money, not even by its timers
+        if not self.checked or self.damage is not None:
+            # A store that fails verify moves no money, not even by its timers; nor one not
+            # verified yet (its opener verifies it next, and the timers run again).
+            return []
         every = self.settings.checkpoint_every
         with self.store.read() as session:
             due = orders.anything_due(session, self.clock)

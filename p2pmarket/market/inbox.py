@@ -35,8 +35,9 @@ class InboxCases(ActorBase):
     """The inbox use cases of `market.Actor`."""
 
     def _gather(self) -> None:
-        """Gather my inbox, if something is new (a store that fails verify stays as it is)."""
-        if self.market.damage is not None:
+        """Gather my inbox, if something is new (a store that fails verify, or is not verified
+        yet, stays as it is)."""
+        if not self.market.checked or self.market.damage is not None:
             return
         with self._read() as (session, me):
             if not inbox.anything_new(session, me):

@@ -135,11 +135,14 @@ class MarketApp(App[None]):
     @property
     def market(self) -> Market:
         """The market, opened on first use (by the startup worker, normally)."""
+        return self._open_market()
+
+    def _open_market(self, *, check: bool = True) -> Market:
         with self._market_lock:
             if self._market is None:
                 from p2pmarket.market import Market
 
-                self._market = Market.open(self.config, self.clock)
+                self._market = Market.open(self.config, self.clock, check=check)
             return self._market
 
     @property
@@ -177,13 +180,24 @@ class MarketApp(App[None]):
         from p2pmarket import market  # noqa: F401
 
         try:
+            # Verified after the home is filled (below): at 1M listings its check is ~1 s CPU.
+            self._open_market(check=False)
             user, signer = self._initial_login(handle)
         except MarketError as exc:
             self.call_from_thread(self._start_at_login, exc)
+            if self._market is not None:  # opened, the person refused: checked for the next
+                self._market.check_damage()
             return
         self.call_from_thread(self._store_opened)
         self.call_from_thread(self.log_in, user, signer)
-        if self.market.damage is not None:  # read-only until restored or accepted
+        # Verified once the filled home is painted (the check would share the GIL with that
+        # paint); until then its timers and the inbox's gathering waited (Market.checked).
+        painted = threading.Event()
+        self.call_from_thread(self.call_after_refresh, painted.set)
+        painted.wait(timeout=2)
+        if self.market.check_damage() is None:
+            self.call_from_thread(self._verified)
+        else:  # read-only until restored or accepted
             self.call_from_thread(
                 self.notify,
                 self.market.damage,
@@ -202,6 +216,13 @@ class MarketApp(App[None]):
         # first opening then only builds it.
         for name in SCREENS:
             _screen(name)
+
+    def _verified(self) -> None:
+        """The store passed its check after the home showed: the timers run, and the inbox
+        gathers (what it gathers now is no more news than what login found)."""
+        self.run_timers()
+        self._inbox_seen = None
+        self.check_inbox()
 
     def _initial_login(self, handle: str) -> tuple[accounts.UserView, Actor | None]:
         if self._passphrase is None:

@@ -140,3 +140,56 @@ def test_migrate_refuses_the_same_store_and_a_missing_source(config, tmp_path):
         records.migrate(config, "sqlite:///x.db", "sqlite:///x.db")
     with pytest.raises(Refused, match="no market"):
         records.migrate(config, f"sqlite:///{tmp_path}/none.db", f"sqlite:///{tmp_path}/b.db")
+
+
+def _tamper(store, statement):
+    """An edit outside the market (no signature, no entry): what someone with the file does."""
+    from sqlalchemy import text
+
+    with store.write() as session:
+        session.connection().execute(text(statement))
+
+
+@pytest.fixture
+def clean(market):
+    """Two people added as the market adds them (it passes verify), one with money."""
+    _add(market, "ops")
+    _add(market, "bob")
+    bob = market.actor("bob", PASSPHRASE)
+    bob.topup(10_000, "fund")
+    assert records.verify(market).ok  # remembered: later opens check only what follows
+    return bob
+
+
+def test_a_market_opened_unchecked_moves_nothing_until_checked_and_a_write_checks_first(
+    clean, store, clock
+):
+    from p2pmarket.market import Market
+
+    assert Market(store, clock).damage is None
+    _tamper(store, "UPDATE account SET balance = balance + 7")
+    opened = Market(store, clock, check=False)  # as the TUI opens it, the check after home
+    assert not opened.checked
+    assert opened.tick() == [] and not opened.checked  # its timers wait for the check
+    later = opened.actor("bob", PASSPHRASE)
+    with pytest.raises(Refused) as info:
+        later.topup(500, "after-tamper")  # a write checks first: refused, as at a checked open
+    assert info.value.code == "store_damaged" and "balances sum to" in info.value.message
+    assert opened.checked and opened.damage == info.value.message
+    assert later.wallet().balance == 10_000 + 7  # the tampering only: the top-up made nothing
+
+
+def test_a_row_damaged_after_the_last_clean_verify_is_caught_at_the_next_open(clean, store, clock):
+    from p2pmarket.market import Market
+
+    clean.topup(2_500, "after-the-verify")
+    assert Market(store, clock).damage is None
+    # The newest ledger row, made after the last clean verify, edited in place.
+    _tamper(store, "UPDATE entry SET amount = amount + 1 WHERE id = (SELECT max(id) FROM entry)")
+    damage = Market(store, clock).damage
+    assert damage is not None and "entry #" in damage
+    _tamper(store, "UPDATE entry SET amount = amount - 1 WHERE id = (SELECT max(id) FROM entry)")
+    assert Market(store, clock).damage is None
+    # A column no chain holds, on a row older than that verify: still checked whole.
+    _tamper(store, f"UPDATE \"user\" SET passphrase_hash = 'x' WHERE id = {clean.user.id}")
+    assert "passphrase hash" in Market(store, clock, check=False).damage

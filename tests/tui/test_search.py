@@ -167,3 +167,30 @@ async def test_an_empty_page_tells_how_far_the_nearest_match_is_once_finished(
         status = str(screen.query_one("#search-status").content)
         assert status.startswith("Nothing found within 1 km of home; the nearest is ~")
         assert status.endswith("widen the radius to 3 km.")
+
+
+async def test_typing_lays_out_the_screen_only_when_a_size_changes(
+    market, config, clock, monkeypatch
+):
+    """A keystroke whose page and status are unchanged (a space after a word) lays out
+    nothing; the box still scrolls to its cursor when its text outgrows it."""
+    from textual.screen import Screen
+
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _bike_search(app, pilot)
+        status = str(screen.query_one("#search-status").content)
+        layouts = []
+        laid_out = Screen._refresh_layout
+        monkeypatch.setattr(
+            Screen, "_refresh_layout", lambda s, *a, **k: (layouts.append(1), laid_out(s, *a, **k))
+        )
+        await pilot.press("space")
+        await settle(pilot)
+        assert str(screen.query_one("#search-status").content) == status
+        assert layouts == []
+        box = screen.query_one("#q", Input)
+        await pilot.press(*"x" * (box.content_size.width + 10))
+        await settle(pilot)
+        assert box.value.endswith("x" * (box.content_size.width + 10))
+        assert box.scroll_offset.x > 0 and box.cursor_screen_offset.x < box.region.right

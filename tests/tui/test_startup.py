@@ -66,6 +66,7 @@ async def test_given_passphrase_checked_after_the_frame(store, config, clock):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen) and app.user.handle == "demo"
+        assert app.market.checked and app.market.damage is None
     if store.config.is_sqlite:  # the day's backup, as any command's first use takes it
         with store.read() as session:
             assert [b.reason for b in backups.list_backups(session)] == ["daily"]
@@ -75,6 +76,7 @@ async def test_given_passphrase_checked_after_the_frame(store, config, clock):
         await settle(pilot)
         # A wrong passphrase shows no one's data: the login screen, with the refusal.
         assert isinstance(app.screen, LoginScreen) and app.user is None
+        assert app.market.checked  # verified meanwhile: the next person's timers run
         app.screen.query_one("#handle").value = "demo"
         app.screen.query_one("#passphrase").value = passphrase
         await pilot.press("enter", "enter")  # handle, then passphrase

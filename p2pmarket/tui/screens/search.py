@@ -306,8 +306,15 @@ class SearchScreen(MarketScreen):
 
     def _set_status(self, text: str) -> None:
         status = self.query_one("#search-status", Static)
-        if str(status.content) != text:  # unchanged while typing on: no layout, no redraw
-            status.update(plain(text))
+        if str(status.content) == text:  # unchanged while typing on: no layout, no redraw
+            return
+        status.update(plain(text), layout=False)
+        # A layout of the whole screen only when the line count changes (it wraps at 80).
+        lines = status.get_content_height(
+            status.container_size, self.size, status.content_size.width
+        )
+        if lines != status.content_size.height:
+            status.refresh(layout=True)
 
     # -- actions ---------------------------------------------------------------------------
 
