@@ -135,6 +135,21 @@ async def test_a_minimum_credit_that_is_not_a_number_is_refused_with_a_sentence(
         assert "The minimum credit must be between 0 and 1000." in status
 
 
+async def test_a_refused_search_leaves_no_earlier_results_under_the_reason(
+    market, config, clock
+):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _bike_search(app, pilot)
+        assert cells(screen.query_one("#results"))
+        screen.query_one("#min-credit", Input).value = "6OO"
+        await settle(pilot)
+        assert "must be a whole number" in str(screen.query_one("#search-status").render())
+        assert cells(screen.query_one("#results")) == []
+        grid = screen.query_one("#map").render().plain.splitlines()[1:14]  # under "N"
+        assert not any(ch.isdigit() for row in grid for ch in row), grid
+
+
 async def test_condition_filter_keeps_goods_in_that_condition_or_better(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:

@@ -178,8 +178,7 @@ class SearchScreen(MarketScreen):
             query = self._query()
         except MarketError as exc:
             self._wanted_key = None
-            self._set_status(exc.message)
-            self._shown(priced=True)
+            self._refused(exc.message)
             return
         self._wanted_key = key = self._key(query)
         if key == self._shown_key and self.results is not None:
@@ -191,6 +190,14 @@ class SearchScreen(MarketScreen):
             return  # the worker already computing it will show it
         self._running_key = key
         self._search(query, key)
+
+    def _refused(self, reason: str) -> None:
+        """A query refused (or an empty box): the reason, and no earlier results under it."""
+        self._shown_key, self.results = None, None
+        self.query_one("#results", MarketTable).refill([])
+        self.query_one("#map", ResultMap).clear()
+        self._set_status(reason)
+        self._shown(priced=True)
 
     def _shown(self, *, priced: bool) -> None:
         """The table holds the current keystroke's results: note when they are painted."""
@@ -251,9 +258,7 @@ class SearchScreen(MarketScreen):
         if message.key != self._wanted_key:
             return  # a newer keystroke asks for something else
         if message.found is None:
-            self._shown_key = None
-            self._set_status(message.error or "")
-            self._shown(priced=True)
+            self._refused(message.error or "")
             return
         table = self.query_one("#results", MarketTable)
         found = message.found

@@ -18,6 +18,11 @@ class ResultMap(Static):
         super().__init__(content, id=id)
         self._plotted: tuple | None = None
 
+    def clear(self) -> None:
+        """No results: only me, on the scale last shown."""
+        if self._plotted is not None:
+            self.show([], *self._plotted[1:])
+
     def show(self, offsets: list[tuple[int, int]], radius_km: float, step_km: float) -> None:
         """Plot (east, north) step offsets; row 0 is north. Numbers are result ranks (1-9, +)."""
         shown = (tuple(offsets), radius_km, step_km)
