@@ -28,8 +28,9 @@ market.close()
 """
 
 
-def _ordered(config, clock, trade: Trade, *, paid: bool = False) -> int:
-    """bob's order of the trade's listing (accepted by lin and paid, with `paid`)."""
+def _bob_ordered(store, config, clock, *, paid: bool = False) -> tuple[MarketApp, int]:
+    """bob's app, and his order of a trade's listing (accepted by lin and paid, with `paid`)."""
+    trade = Trade(store, clock)
     market = Market.open(config, clock)
     try:
         bob = market.actor("bob", PASSPHRASE)
@@ -37,12 +38,13 @@ def _ordered(config, clock, trade: Trade, *, paid: bool = False) -> int:
         if paid:
             market.actor("lin", PASSPHRASE).act(order_id, "accept")
             bob.pay(order_id)
-        return order_id
     finally:
         market.close()
+    return MarketApp(config=config, clock=clock, user="bob"), order_id
 
 
 async def _show(pilot, key: str) -> None:
+    await settle(pilot)
     await pilot.press(key)
     await settle(pilot)
 
@@ -53,11 +55,8 @@ def _status(app, order_id: int) -> str:
 
 
 async def test_shown_again_with_nothing_changed_it_is_not_read_again(store, config, clock):
-    trade = Trade(store, clock)
-    order_id = _ordered(config, clock, trade)
-    app = MarketApp(config=config, clock=clock, user="bob")
+    app, order_id = _bob_ordered(store, config, clock)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
         await _show(pilot, "o")
         orders = app.screen
         reads = []
@@ -78,11 +77,8 @@ async def test_shown_again_with_nothing_changed_it_is_not_read_again(store, conf
 
 @pytest.mark.sqlite_only  # the other process opens the same market by its home folder
 async def test_shown_again_it_shows_what_another_process_committed(store, config, clock):
-    trade = Trade(store, clock)
-    order_id = _ordered(config, clock, trade)
-    app = MarketApp(config=config, clock=clock, user="bob")
+    app, order_id = _bob_ordered(store, config, clock)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
         await _show(pilot, "o")
         assert _status(app, order_id) == "requested"
         orders = app.screen
@@ -96,11 +92,8 @@ async def test_shown_again_it_shows_what_another_process_committed(store, config
 
 async def test_shown_again_after_the_clock_passed_a_deadline_it_is_settled(store, config, clock):
     """Nobody commits meanwhile: only the clock moves, past the delivery deadline."""
-    trade = Trade(store, clock)
-    order_id = _ordered(config, clock, trade, paid=True)
-    app = MarketApp(config=config, clock=clock, user="bob")
+    app, order_id = _bob_ordered(store, config, clock, paid=True)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
         await _show(pilot, "o")
         assert _status(app, order_id) == "paid"
         await _show(pilot, "h")
