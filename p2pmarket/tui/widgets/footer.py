@@ -30,14 +30,15 @@ class MarketFooter(Footer):
     _drawn: Hashable = None
 
     def _keys(self) -> tuple[Hashable, dict[tuple[str, str], bool]]:
-        """What compose would draw (each binding shown, and its words), and whether each
-        key is enabled: a field taking focus disables the keys that would leave the screen,
-        and a focused field's hidden keys come and go with the focus, unseen."""
-        shown = [
-            (b, enabled, tooltip)
-            for _node, b, enabled, tooltip in self.screen.active_bindings.values()
-            if b.show
-        ]
+        """What compose would draw (each binding shown, and its words: the first key of
+        each action, as `?` for help and not f1 beside it), and whether each key is enabled:
+        a field taking focus disables the keys that would leave the screen, and a focused
+        field's hidden keys come and go with the focus, unseen."""
+        shown, actions = [], set()
+        for _node, b, enabled, tooltip in self.screen.active_bindings.values():
+            if b.show and b.action not in actions:
+                actions.add(b.action)
+                shown.append((b, enabled, tooltip))
         drawn = tuple((b.key, b.action, b.description, b.group, tip) for b, _e, tip in shown)
         enabled = {(b.key, b.action): e for b, e, _tip in shown}
         return (self.show_command_palette, drawn), enabled
