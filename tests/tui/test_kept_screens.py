@@ -66,6 +66,10 @@ async def test_shown_again_with_nothing_changed_it_is_not_read_again(store, conf
             await _show(pilot, key)
         assert app.screen is orders
         assert reads == []
+        await _show(pilot, "h")
+        orders._countdowns()  # its 20 s timer runs on while another screen is shown
+        assert reads == []
+        await _show(pilot, "o")
         assert _status(app, order_id) == "requested"
         # This terminal's own write is a change too: read again.
         app.market.actor("bob", PASSPHRASE).act(order_id, "cancel")
