@@ -131,6 +131,10 @@ class MarketApp(App[None]):
         self._frame: Screen | None = None
         # Each section's screen once built, kept for the person logged in (_section).
         self._sections: dict[str, Screen] = {}
+        # How many times the watcher saw a commit (any connection's): what screens' reads are
+        # stamped with (data_stamp), and what the live-store poll last told them.
+        self._store_version = 0
+        self._polled_version = 0
 
     @property
     def market(self) -> Market:
@@ -324,11 +328,24 @@ class MarketApp(App[None]):
             timeout=8,
         )
 
+    def data_stamp(self) -> tuple[int, int]:
+        """(the store's version, the clock's time) now: a screen whose data was read at a
+        stamp still current (MarketScreen.current) shows what is true without reading again.
+        One cheap probe (PRAGMA data_version, or PostgreSQL's notifications), which also sees
+        other processes' commits."""
+        if self._watcher is None or self._watcher.changed():
+            self._store_version += 1
+        return self._store_version, self.clock.now()
+
     def _poll_store(self) -> None:
-        """Live screens re-read when any connection committed (PRAGMA data_version)."""
+        """Live screens re-read when any connection committed since the last poll."""
         from p2pmarket.tui.screens.base import StoreChanged
 
-        if self.user is not None and self._watcher is not None and self._watcher.changed():
+        if self.user is None:
+            return
+        version, _now = self.data_stamp()
+        if version != self._polled_version:
+            self._polled_version = version
             self.screen.post_message(StoreChanged())
 
     # -- feedback --------------------------------------------------------------------------

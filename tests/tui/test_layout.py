@@ -57,6 +57,19 @@ async def test_help_is_in_every_footer_at_80_columns(market, config, clock, key)
         assert isinstance(app.screen, HelpModal)
 
 
+async def test_the_footer_follows_the_focus_into_a_field_and_out(market, config, clock):
+    """A field taking focus hides ? and the letter keys (they type) and shows f1; leaving it
+    shows them again (the footer hides and shows the keys it built, or builds anew)."""
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "s")  # its box takes the focus
+        for key, first, letters in (("ctrl+l", "question_mark", True), ("ctrl+f", "f1", False)) * 2:
+            await _pressed(pilot, key)
+            shown = _footer_keys(app)
+            assert (shown[0].key, shown[0].description) == (first, "Help")
+            assert ("h" in {k.key for k in app.screen.query(FooterKey) if k.display}) is letters
+
+
 async def test_help_names_keys_as_typed_and_escape_once(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=NARROW) as pilot:

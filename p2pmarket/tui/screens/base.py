@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Seconds a kept screen's data stays current while nobody commits: what it shows of time
+# (countdowns, deadlines not yet settled) is then no later than the app's own tick (30 s).
+FRESH_FOR = 30
+
 
 class StoreChanged(Message):
     """Someone (another terminal, or this one) committed to the store."""
@@ -37,6 +41,8 @@ class MarketScreen(Screen[None]):
     # The theme this screen's widgets were last styled in (None: not yet shown).
     _theme_styled: str | None = None
     _market: MarketApp | None = None
+    # MarketApp.data_stamp when this screen last read its data on being shown (None: never).
+    _read_at: tuple[int, int] | None = None
     # Help comes first in every screen's footer: at 80 columns the keys after the screen's
     # own are cut, and help lists them all. While a text field has focus ? is typed, and
     # the footer shows f1 instead.
@@ -81,6 +87,19 @@ class MarketScreen(Screen[None]):
     def reload(self) -> None:
         """Re-read this screen's data from the services."""
 
+    def shown_again(self) -> None:
+        """Shown again with the store changed (or the clock moved) since its last read."""
+        self.reload()
+
+    def _stale(self) -> bool:
+        """True (and the read stamped now) if someone committed since this screen's last read
+        or the clock moved FRESH_FOR or more; False: what it shows is still true."""
+        (version, now), last = self.market.data_stamp(), self._read_at
+        if last is not None and version == last[0] and abs(now - last[1]) < FRESH_FOR:
+            return False
+        self._read_at = (version, now)
+        return True
+
     def leave(self, go: Callable[[], None]) -> None:
         """Leave this screen by `go()`; a screen holding unsaved work asks first."""
         go()
@@ -91,9 +110,10 @@ class MarketScreen(Screen[None]):
         if self._theme_styled == self.app.theme:
             event.refresh_styles = False
         self._theme_styled = self.app.theme
-        if self.market.user is not None:
-            self.reload()
+        # Kept screens read again only when something changed since (bench tui: screen switch).
+        if self.market.user is not None and self._stale():
+            self.shown_again()
 
     def on_store_changed(self, _message: StoreChanged) -> None:
-        if self.LIVE and self.market.user is not None:
+        if self.LIVE and self.market.user is not None and self._stale():
             self.reload()

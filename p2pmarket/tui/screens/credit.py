@@ -137,7 +137,8 @@ class CreditScreen(MarketScreen):
         out.append("\nv verify · x export · b back up", style="dim")
         self.query_one("#records-status", Static).update(out)
 
-    def on_screen_resume(self) -> None:
+    def shown_again(self) -> None:
+        self.reload()
         self.action_verify()
 
     def action_verify(self) -> None:

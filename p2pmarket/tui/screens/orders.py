@@ -76,7 +76,12 @@ class OrdersScreen(OrderActions, MarketScreen):
             self.query_one(f"#{side}", DataTable).add_columns(
                 "#", "title", "with", "amount", "status"
             )
-        self.set_interval(20, self.reload)
+        self.set_interval(20, self._countdowns)
+
+    def _countdowns(self) -> None:
+        # Kept while other sections are shown (and timers run on): read only when seen.
+        if self.is_current:
+            self.reload()
 
     def reload(self) -> None:
         self.market.run_timers()

@@ -3,32 +3,54 @@
 Textual's Footer rebuilds (and restyles) all its keys each time the screen's bindings
 signal a change, and opening a screen signals five to ten times (mount, focus, each
 pane's own keys), mostly with the same keys as before (bench tui: screen switch). Here a
-rebuild that would draw the same keys, in the same states, is skipped.
+rebuild that would draw the same keys, in the same states, is skipped; and so is one that
+would draw some of the keys built last, in their order: a text field taking focus hides
+the letter keys (they type), and giving it up shows them again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 
+from textual.app import ComposeResult
 from textual.dom import NoScreen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+
+def _within(part: tuple, whole: tuple) -> bool:
+    """`part`'s items all in `whole`, in the same order."""
+    rest = iter(whole)
+    return all(item in rest for item in part)
 
 
 class MarketFooter(Footer):
+    # What the keys were built from: (palette shown, each key's (key, action, words, group,
+    # tooltip)).
     _drawn: Hashable = None
 
     def _keys(self) -> tuple[Hashable, dict[tuple[str, str], bool]]:
-        """What compose would draw (each binding shown, and its words), and whether each
-        key is enabled: a field taking focus disables the keys that would leave the screen,
-        and a focused field's hidden keys come and go with the focus, unseen."""
-        shown = [
-            (b, enabled, tooltip)
-            for _node, b, enabled, tooltip in self.screen.active_bindings.values()
-            if b.show
-        ]
+        """What compose would draw (each binding shown, and its words: the first key of
+        each action, as `?` for help and not f1 beside it), and whether each key is enabled:
+        a field taking focus disables the keys that would leave the screen, and a focused
+        field's hidden keys come and go with the focus, unseen."""
+        shown, actions = [], set()
+        for _node, b, enabled, tooltip in self.screen.active_bindings.values():
+            if b.show and b.action not in actions:
+                actions.add(b.action)
+                shown.append((b, enabled, tooltip))
         drawn = tuple((b.key, b.action, b.description, b.group, tip) for b, _e, tip in shown)
         enabled = {(b.key, b.action): e for b, e, _tip in shown}
         return (self.show_command_palette, drawn), enabled
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
+                # Textual's keys are born compact, then bound to the footer's style once
+                # mounted: two restyles of each key, for a style they end without. (The
+                # palette's key is not bound: it stays compact.)
+                widget.set_reactive(FooterKey.compact, self.compact)
+            yield widget
 
     async def recompose(self) -> None:
         try:
@@ -39,11 +61,27 @@ class MarketFooter(Footer):
         except NoScreen:  # its screen was closed before the rebuild came round
             return
         drawn, enabled = self._keys()
-        if drawn != self._drawn:
+        built = self._drawn
+        if not self._reusable(drawn, built):
             self._drawn = drawn
             await super().recompose()
             return
-        # The same keys: only dim or light those whose state changed (a new key costs
-        # its styling, ~10 ms each).
-        for footer_key in self.query("FooterKey"):
-            footer_key.disabled = not enabled.get((footer_key.key, footer_key.action), True)
+        # Keys already built: only show or hide, dim or light them (a new key costs its
+        # styling, ~10 ms each). The palette's key is not among them and stays.
+        ours = {(key, action) for key, action, *_ in built[1]}
+        for footer_key in self.query(FooterKey):
+            which = (footer_key.key, footer_key.action)
+            if which in ours:
+                footer_key.display = which in enabled
+                footer_key.disabled = not enabled.get(which, True)
+
+    @staticmethod
+    def _reusable(drawn: tuple, built: tuple | None) -> bool:
+        """The keys to draw are some of those built, in order, none in a group (a group's
+        label would stay)."""
+        return (
+            built is not None
+            and drawn[0] == built[0]
+            and all(group is None for _k, _a, _d, group, _t in built[1])
+            and _within(drawn[1], built[1])
+        )

@@ -1,0 +1,106 @@
+"""A kept section shown again reads only if the store changed or the clock moved since its
+last read: it shows what is true now (another process's commit, a deadline passed) and,
+when nothing changed, shows itself as it was without reading (bench tui: screen switch)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from p2pmarket.clock import DAY
+from p2pmarket.market import Market
+from p2pmarket.tui.app import MarketApp
+from tests.conftest import PASSPHRASE
+from tests.tui.helpers import SIZE, Trade, cells, settle
+
+# lin, in a process of her own, accepts bob's order: a commit this app's store never made.
+ACCEPT_ELSEWHERE = """
+import sys
+from pathlib import Path
+from p2pmarket import config as config_mod
+from p2pmarket.clock import FixedClock
+from p2pmarket.market import Market
+
+home, now, order_id, passphrase = sys.argv[1:]
+market = Market.open(config_mod.resolve(home=Path(home)), FixedClock(int(now)))
+market.actor("lin", passphrase).act(int(order_id), "accept")
+market.close()
+"""
+
+
+def _bob_ordered(store, config, clock, *, paid: bool = False) -> tuple[MarketApp, int]:
+    """bob's app, and his order of a trade's listing (accepted by lin and paid, with `paid`)."""
+    trade = Trade(store, clock)
+    market = Market.open(config, clock)
+    try:
+        bob = market.actor("bob", PASSPHRASE)
+        order_id = bob.create_order(trade.listing.id).id
+        if paid:
+            market.actor("lin", PASSPHRASE).act(order_id, "accept")
+            bob.pay(order_id)
+    finally:
+        market.close()
+    return MarketApp(config=config, clock=clock, user="bob"), order_id
+
+
+async def _show(pilot, key: str) -> None:
+    await settle(pilot)
+    await pilot.press(key)
+    await settle(pilot)
+
+
+def _status(app, order_id: int) -> str:
+    rows = {row[0]: row for row in cells(app.screen.query_one("#buying"))}
+    return rows[str(order_id)][-1]
+
+
+async def test_shown_again_with_nothing_changed_it_is_not_read_again(store, config, clock):
+    app, order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "o")
+        orders = app.screen
+        reads = []
+        reload = orders.reload
+        orders.reload = lambda: (reads.append(1), reload())
+        for key in ("h", "o", "l", "o"):
+            await _show(pilot, key)
+        assert app.screen is orders
+        assert reads == []
+        await _show(pilot, "h")
+        orders._countdowns()  # its 20 s timer runs on while another screen is shown
+        assert reads == []
+        await _show(pilot, "o")
+        assert _status(app, order_id) == "requested"
+        # This terminal's own write is a change too: read again.
+        app.market.actor("bob", PASSPHRASE).act(order_id, "cancel")
+        await _show(pilot, "h")
+        await _show(pilot, "o")
+        assert reads == [1]
+        assert _status(app, order_id) == "cancelled"
+
+
+@pytest.mark.sqlite_only  # the other process opens the same market by its home folder
+async def test_shown_again_it_shows_what_another_process_committed(store, config, clock):
+    app, order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "o")
+        assert _status(app, order_id) == "requested"
+        orders = app.screen
+        await _show(pilot, "h")
+        elsewhere = [str(config.home), str(clock.now()), str(order_id), PASSPHRASE]
+        subprocess.run([sys.executable, "-c", ACCEPT_ELSEWHERE, *elsewhere], check=True)
+        await _show(pilot, "o")
+        assert app.screen is orders
+        assert _status(app, order_id) == "accepted"
+
+
+async def test_shown_again_after_the_clock_passed_a_deadline_it_is_settled(store, config, clock):
+    """Nobody commits meanwhile: only the clock moves, past the delivery deadline."""
+    app, order_id = _bob_ordered(store, config, clock, paid=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "o")
+        assert _status(app, order_id) == "paid"
+        await _show(pilot, "h")
+        clock.advance(8 * DAY)
+        await _show(pilot, "o")
+        assert _status(app, order_id) == "refunded"
