@@ -135,6 +135,18 @@ async def test_a_minimum_credit_that_is_not_a_number_is_refused_with_a_sentence(
         assert "The minimum credit must be between 0 and 1000." in status
 
 
+async def test_a_radius_that_is_not_a_number_is_refused_in_words(market, config, clock):
+    """Letters (or 'nan') in the radius: the sentence quotes what was typed, never 'nan'."""
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_search(app, pilot)
+        for typed in ("ten", "nan"):
+            screen.query_one("#radius", Input).value = typed
+            await settle(pilot)
+            status = str(screen.query_one("#search-status").render())
+            assert status == f"Radius '{typed}' must be a number of km, like 3.", status
+
+
 async def test_a_refused_search_leaves_no_earlier_results_under_the_reason(
     market, config, clock
 ):

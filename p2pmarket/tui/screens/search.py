@@ -144,16 +144,11 @@ class SearchScreen(MarketScreen):
             value = self.query_one(f"#{wid}", Select).value
             return None if value is Select.NULL else str(value)
 
-        radius = number("radius")
-        try:
-            radius_km = float(radius) if radius else search.RADIUS_DEFAULT_KM
-        except ValueError:
-            radius_km = float("nan")  # check_query says why
         kind, condition = choice("kind"), choice("condition")
         return search.check_query(
             search.Query(
                 text=self.query_one("#q", Input).value,
-                radius_km=radius_km,
+                radius_km=search.parse_radius(number("radius")),
                 kind=Kind(kind) if kind else None,
                 category=choice("category"),
                 min_price=money.parse(number("min-price")) if number("min-price") else None,

@@ -23,6 +23,7 @@ from p2pmarket.services.market.search.query import (
     check_query,
     parse_min_credit,
     parse_near,
+    parse_radius,
     parse_sort,
     text_score,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "page_results",
     "parse_min_credit",
     "parse_near",
+    "parse_radius",
     "parse_sort",
     "pending",
     "query_tokens",

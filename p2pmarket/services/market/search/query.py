@@ -73,6 +73,24 @@ def parse_min_credit(value: str) -> int | None:
     return int(value)
 
 
+def parse_radius(value: str) -> float:
+    """What a person typed as the radius in km: empty is the default (check_query checks
+    the range)."""
+    value = value.strip()
+    if not value:
+        return RADIUS_DEFAULT_KM
+    try:
+        radius = float(value)
+    except ValueError:
+        radius = math.nan
+    if not math.isfinite(radius):
+        raise Invalid(
+            "radius_format",
+            f"Radius {text_mod.strip_controls(value)[:20]!r} must be a number of km, like 3.",
+        )
+    return radius
+
+
 def parse_near(value: str) -> tuple[float, float]:
     """'31.23,121.47' → (lat, lon)."""
     from p2pmarket.services.trust.accounts import check_location
