@@ -97,6 +97,29 @@ async def test_nothing_nearby_tells_how_far_to_widen(market, config, clock):
         assert screen.query_one("#results").row_count >= 1
 
 
+async def test_an_empty_page_widens_to_the_nearest_match_with_one_key(market, config, clock):
+    """The demo's nearest bike is ~3.1 km away, outside the default 3 km: the status says
+    so and names ctrl+r, which is in the footer (after help) only while it applies."""
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_search(app, pilot)
+        await pilot.press(*"bike")
+        await settle(pilot)
+
+        def footer() -> list[str]:
+            keys = screen.query("FooterKey")
+            return [k.description for k in keys if k.region.width and k.region.right <= 80]
+
+        status = str(screen.query_one("#search-status").render())
+        assert status.endswith("widen the radius to 4 km. ctrl+r widens it."), status
+        assert footer()[:2] == ["Help", "Widen radius"]
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert screen.query_one("#radius", Input).value == "4"
+        assert cells(screen.query_one("#results"))
+        assert "Widen radius" not in footer()
+
+
 async def test_a_keystroke_searches_once_and_prices_the_page_it_found(
     market, config, clock, monkeypatch
 ):
@@ -193,7 +216,7 @@ async def test_an_empty_page_tells_how_far_the_nearest_match_is_once_finished(
         assert screen.priced_generation == screen._generation
         status = str(screen.query_one("#search-status").content)
         assert status.startswith("Nothing found within 1 km of home; the nearest is ~")
-        assert status.endswith("widen the radius to 3 km.")
+        assert status.endswith("widen the radius to 3 km. ctrl+r widens it.")
 
 
 async def test_typing_lays_out_the_screen_only_when_a_size_changes(

@@ -62,6 +62,8 @@ def title_cell(hit: search.Hit, width: int = 32, *, new: bool = False) -> Text:
 class SearchScreen(MarketScreen):
     NAME = "Nearby search"
     BINDINGS: ClassVar = [
+        # First: at 80 columns the footer cuts its last keys. Shown only while it applies.
+        Binding("ctrl+r", "widen", "Widen radius"),
         Binding("ctrl+o", "cycle_sort", "Sort"),
         Binding("ctrl+l", "focus_results", "Results"),
         Binding("ctrl+f", "focus_query", "Search box"),
@@ -191,6 +193,7 @@ class SearchScreen(MarketScreen):
         self._shown_key, self.results = None, None
         self.query_one("#results", MarketTable).refill([])
         self.query_one("#map", ResultMap).clear()
+        self.refresh_bindings()
         self._set_status(reason)
         self._shown(priced=True)
 
@@ -290,8 +293,10 @@ class SearchScreen(MarketScreen):
             table.call_after_refresh(self._price, found, message.key)
 
     def _show_status(self, results: search.Results) -> None:
+        self.refresh_bindings()  # Widen comes and goes with an empty page
         if not results.hits and results.page == 1:
-            self._set_status(results.nothing_found(finished=self._shown_priced))
+            widen = " ctrl+r widens it." if self._widen_to() is not None else ""
+            self._set_status(results.nothing_found(finished=self._shown_priced) + widen)
             return
         more = " · more beyond this page" if results.has_more else ""
         pictured = f" · {photos.MARK} has photos" if any(h.has_photos for h in results.hits) else ""
@@ -317,6 +322,22 @@ class SearchScreen(MarketScreen):
             status.refresh(layout=True)
 
     # -- actions ---------------------------------------------------------------------------
+
+    def _widen_to(self) -> int | None:
+        """The radius (km) that reaches the nearest match, while the page shown is empty."""
+        results = self.results
+        if results is None or results.hits or results.page != 1 or not self._shown_priced:
+            return None
+        return results.widen_to_km
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Widen is in the footer only while an empty page knows how far to widen."""
+        return self._widen_to() is not None if action == "widen" else True
+
+    def action_widen(self) -> None:
+        widen = self._widen_to()
+        if widen is not None:
+            self.query_one("#radius", Input).value = str(widen)
 
     @on(DataTable.RowSelected, "#results")
     def _open(self, event: DataTable.RowSelected) -> None:
