@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 
 from textual.widgets import DataTable, Input
 from textual.worker import WorkerCancelled
 
 from p2pmarket.models import Kind, Role, Unit
+from p2pmarket.services.market import demo
 from p2pmarket.services.money import ledger
+from p2pmarket.tui.app import MarketApp
 from tests.conftest import PASSPHRASE, make_listing, make_user
 
 SIZE = (120, 34)
@@ -24,6 +27,20 @@ async def settle(pilot, rounds: int = 3) -> None:
         await pilot.pause()
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
+
+
+@asynccontextmanager
+async def demo_app(store, config, clock, *keys: str, size=SIZE) -> AsyncIterator[tuple]:
+    """The demo market's app logged in as demo, settled, then after each of `keys`:
+    (app, pilot)."""
+    demo.load_demo(store, clock)
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        yield app, pilot
 
 
 def cells(table: DataTable) -> list[list[str]]:
@@ -53,4 +70,4 @@ class Trade:
             ledger.topup(s, clock, self.buyer.id, 100_000, "test-topup")
 
 
-__all__ = ["PASSPHRASE", "SIZE", "Trade", "cells", "settle"]
+__all__ = ["PASSPHRASE", "SIZE", "Trade", "cells", "demo_app", "settle"]

@@ -5,7 +5,7 @@ from p2pmarket.services.trust import accounts
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.home import HomeScreen
 from tests.conftest import make_goods
-from tests.tui.helpers import SIZE, settle
+from tests.tui.helpers import SIZE, demo_app, settle
 
 
 async def test_login_then_home(store, config, clock):
@@ -37,10 +37,7 @@ async def _switch_user(pilot, handle: str) -> None:
 
 
 async def test_switch_user_returns_home_as_the_other_user(store, config, clock):
-    demo.load_demo(store, clock)
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with demo_app(store, config, clock) as (app, pilot):
         await pilot.press("o")
         await _switch_user(pilot, "lin_piano")
         assert isinstance(app.screen, HomeScreen)
@@ -51,12 +48,7 @@ async def test_switch_user_returns_home_as_the_other_user(store, config, clock):
 async def test_a_section_is_kept_while_the_same_person_is_logged_in(store, config, clock):
     """A section key shows the same screen again, as it was left (the words typed in
     search), reading what changed meanwhile; another person logging in gets new screens."""
-    demo.load_demo(store, clock)
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
+    async with demo_app(store, config, clock, "s") as (app, pilot):
         searching = app.screen
         await pilot.press(*"gramophone")
         await settle(pilot)
@@ -84,12 +76,7 @@ async def test_a_section_is_kept_while_the_same_person_is_logged_in(store, confi
 
 async def test_a_kept_screen_shown_after_a_theme_change_wears_the_new_theme(store, config, clock):
     """Shown again, a kept screen is not restyled, unless the theme changed meanwhile."""
-    demo.load_demo(store, clock)
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await settle(pilot)
+    async with demo_app(store, config, clock, "o") as (app, pilot):
         orders = app.screen
         dark = orders.query_one("MarketFooter").styles.background
         await pilot.press("h", "ctrl+t")

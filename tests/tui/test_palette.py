@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from p2pmarket.services.market import demo
-from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.commands import ScreenCommands
-from tests.tui.helpers import SIZE, settle
+from tests.tui.helpers import demo_app, settle
 
 
 async def test_palette_lists_sections_and_screen_actions(store, config, clock):
-    demo.load_demo(store, clock)
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await settle(pilot)
+    async with demo_app(store, config, clock, "o") as (app, pilot):
         provider = ScreenCommands(app.screen)
         names = [name for name, _help, _cb in provider._commands()]
         for section in ("Home", "Search", "Orders", "Chat", "Credit", "Privacy", "Contacts"):
@@ -33,10 +26,7 @@ async def test_palette_lists_sections_and_screen_actions(store, config, clock):
 
 
 async def test_light_dark_and_help(store, config, clock):
-    demo.load_demo(store, clock)
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with demo_app(store, config, clock) as (app, pilot):
         before = app.theme
         await pilot.press("ctrl+t")
         assert app.theme != before
