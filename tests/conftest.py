@@ -10,6 +10,7 @@ skip with a reason when P2PMARKET_TEST_PG is not set.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 
 import pytest
@@ -143,6 +144,11 @@ def _isolated_env(monkeypatch, tmp_path, request, backend, _module_db):
 @pytest.fixture
 def config(tmp_path) -> config_mod.Config:
     return config_mod.resolve(home=tmp_path / "home")
+
+
+# A Python value printed for people (#13 item 8): True/False/None, a dict or list repr,
+# epoch seconds. The CLI's read commands and the TUI's screens are swept for it.
+PYTHON_VALUE = re.compile(r"\b(True|False|None)\b|\{'|\['|\b1[5-9]\d{8}\b")
 
 
 @pytest.fixture

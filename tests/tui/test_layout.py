@@ -5,7 +5,6 @@ the editor offers the categories of the listing's kind, Contacts lists trading p
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 from rich.console import Console
@@ -19,6 +18,7 @@ from p2pmarket.tui.screens.home import HomeScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.widgets.help import HelpModal
+from tests.conftest import PYTHON_VALUE
 from tests.tui.helpers import cells, settle
 
 NARROW = (80, 24)
@@ -126,10 +126,6 @@ async def test_chat_wraps_messages_at_80_columns_and_after_a_resize(market, conf
             assert log.lines and log.virtual_size.width <= log.scrollable_content_region.width
             widest = max(line.cell_length for line in log.lines)
             assert widest <= log.scrollable_content_region.width, size
-
-
-# A Python value printed for people: True/False/None, a dict or list repr, epoch seconds.
-PYTHON_VALUE = re.compile(r"\b(True|False|None)\b|\{'|\['|\b1[5-9]\d{8}\b")
 
 
 @pytest.mark.parametrize("keys", [["h"], ["s"], ["o"], ["c"], ["r"], ["l"], ["P"], ["p"], ["t"]])
