@@ -89,6 +89,7 @@ class SearchScreen(MarketScreen):
         self._new: tuple[int, ...] = ()
         self._generation = 0
         self.results: search.Results | None = None
+        self._widen_offered = False  # ctrl+r in the footer (_offer_widen)
         # What the box asks for now, what a worker is computing, what the table shows
         # (query tokens + filters): "piano" and "piano " are one search, run once.
         self._wanted_key: tuple | None = None
@@ -193,7 +194,7 @@ class SearchScreen(MarketScreen):
         self._shown_key, self.results = None, None
         self.query_one("#results", MarketTable).refill([])
         self.query_one("#map", ResultMap).clear()
-        self.refresh_bindings()
+        self._offer_widen()
         self._set_status(reason)
         self._shown(priced=True)
 
@@ -293,9 +294,8 @@ class SearchScreen(MarketScreen):
             table.call_after_refresh(self._price, found, message.key)
 
     def _show_status(self, results: search.Results) -> None:
-        self.refresh_bindings()  # Widen comes and goes with an empty page
+        widen = " ctrl+r widens it." if self._offer_widen() else ""
         if not results.hits and results.page == 1:
-            widen = " ctrl+r widens it." if self._widen_to() is not None else ""
             self._set_status(results.nothing_found(finished=self._shown_priced) + widen)
             return
         more = " · more beyond this page" if results.has_more else ""
@@ -329,6 +329,15 @@ class SearchScreen(MarketScreen):
         if results is None or results.hits or results.page != 1 or not self._shown_priced:
             return None
         return results.widen_to_km
+
+    def _offer_widen(self) -> bool:
+        """Whether Widen applies now; the footer is asked again only when that changed (not
+        at every keystroke's status)."""
+        offered = self._widen_to() is not None
+        if offered != self._widen_offered:
+            self._widen_offered = offered
+            self.refresh_bindings()
+        return offered
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Widen is in the footer only while an empty page knows how far to widen."""
