@@ -27,6 +27,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Select
+from textual.worker import get_current_worker
 
 from p2pmarket import config as config_mod
 from p2pmarket.clock import Clock, SystemClock
@@ -196,9 +197,16 @@ class MarketApp(App[None]):
         self.call_from_thread(self.log_in, user, signer)
         # Verified once the filled home is painted (the check would share the GIL with that
         # paint); until then its timers and the inbox's gathering waited (Market.checked).
+        # Quitting cancels this worker: the process would otherwise wait for what is left
+        # of it (the paint, the check, the backup, the sections' imports) before it ends.
+        worker = get_current_worker()
         painted = threading.Event()
         self.call_from_thread(self.call_after_refresh, painted.set)
-        painted.wait(timeout=2)
+        for _ in range(40):  # at most 2 s
+            if painted.wait(0.05) or worker.is_cancelled:
+                break
+        if worker.is_cancelled:
+            return
         if self.market.check_damage() is None:
             self.call_from_thread(self._verified)
         else:  # read-only until restored or accepted
@@ -211,6 +219,8 @@ class MarketApp(App[None]):
                 timeout=60,
             )
         # As every CLI command's first use of the market does: after the home is filled.
+        if worker.is_cancelled:
+            return
         warning = self.market.daily_backup()
         if warning:
             self.call_from_thread(
@@ -219,6 +229,8 @@ class MarketApp(App[None]):
         # The sections' code, loaded while the person reads the home screen: a section's
         # first opening then only builds it.
         for name in SCREENS:
+            if worker.is_cancelled:
+                return
             _screen(name)
 
     def _verified(self) -> None:

@@ -1,5 +1,6 @@
 """Startup: the home frame is drawn before the store (SQLAlchemy, SQLModel) is loaded."""
 
+import asyncio
 import subprocess
 import sys
 
@@ -131,3 +132,27 @@ async def test_a_store_failing_verify_opens_with_one_notice_that_says_why_and_wh
         notes = [n.message for n in app._notifications]
         assert len(notes) == 1 and notes[0].startswith("This store fails verify")
         assert app.market.damage == notes[0]
+
+
+async def test_quitting_as_the_home_shows_ends_the_startup_work(store, config, clock):
+    # The person quits before the filled home is painted: what the startup worker had left
+    # (waiting for that paint, the check, the day's backup, the sections' imports) is
+    # dropped, not waited for before the process ends.
+    from p2pmarket.services.market import demo
+
+    demo.load_demo(store, clock)
+    app = MarketApp(config=config, clock=clock, user="demo", draw_first=True)
+    logged_in = app.log_in
+
+    def log_in_then_quit_before_the_paint(*args):
+        logged_in(*args)
+        app.call_after_refresh = lambda *_args, **_kwargs: app.exit()
+
+    app.log_in = log_in_then_quit_before_the_paint
+    async with app.run_test(size=SIZE):
+        startup = next(w for w in app.workers if w.group == "startup")
+        while app.user is None:
+            await asyncio.sleep(0.01)
+    await asyncio.get_running_loop().shutdown_default_executor()  # its thread has ended
+    assert startup.is_cancelled and app.user.handle == "demo"
+    assert not app.market.checked
