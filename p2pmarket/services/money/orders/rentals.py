@@ -20,7 +20,7 @@ from p2pmarket.clock import DAY, iso
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import Order, OrderStatus
-from p2pmarket.services.money.orders.rules import record, release
+from p2pmarket.services.money.orders.rules import pay_out, record
 
 REASON_MAX = 300
 
@@ -58,17 +58,28 @@ def take_back(session: Session, clock, settings: Settings, actor, order: Order, 
     """The thing came back: the rent goes to the owner; the deposit waits out the claim
     window (or, with no deposit, the rental is over)."""
     rent_ = rent(order)
-    payout = release(session, clock, order, "rent", to_seller=rent_, amount=rent_)
     order.returned_at = now
     late = late_days(order, settings, now)
     note = f"returned; rent {money.fmt(rent_)} released to the owner"
     if late:
         note += f"; {late} day(s) late: up to {money.fmt(late_claim(order, settings))} claimable"
     if not order.deposit:
-        record(session, order, actor.id, now, OrderStatus.completed, rent_, note, payout)
-        return
-    order.confirm_by = now + settings.claim_window
-    record(session, order, actor.id, now, OrderStatus.returned, rent_, note, payout)
+        to = OrderStatus.completed
+    else:
+        order.confirm_by, to = now + settings.claim_window, OrderStatus.returned
+    pay_out(
+        session,
+        clock,
+        order,
+        "rent",
+        rent_,
+        actor_id=actor.id,
+        at=now,
+        to=to,
+        shown=rent_,
+        note=note,
+        amount=rent_,
+    )
 
 
 def claim_deposit(
@@ -106,10 +117,20 @@ def claim_deposit(
 
 def accept_claim(session: Session, clock, settings: Settings, actor, order: Order, now: int, **_):
     """The claim out of the deposit to the owner, the rest of it back to the renter."""
-    payout = release(session, clock, order, "claim", to_seller=order.claim_amount)
     back = order.deposit - order.claim_amount
     note = f"claim accepted: {money.fmt(order.claim_amount)} to the owner, {money.fmt(back)} back"
-    record(session, order, actor.id, now, OrderStatus.completed, order.claim_amount, note, payout)
+    pay_out(
+        session,
+        clock,
+        order,
+        "claim",
+        order.claim_amount,
+        actor_id=actor.id,
+        at=now,
+        to=OrderStatus.completed,
+        shown=order.claim_amount,
+        note=note,
+    )
 
 
 def deposit_state(order) -> str:

@@ -114,7 +114,7 @@ def record(
     note: str = "",
     payout: ledger.Postings | None = None,
 ) -> OrderEvent:
-    """Move `order` to `to` and append its event; with `payout` (what `release` queued),
+    """Move `order` to `to` and append its event; with `payout` (what `pay_out` queued),
     the transfer's entries and the event go in one append (their chains' heads read and
     moved once)."""
     event = OrderEvent(
@@ -145,18 +145,23 @@ def held(order: Order) -> int:
     return order.deposit if order.returned_at is not None else order.amount
 
 
-def release(
+def pay_out(
     session: Session,
     clock: Clock,
     order: Order,
     operation: str,
     to_seller: int,
-    at: int | None = None,
+    *,
+    actor_id: int | None,
+    at: int,
+    to: OrderStatus,
+    shown: int,
+    note: str,
     amount: int | None = None,
-) -> ledger.Postings:
+) -> OrderEvent:
     """Pay out what the order's escrow holds (`held`, or `amount` of it): `to_seller` to
-    the seller, the rest back to the buyer. The transfer is checked and queued, not yet
-    written: pass what this returns to `record`, which writes it with the order's event.
+    the seller, the rest back to the buyer; and move the order to `to` (its event showing
+    `shown` and `note`). The transfer's entries and the event go in one append.
 
     The market's own key for `operation` makes it happen once per order, and no person
     can have taken that key before."""
@@ -176,7 +181,7 @@ def release(
         payout.add(key=key, kind=kind, legs=legs, order_id=order.id, params=params, at=at)
     if to_buyer == order.amount:
         restock(session, order)
-    return payout
+    return record(session, order, actor_id, at, to, shown, note, payout)
 
 
 # A listing's stock moves in one statement each way (paying takes it, a full refund puts

@@ -31,9 +31,9 @@ from p2pmarket.services.money.orders.rules import (
     check_source,
     held,
     order_row,
+    pay_out,
     record,
     refuse,
-    release,
     settle_credit,
 )
 from p2pmarket.services.money.orders.views import OrderView, view
@@ -311,9 +311,18 @@ def _cancel(session, clock, settings, actor, order, now, **_):
             raise refuse(order, TRANSITIONS["cancel"], "cancel")
         # The seller calls off a booked slot: the buyer gets everything back, and the
         # refund counts against the seller's transaction credit like a missed delivery.
-        payout = release(session, clock, order, "seller-cancel", to_seller=0)
-        note = "cancelled by seller"
-        record(session, order, actor.id, now, OrderStatus.refunded, order.amount, note, payout)
+        pay_out(
+            session,
+            clock,
+            order,
+            "seller-cancel",
+            0,
+            actor_id=actor.id,
+            at=now,
+            to=OrderStatus.refunded,
+            shown=order.amount,
+            note="cancelled by seller",
+        )
         return
     record(session, order, actor.id, now, OrderStatus.cancelled)
 
@@ -328,9 +337,18 @@ def _revoke(session, clock, settings, actor, order, now, **_):
             f"You can't revoke order #{order.id}: the revoke window closed at "
             f"{iso(order.revoke_until)}; open a dispute instead.",
         )
-    payout = release(session, clock, order, "revoke", to_seller=0)
-    note = "revoked by buyer"
-    record(session, order, actor.id, now, OrderStatus.refunded, order.amount, note, payout)
+    pay_out(
+        session,
+        clock,
+        order,
+        "revoke",
+        0,
+        actor_id=actor.id,
+        at=now,
+        to=OrderStatus.refunded,
+        shown=order.amount,
+        note="revoked by buyer",
+    )
 
 
 def _cancel_booking(session, clock, settings, actor, order, now):
@@ -343,14 +361,24 @@ def _cancel_booking(session, clock, settings, actor, order, now):
             f"{availability.local(order.slot_start, settings.zone)}; open a dispute instead.",
         )
     fee = slots.late_fee(order.slot_start, rentals.rent(order), now, settings)
-    payout = release(session, clock, order, "revoke", to_seller=fee)
     note = "cancelled by buyer" + (
         f" within {countdown(settings.free_cancel_before)} of the slot: "
         f"{money.fmt(fee)} to the seller"
         if fee
         else ""
     )
-    record(session, order, actor.id, now, OrderStatus.refunded, order.amount - fee, note, payout)
+    pay_out(
+        session,
+        clock,
+        order,
+        "revoke",
+        fee,
+        actor_id=actor.id,
+        at=now,
+        to=OrderStatus.refunded,
+        shown=order.amount - fee,
+        note=note,
+    )
 
 
 def _deliver(session, clock, settings, actor, order, now, **_):
@@ -366,9 +394,18 @@ def _deliver(session, clock, settings, actor, order, now, **_):
 
 
 def _confirm(session, clock, settings, actor, order, now, **_):
-    payout = release(session, clock, order, "release", to_seller=order.amount)
-    note = "released to seller"
-    record(session, order, actor.id, now, OrderStatus.completed, order.amount, note, payout)
+    pay_out(
+        session,
+        clock,
+        order,
+        "release",
+        order.amount,
+        actor_id=actor.id,
+        at=now,
+        to=OrderStatus.completed,
+        shown=order.amount,
+        note="released to seller",
+    )
 
 
 def _extend(session, clock, settings, actor, order, now, **_):
@@ -409,18 +446,22 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
         "refund": OrderStatus.refunded,
         "split": OrderStatus.resolved,
     }[resolution]
-    payout = release(session, clock, order, "resolve", to_seller=to_seller)
     order.paused_at = None
-    record(
-        session,
-        order,
-        actor.id,
-        now,
-        target,
-        to_seller,
+    note = (
         f"mediator: {resolution} ({money.fmt(to_seller)} to seller, "
-        f"{money.fmt(decided.to_buyer)} to buyer)",
-        payout,
+        f"{money.fmt(decided.to_buyer)} to buyer)"
+    )
+    pay_out(
+        session,
+        clock,
+        order,
+        "resolve",
+        to_seller,
+        actor_id=actor.id,
+        at=now,
+        to=target,
+        shown=to_seller,
+        note=note,
     )
 
 

@@ -23,7 +23,7 @@ from p2pmarket.models import (
 )
 from p2pmarket.services.market import availability
 from p2pmarket.services.money.orders import slots
-from p2pmarket.services.money.orders.rules import OPEN, held, record, release, settle_credit
+from p2pmarket.services.money.orders.rules import OPEN, held, pay_out, record, settle_credit
 from p2pmarket.services.trust import inbox
 
 # The statuses whose timer runs out at `confirm_by`.
@@ -95,9 +95,18 @@ TIMERS: dict[OrderStatus, Timer] = {
 
 def _expire(session: Session, clock: Clock, settings: Settings, order: Order, timer: Timer) -> None:
     at = getattr(order, timer.deadline)
-    amount = held(order)
-    payout = release(session, clock, order, timer.operation, timer.to_seller(order), at=at)
-    record(session, order, None, at, timer.target, amount, timer.note, payout)
+    pay_out(
+        session,
+        clock,
+        order,
+        timer.operation,
+        timer.to_seller(order),
+        actor_id=None,
+        at=at,
+        to=timer.target,
+        shown=held(order),
+        note=timer.note,
+    )
     settle_credit(session, clock, settings, order)
 
 
