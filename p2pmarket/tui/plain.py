@@ -29,3 +29,10 @@ def line(text: object, limit: int = 200) -> Text:
     """
     value = strip_controls(str(text)).replace("\n", " ")
     return Text(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+def cut(text: object, width: int) -> Text:
+    """One line of user text in at most `width` cells (a Chinese character takes two)."""
+    value = line(text)
+    value.truncate(width, overflow="ellipsis")
+    return value

@@ -128,6 +128,24 @@ async def test_chat_wraps_messages_at_80_columns_and_after_a_resize(market, conf
             assert widest <= log.scrollable_content_region.width, size
 
 
+async def test_chat_list_fits_its_pane_at_80_columns_and_shows_the_last_line_when_wide(
+    market, config, clock
+):
+    """At 80 columns the list pane is 28 wide: its last-message column would get one
+    character and a scroll bar; it goes, and comes back when the terminal grows."""
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=NARROW) as pilot:
+        await _pressed(pilot, "c")
+        table = app.screen.query_one("#conversations")
+        narrow, wide = ["with", "new", "mode"], ["with", "new", "mode", "last"]
+        for size, labels in ((NARROW, narrow), ((120, 36), wide), (NARROW, narrow)):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert [str(c.label) for c in table.ordered_columns] == labels, size
+            assert table.row_count > 0
+            assert table.virtual_size.width <= table.scrollable_content_region.width, size
+
+
 @pytest.mark.parametrize("keys", [["h"], ["s"], ["o"], ["c"], ["r"], ["l"], ["P"], ["p"], ["t"]])
 async def test_no_screen_shows_a_python_value(market, config, clock, keys):
     """#13 item 8 on the screens as `test_readable` on the CLI: every section of the demo

@@ -35,7 +35,9 @@ def _as(app: MarketApp, handle: str) -> None:
 
 
 def _log(app) -> str:
-    return "\n".join(str(line.text) for line in app.screen.query_one("#chat-log", RichLog).lines)
+    """What the chat log reads, its lines joined: a sentence wraps at the pane's width."""
+    lines = app.screen.query_one("#chat-log", RichLog).lines
+    return " ".join(" ".join(str(line.text) for line in lines).split())
 
 
 async def _offer_from_listing(app, pilot, trade, price: str, qty: str = "1", note: str = ""):

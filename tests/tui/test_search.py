@@ -170,9 +170,7 @@ async def test_a_radius_that_is_not_a_number_is_refused_in_words(market, config,
             assert status == f"Radius '{typed}' must be a number of km, like 3.", status
 
 
-async def test_a_refused_search_leaves_no_earlier_results_under_the_reason(
-    market, config, clock
-):
+async def test_a_refused_search_leaves_no_earlier_results_under_the_reason(market, config, clock):
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _bike_search(app, pilot)

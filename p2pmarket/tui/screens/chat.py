@@ -19,7 +19,7 @@ from textual.widgets import Button, DataTable, Header, Input, RichLog, Static
 from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.models import ChatMode, Tier
-from p2pmarket.tui.plain import data, line
+from p2pmarket.tui.plain import cut, data, line
 from p2pmarket.tui.remedies import for_app
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
@@ -30,6 +30,9 @@ from p2pmarket.tui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
     from p2pmarket.services.trust import chat
+
+
+CONVERSATION_COLUMNS = ("with", "new", "mode", "last")
 
 
 class ChatScreen(OrderActions, MarketScreen):
@@ -63,9 +66,7 @@ class ChatScreen(OrderActions, MarketScreen):
                 yield Static("Choose a conversation.", id="chat-header")
                 # Wrapped at the pane's width (RichLog's default renders 78 columns, cut in a
                 # narrower pane); a new width writes the lines again (on_resize).
-                yield RichLog(
-                    id="chat-log", wrap=True, markup=False, highlight=False, min_width=1
-                )
+                yield RichLog(id="chat-log", wrap=True, markup=False, highlight=False, min_width=1)
                 yield Static("", id="money-note")
                 with Horizontal(id="chat-buttons"):
                     yield Button("Trade mode", id="mode", compact=True)
@@ -77,11 +78,20 @@ class ChatScreen(OrderActions, MarketScreen):
         yield MarketFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#conversations", DataTable).add_columns("with", "new", "mode", "last")
         (self.query_one("#chat-input") if self.other else self.query_one("#chat-to")).focus()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._rewrap)
+        self.call_after_refresh(self._fit_list)
+
+    def _list_columns(self) -> tuple[str, ...]:
+        # Under 100 columns the list pane is 28 wide: the last message would get one
+        # character (and a scroll bar), so it goes; the conversation shows it.
+        return CONVERSATION_COLUMNS[:3] if self.has_class("-narrow") else CONVERSATION_COLUMNS
+
+    def _fit_list(self) -> None:
+        if len(self.query_one("#conversations", DataTable).columns) != len(self._list_columns()):
+            self.reload()
 
     def _rewrap(self) -> None:
         if self.view is not None:
@@ -92,11 +102,17 @@ class ChatScreen(OrderActions, MarketScreen):
 
     def reload(self) -> None:
         convs = self.actor.conversations()
-        self.query_one("#conversations", MarketTable).refill(
+        table, columns = self.query_one("#conversations", MarketTable), self._list_columns()
+        if len(table.columns) != len(columns):
+            table.clear(columns=True)
+            table.add_columns(*columns)
+        table.refill(
             [
                 (
                     c.id,
-                    (line(f"@{c.other}"), str(c.unread or ""), c.mode, line(c.last, 30)),
+                    (line(f"@{c.other}"), str(c.unread or ""), c.mode, cut(c.last, 16))[
+                        : len(columns)
+                    ],
                 )
                 for c in convs
             ]
