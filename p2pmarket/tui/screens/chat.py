@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -55,6 +55,7 @@ class ChatScreen(OrderActions, MarketScreen):
         self.payable: int | None = None
         self._shown: tuple[int | None, int] = (None, 0)  # (conversation, last message shown)
         self._offer_states: tuple = ()  # where the offers on screen stood when drawn
+        self._wrapped_at = 0  # the screen's width the log and the list were fitted to
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -80,9 +81,11 @@ class ChatScreen(OrderActions, MarketScreen):
     def on_mount(self) -> None:
         (self.query_one("#chat-input") if self.other else self.query_one("#chat-to")).focus()
 
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._rewrap)
-        self.call_after_refresh(self._fit_list)
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._wrapped_at:  # a taller or shorter screen wraps the same
+            self._wrapped_at = event.size.width
+            self.call_after_refresh(self._rewrap)
+            self.call_after_refresh(self._fit_list)
 
     def _list_columns(self) -> tuple[str, ...]:
         # Under 100 columns the list pane is 28 wide: the last message would get one
@@ -90,7 +93,8 @@ class ChatScreen(OrderActions, MarketScreen):
         return CONVERSATION_COLUMNS[:3] if self.has_class("-narrow") else CONVERSATION_COLUMNS
 
     def _fit_list(self) -> None:
-        if len(self.query_one("#conversations", DataTable).columns) != len(self._list_columns()):
+        columns = self.query_one("#conversations", DataTable).columns
+        if columns and len(columns) != len(self._list_columns()):  # filled, for another width
             self.reload()
 
     def _rewrap(self) -> None:
