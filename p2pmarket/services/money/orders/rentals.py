@@ -67,19 +67,7 @@ def take_back(session: Session, clock, settings: Settings, actor, order: Order, 
         to = OrderStatus.completed
     else:
         order.confirm_by, to = now + settings.claim_window, OrderStatus.returned
-    pay_out(
-        session,
-        clock,
-        order,
-        "rent",
-        rent_,
-        actor_id=actor.id,
-        at=now,
-        to=to,
-        shown=rent_,
-        note=note,
-        amount=rent_,
-    )
+    pay_out(session, clock, order, "rent", rent_, actor.id, now, to, rent_, note, amount=rent_)
 
 
 def claim_deposit(
@@ -117,19 +105,12 @@ def claim_deposit(
 
 def accept_claim(session: Session, clock, settings: Settings, actor, order: Order, now: int, **_):
     """The claim out of the deposit to the owner, the rest of it back to the renter."""
-    back = order.deposit - order.claim_amount
-    note = f"claim accepted: {money.fmt(order.claim_amount)} to the owner, {money.fmt(back)} back"
+    claim = order.claim_amount
+    note = (
+        f"claim accepted: {money.fmt(claim)} to the owner, {money.fmt(order.deposit - claim)} back"
+    )
     pay_out(
-        session,
-        clock,
-        order,
-        "claim",
-        order.claim_amount,
-        actor_id=actor.id,
-        at=now,
-        to=OrderStatus.completed,
-        shown=order.claim_amount,
-        note=note,
+        session, clock, order, "claim", claim, actor.id, now, OrderStatus.completed, claim, note
     )
 
 

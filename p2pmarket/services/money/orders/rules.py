@@ -151,7 +151,6 @@ def pay_out(
     order: Order,
     operation: str,
     to_seller: int,
-    *,
     actor_id: int | None,
     at: int,
     to: OrderStatus,
@@ -160,8 +159,9 @@ def pay_out(
     amount: int | None = None,
 ) -> OrderEvent:
     """Pay out what the order's escrow holds (`held`, or `amount` of it): `to_seller` to
-    the seller, the rest back to the buyer; and move the order to `to` (its event showing
-    `shown` and `note`). The transfer's entries and the event go in one append.
+    the seller, the rest back to the buyer; and move the order to `to` as `record` does
+    (its event by `actor_id` at `at`, showing `shown` and `note`). The transfer's entries
+    and the event go in one append.
 
     The market's own key for `operation` makes it happen once per order, and no person
     can have taken that key before."""

@@ -311,17 +311,10 @@ def _cancel(session, clock, settings, actor, order, now, **_):
             raise refuse(order, TRANSITIONS["cancel"], "cancel")
         # The seller calls off a booked slot: the buyer gets everything back, and the
         # refund counts against the seller's transaction credit like a missed delivery.
+        note = "cancelled by seller"
+        refunded = OrderStatus.refunded
         pay_out(
-            session,
-            clock,
-            order,
-            "seller-cancel",
-            0,
-            actor_id=actor.id,
-            at=now,
-            to=OrderStatus.refunded,
-            shown=order.amount,
-            note="cancelled by seller",
+            session, clock, order, "seller-cancel", 0, actor.id, now, refunded, order.amount, note
         )
         return
     record(session, order, actor.id, now, OrderStatus.cancelled)
@@ -337,17 +330,9 @@ def _revoke(session, clock, settings, actor, order, now, **_):
             f"You can't revoke order #{order.id}: the revoke window closed at "
             f"{iso(order.revoke_until)}; open a dispute instead.",
         )
+    note = "revoked by buyer"
     pay_out(
-        session,
-        clock,
-        order,
-        "revoke",
-        0,
-        actor_id=actor.id,
-        at=now,
-        to=OrderStatus.refunded,
-        shown=order.amount,
-        note="revoked by buyer",
+        session, clock, order, "revoke", 0, actor.id, now, OrderStatus.refunded, order.amount, note
     )
 
 
@@ -373,11 +358,11 @@ def _cancel_booking(session, clock, settings, actor, order, now):
         order,
         "revoke",
         fee,
-        actor_id=actor.id,
-        at=now,
-        to=OrderStatus.refunded,
-        shown=order.amount - fee,
-        note=note,
+        actor.id,
+        now,
+        OrderStatus.refunded,
+        order.amount - fee,
+        note,
     )
 
 
@@ -394,17 +379,9 @@ def _deliver(session, clock, settings, actor, order, now, **_):
 
 
 def _confirm(session, clock, settings, actor, order, now, **_):
+    amount, note = order.amount, "released to seller"
     pay_out(
-        session,
-        clock,
-        order,
-        "release",
-        order.amount,
-        actor_id=actor.id,
-        at=now,
-        to=OrderStatus.completed,
-        shown=order.amount,
-        note="released to seller",
+        session, clock, order, "release", amount, actor.id, now, OrderStatus.completed, amount, note
     )
 
 
@@ -451,18 +428,7 @@ def _resolve(session, clock, settings, actor, order, now, resolution, split, **_
         f"mediator: {resolution} ({money.fmt(to_seller)} to seller, "
         f"{money.fmt(decided.to_buyer)} to buyer)"
     )
-    pay_out(
-        session,
-        clock,
-        order,
-        "resolve",
-        to_seller,
-        actor_id=actor.id,
-        at=now,
-        to=target,
-        shown=to_seller,
-        note=note,
-    )
+    pay_out(session, clock, order, "resolve", to_seller, actor.id, now, target, to_seller, note)
 
 
 # Each handler applies one action; one may return the users it loaded (for the view).

@@ -95,17 +95,18 @@ TIMERS: dict[OrderStatus, Timer] = {
 
 def _expire(session: Session, clock: Clock, settings: Settings, order: Order, timer: Timer) -> None:
     at = getattr(order, timer.deadline)
+    to_seller, amount = timer.to_seller(order), held(order)
     pay_out(
         session,
         clock,
         order,
         timer.operation,
-        timer.to_seller(order),
-        actor_id=None,
-        at=at,
-        to=timer.target,
-        shown=held(order),
-        note=timer.note,
+        to_seller,
+        None,
+        at,
+        timer.target,
+        amount,
+        timer.note,
     )
     settle_credit(session, clock, settings, order)
 
