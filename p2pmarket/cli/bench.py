@@ -282,7 +282,9 @@ def tui(
             f"{typing['cpu']['p50_ms']} ms, p95 {typing['cpu']['p95_ms']} ms; load "
             f"{typing['load']['before']} → {typing['load']['after']} on "
             f"{typing['load']['cores']} cores); with prices compared in the why: p50 "
-            f"{typing['priced']['p50_ms']} ms, p95 {typing['priced']['p95_ms']} ms; its home "
+            f"{typing['priced']['p50_ms']} ms, p95 {typing['priced']['p95_ms']} ms (CPU p50 "
+            f"{typing['priced_cpu']['p50_ms']} ms, p95 {typing['priced_cpu']['p95_ms']} ms); "
+            f"its home "
             f"filled p50 {typing['home']['filled']['p50_ms']} ms (target ≤ 1000; frame "
             f"{typing['home']['frame']['p50_ms']} ms, CPU {typing['home']['cpu']['p50_ms']} ms)"
         ),

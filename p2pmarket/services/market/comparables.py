@@ -247,15 +247,15 @@ def around(
     shares: dict[frozenset[str], float] = {}
     used: set[int] = set()
     unlike = 0
-    for (lid, _title, condition, status, price, at, _lat, _lon, sold, sold_at), km, held in rows:
+    for (lid, _title, condition, status, price, at, _lat, _lon, sold, sold_at), km, said in rows:
         if lid not in alike:
             if radius_km is not None and km > radius_km:
                 alike[lid] = (0.0, km)  # outside this step's circle: the next step's
                 continue
-            share = shares.get(held)
-            if share is None:  # many titles hold the same of the item's words
-                shared = words.held(held)
-                share = shares[held] = words.likeness(shared) if shared else 0.0
+            share = shares.get(said)
+            if share is None:  # many titles say the same of the item's words
+                held = words.held(said)
+                share = shares[said] = words.likeness(held) if held else 0.0
             alike[lid] = (share, km)
             unlike += share < LIKENESS_MIN
             if share >= LIKENESS_MIN and str(status) == ListingStatus.active:
