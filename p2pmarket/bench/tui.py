@@ -183,7 +183,8 @@ def screen_switches(rounds: int = 4) -> dict:
 
 async def _type_and_wait(app, keys: str, timeout: float = 10.0) -> tuple[list, list, list]:
     """Per key press: ms until its results are painted, and until their prices are compared;
-    and the process's CPU ms until they are painted (every thread: the worker's too).
+    and the process's CPU ms for the key (every thread, both passes: Pilot's press returns
+    only once the process is idle, so the first pass's paint is long past by then).
 
     The clock starts before the key is sent and stops when the table's refresh after the
     update has run, so key handling, the worker, the table and the paint all count.

@@ -16,6 +16,7 @@ from p2pmarket.models import (
     User,
 )
 from p2pmarket.services.market import catalog, comparables, conditions, demo, pricing, search
+from p2pmarket.store.sqlite import prices as sqlite_prices
 from tests.conftest import make_goods, make_sale, make_user
 
 HOME = (31.2290, 121.4480)
@@ -286,3 +287,106 @@ def test_items_of_the_word_too_unlike_or_idle_say_why_they_are_not_used(store, c
         "3 'bike' items in bicycles per item, none active or sold;"
     )
     assert mixed.basis.startswith("3 'bike' items in bicycles per item, none sharing enough")
+
+
+def _metronomes(store, clock, buyer):
+    """Metronomes and other 'metronome' items near HOME and farther, some sold."""
+    # Their listings lie 0.7 km apart north of HOME (never near a radius step's edge).
+    at = [(HOME[0] + i * 0.006, HOME[1]) for i in range(12)]
+    sellers = [
+        make_user(store, clock, f"seller{i}", lat=lat, lon=lon, public=(lat, lon))
+        for i, (lat, lon) in enumerate(at)
+    ]
+    titles = ["Wittner metronome", "Digital metronome, boxed", "Metronome", "Old metronome"]
+    conditions_ = [Condition.new, Condition.like_new, Condition.good, Condition.fair]
+    listings = [
+        make_goods(
+            store,
+            clock,
+            seller,
+            titles[i % 4],
+            10_000 + 700 * i,
+            condition=conditions_[i % 4],
+        )
+        for i, seller in enumerate(sellers)
+    ]
+    for i, listing in enumerate(listings[::3]):
+        make_sale(store, clock, listing, buyer, 9_000 + 500 * i)
+    return listings
+
+
+def _bands_read_per_item(store, clock, listings, monkeypatch, *, cap):
+    """Each listing's own band, the store asked for it alone (no kept reads)."""
+    real = sqlite_prices.SqlitePricePoints.memo
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            sqlite_prices.SqlitePricePoints,
+            "memo",
+            lambda self, session, name: (
+                None if name == comparables._READS_KEY else real(self, session, name)
+            ),
+        )
+        return [
+            _band(store, clock, v.title, exclude_listing=v.id, condition=v.condition, cap=cap)
+            for v in listings
+        ]
+
+
+@pytest.mark.sqlite_only  # reads are kept on SQLite (its data_version); PostgreSQL keeps none
+@pytest.mark.parametrize("cap", [5, 200])
+def test_a_word_read_once_prices_every_item_as_its_own_read_would(store, clock, monkeypatch, cap):
+    buyer = make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
+    listings = _metronomes(store, clock, buyer)
+    reads = []
+    real = sqlite_prices.SqlitePricePoints.alike
+    monkeypatch.setattr(
+        sqlite_prices.SqlitePricePoints,
+        "alike",
+        lambda self, *args: reads.append(args) or real(self, *args),
+    )
+
+    # cap 5: the store stops early, and whether an item's own listing was among the first
+    # read decides which others it is compared with.
+    kept = [
+        _band(store, clock, v.title, exclude_listing=v.id, condition=v.condition, cap=cap)
+        for v in listings
+    ]
+    shared = len(reads)
+    alone = _bands_read_per_item(store, clock, listings, monkeypatch, cap=cap)
+
+    assert kept == alone
+    # Some compared within 3 km, some short of comparables up to the whole market.
+    assert {band.against is None for band in kept} == {True, False}
+    # One read per radius step for the word, not one per item and step.
+    assert [args[6] for args in reads[:shared]] == list(pricing.RADII_KM)
+    assert len(reads) - shared == 24  # alone: 12 items, 1 or 3 steps each
+
+
+@pytest.mark.sqlite_only  # reads and bands are kept on SQLite only
+def test_a_kept_band_is_never_stale_after_a_price_edit_or_a_sale(store, clock, monkeypatch):
+    from p2pmarket.services.market import shops
+
+    buyer = make_user(store, clock, "buyer", lat=HOME[0], lon=HOME[1])
+    listings = _metronomes(store, clock, buyer)
+    # 'Metronome' is compared with the metronomes within 3 km, 'Old metronome' among them.
+    item, other = listings[2], listings[3]
+
+    def band():
+        with store.read() as session:
+            return pricing.suggest_listings(session, clock, [item.id], lat=HOME[0], lon=HOME[1])[
+                item.id
+            ]
+
+    first = band()
+    assert first.against == "6 similar 'metronome' items (2 sold) within 3 km"
+    assert band() == first  # kept
+    with store.write() as session:
+        seller = session.get(User, session.get(Listing, other.id).seller_id)
+        shops.edit_listing(session, clock, seller, other.id, price=500)
+    edited = band()
+    assert edited.against == first.against and edited != first
+    assert [edited] == _bands_read_per_item(store, clock, [item], monkeypatch, cap=200)
+    make_sale(store, clock, other, buyer, 95_000)
+    sold = band()
+    assert sold.sales == edited.sales + 1 and sold.p90 > edited.p90
+    assert [sold] == _bands_read_per_item(store, clock, [item], monkeypatch, cap=200)

@@ -483,6 +483,37 @@ def test_an_empty_page_tells_how_far_the_nearest_match_is(store, clock):
         assert nowhere.nothing_found() == "Nothing found within 3 km of home (nor within 50 km)."
 
 
+@pytest.mark.sqlite_only  # kept in the store's memo: SQLite's data_version; PostgreSQL keeps none
+def test_words_found_nowhere_beyond_are_not_looked_for_again_as_one_types_on(
+    store, clock, monkeypatch
+):
+    from p2pmarket.services.market.search import results as search_results
+
+    me = _me(store, clock)
+    looks = []
+    real = search_results.find
+    monkeypatch.setattr(
+        search_results,
+        "find",
+        lambda session, who, q: looks.append(q.text) or real(session, who, q),
+    )
+
+    def beyond(text: str) -> float | None:
+        with store.read() as session:
+            query = search.Query(text=text, lat=CENTRE[0], lon=CENTRE[1])
+            return search.search(session, clock, session.get(User, me.id), query).nearest_beyond_km
+
+    assert beyond("violi") is None and looks == ["violi", "violi"]  # the page, then 50 km
+    # "violin" and "violin l" match fewer listings than "violi": nothing 50 km out either.
+    assert beyond("violin") is None and beyond("violin l") is None
+    assert looks == ["violi", "violi", "violin", "violin l"]
+    assert beyond("viola") is None and looks[-2:] == ["viola", "viola"]  # not narrower
+    # A listing written: the store changed, so what was found nowhere is looked for again.
+    far = _seen_at(store, clock, "far", CENTRE[0] + 0.09)  # ~10 km north
+    make_listing(store, clock, far, title="Violin lessons")
+    assert beyond("violin") == 10.0 and looks[-2:] == ["violin", "violin"]
+
+
 def test_condition_filter_keeps_goods_in_that_condition_or_better(store, clock):
     me = _me(store, clock)
     seller = _seen_at(store, clock, "seller", CENTRE[0] + 0.005)

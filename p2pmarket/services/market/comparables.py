@@ -17,12 +17,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlmodel import Session
 
 from p2pmarket.geo import haversine_km
 from p2pmarket.models import ListingStatus
 from p2pmarket.store import ports
+from p2pmarket.store.ports import LikeRow
 from p2pmarket.tokens import query_tokens, tokens
 
 # The rarest this many words of a title are looked up.
@@ -107,9 +109,9 @@ class Words:
         read only to be dropped), else every word."""
         return (self.head,) if self.head is not None else self.terms
 
-    def held(self, title: str) -> frozenset[str]:
-        """The item's words another title holds (none without the head word)."""
-        found = set(tokens(title))
+    def held(self, found: frozenset[str]) -> frozenset[str]:
+        """The item's words another title holds, given that title's tokens (none without
+        the head word)."""
         if self.head is not None and self.head not in found:
             return frozenset()
         return frozenset(t for t in self.terms if t in found)
@@ -163,6 +165,66 @@ class Found:
     idle: int = 0
 
 
+# Reads of the listings holding a word, kept while nobody writes to the store (the store's
+# memo, as pricing keeps bands): a search page's rows are mostly one thing ('sofa'), each
+# priced against the others, and typing "sofa b…" prices the same things again.
+READS_KEPT = 64
+_READS_KEY = "p2pmarket.comparables.reads"
+
+
+class _Row(NamedTuple):
+    """A row the store read, with its distance from the centre and its title's tokens."""
+
+    like: LikeRow
+    km: float
+    tokens: frozenset[str]
+
+
+def _rows(session: Session, words: Words, key: tuple, exclude: int | None) -> list[_Row]:
+    """The store's rows of listings like the item (`key`: category, unit, centre, radius
+    and cap), its own left out.
+
+    One word's rows are read once for every item it is asked for, and kept: the store
+    reads a word's listings in one order until `cap` are found, so the first `cap` of
+    `cap` + 1 read with none left out, less the item's own, are those it would read for
+    the item. Several words (no head word) dedupe across words; those are read per item.
+    """
+    category, unit, lat, lon, radius_km, cap = key
+    prices = ports.of(session).prices
+    memo = prices.memo(session, _READS_KEY) if len(words.asked) == 1 else None
+    if memo is None:
+        rows = prices.alike(session, category, unit, words.asked, lat, lon, radius_km, exclude, cap)
+        return _distanced(rows, lat, lon)
+    kept = (*key, words.asked)
+    read = memo.pop(kept, None)
+    if read is None:
+        rows = prices.alike(
+            session, category, unit, words.asked, lat, lon, radius_km, None, cap + 1
+        )
+        read = _distanced(rows, lat, lon)
+    memo[kept] = read
+    while len(memo) > READS_KEPT:
+        del memo[next(iter(memo))]
+    out: list[_Row] = []
+    listings: set[int] = set()
+    for row in read:
+        lid = row.like[0]
+        if lid == exclude:
+            continue
+        if lid not in listings:
+            if len(listings) == cap:
+                break
+            listings.add(lid)
+        out.append(row)
+    return out
+
+
+def _distanced(rows: list[LikeRow], lat: float, lon: float) -> list[_Row]:
+    return [
+        _Row(row, haversine_km(lat, lon, row[6], row[7]), frozenset(tokens(row[1]))) for row in rows
+    ]
+
+
 def around(
     session: Session,
     words: Words,
@@ -178,22 +240,22 @@ def around(
     """Completed sales and active listings like the item within radius_km (None: anywhere)."""
     if not words.terms:
         return Found([])
-    rows = ports.of(session).prices.alike(
-        session, category, unit, words.asked, lat, lon, radius_km, exclude, cap
-    )
+    rows = _rows(session, words, (category, unit, lat, lon, radius_km, cap), exclude)
     found: list[Comparable] = []
     # listing id -> (likeness, km); rows of one listing come together, one per sale.
     alike: dict[int, tuple[float, float]] = {}
+    shares: dict[frozenset[str], float] = {}
     used: set[int] = set()
     unlike = 0
-    for lid, title, condition, status, price, at, plat, plon, sold, sold_at in rows:
+    for (lid, _title, condition, status, price, at, _lat, _lon, sold, sold_at), km, said in rows:
         if lid not in alike:
-            km = haversine_km(lat, lon, plat, plon)
             if radius_km is not None and km > radius_km:
                 alike[lid] = (0.0, km)  # outside this step's circle: the next step's
                 continue
-            held = words.held(title)
-            share = words.likeness(held) if held else 0.0
+            share = shares.get(said)
+            if share is None:  # many titles say the same of the item's words
+                held = words.held(said)
+                share = shares[said] = words.likeness(held) if held else 0.0
             alike[lid] = (share, km)
             unlike += share < LIKENESS_MIN
             if share >= LIKENESS_MIN and str(status) == ListingStatus.active:

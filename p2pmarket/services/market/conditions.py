@@ -34,6 +34,7 @@ from p2pmarket.models import (
     OrderStatus,
 )
 from p2pmarket.services.market.comparables import thing
+from p2pmarket.store import ports
 
 # What each condition sells for against good, until the sales say otherwise.
 CONFIGURED: dict[str, float] = {
@@ -85,9 +86,23 @@ class Factor:
         return f"{said} by default (no sales to learn from)"
 
 
+# Factors read, kept while nobody writes to the store (a search page prices many listings
+# of a category; the factors are learned by a write).
+_KEPT = "p2pmarket.conditions.factors"
+
+
 def factors(session: Session, category: str) -> dict[str, Factor]:
     """Every condition's factor for `category`: the category's where enough of its sales
     voted, else the market's, else the configured one."""
+    kept = ports.of(session).prices.memo(session, _KEPT)
+    if kept is None:
+        return _factors(session, category)
+    if category not in kept:
+        kept[category] = _factors(session, category)
+    return kept[category]
+
+
+def _factors(session: Session, category: str) -> dict[str, Factor]:
     rows = {
         (scope, condition): (permille, sales)
         for scope, condition, permille, sales in session.execute(

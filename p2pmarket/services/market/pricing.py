@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from p2pmarket import money
 from p2pmarket.clock import DAY, Clock
@@ -289,8 +289,12 @@ def category_band(
     return band
 
 
+# Each condition's place in the order (new first): how many steps apart two conditions are.
+_RANKS = {condition: rank for rank, condition in enumerate(conditions.CONFIGURED)}
+
+
 def _rank(condition: str | None) -> int:
-    return list(conditions.CONFIGURED).index(condition or Condition.good)
+    return _RANKS[condition or Condition.good]
 
 
 def predicted(points: list[tuple[float, float]]) -> list[float]:
@@ -543,13 +547,23 @@ def suggest_listings(
     if remembered is None:
         remembered = {}
     bucket = clock.now() // CACHE_SECONDS
+    unknown = [lid for lid in ids if (lid, lat, lon, cap, bucket) not in remembered]
+    # The listings not remembered, in one read (one by one was a sixth of a page's time).
+    listings = (
+        {
+            listing.id: listing
+            for listing in session.exec(select(Listing).where(col(Listing.id).in_(unknown)))
+        }
+        if unknown
+        else {}
+    )
     bands: dict[int, Suggestion] = {}
     for lid in ids:
         key = (lid, lat, lon, cap, bucket)
         if key in remembered:
             remembered[key] = bands[lid] = remembered.pop(key)
             continue
-        listing = session.get(Listing, lid)
+        listing = listings.get(lid)
         if listing is None:
             continue
         remembered[key] = bands[lid] = suggest(
