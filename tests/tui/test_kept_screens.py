@@ -2,6 +2,7 @@
 last read: it shows what is true now (another process's commit, a deadline passed) and,
 when nothing changed, shows itself as it was without reading (bench tui: screen switch)."""
 
+import gc
 import subprocess
 import sys
 
@@ -104,3 +105,25 @@ async def test_shown_again_after_the_clock_passed_a_deadline_it_is_settled(store
         clock.advance(8 * DAY)
         await _show(pilot, "o")
         assert _status(app, order_id) == "refunded"
+
+
+async def test_kept_screens_are_out_of_the_collectors_walk_while_their_person_is_in(
+    store, config, clock
+):
+    """The collector's full pass walked every kept screen's widgets, 200–300 ms in the middle
+    of a switch (bench tui): a section once shown is frozen out of its walk; another person
+    logging in (their sections are dropped) or quitting lets it all be collected again."""
+    app, _order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() == 0
+        await _show(pilot, "o")
+        assert gc.get_freeze_count() > 0
+        await _show(pilot, "u")
+        await pilot.press(*"lin", "enter", *PASSPHRASE, "enter")
+        await settle(pilot)
+        assert app.user.handle == "lin" and app._sections == {}
+        assert gc.get_freeze_count() == 0
+        await _show(pilot, "o")
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
