@@ -124,11 +124,13 @@ def time_to_first_screen(repeat: int = 3) -> dict:
 
 async def _leave_text_field(app, pilot) -> None:
     """A text field (Search's box, Chat's) types the section letters: a person leaves it
-    first, a key of its own (its blur and repaint are not the switch's)."""
-    from textual.widgets import Input
+    for the screen's list first (ctrl+l, tab), a key of its own: its restyle, repaint and
+    footer change are not the switch's."""
+    from textual.widgets import DataTable, Input
 
     if isinstance(app.focused, Input):
-        app.set_focus(None)
+        lists = (w for w in app.screen.focus_chain if isinstance(w, DataTable))
+        app.set_focus(next(lists, None))
         await pilot.pause()
 
 
