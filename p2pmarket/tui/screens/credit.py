@@ -22,6 +22,7 @@ from p2pmarket.market import records
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
+from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ class CreditScreen(MarketScreen):
         yield Header()
         with Horizontal(id="credit-top"):
             with Vertical(id="credit-cards"):
-                yield Static("", id="scores", classes="card")
-                yield Static("", id="records-status", classes="card")
+                yield SteadyStatic("", id="scores", classes="card")
+                yield SteadyStatic("", id="records-status", classes="card")
             yield PlotextPlot(id="credit-plot")
         with TabbedContent(id="credit-tabs"):
             with TabPane("Credit records", id="tab-credit"):
