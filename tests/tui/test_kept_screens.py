@@ -127,3 +127,32 @@ async def test_kept_screens_are_out_of_the_collectors_walk_while_their_person_is
         await _show(pilot, "o")
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+async def test_shown_again_after_an_unrelated_commit_its_panes_keep_what_is_the_same(
+    store, config, clock
+):
+    """A re-read that finds the order as it was keeps its buttons and its timeline, and a
+    pane given the words it shows lays nothing out: new buttons cost their mount and a
+    layout of the whole screen (bench tui: screen switch)."""
+    app, order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "o")
+        panel = app.screen.query_one("#order-panel")
+        assert panel.order.id == order_id
+        buttons = list(panel.query("#order-actions Button"))
+        timeline = panel.query_one("#order-timeline").content
+        assert buttons and timeline
+        app.market.actor("bob", PASSPHRASE).send_message("lin", "still there?")
+        await _show(pilot, "h")
+        await _show(pilot, "o")
+        assert list(panel.query("#order-actions Button")) == buttons
+        assert panel.query_one("#order-timeline").content is timeline
+        head = panel.query_one("#order-head")
+        head.update(head.content)
+        assert not app.screen._layout_required
+        app.market.actor("bob", PASSPHRASE).act(order_id, "cancel")
+        await _show(pilot, "h")
+        await _show(pilot, "o")
+        assert [b.name for b in panel.query("#order-actions Button")] != [b.name for b in buttons]
+        assert panel.query_one("#order-timeline").content is not timeline
