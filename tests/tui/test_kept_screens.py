@@ -156,3 +156,18 @@ async def test_shown_again_after_an_unrelated_commit_its_panes_keep_what_is_the_
         await _show(pilot, "o")
         assert [b.name for b in panel.query("#order-actions Button")] != [b.name for b in buttons]
         assert panel.query_one("#order-timeline").content is not timeline
+
+
+async def test_credit_shown_again_with_the_same_history_keeps_its_plot(store, config, clock):
+    """Drawing the plot again costs its whole render: a re-read that finds the same credit
+    history (someone committed something else) keeps the plot drawn."""
+    app, _order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "r")
+        plt = app.screen.query_one("#credit-plot").plt
+        drawn, clear_data = [], plt.clear_data
+        plt.clear_data = lambda: (drawn.append(1), clear_data())
+        app.market.actor("bob", PASSPHRASE).send_message("lin", "still there?")
+        await _show(pilot, "h")
+        await _show(pilot, "r")
+        assert app.screen.history is not None and drawn == []

@@ -53,6 +53,8 @@ class CreditScreen(MarketScreen):
         super().__init__()
         self.scores: credit.Scores | None = None
         self.history: list[credit.CreditEventView] = []
+        # The history the plot was drawn from (None: not drawn yet).
+        self._plotted: tuple | None = None
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot
@@ -193,6 +195,9 @@ class CreditScreen(MarketScreen):
     def _plot(self) -> None:
         from textual_plotext import PlotextPlot
 
+        if self._plotted == tuple(self.history):
+            return  # shown again with the same history: a plot costs its whole render
+        self._plotted = tuple(self.history)
         widget = self.query_one("#credit-plot", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
