@@ -8,26 +8,11 @@ cost the switch a layout (bench tui: screen switch).
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.visual import VisualType
 from textual.widgets import Static
 
-
-def _look(content: VisualType) -> tuple | None:
-    """What a str or a Text shows, comparable (None: anything else, never the same)."""
-    if isinstance(content, str):
-        return (str, content)
-    if isinstance(content, Text):
-        return (
-            content.plain,
-            content.style,
-            tuple(content.spans),
-            content.justify,
-            content.overflow,
-            content.no_wrap,
-            content.end,
-        )
-    return None
+# What a str or a Text shows, comparable: the key MarketTable draws a cell again by.
+from p2pmarket.tui.widgets.table import _content_key as _look
 
 
 class SteadyStatic(Static):
