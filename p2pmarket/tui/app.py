@@ -16,6 +16,7 @@ first shown.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import threading
 from collections.abc import Callable
@@ -59,6 +60,15 @@ SCREENS: dict[str, tuple[str, str]] = {
     "mediation": ("mediation", "MediationScreen"),
     "plan": ("plan", "PlanScreen"),
 }
+
+
+def _keep_out_of_gc() -> None:
+    """What lives now (the modules, Textual, the kept screens' widgets) moves out of the
+    cycle collector's sight: its full pass walked all of it, 200–300 ms at a time in the
+    middle of a screen switch or a keystroke (bench tui: screen switch). What dies from now
+    on is collected as before; a young pass first, so little garbage is kept."""
+    gc.collect(1)
+    gc.freeze()
 
 
 def _section_of(screen: Screen) -> str | None:
@@ -264,6 +274,7 @@ class MarketApp(App[None]):
         self.set_interval(INBOX_EVERY, self.check_inbox)
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # nothing of this app outlives it unseen (_keep_out_of_gc)
         if self._watcher is not None:
             self._watcher.close()
         if self._market is not None:
@@ -300,6 +311,7 @@ class MarketApp(App[None]):
             self.uninstall_screen(f"section:{name}")
             screen.remove()
         self._sections.clear()
+        gc.unfreeze()  # their widgets may be collected again (_keep_out_of_gc)
         self.push_screen(home)
 
     # -- the two timers --------------------------------------------------------------------
@@ -409,6 +421,7 @@ class MarketApp(App[None]):
         if screen is None:
             screen = self._sections[name] = _screen(name)()
             self.install_screen(screen, f"section:{name}")
+            screen.call_after_refresh(_keep_out_of_gc)
         return screen
 
     def action_back(self) -> None:

@@ -2,6 +2,7 @@
 last read: it shows what is true now (another process's commit, a deadline passed) and,
 when nothing changed, shows itself as it was without reading (bench tui: screen switch)."""
 
+import gc
 import subprocess
 import sys
 
@@ -104,3 +105,69 @@ async def test_shown_again_after_the_clock_passed_a_deadline_it_is_settled(store
         clock.advance(8 * DAY)
         await _show(pilot, "o")
         assert _status(app, order_id) == "refunded"
+
+
+async def test_kept_screens_are_out_of_the_collectors_walk_while_their_person_is_in(
+    store, config, clock
+):
+    """The collector's full pass walked every kept screen's widgets, 200–300 ms in the middle
+    of a switch (bench tui): a section once shown is frozen out of its walk; another person
+    logging in (their sections are dropped) or quitting lets it all be collected again."""
+    app, _order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() == 0
+        await _show(pilot, "o")
+        assert gc.get_freeze_count() > 0
+        await _show(pilot, "u")
+        await pilot.press(*"lin", "enter", *PASSPHRASE, "enter")
+        await settle(pilot)
+        assert app.user.handle == "lin" and app._sections == {}
+        assert gc.get_freeze_count() == 0
+        await _show(pilot, "o")
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
+async def test_shown_again_after_an_unrelated_commit_its_panes_keep_what_is_the_same(
+    store, config, clock
+):
+    """A re-read that finds the order as it was keeps its buttons and its timeline, and a
+    pane given the words it shows lays nothing out: new buttons cost their mount and a
+    layout of the whole screen (bench tui: screen switch)."""
+    app, order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "o")
+        panel = app.screen.query_one("#order-panel")
+        assert panel.order.id == order_id
+        buttons = list(panel.query("#order-actions Button"))
+        timeline = panel.query_one("#order-timeline").content
+        assert buttons and timeline
+        app.market.actor("bob", PASSPHRASE).send_message("lin", "still there?")
+        await _show(pilot, "h")
+        await _show(pilot, "o")
+        assert list(panel.query("#order-actions Button")) == buttons
+        assert panel.query_one("#order-timeline").content is timeline
+        head = panel.query_one("#order-head")
+        head.update(head.content)
+        assert not app.screen._layout_required
+        app.market.actor("bob", PASSPHRASE).act(order_id, "cancel")
+        await _show(pilot, "h")
+        await _show(pilot, "o")
+        assert [b.name for b in panel.query("#order-actions Button")] != [b.name for b in buttons]
+        assert panel.query_one("#order-timeline").content is not timeline
+
+
+async def test_credit_shown_again_with_the_same_history_keeps_its_plot(store, config, clock):
+    """Drawing the plot again costs its whole render: a re-read that finds the same credit
+    history (someone committed something else) keeps the plot drawn."""
+    app, _order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "r")
+        plt = app.screen.query_one("#credit-plot").plt
+        drawn, clear_data = [], plt.clear_data
+        plt.clear_data = lambda: (drawn.append(1), clear_data())
+        app.market.actor("bob", PASSPHRASE).send_message("lin", "still there?")
+        await _show(pilot, "h")
+        await _show(pilot, "r")
+        assert app.screen.history is not None and drawn == []

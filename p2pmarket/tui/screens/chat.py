@@ -25,6 +25,7 @@ from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.order_actions import OrderActions
 from p2pmarket.tui.widgets.profile import badges
+from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
 
@@ -64,11 +65,11 @@ class ChatScreen(OrderActions, MarketScreen):
                 yield TextInput(placeholder="new chat: a handle, then enter", id="chat-to")
                 yield MarketTable(id="conversations")
             with Vertical(id="chat-main"):
-                yield Static("Choose a conversation.", id="chat-header")
+                yield SteadyStatic("Choose a conversation.", id="chat-header")
                 # Wrapped at the pane's width (RichLog's default renders 78 columns, cut in a
                 # narrower pane); a new width writes the lines again (on_resize).
                 yield RichLog(id="chat-log", wrap=True, markup=False, highlight=False, min_width=1)
-                yield Static("", id="money-note")
+                yield SteadyStatic("", id="money-note")
                 with Horizontal(id="chat-buttons"):
                     yield Button("Trade mode", id="mode", compact=True)
                     yield Button("Request ¥", id="request", compact=True)

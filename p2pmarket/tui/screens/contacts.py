@@ -17,6 +17,7 @@ from p2pmarket.models import Tier
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
+from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
 from p2pmarket.tui.widgets.text_input import TextInput
 
@@ -43,7 +44,7 @@ class ContactsScreen(MarketScreen):
                 id="contact-tier",
             )
             yield Button("Set tier", variant="primary", id="contact-set")
-        yield Static("", id="tier-limits")
+        yield SteadyStatic("", id="tier-limits")
         yield MarketTable(id="contacts")
         yield MarketFooter()
 

@@ -22,6 +22,7 @@ from p2pmarket.market import records
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
+from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class CreditScreen(MarketScreen):
         super().__init__()
         self.scores: credit.Scores | None = None
         self.history: list[credit.CreditEventView] = []
+        # The history the plot was drawn from (None: not drawn yet).
+        self._plotted: tuple | None = None
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot
@@ -59,8 +62,8 @@ class CreditScreen(MarketScreen):
         yield Header()
         with Horizontal(id="credit-top"):
             with Vertical(id="credit-cards"):
-                yield Static("", id="scores", classes="card")
-                yield Static("", id="records-status", classes="card")
+                yield SteadyStatic("", id="scores", classes="card")
+                yield SteadyStatic("", id="records-status", classes="card")
             yield PlotextPlot(id="credit-plot")
         with TabbedContent(id="credit-tabs"):
             with TabPane("Credit records", id="tab-credit"):
@@ -192,6 +195,9 @@ class CreditScreen(MarketScreen):
     def _plot(self) -> None:
         from textual_plotext import PlotextPlot
 
+        if self._plotted == tuple(self.history):
+            return  # shown again with the same history: a plot costs its whole render
+        self._plotted = tuple(self.history)
         widget = self.query_one("#credit-plot", PlotextPlot)
         plt = widget.plt
         plt.clear_data()

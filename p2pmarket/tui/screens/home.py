@@ -17,6 +17,7 @@ from p2pmarket import money
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
+from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:  # the store's modules load after the first frame (see tui/app.py)
@@ -38,12 +39,12 @@ class HomeScreen(MarketScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="home-top"):
-            yield Static("", id="wallet", classes="card")
-            yield Static("", id="notices", classes="card")
+            yield SteadyStatic("", id="wallet", classes="card")
+            yield SteadyStatic("", id="notices", classes="card")
         with Vertical(id="home-body"):
-            yield Static("", id="shop-summary", classes="section-title")
+            yield SteadyStatic("", id="shop-summary", classes="section-title")
             yield MarketTable(id="shop-table")
-            yield Static("Orders", id="orders-summary", classes="section-title")
+            yield SteadyStatic("Orders", id="orders-summary", classes="section-title")
             yield MarketTable(id="home-orders")
         yield MarketFooter()
 

@@ -15,6 +15,7 @@ from p2pmarket.clock import iso
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
+from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class InboxScreen(MarketScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="inbox-summary", classes="section-title")
+        yield SteadyStatic("", id="inbox-summary", classes="section-title")
         yield MarketTable(id="inbox")
         yield MarketFooter()
 

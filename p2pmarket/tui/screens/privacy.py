@@ -15,6 +15,7 @@ from p2pmarket.tui.plain import plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.profile import badges, profile_facts
+from p2pmarket.tui.widgets.steady import SteadyStatic
 
 if TYPE_CHECKING:
     from p2pmarket.market.trust import PrivacyPreview
@@ -32,9 +33,9 @@ class PrivacyScreen(MarketScreen):
                     with Horizontal(classes="fact"):
                         yield Switch(id=f"fact-{fact}")
                         yield Label(label)
-                yield Static("", id="privacy-note")
+                yield SteadyStatic("", id="privacy-note")
             with Vertical(id="privacy-preview", classes="card"):
-                yield Static("", id="preview")
+                yield SteadyStatic("", id="preview")
         yield MarketFooter()
 
     def reload(self) -> None:

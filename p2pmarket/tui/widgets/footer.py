@@ -5,7 +5,7 @@ signal a change, and opening a screen signals five to ten times (mount, focus, e
 pane's own keys), mostly with the same keys as before (bench tui: screen switch). Here a
 rebuild that would draw the same keys, in the same states, is skipped; and so is one that
 would draw some of the keys built last, in their order: a text field taking focus hides
-the letter keys (they type), and giving it up shows them again.
+the letter keys (they type) and shows help as f1, and giving it up shows them again.
 """
 
 from __future__ import annotations
@@ -25,23 +25,24 @@ def _within(part: tuple, whole: tuple) -> bool:
 
 
 class MarketFooter(Footer):
-    # What the keys were built from: (palette shown, each key's (key, action, words, group,
+    # What the keys were built from: (palette shown, each key's (action, words, group,
     # tooltip)).
     _drawn: Hashable = None
 
-    def _keys(self) -> tuple[Hashable, dict[tuple[str, str], bool]]:
+    def _keys(self) -> tuple[Hashable, dict[str, tuple[str, str, bool]]]:
         """What compose would draw (each binding shown, and its words: the first key of
-        each action, as `?` for help and not f1 beside it), and whether each key is enabled:
-        a field taking focus disables the keys that would leave the screen, and a focused
-        field's hidden keys come and go with the focus, unseen."""
+        each action, as `?` for help and not f1 beside it), and per action its key, how the
+        key reads and whether it is enabled: a field taking focus disables the keys that
+        would leave the screen, and a focused field's hidden keys come and go with the
+        focus, unseen."""
         shown, actions = [], set()
         for _node, b, enabled, tooltip in self.screen.active_bindings.values():
             if b.show and b.action not in actions:
                 actions.add(b.action)
                 shown.append((b, enabled, tooltip))
-        drawn = tuple((b.key, b.action, b.description, b.group, tip) for b, _e, tip in shown)
-        enabled = {(b.key, b.action): e for b, e, _tip in shown}
-        return (self.show_command_palette, drawn), enabled
+        drawn = tuple((b.action, b.description, b.group, tip) for b, _e, tip in shown)
+        keys = {b.action: (b.key, self.app.get_key_display(b), e) for b, e, _tip in shown}
+        return (self.show_command_palette, drawn), keys
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
@@ -60,20 +61,28 @@ class MarketFooter(Footer):
                 return
         except NoScreen:  # its screen was closed before the rebuild came round
             return
-        drawn, enabled = self._keys()
+        drawn, keys = self._keys()
         built = self._drawn
         if not self._reusable(drawn, built):
             self._drawn = drawn
             await super().recompose()
             return
-        # Keys already built: only show or hide, dim or light them (a new key costs its
-        # styling, ~10 ms each). The palette's key is not among them and stays.
-        ours = {(key, action) for key, action, *_ in built[1]}
+        # Keys already built: only show or hide, dim or light them, or change the key an
+        # action shows (help: `?`, f1 while a field has focus); a new key costs its
+        # styling, ~10 ms each. The palette's key is not among them and stays.
+        ours = {action for action, *_ in built[1]}
         for footer_key in self.query(FooterKey):
-            which = (footer_key.key, footer_key.action)
-            if which in ours:
-                footer_key.display = which in enabled
-                footer_key.disabled = not enabled.get(which, True)
+            if footer_key.action not in ours:
+                continue
+            shown = keys.get(footer_key.action)
+            footer_key.display = shown is not None
+            if shown is None:
+                continue
+            key, key_display, enabled = shown
+            footer_key.disabled = not enabled
+            if footer_key.key != key:
+                footer_key.key, footer_key.key_display = key, key_display
+                footer_key.refresh(layout=True)
 
     @staticmethod
     def _reusable(drawn: tuple, built: tuple | None) -> bool:
@@ -82,6 +91,6 @@ class MarketFooter(Footer):
         return (
             built is not None
             and drawn[0] == built[0]
-            and all(group is None for _k, _a, _d, group, _t in built[1])
+            and all(group is None for _a, _d, group, _t in built[1])
             and _within(drawn[1], built[1])
         )

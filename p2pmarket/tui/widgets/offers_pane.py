@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.tui.plain import data, line
+from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class OffersPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield MarketTable(id="offers")
-        yield Static("", id="offer-detail")
+        yield SteadyStatic("", id="offer-detail")
 
     def on_mount(self) -> None:
         self.query_one("#offers", DataTable).add_columns(

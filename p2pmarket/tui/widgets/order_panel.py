@@ -19,6 +19,7 @@ from p2pmarket.market import bookings
 from p2pmarket.services.money import orders
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.widgets.dispute_case import case_text
+from p2pmarket.tui.widgets.steady import SteadyStatic
 
 if TYPE_CHECKING:
     from p2pmarket.services.money.orders import OrderView
@@ -73,28 +74,31 @@ class OrderPanel(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.order: OrderView | None = None
+        # The order and timeline the timeline pane shows (a Rich table, not compared).
+        self._timeline: tuple | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Select an order to see its timeline and what you can do.", id="order-head")
-        yield Static("", id="order-timers")
+        yield SteadyStatic(
+            "Select an order to see its timeline and what you can do.", id="order-head"
+        )
+        yield SteadyStatic("", id="order-timers")
         yield Horizontal(id="order-actions")
-        yield Static("", id="order-case")
-        yield Static("", id="order-timeline")
+        yield SteadyStatic("", id="order-case")
+        yield SteadyStatic("", id="order-timeline")
 
     def show(
         self, order: OrderView | None, actions: list[str], now: int, case: CaseView | None = None
     ) -> None:
         self.order = order
         head = self.query_one("#order-head", Static)
-        box = self.query_one("#order-actions", Horizontal)
-        box.remove_children()
+        self._buttons(actions if order is not None else [])
         shown_case = self.query_one("#order-case", Static)
         shown_case.update(case_text(case, now) if case is not None else "")
         shown_case.display = case is not None
         if order is None:
             head.update("Select an order to see its timeline and what you can do.")
             self.query_one("#order-timers", Static).update("")
-            self.query_one("#order-timeline", Static).update("")
+            self._show_timeline(None)
             return
         text = Text()
         text.append(f"Order #{order.id} ", style="bold")
@@ -130,10 +134,28 @@ class OrderPanel(VerticalScroll):
         self.query_one("#order-timers", Static).update(
             Text(" · ".join(f"{k}: {v}" for k, v in timers.items())) if timers else ""
         )
+        self._show_timeline(order)
+
+    def _buttons(self, actions: list[str]) -> None:
+        """The actions' buttons: those shown stay when they are the same (a shown-again
+        order list re-reads its order; new buttons cost their mount, styling and layout)."""
+        box = self.query_one("#order-actions", Horizontal)
+        if [button.name for button in box.children] == actions:
+            return
+        box.remove_children()
         box.mount_all(
             Button(LABELS[a], name=a, variant=VARIANTS.get(a, "default"), compact=True)
             for a in actions
         )
+
+    def _show_timeline(self, order: OrderView | None) -> None:
+        shown = (order.id, tuple(order.timeline)) if order is not None else None
+        if shown == self._timeline:
+            return
+        self._timeline = shown
+        if order is None or not order.timeline:
+            self.query_one("#order-timeline", Static).update("")
+            return
         grid = Table(
             "when", "who", "step", "amount", "note", box=None, header_style="bold", expand=True
         )
@@ -145,7 +167,7 @@ class OrderPanel(VerticalScroll):
                 Text(money.fmt(e.amount) if e.amount else ""),
                 data(e.note),
             )
-        self.query_one("#order-timeline", Static).update(grid if order.timeline else "")
+        self.query_one("#order-timeline", Static).update(grid)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if self.order is not None and event.button.name in LABELS:
