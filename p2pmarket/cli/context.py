@@ -84,18 +84,27 @@ class Ctx:
             self._market = None
 
     def run_tui(self, handle: str | None, passphrase: str | None = None) -> None:
-        """Open the TUI; `handle` skips the login screen (checked with `passphrase` when given)."""
-        from p2pmarket.tui.app import MarketApp
-        from p2pmarket.tui.widgets.photo import detect_graphics
+        """Open the TUI; `handle` skips the login screen (checked with `passphrase` when given).
 
-        MarketApp(
-            config=self.config,
-            clock=self.clock,
-            user=handle,
-            passphrase=passphrase,
-            draw_first=True,
-            graphics=detect_graphics(),
-        ).run()
+        The terminal is asked whether it draws pixels before the app starts (Textual's input
+        thread would take its answers): up to 0.1 s per question, the whole wait when it
+        does not answer (a pseudo-terminal, most terminals to one of them). The questions
+        wait while the app's code loads, not before the first frame (bench tui)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="graphics") as asking:
+            graphics = asking.submit(_detect_graphics)
+            from p2pmarket.tui.app import MarketApp
+
+            app = MarketApp(
+                config=self.config,
+                clock=self.clock,
+                user=handle,
+                passphrase=passphrase,
+                draw_first=True,
+                graphics=graphics.result(),
+            )
+        app.run()
 
     @staticmethod
     def need_terminal(command: str) -> None:
@@ -213,3 +222,9 @@ class DefaultGroup(TyperGroup):
 
 def default_group(command: str) -> type[DefaultGroup]:
     return type(f"DefaultGroup_{command}", (DefaultGroup,), {"default": command})
+
+
+def _detect_graphics() -> bool:
+    from p2pmarket.tui.widgets.photo import detect_graphics
+
+    return detect_graphics()
