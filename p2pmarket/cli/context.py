@@ -3,7 +3,6 @@ the clock, who is acting, and how results are printed (rich for people, JSON for
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket import money
+from p2pmarket import loading, money
 from p2pmarket.clock import Clock, iso
 from p2pmarket.errors import Invalid
 from p2pmarket.text import strip_all, strip_controls
@@ -37,7 +36,7 @@ class Later:
         self._name = name
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(importlib.import_module(self._name), attr)
+        return getattr(loading.load(self._name), attr)
 
 
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
@@ -64,9 +63,8 @@ class Ctx:
     def market(self) -> Market:
         """The market, opened on first use: its timers and the daily backup run then."""
         if self._market is None:
-            from p2pmarket.market import Market
-
-            self._market = Market.open(self.config, self.clock)
+            market = loading.load("p2pmarket.market")
+            self._market = market.Market.open(self.config, self.clock)
             self._market.tick()
             warning = self._market.daily_backup() if self.daily_backup else None
             if warning:

@@ -16,9 +16,7 @@ first shown.
 
 from __future__ import annotations
 
-import gc
 import importlib
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +30,7 @@ from textual.widgets import Input, Select
 from textual.worker import get_current_worker
 
 from p2pmarket import config as config_mod
+from p2pmarket import loading
 from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.errors import MarketError
 from p2pmarket.tui.commands import ScreenCommands
@@ -67,22 +66,6 @@ def _section_of(screen: Screen) -> str | None:
     """The section name of `screen` (None: a detail, a modal, the login)."""
     classes = {cls.__name__ for cls in type(screen).__mro__}
     return next((name for name, (_module, cls) in SCREENS.items() if cls in classes), None)
-
-
-def _load_market_code() -> None:
-    """Import the market (SQLAlchemy, SQLModel, the tables, every service): most of the CPU
-    between the home's frame and its data. What it builds lives as long as the process, so
-    the collector, which would walk it again and again while it loads (about a tenth of
-    that time), leaves it out of every later full collection too (gc.freeze; the garbage
-    the imports leave meanwhile is a few hundred objects)."""
-    if "p2pmarket.market" in sys.modules:
-        return
-    gc.disable()
-    try:
-        importlib.import_module("p2pmarket.market")
-    finally:
-        gc.freeze()
-        gc.enable()
 
 
 def _screen(name: str) -> type[Screen]:
@@ -200,7 +183,7 @@ class MarketApp(App[None]):
     @work(thread=True, exclusive=True, group="startup")
     def _open_store(self, handle: str) -> None:
         # Also imported here, off the event loop: what log_in and the home screen call.
-        _load_market_code()
+        loading.load("p2pmarket.market")
         try:
             # Verified after the home is filled (below): at 1M listings its check is ~1 s CPU.
             self._open_market(check=False)

@@ -156,16 +156,3 @@ async def test_quitting_as_the_home_shows_ends_the_startup_work(store, config, c
     await asyncio.get_running_loop().shutdown_default_executor()  # its thread has ended
     assert startup.is_cancelled and app.user.handle == "demo"
     assert not app.market.checked
-
-
-def test_the_market_code_loads_uncollected_and_stays_out_of_later_collections():
-    code = (
-        "import gc, sys\n"
-        "from p2pmarket.tui.app import _load_market_code\n"
-        "frozen = gc.get_freeze_count()\n"
-        "_load_market_code()\n"
-        "print('p2pmarket.market' in sys.modules, gc.isenabled(),"
-        " gc.get_freeze_count() > frozen + 10_000)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True", "True"]
