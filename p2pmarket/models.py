@@ -6,6 +6,15 @@ from enum import StrEnum
 
 from sqlalchemy import Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
+
+
+class Table(SQLModel):
+    """What every table is. Rows are read and written, never validated from input (the
+    services check it): pydantic builds a table's validator on first use, not at import
+    (37 of them were a quarter of this module's import)."""
+
+    model_config = SQLModelConfig(defer_build=True)
 
 
 class Role(StrEnum):
@@ -74,20 +83,20 @@ class OrderStatus(StrEnum):
     claimed = "claimed"
 
 
-class SchemaVersion(SQLModel, table=True):
+class SchemaVersion(Table, table=True):
     __tablename__ = "schema_version"
     id: int = Field(default=1, primary_key=True)
     version: int
 
 
-class Meta(SQLModel, table=True):
+class Meta(Table, table=True):
     """Small facts about the store itself (demo loaded, last automatic backup)."""
 
     key: str = Field(primary_key=True, max_length=64)
     value: str
 
 
-class User(SQLModel, table=True):
+class User(Table, table=True):
     id: int | None = Field(default=None, primary_key=True)
     handle: str = Field(unique=True, index=True, max_length=20)
     real_name: str = Field(max_length=80)
@@ -118,7 +127,7 @@ class User(SQLModel, table=True):
     sealed_key: str | None = None
 
 
-class Listing(SQLModel, table=True):
+class Listing(Table, table=True):
     id: int | None = Field(default=None, primary_key=True)
     seller_id: int = Field(foreign_key="user.id", index=True)
     kind: Kind
@@ -145,7 +154,7 @@ class Listing(SQLModel, table=True):
     updated_at: int
 
 
-class ConditionFactor(SQLModel, table=True):
+class ConditionFactor(Table, table=True):
     """What goods in one condition sold for against the same thing in good condition, per
     category: derived from completed sales once a day (services/market/conditions.py)."""
 
@@ -158,7 +167,7 @@ class ConditionFactor(SQLModel, table=True):
     learned_at: int
 
 
-class ListingHours(SQLModel, table=True):
+class ListingHours(Table, table=True):
     """When a skill or time listing can be booked (services/market/availability.py).
 
     `week` is JSON: weekday (0 Monday) -> [[from, to], ...] in minutes after midnight in
@@ -178,7 +187,7 @@ class ListingHours(SQLModel, table=True):
     updated_at: int
 
 
-class SlotClaim(SQLModel, table=True):
+class SlotClaim(Table, table=True):
     """One 5-minute block of a seller's time held by a live booked order.
 
     The primary key (seller, block) is what keeps two live orders of one seller from
@@ -192,7 +201,7 @@ class SlotClaim(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id", index=True)
 
 
-class RentalClaim(SQLModel, table=True):
+class RentalClaim(Table, table=True):
     """One day of a rented thing held by a live rental order: as `SlotClaim` for a
     seller's time, the primary key (listing, day) keeps two rentals of one item apart in
     the store itself. `day` counts days since 1970-01-01 on the market's calendar."""
@@ -203,7 +212,7 @@ class RentalClaim(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id", index=True)
 
 
-class Contact(SQLModel, table=True):
+class Contact(Table, table=True):
     """How `owner` classifies `other`. No row means stranger."""
 
     owner_id: int = Field(foreign_key="user.id", primary_key=True)
@@ -212,7 +221,7 @@ class Contact(SQLModel, table=True):
     updated_at: int
 
 
-class Account(SQLModel, table=True):
+class Account(Table, table=True):
     """A wallet (`user_id`), an order's escrow (`order_id`) or EXTERNAL (neither).
 
     Escrow is held per order, so payments to different people touch disjoint rows. A
@@ -227,7 +236,7 @@ class Account(SQLModel, table=True):
     balance: int = 0
 
 
-class Transfer(SQLModel, table=True):
+class Transfer(Table, table=True):
     """One movement of money: two or more entries that sum to zero."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -241,7 +250,7 @@ class Transfer(SQLModel, table=True):
     created_at: int
 
 
-class Entry(SQLModel, table=True):
+class Entry(Table, table=True):
     """Append-only, hash-chained ledger line. Positive credits the account."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -253,7 +262,7 @@ class Entry(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-class Order(SQLModel, table=True):
+class Order(Table, table=True):
     __tablename__ = "orders"
     id: int | None = Field(default=None, primary_key=True)
     # None for a payment request made in chat without a listing.
@@ -290,7 +299,7 @@ class Order(SQLModel, table=True):
     claim_reason: str | None = Field(default=None, max_length=300)
 
 
-class OrderEvent(SQLModel, table=True):
+class OrderEvent(Table, table=True):
     """Append-only, hash-chained: every order transition with actor and time."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -305,7 +314,7 @@ class OrderEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-class DisputeNote(SQLModel, table=True):
+class DisputeNote(Table, table=True):
     """Append-only, hash-chained per order: what a party told the mediator of a dispute.
 
     `kind` is "reason" (the opener's one line, with the chat lines they attached:
@@ -325,7 +334,7 @@ class DisputeNote(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-class ListingPhoto(SQLModel, table=True):
+class ListingPhoto(Table, table=True):
     """A photo of a listing: its re-encoded file in the market home, named by the sha256 of
     its bytes (services/market/photos.py); `verify` finds a file missing or altered."""
 
@@ -345,7 +354,7 @@ class HandoverMethod(StrEnum):
     ship = "ship"
 
 
-class Handover(SQLModel, table=True):
+class Handover(Table, table=True):
     """How a goods order changes hands, as last proposed (and maybe agreed): a meet-up at a
     public landmark at a time, or shipping with the seller's tracking note. Each proposal
     and agreement is also an event on the order's chain (what verify holds it to)."""
@@ -361,7 +370,7 @@ class Handover(SQLModel, table=True):
     updated_at: int
 
 
-class OperatorEvent(SQLModel, table=True):
+class OperatorEvent(Table, table=True):
     """Append-only, hash-chained: every act of the market's operator (who, what, whom, when).
 
     `action` is "operator" (someone became the operator), "verify" or "role"; `detail`
@@ -379,7 +388,7 @@ class OperatorEvent(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-class KeyEvent(SQLModel, table=True):
+class KeyEvent(Table, table=True):
     """Append-only, hash-chained: a signing key made ("created"), replaced ("rotated", signed
     by the old key) or re-sealed after a passphrase change ("passphrase").
 
@@ -400,7 +409,7 @@ class KeyEvent(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-class Signature(SQLModel, table=True):
+class Signature(Table, table=True):
     """Who signed a chained row, over its hash and the facts of other rows it relies on.
 
     A side table, not a column: the chained tables, their hashes and their chains stay as
@@ -417,7 +426,7 @@ class Signature(SQLModel, table=True):
     sig: str = Field(max_length=128)
 
 
-class ChainHead(SQLModel, table=True):
+class ChainHead(Table, table=True):
     """The last row of each chain (hashchain.py: a kind and an owner, e.g. ledger, account 7).
 
     An append reads and moves only its own chain's head (FOR UPDATE on PostgreSQL), so two
@@ -434,7 +443,7 @@ class ChainHead(SQLModel, table=True):
     checkpointed_id: int = 0
 
 
-class Checkpoint(SQLModel, table=True):
+class Checkpoint(Table, table=True):
     """A chained snapshot of every chain head, written by the market's tick, verify and backup.
 
     Its `checkpoint_head` rows are the heads that moved since the checkpoint before, so the
@@ -452,7 +461,7 @@ class Checkpoint(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-class CheckpointHead(SQLModel, table=True):
+class CheckpointHead(Table, table=True):
     """One chain head as a checkpoint recorded it."""
 
     __tablename__ = "checkpoint_head"
@@ -485,7 +494,7 @@ class OfferStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
-class Offer(SQLModel, table=True):
+class Offer(Table, table=True):
     """A price and quantity proposed for a listing, by its buyer or (a counter) its seller.
 
     A counter is a new offer (`parent_id` the one it answers, which becomes countered), so
@@ -525,7 +534,7 @@ class ReportStatus(StrEnum):
     dismissed = "dismissed"
 
 
-class Conversation(SQLModel, table=True):
+class Conversation(Table, table=True):
     """Two people talking: one conversation per pair, a_id < b_id."""
 
     __table_args__ = (UniqueConstraint("a_id", "b_id"),)
@@ -544,7 +553,7 @@ class Conversation(SQLModel, table=True):
     updated_at: int
 
 
-class Message(SQLModel, table=True):
+class Message(Table, table=True):
     """One line of a conversation. `to_id` makes "anything new for me?" one index probe."""
 
     __table_args__ = (
@@ -566,7 +575,7 @@ class Message(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-class SpamFlag(SQLModel, table=True):
+class SpamFlag(Table, table=True):
     __tablename__ = "spam_flag"
     __table_args__ = (UniqueConstraint("user_id", "fingerprint"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -577,7 +586,7 @@ class SpamFlag(SQLModel, table=True):
     at: int
 
 
-class CreditEvent(SQLModel, table=True):
+class CreditEvent(Table, table=True):
     """Append-only, hash-chained: every change of a credit score, with its reason and source."""
 
     __tablename__ = "credit_event"
@@ -594,7 +603,7 @@ class CreditEvent(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-class Review(SQLModel, table=True):
+class Review(Table, table=True):
     """Append-only, hash-chained: one review per side of a completed paid order."""
 
     __table_args__ = (UniqueConstraint("order_id", "author_id"),)
@@ -609,7 +618,7 @@ class Review(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-class Report(SQLModel, table=True):
+class Report(Table, table=True):
     """One report per reporter per target; only upheld reports touch credit."""
 
     __table_args__ = (UniqueConstraint("reporter_id", "target_id"),)
@@ -623,7 +632,7 @@ class Report(SQLModel, table=True):
     resolved_at: int | None = None
 
 
-class BackupLog(SQLModel, table=True):
+class BackupLog(Table, table=True):
     """Every backup taken (by hand, daily, before a migration or reset), newest last."""
 
     __tablename__ = "backup_log"
@@ -645,7 +654,7 @@ class InboxKind(StrEnum):
     sold = "sold"
 
 
-class InboxItem(SQLModel, table=True):
+class InboxItem(Table, table=True):
     """One thing that needs a person (services/trust/inbox.py), with its read state.
 
     Gathered from the records (messages, order events) and from saved searches and
@@ -671,7 +680,7 @@ class InboxItem(SQLModel, table=True):
     key: str = Field(max_length=80)
 
 
-class InboxCursor(SQLModel, table=True):
+class InboxCursor(Table, table=True):
     """How far a person's inbox has gathered the records: the last message and order
     event looked at."""
 
@@ -681,7 +690,7 @@ class InboxCursor(SQLModel, table=True):
     event_id: int = 0
 
 
-class SavedSearch(SQLModel, table=True):
+class SavedSearch(Table, table=True):
     """A search a person saved by name: `query` is its JSON (text, place, radius,
     filters). Listings newer than `seen_id` are the ones it has not looked at yet."""
 
@@ -695,7 +704,7 @@ class SavedSearch(SQLModel, table=True):
     created_at: int
 
 
-class Watch(SQLModel, table=True):
+class Watch(Table, table=True):
     """A listing a person watches: its price and status when they last looked, so a
     drop or a sale is told once."""
 
@@ -711,7 +720,7 @@ class PlanStatus(StrEnum):
     booked = "booked"
 
 
-class Plan(SQLModel, table=True):
+class Plan(Table, table=True):
     """One wish turned into legs from several sellers (services/money/plans/).
 
     A proposal waits with its `number` (1..5, among the buyer's latest proposals, which the
@@ -733,7 +742,7 @@ class Plan(SQLModel, table=True):
     created_at: int
 
 
-class PlanLeg(SQLModel, table=True):
+class PlanLeg(Table, table=True):
     """One leg of a plan: the listing, its slot, and once booked, the order holding it."""
 
     __tablename__ = "plan_legs"

@@ -3,7 +3,6 @@ the clock, who is acting, and how results are printed (rich for people, JSON for
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from p2pmarket import config as config_mod
-from p2pmarket import money
+from p2pmarket import loading, money
 from p2pmarket.clock import Clock, iso
 from p2pmarket.errors import Invalid
 from p2pmarket.text import strip_all, strip_controls
@@ -37,7 +36,7 @@ class Later:
         self._name = name
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(importlib.import_module(self._name), attr)
+        return getattr(loading.load(self._name), attr)
 
 
 PASSPHRASE_ENV = "P2PMARKET_PASSPHRASE"
@@ -64,9 +63,8 @@ class Ctx:
     def market(self) -> Market:
         """The market, opened on first use: its timers and the daily backup run then."""
         if self._market is None:
-            from p2pmarket.market import Market
-
-            self._market = Market.open(self.config, self.clock)
+            market = loading.load("p2pmarket.market")
+            self._market = market.Market.open(self.config, self.clock)
             self._market.tick()
             warning = self._market.daily_backup() if self.daily_backup else None
             if warning:
@@ -84,18 +82,27 @@ class Ctx:
             self._market = None
 
     def run_tui(self, handle: str | None, passphrase: str | None = None) -> None:
-        """Open the TUI; `handle` skips the login screen (checked with `passphrase` when given)."""
-        from p2pmarket.tui.app import MarketApp
-        from p2pmarket.tui.widgets.photo import detect_graphics
+        """Open the TUI; `handle` skips the login screen (checked with `passphrase` when given).
 
-        MarketApp(
-            config=self.config,
-            clock=self.clock,
-            user=handle,
-            passphrase=passphrase,
-            draw_first=True,
-            graphics=detect_graphics(),
-        ).run()
+        The terminal is asked whether it draws pixels before the app starts (Textual's input
+        thread would take its answers): up to 0.1 s per question, the whole wait when it
+        does not answer (a pseudo-terminal, most terminals to one of them). The questions
+        wait while the app's code loads, not before the first frame (bench tui)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="graphics") as asking:
+            graphics = asking.submit(_detect_graphics)
+            from p2pmarket.tui.app import MarketApp
+
+            app = MarketApp(
+                config=self.config,
+                clock=self.clock,
+                user=handle,
+                passphrase=passphrase,
+                draw_first=True,
+                graphics=graphics.result(),
+            )
+        app.run()
 
     @staticmethod
     def need_terminal(command: str) -> None:
@@ -213,3 +220,9 @@ class DefaultGroup(TyperGroup):
 
 def default_group(command: str) -> type[DefaultGroup]:
     return type(f"DefaultGroup_{command}", (DefaultGroup,), {"default": command})
+
+
+def _detect_graphics() -> bool:
+    from p2pmarket.tui.widgets.photo import detect_graphics
+
+    return detect_graphics()

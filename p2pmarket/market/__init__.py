@@ -13,6 +13,7 @@ is all of them; `base.ActorBase` gives each its transactions.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,7 +29,6 @@ from p2pmarket.market.plans import PlanCases
 from p2pmarket.market.records import RecordCases
 from p2pmarket.market.shop import ShopCases
 from p2pmarket.market.trust import TrustCases
-from p2pmarket.models import User
 from p2pmarket.services.market import conditions
 from p2pmarket.services.money import orders
 
@@ -195,10 +195,18 @@ class Market:
         see now are remembered, so the next login goes on.
         """
         last_seen = seen.last_seen(self.config, self.identity, handle.strip().lower())
-        with self.store.read() as session:
+        with self.store.read() as session, ThreadPoolExecutor(1) as unsealing:
+            user = accounts.user_row(session, handle)
+            # Both derive a key from the passphrase (argon2, about 0.3 s each, outside the
+            # GIL): at once. A passphrase that opens no account is refused for that, not for
+            # the key it could not unseal.
+            key = (
+                unsealing.submit(signing.unseal, user.sealed_key, passphrase, user.id)
+                if user.sealed_key
+                else None
+            )
             view = accounts.authenticate(session, handle, passphrase)
-            user = session.get(User, view.id)
-            key = signing.unseal(user.sealed_key, passphrase, user.id) if user.sealed_key else None
+            key = key.result() if key is not None else None
             rollback = seen.rolled_back(session, last_seen, view.handle)
         actor = Actor(self, view, key, None if key else passphrase)
         actor.remember_heads()

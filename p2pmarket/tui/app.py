@@ -31,6 +31,7 @@ from textual.widgets import Input, Select
 from textual.worker import get_current_worker
 
 from p2pmarket import config as config_mod
+from p2pmarket import loading
 from p2pmarket.clock import Clock, SystemClock
 from p2pmarket.errors import MarketError
 from p2pmarket.tui.commands import ScreenCommands
@@ -192,8 +193,7 @@ class MarketApp(App[None]):
     @work(thread=True, exclusive=True, group="startup")
     def _open_store(self, handle: str) -> None:
         # Also imported here, off the event loop: what log_in and the home screen call.
-        from p2pmarket import market  # noqa: F401
-
+        loading.load("p2pmarket.market")
         try:
             # Verified after the home is filled (below): at 1M listings its check is ~1 s CPU.
             self._open_market(check=False)

@@ -102,3 +102,25 @@ def test_bench_cli_times_each_command_beside_python(cli):
         assert row["n"] == 1 and row["p50_ms"] > 0 and row["cpu_p50_ms"] >= 0, name
     # A command that opens the store and searches costs more than one that doesn't.
     assert rows["p2pmarket search lesson"]["cpu_p50_ms"] > rows["p2pmarket where"]["cpu_p50_ms"]
+
+
+def test_run_asks_the_terminal_for_graphics_while_the_app_loads(tmp_path, monkeypatch):
+    # The questions wait (up to 0.1 s each, unanswered in a pseudo-terminal) in a thread
+    # of their own, and their answer reaches the app.
+    import threading
+
+    from p2pmarket import config as config_mod
+    from p2pmarket.cli.context import Ctx
+    from p2pmarket.clock import FixedClock
+    from p2pmarket.tui import app as app_mod
+    from p2pmarket.tui.widgets import photo
+
+    asked_in, ran = [], []
+    monkeypatch.setattr(
+        photo, "detect_graphics", lambda: asked_in.append(threading.current_thread()) or True
+    )
+    monkeypatch.setattr(app_mod.MarketApp, "run", lambda app: ran.append(app.graphics))
+    ctx = Ctx(config=config_mod.resolve(home=tmp_path), clock=FixedClock(0))
+    ctx.run_tui("demo", "a passphrase")
+    assert ran == [True]
+    assert asked_in and asked_in[0] is not threading.main_thread()

@@ -193,3 +193,17 @@ def test_a_row_damaged_after_the_last_clean_verify_is_caught_at_the_next_open(cl
     # A column no chain holds, on a row older than that verify: still checked whole.
     _tamper(store, f"UPDATE \"user\" SET passphrase_hash = 'x' WHERE id = {clean.user.id}")
     assert "passphrase hash" in Market(store, clock, check=False).damage
+
+
+def test_logging_in_a_person_with_a_sealed_key_refuses_a_wrong_passphrase_for_that(market):
+    # The key is unsealed beside the passphrase's check (both argon2): a passphrase that
+    # opens no account is refused as such, not as a key that would not unseal.
+    make_user(market.store, market.clock, "ana", verified=True, role=Role.member)
+    ana = market.actor("ana", PASSPHRASE)
+    ana.topup(1_000, "first-write")  # her first write with her passphrase seals her key
+    with pytest.raises(Refused) as refused:
+        market.actor("ana", PASSPHRASE + "x")
+    assert refused.value.code == "wrong_passphrase"
+    again = market.actor("ana", PASSPHRASE)
+    assert again.key is not None
+    assert again.key.public_key().public_bytes_raw() == ana.key.public_key().public_bytes_raw()
