@@ -171,3 +171,30 @@ async def test_credit_shown_again_with_the_same_history_keeps_its_plot(store, co
         await _show(pilot, "h")
         await _show(pilot, "r")
         assert app.screen.history is not None and drawn == []
+
+
+async def test_credit_shown_again_keeps_its_records_result_until_the_new_one(store, config, clock):
+    """Shown again after a commit, Credit verifies again in the background: its last result
+    stays up until the new one replaces it (no "verifying…" in between: two layouts); `v`
+    still says it is verifying."""
+    app, _order_id = _bob_ordered(store, config, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show(pilot, "r")
+        screen = app.screen
+        status = screen.query_one("#records-status")
+        assert "✓ verified" in str(status.render())
+        drawn, records_status = [], screen._records_status
+        screen._records_status = lambda *args, **kw: (
+            drawn.append(args),
+            records_status(*args, **kw),
+        )
+        app.market.actor("bob", PASSPHRASE).send_message("lin", "still there?")
+        await _show(pilot, "h")
+        await _show(pilot, "r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert drawn and all(args for args in drawn), "no 'verifying…' drawn when shown again"
+        assert "✓ verified" in str(status.render())
+        before = len(drawn)
+        await pilot.press("v")
+        assert drawn[before] == ()  # asked for: "verifying…" first

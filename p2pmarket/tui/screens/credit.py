@@ -142,7 +142,7 @@ class CreditScreen(MarketScreen):
 
     def shown_again(self) -> None:
         self.reload()
-        self.action_verify()
+        self._verify()  # the last result stays up until this one's comes (one layout, not two)
 
     def action_verify(self) -> None:
         self._records_status()
