@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
 from p2pmarket import money
-from p2pmarket.errors import MarketError
+from p2pmarket.errors import MarketError, Superseded
 from p2pmarket.market import shop
 from p2pmarket.models import Condition, Kind
 from p2pmarket.services.market import photos, search
@@ -239,7 +239,9 @@ class SearchScreen(MarketScreen):
         """
         worker = get_current_worker()
         try:
-            priced = self.actor.finish(found)
+            priced = self.actor.finish(found, cancelled=lambda: worker.is_cancelled)
+        except Superseded:
+            return  # a newer keystroke's search runs: this page is not shown any more
         except MarketError as exc:
             self.post_message(self.Found(key, None, error=exc.message))
             return
