@@ -47,12 +47,18 @@ class MarketTable(DataTable):
         Binding("G", "scroll_bottom", "Bottom", show=False),
     ]
 
-    # Another page's rows change the scrollable size, not the table's place on screen: the
-    # scrollbars follow (they lay out the screen when one comes or goes) and the table
-    # repaints. A layout of the whole screen at each such keystroke was most of its cost.
+    # Other rows change the scrollable size. A table whose size is set by CSS (search's
+    # results) keeps its place on screen: the scrollbars follow (they lay out the screen
+    # when one comes or goes) and it repaints; a layout of the whole screen at each
+    # keystroke was most of its cost. A table as tall or wide as its rows is laid out.
     virtual_size = Reactive(Size(0, 0), layout=False)
 
     def watch_virtual_size(self, size: Size) -> None:
+        if any(
+            scalar is None or scalar.is_auto for scalar in (self.styles.width, self.styles.height)
+        ):
+            self.refresh(layout=True)
+            return
         self._scroll_update(size)
         self.refresh()
 
@@ -138,9 +144,7 @@ class MarketTable(DataTable):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return int(key) if key is not None else None
 
-    def refill(
-        self, rows: list[tuple[int, tuple]], *, widths: Sequence[int] | None = None
-    ) -> None:
+    def refill(self, rows: list[tuple[int, tuple]], *, widths: Sequence[int] | None = None) -> None:
         """Show these rows, keeping the cursor on the same key when it is still there.
 
         The same keys in the same order (a live reload, or another keystroke that finds the
