@@ -6,6 +6,11 @@ Raised by services, caught once at the edge (CLI exit code, TUI notification).
 from __future__ import annotations
 
 
+class Superseded(Exception):
+    """Work stopped part-way because whoever asked for it no longer wants it (a newer
+    keystroke's search): nothing is returned, and there is nothing to tell anyone."""
+
+
 class MarketError(Exception):
     exit_code = 1
 

@@ -283,10 +283,17 @@ class ShopCases(ActorBase):
         with self._read() as (session, me):
             return _nearby(session, self.market.clock, me, query, near, area, finished, map_steps)
 
-    def finish(self, found: Nearby) -> Nearby:
-        """A page found without its slower part (`search(finished=False)`), finished."""
+    def finish(self, found: Nearby, *, cancelled: Callable[[], bool] | None = None) -> Nearby:
+        """A page found without its slower part (`search(finished=False)`), finished.
+
+        `cancelled` is asked between rows: once it says yes (a newer keystroke searches),
+        the pass stops there and raises `errors.Superseded`, so it no longer takes the CPU
+        from the next search.
+        """
         with self._read() as (session, me):
-            results = search.finish(session, self.market.clock, me, found.query, found.results)
+            results = search.finish(
+                session, self.market.clock, me, found.query, found.results, cancelled=cancelled
+            )
         return replace(found, results=results)
 
     def suggest_price(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from p2pmarket.errors import Invalid, Refused
+from p2pmarket.errors import Invalid, Refused, Superseded
 from p2pmarket.market import shop
 from p2pmarket.models import Kind, Listing, ListingStatus, Unit
 from p2pmarket.services.market import catalog, search
@@ -112,6 +112,30 @@ def test_a_page_priced_after_is_the_page_searched_with_prices(market, store, clo
         assert after.why.startswith(before.why + " · ")
         assert "4 similar 'lessons' listings within 3 km" in after.why
         assert "similar" not in before.why
+
+
+def test_a_pass_cancelled_part_way_stops_between_rows_and_returns_nothing(
+    market, store, clock
+):
+    make_user(store, clock, "amy", lat=HOME[0], lon=HOME[1])
+    lin = _seller_nearby(store, clock)
+    for price in (8000, 15000, 40000, 12000, 20000):
+        make_listing(store, clock, lin, price=price)
+    amy = market.trusted_actor("amy")
+    plain = amy.search(search.Query(text="piano"), finished=False)
+    asked = []
+
+    def cancelled_after_two_rows() -> bool:
+        asked.append(len(asked))
+        return len(asked) > 2
+
+    with pytest.raises(Superseded):
+        amy.finish(plain, cancelled=cancelled_after_two_rows)
+
+    # Asked once per row until it said yes: two rows priced, the third never started.
+    assert len(asked) == 3
+    # What it worked out before stopping is sound: the next pass finishes the same page.
+    assert amy.finish(plain, cancelled=lambda: False) == amy.search(search.Query(text="piano"))
 
 
 def test_an_empty_page_is_shown_first_and_told_how_far_the_nearest_is_after(market, store, clock):

@@ -13,6 +13,7 @@ from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens import search as search_screen
 from p2pmarket.tui.screens.search import SearchScreen, title_cell
+from p2pmarket.tui.widgets.table import MarketTable
 from tests.tui.helpers import SIZE, cells, settle
 
 
@@ -242,3 +243,28 @@ async def test_typing_lays_out_the_screen_only_when_a_size_changes(
         await settle(pilot)
         assert box.value.endswith("x" * (box.content_size.width + 10))
         assert box.scroll_offset.x > 0 and box.cursor_screen_offset.x < box.region.right
+
+
+async def test_typing_on_repaints_the_results_without_laying_out_the_screen(
+    market, config, clock, monkeypatch
+):
+    app = MarketApp(config=config, clock=clock, user="demo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _bike_search(app, pilot)
+        table = screen.query_one("#results", MarketTable)
+        widths = [column.width for column in table.ordered_columns]
+        # Each at least its width by priority ("@qian_student" widens the sellers').
+        least = list(screen._widths().values())
+        assert all(w >= at_least for w, at_least in zip(widths, least, strict=True))
+        assert widths != least and widths[-1] == least[-1] == 48
+        rows = table.row_count
+        layouts = []
+        monkeypatch.setattr(
+            type(screen), "_refresh_layout", lambda *a, **k: layouts.append(a), raising=False
+        )
+        # "bi" finds more rows than "bike": the table's rows change, its place does not.
+        await pilot.press("backspace", "backspace")
+        await settle(pilot)
+        assert table.row_count != rows
+        assert [column.width for column in table.ordered_columns] == widths
+        assert layouts == []

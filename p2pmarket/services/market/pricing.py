@@ -23,14 +23,14 @@ category bands of many (category, unit) pairs together, each equal to its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 
 from sqlmodel import Session, col, select
 
 from p2pmarket import money
 from p2pmarket.clock import DAY, Clock
-from p2pmarket.errors import Invalid
+from p2pmarket.errors import Invalid, Superseded
 from p2pmarket.geo import haversine_km
 from p2pmarket.models import Condition, Kind, Listing, Unit
 from p2pmarket.services.market import catalog, comparables, conditions
@@ -534,9 +534,13 @@ def suggest_listings(
     lat: float,
     lon: float,
     cap: int = SAMPLE_CAP,
+    cancelled: Callable[[], bool] | None = None,
 ) -> dict[int, Suggestion]:
     """Each listing's own band around (lat, lon) (its title, category, unit and condition;
     it does not vote on itself), remembered while nobody writes to the store.
+
+    `cancelled` is asked before each band not remembered: once it says yes, `Superseded`
+    is raised (the bands worked out so far stay remembered).
 
     The store says where bands may be remembered (PricePoints.memo: on SQLite a dict per
     pooled connection, emptied when PRAGMA data_version or the connection's own
@@ -566,6 +570,8 @@ def suggest_listings(
         listing = listings.get(lid)
         if listing is None:
             continue
+        if cancelled is not None and cancelled():
+            raise Superseded
         remembered[key] = bands[lid] = suggest(
             session,
             clock,

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
 from p2pmarket import money
-from p2pmarket.errors import MarketError
+from p2pmarket.errors import MarketError, Superseded
 from p2pmarket.market import shop
 from p2pmarket.models import Condition, Kind
 from p2pmarket.services.market import photos, search
@@ -38,6 +38,21 @@ NEW_MARK = "●"
 CONDITIONS = [
     (c.value.replace("_", " ") + ("" if c is Condition.new else "+"), c.value) for c in Condition
 ]
+
+
+# The results' columns by priority (what fits 80 columns first, the why last: the listing
+# shows it whole), each at its least width (a wider cell widens its column for that page).
+# Fixed widths keep the screen's layout while one types: a keystroke repaints the table.
+COLUMNS = {
+    "title": 32,  # 24 below 100 columns
+    "price": 14,
+    "seller": 12,
+    "reviews": 10,
+    "distance": 8,
+    "credit": 6,
+    "why": 48,
+}
+NARROW_TITLE = 24
 
 
 # Each number filter's label, in its border (the placeholder goes once one types).
@@ -123,10 +138,9 @@ class SearchScreen(MarketScreen):
     def on_mount(self) -> None:
         for wid, label in LABELS.items():
             self.query_one(f"#{wid}").border_title = label
-        # By priority: what fits 80 columns first, the why last (the listing shows it whole).
-        self.query_one("#results", DataTable).add_columns(
-            "title", "price", "seller", "reviews", "distance", "credit", "why"
-        )
+        table = self.query_one("#results", DataTable)
+        for label, width in self._widths().items():
+            table.add_column(label, width=width)
         self.query_one("#q", Input).focus()
         if self._open_first is not None:
             self.run_saved(self._open_first)
@@ -138,6 +152,10 @@ class SearchScreen(MarketScreen):
         """Shown again (the app keeps it): the same words and filters, read anew."""
         self._shown_key = None
         self.run_search()
+
+    def _widths(self) -> dict[str, int]:
+        """Each results column's least width at this terminal's width."""
+        return COLUMNS | {"title": NARROW_TITLE} if self.has_class("-narrow") else COLUMNS
 
     def _query(self) -> search.Query:
         def number(wid: str) -> str:
@@ -239,7 +257,9 @@ class SearchScreen(MarketScreen):
         """
         worker = get_current_worker()
         try:
-            priced = self.actor.finish(found)
+            priced = self.actor.finish(found, cancelled=lambda: worker.is_cancelled)
+        except Superseded:
+            return  # a newer keystroke's search runs: this page is not shown any more
         except MarketError as exc:
             self.post_message(self.Found(key, None, error=exc.message))
             return
@@ -262,24 +282,24 @@ class SearchScreen(MarketScreen):
         table = self.query_one("#results", MarketTable)
         found = message.found
         self.results = results = found.results
+        widths = self._widths()
         table.refill(
             [
                 (
                     h.id,
                     (
-                        title_cell(
-                            h, 24 if self.has_class("-narrow") else 32, new=h.id in self._new
-                        ),
+                        title_cell(h, widths["title"], new=h.id in self._new),
                         f"{money.fmt(h.price)}/{h.unit}",
                         line(f"@{h.seller}"),
                         h.rated(),
                         h.distance,
                         "—" if h.credit is None else str(h.credit),
-                        line(h.why, 48),
+                        line(h.why, widths["why"]),
                     ),
                 )
                 for h in results.hits
-            ]
+            ],
+            widths=list(widths.values()),
         )
         self.query_one("#map", ResultMap).show(
             [found.offsets[h.id] for h in results.hits if h.id in found.offsets],

@@ -3,11 +3,15 @@ cells drawn again only when what they show changed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import DataTable
 
 # Drawn cells kept (by place, content and style) before the memo starts over.
@@ -31,6 +35,10 @@ def _content_key(value: object) -> tuple | None:
     return None
 
 
+def _cell_width(value: object) -> int:
+    return value.cell_len if isinstance(value, Text) else cell_len(str(value))
+
+
 class MarketTable(DataTable):
     BINDINGS: ClassVar = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -38,6 +46,21 @@ class MarketTable(DataTable):
         Binding("g", "scroll_top", "Top", show=False),
         Binding("G", "scroll_bottom", "Bottom", show=False),
     ]
+
+    # Other rows change the scrollable size. A table whose size is set by CSS (search's
+    # results) keeps its place on screen: the scrollbars follow (they lay out the screen
+    # when one comes or goes) and it repaints; a layout of the whole screen at each
+    # keystroke was most of its cost. A table as tall or wide as its rows is laid out.
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if any(
+            scalar is None or scalar.is_auto for scalar in (self.styles.width, self.styles.height)
+        ):
+            self.refresh(layout=True)
+            return
+        self._scroll_update(size)
+        self.refresh()
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -96,6 +119,19 @@ class MarketTable(DataTable):
             self._drawn[key] = drawn
         return drawn
 
+    def _fit(self, rows: list[tuple[int, tuple]], widths: Sequence[int]) -> None:
+        """Each column as wide as its least width or its widest cell in `rows`."""
+        changed = False
+        for index, (column, least) in enumerate(zip(self.ordered_columns, widths, strict=True)):
+            cells = (cells[index] for _key, cells in rows)
+            width = max([least, *(_cell_width(cell) for cell in cells)])
+            if width != column.width:
+                column.width, changed = width, True
+        if changed:  # drawn rows and the scrollable size follow the widths
+            self._clear_caches()
+            self._require_update_dimensions = True
+            self.check_idle()
+
     def notify_style_update(self) -> None:
         # A theme or CSS change redraws every cell.
         super().notify_style_update()
@@ -108,12 +144,18 @@ class MarketTable(DataTable):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return int(key) if key is not None else None
 
-    def refill(self, rows: list[tuple[int, tuple]]) -> None:
+    def refill(self, rows: list[tuple[int, tuple]], *, widths: Sequence[int] | None = None) -> None:
         """Show these rows, keeping the cursor on the same key when it is still there.
 
         The same keys in the same order (a live reload, or another keystroke that finds the
         same page) update only the cells that changed: a table redraw costs more than that.
+        `widths`: each column's least width (the columns were added with a width), widened
+        only for a page with a wider cell; pages of the same widths (typing on) repaint the
+        table without laying out the screen, where widths that follow each page's content
+        laid out the whole screen at every key.
         """
+        if widths is not None:
+            self._fit(rows, widths)
         columns = [column.key for column in self.ordered_columns]
         if [(str(key), len(cells)) for key, cells in rows] == [
             (row.key.value, len(columns)) for row in self.ordered_rows
@@ -121,7 +163,8 @@ class MarketTable(DataTable):
             for key, cells in rows:
                 for column, old, new in zip(columns, self.get_row(str(key)), cells, strict=True):
                     if old != new:
-                        self.update_cell(str(key), column, new, update_width=True)
+                        width = self.columns[column].auto_width
+                        self.update_cell(str(key), column, new, update_width=width)
             return
         keep = self.selected_key()
         self.clear()

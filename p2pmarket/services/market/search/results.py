@@ -4,7 +4,7 @@ how far the nearest match is when nothing was found, and prices against their ba
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 
 from sqlmodel import Session, col, select
@@ -117,11 +117,22 @@ def search(
     return finish(session, clock, me, query, results) if finished else results
 
 
-def finish(session: Session, clock, me: User, query: Query, results: Results) -> Results:
+def finish(
+    session: Session,
+    clock,
+    me: User,
+    query: Query,
+    results: Results,
+    *,
+    cancelled: Callable[[], bool] | None = None,
+) -> Results:
     """A found page's slower part: an empty first page learns how far the nearest match
-    is (a search of BEYOND_MAX_KM), and each price is compared with its band."""
+    is (a search of BEYOND_MAX_KM), and each price is compared with its band.
+
+    `cancelled`: asked between rows; once it says yes, `Superseded` is raised.
+    """
     results = with_nearest_beyond(results, query, lambda wider: _beyond(session, me, wider))
-    return price_page(session, clock, results, lat=query.lat, lon=query.lon)
+    return price_page(session, clock, results, lat=query.lat, lon=query.lon, cancelled=cancelled)
 
 
 # Words found nowhere out to BEYOND_MAX_KM, kept while nobody writes to the store (the
@@ -238,14 +249,23 @@ def page_results(
     )
 
 
-def price_page(session: Session, clock, results: Results, *, lat: float, lon: float) -> Results:
+def price_page(
+    session: Session,
+    clock,
+    results: Results,
+    *,
+    lat: float,
+    lon: float,
+    cancelled: Callable[[], bool] | None = None,
+) -> Results:
     """A found page with each price compared with its suggested band around (lat, lon).
 
     The last part of each why; a page can be found first and priced after (the bands
     take longest the first time a category shows up), so the search is never run twice. Each
     band is the one `price suggest --listing` and the listing's page give around (lat, lon).
     """
-    bands = pricing.suggest_listings(session, clock, [h.id for h in results.hits], lat=lat, lon=lon)
+    ids = [h.id for h in results.hits]
+    bands = pricing.suggest_listings(session, clock, ids, lat=lat, lon=lon, cancelled=cancelled)
     return replace(results, hits=tuple(_priced(h, bands.get(h.id)) for h in results.hits))
 
 
