@@ -12,12 +12,12 @@ from textual.visual import VisualType
 from textual.widgets import Static
 
 # What a str or a Text shows, comparable: the key MarketTable draws a cell again by.
-from p2pmarket.tui.widgets.table import _content_key as _look
+from p2pmarket.tui.widgets.table import content_key
 
 
 class SteadyStatic(Static):
     def update(self, content: VisualType = "", *, layout: bool = True) -> None:
-        look = _look(content)
-        if look is not None and look == _look(self.content):
+        look = content_key(content)
+        if look is not None and look == content_key(self.content):
             return
         super().update(content, layout=layout)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 CELLS_KEPT = 4096
 
 
-def _content_key(value: object) -> tuple | None:
+def content_key(value: object) -> tuple | None:
     """What a cell shows, hashable: equal keys draw equal cells (None: a renderable that
     may change in place, drawn every time)."""
     if isinstance(value, Text):
@@ -86,7 +86,7 @@ class MarketTable(DataTable):
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
         content = (
-            _content_key(self._data[row_key][column_key])
+            content_key(self._data[row_key][column_key])
             if row_index >= 0 and column_index >= 0
             else None
         )
