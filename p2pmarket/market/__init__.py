@@ -205,7 +205,7 @@ class Market:
                 if user.sealed_key
                 else None
             )
-            view = accounts.authenticate(session, handle, passphrase)
+            view = accounts.unlock(user, passphrase)
             key = key.result() if key is not None else None
             rollback = seen.rolled_back(session, last_seen, view.handle)
         actor = Actor(self, view, key, None if key else passphrase)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Button, DataTable, Input
 from textual.worker import WorkerCancelled
 
 from p2pmarket.models import Kind, Role, Unit
@@ -27,6 +27,18 @@ async def settle(pilot, rounds: int = 3) -> None:
         await pilot.pause()
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
+
+
+async def press(pilot, selector: str) -> None:
+    """Press a button (focus, Enter) and settle. A button ignores a press while it still
+    shows its last one (0.2 s, Textual's `-active`): on a fast machine a second press of
+    the same button came inside that and was lost, so this waits it out first."""
+    button = pilot.app.screen.query_one(selector, Button)
+    while button.has_class("-active"):
+        await pilot.pause(0.05)
+    button.focus()
+    await pilot.press("enter")
+    await settle(pilot)
 
 
 @asynccontextmanager

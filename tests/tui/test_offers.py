@@ -18,7 +18,7 @@ from p2pmarket.tui.widgets.ask import AskModal
 from p2pmarket.tui.widgets.confirm import ConfirmModal
 from p2pmarket.tui.widgets.offer import AnswerOffer, OfferForm
 from p2pmarket.tui.widgets.payment import PaymentModal
-from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, settle
+from tests.tui.helpers import PASSPHRASE, SIZE, Trade, cells, press, settle
 
 
 def _trade(store, clock) -> Trade:
@@ -59,8 +59,7 @@ async def _answer(app, pilot, button: str, price: str = "") -> None:
     await settle(pilot)
     assert isinstance(app.screen, AnswerOffer)
     app.screen.query_one("#counter-price", Input).value = price
-    await pilot.click(f"#{button}")
-    await settle(pilot)
+    await press(pilot, f"#{button}")
 
 
 async def test_offer_from_a_listing_accepted_in_chat_then_paid(store, config, clock):
@@ -125,8 +124,7 @@ async def test_counter_then_decline_in_chat(store, config, clock):
         await _answer(app, pilot, "counter", price="")
         assert isinstance(app.screen, AnswerOffer)
         app.screen.query_one("#counter-price", Input).value = "90"
-        await pilot.click("#counter")
-        await settle(pilot)
+        await press(pilot, "#counter")
         first, counter = sorted(app.actor.list_offers(), key=lambda o: o.id)
         assert (first.status, counter.status, counter.by, counter.unit_price, counter.quantity) == (
             "countered",
@@ -153,8 +151,7 @@ async def test_counter_then_decline_in_chat(store, config, clock):
         await pilot.press("ctrl+f")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmModal)
-        await pilot.click("#confirm-yes")
-        await settle(pilot)
+        await press(pilot, "#confirm-yes")
         assert app.actor.offer(mine.id).status == "withdrawn"
         assert "bob withdrew offer" in _log(app)
 
@@ -275,8 +272,7 @@ async def test_offers_tab_counters_in_a_modal_and_the_counter_is_accepted(store,
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmModal)
-        await pilot.click("#confirm-yes")
-        await settle(pilot)
+        await press(pilot, "#confirm-yes")
         done = app.actor.offer(counter.id)
         assert done.status == "accepted"
         order = app.actor.order(done.order_id)

@@ -199,7 +199,7 @@ def rotate_key(
     profile: str,
 ) -> Ed25519PrivateKey:
     """A new key for `user`, announced by a record the old key signs."""
-    accounts.authenticate(session, user.handle, passphrase)
+    accounts.unlock(user, passphrase)
     key = Ed25519PrivateKey.generate()
     event = KeyEvent(
         user_id=user.id,
@@ -224,7 +224,7 @@ def change_passphrase(
     profile: str,
 ) -> None:
     """A new passphrase: its hash, the key re-sealed under it, and a signed record of both."""
-    accounts.authenticate(session, user.handle, old)
+    accounts.unlock(user, old)
     accounts.check_passphrase(new)
     user.passphrase_hash = accounts.hasher(profile).hash(new)
     user.sealed_key = seal(key, new, user.id, profile)

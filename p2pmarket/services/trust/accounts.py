@@ -138,7 +138,11 @@ def get_user(session: Session, handle: str) -> UserView:
 
 
 def authenticate(session: Session, handle: str, passphrase: str) -> UserView:
-    user = user_row(session, handle)
+    return unlock(user_row(session, handle), passphrase)
+
+
+def unlock(user: User, passphrase: str) -> UserView:
+    """`user` as seen once `passphrase` opens their account (Refused if it does not)."""
     try:
         hasher().verify(user.passphrase_hash, passphrase)
     except (VerificationError, InvalidHashError):
