@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+import threading
 from types import ModuleType
 
 
@@ -15,8 +16,10 @@ def load(name: str) -> ModuleType:
     and again while it loads (a tenth of that time or more), leaves it out of every later
     full collection too (gc.freeze; the imports leave a few hundred objects of garbage)."""
     module = sys.modules.get(name)
-    if module is not None:
+    if module is not None and not getattr(module.__spec__, "_initializing", False):
         return module
+    # Not imported, or still importing in another thread (`start`): import_module waits
+    # for that thread's import to end, where the module alone would be half made.
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -25,3 +28,10 @@ def load(name: str) -> ModuleType:
         gc.freeze()
         if collecting:
             gc.enable()
+
+
+def start(name: str) -> None:
+    """Begin loading `name` in the background, for a later `load` (which waits for it).
+
+    A daemon thread: a process ending meanwhile (quit at once) does not wait for it."""
+    threading.Thread(target=load, args=(name,), name=f"loading {name}", daemon=True).start()

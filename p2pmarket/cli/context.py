@@ -87,13 +87,17 @@ class Ctx:
         The terminal is asked whether it draws pixels before the app starts (Textual's input
         thread would take its answers): up to 0.1 s per question, the whole wait when it
         does not answer (a pseudo-terminal, most terminals to one of them). The questions
-        wait while the app's code loads, not before the first frame (bench tui)."""
+        wait while the app's code and the store's load, not before the first frame (bench
+        tui)."""
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1, thread_name_prefix="graphics") as asking:
             graphics = asking.submit(_detect_graphics)
             from p2pmarket.tui.app import MarketApp
 
+            # While the terminal answers (its questions are mostly waiting, the GIL free),
+            # the store's code loads for the startup worker (tui/app.py `_open_store`).
+            loading.start("p2pmarket.market")
             app = MarketApp(
                 config=self.config,
                 clock=self.clock,

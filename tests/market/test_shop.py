@@ -114,9 +114,7 @@ def test_a_page_priced_after_is_the_page_searched_with_prices(market, store, clo
         assert "similar" not in before.why
 
 
-def test_a_pass_cancelled_part_way_stops_between_rows_and_returns_nothing(
-    market, store, clock
-):
+def test_a_pass_cancelled_part_way_stops_between_rows_and_returns_nothing(market, store, clock):
     make_user(store, clock, "amy", lat=HOME[0], lon=HOME[1])
     lin = _seller_nearby(store, clock)
     for price in (8000, 15000, 40000, 12000, 20000):
