@@ -86,17 +86,19 @@ class Ctx:
 
         The terminal is asked whether it draws pixels before the app starts (Textual's input
         thread would take its answers): up to 0.1 s per question, the whole wait when it
-        does not answer (a pseudo-terminal, most terminals to one of them). The questions
-        wait while the app's code and the store's load, not before the first frame (bench
-        tui)."""
+        does not answer (a pseudo-terminal, most terminals to one of them). The store's code
+        loads meanwhile (the asking waits with the GIL free) for the startup worker (tui/app.py
+        `_open_store`), not after the first frame (bench tui).
+
+        The app's code is imported first: the asking imports Textual's widgets, and two
+        threads entering Textual's import cycles at different modules at once fail with a
+        circular import (about one start in a dozen did)."""
         from concurrent.futures import ThreadPoolExecutor
+
+        from p2pmarket.tui.app import MarketApp
 
         with ThreadPoolExecutor(1, thread_name_prefix="graphics") as asking:
             graphics = asking.submit(_detect_graphics)
-            from p2pmarket.tui.app import MarketApp
-
-            # While the terminal answers (its questions are mostly waiting, the GIL free),
-            # the store's code loads for the startup worker (tui/app.py `_open_store`).
             loading.start("p2pmarket.market")
             app = MarketApp(
                 config=self.config,
