@@ -216,7 +216,7 @@ class SearchScreen(MarketScreen):
 
     def _shown(self, *, priced: bool) -> None:
         """The table holds the current keystroke's results: note when they are painted."""
-        # The table's callback runs after its own idle (column widths) and the next paint.
+        # The callback runs after the next paint of the screen: the rows are on it.
         self.query_one("#results", ResultsTable).call_after_refresh(
             self._painted, self._generation, priced
         )

@@ -114,9 +114,12 @@ class ResultsTable(ScrollView, can_focus=True):
         self._widths: list[int] = []
         self._keys: list[int] = []
         self._cells: list[tuple] = []
-        # Each row's look drawn once, by what it shows (at these widths): a keystroke that
-        # finds rows already drawn draws none again.
+        # Each row drawn once, by what it shows at these widths (a keystroke that finds rows
+        # drawn before draws none again), and the rows shown, drawn as they are painted. A
+        # strip holds only the cells' own styles (bold marks): the colours of the theme,
+        # the stripes and the cursor are laid over it when painted.
         self._drawn: dict[tuple, Strip] = {}
+        self._strips: list[Strip | None] = []
         self._header = Strip([])
         self.cursor_row = 0
 
@@ -174,6 +177,7 @@ class ResultsTable(ScrollView, can_focus=True):
             self._widths = widths
             self._header = self._draw(tuple(self._labels))
         self._keys, self._cells = keys, cells
+        self._strips = [None] * len(cells)
         if len(self._drawn) > 4 * max(len(cells), 64):  # pages long gone
             self._drawn.clear()
         total = sum(width + 2 * PADDING for width in widths)
@@ -195,11 +199,14 @@ class ResultsTable(ScrollView, can_focus=True):
         return Strip(row.render(self.app.console), row.cell_len)
 
     def _row(self, index: int) -> Strip:
-        cells = self._cells[index]
-        key = (tuple(self._widths), *(content_key(cell) or str(cell) for cell in cells))
-        strip = self._drawn.get(key)
+        strip = self._strips[index]
         if strip is None:
-            strip = self._drawn[key] = self._draw(cells)
+            cells = self._cells[index]
+            key = (tuple(self._widths), *(content_key(cell) or str(cell) for cell in cells))
+            strip = self._drawn.get(key)
+            if strip is None:
+                strip = self._drawn[key] = self._draw(cells)
+            self._strips[index] = strip
         return strip
 
     def render_line(self, y: int) -> Strip:
@@ -224,14 +231,6 @@ class ResultsTable(ScrollView, can_focus=True):
             else:
                 strip = strip.apply_style(look)
         return strip.crop_extend(scroll_x, scroll_x + width, look)
-
-    def notify_style_update(self) -> None:
-        # A theme or CSS change: the header and rows are drawn again (their own styles,
-        # e.g. bold, come from the theme's console).
-        super().notify_style_update()
-        self._drawn.clear()
-        if self._labels:
-            self._header = self._draw(tuple(self._labels))
 
     # -- moving -----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ cells drawn again only when what they show changed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -12,8 +12,10 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import Reactive
-from textual.scroll_view import ScrollView
 from textual.widgets import DataTable
+
+if TYPE_CHECKING:
+    from textual.scroll_view import ScrollView
 
 # Drawn cells kept (by place, content and style) before the memo starts over.
 CELLS_KEPT = 4096
