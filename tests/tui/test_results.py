@@ -3,37 +3,32 @@ listing under it, the cursor stays on its listing across pages, user text shown 
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Input
 
 from p2pmarket import text
-from p2pmarket.services.market import demo
 from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.screens.listing import ListingScreen
 from p2pmarket.tui.screens.search import NARROW_TITLE, SearchScreen
 from p2pmarket.tui.widgets.results import ResultsTable
-from tests.tui.helpers import SIZE, Trade, cells, settle
+from tests.tui.helpers import SIZE, Trade, cells, demo_app, settle
 
 
-@pytest.fixture
-def market(store, clock):
-    demo.load_demo(store, clock)
-    return store
-
-
-async def _bikes(pilot, size=SIZE) -> ResultsTable:
-    """Search as the demo user, 10 km around, for "bike" (7 results); the results focused."""
-    await settle(pilot)
-    await pilot.press("s")
-    await settle(pilot)
-    pilot.app.screen.query_one("#radius", Input).value = "10"
-    await pilot.press(*"bike", "enter")  # Enter in the box focuses the results
-    await settle(pilot)
-    table = pilot.app.screen.query_one("#results", ResultsTable)
-    assert pilot.app.focused is table and table.row_count == 7
-    return table
+@asynccontextmanager
+async def _bikes(store, config, clock, size=SIZE) -> AsyncIterator[tuple]:
+    """The demo user's search, 10 km around, for "bike" (7 results), the results focused:
+    (app, pilot, the results)."""
+    async with demo_app(store, config, clock, "s", size=size) as (app, pilot):
+        app.screen.query_one("#radius", Input).value = "10"
+        await pilot.press(*"bike", "enter")  # Enter in the box focuses the results
+        await settle(pilot)
+        table = app.screen.query_one("#results", ResultsTable)
+        assert app.focused is table and table.row_count == 7
+        yield app, pilot, table
 
 
 def _keys(table: ResultsTable) -> list[int]:
@@ -58,10 +53,15 @@ def _cursor_painted(table: ResultsTable) -> int:
     return painted[0] + round(table.scroll_y)
 
 
-async def test_keys_move_the_cursor_and_enter_opens_the_listing_under_it(market, config, clock):
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        table = await _bikes(pilot)
+async def _opened(pilot, key: int) -> None:
+    """The listing `key` is open, and on screen."""
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ListingScreen) and screen.listing_id == key
+
+
+async def test_keys_move_the_cursor_and_enter_opens_the_listing_under_it(store, config, clock):
+    async with _bikes(store, config, clock) as (_app, pilot, table):
         keys = _keys(table)
         for key, row in [
             ("down", 1),
@@ -80,15 +80,11 @@ async def test_keys_move_the_cursor_and_enter_opens_the_listing_under_it(market,
             await pilot.press(key)
             assert (table.cursor_row, _cursor_painted(table)) == (row, row), key
         await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, ListingScreen)
-        assert app.screen.listing_id == keys[1]
+        await _opened(pilot, keys[1])
 
 
-async def test_a_click_moves_the_cursor_and_a_second_click_opens_the_listing(market, config, clock):
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        table = await _bikes(pilot)
+async def test_a_click_moves_the_cursor_and_a_second_click_opens_the_listing(store, config, clock):
+    async with _bikes(store, config, clock) as (app, pilot, table):
         keys = _keys(table)
         await pilot.click("#results", offset=(5, 0))  # the header: nothing
         assert table.cursor_row == 0 and isinstance(app.screen, SearchScreen)
@@ -97,15 +93,11 @@ async def test_a_click_moves_the_cursor_and_a_second_click_opens_the_listing(mar
         assert table.cursor_row == _cursor_painted(table) == 2
         assert isinstance(app.screen, SearchScreen)
         await pilot.click("#results", offset=(40, 3))
-        await settle(pilot)
-        assert isinstance(app.screen, ListingScreen)
-        assert app.screen.listing_id == keys[2]
+        await _opened(pilot, keys[2])
 
 
-async def test_the_cursor_stays_on_its_listing_when_the_page_changes(market, config, clock):
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=SIZE) as pilot:
-        table = await _bikes(pilot)
+async def test_the_cursor_stays_on_its_listing_when_the_page_changes(store, config, clock):
+    async with _bikes(store, config, clock) as (app, pilot, table):
         best = _keys(table)
         await pilot.press("G")
         chosen = table.selected_key()
@@ -124,10 +116,8 @@ async def test_the_cursor_stays_on_its_listing_when_the_page_changes(market, con
         assert table.cursor_row == _cursor_painted(table) == 0
 
 
-async def test_the_title_column_narrows_below_100_columns(market, config, clock):
-    app = MarketApp(config=config, clock=clock, user="demo")
-    async with app.run_test(size=(80, 24)) as pilot:
-        table = await _bikes(pilot)
+async def test_the_title_column_narrows_below_100_columns(store, config, clock):
+    async with _bikes(store, config, clock, size=(80, 24)) as (app, pilot, table):
         assert table.widths[0] == NARROW_TITLE
         shown = [strip.text for strip in app.screen._compositor.render_strips()]
         header = next(line for line in shown if line.startswith(" title "))
