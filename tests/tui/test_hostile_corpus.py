@@ -33,7 +33,7 @@ from p2pmarket.tui.screens.editor import EditorScreen
 from p2pmarket.tui.screens.listing import ListingScreen
 from tests.conftest import DISPUTE, START, make_listing, make_user
 from tests.hostile.corpus import HOSTILE, forbidden_in
-from tests.tui.helpers import SIZE, settle
+from tests.tui.helpers import SIZE, cells, settle
 
 N = len(HOSTILE)
 MARKUP = "[@click=app.quit]Free bike[/]"
@@ -198,8 +198,8 @@ async def _start(config, user: str, pilot_size=SIZE):
 
 
 def table_cells(app, selector: str) -> list[list[str]]:
-    table = app.screen.query_one(selector, DataTable)
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    """A table's cells as text: a DataTable's, or search's results."""
+    return cells(app.screen.query_one(selector))
 
 
 async def show_row(pilot, selector: str, needle: str) -> None:

@@ -19,6 +19,7 @@ from p2pmarket.tui.screens.orders import OrdersScreen
 from p2pmarket.tui.screens.search import SearchScreen
 from p2pmarket.tui.widgets.ask import AskModal
 from p2pmarket.tui.widgets.confirm import ConfirmModal
+from p2pmarket.tui.widgets.results import ResultsTable
 from p2pmarket.tui.widgets.saved_searches import SavedSearches
 from p2pmarket.tui.widgets.table import MarketTable
 from tests.conftest import make_listing
@@ -148,7 +149,7 @@ async def test_saved_searches_run_on_search_with_new_hits_marked_and_delete(stor
         assert isinstance(screen, SearchScreen)
         values = {w: screen.query_one(f"#{w}", Input).value for w in ("q", "radius", "max-price")}
         assert values == {"q": "bike", "radius": "10", "max-price": "500.00"}
-        rows = cells(screen.query_one("#results", MarketTable))
+        rows = cells(screen.query_one("#results", ResultsTable))
         assert sorted(r[0] for r in rows) == ["City bike, barely used", "● Road bike, new tyres"]
         status = str(screen.query_one("#search-status", Static).content)
         assert status.endswith("· saved search 'bikes' · ● 1 new since your last look"), status
@@ -208,7 +209,7 @@ async def test_a_saved_search_centred_elsewhere_runs_there(store, config, clock)
         status = str(app.screen.query_one("#search-status", Static).content)
         assert f"of {place.lat:.3f},{place.lon:.3f}" in status, status
         # The bike near home (~10 km from there) is not within its 2 km.
-        assert cells(app.screen.query_one("#results", MarketTable)) == []
+        assert cells(app.screen.query_one("#results", ResultsTable)) == []
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])

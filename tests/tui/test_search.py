@@ -13,7 +13,7 @@ from p2pmarket.tui.app import MarketApp
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens import search as search_screen
 from p2pmarket.tui.screens.search import SearchScreen, title_cell
-from p2pmarket.tui.widgets.table import MarketTable
+from p2pmarket.tui.widgets.results import ResultsTable
 from tests.tui.helpers import SIZE, cells, settle
 
 
@@ -251,8 +251,8 @@ async def test_typing_on_repaints_the_results_without_laying_out_the_screen(
     app = MarketApp(config=config, clock=clock, user="demo")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _bike_search(app, pilot)
-        table = screen.query_one("#results", MarketTable)
-        widths = [column.width for column in table.ordered_columns]
+        table = screen.query_one("#results", ResultsTable)
+        widths = table.widths
         # Each at least its width by priority ("@qian_student" widens the sellers').
         least = list(screen._widths().values())
         assert all(w >= at_least for w, at_least in zip(widths, least, strict=True))
@@ -266,5 +266,5 @@ async def test_typing_on_repaints_the_results_without_laying_out_the_screen(
         await pilot.press("backspace", "backspace")
         await settle(pilot)
         assert table.row_count != rows
-        assert [column.width for column in table.ordered_columns] == widths
+        assert table.widths == widths
         assert layouts == []

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 from textual.worker import get_current_worker
 
 from p2pmarket import money
@@ -22,7 +22,7 @@ from p2pmarket.services.market import photos, search
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
-from p2pmarket.tui.widgets.table import MarketTable
+from p2pmarket.tui.widgets.results import ResultsTable
 from p2pmarket.tui.widgets.text_input import TextInput
 from p2pmarket.tui.widgets.textmap import ResultMap
 
@@ -130,7 +130,7 @@ class SearchScreen(MarketScreen):
         # Above the results, full width: the count and "widen the radius" are always seen.
         yield Static("", id="search-status")
         with Horizontal(id="search-body"):
-            yield MarketTable(id="results")
+            yield ResultsTable(id="results")
             with Vertical(id="search-side"):
                 yield ResultMap("", id="map")
         yield MarketFooter()
@@ -138,9 +138,7 @@ class SearchScreen(MarketScreen):
     def on_mount(self) -> None:
         for wid, label in LABELS.items():
             self.query_one(f"#{wid}").border_title = label
-        table = self.query_one("#results", DataTable)
-        for label, width in self._widths().items():
-            table.add_column(label, width=width)
+        self.query_one("#results", ResultsTable).set_columns(self._widths())
         self.query_one("#q", Input).focus()
         if self._open_first is not None:
             self.run_saved(self._open_first)
@@ -210,7 +208,7 @@ class SearchScreen(MarketScreen):
     def _refused(self, reason: str) -> None:
         """A query refused (or an empty box): the reason, and no earlier results under it."""
         self._shown_key, self.results = None, None
-        self.query_one("#results", MarketTable).refill([])
+        self.query_one("#results", ResultsTable).refill([])
         self.query_one("#map", ResultMap).clear()
         self._offer_widen()
         self._set_status(reason)
@@ -218,8 +216,8 @@ class SearchScreen(MarketScreen):
 
     def _shown(self, *, priced: bool) -> None:
         """The table holds the current keystroke's results: note when they are painted."""
-        # The table's callback runs after its own idle (column widths) and the next paint.
-        self.query_one("#results", MarketTable).call_after_refresh(
+        # The callback runs after the next paint of the screen: the rows are on it.
+        self.query_one("#results", ResultsTable).call_after_refresh(
             self._painted, self._generation, priced
         )
 
@@ -279,7 +277,7 @@ class SearchScreen(MarketScreen):
         if message.found is None:
             self._refused(message.error or "")
             return
-        table = self.query_one("#results", MarketTable)
+        table = self.query_one("#results", ResultsTable)
         found = message.found
         self.results = results = found.results
         widths = self._widths()
@@ -368,15 +366,15 @@ class SearchScreen(MarketScreen):
         if widen is not None:
             self.query_one("#radius", Input).value = str(widen)
 
-    @on(DataTable.RowSelected, "#results")
-    def _open(self, event: DataTable.RowSelected) -> None:
+    @on(ResultsTable.RowSelected, "#results")
+    def _open(self, event: ResultsTable.RowSelected) -> None:
         from p2pmarket.tui.screens.listing import ListingScreen
 
-        self.market.open(ListingScreen(int(event.row_key.value)))
+        self.market.open(ListingScreen(event.key))
 
     @on(Input.Submitted, "#q")
     def action_focus_results(self) -> None:
-        self.query_one("#results", MarketTable).focus()
+        self.query_one("#results", ResultsTable).focus()
 
     def action_focus_query(self) -> None:
         self.query_one("#q", Input).focus()

@@ -4,7 +4,7 @@ cells drawn again only when what they show changed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -13,6 +13,9 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import DataTable
+
+if TYPE_CHECKING:
+    from textual.scroll_view import ScrollView
 
 # Drawn cells kept (by place, content and style) before the memo starts over.
 CELLS_KEPT = 4096
@@ -39,6 +42,31 @@ def _cell_width(value: object) -> int:
     return value.cell_len if isinstance(value, Text) else cell_len(str(value))
 
 
+def fit_widths(rows: list[tuple[int, tuple]], least: Sequence[int]) -> list[int]:
+    """Each column as wide as its least width or its widest cell in `rows`."""
+    return [
+        max([width, *(_cell_width(cells[index]) for _key, cells in rows)])
+        for index, width in enumerate(least)
+    ]
+
+
+def follow_virtual_size(widget: ScrollView, size: Size) -> None:
+    """Its rows changed `widget`'s scrollable size (a `virtual_size` watcher).
+
+    A widget whose size is set by CSS (search's results) keeps its place on screen: the
+    scrollbars follow (they lay out the screen when one comes or goes) and it repaints; a
+    layout of the whole screen at each keystroke was most of its cost. A widget as tall or
+    wide as its rows is laid out. Its `virtual_size` is a Reactive with layout=False.
+    """
+    if any(
+        scalar is None or scalar.is_auto for scalar in (widget.styles.width, widget.styles.height)
+    ):
+        widget.refresh(layout=True)
+        return
+    widget._scroll_update(size)
+    widget.refresh()
+
+
 class MarketTable(DataTable):
     BINDINGS: ClassVar = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -47,20 +75,11 @@ class MarketTable(DataTable):
         Binding("G", "scroll_bottom", "Bottom", show=False),
     ]
 
-    # Other rows change the scrollable size. A table whose size is set by CSS (search's
-    # results) keeps its place on screen: the scrollbars follow (they lay out the screen
-    # when one comes or goes) and it repaints; a layout of the whole screen at each
-    # keystroke was most of its cost. A table as tall or wide as its rows is laid out.
+    # Other rows change the scrollable size: see follow_virtual_size.
     virtual_size = Reactive(Size(0, 0), layout=False)
 
     def watch_virtual_size(self, size: Size) -> None:
-        if any(
-            scalar is None or scalar.is_auto for scalar in (self.styles.width, self.styles.height)
-        ):
-            self.refresh(layout=True)
-            return
-        self._scroll_update(size)
-        self.refresh()
+        follow_virtual_size(self, size)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -122,9 +141,7 @@ class MarketTable(DataTable):
     def _fit(self, rows: list[tuple[int, tuple]], widths: Sequence[int]) -> None:
         """Each column as wide as its least width or its widest cell in `rows`."""
         changed = False
-        for index, (column, least) in enumerate(zip(self.ordered_columns, widths, strict=True)):
-            cells = (cells[index] for _key, cells in rows)
-            width = max([least, *(_cell_width(cell) for cell in cells)])
+        for column, width in zip(self.ordered_columns, fit_widths(rows, widths), strict=True):
             if width != column.width:
                 column.width, changed = width, True
         if changed:  # drawn rows and the scrollable size follow the widths
