@@ -55,3 +55,18 @@ async def test_a_page_changed_in_one_cell_draws_that_cell_again(monkeypatch):
         app.theme = "textual-light"
         await pilot.pause()
         assert len(drawn) == len(ROWS) * 3
+
+
+async def test_a_words_cell_is_shown_as_written_never_as_markup():
+    # A str cell (a seller's handle, a status) is words: a DataTable would read it as markup,
+    # so "[red]" would vanish into a colour and "[@click=app.quit]" would become a link.
+    app = TableApp()
+    async with app.run_test(size=(80, 14)) as pilot:
+        table = app.query_one(MarketTable)
+        table.refill([(1, (Text("lamp"), "[b]¥1.00[/b]", "[@click=app.quit]x"))])
+        await pilot.pause()
+        assert cells(table) == [["lamp", "[b]¥1.00[/b]", "[@click=app.quit]x"]]
+        table.refill([(1, (Text("lamp"), "[red]¥2.00[/]", "[@click=app.quit]x"))])
+        await pilot.pause()
+        assert cells(table) == [["lamp", "[red]¥2.00[/]", "[@click=app.quit]x"]]
+        assert "[red]¥2.00[/]" in app.export_screenshot()

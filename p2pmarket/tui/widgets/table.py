@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 if TYPE_CHECKING:
     from textual.scroll_view import ScrollView
@@ -36,6 +37,12 @@ def content_key(value: object) -> tuple | None:
     if isinstance(value, (str, int, float)):
         return (type(value), value)
     return None
+
+
+def words(cell: object) -> object:
+    """A `str` cell as a Text: shown as written (a DataTable reads a str as markup, so a
+    cell with someone's words in it could style, hide or link). Other cells as they are."""
+    return Text(cell) if isinstance(cell, str) else cell
 
 
 def _cell_width(value: object) -> int:
@@ -154,6 +161,14 @@ class MarketTable(DataTable):
         super().notify_style_update()
         self._drawn.clear()
 
+    def add_row(self, *cells: object, **options) -> RowKey:
+        return super().add_row(*map(words, cells), **options)
+
+    def update_cell(
+        self, row_key: RowKey | str, column_key: ColumnKey | str, value: object, **options
+    ) -> None:
+        super().update_cell(row_key, column_key, words(value), **options)
+
     def selected_key(self) -> int | None:
         """The integer key of the row under the cursor (None when the table is empty)."""
         if self.row_count == 0:
@@ -179,7 +194,7 @@ class MarketTable(DataTable):
         ]:
             for key, cells in rows:
                 for column, old, new in zip(columns, self.get_row(str(key)), cells, strict=True):
-                    if old != new:
+                    if content_key(old) != content_key(words(new)):
                         width = self.columns[column].auto_width
                         self.update_cell(str(key), column, new, update_width=width)
             return
