@@ -104,3 +104,35 @@ def test_every_table_builds_its_validator_only_if_one_is_asked_for():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+@pytest.mark.sqlite_only
+def test_a_second_store_opened_in_the_process_keeps_the_first_ones_writes_shared(
+    store, config, clock
+):
+    """`demo --open`: the command's store stays open while the app opens its own. Opening it
+    again must not drop the first one's locks on the file: another process closing the
+    store would think itself the last one and delete the -wal the first goes on writing to."""
+    import subprocess
+    import sys
+
+    from tests.conftest import make_user
+
+    make_user(store, clock, "alice")
+    with store.read() as session:  # its connection open, as a running app's
+        session.execute(text('SELECT count(*) FROM "user"')).scalar()
+    second = Store.open(config)
+    count = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute('SELECT count(*) FROM \"user\"').fetchone()[0]); c.close()"
+    )
+    path = str(config.sqlite_path)
+
+    def seen_by_another_process() -> str:
+        run = subprocess.run([sys.executable, "-c", count, path], capture_output=True, text=True)
+        return run.stdout.strip()
+
+    assert seen_by_another_process() == "1"
+    make_user(store, clock, "bob")  # written after the other process closed the store
+    assert seen_by_another_process() == "2"
+    second.close()

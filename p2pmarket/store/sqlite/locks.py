@@ -20,6 +20,7 @@ there is no `flock` (Windows) there is no lock, and a restore must be run alone.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,9 +99,26 @@ def exclusive(path: Path, deadline: float) -> Iterator[bool]:
 
 
 def is_sqlite(path: Path) -> bool:
-    """The file starts as every SQLite database does (read as bytes, never through SQLite)."""
+    """The file is a SQLite database: its header read by SQLite itself, read-only and taking
+    no locks (`immutable`), never a 0-byte file.
+
+    Never by a plain open: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's own connections' too. A second store opened in a process
+    that had one open (`demo --open`: the command's store, then the app's) lost the first
+    one's locks; another process closing the store then saw itself the last one, and
+    checkpointed and deleted the -wal the app went on writing to: its writes were lost.
+    SQLite keeps a descriptor it would close open while this process holds locks on the
+    file, so its locks stay."""
     try:
-        with path.open("rb") as f:
-            return f.read(16) == b"SQLite format 3\x00"
-    except OSError:
+        if path.stat().st_size == 0:
+            return False
+        raw = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except (OSError, sqlite3.Error):
         return False
+    try:
+        raw.execute("PRAGMA schema_version").fetchone()  # reads the header
+        return True
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        raw.close()
