@@ -60,8 +60,34 @@ async def test_the_listing_screen_draws_its_photo_in_half_cells(pictured, config
         await settle(pilot)
         [image] = app.screen.query(HalfcellImage)
         assert image.image.name.endswith(".jpg")
-        assert "Photo 1 of 1" in str(app.screen.query_one("#photo-caption").render())
+        assert "Photo 1 of 1" in str(app.screen.query_one(".photo-caption").render())
         assert not app.screen.check_action("next_photo", ())  # one photo: no "next"
+
+
+async def test_the_listing_shown_again_keeps_its_photo_and_shows_a_second_one(
+    pictured, config, clock, tmp_path
+):
+    # Shown again after the store changed (a reload), the photo stays as drawn; it once
+    # mounted a second widget of the same id before the first was gone, and crashed.
+    app = MarketApp(config=config, clock=clock, user="bob")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open(ListingScreen(pictured.listing.id))
+        await settle(pilot)
+        [drawn] = app.screen.query(HalfcellImage)
+        app.screen.reload()
+        await settle(pilot)
+        assert list(app.screen.query(HalfcellImage)) == [drawn]
+        # A second photo, then shown again: the caption names the key that shows it.
+        second = _picture(tmp_path, "Another bike")
+        app.market.trusted_actor("lin").add_photos(pictured.listing.id, [second])
+        app.screen.reload()
+        app.screen.reload()
+        await settle(pilot)
+        assert "Photo 1 of 2 · > next" in str(app.screen.query_one(".photo-caption").render())
+        await pilot.press("greater_than_sign")
+        await settle(pilot)
+        assert "Photo 2 of 2" in str(app.screen.query_one(".photo-caption").render())
+        assert len(app.screen.query(HalfcellImage)) == 1
 
 
 @pytest.mark.parametrize("size", SIZES)

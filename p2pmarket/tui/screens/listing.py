@@ -50,6 +50,7 @@ class ListingScreen(MarketScreen):
         self.policy: offers.OfferPolicy | None = None
         self.bookable = False
         self.photo_index = 0
+        self._photo_drawn: tuple | None = None  # (photo, index, count) on screen
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -119,24 +120,30 @@ class ListingScreen(MarketScreen):
         self.query_one("#seller-reviews", Static).update(out)
 
     def _show_photo(self) -> None:
-        """The current photo, drawn (textual-image), and which of how many it is."""
+        """The current photo, drawn (textual-image), and which of how many it is. Shown
+        again with the same photo (a reload), it stays as drawn; another replaces it (the
+        old widgets go once removed: the new ones have no ids that could clash)."""
         from p2pmarket.tui.widgets.photo import photo
 
+        shown = self.listing.photos if self.listing else ()
+        if shown:
+            self.photo_index %= len(shown)
+        drawn = (shown[self.photo_index] if shown else None, self.photo_index, len(shown))
+        if drawn == self._photo_drawn:
+            return
+        self._photo_drawn = drawn
         box = self.query_one("#listing-photo", Vertical)
         box.remove_children()
-        shown = self.listing.photos if self.listing else ()
         box.display = bool(shown)
         if not shown:
             return
-        self.photo_index %= len(shown)
-        current = shown[self.photo_index]
-        path = shop.photo_file(self.market.market, current)
-        box.mount(photo(path, graphics=self.app.graphics, id="photo"))
-        more = " · f: next" if len(shown) > 1 else ""
+        path = shop.photo_file(self.market.market, shown[self.photo_index])
+        box.mount(photo(path, graphics=self.app.graphics, classes="photo"))
+        more = " · > next" if len(shown) > 1 else ""
         box.mount(
             Static(
                 Text(f"Photo {self.photo_index + 1} of {len(shown)}{more}", style="dim"),
-                id="photo-caption",
+                classes="photo-caption",
             )
         )
 

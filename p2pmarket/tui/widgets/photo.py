@@ -23,9 +23,9 @@ def detect_graphics() -> bool:
     return renderable.Image in (renderable.SixelImage, renderable.TGPImage)
 
 
-def photo(path: Path, *, graphics: bool, id: str | None = None) -> Widget:
+def photo(path: Path, *, graphics: bool, classes: str | None = None) -> Widget:
     """A widget drawing the image file at `path` (a stored photo: already safe to decode)."""
     from textual_image.widget import HalfcellImage, Image
 
     kind = Image if graphics else HalfcellImage
-    return kind(path, id=id)
+    return kind(path, classes=classes)
