@@ -446,6 +446,8 @@ class MarketApp(App[None]):
     _LEAVING = frozenset({"goto", "focus_search", "switch_user"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self._LEAVING and type(self.screen).__name__ == "LoginScreen":
+            return False  # the login is a gate: Back (escape) or log in, no section behind it
         if action in self._LEAVING and isinstance(self.focused, (Input, Select)):
             return None
         return True

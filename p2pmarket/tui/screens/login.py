@@ -47,11 +47,23 @@ class LoginScreen(Screen[None]):
 
     @on(Input.Submitted, "#handle")
     def _next(self) -> None:
-        self.query_one("#passphrase", Input).focus()
+        if self._have_handle():
+            self.query_one("#passphrase", Input).focus()
+
+    def _have_handle(self) -> bool:
+        """A handle typed; else the box says so and takes the focus (the passphrase box
+        would take the handle typed next)."""
+        if self.query_one("#handle", Input).value.strip():
+            return True
+        self.query_one("#login-error", Static).update(Content("Type your handle first."))
+        self.query_one("#handle", Input).focus()
+        return False
 
     @on(Input.Submitted, "#passphrase")
     @on(Button.Pressed, "#login")
     def _login(self) -> None:
+        if not self._have_handle():
+            return
         handle = self.query_one("#handle", Input).value
         passphrase = self.query_one("#passphrase", Input).value
         try:
