@@ -398,3 +398,9 @@ def test_paying_a_booking_says_what_cancelling_costs(b, store):
     assert "free until 2026-11-03 09:00 (UTC+08:00)" in preview.warning
     assert "50% of the price goes to the seller" in preview.warning
     assert preview.revoke_window == o.slot_start - b.clock.now()
+    # Paid inside the last day, no free moment is left to name: the fee is now.
+    b.clock.set(o.slot_start - SETTINGS.free_cancel_before)
+    with store.read() as s:
+        preview = orders.preview_payment(s, b.clock, SETTINGS, s.get(User, b.buyer.id), o.id)
+    assert "free until" not in preview.warning
+    assert "cancelling from now on costs 50% of the price" in preview.warning

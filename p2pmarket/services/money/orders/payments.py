@@ -68,7 +68,7 @@ def preview_payment(
     revoke_window = settings.revoke_window
     if order.slot_start is not None:
         revoke_window = max(0, order.slot_start - clock.now())
-        terms = slots.cancel_terms(order.slot_start, settings, order.deposit)
+        terms = slots.cancel_terms(order.slot_start, settings, clock.now(), order.deposit)
         warning = f"{warning} {terms}" if warning else terms
     return PaymentPreview(
         order_id=order.id,

@@ -72,19 +72,25 @@ def late_fee(slot_start: int, amount: int, now: int, settings: Settings) -> int:
     return amount * settings.late_cancel_percent // 100
 
 
-def cancel_terms(slot_start: int, settings: Settings, deposit: int | None = None) -> str:
+def cancel_terms(slot_start: int, settings: Settings, now: int, deposit: int | None = None) -> str:
     """What cancelling a booked slot (or a rental, with its `deposit`) costs, said before
-    paying for it."""
-    free_until = availability.local(slot_start - settings.free_cancel_before, settings.zone)
-    if deposit is None:
-        return (
-            f"This books a slot: cancelling is free until {free_until}; later "
-            f"{settings.late_cancel_percent}% of the price goes to the seller."
+    paying for it: free until a moment, or, that moment past, a fee from now on."""
+    free_end = slot_start - settings.free_cancel_before
+    fee = f"{settings.late_cancel_percent}% of the {'price' if deposit is None else 'rent'}"
+    to = "the seller" if deposit is None else "the owner"
+    what = "This books a slot" if deposit is None else "This rents it"
+    if now < free_end:
+        free_until = availability.local(free_end, settings.zone)
+        terms = f"{what}: cancelling is free until {free_until}; later {fee} goes to {to}."
+    else:
+        terms = (
+            f"{what}, starting within {countdown(settings.free_cancel_before)}: cancelling "
+            f"from now on costs {fee}, which goes to {to}."
         )
+    if deposit is None:
+        return terms
     return (
-        f"This rents it: cancelling is free until {free_until}; later "
-        f"{settings.late_cancel_percent}% of the rent goes to the owner. The deposit "
-        f"{money.fmt(deposit)} comes back within "
+        f"{terms} The deposit {money.fmt(deposit)} comes back within "
         f"{countdown(settings.claim_window)} of the return unless the owner claims part of it."
     )
 

@@ -282,7 +282,9 @@ def preview(session: Session, clock: Clock, settings: Settings, me: User, ref: i
     shown = plan_view(session, clock, settings, me, plan)
     before = ledger.balance(session, me.id)
     first = min(leg.start for leg in shown.legs)
-    return PlanPreview(shown, before, before - shown.total, slots.cancel_terms(first, settings))
+    return PlanPreview(
+        shown, before, before - shown.total, slots.cancel_terms(first, settings, clock.now())
+    )
 
 
 def _travel_after(session: Session, leg: PlanLeg, later: list[PlanLeg], shown: PlanView) -> None:
@@ -369,5 +371,5 @@ def preview_replace(
         balance_before=before,
         balance_after=before - leg.amount,
         revoke_window=max(0, leg.start - clock.now()),
-        warning=slots.cancel_terms(leg.start, settings),
+        warning=slots.cancel_terms(leg.start, settings, clock.now()),
     )
