@@ -374,6 +374,20 @@ class MarketApp(App[None]):
 
     # -- feedback --------------------------------------------------------------------------
 
+    def _fatal_error(self) -> None:
+        """A bug ends the app with its traceback, as Textual's does, but without the values
+        of each frame's variables: those hold passphrases, people's places and messages, and
+        a terminal keeps what it printed. (Textual's own method, overridden.)"""
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
+
     def refuse(self, exc: MarketError) -> None:
         """A service said no: show its sentence (data, never markup)."""
         self.notify(
