@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from p2pmarket import money
 from p2pmarket.config import Settings
 from p2pmarket.errors import Invalid, Refused
 from p2pmarket.models import ChatMode, Tier, User
@@ -61,6 +62,8 @@ def test_payers_tier_sets_the_limit(store, clock, pair, tier, amount, outcome):
         with pytest.raises(Refused) as exc:
             _check(store, clock, payer, payee, amount)
         assert exc.value.code == outcome
+        if outcome == "over_limit":  # nothing open yet: the amount alone is over
+            assert f"; {money.fmt(amount)} is more. " in exc.value.message
 
 
 def test_only_the_payers_tier_counts(store, clock, pair):

@@ -303,13 +303,17 @@ def check_money(
     tier, limit, why, lift = _limit(session, clock, payer, payee, voice, settings)
     already = open_amount(session, payer.id, payee.id)
     total = already + amount
-    open_note = f" with {money.fmt(already)} already open," if already else ""
     if total > limit:
+        over = (
+            f"with {money.fmt(already)} already open, {money.fmt(amount)} would make "
+            f"{money.fmt(total)}"
+            if already
+            else f"{money.fmt(amount)} is more"
+        )
         raise Refused(
             "over_limit",
             f"Over the limit: {voice.who(payer)} may have at most {money.fmt(limit)} open "
-            f"with {payee.handle} because {why};{open_note} {money.fmt(amount)} would make "
-            f"{money.fmt(total)}. {lift}",
+            f"with {payee.handle} because {why}; {over}. {lift}",
         )
     warning = None
     if total * 100 >= limit * settings.limit_warn_percent:
