@@ -95,7 +95,7 @@ class HomeScreen(MarketScreen):
             ]
         )
         self.query_one("#orders-summary", Static).update(
-            f"Open orders — {home.waiting_on_me} waiting on you (enter opens)"
+            f"Open orders — {len(home.orders)}, {home.waiting_on_me} waiting on you (enter opens)"
         )
         wallet = Text()
         wallet.append("Wallet\n", style="bold")
