@@ -52,7 +52,7 @@ async def _show(pilot, key: str) -> None:
 
 def _status(app, order_id: int) -> str:
     rows = {row[0]: row for row in cells(app.screen.query_one("#buying"))}
-    return rows[str(order_id)][-1]
+    return rows[str(order_id)][3]
 
 
 async def test_shown_again_with_nothing_changed_it_is_not_read_again(store, config, clock):

@@ -73,8 +73,9 @@ class OrdersScreen(OrderActions, MarketScreen):
 
     def on_mount(self) -> None:
         for side in ("buying", "selling"):
+            # By priority: the lists' pane is 60 columns at 120, where "with" is cut first.
             self.query_one(f"#{side}", DataTable).add_columns(
-                "#", "title", "with", "amount", "status"
+                "#", "title", "amount", "status", "with"
             )
         self.set_interval(20, self._countdowns)
 
@@ -93,10 +94,10 @@ class OrdersScreen(OrderActions, MarketScreen):
                         o.id,
                         (
                             str(o.id),
-                            line(o.title, 36),
-                            line("@" + (o.seller if side == "buying" else o.buyer)),
+                            line(o.title, 24),
                             money.fmt(o.amount),
                             o.status,
+                            line("@" + (o.seller if side == "buying" else o.buyer)),
                         ),
                     )
                     for o in found
