@@ -37,6 +37,8 @@ def parse(text: str, *, maximum: int = MAX_MINOR, allow_zero: bool = False) -> i
             raise Invalid(
                 "amount_precision", f"Amount {raw!r} has more than two decimals; use e.g. 12.50."
             )
+        if not text:
+            raise Invalid("amount_format", "Type an amount, like 12 or 12.50.")
         raise Invalid("amount_format", f"Amount {raw!r} is not a plain amount like 12 or 12.50.")
     minor = int(match["whole"]) * MINOR_PER_MAJOR + int((match["frac"] or "0").ljust(2, "0"))
     if minor == 0 and not allow_zero:

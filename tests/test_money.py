@@ -64,3 +64,10 @@ def test_check_refuses_floats_and_bools():
     for bad in (12.5, True, "12"):
         with pytest.raises(Invalid):
             money.check(bad)
+
+
+@pytest.mark.parametrize("text", ["", "  ", "¥", "¥ "])
+def test_an_empty_amount_asks_for_one(text):
+    # Not "Amount '' is not a plain amount": an empty box (the editor, an offer) asks.
+    with pytest.raises(Invalid, match=r"^Type an amount, like 12 or 12\.50\.$"):
+        money.parse(text)

@@ -18,6 +18,14 @@ async def test_switch_user_offers_no_section_and_asks_for_a_handle_first(store, 
             "Type your handle first."
         )
         assert app.focused is app.screen.query_one("#handle", Input)
+        # A handle and no passphrase: it asks for one (not "does not open").
+        app.screen.query_one("#handle", Input).value = "demo"
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert str(app.screen.query_one("#login-error", Static).render()) == (
+            "Type your passphrase."
+        )
+        assert app.focused is app.screen.query_one("#passphrase", Input)
         # Away from the boxes, a section key opens nothing behind the login, nor shows.
         app.screen.query_one("#login").focus()
         await settle(pilot)

@@ -66,6 +66,10 @@ class LoginScreen(Screen[None]):
             return
         handle = self.query_one("#handle", Input).value
         passphrase = self.query_one("#passphrase", Input).value
+        if not passphrase:
+            self.query_one("#login-error", Static).update(Content("Type your passphrase."))
+            self.query_one("#passphrase", Input).focus()
+            return
         try:
             actor = self.app.market.actor(handle, passphrase)
         except MarketError as exc:
