@@ -102,7 +102,7 @@ class MarketApp(App[None]):
         Binding("t", "goto('contacts')", "Contacts", show=False),
         Binding("m", "goto('mediation')", "Mediation", show=False),
         Binding("u", "switch_user", "Switch user", show=False),
-        Binding("slash", "focus_search", "Find", show=False),
+        Binding("slash", "focus_search", "Search, typing in its box", show=False),
         # Shown first in each market screen's footer (screens/base.py); here for the login.
         Binding("question_mark", "help", "Help", show=False),
         Binding("f1", "help", "Help, also while typing in a field", show=False),

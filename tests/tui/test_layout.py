@@ -84,7 +84,8 @@ async def test_help_names_keys_as_typed_and_escape_once(market, config, clock):
         console.print(app.screen.query_one("Static").content)
         text = " ".join(console.export_text().split())
     assert "slash" not in text and "question_mark" not in text
-    assert "/ Find" in text and "? Help" in text and "u Switch user" in text
+    assert "/ Search, typing in its box" in text and "? Help" in text and "u Switch user" in text
+    assert text.startswith("escape Closes this help")
     assert text.count("escape Back") == 1
 
 

@@ -38,6 +38,8 @@ class HelpModal(ModalScreen[None]):
         grid.add_column(style="bold")
         grid.add_column()
         name = getattr(self._under, "NAME", "") or "This screen"
+        grid.add_row(Text("escape"), Text("Closes this help (so do ? and q)", style="dim"))
+        grid.add_row(Text(""), Text(""))
         grid.add_row(Text(name, style="underline"), Text(""))
         everywhere = {b.action.removeprefix("app.") for b in self.app.BINDINGS}
         for binding in _screen_bindings(self._under):
@@ -54,6 +56,7 @@ class HelpModal(ModalScreen[None]):
             yield Static(grid)
 
     def _key(self, binding: Binding) -> Text:
-        """'?', '/', 'ctrl+s': the key as a person types it, never its name."""
+        """'?', '/', 'ctrl+s': the key as a person types it, never its name (the first of a
+        binding's keys: 'ctrl+c', not 'ctrl+c,super+c')."""
         shown = binding.key_display or self.app.get_key_display(binding)
-        return Text(shown if len(shown) == 1 else binding.key)
+        return Text(shown if len(shown) == 1 else binding.key.split(",")[0])
