@@ -68,5 +68,11 @@ class PrivacyScreen(MarketScreen):
         done = self.attempt(lambda: self.actor.set_fact(fact, event.value))
         if done is None:
             self.reload()
-        else:
-            self._draw(done)
+            return
+        self._draw(done)
+        label = privacy.FACTS[fact][1]
+        self.market.tell(
+            f"Published: your {label} now shows to everyone who sees your profile."
+            if event.value
+            else f"Hidden: your {label} no longer shows to others."
+        )
