@@ -161,7 +161,13 @@ async def test_a_refused_offer_is_a_notification_and_changes_nothing(store, conf
     app = MarketApp(config=config, clock=clock, user="bob")
     async with app.run_test(size=SIZE) as pilot:
         _as(app, "bob")
-        await _offer_from_listing(app, pilot, trade, "abc")
+        # A typo keeps the form open with what was typed, the focus back on the price.
+        await _offer_from_listing(app, pilot, trade, "abc", note="after six?")
+        assert isinstance(app.screen, OfferForm)
+        assert app.screen.query_one("#note", Input).value == "after six?"
+        assert app.focused is app.screen.query_one("#price", Input)
+        await pilot.press("escape")
+        await settle(pilot)
         assert isinstance(app.screen, ListingScreen)
         await _offer_from_listing(app, pilot, trade, "100", qty="9")
         assert isinstance(app.screen, ListingScreen)

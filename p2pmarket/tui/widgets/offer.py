@@ -4,6 +4,7 @@ dismiss (None = cancel); the screen turns it into one Actor call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -15,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from p2pmarket import money
 from p2pmarket.errors import Invalid
 from p2pmarket.tui.plain import plain
 from p2pmarket.tui.widgets.text_input import TextInput
@@ -46,6 +48,18 @@ def parse_quantity(value: str) -> int:
     return int(value)
 
 
+def _checked(form: ModalScreen, box_id: str, parse: Callable[[str], int]) -> int | None:
+    """What the box `box_id` holds, parsed; on a mistake its reason, the focus back in the
+    box and None."""
+    box = form.query_one(f"#{box_id}", Input)
+    try:
+        return parse(box.value)
+    except Invalid as exc:
+        box.focus()
+        form.notify(exc.message, severity="warning")
+        return None
+
+
 class OfferForm(ModalScreen[OfferTerms | None]):
     """Make an offer: price per unit (yuan), quantity, an optional note."""
 
@@ -72,10 +86,11 @@ class OfferForm(ModalScreen[OfferTerms | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#offer-ok")
     def _ok(self) -> None:
-        try:
-            quantity = parse_quantity(self.query_one("#qty", Input).value)
-        except Invalid as exc:
-            self.notify(exc.message, severity="warning")
+        """Checked here, the form kept open on a mistake: nothing typed is lost to a typo."""
+        if _checked(self, "price", money.parse) is None:
+            return
+        quantity = _checked(self, "qty", parse_quantity)
+        if quantity is None:
             return
         self.dismiss(
             OfferTerms(
@@ -133,6 +148,8 @@ class AnswerOffer(ModalScreen[OfferAnswer | None]):
         if not price.strip():
             self.query_one("#counter-price", Input).focus()
             self.notify("Type your price per unit to counter.", severity="warning")
+            return
+        if _checked(self, "counter-price", money.parse) is None:
             return
         self.dismiss(OfferAnswer("counter", price))
 
