@@ -12,6 +12,12 @@ from textual.content import Content
 from p2pmarket.text import strip_controls
 
 
+def said(state: str) -> str:
+    """A status or a step as words: 'handed_over' → 'handed over', 'accept-claim' →
+    'accept claim' (the market's names for them are for scripts)."""
+    return state.replace("_", " ").replace("-", " ")
+
+
 def plain(text: object) -> Content:
     """Any value as literal text: `[@click=app.quit]x` shows as written and runs nothing."""
     return Content(strip_controls(str(text)))

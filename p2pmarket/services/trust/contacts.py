@@ -26,7 +26,8 @@ class LastTrade:
 
     def said(self) -> str:
         """'completed 2026-11-20 · #12 City bike' (where it stands first: titles get cut)."""
-        return f"{self.status} {iso(self.at)[:10]} · #{self.order_id} {self.title}"
+        state = self.status.replace("_", " ")  # 'handed over', not its name for scripts
+        return f"{state} {iso(self.at)[:10]} · #{self.order_id} {self.title}"
 
 
 @dataclass(frozen=True)

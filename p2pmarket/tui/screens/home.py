@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Static
 
 from p2pmarket import money
-from p2pmarket.tui.plain import line
+from p2pmarket.tui.plain import line, said
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.steady import SteadyStatic
@@ -72,7 +72,7 @@ class HomeScreen(MarketScreen):
                         v.kind,
                         f"{money.fmt(v.price)}/{v.unit}",
                         str(v.quantity),
-                        v.status,
+                        said(v.status),
                     ),
                 )
                 for v in home.shop
@@ -85,8 +85,8 @@ class HomeScreen(MarketScreen):
                     (
                         str(w.order.id),
                         line(w.order.title, 30),
-                        ", ".join(w.steps) or "—",
-                        w.order.status,
+                        ", ".join(map(said, w.steps)) or "—",
+                        said(w.order.status),
                         money.fmt(w.order.amount),
                         line("@" + (w.order.seller if w.order.buyer == handle else w.order.buyer)),
                     ),
@@ -158,7 +158,7 @@ class HomeScreen(MarketScreen):
             return
         view = self.attempt(lambda: change(listing_id))
         if view is not None:
-            self.market.tell(f"Listing #{view.id} is now {view.status}.")
+            self.market.tell(f"Listing #{view.id} is now {said(view.status)}.")
             self.reload()
 
     def action_pause_listing(self) -> None:

@@ -15,7 +15,7 @@ from p2pmarket.clock import iso
 from p2pmarket.market import shop
 from p2pmarket.services.market import pricing, shops
 from p2pmarket.services.trust import offers
-from p2pmarket.tui.plain import data, line
+from p2pmarket.tui.plain import data, line, said
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.price_band import price_line
@@ -80,9 +80,9 @@ class ListingScreen(MarketScreen):
         head.append(f"\n{money.fmt(v.price)} per {v.unit}", style="bold green")
         self.bookable = page.hours is not None
         if self.bookable:
-            head.append(f" · {v.kind} · {v.category} · {v.status}")
+            head.append(f" · {v.kind} · {v.category} · {said(v.status)}")
         else:
-            head.append(f" · {v.kind} · {v.category} · {v.quantity} available · {v.status}")
+            head.append(f" · {v.kind} · {v.category} · {v.quantity} available · {said(v.status)}")
         if v.condition:
             head.append(f" · {pricing.condition_label(v.condition)}")
         if page.price is not None:

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Header, Static
 from p2pmarket import money
 from p2pmarket.errors import MarketError
 from p2pmarket.text import counted
-from p2pmarket.tui.plain import line, plain
+from p2pmarket.tui.plain import line, plain, said
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.order_actions import OrderActions
@@ -113,5 +113,5 @@ class MediationScreen(OrderActions, MarketScreen):
             return
         done = self.attempt(lambda: self.actor.resolve_report(report_id, upheld))
         if done is not None:
-            self.market.tell(f"Report #{done.id} is {done.status}.")
+            self.market.tell(f"Report #{done.id} is {said(done.status)}.")
             self.reload()

@@ -15,7 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Header, TabbedContent, TabPane
 
 from p2pmarket import money
-from p2pmarket.tui.plain import line
+from p2pmarket.tui.plain import line, said
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.offers_pane import OffersPane
@@ -96,7 +96,7 @@ class OrdersScreen(OrderActions, MarketScreen):
                             str(o.id),
                             line(o.title, 24),
                             money.fmt(o.amount),
-                            o.status,
+                            said(o.status),
                             line("@" + (o.seller if side == "buying" else o.buyer)),
                         ),
                     )
@@ -207,7 +207,7 @@ class OrdersScreen(OrderActions, MarketScreen):
                 f"{done.quantity}, waiting for @{done.to}."
             )
         else:
-            self.market.tell(f"Offer #{o.id} {done.status}.")
+            self.market.tell(f"Offer #{o.id} {said(done.status)}.")
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Header, Input, Static
 from p2pmarket import money
 from p2pmarket.errors import MarketError
 from p2pmarket.market import bookings
-from p2pmarket.tui.plain import data, line
+from p2pmarket.tui.plain import data, line, said
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
 from p2pmarket.tui.widgets.payment import PaymentModal
@@ -91,7 +91,7 @@ class PlanScreen(MarketScreen):
                 (
                     p.id,
                     (
-                        f"proposal {p.number}" if p.number else f"plan #{p.id} {p.status}",
+                        f"proposal {p.number}" if p.number else f"plan #{p.id} {said(p.status)}",
                         money.fmt(p.total),
                         f"{p.travel_minutes} min",
                         "-" if p.lowest_credit is None else str(p.lowest_credit),
@@ -164,13 +164,13 @@ class PlanScreen(MarketScreen):
                 )
             self.query_one("#plan-timeline", Static).update(out)
             return
-        name = f"Proposal {plan.number}" if plan.number else f"Plan #{plan.id}, {plan.status}"
+        name = f"Proposal {plan.number}" if plan.number else f"Plan #{plan.id}, {said(plan.status)}"
         out.append(f"{name} · {plan.day} {plan.window}\n", style="bold")
         out.append_text(data(plan.why + "\n", style="dim"))
         for leg in plan.legs:
             out.append(f"{leg.at}  ", style="bold")
             out.append_text(line(f"{leg.wish}: {leg.title}"))
-            status = f" · order #{leg.order_id} {leg.status}" if leg.order_id else ""
+            status = f" · order #{leg.order_id} {said(leg.status)}" if leg.order_id else ""
             credit = f" ({leg.credit})" if leg.credit is not None else ""
             out.append_text(
                 data(

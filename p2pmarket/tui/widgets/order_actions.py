@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from p2pmarket import money
 from p2pmarket.services.money.orders import Claim
+from p2pmarket.tui.plain import said
 from p2pmarket.tui.widgets.order_panel import OrderPanel
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class OrderActions:
         """Run one order step; say where it left the order (or why it was refused)."""
         done = self.attempt(step)
         if done is not None:
-            self.market.tell(f"Order #{done.id} is {done.status}.")
+            self.market.tell(f"Order #{done.id} is {said(done.status)}.")
             self.reload()
 
     def _pay(self: MarketScreen, order_id: int) -> None:

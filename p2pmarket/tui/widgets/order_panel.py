@@ -17,7 +17,7 @@ from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.market import bookings
 from p2pmarket.services.money import orders
-from p2pmarket.tui.plain import data, line
+from p2pmarket.tui.plain import data, line, said
 from p2pmarket.tui.widgets.dispute_case import case_text
 from p2pmarket.tui.widgets.steady import SteadyStatic
 
@@ -112,7 +112,7 @@ class OrderPanel(VerticalScroll):
             )
         text.append(money.fmt(order.amount), style="bold")
         text.append(f" · buyer @{order.buyer} · seller @{order.seller}\nStatus: ")
-        text.append(order.status.upper(), style="bold reverse")
+        text.append(said(order.status).upper(), style="bold reverse")
         if order.deposit is not None:
             text.append_text(_rental(self.app.market, order))
         elif order.slot_start is not None:
@@ -163,7 +163,7 @@ class OrderPanel(VerticalScroll):
             grid.add_row(
                 Text(iso(e.at)),
                 Text(f"@{e.actor}" if e.actor else "timer"),
-                Text(f"{e.from_status or '·'} → {e.to_status}"),
+                Text(f"{said(e.from_status or '·')} → {said(e.to_status)}"),
                 Text(money.fmt(e.amount) if e.amount else ""),
                 data(e.note),
             )
