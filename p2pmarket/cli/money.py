@@ -11,6 +11,7 @@ from p2pmarket import money
 from p2pmarket.cli.context import AsOption, Ctx, JsonOption, Later, ctx_of, emit, say, table
 from p2pmarket.clock import countdown, iso
 from p2pmarket.errors import Invalid, MarketError
+from p2pmarket.text import counted
 
 if TYPE_CHECKING:
     from p2pmarket.market import Actor
@@ -127,7 +128,7 @@ def _print_order(c: Ctx, o: OrderView) -> None:
     if o.deposit is not None:
         say(
             f"Rented from {bookings.local(c.market, o.slot_start)[:10]}, back on "
-            f"{bookings.local(c.market, o.slot_end)[:10]}: {o.quantity} day(s) × "
+            f"{bookings.local(c.market, o.slot_end)[:10]}: {counted(o.quantity, 'day')} × "
             f"{money.fmt(o.unit_price)}; deposit {money.fmt(o.deposit)}: "
             f"{orders.deposit_state(o)}."
         )

@@ -255,9 +255,9 @@ def test_a_late_return_lets_the_owner_claim_the_late_days(market):
     assert "due back" not in market.order(o.id).countdowns(market.clock.now())
     market.clock.set(o.slot_end + DAY + 2 * HOUR)  # past the grace: two days late
     market.act(market.owner, o.id, "return")
-    assert "2 day(s) late: up to ¥300.00 claimable" in market.order(o.id).timeline[-1].note
+    assert "2 days late: up to ¥300.00 claimable" in market.order(o.id).timeline[-1].note
     claimed = market.act(market.owner, o.id, "claim")
-    assert (claimed.claim_amount, claimed.claim_reason) == (2 * RENT, "returned 2 day(s) late")
+    assert (claimed.claim_amount, claimed.claim_reason) == (2 * RENT, "returned 2 days late")
 
 
 def test_an_on_time_return_leaves_nothing_to_claim_by_default(market):

@@ -62,7 +62,7 @@ async def test_a_camera_is_rented_from_its_calendar(store, config, clock):
         assert isinstance(app.screen, ConfirmModal)
         question = " ".join(str(app.screen.query_one("#confirm-question").render()).split())
         assert (
-            "Rent Sony A7 III from 2026-11-05, back on 2026-11-07: 2 day(s) × ¥150.00 + "
+            "Rent Sony A7 III from 2026-11-05, back on 2026-11-07: 2 days × ¥150.00 + "
             "deposit ¥300.00 = ¥600.00?" in question
         )
         await pilot.click("#confirm-yes")

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from p2pmarket import money
 from p2pmarket.market import bookings
+from p2pmarket.text import counted
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.booking import CalendarScreen
 from p2pmarket.tui.widgets.confirm import ConfirmModal
@@ -103,7 +104,7 @@ class RentalScreen(CalendarScreen):
         first, cal = self.first, self.calendar
         question = (
             f"Rent {self.title} from {first:%Y-%m-%d}, back on {day:%Y-%m-%d}: "
-            f"{(day - first).days} day(s) × {money.fmt(cal.price)} + deposit "
+            f"{counted((day - first).days, 'day')} × {money.fmt(cal.price)} + deposit "
             f"{money.fmt(cal.deposit)} = {money.fmt(cal.cost(first, day))}? The owner "
             "accepts, then you pay into escrow; the deposit comes back after the return."
         )

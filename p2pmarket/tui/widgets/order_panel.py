@@ -17,6 +17,7 @@ from p2pmarket import money
 from p2pmarket.clock import iso
 from p2pmarket.market import bookings
 from p2pmarket.services.money import orders
+from p2pmarket.text import counted
 from p2pmarket.tui.plain import data, line, said
 from p2pmarket.tui.widgets.dispute_case import case_text
 from p2pmarket.tui.widgets.steady import SteadyStatic
@@ -107,7 +108,7 @@ class OrderPanel(VerticalScroll):
             text.append(f"\n{order.quantity} × {money.fmt(order.unit_price)} = ")
         else:
             text.append(
-                f"\n{order.quantity} day(s) × {money.fmt(order.unit_price)} + deposit "
+                f"\n{counted(order.quantity, 'day')} × {money.fmt(order.unit_price)} + deposit "
                 f"{money.fmt(order.deposit)} = "
             )
         text.append(money.fmt(order.amount), style="bold")

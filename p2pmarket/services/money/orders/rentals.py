@@ -62,7 +62,8 @@ def take_back(session: Session, clock, settings: Settings, actor, order: Order, 
     late = late_days(order, settings, now)
     note = f"returned; rent {money.fmt(rent_)} released to the owner"
     if late:
-        note += f"; {late} day(s) late: up to {money.fmt(late_claim(order, settings))} claimable"
+        claimable = money.fmt(late_claim(order, settings))
+        note += f"; {text.counted(late, 'day')} late: up to {claimable} claimable"
     if not order.deposit:
         to = OrderStatus.completed
     else:
@@ -90,7 +91,7 @@ def claim_deposit(
         if amount > late:
             raise Invalid("claim_reason", "Say why you claim (--reason), e.g. 'scratched lens'.")
         days = late_days(order, settings, order.returned_at)
-        reason = f"returned {days} day(s) late"
+        reason = f"returned {text.counted(days, 'day')} late"
     reason = text.clean(reason, field="reason", max_len=REASON_MAX)
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= order.deposit:
         raise Invalid(
