@@ -124,7 +124,7 @@ class SearchScreen(MarketScreen):
             )
             yield TextInput(placeholder="any", id="min-price")
             yield TextInput(placeholder="any", id="max-price")
-            yield TextInput(placeholder="350–950", id="min-credit")
+            yield TextInput(placeholder="any (350–950)", id="min-credit")
             yield Select(CONDITIONS, prompt="condition", id="condition")
             yield Select(SORTS, value="best", allow_blank=False, id="sort")
         # Above the results, full width: the count and "widen the radius" are always seen.
