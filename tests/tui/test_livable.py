@@ -69,6 +69,14 @@ async def test_in_chat_mode_money_keys_say_trade_mode_first(store, config, clock
             assert isinstance(app.screen, ChatScreen), f"{key} asked before refusing"
             said = [n.message for n in app._notifications]
             assert "press ctrl+o first" in said[-1]
+        # In trade mode, a request with no amount typed says so (it did nothing, silently).
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [n.message for n in app._notifications][-1] == "Type an amount, like 12 or 12.50."
 
 
 async def test_a_screen_key_in_a_drop_down_does_not_lose_the_draft(store, config, clock):

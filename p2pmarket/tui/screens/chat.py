@@ -259,9 +259,8 @@ class ChatScreen(OrderActions, MarketScreen):
             return
 
         def answered(value: str | None) -> None:
-            if not value:
+            if value is None:
                 return
-
             made = self._with_other(
                 lambda other: self.actor.request_payment(other, money.parse(value))
             )
