@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -49,6 +50,12 @@ def parse_instant(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
+
+
+def wall(ts: int, zone: str) -> str:
+    """An instant on the market's wall clock ('2026-11-29 21:08' in Asia/Shanghai): the
+    times every screen shows, as its slots are."""
+    return datetime.fromtimestamp(ts, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 def iso(ts: int) -> str:

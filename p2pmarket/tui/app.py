@@ -32,7 +32,7 @@ from textual.worker import get_current_worker
 
 from p2pmarket import config as config_mod
 from p2pmarket import loading
-from p2pmarket.clock import Clock, SystemClock
+from p2pmarket.clock import Clock, SystemClock, wall
 from p2pmarket.errors import MarketError
 from p2pmarket.tui.commands import ScreenCommands
 from p2pmarket.tui.remedies import for_app
@@ -393,6 +393,10 @@ class MarketApp(App[None]):
         self.notify(
             for_app(exc.message), title="Refused", severity="error", markup=False, timeout=6
         )
+
+    def wall(self, ts: int) -> str:
+        """An instant on the market's wall clock, as every screen shows times."""
+        return wall(ts, self.config.settings.zone)
 
     def tell(self, message: str) -> None:
         self.notify(for_app(message), markup=False)

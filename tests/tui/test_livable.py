@@ -4,9 +4,11 @@ conversation on screen, a draft is never lost to a key, money asks for trade mod
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from textual.widgets import Input, RichLog, Select
 
+from p2pmarket.clock import wall
 from p2pmarket.models import User
 from p2pmarket.services.trust import chat
 from p2pmarket.tui.app import MarketApp
@@ -43,6 +45,10 @@ async def test_chat_opens_on_the_latest_conversation_and_typing_answers_it(store
         await pilot.press(*"yes, come by at six", "enter")
         await settle(pilot)
         assert "@bob: yes, come by at six" in _log_text(app)
+        # At the market's wall clock, as its slots (Shanghai, 8 h ahead of UTC), not UTC's.
+        now = clock.now()
+        assert wall(now, config.settings.zone)[5:] in _log_text(app)
+        assert datetime.fromtimestamp(now, UTC).strftime("%m-%d %H:%M") not in _log_text(app)
         # A handle that opens nothing keeps the conversation on screen.
         await pilot.press("ctrl+n", *"nobody_here", "enter")
         await settle(pilot)

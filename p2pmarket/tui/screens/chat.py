@@ -17,7 +17,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Header, Input, RichLog, Static
 
 from p2pmarket import money
-from p2pmarket.clock import iso
 from p2pmarket.models import ChatMode, Tier
 from p2pmarket.tui.plain import cut, data, line
 from p2pmarket.tui.remedies import for_app
@@ -162,7 +161,7 @@ class ChatScreen(OrderActions, MarketScreen):
             fresh = list(view.messages)
         for m in fresh:
             out = Text()
-            out.append(iso(m.at)[5:16] + " ", style="dim")
+            out.append(self.market.wall(m.at)[5:] + " ", style="dim")
             if m.kind == "text":
                 out.append(f"@{m.sender}: ", style="bold")
                 out.append(data(m.body))

@@ -11,7 +11,6 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Header, Input, Select, Static
 
 from p2pmarket import money
-from p2pmarket.clock import iso
 from p2pmarket.market.trust import tier_limits
 from p2pmarket.models import Tier
 from p2pmarket.tui.plain import line
@@ -70,7 +69,7 @@ class ContactsScreen(MarketScreen):
                         str(i + 1),
                         line(f"@{r.handle}"),
                         r.tier,
-                        iso(r.updated_at)[:10] if r.updated_at else "—",
+                        self.market.wall(r.updated_at)[:10] if r.updated_at else "—",
                         line(r.last_trade.said(), 50) if r.last_trade else "—",
                     ),
                 )

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from p2pmarket import files, money
-from p2pmarket.clock import DAY, iso
+from p2pmarket.clock import DAY
 from p2pmarket.errors import MarketError
 from p2pmarket.market import records
 from p2pmarket.tui.plain import line
@@ -97,7 +97,7 @@ class CreditScreen(MarketScreen):
                 (
                     e.id,
                     (
-                        iso(e.at)[:16],
+                        self.market.wall(e.at),
                         e.dimension,
                         f"{e.delta:+d}",
                         str(e.score_after),
@@ -111,11 +111,10 @@ class CreditScreen(MarketScreen):
             [(i, self._money_row(row)) for i, row in enumerate(statement)]
         )
 
-    @staticmethod
-    def _money_row(row: dict) -> tuple:
+    def _money_row(self, row: dict) -> tuple:
         at = row.get("at")
         return (
-            iso(at)[:16] if isinstance(at, int) else str(at or ""),
+            self.market.wall(at) if isinstance(at, int) else str(at or ""),
             str(row.get("kind", "")),
             money.fmt(row["amount"]) if isinstance(row.get("amount"), int) else "",
             str(row.get("order_id") or ""),

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
-from p2pmarket.clock import iso
 from p2pmarket.tui.plain import line
 from p2pmarket.tui.screens.base import MarketScreen
 from p2pmarket.tui.widgets.footer import MarketFooter
@@ -73,7 +72,7 @@ class InboxScreen(MarketScreen):
                     i.id,
                     (
                         Text("●" if not i.read else " ", style="bold"),
-                        iso(i.at)[5:16].replace("T", " "),
+                        self.market.wall(i.at)[5:],
                         KINDS.get(i.kind, i.kind),
                         line(i.text, 140) if i.read else Text(line(i.text, 140).plain, "bold"),
                     ),

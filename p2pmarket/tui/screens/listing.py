@@ -11,7 +11,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Header, Static
 
 from p2pmarket import money
-from p2pmarket.clock import iso
 from p2pmarket.market import shop
 from p2pmarket.services.market import pricing, shops
 from p2pmarket.services.trust import offers
@@ -108,12 +107,12 @@ class ListingScreen(MarketScreen):
         who.append("\n")
         who.append_text(badges(profile))
         self.query_one("#seller-badges", Static).update(who)
-        self.query_one("#seller-facts", Static).update(profile_facts(profile))
+        self.query_one("#seller-facts", Static).update(profile_facts(profile, self.market.wall))
         out = Text()
         out.append(f"Reviews ({len(reviews)})\n", style="bold")
         for r in reviews:
             out.append("★" * r.stars + "☆" * (5 - r.stars), style="yellow")
-            out.append(f" @{r.author} · {iso(r.at)[:10]}\n", style="dim")
+            out.append(f" @{r.author} · {self.market.wall(r.at)[:10]}\n", style="dim")
             out.append(data(r.text + "\n"))
         if not reviews:
             out.append("No reviews yet.", style="dim")

@@ -59,7 +59,7 @@ class PrivacyScreen(MarketScreen):
         box = self.query_one("#privacy-preview", Vertical)
         for old in box.query(".facts"):
             old.remove()
-        box.mount(Static(profile_facts(public), classes="facts"))
+        box.mount(Static(profile_facts(public, self.market.wall), classes="facts"))
 
     @on(Switch.Changed)
     def _switched(self, event: Switch.Changed) -> None:

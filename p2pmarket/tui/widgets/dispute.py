@@ -3,6 +3,7 @@ returns the reason and the picked message ids via dismiss (None = cancel)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -13,7 +14,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, SelectionList, Static
 
-from p2pmarket.clock import iso
 from p2pmarket.services.money.orders.disputes import REASON_MAX, Opening
 from p2pmarket.tui.plain import line, plain
 from p2pmarket.tui.widgets.text_input import TextInput
@@ -59,7 +59,7 @@ class DisputeModal(ModalScreen[Opening | None]):
                     id="dispute-attach-title",
                 )
                 yield SelectionList[int](
-                    *((_label(m), m.id) for m in self._lines), id="dispute-lines"
+                    *((_label(m, self.app.wall), m.id) for m in self._lines), id="dispute-lines"
                 )
             else:
                 yield Static(
@@ -84,7 +84,7 @@ class DisputeModal(ModalScreen[Opening | None]):
         self.dismiss(None)
 
 
-def _label(m: ChatLine) -> Text:
-    label = Text(f"{iso(m.at)[5:16]} @{m.sender}: ", style="dim")
+def _label(m: ChatLine, wall: Callable[[int], str]) -> Text:
+    label = Text(f"{wall(m.at)[5:]} @{m.sender}: ", style="dim")
     label.append_text(line(m.body, 48))
     return label

@@ -3,23 +3,23 @@ both sides' statements, the statement window and both parties' credit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from p2pmarket import money
-from p2pmarket.clock import iso
 from p2pmarket.tui.plain import data
 
 if TYPE_CHECKING:
     from p2pmarket.services.money.orders.disputes import CaseView
 
 
-def case_text(case: CaseView, now: int) -> Text:
+def case_text(case: CaseView, now: int, wall: Callable[[int], str]) -> Text:
     text = Text()
     opener = f"@{case.opened_by}" if case.opened_by else "a party"
     text.append("Dispute ", style="bold")
-    text.append(f"opened by {opener} at {iso(case.opened_at)} · ")
+    text.append(f"opened by {opener} at {wall(case.opened_at)} · ")
     text.append(f"{money.fmt(case.held)} in escrow", style="bold")
     text.append("\nCredit: ", style="bold")
     text.append(
@@ -33,7 +33,7 @@ def case_text(case: CaseView, now: int) -> Text:
     if case.attached:
         text.append("\nAttached from their chat:", style="bold")
         for m in case.attached:
-            text.append(f"\n  {iso(m.at)[5:16]} @{m.sender}: ", style="dim")
+            text.append(f"\n  {wall(m.at)[5:]} @{m.sender}: ", style="dim")
             text.append_text(data(m.body))
     for party in (case.order.buyer, case.order.seller):
         said = next((s for s in case.statements if s.author == party), None)

@@ -17,7 +17,6 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from p2pmarket import money
-from p2pmarket.clock import iso
 from p2pmarket.tui.plain import data, line
 from p2pmarket.tui.widgets.steady import SteadyStatic
 from p2pmarket.tui.widgets.table import MarketTable
@@ -106,7 +105,7 @@ class OffersPane(Vertical):
         out.append_text(line(f"#{o.listing_id} {o.title}", 60))
         out.append(
             f"\n{money.fmt(o.unit_price)} × {o.quantity} = {money.fmt(o.amount)} · "
-            f"{o.state(self._now)} (until {iso(o.expires_at)[:16].replace('T', ' ')})"
+            f"{o.state(self._now)} (until {self.app.wall(o.expires_at)})"
         )
         if o.note:
             out.append("\nNote: ")

@@ -14,7 +14,6 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from p2pmarket import money
-from p2pmarket.clock import iso
 from p2pmarket.market import bookings
 from p2pmarket.services.money import orders
 from p2pmarket.text import counted
@@ -94,7 +93,7 @@ class OrderPanel(VerticalScroll):
         head = self.query_one("#order-head", Static)
         self._buttons(actions if order is not None else [])
         shown_case = self.query_one("#order-case", Static)
-        shown_case.update(case_text(case, now) if case is not None else "")
+        shown_case.update(case_text(case, now, self.app.wall) if case is not None else "")
         shown_case.display = case is not None
         if order is None:
             head.update("Select an order to see its timeline and what you can do.")
@@ -162,7 +161,7 @@ class OrderPanel(VerticalScroll):
         )
         for e in order.timeline:
             grid.add_row(
-                Text(iso(e.at)),
+                Text(self.app.wall(e.at)),
                 Text(f"@{e.actor}" if e.actor else "timer"),
                 Text(f"{said(e.from_status or '·')} → {said(e.to_status)}"),
                 Text(money.fmt(e.amount) if e.amount else ""),

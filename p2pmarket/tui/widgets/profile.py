@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 
 from p2pmarket import money
-from p2pmarket.clock import iso
 from p2pmarket.services.trust import privacy
 from p2pmarket.tui.plain import data
 
@@ -29,7 +30,7 @@ def badges(profile: privacy.PublicProfile) -> Text:
     return out
 
 
-def profile_facts(profile: privacy.PublicProfile) -> Table:
+def profile_facts(profile: privacy.PublicProfile, wall: Callable[[int], str]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -38,7 +39,7 @@ def profile_facts(profile: privacy.PublicProfile) -> Table:
         if label in ("blocked", "credit", "verified") or value is None:
             continue
         if label == "member_since":
-            value = iso(value)[:10]
+            value = wall(value)[:10]
         elif label == "spent":
             value = money.fmt(value)
         grid.add_row(Text(label.replace("_", " ")), data(value))
