@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -156,12 +156,20 @@ class OrderPanel(VerticalScroll):
         if order is None or not order.timeline:
             self.query_one("#order-timeline", Static).update("")
             return
+        # An order lives for days, not years: its steps by day and time, never wrapped.
         grid = Table(
-            "when", "who", "step", "amount", "note", box=None, header_style="bold", expand=True
+            Column("when", no_wrap=True),
+            "who",
+            "step",
+            Column("amount", no_wrap=True),
+            "note",
+            box=None,
+            header_style="bold",
+            expand=True,
         )
         for e in order.timeline:
             grid.add_row(
-                Text(self.app.wall(e.at)),
+                Text(self.app.wall(e.at)[5:]),
                 Text(f"@{e.actor}" if e.actor else "timer"),
                 Text(f"{said(e.from_status or '·')} → {said(e.to_status)}"),
                 Text(money.fmt(e.amount) if e.amount else ""),
