@@ -308,7 +308,7 @@ class ChatScreen(OrderActions, MarketScreen):
                 lambda _other: self.actor.answer_offer(
                     offer_id,
                     answer.step,
-                    unit_price=money.parse(answer.price) if answer.step == "counter" else None,
+                    unit_price=answer.price,
                 )
             )
             if done is None:

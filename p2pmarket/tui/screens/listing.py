@@ -217,9 +217,7 @@ class ListingScreen(MarketScreen):
             if terms is None:
                 return
             made = self.attempt(
-                lambda: self.actor.make_offer(
-                    listing.id, money.parse(terms.price), terms.quantity, terms.note
-                )
+                lambda: self.actor.make_offer(listing.id, terms.price, terms.quantity, terms.note)
             )
             if made is None:
                 return

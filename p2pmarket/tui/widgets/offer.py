@@ -34,9 +34,9 @@ _CSS = """
 
 @dataclass(frozen=True)
 class OfferTerms:
-    """What was typed: the price in yuan as text (parsed by money.parse), quantity, note."""
+    """What was typed, checked: the price per unit (minor units), quantity, note."""
 
-    price: str
+    price: int
     quantity: int
     note: str
 
@@ -87,18 +87,13 @@ class OfferForm(ModalScreen[OfferTerms | None]):
     @on(Button.Pressed, "#offer-ok")
     def _ok(self) -> None:
         """Checked here, the form kept open on a mistake: nothing typed is lost to a typo."""
-        if _checked(self, "price", money.parse) is None:
+        price = _checked(self, "price", money.parse)
+        if price is None:
             return
         quantity = _checked(self, "qty", parse_quantity)
         if quantity is None:
             return
-        self.dismiss(
-            OfferTerms(
-                self.query_one("#price", Input).value,
-                quantity,
-                self.query_one("#note", Input).value,
-            )
-        )
+        self.dismiss(OfferTerms(price, quantity, self.query_one("#note", Input).value))
 
     @on(Button.Pressed, "#offer-cancel")
     def action_cancel(self) -> None:
@@ -107,10 +102,10 @@ class OfferForm(ModalScreen[OfferTerms | None]):
 
 @dataclass(frozen=True)
 class OfferAnswer:
-    """accept, decline, or counter with `price` (yuan, as typed)."""
+    """accept, decline, or counter with `price` per unit (minor units, checked)."""
 
     step: str
-    price: str = ""
+    price: int | None = None
 
 
 class AnswerOffer(ModalScreen[OfferAnswer | None]):
@@ -149,9 +144,10 @@ class AnswerOffer(ModalScreen[OfferAnswer | None]):
             self.query_one("#counter-price", Input).focus()
             self.notify("Type your price per unit to counter.", severity="warning")
             return
-        if _checked(self, "counter-price", money.parse) is None:
+        unit_price = _checked(self, "counter-price", money.parse)
+        if unit_price is None:
             return
-        self.dismiss(OfferAnswer("counter", price))
+        self.dismiss(OfferAnswer("counter", unit_price))
 
     @on(Button.Pressed, "#answer-cancel")
     def action_cancel(self) -> None:
